@@ -1,0 +1,34 @@
+# dhan-trading: the two commands of the README, and helpers. Each target creates .venv when missing.
+PY      ?= python3.11
+VENV    ?= .venv
+BIN      = $(VENV)/bin
+STAMP    = $(VENV)/.installed-$(shell cat pyproject.toml | cksum | cut -d' ' -f1)
+
+.PHONY: run test venv lint bench clean
+
+$(STAMP): pyproject.toml
+	@test -x $(BIN)/python || $(PY) -m venv $(VENV) || python3 -m venv $(VENV)
+	@$(BIN)/python -m pip install -q --disable-pip-version-check --upgrade pip
+	@$(BIN)/python -m pip install -q --disable-pip-version-check -e '.[gui,dev]'
+	@rm -f $(VENV)/.installed-* && touch $@
+
+venv: $(STAMP)
+
+## Live system on the simulator: sim, feed, writer, greeks and a live status screen (Ctrl-C stops all).
+run: $(STAMP)
+	@$(BIN)/python -m shared.preflight
+	@$(BIN)/dhan up $(ARGS)
+
+## The whole test suite against the local Redis and MariaDB.
+test: $(STAMP)
+	@$(BIN)/python -m shared.preflight
+	@QT_QPA_PLATFORM=offscreen $(BIN)/python -m pytest -q $(ARGS)
+
+lint: $(STAMP)
+	@$(BIN)/ruff check shared feed writer viz control tests bench
+
+bench: $(STAMP)
+	@$(BIN)/python bench/decode.py
+
+clean:
+	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache *.egg-info

@@ -1,0 +1,1 @@
+"""Feed service: Dhan WebSocket (or the simulator) -> decode -> normalise -> Redis streams and channels."""

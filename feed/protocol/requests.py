@@ -1,0 +1,118 @@
+"""JSON subscription requests: build them within Dhan's limits (feed side), parse them safely (simulator side)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+
+import orjson
+
+from feed.protocol.constants import (
+    MAX_INSTRUMENTS_PER_MESSAGE,
+    MODE_REQUEST_CODES,
+    SEGMENT_BY_NAME,
+    RequestCode,
+)
+
+__all__ = ["Instrument", "Request", "RequestError", "build_disconnect", "build_requests", "parse_request"]
+
+Instrument = tuple[str, int]
+"""``(exchange segment name, security id)``: the identity of an instrument on the wire."""
+
+MAX_REQUEST_BYTES = 64 * 1024
+_VALID_CODES = frozenset(int(c) for c in RequestCode)
+
+
+class RequestError(ValueError):
+    """A request frame the simulator (or Dhan) would reject; the message is one line."""
+
+
+@dataclass(frozen=True, slots=True)
+class Request:
+    code: int
+    instruments: tuple[Instrument, ...]
+
+    @property
+    def mode(self) -> str | None:
+        for mode, codes in MODE_REQUEST_CODES.items():
+            if self.code in codes:
+                return mode
+        return None
+
+    @property
+    def is_subscribe(self) -> bool:
+        return self.code in (RequestCode.SUBSCRIBE_TICKER, RequestCode.SUBSCRIBE_QUOTE, RequestCode.SUBSCRIBE_FULL)
+
+
+def build_requests(
+    instruments: Iterable[Instrument], mode: str = "full", *, subscribe: bool = True,
+    per_message: int = MAX_INSTRUMENTS_PER_MESSAGE,
+) -> list[str]:
+    """Text frames that (un)subscribe ``instruments`` in ``mode``, at most ``per_message`` per frame."""
+    if mode not in MODE_REQUEST_CODES:
+        raise ValueError(f"unknown mode {mode!r}; use ticker, quote or full")
+    if not 1 <= per_message <= MAX_INSTRUMENTS_PER_MESSAGE:
+        raise ValueError(f"per_message must be 1..{MAX_INSTRUMENTS_PER_MESSAGE}")
+    code = MODE_REQUEST_CODES[mode][0 if subscribe else 1]
+    items = list(instruments)
+    frames = []
+    for start in range(0, len(items), per_message):
+        chunk = items[start : start + per_message]
+        frames.append(
+            orjson.dumps(
+                {
+                    "RequestCode": int(code),
+                    "InstrumentCount": len(chunk),
+                    "InstrumentList": [{"ExchangeSegment": seg, "SecurityId": str(sid)} for seg, sid in chunk],
+                }
+            ).decode()
+        )
+    return frames
+
+
+def build_disconnect() -> str:
+    return orjson.dumps({"RequestCode": int(RequestCode.DISCONNECT)}).decode()
+
+
+def parse_request(text: str | bytes, *, max_instruments: int = MAX_INSTRUMENTS_PER_MESSAGE) -> Request:
+    """Validate one request frame as Dhan would; raises :class:`RequestError` with a one-line reason."""
+    if len(text) > MAX_REQUEST_BYTES:
+        raise RequestError(f"request frame of {len(text)} bytes exceeds {MAX_REQUEST_BYTES}")
+    try:
+        obj = orjson.loads(text)
+    except orjson.JSONDecodeError as exc:
+        raise RequestError(f"request is not JSON: {exc.msg}") from None
+    if not isinstance(obj, dict):
+        raise RequestError("request must be a JSON object")
+    code = obj.get("RequestCode")
+    if not isinstance(code, int) or isinstance(code, bool) or code not in _VALID_CODES:
+        raise RequestError(f"unknown RequestCode {code!r}")
+    if code in (RequestCode.DISCONNECT, RequestCode.CONNECT):
+        return Request(code, ())
+    raw = obj.get("InstrumentList")
+    if not isinstance(raw, list):
+        raise RequestError("InstrumentList must be a list")
+    if len(raw) > max_instruments:
+        raise RequestError(f"{len(raw)} instruments in one request; the limit is {max_instruments}")
+    count = obj.get("InstrumentCount")
+    if count is not None and count != len(raw):
+        raise RequestError(f"InstrumentCount {count!r} does not match {len(raw)} instruments listed")
+    out: list[Instrument] = []
+    for item in raw:
+        if not isinstance(item, dict):
+            raise RequestError("each instrument must be an object with ExchangeSegment and SecurityId")
+        seg = item.get("ExchangeSegment")
+        sid = item.get("SecurityId")
+        if not isinstance(seg, str) or seg not in SEGMENT_BY_NAME:
+            raise RequestError(f"unknown ExchangeSegment {seg!r}")
+        if isinstance(sid, bool) or not isinstance(sid, (str, int)):
+            raise RequestError(f"SecurityId must be a string of digits, got {sid!r}")
+        sid_s = str(sid)
+        if not sid_s.isdigit() or len(sid_s) > 10 or int(sid_s) > 0xFFFFFFFF:
+            raise RequestError(f"SecurityId {sid_s[:20]!r} is not a valid id")
+        out.append((seg, int(sid_s)))
+    return Request(code, tuple(out))
+
+
+def chunked(items: Sequence[Instrument], size: int) -> list[Sequence[Instrument]]:
+    return [items[i : i + size] for i in range(0, len(items), size)]

@@ -1,0 +1,48 @@
+"""Normalised events: what travels through Redis between services. Version 1.
+
+An event is a plain dict encoded with orjson. A stream entry holds one event in one field, ``d`` (measured:
+one blob field XADDs ~2.3x faster than one field per attribute, and decodes in one ``orjson.loads``). A channel
+message holds a JSON *array* of events (one PUBLISH per batch and stream, not one per event).
+
+Fields (prices are floats rounded to the instrument's tick; ``exchange_ts`` is Dhan's epoch verbatim, see
+``shared.clock``; ``recv_ts`` is our receive time, epoch seconds with microseconds):
+
+quote  ``{v, seg, sid, ltp, ltq, exchange_ts, atp, volume, tsq, tbq, oi, oi_high, oi_low, open, close, high,
+        low, prev_close, prev_oi, bid, ask, recv_ts, src}`` - the instrument's merged latest state
+        (``close`` is what Dhan's quote packet carries: previous day's close). Fields never seen are null.
+tick   ``{v, seg, sid, ltp, qty, ltq, volume, exchange_ts, oi, side, bid, ask, recv_ts}`` - one trade per
+        rise of cumulative ``volume``; ``qty`` is the rise; ``side`` is "B" (at/above ask or uptick), "S" or "".
+depth  ``{v, seg, sid, exchange_ts, recv_ts, bids: [[price, qty, orders] x5], asks: [...]}``.
+greeks ``{v, seg, sid, underlying_seg, underlying_sid, strike, option_type, expiry, price, underlying_price,
+        iv, delta, gamma, vega, theta, rho, exchange_ts, recv_ts}``.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import orjson
+
+__all__ = ["EVENT_FIELD", "EVENT_VERSION", "Event", "decode_batch", "decode_event", "encode_batch", "encode_event", "instrument_key"]
+
+EVENT_VERSION = 1
+EVENT_FIELD = b"d"
+
+Event = dict[str, Any]
+
+encode_event = orjson.dumps
+decode_event = orjson.loads
+
+
+def encode_batch(events: list[Event]) -> bytes:
+    return orjson.dumps(events)
+
+
+def decode_batch(data: bytes | str) -> list[Event]:
+    out = orjson.loads(data)
+    return out if isinstance(out, list) else [out]
+
+
+def instrument_key(seg: str, sid: int | str) -> str:
+    """``"NSE_FNO:35001"``: the hash field / map key of an instrument, everywhere."""
+    return f"{seg}:{sid}"

@@ -1,0 +1,90 @@
+"""Logging, configured once per process: structlog events, JSON to stdout (console renderer on a TTY).
+
+Warnings and errors are also kept in :data:`LOG_SINK` so the service can append them to the capped
+``dhan:logs`` stream (see ``shared.service``). Known secret values are redacted from every event before it is
+rendered, so a token or password that slips into an exception text still never reaches a log.
+"""
+
+from __future__ import annotations
+
+import collections
+import logging
+import sys
+from typing import Any
+
+import orjson
+import structlog
+
+__all__ = ["LOG_SINK", "configure_logging", "get_logger", "redact"]
+
+LOG_SINK: collections.deque[dict[str, Any]] = collections.deque(maxlen=10_000)
+_SECRETS: list[str] = []
+_SINK_LEVELS = frozenset({"warning", "error", "critical", "exception"})
+
+
+def redact(text: str) -> str:
+    for secret in _SECRETS:
+        if secret in text:
+            text = text.replace(secret, "***")
+    return text
+
+
+def _redact_processor(_: Any, __: str, event_dict: dict[str, Any]) -> dict[str, Any]:
+    if not _SECRETS:
+        return event_dict
+    for key, value in event_dict.items():
+        if isinstance(value, str):
+            event_dict[key] = redact(value)
+    return event_dict
+
+
+def _sink_processor(_: Any, method: str, event_dict: dict[str, Any]) -> dict[str, Any]:
+    if event_dict.get("level", method) in _SINK_LEVELS:
+        LOG_SINK.append({k: (v if isinstance(v, (int, float, bool)) or v is None else str(v))
+                         for k, v in event_dict.items()})
+    return event_dict
+
+
+def _orjson_dumps(obj: Any, **_: Any) -> str:
+    return orjson.dumps(obj, default=str).decode()
+
+
+def configure_logging(
+    service: str, *, level: str = "info", fmt: str = "auto", secrets: list[str] | None = None
+) -> None:
+    """Set up structlog and route stdlib loggers (aiohttp, redis, aiomysql) through the same chain."""
+    _SECRETS[:] = [s for s in (secrets or []) if s and len(s) >= 4]
+    use_console = fmt == "console" or (fmt == "auto" and sys.stdout.isatty())
+    shared: list[Any] = [
+        structlog.contextvars.merge_contextvars,
+        structlog.processors.add_log_level,
+        structlog.processors.TimeStamper(fmt="iso", utc=True),
+        _redact_processor,
+    ]
+    renderer: Any = (
+        structlog.dev.ConsoleRenderer(colors=False)
+        if use_console
+        else structlog.processors.JSONRenderer(serializer=_orjson_dumps)
+    )
+    structlog.configure(
+        processors=[
+            *shared,
+            structlog.processors.format_exc_info if not use_console else structlog.processors.StackInfoRenderer(),
+            _sink_processor,
+            renderer,
+        ],
+        wrapper_class=structlog.make_filtering_bound_logger(logging.getLevelName(level.upper())),
+        logger_factory=structlog.PrintLoggerFactory(sys.stdout),
+        cache_logger_on_first_use=False,
+    )
+    structlog.contextvars.clear_contextvars()
+    structlog.contextvars.bind_contextvars(service=service)
+    handler = logging.StreamHandler(sys.stdout)
+    handler.setFormatter(structlog.stdlib.ProcessorFormatter(foreign_pre_chain=shared, processor=renderer))
+    root = logging.getLogger()
+    root.handlers[:] = [handler]
+    root.setLevel(logging.WARNING)
+
+
+def get_logger(name: str | None = None) -> Any:
+    return structlog.get_logger(name) if name else structlog.get_logger()

@@ -1,0 +1,266 @@
+"""Service base: lifecycle, owned tasks, signals, heartbeat, control channel, ``dhan:logs`` sink.
+
+A service implements :meth:`Service.run` (its main loop, which returns when ``self.stopping`` is set) and
+:meth:`Service.metrics` (counters and rates for the heartbeat). The base owns everything else:
+
+* one stop event (``self.stopping``), set by SIGTERM/SIGINT, ``--duration``, ``dhan:control`` or a failed task;
+* background tasks created through :meth:`spawn`, named, referenced, and watched: a task that dies stops the
+  service with its error logged; at shutdown they are cancelled and awaited under a deadline;
+* a heartbeat hash ``<prefix>svc:<name>`` written every ``heartbeat_interval_s`` with a TTL of 5 periods;
+* warnings and errors appended to the capped ``<prefix>logs`` stream.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import signal
+import socket
+import time
+from collections.abc import Coroutine
+from typing import Any
+
+import orjson
+import redis.asyncio as aioredis
+from redis.exceptions import RedisError
+
+from shared import __version__
+from shared.bus import connect_redis
+from shared.keys import Keys
+from shared.logs import LOG_SINK, get_logger
+from shared.settings import Settings
+
+__all__ = ["Service"]
+
+LOGS_MAXLEN = 50_000
+
+
+class Service:
+    """Base of every headless service (sim, feed, writer, greeks, monitor, scheduler)."""
+
+    name = "service"
+
+    def __init__(self, settings: Settings, *, duration_s: float | None = None, instance: str | None = None) -> None:
+        self.settings = settings
+        self.keys = Keys(settings.key_prefix)
+        self.duration_s = duration_s
+        self.instance = instance or self.name
+        self.log = get_logger(self.name)
+        self.stopping = asyncio.Event()
+        self.state = "starting"
+        self.started_at = time.time()
+        self.redis: aioredis.Redis | None = None
+        self.exit_error: BaseException | None = None
+        self._tasks: set[asyncio.Task[Any]] = set()
+        self._restart_requested = False
+
+    # --- for subclasses ---
+    async def setup(self) -> None:
+        """Acquire resources (called after Redis is connected)."""
+
+    async def run(self) -> None:
+        """Main loop; return when ``self.stopping`` is set."""
+        await self.stopping.wait()
+
+    async def teardown(self) -> None:
+        """Release what ``setup`` acquired, in reverse order. Runs only if ``setup`` ran."""
+
+    def metrics(self) -> dict[str, Any]:
+        """Counters and rates for the heartbeat (flat, scalar values)."""
+        return {}
+
+    async def on_control(self, cmd: str, msg: dict[str, Any]) -> None:
+        """``dhan:control`` commands addressed to this service; stop and restart are handled by the base."""
+
+    # --- lifecycle ---
+    def spawn(self, coro: Coroutine[Any, Any, Any], name: str) -> asyncio.Task[Any]:
+        task = asyncio.create_task(coro, name=f"{self.instance}.{name}")
+        self._tasks.add(task)
+        task.add_done_callback(self._on_task_done)
+        return task
+
+    def _on_task_done(self, task: asyncio.Task[Any]) -> None:
+        self._tasks.discard(task)
+        if task.cancelled():
+            if not self.stopping.is_set():
+                self.log.warning("task_cancelled", task=task.get_name())
+            return
+        exc = task.exception()
+        if exc is not None and self.exit_error is None:
+            self.log.error("task_failed", task=task.get_name(), error=f"{type(exc).__name__}: {exc}", exc_info=exc)
+            self.exit_error = exc
+            self.stop("task_failed")
+
+    def stop(self, reason: str = "requested") -> None:
+        if not self.stopping.is_set():
+            self.log.info("stopping", reason=reason)
+            self.state = "stopping"
+            self.stopping.set()
+
+    async def serve(self) -> int:
+        """Run the service to completion; returns the process exit code."""
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGTERM, signal.SIGINT):
+            try:
+                loop.add_signal_handler(sig, self.stop, sig.name)
+            except (NotImplementedError, RuntimeError):  # pragma: no cover - non-main thread or Windows
+                pass
+        self.redis = await connect_redis(self.settings)
+        set_up = False
+        try:
+            await self.setup()
+            set_up = True
+            self.spawn(self._heartbeat_routine(), "heartbeat")
+            self.spawn(self._control_routine(), "control")
+            if self.duration_s is not None:
+                self.spawn(self._duration_routine(self.duration_s), "duration")
+            self.state = "running"
+            self.log.info("started", version=__version__, pid=os.getpid())
+            main = asyncio.create_task(self.run(), name=f"{self.instance}.run")
+            stop_wait = asyncio.create_task(self.stopping.wait(), name=f"{self.instance}.stop_wait")
+            await asyncio.wait({main, stop_wait}, return_when=asyncio.FIRST_COMPLETED)
+            if not main.done():
+                # run() saw the stop event too; give it the deadline to drain.
+                try:
+                    await asyncio.wait_for(asyncio.shield(main), self.settings.shutdown_deadline_s)
+                except TimeoutError:
+                    self.log.warning("run_deadline_exceeded", deadline_s=self.settings.shutdown_deadline_s)
+                    main.cancel()
+            stop_wait.cancel()
+            if main.done() and not main.cancelled() and main.exception() is not None and self.exit_error is None:
+                self.exit_error = main.exception()
+                self.log.error("run_failed", error=str(self.exit_error), exc_info=self.exit_error)
+        finally:
+            self.stopping.set()
+            self.state = "stopped"
+            await self._cancel_tasks()
+            if set_up:
+                try:
+                    await asyncio.wait_for(self.teardown(), self.settings.shutdown_deadline_s)
+                except TimeoutError:
+                    self.log.warning("teardown_deadline_exceeded")
+            await self._final_heartbeat()
+            await self.redis.aclose()
+            self.log.info("stopped", error=str(self.exit_error) if self.exit_error else None)
+        if self.exit_error is not None:
+            from shared.errors import DhanError
+
+            return self.exit_error.exit_code if isinstance(self.exit_error, DhanError) else 1
+        return 75 if self._restart_requested else 0
+
+    async def _cancel_tasks(self) -> None:
+        tasks = list(self._tasks)
+        for t in tasks:
+            t.cancel()
+        if tasks:
+            done, pending = await asyncio.wait(tasks, timeout=self.settings.shutdown_deadline_s)
+            for t in pending:
+                self.log.warning("task_still_pending", task=t.get_name())
+
+    # --- routines ---
+    async def _duration_routine(self, duration_s: float) -> None:
+        try:
+            await asyncio.wait_for(self.stopping.wait(), duration_s)
+        except TimeoutError:
+            self.stop("duration_elapsed")
+
+    def heartbeat_fields(self) -> dict[str, Any]:
+        now = time.time()
+        fields: dict[str, Any] = {
+            "name": self.name,
+            "instance": self.instance,
+            "state": self.state,
+            "pid": os.getpid(),
+            "host": socket.gethostname(),
+            "version": __version__,
+            "started_at": round(self.started_at, 3),
+            "updated_at": round(now, 3),
+            "uptime_s": round(now - self.started_at, 1),
+        }
+        for k, v in self.metrics().items():
+            fields[k] = v
+        return {k: ("" if v is None else (int(v) if isinstance(v, bool) else v)) for k, v in fields.items()}
+
+    async def _heartbeat_routine(self) -> None:
+        assert self.redis is not None
+        interval = self.settings.heartbeat_interval_s
+        key = self.keys.svc(self.instance)
+        ttl_ms = int(interval * 5000)
+        warned = False
+        while not self.stopping.is_set():
+            try:
+                pipe = self.redis.pipeline(transaction=False)
+                pipe.delete(key)
+                pipe.hset(key, mapping=self.heartbeat_fields())
+                pipe.pexpire(key, ttl_ms)
+                while LOG_SINK:
+                    rec = LOG_SINK.popleft()
+                    pipe.xadd(self.keys.logs, {"d": orjson.dumps(rec)}, maxlen=LOGS_MAXLEN, approximate=True)
+                await pipe.execute()
+                warned = False
+            except (RedisError, OSError) as exc:
+                if not warned:
+                    self.log.warning("heartbeat_failed", error=str(exc))
+                    warned = True
+            try:
+                await asyncio.wait_for(self.stopping.wait(), interval)
+            except TimeoutError:
+                pass
+
+    async def _final_heartbeat(self) -> None:
+        if self.redis is None:
+            return
+        try:
+            key = self.keys.svc(self.instance)
+            pipe = self.redis.pipeline(transaction=False)
+            pipe.hset(key, mapping=self.heartbeat_fields())
+            pipe.pexpire(key, int(self.settings.heartbeat_interval_s * 5000))
+            while LOG_SINK:
+                pipe.xadd(self.keys.logs, {"d": orjson.dumps(LOG_SINK.popleft())}, maxlen=LOGS_MAXLEN, approximate=True)
+            await asyncio.wait_for(pipe.execute(), 2.0)
+        except (RedisError, OSError, TimeoutError):
+            pass
+
+    async def _control_routine(self) -> None:
+        assert self.redis is not None
+        while not self.stopping.is_set():
+            pubsub = self.redis.pubsub()
+            try:
+                await pubsub.subscribe(self.keys.control)
+                while not self.stopping.is_set():
+                    msg = await pubsub.get_message(ignore_subscribe_messages=True, timeout=0.5)
+                    if msg is None:
+                        continue
+                    await self._handle_control(msg.get("data"))
+            except (RedisError, OSError) as exc:
+                self.log.warning("control_channel_lost", error=str(exc))
+                try:
+                    await asyncio.wait_for(self.stopping.wait(), 1.0)
+                except TimeoutError:
+                    pass
+            finally:
+                try:
+                    await pubsub.aclose()
+                except (RedisError, OSError):
+                    pass
+
+    async def _handle_control(self, data: Any) -> None:
+        try:
+            msg = orjson.loads(data)
+        except (orjson.JSONDecodeError, TypeError):
+            self.log.warning("control_message_invalid")
+            return
+        if not isinstance(msg, dict):
+            return
+        target = msg.get("target")
+        if target not in ("all", self.name, self.instance):
+            return
+        cmd = msg.get("cmd")
+        self.log.info("control_received", cmd=cmd)
+        if cmd == "stop":
+            self.stop("control_stop")
+        elif cmd == "restart":
+            self._restart_requested = True
+            self.stop("control_restart")
+        else:
+            await self.on_control(str(cmd), msg)

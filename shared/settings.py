@@ -1,0 +1,204 @@
+"""The one settings class. Built once by the entry point (``load_settings``) and passed down.
+
+Every variable is prefixed ``DHAN_`` and listed with its default in ``.env.example``. Secrets are ``SecretStr``
+and never printed: use :meth:`Settings.masked` for anything shown to a person.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any, Literal
+from urllib.parse import unquote, urlsplit
+
+from pydantic import Field, SecretStr, ValidationError, field_validator, model_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from shared.errors import ConfigError
+
+__all__ = ["MySQLTarget", "Settings", "load_settings", "mask_url"]
+
+DHAN_FEED_URL = "wss://api-feed.dhan.co"
+DHAN_SCRIP_MASTER_URL = "https://images.dhan.co/api-data/api-scrip-master.csv"
+
+
+def mask_url(url: str) -> str:
+    """``scheme://user:secret@host`` -> ``scheme://user:***@host``; token-like query values masked too."""
+    parts = urlsplit(url)
+    netloc = parts.netloc
+    if "@" in netloc:
+        cred, host = netloc.rsplit("@", 1)
+        user = cred.split(":", 1)[0]
+        netloc = f"{user}:***@{host}" if ":" in cred else f"{user}@{host}"
+    query = "&".join(
+        (kv.split("=", 1)[0] + "=***") if kv.lower().startswith(("token=", "password=")) else kv
+        for kv in parts.query.split("&")
+        if kv
+    )
+    out = f"{parts.scheme}://{netloc}{parts.path}"
+    return out + (f"?{query}" if query else "")
+
+
+class MySQLTarget:
+    """Parsed ``DHAN_MYSQL_URL``: what aiomysql needs, with the password kept secret."""
+
+    def __init__(self, url: str) -> None:
+        parts = urlsplit(url)
+        if parts.scheme not in ("mysql", "mariadb", "mysql+aiomysql"):
+            raise ConfigError(f"DHAN_MYSQL_URL must start with mysql:// (got {parts.scheme or 'nothing'}://)")
+        self.host = parts.hostname or "127.0.0.1"
+        self.port = parts.port or 3306
+        self.user = unquote(parts.username or "root")
+        self.password = SecretStr(unquote(parts.password or ""))
+        self.database = (parts.path or "/").lstrip("/") or "dhan_trading"
+        self.masked = mask_url(url)
+
+    def connect_kwargs(self, *, with_db: bool = True) -> dict[str, Any]:
+        kw: dict[str, Any] = {
+            "host": self.host,
+            "port": self.port,
+            "user": self.user,
+            "password": self.password.get_secret_value(),
+            "autocommit": False,
+            "charset": "utf8mb4",
+        }
+        if with_db:
+            kw["db"] = self.database
+        return kw
+
+
+class Settings(BaseSettings):
+    """All configuration of every service. Tests build it directly: ``Settings(key_prefix="t1:", ...)``."""
+
+    model_config = SettingsConfigDict(
+        env_prefix="DHAN_", env_file=".env", env_file_encoding="utf-8", extra="ignore", frozen=True
+    )
+
+    # --- credentials and endpoints (names fixed by DESIGN.md) ---
+    client_id: str | None = Field(None, description="Dhan client id; unset: use the simulator")
+    access_token: SecretStr | None = Field(None, description="Dhan access token; unset: use the simulator")
+    feed_url: str | None = Field(None, description="market feed WebSocket URL; default Dhan's or the simulator's")
+    redis_url: SecretStr = Field(SecretStr("redis://127.0.0.1:6379/0"), description="Redis URL")
+    key_prefix: str = Field("dhan:", description="prefix of every Redis key and channel")
+    mysql_url: SecretStr = Field(
+        SecretStr("mysql://root@127.0.0.1:3306/dhan_trading"), description="mysql://user:password@host:port/db"
+    )
+    sim_host: str = Field("127.0.0.1", description="address the simulator binds and the feed dials")
+    sim_port: int = Field(8765, ge=1, le=65535, description="simulator port (WebSocket at /, CSVs over HTTP)")
+    sim_token: SecretStr | None = Field(None, description="simulator accepts only this token when set")
+    instruments_url: str | None = Field(None, description="scrip master URL or file path")
+
+    # --- universe ---
+    nifty_strikes: int = Field(20, ge=0, le=200, description="NIFTY options: ATM +/- this many strikes")
+    banknifty_strikes: int = Field(10, ge=0, le=200, description="BANKNIFTY options: ATM +/- this many strikes")
+    futures_expiries: int = Field(2, ge=1, le=3, description="index futures expiries (current, next, far)")
+    include_indices: bool = Field(True, description="subscribe NIFTY 50 and NIFTY BANK index values")
+    include_nifty50: bool = Field(True, description="subscribe the NIFTY 50 stocks")
+    mcx_enabled: bool = Field(False, description="subscribe MCX GOLD/SILVER/CRUDEOIL/NATURALGAS futures")
+    feed_mode: Literal["ticker", "quote", "full"] = Field("full", description="subscription mode for tradables")
+    recentre_check_s: float = Field(1.0, gt=0, description="how often the option window is checked for re-centring")
+
+    # --- feed ---
+    stall_timeout_s: float = Field(15.0, gt=0, description="no data this long in market hours: reconnect")
+    reconnect_base_s: float = Field(0.5, gt=0, description="first reconnect backoff after a failed attempt")
+    reconnect_cap_s: float = Field(30.0, gt=0, description="largest reconnect backoff")
+    publish_batch_max: int = Field(2000, ge=1, description="events per pipelined Redis write at most")
+    publish_buffer_max: int = Field(200_000, ge=1000, description="events buffered in memory while Redis is down")
+    spool_dir: Path = Field(Path("var/spool"), description="where events spill when the buffer is full")
+    stream_maxlen_quotes: int = Field(2_000_000, ge=1000, description="MAXLEN ~ of dhan:quotes")
+    stream_maxlen_ticks: int = Field(5_000_000, ge=1000, description="MAXLEN ~ of dhan:ticks")
+    stream_maxlen_depth: int = Field(1_000_000, ge=1000, description="MAXLEN ~ of dhan:depth")
+    stream_maxlen_greeks: int = Field(1_000_000, ge=1000, description="MAXLEN ~ of dhan:greeks")
+    shutdown_deadline_s: float = Field(5.0, gt=0, description="longest clean shutdown before tasks are cancelled")
+    heartbeat_interval_s: float = Field(1.0, gt=0, description="heartbeat period of every service")
+    market_hours_only_watchdog: bool = Field(
+        True, description="stall watchdog active only in market hours (always on against the simulator)"
+    )
+
+    # --- simulator ---
+    sim_seed: int = Field(42, description="seed of the simulated market (same seed, same run)")
+    sim_rate: float = Field(50.0, gt=0, description="updates per second across all subscribed instruments")
+    sim_start_price_nifty: float = Field(26046.95, gt=0, description="NIFTY 50 index level at start")
+    sim_start_price_banknifty: float = Field(59300.0, gt=0, description="NIFTY BANK index level at start")
+    sim_session_clock: Literal["wall", "open"] = Field(
+        "wall", description="'open': simulated session starts at 09:15 IST today; 'wall': follows the real clock"
+    )
+
+    # --- writer ---
+    writer_batch_max: int = Field(2000, ge=1, description="entries per MySQL transaction at most")
+    writer_batch_ms: int = Field(50, ge=1, description="longest wait to fill a batch (ms)")
+    writer_pool_size: int = Field(4, ge=1, le=64, description="MySQL connections per writer")
+    writer_consumer: str | None = Field(None, description="consumer name in group 'writer' (default host-pid)")
+    writer_claim_idle_ms: int = Field(30_000, ge=1000, description="pending entries idle this long are reclaimed")
+    writer_max_attempts: int = Field(5, ge=1, description="deliveries before an entry goes to the dead letters")
+
+    # --- logging ---
+    log_level: Literal["debug", "info", "warning", "error"] = Field("info", description="log level")
+    log_format: Literal["auto", "json", "console"] = Field("auto", description="auto: console on a TTY, else JSON")
+
+    @field_validator("key_prefix")
+    @classmethod
+    def _prefix_ok(cls, v: str) -> str:
+        if not v or any(c.isspace() for c in v):
+            raise ValueError("must be non-empty without spaces, e.g. 'dhan:'")
+        return v
+
+    @model_validator(mode="after")
+    def _credentials_pair(self) -> Settings:
+        if (self.access_token is None) != (self.client_id is None):
+            raise ValueError("DHAN_CLIENT_ID and DHAN_ACCESS_TOKEN go together: set both or neither")
+        return self
+
+    # --- derived values ---
+    @property
+    def use_simulator(self) -> bool:
+        return self.access_token is None
+
+    @property
+    def sim_url(self) -> str:
+        return f"ws://{self.sim_host}:{self.sim_port}/"
+
+    @property
+    def effective_feed_url(self) -> str:
+        if self.feed_url:
+            return self.feed_url
+        return self.sim_url if self.use_simulator else DHAN_FEED_URL
+
+    @property
+    def effective_instruments_url(self) -> str:
+        if self.instruments_url:
+            return self.instruments_url
+        if self.use_simulator:
+            return f"http://{self.sim_host}:{self.sim_port}/api-scrip-master.csv"
+        return DHAN_SCRIP_MASTER_URL
+
+    @property
+    def mysql(self) -> MySQLTarget:
+        return MySQLTarget(self.mysql_url.get_secret_value())
+
+    @property
+    def redis_url_masked(self) -> str:
+        return mask_url(self.redis_url.get_secret_value())
+
+    def masked(self) -> dict[str, Any]:
+        """Effective settings for display: secrets as ``***``, URLs with their passwords masked."""
+        out: dict[str, Any] = {}
+        for name in type(self).model_fields:
+            value = getattr(self, name)
+            if isinstance(value, SecretStr):
+                raw = value.get_secret_value()
+                value = mask_url(raw) if "://" in raw else "***"
+            elif isinstance(value, Path):
+                value = str(value)
+            out[name] = value
+        return out
+
+
+def load_settings(**overrides: Any) -> Settings:
+    """Build settings from the environment and ``.env``; a bad value is a one-line :class:`ConfigError`."""
+    try:
+        return Settings(**overrides)
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        loc = ".".join(str(p) for p in first.get("loc", ())) or "settings"
+        env = f"DHAN_{loc.upper()}" if loc != "settings" else "settings"
+        raise ConfigError(f"bad configuration: {env}: {first.get('msg', 'invalid')}") from None

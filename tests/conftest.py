@@ -1,0 +1,76 @@
+"""Fixtures on the real local Redis and MariaDB: a unique key prefix and a private database per test."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import socket
+import time
+import uuid
+from collections.abc import AsyncIterator, Awaitable, Callable
+from pathlib import Path
+from typing import Any
+
+import pytest
+import redis.asyncio as aioredis
+
+from shared.settings import Settings
+
+os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
+DATA = Path(__file__).parent / "data"
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def make_settings(**overrides: Any) -> Settings:
+    """Settings isolated from the developer's .env and environment, with a unique Redis prefix."""
+    base: dict[str, Any] = {
+        "key_prefix": f"t{uuid.uuid4().hex[:10]}:",
+        "sim_port": free_port(),
+        "redis_url": os.environ.get("DHAN_TEST_REDIS_URL", "redis://127.0.0.1:6379/0"),
+        "mysql_url": os.environ.get("DHAN_TEST_MYSQL_URL", "mysql://root@127.0.0.1:3306/dhan_test"),
+        "client_id": None,
+        "access_token": None,
+        "sim_token": None,
+        "heartbeat_interval_s": 0.2,
+        "spool_dir": Path(os.environ.get("TMPDIR", "/tmp")) / f"dhan-spool-{uuid.uuid4().hex[:8]}",
+    }
+    base.update(overrides)
+    return Settings(_env_file=None, **base)  # type: ignore[call-arg]
+
+
+@pytest.fixture
+def settings() -> Settings:
+    return make_settings()
+
+
+@pytest.fixture
+async def redis_client(settings: Settings) -> AsyncIterator[aioredis.Redis]:
+    client: aioredis.Redis = aioredis.Redis.from_url(settings.redis_url.get_secret_value())
+    yield client
+    # Remove every key of this test's prefix.
+    keys = [k async for k in client.scan_iter(match=f"{settings.key_prefix}*", count=1000)]
+    if keys:
+        await client.delete(*keys)
+    await client.aclose()
+
+
+async def eventually(
+    predicate: Callable[[], Awaitable[bool] | bool], *, timeout_s: float = 10.0, interval_s: float = 0.02,
+    message: str = "condition not met",
+) -> None:
+    """Wait until ``predicate`` holds (polling a condition, never a fixed sleep); fail after ``timeout_s``."""
+    deadline = time.monotonic() + timeout_s
+    while True:
+        result = predicate()
+        if asyncio.iscoroutine(result) or isinstance(result, Awaitable):
+            result = await result  # type: ignore[misc]
+        if result:
+            return
+        if time.monotonic() > deadline:
+            raise AssertionError(f"{message} within {timeout_s}s")
+        await asyncio.sleep(interval_s)

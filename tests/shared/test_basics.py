@@ -1,0 +1,84 @@
+from __future__ import annotations
+
+import random
+from datetime import datetime
+
+import pytest
+
+from shared.backoff import backoff_s
+from shared.clock import IST, dhan_epoch_to_ist, dhan_epoch_to_utc_epoch, to_dhan_epoch
+from shared.errors import ConfigError
+from shared.keys import Keys
+from shared.settings import Settings, load_settings, mask_url
+from tests.conftest import make_settings
+
+
+def test_backoff_grows_and_caps() -> None:
+    assert backoff_s(0) == 0.0
+    no_jitter = [backoff_s(a, base_s=0.5, cap_s=8, jitter=0) for a in range(1, 8)]
+    assert no_jitter == [0.5, 1.0, 2.0, 4.0, 8.0, 8.0, 8.0]
+    rng = random.Random(1)
+    for a in range(1, 20):
+        d = backoff_s(a, base_s=0.5, cap_s=8, jitter=0.2, rng=rng)
+        assert 0.4 * min(1, a) <= d <= 8 * 1.2
+
+
+def test_dhan_epoch_is_ist_wall_time_as_utc() -> None:
+    # 2026-11-25 09:15:00 IST == 03:45:00 UTC == 1795578300
+    true_epoch = int(datetime(2026, 11, 25, 9, 15, tzinfo=IST).timestamp())
+    shifted = to_dhan_epoch(true_epoch)
+    assert shifted - true_epoch == 19800
+    assert dhan_epoch_to_utc_epoch(shifted) == true_epoch
+    ist = dhan_epoch_to_ist(shifted)
+    assert (ist.hour, ist.minute, ist.utcoffset().total_seconds()) == (9, 15, 19800)  # type: ignore[union-attr]
+
+
+def test_keys_use_prefix() -> None:
+    k = Keys("x:")
+    assert (k.quotes, k.ticks, k.depth, k.greeks) == ("x:quotes", "x:ticks", "x:depth", "x:greeks")
+    assert k.svc("feed") == "x:svc:feed"
+    with pytest.raises(ValueError):
+        k.stream("nope")
+
+
+def test_settings_defaults_use_simulator() -> None:
+    s = make_settings()
+    assert s.use_simulator
+    assert s.effective_feed_url == f"ws://127.0.0.1:{s.sim_port}/"
+    assert s.effective_instruments_url.endswith("/api-scrip-master.csv")
+
+
+def test_settings_with_token_use_dhan_and_mask_secrets() -> None:
+    s = make_settings(client_id="1000000001", access_token="eyJsecret-token-value",
+                      mysql_url="mysql://app:pw-s3cret@db:3306/dhan_trading")
+    assert not s.use_simulator
+    assert s.effective_feed_url.startswith("wss://api-feed.dhan.co")
+    shown = repr(s.masked())
+    assert "eyJsecret-token-value" not in shown and "pw-s3cret" not in shown
+    assert "pw-s3cret" not in repr(s)
+    assert s.mysql.user == "app" and s.mysql.database == "dhan_trading"
+
+
+def test_bad_setting_is_one_line_config_error(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("DHAN_SIM_PORT", "not-a-port")
+    with pytest.raises(ConfigError) as err:
+        load_settings(_env_file=None)
+    assert "DHAN_SIM_PORT" in str(err.value) and "\n" not in str(err.value)
+
+
+def test_token_without_client_id_is_rejected() -> None:
+    with pytest.raises(ConfigError):
+        load_settings(_env_file=None, access_token="abc", client_id=None)
+
+
+def test_mask_url() -> None:
+    assert mask_url("redis://:hunter22@h:6379/0") == "redis://:***@h:6379/0"
+    assert mask_url("wss://x/?version=2&token=abc&clientId=1") == "wss://x/?version=2&token=***&clientId=1"
+
+
+def test_every_setting_is_in_env_example() -> None:
+    from pathlib import Path
+
+    text = (Path(__file__).parents[2] / ".env.example").read_text()
+    for name in Settings.model_fields:
+        assert f"DHAN_{name.upper()}" in text, name
