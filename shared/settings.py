@@ -123,6 +123,9 @@ class Settings(BaseSettings):
         "wall", description="'open': simulated session starts at 09:15 IST today; 'wall': follows the real clock"
     )
 
+    # --- options ---
+    risk_free_rate: float = Field(0.065, ge=0, le=0.5, description="annual rate for Black-76 (sim pricing and greeks)")
+
     # --- writer ---
     writer_batch_max: int = Field(2000, ge=1, description="entries per MySQL transaction at most")
     writer_batch_ms: int = Field(50, ge=1, description="longest wait to fill a batch (ms)")

@@ -7,7 +7,7 @@ import os
 import socket
 import time
 import uuid
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -74,3 +74,21 @@ async def eventually(
         if time.monotonic() > deadline:
             raise AssertionError(f"{message} within {timeout_s}s")
         await asyncio.sleep(interval_s)
+
+
+@pytest.fixture
+def db_settings() -> Any:
+    """Settings pointing at a private MariaDB database ``dhan_t_<uuid>``, dropped after the test."""
+    import pymysql
+
+    name = f"dhan_t_{uuid.uuid4().hex[:12]}"
+    base = os.environ.get("DHAN_TEST_MYSQL_URL", "mysql://root@127.0.0.1:3306/test").rsplit("/", 1)[0]
+    s = make_settings(mysql_url=f"{base}/{name}")
+    yield s
+    target = s.mysql
+    conn = pymysql.connect(**{k: v for k, v in target.connect_kwargs(with_db=False).items() if k != "autocommit"})
+    try:
+        with conn.cursor() as cur:
+            cur.execute(f"DROP DATABASE IF EXISTS `{name}`")
+    finally:
+        conn.close()
