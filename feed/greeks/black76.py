@@ -29,7 +29,9 @@ _INV_SQRT2PI = 1.0 / math.sqrt(2.0 * math.pi)
 
 
 def norm_cdf(x: float) -> float:
-    return 0.5 * (1.0 + math.erf(x / _SQRT2))
+    # erfc, not 1 + erf: keeps full relative precision in the lower tail (1 + erf(-7) cancels to 0 near
+    # x = -8.3), which deep out-of-the-money prices and their implied volatilities depend on.
+    return 0.5 * math.erfc(-x / _SQRT2)
 
 
 def norm_pdf(x: float) -> float:
@@ -70,7 +72,7 @@ def greeks(f: float, k: float, t: float, r: float, sigma: float, is_call: bool) 
         delta = (df if is_call else -df) if itm else 0.0
         return Greeks(delta, 0.0, 0.0, 0.0, 0.0)
     sqrt_t = math.sqrt(t)
-    d1, d2 = _d1d2(f, k, t, sigma)
+    d1, _ = _d1d2(f, k, t, sigma)
     pdf = norm_pdf(d1)
     gamma = df * pdf / (f * sigma * sqrt_t)
     vega = df * f * pdf * sqrt_t
