@@ -1,0 +1,99 @@
+"""Decode + normalise rate (packets/s, one core), ours beside the official dhanhq client's parser.
+
+Run: .venv/bin/python bench/decode.py [--n 200000] [--runs 5]
+The dhanhq comparison runs when the package is importable (pip install dhanhq==2.3.0 into the venv); it parses
+with its own per-packet struct.unpack + dict + string formatting, as it does in its feed loop.
+"""
+
+from __future__ import annotations
+
+import argparse
+import random
+import statistics
+import sys
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from feed.normalise import Normaliser  # noqa: E402
+from feed.protocol.decode import Decoder  # noqa: E402
+from feed.protocol.encode import pack_full, pack_quote, pack_ticker  # noqa: E402
+
+
+def make_frames(n: int, kind: str) -> list[bytes]:
+    rng = random.Random(7)
+    frames = []
+    vols = [0] * 200
+    for i in range(n):
+        sid = 40000 + (i % 200)
+        vols[i % 200] += rng.randint(0, 3) * 75
+        ltp = 25000 + rng.randint(-400, 400) * 0.05
+        if kind == "full":
+            depth = tuple((rng.randint(1, 900) * 75, rng.randint(1, 900) * 75, rng.randint(1, 30), rng.randint(1, 30),
+                           ltp - 0.05 * (lvl + 1), ltp + 0.05 * (lvl + 1)) for lvl in range(5))
+            frames.append(pack_full(2, sid, ltp=ltp, ltq=75, ltt=1795598100 + i // 1000, atp=25000.0,
+                                    volume=vols[i % 200], total_sell_qty=1000, total_buy_qty=1200, oi=5_000_000,
+                                    oi_high=5_100_000, oi_low=4_900_000, open=24950.0, close=24900.0,
+                                    high=25100.0, low=24800.0, depth=depth))
+        elif kind == "quote":
+            frames.append(pack_quote(2, sid, ltp=ltp, ltq=75, ltt=1795598100, atp=25000.0, volume=vols[i % 200],
+                                     total_sell_qty=1, total_buy_qty=1, open=1.0, close=1.0, high=1.0, low=1.0))
+        else:
+            frames.append(pack_ticker(0, sid, ltp, 1795598100))
+    return frames
+
+
+def run_ours(frames: list[bytes]) -> float:
+    dec = Decoder()
+    norm = Normaliser()
+    quotes: list[bytes] = []
+    ticks: list[bytes] = []
+    depth: list[bytes] = []
+    t0 = time.perf_counter()
+    for i, f in enumerate(frames):
+        norm.process(dec.decode(f), 1795578300.123456, quotes, ticks, depth)
+        if i & 1023 == 0:
+            quotes.clear(); ticks.clear(); depth.clear()
+    return len(frames) / (time.perf_counter() - t0)
+
+
+def run_decode_only(frames: list[bytes]) -> float:
+    dec = Decoder()
+    t0 = time.perf_counter()
+    for f in frames:
+        dec.decode(f)
+    return len(frames) / (time.perf_counter() - t0)
+
+
+def run_dhanhq(frames: list[bytes]) -> float | None:
+    try:
+        from dhanhq.marketfeed import DhanFeed  # type: ignore[import-not-found]
+    except Exception:
+        return None
+    feed = DhanFeed.__new__(DhanFeed)  # parser methods only; no connection
+    t0 = time.perf_counter()
+    for f in frames:
+        feed.process_data(f)
+    return len(frames) / (time.perf_counter() - t0)
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--n", type=int, default=200_000)
+    ap.add_argument("--runs", type=int, default=5)
+    args = ap.parse_args()
+    for kind in ("full", "quote", "ticker"):
+        frames = make_frames(args.n, kind)
+        ours = [run_ours(frames) for _ in range(args.runs)]
+        dec = [run_decode_only(frames) for _ in range(args.runs)]
+        line = (f"{kind:6s} decode-only median {statistics.median(dec):>11,.0f}/s   "
+                f"decode+normalise+encode median {statistics.median(ours):>10,.0f}/s (max {max(ours):,.0f})")
+        ref = [r for r in (run_dhanhq(frames) for _ in range(args.runs)) if r]
+        if ref:
+            line += f"   dhanhq 2.3.0 median {statistics.median(ref):>9,.0f}/s  ratio {statistics.median(ours)/statistics.median(ref):.1f}x"
+        print(line, flush=True)
+
+
+if __name__ == "__main__":
+    main()

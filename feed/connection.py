@@ -1,0 +1,227 @@
+"""One Dhan market-feed WebSocket: connect, subscribe its shard, read frames, reconnect with backoff.
+
+The connection owns no decoding: every binary frame goes to ``on_frame(frame, recv_ts)`` synchronously, so
+reading the socket never waits on anything downstream. It knows its desired subscriptions through the
+``ShardPlan`` and replays them after every reconnect. Dhan's disconnect packet (code 50) is read here for
+its reason: auth-class reasons (806-809) stop the feed with a one-line :class:`AuthError`; others reconnect.
+
+Reconnect policy: the first retry after a good session is immediate, then exponential backoff with jitter
+(capped), forever; the attempt counter resets once a connection has delivered data. A stall watchdog
+(socket open, no frame for ``stall_timeout_s``) forces a reconnect while the market is open (always against
+the simulator).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import struct
+import time
+from collections.abc import Callable
+from typing import Any
+
+import aiohttp
+
+from feed.protocol.constants import DISCONNECT_REASONS, FATAL_DISCONNECT_REASONS
+from feed.protocol.requests import Instrument, build_disconnect, build_requests
+from feed.subscriptions import ShardPlan
+from shared.backoff import backoff_s
+from shared.clock import Clock, system_clock
+from shared.errors import AuthError
+from shared.logs import get_logger
+from shared.markethours import is_market_open
+from shared.settings import Settings, mask_url
+
+__all__ = ["DhanConnection"]
+
+FrameSink = Callable[[bytes, float], None]
+EventSink = Callable[[dict[str, Any]], None]
+_REASON = struct.Struct("<H")
+
+
+class DhanConnection:
+    """A supervised WebSocket to Dhan (or the simulator) carrying shard ``index`` of the plan."""
+
+    def __init__(
+        self, index: int, settings: Settings, plan: ShardPlan, on_frame: FrameSink, *,
+        on_event: EventSink | None = None, clock: Clock = system_clock,
+    ) -> None:
+        self.index = index
+        self.settings = settings
+        self.plan = plan
+        self.on_frame = on_frame
+        self.on_event = on_event or (lambda e: None)
+        self.clock = clock
+        self.log = get_logger("feed.connection").bind(conn=index)
+        self._ws: aiohttp.ClientWebSocketResponse | None = None
+        self._session: aiohttp.ClientSession | None = None
+        self.connected = asyncio.Event()
+        self.attempt = 0
+        self.reconnects = 0
+        self.frames = 0
+        self.last_frame_at = 0.0
+        self.last_reason: int | None = None
+        self.fatal: AuthError | None = None
+
+    # --- url ---
+    def url(self) -> str:
+        s = self.settings
+        token = s.access_token.get_secret_value() if s.access_token else "simulator"
+        client = s.client_id or "simulator"
+        base = s.effective_feed_url
+        sep = "&" if "?" in base else "?"
+        return f"{base}{sep}version=2&token={token}&clientId={client}&authType=2"
+
+    # --- subscriptions ---
+    async def send(self, requests: dict[str, list[Instrument]], *, subscribe: bool) -> None:
+        """Send (un)subscribe frames now if connected; if not, the plan replays them on connect."""
+        ws = self._ws
+        if ws is None or ws.closed:
+            return
+        for mode, keys in requests.items():
+            for frame in build_requests(keys, mode, subscribe=subscribe):
+                await ws.send_str(frame)
+
+    async def _subscribe_all(self, ws: aiohttp.ClientWebSocketResponse) -> int:
+        n = 0
+        for mode, keys in self.plan.members(self.index).items():
+            for frame in build_requests(keys, mode):
+                await ws.send_str(frame)
+            n += len(keys)
+        return n
+
+    # --- lifecycle ---
+    def _watchdog_active(self) -> bool:
+        if self.settings.use_simulator or not self.settings.market_hours_only_watchdog:
+            return True
+        return is_market_open(self.clock(), ("NSE", "MCX") if self.settings.mcx_enabled else ("NSE",))
+
+    async def run(self, stopping: asyncio.Event) -> None:
+        timeout = aiohttp.ClientTimeout(total=None, connect=10, sock_connect=10)
+        self._session = aiohttp.ClientSession(timeout=timeout)
+        try:
+            while not stopping.is_set():
+                delay = backoff_s(self.attempt, base_s=self.settings.reconnect_base_s,
+                                  cap_s=self.settings.reconnect_cap_s)
+                if delay:
+                    self.log.info("reconnect_wait", attempt=self.attempt, delay_s=round(delay, 2))
+                    try:
+                        await asyncio.wait_for(stopping.wait(), delay)
+                        break
+                    except TimeoutError:
+                        pass
+                await self._session_once(stopping)
+                if self.fatal is not None:
+                    raise self.fatal
+        finally:
+            await self._session.close()
+
+    async def _session_once(self, stopping: asyncio.Event) -> None:
+        assert self._session is not None
+        url = self.url()
+        self.last_reason = None
+        got_data = False
+        cause = "closed"
+        try:
+            ws = await self._session.ws_connect(url, autoping=True, heartbeat=None, max_msg_size=1 << 20,
+                                                compress=0)
+        except (aiohttp.ClientError, OSError, TimeoutError) as exc:
+            self.attempt += 1
+            self.log.warning("connect_failed", url=mask_url(url), attempt=self.attempt,
+                             error=str(exc).splitlines()[0][:200] or type(exc).__name__)
+            return
+        self._ws = ws
+        t_conn = self.clock()
+        try:
+            n = await self._subscribe_all(ws)
+            self.connected.set()
+            self.log.info("connected", url=mask_url(url), subscribed=n, reconnects=self.reconnects)
+            self.on_event({"type": "connected", "conn": self.index, "ts": t_conn, "subscribed": n})
+            stop_wait = asyncio.ensure_future(stopping.wait())
+            try:
+                while True:
+                    recv = asyncio.ensure_future(ws.receive())
+                    done, _ = await asyncio.wait(
+                        {recv, stop_wait}, timeout=self.settings.stall_timeout_s,
+                        return_when=asyncio.FIRST_COMPLETED,
+                    )
+                    if recv not in done:
+                        recv.cancel()
+                        if stop_wait in done:
+                            cause = "shutdown"
+                            break
+                        if self._watchdog_active():
+                            cause = "stall"
+                            self.log.warning("stall_detected", silent_s=self.settings.stall_timeout_s)
+                            break
+                        continue
+                    msg = recv.result()
+                    if msg.type is aiohttp.WSMsgType.BINARY:
+                        data = msg.data
+                        now = self.clock()
+                        self.frames += 1
+                        self.last_frame_at = now
+                        if not got_data:
+                            got_data = True
+                            self.attempt = 0  # a good connection resets the backoff
+                        if data and data[0] == 50 and len(data) >= 10:
+                            self.last_reason = _REASON.unpack_from(data, 8)[0]
+                        self.on_frame(data, now)
+                    elif msg.type is aiohttp.WSMsgType.TEXT:
+                        self.log.info("text_frame", text=str(msg.data)[:200])
+                    elif msg.type in (aiohttp.WSMsgType.CLOSE, aiohttp.WSMsgType.CLOSING,
+                                      aiohttp.WSMsgType.CLOSED):
+                        cause = "server_closed"
+                        break
+                    elif msg.type is aiohttp.WSMsgType.ERROR:
+                        cause = f"error: {ws.exception()}"
+                        break
+            finally:
+                stop_wait.cancel()
+        except (aiohttp.ClientError, OSError, ConnectionError) as exc:
+            cause = f"error: {exc}"
+        finally:
+            self.connected.clear()
+            self._ws = None
+            await self._close(ws, polite=(cause == "shutdown"))
+        self._after_disconnect(cause, t_conn, got_data)
+
+    def _after_disconnect(self, cause: str, t_conn: float, got_data: bool) -> None:
+        reason = self.last_reason
+        reason_text = DISCONNECT_REASONS.get(reason, "unknown disconnect code") if reason is not None else None
+        now = self.clock()
+        event = {"type": "disconnected", "conn": self.index, "ts": now, "cause": cause,
+                 "reason_code": reason, "reason": reason_text, "connected_s": round(now - t_conn, 3)}
+        self.on_event(event)
+        if cause == "shutdown":
+            self.log.info("disconnected", cause=cause)
+            return
+        self.reconnects += 1
+        if reason in FATAL_DISCONNECT_REASONS:
+            self.log.error("disconnected_fatal", reason_code=reason, reason=reason_text)
+            self.fatal = AuthError(
+                f"Dhan closed the feed: {reason} {reason_text}; check DHAN_CLIENT_ID / DHAN_ACCESS_TOKEN "
+                "(a new token is needed when it expired)"
+            )
+            return
+        self.log.warning("disconnected", cause=cause, reason_code=reason, reason=reason_text,
+                         connected_s=event["connected_s"])
+        if not got_data:
+            self.attempt += 1  # a session that delivered data reset attempt to 0: the retry is immediate
+        if reason == 805 and self.attempt < 3:
+            self.attempt = 3  # too many connections: do not hammer
+
+    async def _close(self, ws: aiohttp.ClientWebSocketResponse, *, polite: bool) -> None:
+        try:
+            if polite and not ws.closed:
+                await asyncio.wait_for(ws.send_str(build_disconnect()), 1.0)
+            await asyncio.wait_for(ws.close(), 2.0)
+        except (TimeoutError, aiohttp.ClientError, OSError, ConnectionError, RuntimeError):
+            pass
+
+    def metrics(self) -> dict[str, Any]:
+        age = (self.clock() - self.last_frame_at) if self.last_frame_at else None
+        return {
+            f"conn{self.index}_up": int(self.connected.is_set()),
+            f"conn{self.index}_reconnects": self.reconnects,
+            f"conn{self.index}_last_frame_age_s": round(age, 3) if age is not None else "",
+        }

@@ -1,0 +1,303 @@
+"""FeedService: composition only. Instruments + universe + connections + decoder/normaliser + publisher.
+
+Data path (all on one event loop, the socket reader never awaits downstream):
+    DhanConnection.on_frame -> Decoder.decode -> Normaliser.process -> Publisher.add (memory) ... Publisher.run
+Universe changes are make-before-break: subscribe the entering strikes, wait for their first packets (or a
+deadline), then unsubscribe the leaving ones, on the same connections, without a reconnect.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Iterable
+from datetime import date
+from typing import Any
+
+import orjson
+from redis.exceptions import RedisError
+
+from feed.connection import DhanConnection
+from feed.instruments import InstrumentInfo, fetch_scrip_master, parse_scrip_master_report
+from feed.normalise import Normaliser
+from feed.protocol.constants import SEGMENT_BY_NAME
+from feed.protocol.decode import Decoder
+from feed.protocol.requests import Instrument
+from feed.publisher import KIND_DEPTH, KIND_QUOTES, KIND_TICKS, Publisher
+from feed.subscriptions import Delta, ShardPlan
+from feed.universe import Member, Universe, UniverseChange, UniverseSelector
+from shared.backoff import backoff_s
+from shared.clock import ist_trading_day
+from shared.errors import ConfigError, DhanError
+from shared.events import instrument_key
+from shared.service import Service
+
+__all__ = ["FeedService"]
+
+FIRST_PACKET_DEADLINE_S = 5.0
+EVENTS_MAXLEN = 100_000
+
+
+def member_record(m: Member) -> dict[str, Any]:
+    """What the universe hash holds per instrument (read by greeks, viz, control)."""
+    i = m.info
+    return {
+        "seg": i.segment, "sid": i.security_id, "symbol": i.trading_symbol, "custom_symbol": i.custom_symbol,
+        "underlying": i.underlying, "instrument": i.instrument,
+        "expiry": i.expiry.isoformat() if i.expiry else None, "strike": i.strike, "option_type": i.option_type,
+        "lot_size": i.lot_size, "tick_size": i.tick_size, "role": m.role, "mode": m.mode,
+    }
+
+
+class FeedService(Service):
+    name = "feed"
+
+    def __init__(self, settings: Any, *, duration_s: float | None = None, instance: str | None = None,
+                 instruments: list[InstrumentInfo] | None = None, today: date | None = None) -> None:
+        super().__init__(settings, duration_s=duration_s, instance=instance)
+        self._preloaded = instruments
+        self._today = today
+        self.decoder = Decoder(self._on_decode_problem)
+        self.normaliser = Normaliser()
+        self.plan = ShardPlan()
+        self.connections: list[DhanConnection] = []
+        self.publisher: Publisher | None = None
+        self.selector: UniverseSelector | None = None
+        self.universe: Universe | None = None
+        self.universe_changes = 0
+        self._events: list[dict[str, Any]] = []
+        self._q: list[bytes] = []
+        self._t: list[bytes] = []
+        self._d: list[bytes] = []
+        self._rate_prev: tuple[float, int, int] = (time.monotonic(), 0, 0)
+        self._rates = (0.0, 0.0)
+        self._recentre_lock = asyncio.Lock()
+        self._pub_stop = asyncio.Event()  # set at teardown: publisher drains then returns
+        self._pub_task: asyncio.Task[None] | None = None
+
+    # --- setup ---
+    async def _load_instruments(self) -> list[InstrumentInfo]:
+        if self._preloaded is not None:
+            return self._preloaded
+        url = self.settings.effective_instruments_url
+        attempt = 0
+        while True:
+            try:
+                text = await fetch_scrip_master(url)
+                break
+            except DhanError as exc:
+                attempt += 1
+                if attempt >= 8 or self.stopping.is_set():
+                    raise
+                delay = backoff_s(attempt, base_s=0.5, cap_s=5.0)
+                self.log.warning("instruments_fetch_retry", attempt=attempt, delay_s=round(delay, 2), error=str(exc))
+                await asyncio.sleep(delay)
+        report = parse_scrip_master_report(text)
+        self.log.info("instruments_loaded", rows=report.rows, instruments=len(report.instruments),
+                      bad_rows=report.bad_rows, layout=report.layout)
+        return report.instruments
+
+    async def setup(self) -> None:
+        assert self.redis is not None
+        instruments = await self._load_instruments()
+        today = self._today or ist_trading_day(time.time())
+        self.selector = UniverseSelector(instruments, self.settings, today)
+        self.normaliser.set_tick_sizes(
+            {(SEGMENT_BY_NAME[i.segment], i.security_id): i.tick_size for i in instruments
+             if i.segment in SEGMENT_BY_NAME}
+        )
+        self.universe = self.selector.initial({})
+        if not self.universe.members:
+            raise ConfigError("the universe is empty: check the scrip master (DHAN_INSTRUMENTS_URL) and settings")
+        subscribe, _ = self.plan.add({k: m.mode for k, m in self.universe.members.items()})
+        await self._write_universe(self.universe.members.values(), ())
+        self.publisher = Publisher(self.settings, self.redis)
+        for idx in range(self.plan.connections):
+            self.connections.append(self._make_connection(idx))
+        self.log.info("universe_selected", instruments=len(self.universe.members),
+                      by_role=self.universe.count_by_role(), connections=self.plan.connections)
+        del subscribe  # replayed by each connection when it connects
+
+    def _make_connection(self, idx: int) -> DhanConnection:
+        return DhanConnection(idx, self.settings, self.plan, self._on_frame, on_event=self._on_conn_event)
+
+    # --- hot path ---
+    def _on_frame(self, frame: bytes, recv_ts: float) -> None:
+        packets = self.decoder.decode(frame)
+        if not packets:
+            return
+        q, t, d = self._q, self._t, self._d
+        self.normaliser.process(packets, recv_ts, q, t, d)
+        pub = self.publisher
+        assert pub is not None
+        if q:
+            pub.add(KIND_QUOTES, q)
+            q.clear()
+        if t:
+            pub.add(KIND_TICKS, t)
+            t.clear()
+        if d:
+            pub.add(KIND_DEPTH, d)
+            d.clear()
+
+    def _on_decode_problem(self, kind: str, info: dict[str, Any]) -> None:
+        self.log.warning("bad_packet", kind=kind, **info)
+
+    def _on_conn_event(self, event: dict[str, Any]) -> None:
+        self._events.append(event)
+
+    # --- run ---
+    async def run(self) -> None:
+        assert self.publisher is not None
+        # Not spawn()ed: it must outlive the other tasks at shutdown to drain the buffer (see teardown).
+        self._pub_task = asyncio.create_task(self.publisher.run(self._pub_stop), name="feed.publisher")
+        conn_tasks = [self.spawn(c.run(self.stopping), f"conn{c.index}") for c in self.connections]
+        self.spawn(self._recentre_routine(), "recentre")
+        self.spawn(self._events_routine(), "events")
+        await self.stopping.wait()
+        await asyncio.gather(*conn_tasks, return_exceptions=True)
+
+    async def teardown(self) -> None:
+        # Connections stop with the stop event; then let the publisher drain what is buffered.
+        self._pub_stop.set()
+        task = self._pub_task
+        if task is not None:
+            try:
+                await asyncio.wait_for(asyncio.shield(task), self.settings.shutdown_deadline_s)
+            except TimeoutError:
+                self.log.warning("publisher_drain_deadline", buffered=self.publisher.buffered if self.publisher else 0)
+                task.cancel()
+        await self._flush_events()
+        if self.publisher is not None:
+            await self.publisher.close()
+
+    # --- universe ---
+    def _prices(self) -> dict[str, float]:
+        assert self.selector is not None
+        out: dict[str, float] = {}
+        for underlying, keys in self.selector.underlying_price_keys().items():
+            for seg, sid in keys:
+                code = SEGMENT_BY_NAME.get(seg)
+                price = self.normaliser.last_price(code, sid) if code is not None else None
+                if price:
+                    out[underlying] = price
+                    break
+        return out
+
+    async def _recentre_routine(self) -> None:
+        while not self.stopping.is_set():
+            try:
+                await asyncio.wait_for(self.stopping.wait(), self.settings.recentre_check_s)
+                return
+            except TimeoutError:
+                pass
+            await self.recentre_once()
+
+    async def recentre_once(self) -> UniverseChange | None:
+        assert self.selector is not None and self.universe is not None
+        async with self._recentre_lock:
+            change = self.selector.recentre(self.universe, self._prices())
+            if change is None:
+                return None
+            await self._apply_change(change)
+            return change
+
+    async def _apply_change(self, change: UniverseChange) -> None:
+        added = {m.key: m.mode for m in change.added}
+        subscribe, unsub_modes = self.plan.add(added)
+        while self.plan.connections > len(self.connections):
+            conn = self._make_connection(len(self.connections))
+            self.connections.append(conn)
+            self.spawn(conn.run(self.stopping), f"conn{conn.index}")
+        await self._send(unsub_modes, subscribe=False)
+        await self._send(subscribe, subscribe=True)
+        await self._write_universe(change.added, ())
+        # make-before-break: wait for the first packet of every entering instrument
+        wanted = {(SEGMENT_BY_NAME[s], i) for s, i in added}
+        deadline = time.monotonic() + FIRST_PACKET_DEADLINE_S
+        while not wanted <= self.normaliser.first_seen and time.monotonic() < deadline:
+            if self.stopping.is_set():
+                return
+            await asyncio.sleep(0.02)
+        missing = len(wanted - self.normaliser.first_seen)
+        removed_keys = [m.key for m in change.removed]
+        await self._send(self.plan.remove(removed_keys), subscribe=False)
+        for seg, sid in removed_keys:
+            self.normaliser.forget(SEGMENT_BY_NAME[seg], sid)
+        await self._write_universe((), change.removed)
+        self.universe = change.universe
+        self.universe_changes += 1
+        self.log.info(
+            "universe_changed", reason=change.reason, atm=change.universe.atm,
+            added=[m.info.trading_symbol for m in change.added][:50],
+            removed=[m.info.trading_symbol for m in change.removed][:50],
+            added_n=len(change.added), removed_n=len(change.removed), first_packet_missing=missing,
+        )
+        self._events.append({
+            "type": "universe_change", "ts": time.time(), "reason": change.reason, "atm": change.universe.atm,
+            "added": [instrument_key(*m.key) for m in change.added],
+            "removed": [instrument_key(*m.key) for m in change.removed],
+        })
+
+    async def _send(self, delta: Delta, *, subscribe: bool) -> None:
+        for idx, by_mode in delta.items():
+            await self.connections[idx].send(by_mode, subscribe=subscribe)
+
+    async def _write_universe(self, added: Iterable[Member], removed: Iterable[Member]) -> None:
+        assert self.redis is not None
+        mapping = {instrument_key(*m.key): orjson.dumps(member_record(m)) for m in added}
+        gone = [instrument_key(*m.key) for m in removed]
+        try:
+            pipe = self.redis.pipeline(transaction=True)
+            if mapping:
+                pipe.hset(self.keys.universe, mapping=mapping)
+            if gone:
+                pipe.hdel(self.keys.universe, *gone)
+            await pipe.execute()
+        except (RedisError, OSError) as exc:
+            self.log.warning("universe_write_failed", error=str(exc))
+
+    async def _events_routine(self) -> None:
+        while not self.stopping.is_set():
+            try:
+                await asyncio.wait_for(self.stopping.wait(), 0.5)
+            except TimeoutError:
+                pass
+            await self._flush_events()
+
+    async def _flush_events(self) -> None:
+        if not self._events or self.redis is None:
+            return
+        events, self._events = self._events, []
+        try:
+            pipe = self.redis.pipeline(transaction=False)
+            for e in events:
+                pipe.xadd(self.keys.events, {"d": orjson.dumps(e)}, maxlen=EVENTS_MAXLEN, approximate=True)
+            await pipe.execute()
+        except (RedisError, OSError):
+            self._events[:0] = events  # keep them for the next try
+
+    # --- heartbeat ---
+    def metrics(self) -> dict[str, Any]:
+        now = time.monotonic()
+        st = self.decoder.stats
+        t_prev, f_prev, p_prev = self._rate_prev
+        dt = now - t_prev
+        if dt >= 0.5:
+            pub_total = sum(self.publisher.published) if self.publisher else 0
+            self._rates = ((st.frames - f_prev) / dt, (pub_total - p_prev) / dt)
+            self._rate_prev = (now, st.frames, pub_total)
+        out: dict[str, Any] = {
+            "frames": st.frames, "packets": st.packets, "bad_packets": st.bad,
+            "truncated": st.truncated, "unknown": st.unknown, "oversized": st.oversized,
+            "frames_per_s": round(self._rates[0], 1), "published_per_s": round(self._rates[1], 1),
+            "instruments": len(self.plan), "connections": len(self.connections),
+            "connections_up": sum(1 for c in self.connections if c.connected.is_set()),
+            "reconnects": sum(c.reconnects for c in self.connections),
+            "universe_changes": self.universe_changes,
+        }
+        ages = [time.time() - c.last_frame_at for c in self.connections if c.last_frame_at]
+        out["last_frame_age_s"] = round(min(ages), 3) if ages else ""
+        if self.publisher is not None:
+            out.update(self.publisher.metrics())
+        return out
