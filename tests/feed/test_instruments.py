@@ -35,14 +35,19 @@ NIFTY_CE = (
     "25000.00000,CE,5.0000,M,OP,NA,"
 )
 NIFTY_FUT = (
-    "NSE,D,35002,FUTIDX,1,NIFTY-Nov2026-FUT,65,NIFTY NOV FUT,2026-11-24 14:30:00,-0.01000,XX,10.0000,M,FUT,NA,"
+    "NSE,D,35002,FUTIDX,1,NIFTY-Nov2026-FUT,65,NIFTY NOV FUT,"
+    "2026-11-24 14:30:00,-0.01000,XX,10.0000,M,FUT,NA,"
 )
-GOLD_FUT = "MCX,M,444001,FUTCOM,1,GOLD-Dec2026-FUT,1,GOLD DEC FUT,2026-12-04 23:30:00,-0.01000,XX,100,M,FUT,NA,"
+GOLD_FUT = (
+    "MCX,M,444001,FUTCOM,1,GOLD-Dec2026-FUT,1,GOLD DEC FUT,2026-12-04 23:30:00,-0.01000,XX,100,M,FUT,NA,"
+)
 USDINR_OPT = (
-    "NSE,C,8001,OPTCUR,1,USDINR-Nov2026-88.5-PE,1,USDINR 26 NOV 88.5 PUT,2026-11-26 12:30:00,88.5,PE,0.25,M,OP,NA,"
+    "NSE,C,8001,OPTCUR,1,USDINR-Nov2026-88.5-PE,1,USDINR 26 NOV 88.5 PUT,"
+    "2026-11-26 12:30:00,88.5,PE,0.25,M,OP,NA,"
 )
 BAJAJ_FUT = (
-    "NSE,D,35003,FUTSTK,1,BAJAJ-AUTO-Nov2026-FUT,75,BAJAJ-AUTO NOV FUT,2026-11-24 14:30:00,-0.01,XX,50,M,FUT,NA,"
+    "NSE,D,35003,FUTSTK,1,BAJAJ-AUTO-Nov2026-FUT,75,BAJAJ-AUTO NOV FUT,"
+    "2026-11-24 14:30:00,-0.01,XX,50,M,FUT,NA,"
 )
 
 
@@ -54,7 +59,7 @@ def _by_key(items: list[InstrumentInfo]) -> dict[tuple[str, int], InstrumentInfo
     return {i.key: i for i in items}
 
 
-# --- real rows ---------------------------------------------------------------------------------------------
+# --- real rows ---
 
 
 def test_real_compact_master_parses_every_row() -> None:
@@ -85,16 +90,28 @@ def test_real_rows_tick_normalisation() -> None:
 def test_real_row_fields() -> None:
     [rel, idx] = parse_scrip_master(_csv(RELIANCE, NIFTY_IDX))
     assert rel == InstrumentInfo(
-        segment="NSE_EQ", security_id=2885, exch_id="NSE", segment_code="E", instrument="EQUITY",
-        trading_symbol="RELIANCE", custom_symbol="Reliance Industries", underlying="RELIANCE", expiry=None,
-        strike=None, option_type=None, lot_size=1, tick_size=0.10, expiry_flag="NA", series="EQ",
+        segment="NSE_EQ",
+        security_id=2885,
+        exch_id="NSE",
+        segment_code="E",
+        instrument="EQUITY",
+        trading_symbol="RELIANCE",
+        custom_symbol="Reliance Industries",
+        underlying="RELIANCE",
+        expiry=None,
+        strike=None,
+        option_type=None,
+        lot_size=1,
+        tick_size=0.10,
+        expiry_flag="NA",
+        series="EQ",
         symbol_name="RELIANCE INDUSTRIES LTD",
     )
     assert rel.key == ("NSE_EQ", 2885)
     assert (idx.expiry, idx.option_type, idx.strike, idx.expiry_flag) == (None, None, None, "NA")
 
 
-# --- hand-built rows -----------------------------------------------------------------------------------------
+# --- hand-built rows ---
 
 
 def test_derivative_rows() -> None:
@@ -115,8 +132,16 @@ def test_derivative_rows() -> None:
 
 @pytest.mark.parametrize(
     ("exch", "seg", "segment"),
-    [("NSE", "I", "IDX_I"), ("BSE", "I", "IDX_I"), ("NSE", "E", "NSE_EQ"), ("NSE", "D", "NSE_FNO"),
-     ("BSE", "E", "BSE_EQ"), ("BSE", "D", "BSE_FNO"), ("MCX", "M", "MCX_COMM"), ("NSE", "C", "NSE_CURRENCY")],
+    [
+        ("NSE", "I", "IDX_I"),
+        ("BSE", "I", "IDX_I"),
+        ("NSE", "E", "NSE_EQ"),
+        ("NSE", "D", "NSE_FNO"),
+        ("BSE", "E", "BSE_EQ"),
+        ("BSE", "D", "BSE_FNO"),
+        ("MCX", "M", "MCX_COMM"),
+        ("NSE", "C", "NSE_CURRENCY"),
+    ],
 )
 def test_segment_mapping(exch: str, seg: str, segment: str) -> None:
     assert SEGMENT_MAP[(exch, seg)] == segment
@@ -131,8 +156,14 @@ def test_unmapped_segment_is_skipped_and_counted() -> None:
 
 @pytest.mark.parametrize(
     ("raw", "expected"),
-    [("2026-11-24 14:30:00", date(2026, 11, 24)), ("2026-12-04 23:30:00", date(2026, 12, 4)),
-     ("2026-11-24", date(2026, 11, 24)), ("0001-01-01", None), ("0001-01-01 00:00:00", None), ("", None)],
+    [
+        ("2026-11-24 14:30:00", date(2026, 11, 24)),
+        ("2026-12-04 23:30:00", date(2026, 12, 4)),
+        ("2026-11-24", date(2026, 11, 24)),
+        ("0001-01-01", None),
+        ("0001-01-01 00:00:00", None),
+        ("", None),
+    ],
 )
 def test_expiry_parsing(raw: str, expected: date | None) -> None:
     row = f"NSE,D,9,FUTIDX,1,NIFTY-Nov2026-FUT,65,NIFTY NOV FUT,{raw},-0.01,XX,10,M,FUT,NA,"
@@ -152,7 +183,8 @@ def test_bad_rows_are_counted_never_raised() -> None:
     bad = [
         "NSE,E,abc,EQUITY,0,BAD1,1,Bad,,,,5,NA,ES,EQ,BAD",  # security id not a number
         "NSE,E,77",  # short row
-        "NSE,D,78,OPTIDX,1,NIFTY-Nov2026-X-CE,65,X,2026-11-24 14:30:00,,CE,5,M,OP,NA,",  # option without strike
+        # option without a strike
+        "NSE,D,78,OPTIDX,1,NIFTY-Nov2026-X-CE,65,X,2026-11-24 14:30:00,,CE,5,M,OP,NA,",
         "NSE,D,79,FUTIDX,1,NIFTY-Nov2026-FUT,65,X,24/11/2026,-0.01,XX,5,M,FUT,NA,",  # bad expiry
         "NSE,E,80,EQUITY,0,BAD2,1,Bad,,,,-5,NA,ES,EQ,BAD",  # negative tick
         "NSE,E,81,EQUITY,0,BAD3,x,Bad,,,,5,NA,ES,EQ,BAD",  # lot not a number
@@ -182,7 +214,8 @@ DETAILED_HEADER = (
 
 def test_detailed_layout() -> None:
     rows = [
-        "NSE,E,2885,INE002A01018,EQUITY,2885,RELIANCE,RELIANCE INDUSTRIES LTD,Reliance Industries,ES,EQ,1.0,,,,"
+        "NSE,E,2885,INE002A01018,EQUITY,2885,RELIANCE,RELIANCE INDUSTRIES LTD,"
+        "Reliance Industries,ES,EQ,1.0,,,,"
         "10.0000,NA,N,N",
         "NSE,I,13,NA,INDEX,13,NIFTY,NIFTY,Nifty 50,INDEX,X,1.0,0001-01-01,,XX,0.0500,NA,N,N",
         "NSE,D,35001,NA,OPTIDX,13,NIFTY,NIFTY-Nov2026-25000-CE,NIFTY 24 NOV 25000 CALL,OP,NA,65.0,"
@@ -195,28 +228,49 @@ def test_detailed_layout() -> None:
     items = _by_key(report.instruments)
     rel = items[("NSE_EQ", 2885)]
     assert (rel.trading_symbol, rel.symbol_name, rel.tick_size, rel.lot_size) == (
-        "RELIANCE", "RELIANCE INDUSTRIES LTD", 0.10, 1)
+        "RELIANCE",
+        "RELIANCE INDUSTRIES LTD",
+        0.10,
+        1,
+    )
     assert rel.custom_symbol == "Reliance Industries"
     idx = items[("IDX_I", 13)]
     assert (idx.trading_symbol, idx.tick_size, idx.expiry) == ("NIFTY", 0.05, None)
     ce = items[("NSE_FNO", 35001)]
     assert (ce.trading_symbol, ce.underlying, ce.strike, ce.option_type, ce.lot_size, ce.tick_size) == (
-        "NIFTY-Nov2026-25000-CE", "NIFTY", 25000.0, "CE", 65, 0.05)
+        "NIFTY-Nov2026-25000-CE",
+        "NIFTY",
+        25000.0,
+        "CE",
+        65,
+        0.05,
+    )
     gold = items[("MCX_COMM", 444001)]
-    assert (gold.underlying, gold.expiry, gold.strike, gold.tick_size) == ("GOLD", date(2026, 12, 4), None, 1.0)
+    assert (gold.underlying, gold.expiry, gold.strike, gold.tick_size) == (
+        "GOLD",
+        date(2026, 12, 4),
+        None,
+        1.0,
+    )
 
 
 @pytest.mark.parametrize(
     ("symbol", "underlying"),
-    [("NIFTY-Nov2026-25000-CE", "NIFTY"), ("BANKNIFTY-Dec2026-FUT", "BANKNIFTY"),
-     ("BAJAJ-AUTO-Dec2026-FUT", "BAJAJ-AUTO"), ("M&M-Nov2026-3000-PE", "M&M"), ("GOLD-Dec2026-FUT", "GOLD"),
-     ("USDINR-Nov2026-88.5-CE", "USDINR"), ("RELIANCE", "RELIANCE")],
+    [
+        ("NIFTY-Nov2026-25000-CE", "NIFTY"),
+        ("BANKNIFTY-Dec2026-FUT", "BANKNIFTY"),
+        ("BAJAJ-AUTO-Dec2026-FUT", "BAJAJ-AUTO"),
+        ("M&M-Nov2026-3000-PE", "M&M"),
+        ("GOLD-Dec2026-FUT", "GOLD"),
+        ("USDINR-Nov2026-88.5-CE", "USDINR"),
+        ("RELIANCE", "RELIANCE"),
+    ],
 )
 def test_underlying_from_symbol(symbol: str, underlying: str) -> None:
     assert underlying_from_symbol(symbol) == underlying
 
 
-# --- loading -------------------------------------------------------------------------------------------------
+# --- loading ---
 
 
 async def test_fetch_local_file(tmp_path: Path) -> None:
