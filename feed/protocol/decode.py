@@ -58,6 +58,7 @@ FIELDS: dict[int, tuple[str, ...]] = {
 }
 
 _SIZES: dict[int, int] = {code: s.size for code, s in STRUCTS.items()}
+PACKET_SIZES_BY_CODE = _SIZES
 _UNPACK_FROM: dict[int, Callable[[bytes, int], Packet]] = {c: s.unpack_from for c, s in STRUCTS.items()}
 _UNPACK: dict[int, Callable[[bytes], Packet]] = {c: s.unpack for c, s in STRUCTS.items()}
 
