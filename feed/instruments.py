@@ -22,6 +22,7 @@ from __future__ import annotations
 import asyncio
 import csv
 import io
+import math
 import operator
 import re
 from collections.abc import Iterator
@@ -149,19 +150,21 @@ class ScripMasterReport:
 
 def underlying_from_symbol(trading_symbol: str) -> str:
     """``NIFTY-Nov2026-25000-CE`` -> ``NIFTY``, ``BAJAJ-AUTO-Dec2026-FUT`` -> ``BAJAJ-AUTO``, else as is."""
+    # Fast path for Dhan's own forms (<underlying>-Mon2026-FUT, <underlying>-Mon2026-<strike>-CE): a split is
+    # several times cheaper than the regex over 200k rows.
+    parts = trading_symbol.rsplit("-", 2 if trading_symbol.endswith("-FUT") else 3)
+    if len(parts) >= 3 and len(parts[1]) == 7 and parts[1][3:].isdigit() and parts[1][:3].isalpha():
+        return parts[0]
     m = _MONTH_PART.match(trading_symbol)
     if m:
         return m.group("u")
     return trading_symbol.split("-", 1)[0] if "-" in trading_symbol else trading_symbol
 
 
-def _iter_rows(text: str) -> Iterator[tuple[int, list[str]]]:
-    """CSV rows with their 1-based line index among non-blank rows, blank rows dropped."""
+def _csv_rows(text: str) -> Iterator[list[str]]:
     if text.startswith("\ufeff"):
         text = text[1:]
-    for n, row in enumerate(csv.reader(io.StringIO(text)), start=1):
-        if row and any(row):
-            yield n, row
+    return csv.reader(io.StringIO(text))
 
 
 def _column_index(header: list[str]) -> tuple[str, dict[str, int]]:
@@ -205,7 +208,30 @@ class _Parser:
         # A column the layout lacks reads the empty cell appended to every row (index -1).
         self._pick = operator.itemgetter(*(cols.get(f, -1) for f in _FIELDS))
         self._expiry_cache: dict[str, date | None] = {}
+        self._lots: dict[str, int] = {}
+        self._ticks: dict[tuple[str, bool], float] = {}
         self.defaulted_ticks = 0
+
+    def _lot(self, raw: str) -> int:
+        lot = int(float(raw)) if raw else 1
+        if lot <= 0:
+            raise ValueError(f"bad lot size {raw!r}")
+        self._lots[raw] = lot
+        return lot
+
+    def _tick(self, raw: str, is_index: bool) -> float:
+        """Rupee tick of a row: index rows carry rupees, tradable rows paise."""
+        value = float(raw) if raw else 0.0
+        if value < 0 or not math.isfinite(value):
+            raise ValueError(f"bad tick size {raw!r}")
+        if value == 0:
+            # A real row carries 0 (the GIFTNIFTY index, July 2026). Index values are quoted to the paisa,
+            # so Rs 0.01 keeps rounding harmless and never divides by zero downstream. Not cached: counted.
+            self.defaulted_ticks += 1
+            return _DEFAULT_TICK
+        tick = value if is_index else round(value / 100.0, 8)
+        self._ticks[(raw, is_index)] = tick
+        return tick
 
     def expiry(self, raw: str) -> date | None:
         try:
@@ -275,21 +301,9 @@ class _Parser:
         if not trading_symbol:
             raise ValueError("empty trading symbol")
 
-        lot_size = int(float(lot_raw)) if lot_raw else 1
-        if lot_size <= 0:
-            raise ValueError(f"bad lot size {lot_raw!r}")
-        tick_raw = float(tick_text) if tick_text else 0.0
-        if tick_raw < 0 or tick_raw != tick_raw:
-            raise ValueError(f"bad tick size {tick_text!r}")
-        if tick_raw == 0:
-            # A real row carries 0 (the GIFTNIFTY index, July 2026). Index values are quoted to the paisa, so
-            # Rs 0.01 keeps rounding harmless and never divides by zero downstream.
-            self.defaulted_ticks += 1
-            tick_size = _DEFAULT_TICK
-        elif segment_code == "I" or instrument == "INDEX":  # index rows carry rupees, tradable rows paise
-            tick_size = tick_raw
-        else:
-            tick_size = round(tick_raw / 100.0, 8)
+        lot_size = self._lots.get(lot_raw) or self._lot(lot_raw)
+        is_index = segment_code == "I" or instrument == "INDEX"
+        tick_size = self._ticks.get((tick_text, is_index)) or self._tick(tick_text, is_index)
 
         option_type = option_type.upper()
         strike: float | None = None
@@ -322,25 +336,32 @@ class _Parser:
 
 def parse_scrip_master_report(text: str) -> ScripMasterReport:
     """Parse a compact or detailed scrip master; bad rows are counted in the report, never raised."""
-    rows = _iter_rows(text)
-    first = next(rows, None)
-    if first is None:
+    rows = enumerate(_csv_rows(text), start=1)  # line numbers count CSV records, blank ones included
+    header = next((row for _, row in rows if any(row)), None)
+    if header is None:
         raise ConfigError("not a Dhan scrip master: the file is empty")
-    layout, cols = _column_index(first[1])
+    layout, cols = _column_index(header)
     parser = _Parser(layout, cols)
+    parse = parser.parse
     report = ScripMasterReport(layout=layout)
     out = report.instruments
+    append = out.append
+    unmapped = 0
     for line, row in rows:
-        report.rows += 1
+        if not row:  # blank line
+            continue
         try:
-            info = parser.parse(row)
+            info = parse(row)
         except (ValueError, IndexError) as exc:
-            report._bad(line, str(exc))
+            if any(row):
+                report._bad(line, str(exc))
             continue
         if info is None:
-            report.unmapped_rows += 1
+            unmapped += 1
         else:
-            out.append(info)
+            append(info)
+    report.unmapped_rows = unmapped
+    report.rows = len(out) + unmapped + report.bad_rows
     report.defaulted_ticks = parser.defaulted_ticks
     return report
 
