@@ -1,0 +1,253 @@
+"""The greeks service's pure core: instrument metadata, near-month futures, quotes -> greeks events. No I/O.
+
+Rules (the simulator prices options with the same ones, so what it generates inverts exactly):
+
+* The underlying of an option is the **near-month future** of the same underlying: the earliest-expiry
+  FUTIDX/FUTSTK whose expiry close (15:30 IST on the expiry day, as in :func:`black76.year_fraction`) is still
+  ahead of the option quote's time. ``F`` is that future's latest LTP *as of the option quote's position in
+  the stream*: quotes are applied in stream order, so coalescing never pairs an option with a later future.
+* Time: ``t = year_fraction(expiry, true epoch of the quote's exchange_ts)`` (Dhan's epoch is shifted; see
+  :mod:`shared.clock`); a quote without an exchange time falls back to ``recv_ts``.
+* Price inverted: the LTP (it is what a trade, and the simulator, priced with ``F``). ``price_source="mid"``
+  prefers the bid/ask mid when both sides are present and the spread is at most ``MID_MAX_SPREAD`` of the
+  mid (live markets: an illiquid strike's LTP can be hours old while its book is current), else the LTP.
+* Greeks come from :func:`black76.greeks` at the solved volatility, in its units: vega per 1.00 of
+  volatility, theta per year, rho per 1.00 of rate. ``iv`` and every greek are null when no volatility
+  reproduces the price (see :func:`iv.implied_vol`); never NaN.
+* Greeks are computed on option quotes only. A future's move alone does not recompute its options: their
+  last prices belong to the old ``F``, and pairing them with the new one would invent a volatility change.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from datetime import date, datetime
+from typing import Any
+
+import orjson
+
+from feed.greeks.black76 import EXPIRY_TIME_IST, greeks, year_fraction
+from feed.greeks.iv import implied_vol
+from shared.clock import IST, dhan_epoch_to_utc_epoch
+from shared.events import EVENT_VERSION, Event
+
+__all__ = [
+    "MID_MAX_SPREAD",
+    "BatchResult",
+    "ChainState",
+    "Instrument",
+    "InstrumentBook",
+    "compute_greeks",
+    "option_price",
+    "parse_instrument",
+    "quote_time_utc",
+]
+
+OPTION_INSTRUMENTS = frozenset({"OPTIDX", "OPTSTK"})
+FUTURE_INSTRUMENTS = frozenset({"FUTIDX", "FUTSTK"})
+MID_MAX_SPREAD = 0.2  # widest bid/ask spread, as a share of the mid, for the mid to be preferred
+
+
+@dataclass(frozen=True, slots=True)
+class Instrument:
+    """What the greeks service needs of one universe entry."""
+
+    key: str
+    seg: str
+    sid: int
+    underlying: str
+    instrument: str
+    role: str
+    expiry: date | None
+    strike: float | None
+    option_type: str | None
+    expiry_close_utc: float  # true epoch of the expiry day's close; inf without an expiry
+
+    @property
+    def is_option(self) -> bool:
+        return (
+            (self.role == "option" or self.instrument in OPTION_INSTRUMENTS)
+            and self.expiry is not None
+            and self.strike is not None
+            and self.strike > 0.0
+            and self.option_type in ("CE", "PE")
+        )
+
+    @property
+    def is_future(self) -> bool:
+        return self.instrument in FUTURE_INSTRUMENTS and self.expiry is not None
+
+
+def parse_instrument(key: str, raw: bytes | str | Mapping[str, Any]) -> Instrument | None:
+    """A ``universe`` hash value (orjson dict from the feed) -> :class:`Instrument`; ``None`` if unusable."""
+    try:
+        d = orjson.loads(raw) if isinstance(raw, bytes | str) else raw
+        if not isinstance(d, Mapping):
+            return None
+        expiry = date.fromisoformat(d["expiry"]) if d.get("expiry") else None
+        strike = float(d["strike"]) if d.get("strike") is not None else None
+        close = math.inf
+        if expiry is not None:
+            close = datetime.combine(expiry, EXPIRY_TIME_IST, tzinfo=IST).timestamp()
+        opt = d.get("option_type")
+        return Instrument(
+            key=key, seg=str(d["seg"]), sid=int(d["sid"]), underlying=str(d.get("underlying") or ""),
+            instrument=str(d.get("instrument") or ""), role=str(d.get("role") or ""), expiry=expiry,
+            strike=strike, option_type=str(opt) if opt else None, expiry_close_utc=close,
+        )
+    except (orjson.JSONDecodeError, KeyError, TypeError, ValueError):
+        return None
+
+
+class InstrumentBook:
+    """The universe as the greeks service sees it: instruments by key, futures by underlying (by expiry)."""
+
+    def __init__(self, instruments: Iterable[Instrument] = (), *, rejected: int = 0) -> None:
+        self.by_key: dict[str, Instrument] = {i.key: i for i in instruments}
+        self.rejected = rejected
+        futures: dict[str, list[Instrument]] = {}
+        for inst in self.by_key.values():
+            if inst.is_future:
+                futures.setdefault(inst.underlying, []).append(inst)
+        for chain in futures.values():
+            chain.sort(key=lambda i: (i.expiry_close_utc, i.key))
+        self.futures = futures
+        self.options = sum(1 for i in self.by_key.values() if i.is_option)
+
+    @classmethod
+    def from_hash(cls, raw: Mapping[bytes | str, bytes | str]) -> InstrumentBook:
+        items, rejected = [], 0
+        for k, v in raw.items():
+            key = k.decode() if isinstance(k, bytes) else k
+            inst = parse_instrument(key, v)
+            if inst is None:
+                rejected += 1
+            else:
+                items.append(inst)
+        return cls(items, rejected=rejected)
+
+    def __len__(self) -> int:
+        return len(self.by_key)
+
+    def near_future(self, underlying: str, at_utc: float) -> Instrument | None:
+        """Earliest-expiry future of ``underlying`` not yet expired (its close still ahead) at ``at_utc``."""
+        for fut in self.futures.get(underlying, ()):
+            if fut.expiry_close_utc > at_utc:
+                return fut
+        return None
+
+
+def quote_time_utc(quote: Event) -> float | None:
+    """True epoch of a quote: its exchange time unshifted, else our receive time."""
+    ts = quote.get("exchange_ts")
+    if isinstance(ts, int | float) and ts > 0:
+        return float(dhan_epoch_to_utc_epoch(int(ts)))
+    recv = quote.get("recv_ts")
+    return float(recv) if isinstance(recv, int | float) and recv > 0 else None
+
+
+def option_price(quote: Event, source: str = "ltp") -> float | None:
+    """The premium to invert (see the module docstring); ``None`` when there is none."""
+    if source == "mid":
+        bid, ask = quote.get("bid"), quote.get("ask")
+        if isinstance(bid, int | float) and isinstance(ask, int | float) and 0.0 < bid <= ask:
+            mid = 0.5 * (bid + ask)
+            if ask - bid <= MID_MAX_SPREAD * mid:
+                return mid
+    ltp = quote.get("ltp")
+    return float(ltp) if isinstance(ltp, int | float) and ltp > 0.0 else None
+
+
+def _r(x: float, nd: int) -> float:
+    return round(x, nd)
+
+
+def compute_greeks(option: Instrument, quote: Event, future: Instrument, f: float, rate: float,
+                   *, price_source: str = "ltp") -> Event:
+    """Greeks event of one option quote against the future ``future`` priced ``f``."""
+    assert option.expiry is not None and option.strike is not None
+    premium = option_price(quote, price_source)
+    at = quote_time_utc(quote)
+    is_call = option.option_type == "CE"
+    iv: float | None = None
+    t = 0.0
+    if premium is not None and at is not None:
+        t = year_fraction(option.expiry, at)
+        iv = implied_vol(premium, f, option.strike, t, rate, is_call)
+    ev: Event = {
+        "v": EVENT_VERSION, "seg": option.seg, "sid": option.sid,
+        "underlying_seg": future.seg, "underlying_sid": future.sid,
+        "strike": option.strike, "option_type": option.option_type, "expiry": option.expiry.isoformat(),
+        "price": premium, "underlying_price": f, "iv": None,
+        "delta": None, "gamma": None, "vega": None, "theta": None, "rho": None,
+        "exchange_ts": quote.get("exchange_ts"), "recv_ts": quote.get("recv_ts"),
+    }
+    if iv is not None:
+        g = greeks(f, option.strike, t, rate, iv, is_call)
+        ev.update(iv=_r(iv, 6), delta=_r(g.delta, 6), gamma=_r(g.gamma, 10), vega=_r(g.vega, 4),
+                  theta=_r(g.theta, 4), rho=_r(g.rho, 4))
+    return ev
+
+
+@dataclass(slots=True)
+class BatchResult:
+    events: list[Event] = field(default_factory=list)
+    options: int = 0  # option quotes seen (before coalescing)
+    coalesced: int = 0  # option quotes superseded by a later one in the same batch
+    unsolved: int = 0  # events published with a null iv
+    no_underlying: int = 0  # option quotes without a near-month future price yet
+    unknown: int = 0  # quotes of instruments not in the universe
+    futures: int = 0  # future quotes applied
+
+
+class ChainState:
+    """Latest future prices plus the universe; turns a batch of quote events into greeks events."""
+
+    def __init__(self, book: InstrumentBook, rate: float, *, price_source: str = "ltp") -> None:
+        self.book = book
+        self.rate = rate
+        self.price_source = price_source
+        self.future_ltp: dict[str, float] = {}
+
+    def unknown_keys(self, quotes: Iterable[Event]) -> set[str]:
+        by_key = self.book.by_key
+        return {k for q in quotes if (k := f"{q.get('seg')}:{q.get('sid')}") not in by_key}
+
+    def process(self, quotes: Iterable[Event]) -> BatchResult:
+        """Apply ``quotes`` in order; one greeks event per option, for its latest quote (coalesced)."""
+        res = BatchResult()
+        latest: dict[str, tuple[Event, Instrument, Instrument, float]] = {}
+        by_key = self.book.by_key
+        for q in quotes:
+            inst = by_key.get(f"{q.get('seg')}:{q.get('sid')}")
+            if inst is None:
+                res.unknown += 1
+                continue
+            if inst.is_future:
+                ltp = q.get("ltp")
+                if isinstance(ltp, int | float) and ltp > 0.0:
+                    self.future_ltp[inst.key] = float(ltp)
+                    res.futures += 1
+                continue
+            if not inst.is_option:
+                continue
+            res.options += 1
+            at = quote_time_utc(q)
+            fut = self.book.near_future(inst.underlying, at) if at is not None else None
+            f = self.future_ltp.get(fut.key) if fut is not None else None
+            if fut is None or f is None:
+                res.no_underlying += 1
+                latest.pop(inst.key, None)  # an older quote of it must not be published as the latest
+                continue
+            if inst.key in latest:
+                res.coalesced += 1
+                del latest[inst.key]  # re-insert: events go out in the order of their latest quote
+            latest[inst.key] = (q, inst, fut, f)
+        for q, inst, fut, f in latest.values():
+            ev = compute_greeks(inst, q, fut, f, self.rate, price_source=self.price_source)
+            if ev["iv"] is None:
+                res.unsolved += 1
+            res.events.append(ev)
+        return res

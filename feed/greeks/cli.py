@@ -1,0 +1,36 @@
+"""``dhan greeks``: option quotes -> implied volatility and greeks -> ``dhan:greeks``."""
+
+from __future__ import annotations
+
+import argparse
+
+from shared.settings import Settings
+
+HELP = "option quotes -> implied volatility and greeks -> dhan:greeks"
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--instance", default=None,
+                        help="heartbeat and consumer name, one per process in group 'greeks'")
+    parser.add_argument("--price-source", choices=["ltp", "mid"], default="ltp",
+                        help="premium to invert: the last trade (default, what the simulator prices) or the "
+                             "bid/ask mid when the spread is sane, else the last trade")
+    parser.add_argument("--batch", type=int, default=1000, metavar="N",
+                        help="stream entries per read and publish at most (default 1000)")
+    parser.add_argument("--from-beginning", action="store_true",
+                        help="a new consumer group starts at the oldest quote instead of '$' (replays)")
+    parser.add_argument("--drain", action="store_true",
+                        help="finite mode: stop once every quote in the stream has been processed")
+
+
+async def run(args: argparse.Namespace, settings: Settings) -> int:
+    from feed.greeks.service import GreeksService
+    from shared.errors import ConfigError
+
+    if args.batch < 1:
+        raise ConfigError("--batch must be at least 1")
+    service = GreeksService(
+        settings, duration_s=args.duration, instance=args.instance, drain=args.drain,
+        price_source=args.price_source, batch_max=args.batch, group_start="0" if args.from_beginning else "$",
+    )
+    return await service.serve()
