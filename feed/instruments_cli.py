@@ -145,14 +145,12 @@ def render_universe(universe: Universe, selector: UniverseSelector, day: date) -
 
 
 async def _store(settings: Settings, report: ScripMasterReport) -> str:
-    try:
-        from shared.db import create_pool
-    except ImportError:
-        raise ConfigError("--store needs shared/db.py, which this build does not have yet") from None
     from feed.instruments_db import store_instruments
+    from shared.db import check_schema, create_pool
 
-    pool: Any = await create_pool(settings)
+    pool: Any = await create_pool(settings, maxsize=1)
     try:
+        await check_schema(pool)  # one line "run dhan db init" rather than a failed insert
         count = await store_instruments(pool, report.instruments)
     finally:
         pool.close()

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
-import importlib.util
 from typing import Any
 
 import aiomysql
@@ -12,16 +11,13 @@ import pymysql
 import pytest
 
 from feed.instruments import parse_scrip_master
+from feed.instruments_cli import run
 from feed.instruments_db import fetch_stored_instruments, store_instruments
+from shared.db import create_pool, init_schema
 from shared.errors import SchemaMismatch
 from shared.settings import Settings
 from tests.conftest import DATA
 from tests.feed.test_instruments import COMPACT_HEADER, GOLD_FUT, NIFTY_CE, NIFTY_FUT, USDINR_OPT
-
-needs_shared_db = pytest.mark.skipif(
-    importlib.util.find_spec("shared.db") is None,
-    reason="shared/db.py (init_schema, create_pool) is written by the writer helper: not in this build yet",
-)
 
 
 def _items() -> list[Any]:
@@ -38,10 +34,7 @@ async def _count(pool: Any) -> int:
     return int(n)
 
 
-@needs_shared_db
 async def test_store_read_back_and_update_in_place(db_settings: Settings) -> None:
-    from shared.db import create_pool, init_schema
-
     await init_schema(db_settings)
     pool = await create_pool(db_settings)
     try:
@@ -67,11 +60,7 @@ async def test_store_read_back_and_update_in_place(db_settings: Settings) -> Non
         await pool.wait_closed()
 
 
-@needs_shared_db
 async def test_cli_store(db_settings: Settings, capsys: pytest.CaptureFixture[str]) -> None:
-    from shared.db import create_pool, init_schema
-
-    from feed.instruments_cli import run
 
     await init_schema(db_settings)
     args = argparse.Namespace(
@@ -92,8 +81,8 @@ async def test_cli_store(db_settings: Settings, capsys: pytest.CaptureFixture[st
         await pool.wait_closed()
 
 
-async def test_missing_table_is_one_line_schema_mismatch(db_settings: Settings) -> None:
-    target = db_settings.mysql
+def _create_empty_database(settings: Settings) -> None:
+    target = settings.mysql
     conn = pymysql.connect(
         **{k: v for k, v in target.connect_kwargs(with_db=False).items() if k != "autocommit"}
     )
@@ -102,6 +91,25 @@ async def test_missing_table_is_one_line_schema_mismatch(db_settings: Settings) 
             cur.execute(f"CREATE DATABASE `{target.database}`")
     finally:
         conn.close()
+
+
+async def test_cli_store_without_schema_says_run_db_init(db_settings: Settings) -> None:
+    _create_empty_database(db_settings)
+    args = argparse.Namespace(
+        url=str(DATA / "dhan-scrip-master-compact-nse-eq-idx-2026-07.csv"),
+        store=True,
+        show=False,
+        price=[],
+        date=None,
+        timeout=10.0,
+    )
+    with pytest.raises(SchemaMismatch, match="dhan db init"):
+        await run(args, db_settings)
+
+
+async def test_missing_table_is_one_line_schema_mismatch(db_settings: Settings) -> None:
+    _create_empty_database(db_settings)
+    target = db_settings.mysql
     pool = await aiomysql.create_pool(minsize=1, maxsize=1, **target.connect_kwargs())
     try:
         with pytest.raises(SchemaMismatch, match="dhan db init") as err:

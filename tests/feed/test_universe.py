@@ -206,8 +206,8 @@ def test_recentre_one_step_exact_sets(master: list[InstrumentInfo]) -> None:
     # Moving down three steps: three strikes at each end change places.
     down = sel.recentre(after, {"NIFTY": 25950.0, "BANKNIFTY": 59300.0})
     assert down is not None
-    assert sorted({m.info.strike for m in down.added}) == [24950.0, 25000.0, 25050.0]
-    assert sorted({m.info.strike for m in down.removed}) == [27000.0, 27050.0, 27100.0]
+    assert sorted({m.info.strike or 0.0 for m in down.added}) == [24950.0, 25000.0, 25050.0]
+    assert sorted({m.info.strike or 0.0 for m in down.removed}) == [27000.0, 27050.0, 27100.0]
 
 
 def test_no_recentre_on_half_step_wiggle(master: list[InstrumentInfo]) -> None:
