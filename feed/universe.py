@@ -52,7 +52,10 @@ _STEP_NEIGHBOURS = 2  # strikes either side of the ATM whose spacing defines the
 
 def load_nifty50_symbols() -> tuple[str, ...]:
     """The NIFTY 50 constituents (NSE symbols) shipped in ``feed/data/nifty50.csv``."""
-    text = resources.files("feed").joinpath("data/nifty50.csv").read_text(encoding="utf-8")
+    try:
+        text = resources.files("feed").joinpath("data/nifty50.csv").read_text(encoding="utf-8")
+    except OSError as exc:  # an install without the package data
+        raise ConfigError(f"NIFTY 50 list feed/data/nifty50.csv unreadable ({exc.strerror or exc})") from None
     rows = list(csv.reader(text.splitlines()))
     return tuple(r[0].strip() for r in rows[1:] if r and r[0].strip())
 
