@@ -122,6 +122,13 @@ class Settings(BaseSettings):
     sim_session_clock: Literal["wall", "open"] = Field(
         "wall", description="'open': simulated session starts at 09:15 IST today; 'wall': follows the real clock"
     )
+    sim_burst_factor: float = Field(
+        2.0, ge=0, description="extra trade rate right after 09:15 and before 15:30 IST (x(1+this)); 0: flat rate"
+    )
+    sim_nifty_strikes: int = Field(60, ge=1, le=400, description="simulator lists NIFTY strikes start +/- this many")
+    sim_banknifty_strikes: int = Field(
+        40, ge=1, le=400, description="simulator lists BANKNIFTY strikes start +/- this many"
+    )
 
     # --- options ---
     risk_free_rate: float = Field(0.065, ge=0, le=0.5, description="annual rate for Black-76 (sim pricing and greeks)")

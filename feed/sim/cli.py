@@ -1,0 +1,90 @@
+"""``dhan sim``: the Dhan-protocol exchange simulator as a service (heartbeat, control channel, --duration)."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import time
+from typing import Any
+
+from feed.sim.server import SimServer
+from shared.errors import ConfigError
+from shared.service import Service
+from shared.settings import Settings
+
+__all__ = ["HELP", "SimService", "add_arguments", "run"]
+
+HELP = "Dhan-protocol exchange simulator (WebSocket feed + scrip master over HTTP)"
+
+
+class SimService(Service):
+    """Runs a :class:`SimServer` until stopped; reports connections, subscriptions and packets/s."""
+
+    name = "sim"
+
+    def __init__(self, settings: Settings, *, duration_s: float | None = None) -> None:
+        super().__init__(settings, duration_s=duration_s)
+        self.server = SimServer(settings)
+        self._last_sent = 0
+        self._last_at = time.monotonic()
+
+    async def setup(self) -> None:
+        await self.server.start()
+
+    async def run(self) -> None:
+        emitter = self.server.emitter
+        assert emitter is not None
+        stop = asyncio.create_task(self.stopping.wait(), name="sim.stop_wait")
+        try:
+            await asyncio.wait({emitter, stop}, return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            stop.cancel()
+        if emitter.done() and not emitter.cancelled() and emitter.exception() is not None:
+            raise emitter.exception()  # type: ignore[misc]
+
+    async def teardown(self) -> None:
+        await self.server.stop()
+
+    def metrics(self) -> dict[str, Any]:
+        now = time.monotonic()
+        sent = self.server.sent_count
+        elapsed = now - self._last_at
+        rate = (sent - self._last_sent) / elapsed if elapsed > 0 else 0.0
+        self._last_sent, self._last_at = sent, now
+        stats = self.server.stats()
+        return {
+            "url": self.server.url,
+            "connections": stats["connections"],
+            "subscribed": stats["subscribed"],
+            "packets_sent": sent,
+            "packets_per_s": round(rate, 1),
+            "updates": stats["updates"],
+            "target_rate": self.server.rate,
+        }
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--host", default=None, help="address to bind (default DHAN_SIM_HOST)")
+    parser.add_argument("--port", type=int, default=None, help="port to listen on (default DHAN_SIM_PORT; 0: any)")
+    parser.add_argument("--seed", type=int, default=None, help="seed of the simulated market (default DHAN_SIM_SEED)")
+    parser.add_argument("--rate", type=float, default=None, metavar="UPDATES_PER_S",
+                        help="updates per second across subscribed instruments (default DHAN_SIM_RATE)")
+
+
+def apply_overrides(args: argparse.Namespace, settings: Settings) -> Settings:
+    """Settings with the command-line overrides applied (validated like the environment)."""
+    update: dict[str, Any] = {}
+    for arg, field in (("host", "sim_host"), ("port", "sim_port"), ("seed", "sim_seed"), ("rate", "sim_rate")):
+        value = getattr(args, arg, None)
+        if value is not None:
+            update[field] = value
+    if args.port is not None and not 0 <= args.port <= 65535:
+        raise ConfigError(f"--port {args.port} is not a port number")
+    if args.rate is not None and args.rate <= 0:
+        raise ConfigError("--rate must be above 0")
+    return settings.model_copy(update=update)
+
+
+async def run(args: argparse.Namespace, settings: Settings) -> int:
+    service = SimService(apply_overrides(args, settings), duration_s=args.duration)
+    return await service.serve()

@@ -1,0 +1,80 @@
+"""Fault knobs of the simulator: what can go wrong on a Dhan connection, on demand.
+
+Kinds (``POST /fault?kind=...`` or :meth:`feed.sim.server.SimServer.inject_fault`):
+
+========== =====================================================================================
+drop       abrupt close: the TCP connection is aborted without a WebSocket close frame
+disconnect Dhan's disconnect packet (code 50) with ``code`` (default 807), then a close
+stall      the socket stays open but nothing is sent for ``seconds`` (updates are discarded)
+malformed  one bad message: ``variant`` truncated (a full packet cut short), unknown (response code
+           99) or garbage (random bytes)
+expire     the token "expires": open connections get 807 and close, new ones are refused with 807
+           until ``clear``
+clear      undo ``expire`` (and end any stall)
+========== =====================================================================================
+
+Every kind but ``expire``/``clear`` applies to all open connections, or to one when ``conn`` names it.
+"""
+
+from __future__ import annotations
+
+import random
+from collections.abc import Mapping
+from dataclasses import dataclass
+
+from feed.protocol.constants import ExchangeSegment
+from feed.protocol.encode import pack_full
+
+__all__ = ["FAULT_KINDS", "MALFORMED_VARIANTS", "Fault", "FaultError", "malformed_message", "parse_fault"]
+
+FAULT_KINDS = ("drop", "disconnect", "stall", "malformed", "expire", "clear")
+MALFORMED_VARIANTS = ("truncated", "unknown", "garbage")
+UNKNOWN_RESPONSE_CODE = 99
+_MAX_STALL_S = 3600.0
+
+
+class FaultError(ValueError):
+    """A fault request that cannot be honoured; the message is one line."""
+
+
+@dataclass(frozen=True, slots=True)
+class Fault:
+    kind: str
+    code: int = 807
+    seconds: float = 5.0
+    variant: str = "truncated"
+    conn: int | None = None  # a connection id from /health, or None for all
+
+
+def parse_fault(query: Mapping[str, str]) -> Fault:
+    """A :class:`Fault` from HTTP query parameters; :class:`FaultError` on anything invalid."""
+    kind = query.get("kind", "")
+    if kind not in FAULT_KINDS:
+        raise FaultError(f"unknown fault kind {kind!r}; use one of {', '.join(FAULT_KINDS)}")
+    try:
+        code = int(query.get("code", "807"))
+        seconds = float(query.get("seconds", "5"))
+        conn = int(query["conn"]) if "conn" in query else None
+    except ValueError:
+        raise FaultError("code and conn must be integers, seconds a number") from None
+    if not 0 <= code <= 0xFFFF:
+        raise FaultError(f"disconnect code {code} does not fit a uint16")
+    if not 0.0 <= seconds <= _MAX_STALL_S:
+        raise FaultError(f"seconds must be within 0..{_MAX_STALL_S:g}")
+    variant = query.get("variant", "truncated")
+    if variant not in MALFORMED_VARIANTS:
+        raise FaultError(f"unknown malformed variant {variant!r}; use one of {', '.join(MALFORMED_VARIANTS)}")
+    return Fault(kind, code, seconds, variant, conn)
+
+
+def malformed_message(variant: str, rng: random.Random) -> bytes:
+    """One WebSocket message that a robust decoder must count and skip, never crash on."""
+    if variant == "truncated":
+        return pack_full(
+            ExchangeSegment.NSE_FNO, 1, ltp=1.0, ltq=1, ltt=0, atp=1.0, volume=1, total_sell_qty=0,
+            total_buy_qty=0, oi=0, oi_high=0, oi_low=0, open=1.0, close=1.0, high=1.0, low=1.0,
+        )[:100]
+    if variant == "unknown":
+        return bytes([UNKNOWN_RESPONSE_CODE, 16, 0, 1, 1, 0, 0, 0]) + bytes(8)
+    # garbage: a first byte that is no response code, then noise
+    return bytes([0xEE]) + bytes(rng.getrandbits(8) for _ in range(36))

@@ -1,0 +1,283 @@
+"""The simulated market: every instrument's state, who is subscribed to it, and the update generator.
+
+Pure and deterministic: a :class:`Market` is built from settings, a seed and a start time, and moves only
+when asked, with times handed in by the caller (the server's injectable clock). Same seed, same
+subscriptions in the same order and the same times give the same packets, byte for byte.
+
+Prices: NIFTY 50 (IDX_I 13) and NIFTY BANK (IDX_I 25) follow :class:`feed.sim.model.Factors`; index and MCX
+futures are worth ``spot * exp(r * t)``; options are priced with Black-76 on the near-month future (the
+earliest-expiry FUTIDX of the same underlying not yet expired, as the greeks service does) with
+``t = year_fraction(expiry, now)`` and ``sigma = smile_iv(...)``; NIFTY 50 stocks move with their index
+(beta) plus their own noise. Trades arrive by weighted random choice among the subscribed instruments:
+near futures and at-the-money options are the busiest.
+"""
+
+from __future__ import annotations
+
+import math
+import random
+from datetime import date, datetime, time, timedelta
+from typing import Any
+
+from feed.greeks.black76 import price as black76_price
+from feed.greeks.black76 import year_fraction
+from feed.protocol.constants import ExchangeSegment
+from feed.sim.book import KIND_EQUITY, KIND_FUTURE, KIND_INDEX, KIND_OPTION, SimInstrument
+from feed.sim.contracts import UNDERLYINGS, Contract, generate_contracts
+from feed.sim.model import START_PRICES_MCX, Factors, burst_factor, smile_iv
+from feed.sim.reference import Reference, load_reference
+from shared.clock import IST, to_dhan_epoch
+from shared.settings import Settings
+
+__all__ = ["MODES", "Market", "Sink"]
+
+MODES = ("ticker", "quote", "full")
+_BANKS = frozenset({"HDFCBANK", "ICICIBANK", "SBIN", "KOTAKBANK", "AXISBANK"})
+_WEIGHT_REFRESH_S = 1.0
+_DAY_S = 1.0 / 365.0
+
+Sink = Any
+"""Anything with an ``out: list[bytes]`` attribute (the server's connection); packets are appended to it."""
+
+
+class Market:
+    """All simulated instruments; :meth:`generate` produces ``n`` updates for the subscribed ones."""
+
+    def __init__(
+        self, settings: Settings, t0: float, *, seed: int | None = None, contracts: list[Contract] | None = None,
+    ) -> None:
+        self.rng = random.Random(settings.sim_seed if seed is None else seed)
+        self.rate_r = settings.risk_free_rate
+        self.burst_peak = settings.sim_burst_factor
+        self.reference: Reference = load_reference()
+        start = {"NIFTY": settings.sim_start_price_nifty, "BANKNIFTY": settings.sim_start_price_banknifty}
+        each_side = {"NIFTY": settings.sim_nifty_strikes, "BANKNIFTY": settings.sim_banknifty_strikes}
+        self.contracts = contracts if contracts is not None else generate_contracts(t0, start, each_side)
+        self.instruments: dict[tuple[int, int], SimInstrument] = {}
+        self.now = t0
+        self._prev_levels = {**start, **START_PRICES_MCX}
+        self.factors = Factors(self.rng, self._gapped(self._prev_levels), t0)
+        self._t_cache: dict[tuple[date, time], float] = {}
+        self._near: dict[str, list[Contract]] = {}
+        self.fnear: dict[str, float] = {}
+        self._active: dict[SimInstrument, None] = {}
+        self._active_list: list[SimInstrument] = []
+        self._cum_weights: list[float] = []
+        self._weights_due = 0.0
+        self._next_midnight = _next_ist_midnight(t0)
+        self._build(t0)
+
+    # --- construction ---
+    def _gapped(self, levels: dict[str, float]) -> dict[str, float]:
+        return {name: lvl * math.exp(self.rng.gauss(0.0, 0.002)) for name, lvl in levels.items()}
+
+    def _add(self, inst: SimInstrument) -> SimInstrument:
+        self.instruments[inst.key] = inst
+        return inst
+
+    def _build(self, t0: float) -> None:
+        rng, ltt = self.rng, to_dhan_epoch(t0)
+        for name in ("NIFTY", "BANKNIFTY"):
+            sid = UNDERLYINGS[name].index_security_id
+            assert sid is not None
+            inst = self._add(SimInstrument(ExchangeSegment.IDX_I, sid, KIND_INDEX, 0.05, 1))
+            inst.underlying = inst.factor = name
+            inst.base_weight = 3.0
+            inst.open_day(rng, self.factors.levels[name], ltt, self._prev_levels[name], 0)
+        max_volume = max(q.volume for q in self.reference.stocks.values())
+        for row in self.reference.equity_rows:
+            quote = self.reference.stocks[row[5]]
+            inst = self._add(SimInstrument(ExchangeSegment.NSE_EQ, int(row[2]), KIND_EQUITY, float(row[11]) / 100, 1))
+            inst.factor = "BANKNIFTY" if row[5] in _BANKS else "NIFTY"
+            inst.beta = 0.7 + 0.6 * rng.random()
+            inst.sigma_s = (0.15 + 0.15 * rng.random()) / math.sqrt(252 * 6.25 * 3600)
+            inst.mean_lots = max(1.0, quote.volume / 40_000)
+            inst.max_lots = 65_535
+            inst.depth_lots = int(5 * inst.mean_lots) + 1
+            inst.spread_ticks = 1 + int(rng.random() * 3)
+            inst.base_weight = 0.6 + 2.4 * math.sqrt(quote.volume / max_volume)
+            gap = self.factors.log_level(inst.factor) - math.log(self._prev_levels[inst.factor])
+            start = quote.ltp * math.exp(inst.beta * gap + rng.gauss(0.0, 0.004))
+            inst.log_price, inst.last_factor, inst.last_t = math.log(start), self.factors.log_level(inst.factor), t0
+            inst.open_day(rng, start, ltt, quote.ltp, 0)
+        self._near = {}
+        for c in self.contracts:
+            if c.instrument in ("FUTIDX", "FUTCOM"):
+                self._near.setdefault(c.underlying.name, []).append(c)
+        self._refresh_forwards(t0)
+        for c in self.contracts:
+            self._build_contract(c, t0, ltt)
+
+    def _build_contract(self, c: Contract, t0: float, ltt: int) -> None:
+        rng, u = self.rng, c.underlying
+        kind = KIND_OPTION if c.is_option else KIND_FUTURE
+        seg = ExchangeSegment.MCX_COMM if u.exch == "MCX" else ExchangeSegment.NSE_FNO
+        inst = self._add(SimInstrument(seg, c.security_id, kind, c.tick_size, u.lot_size))
+        inst.contract, inst.underlying, inst.factor = c, u.name, u.name
+        inst.expiry_key = (c.expiry, c.close_time)
+        rank = [e.expiry for e in self._near[u.name]].index(c.expiry) if not c.is_option else 0
+        prev_level = self._prev_levels[u.name]
+        if kind == KIND_FUTURE:
+            inst.base_weight = (12.0, 4.0, 1.5)[rank] if u.exch == "NSE" else (6.0, 1.5)[min(rank, 1)]
+            inst.mean_lots, inst.depth_lots = (2.0, 30) if u.exch == "NSE" else (3.0, 10)
+            inst.spread_ticks = 1 + int(rng.random() * 2)
+            oi_lots = (230_000, 45_000, 9_000)[rank] if u.exch == "NSE" else (12_000, 2_000)[min(rank, 1)]
+            t = self.t_years(inst.expiry_key)
+            prev = prev_level * math.exp(self.rate_r * (t + _DAY_S))
+            mid = self.mid(inst, t0)
+        else:
+            assert c.strike is not None
+            inst.strike, inst.is_call = c.strike, c.option_type == "CE"
+            expiries = sorted({x.expiry for x in self.contracts if x.underlying is u and x.is_option})
+            inst.base_weight = (1.0, 0.5, 0.3, 0.2)[min(expiries.index(c.expiry), 3)]
+            distance = (c.strike - self.fnear[u.name]) / u.strike_step
+            oi_lots = int(20_000 * math.exp(-((distance / 10.0) ** 2)) * inst.base_weight) + 100
+            inst.mean_lots, inst.depth_lots = 3.0, 40
+            t = self.t_years(inst.expiry_key)
+            f_prev = prev_level * math.exp(self.rate_r * (t + _DAY_S))
+            prev = black76_price(f_prev, c.strike, t + _DAY_S, self.rate_r,
+                                 smile_iv(u.name, c.strike, f_prev, t + _DAY_S), inst.is_call)
+            mid = self.mid(inst, t0)
+            inst.spread_ticks = 1 + (mid > 50.0) + (mid > 250.0)
+        oi = u.lot_size * int(oi_lots * (0.8 + 0.4 * rng.random()))
+        inst.open_day(rng, mid, ltt, inst.round_tick(prev), oi)
+
+    # --- time ---
+    def t_years(self, expiry_key: tuple[date, time]) -> float:
+        t = self._t_cache.get(expiry_key)
+        if t is None:
+            t = self._t_cache[expiry_key] = year_fraction(expiry_key[0], self.now, expiry_time=expiry_key[1])
+        return t
+
+    def _refresh_forwards(self, now: float) -> None:
+        for name, futures in self._near.items():
+            level = self.factors.levels[name]
+            near = next((c for c in futures if self.t_years((c.expiry, c.close_time)) > 0.0), None)
+            t = 0.0 if near is None else self.t_years((near.expiry, near.close_time))
+            self.fnear[name] = level * math.exp(self.rate_r * t)
+
+    def advance(self, now: float) -> None:
+        """Move the market's clock to ``now`` (never backwards): walk the factors, roll the day at midnight."""
+        if now <= self.now:
+            return
+        self.now = now
+        self._t_cache.clear()
+        self.factors.advance(now)
+        self._refresh_forwards(now)
+        if now >= self._next_midnight:
+            self._next_midnight = _next_ist_midnight(now)
+            ltt = to_dhan_epoch(now)
+            for inst in self.instruments.values():
+                inst.open_day(self.rng, inst.ltp, ltt, inst.ltp, inst.oi)
+
+    def rate_multiplier(self) -> float:
+        return burst_factor(self.now, self.burst_peak)
+
+    # --- prices ---
+    def mid(self, inst: SimInstrument, now: float) -> float:
+        kind = inst.kind
+        if kind == KIND_OPTION:
+            name = inst.underlying
+            f, t = self.fnear[name], self.t_years(inst.expiry_key)
+            sigma = smile_iv(name, inst.strike, f, t)
+            return black76_price(f, inst.strike, t, self.rate_r, sigma, inst.is_call)
+        if kind == KIND_FUTURE:
+            return self.factors.levels[inst.factor] * math.exp(self.rate_r * self.t_years(inst.expiry_key))
+        if kind == KIND_EQUITY:
+            level = self.factors.log_level(inst.factor)
+            dt = now - inst.last_t
+            if dt > 0.0:
+                s = inst.sigma_s
+                inst.log_price += (inst.beta * (level - inst.last_factor) - 0.5 * s * s * dt
+                                   + s * math.sqrt(dt) * self.rng.gauss(0.0, 1.0))
+                inst.last_t = now
+            inst.last_factor = level
+            return math.exp(inst.log_price)
+        return self.factors.levels[inst.factor]
+
+    # --- subscriptions ---
+    def lookup(self, segment: int, security_id: int) -> SimInstrument | None:
+        return self.instruments.get((segment, security_id))
+
+    def subscribe(self, inst: SimInstrument, sink: Sink, mode: int) -> None:
+        """Subscribe ``sink`` to ``inst`` in ``mode`` (0 ticker, 1 quote, 2 full); a new mode replaces the old."""
+        was = self._remove(inst, sink)
+        inst.subs[mode].append(sink)
+        inst.n_subs += 1
+        if not was and inst.n_subs == 1:
+            self._active[inst] = None
+            self._weights_due = 0.0
+
+    def unsubscribe(self, inst: SimInstrument, sink: Sink) -> None:
+        if self._remove(inst, sink) and inst.n_subs == 0:
+            del self._active[inst]
+            self._weights_due = 0.0
+
+    def _remove(self, inst: SimInstrument, sink: Sink) -> bool:
+        for lst in inst.subs:
+            for i, s in enumerate(lst):
+                if s is sink:
+                    del lst[i]
+                    inst.n_subs -= 1
+                    return True
+        return False
+
+    @property
+    def active_count(self) -> int:
+        return len(self._active)
+
+    def _refresh_weights(self) -> None:
+        self._weights_due = self.now + _WEIGHT_REFRESH_S
+        self._active_list = list(self._active)
+        total, cum = 0.0, []
+        for inst in self._active_list:
+            w = inst.base_weight
+            if inst.kind == KIND_OPTION:
+                d = (inst.strike - self.fnear[inst.underlying]) / inst.contract.underlying.strike_step
+                w *= 0.08 + 3.0 * math.exp(-0.5 * (d / 5.0) ** 2)
+            total += w
+            cum.append(total)
+        self._cum_weights = cum
+
+    # --- the generator ---
+    def generate(self, n: int) -> int:
+        """``n`` updates at the current time, packets appended to the subscribed sinks; returns updates made."""
+        if n <= 0 or not self._active:
+            return 0
+        if self.now >= self._weights_due:
+            self._refresh_weights()
+        rng, now = self.rng, self.now
+        ltt = to_dhan_epoch(now)
+        levels = self.factors.levels
+        for inst in rng.choices(self._active_list, cum_weights=self._cum_weights, k=n):
+            subs_t, subs_q, subs_f = inst.subs
+            if inst.kind == KIND_INDEX:
+                inst.ltp = inst.round_tick(levels[inst.factor])
+                inst.ltt = ltt
+                pkt = inst.ticker_packet()
+                for lst in inst.subs:
+                    for sink in lst:
+                        sink.out.append(pkt)
+                continue
+            traded, oi_changed = inst.step(rng, self.mid(inst, now), ltt)
+            if subs_f:
+                pkt = inst.full_packet()
+                for sink in subs_f:
+                    sink.out.append(pkt)
+            if subs_q:
+                pkt = inst.quote_packet()
+                oi_pkt = inst.oi_packet() if oi_changed else None
+                for sink in subs_q:
+                    sink.out.append(pkt)
+                    if oi_pkt is not None:
+                        sink.out.append(oi_pkt)
+            if subs_t and traded:
+                pkt = inst.ticker_packet()
+                for sink in subs_t:
+                    sink.out.append(pkt)
+        return n
+
+
+def _next_ist_midnight(utc_epoch: float) -> float:
+    day = datetime.fromtimestamp(utc_epoch, IST).date() + timedelta(days=1)
+    return datetime.combine(day, time(0, 0), tzinfo=IST).timestamp()

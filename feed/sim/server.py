@@ -1,0 +1,366 @@
+"""The simulator's server: Dhan's v2 market feed over WebSocket at ``/``, the scrip masters over HTTP.
+
+Wire behaviour follows Dhan: query authentication (``?version=2&token=..&clientId=..&authType=2``); a refused
+connection receives the disconnect packet (code 50) with the reason (805 too many connections, 807 token
+expired, 808 client id, 809 authentication) and is closed; JSON subscribe/unsubscribe frames (100 per
+message, 5,000 per connection, 5 connections per token); a previous-close packet per instrument on
+subscribe, a market-status packet once per connection, then updates in the subscribed mode (ticker: code
+2; quote: code 4, plus code 5 when the OI of a derivative changes; full: code 8; index values: code 2 in
+every mode). A bad request frame is logged once per connection and ignored; request code 12 closes.
+Instruments that are not simulated may be subscribed (they count against the limits) but send nothing.
+
+``async with SimServer(settings) as sim:`` runs it in-process (``sim.url``, ``sim.port``,
+``await sim.inject_fault(...)``, ``sim.sent_count``, and an optional ``recorder`` called with every packet
+written). Time comes from an injectable clock, so tests drive the market deterministically.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import random
+import time
+from collections import Counter
+from collections.abc import Mapping
+from datetime import datetime
+from datetime import time as dtime
+from types import TracebackType
+from typing import Any
+
+import orjson
+from aiohttp import WSCloseCode, WSMsgType, web
+
+from feed.protocol.constants import (
+    DISCONNECT_REASONS,
+    MAX_CONNECTIONS,
+    MAX_INSTRUMENTS_PER_CONNECTION,
+    SEGMENT_BY_NAME,
+    RequestCode,
+)
+from feed.protocol.encode import pack_disconnect, pack_market_status
+from feed.protocol.requests import MAX_REQUEST_BYTES, RequestError, parse_request
+from feed.sim.connection import Recorder, SimConnection
+from feed.sim.faults import Fault, FaultError, malformed_message, parse_fault
+from feed.sim.market import MODES, Market
+from feed.sim.scrip_master import render_compact, render_detailed
+from shared.clock import IST, Clock, system_clock
+from shared.errors import ConfigError
+from shared.logs import get_logger
+from shared.settings import Settings
+
+__all__ = ["SimServer", "session_clock"]
+
+PING_INTERVAL_S = 10.0  # Dhan pings its clients; aiohttp closes a client that stops answering
+CLOSE_TIMEOUT_S = 3.0
+_MAX_CATCHUP_S = 1.0  # after a pause (or a big clock step) at most this much time is made up
+_MAX_UPDATES_PER_TURN = 5000
+_USAGE = "dhan sim: WebSocket feed here; connect with ?version=2&token=<token>&clientId=<id>&authType=2\n"
+
+
+def session_clock(settings: Settings, base: Clock = system_clock) -> Clock:
+    """The simulator's clock: the real one (``wall``), or one whose day starts at 09:15 IST now (``open``)."""
+    if settings.sim_session_clock == "wall":
+        return base
+    start = base()
+    today = datetime.fromtimestamp(start, IST).date()
+    offset = datetime.combine(today, dtime(9, 15), tzinfo=IST).timestamp() - start
+    return lambda: base() + offset
+
+
+class SimServer:
+    """Dhan-protocol exchange simulator (start/stop or ``async with``)."""
+
+    def __init__(
+        self, settings: Settings, *, clock: Clock | None = None, recorder: Recorder | None = None,
+        seed: int | None = None, rate: float | None = None, host: str | None = None, port: int | None = None,
+    ) -> None:
+        self.settings = settings
+        self.host = host or settings.sim_host
+        self.port = settings.sim_port if port is None else port
+        self.rate = settings.sim_rate if rate is None else rate
+        self.seed = settings.sim_seed if seed is None else seed
+        self.clock = clock or session_clock(settings)
+        self.recorder = recorder
+        self.log = get_logger("sim")
+        self.market: Market | None = None
+        self.sent_count = 0
+        self.updates_count = 0
+        self.refused: Counter[int] = Counter()
+        self.emitter: asyncio.Task[None] | None = None
+        self._conns: dict[int, SimConnection] = {}
+        self._next_conn_id = 1
+        self._tokens_expired = False
+        self._runner: web.AppRunner | None = None
+        self._fault_rng = random.Random(self.seed)
+        self._turn_s = max(0.001, min(0.05, 100.0 / self.rate))
+
+    # --- lifecycle ---
+    async def __aenter__(self) -> SimServer:
+        await self.start()
+        return self
+
+    async def __aexit__(self, et: type[BaseException] | None, e: BaseException | None, tb: TracebackType | None) -> None:
+        await self.stop()
+
+    @property
+    def url(self) -> str:
+        return f"ws://{self.host}:{self.port}/"
+
+    @property
+    def http_url(self) -> str:
+        return f"http://{self.host}:{self.port}"
+
+    async def start(self) -> None:
+        self.market = Market(self.settings, self.clock(), seed=self.seed)
+        app = web.Application()
+        app.router.add_get("/", self._handle_ws)
+        app.router.add_get("/api-scrip-master.csv", self._handle_compact)
+        app.router.add_get("/api-scrip-master-detailed.csv", self._handle_detailed)
+        app.router.add_get("/health", self._handle_health)
+        app.router.add_post("/fault", self._handle_fault)
+        runner = web.AppRunner(app, handle_signals=False, access_log=None)
+        await runner.setup()
+        try:
+            await web.TCPSite(runner, self.host, self.port, reuse_address=True).start()
+        except OSError as exc:
+            await runner.cleanup()
+            raise ConfigError(
+                f"simulator cannot listen on {self.host}:{self.port} ({exc.strerror}); set DHAN_SIM_PORT or --port"
+            ) from None
+        self._runner = runner
+        self.port = int(runner.addresses[0][1])
+        self.emitter = asyncio.create_task(self._emit_routine(), name="sim.emitter")
+        self.log.info("sim_listening", url=self.url, instruments=len(self.market.instruments), rate=self.rate,
+                      seed=self.seed)
+
+    async def stop(self) -> None:
+        """Stop sending, close every client with 1001 going-away, stop listening. Safe to call twice."""
+        if self.emitter is not None:
+            self.emitter.cancel()
+            await asyncio.gather(self.emitter, return_exceptions=True)
+            self.emitter = None
+        conns = list(self._conns.values())
+        if conns:
+            await asyncio.wait(
+                [asyncio.ensure_future(self._close(c, WSCloseCode.GOING_AWAY)) for c in conns],
+                timeout=CLOSE_TIMEOUT_S + 1.0,
+            )
+        if self._runner is not None:
+            runner, self._runner = self._runner, None
+            await runner.cleanup()
+            self.log.info("sim_stopped", sent=self.sent_count, updates=self.updates_count)
+
+    # --- the update loop ---
+    async def _emit_routine(self) -> None:
+        market, clock = self.market, self.clock
+        assert market is not None
+        last = clock()
+        carry = 0.0
+        while True:
+            now = clock()
+            dt = now - last
+            if dt > 0.0:
+                last = now
+                market.advance(now)
+                if market.active_count:
+                    want = carry + self.rate * market.rate_multiplier() * min(dt, _MAX_CATCHUP_S)
+                    n = int(want)
+                    if n > _MAX_UPDATES_PER_TURN:  # cannot keep up: drop the backlog rather than pile it up
+                        n, carry = _MAX_UPDATES_PER_TURN, 0.0
+                    else:
+                        carry = want - n
+                    self.updates_count += market.generate(n)
+                else:
+                    carry = 0.0
+            self._flush_all()
+            await asyncio.sleep(self._turn_s)
+
+    def _flush_all(self) -> None:
+        recorder = self.recorder
+        for conn in self._conns.values():
+            if conn.out:
+                self.sent_count += conn.flush(recorder)
+
+    # --- WebSocket ---
+    def _auth_failure(self, query: Mapping[str, str]) -> int | None:
+        if not query.get("clientId", "").strip():
+            return 808
+        token = query.get("token", "")
+        expected = self.settings.sim_token
+        if expected is not None and token != expected.get_secret_value():
+            return 809
+        if self._tokens_expired:
+            return 807
+        if sum(1 for c in self._conns.values() if c.token == token and not c.closing) >= MAX_CONNECTIONS:
+            return 805
+        return None
+
+    async def _handle_ws(self, request: web.Request) -> web.StreamResponse:
+        ws = web.WebSocketResponse(
+            compress=False, heartbeat=PING_INTERVAL_S, max_msg_size=MAX_REQUEST_BYTES, timeout=CLOSE_TIMEOUT_S
+        )
+        if not ws.can_prepare(request).ok:
+            return web.Response(status=400, text=_USAGE)
+        await ws.prepare(request)
+        reason = self._auth_failure(request.query)
+        if reason is not None:
+            self.refused[reason] += 1
+            self.log.warning("connection_refused", reason=reason, why=DISCONNECT_REASONS.get(reason, "unknown"))
+            await ws.send_bytes(pack_disconnect(reason))
+            await ws.close()
+            return ws
+        conn = SimConnection(self._next_conn_id, ws, request.transport, request.query.get("token", ""))
+        self._next_conn_id += 1
+        self._conns[conn.conn_id] = conn
+        self.log.info("connection_opened", conn=conn.conn_id, clients=len(self._conns))
+        try:
+            async for msg in ws:
+                if msg.type == WSMsgType.TEXT:
+                    if self._on_request(conn, msg.data):
+                        await ws.close()
+                        break
+                elif conn.report_once("binary"):
+                    self.log.warning("request_ignored", conn=conn.conn_id, why="binary frame from client")
+        finally:
+            self._forget(conn)
+            self.log.info("connection_closed", **conn.summary(), close_code=ws.close_code)
+        return ws
+
+    def _forget(self, conn: SimConnection) -> None:
+        conn.closing = True
+        self._conns.pop(conn.conn_id, None)
+        market = self.market
+        if market is not None:
+            for key in conn.subs:
+                inst = market.lookup(*key)
+                if inst is not None:
+                    market.unsubscribe(inst, conn)
+        conn.subs.clear()
+
+    def _on_request(self, conn: SimConnection, text: str) -> bool:
+        """Apply one JSON request; True when the client asked to disconnect (code 12)."""
+        try:
+            req = parse_request(text)
+        except RequestError as exc:
+            if conn.report_once(f"bad:{str(exc)[:40]}"):
+                self.log.warning("request_ignored", conn=conn.conn_id, why=str(exc))
+            return False
+        if req.code == RequestCode.DISCONNECT:
+            self.log.info("client_disconnect_request", conn=conn.conn_id)
+            return True
+        mode = req.mode
+        if mode is None:  # CONNECT (a v1 request): nothing to do in v2
+            return False
+        market = self.market
+        assert market is not None
+        if req.is_subscribe:
+            mode_idx = MODES.index(mode)
+            replies: list[bytes] = []
+            for seg_name, sid in req.instruments:
+                key = (SEGMENT_BY_NAME[seg_name], sid)
+                if key not in conn.subs and len(conn.subs) >= MAX_INSTRUMENTS_PER_CONNECTION:
+                    if conn.report_once("limit"):
+                        self.log.warning("subscription_limit", conn=conn.conn_id, limit=MAX_INSTRUMENTS_PER_CONNECTION)
+                    continue
+                conn.subs[key] = mode_idx
+                inst = market.lookup(*key)
+                if inst is not None:
+                    market.subscribe(inst, conn, mode_idx)
+                    replies.append(inst.prev_close_packet())
+            if not conn.status_sent:
+                conn.status_sent = True
+                replies.append(pack_market_status())
+            self.sent_count += conn.write_now(replies, self.recorder)
+        else:
+            for seg_name, sid in req.instruments:
+                key = (SEGMENT_BY_NAME[seg_name], sid)
+                if conn.subs.pop(key, None) is not None:
+                    inst = market.lookup(*key)
+                    if inst is not None:
+                        market.unsubscribe(inst, conn)
+        return False
+
+    async def _close(self, conn: SimConnection, code: int = WSCloseCode.OK) -> None:
+        conn.closing = True
+        try:
+            await asyncio.wait_for(conn.ws.close(code=code), CLOSE_TIMEOUT_S)
+        except (TimeoutError, ConnectionError):
+            conn.abort()
+
+    # --- faults ---
+    async def inject_fault(
+        self, kind: str, *, code: int = 807, seconds: float = 5.0, variant: str = "truncated", conn: int | None = None,
+    ) -> int:
+        """Apply a fault (see :mod:`feed.sim.faults`) now; returns how many connections it touched."""
+        fault = parse_fault({"kind": kind, "code": str(code), "seconds": str(seconds), "variant": variant,
+                             **({"conn": str(conn)} if conn is not None else {})})
+        return await self._apply(fault)
+
+    async def _apply(self, fault: Fault) -> int:
+        self.log.warning("fault_injected", kind=fault.kind, code=fault.code, seconds=fault.seconds,
+                         variant=fault.variant, conn=fault.conn)
+        if fault.kind == "clear":
+            self._tokens_expired = False
+            for c in self._conns.values():
+                c.stalled_until = 0.0
+            return len(self._conns)
+        if fault.kind == "expire":
+            self._tokens_expired = True
+            fault = Fault("disconnect", 807)
+        targets = [c for c in self._conns.values() if fault.conn in (None, c.conn_id) and not c.closing]
+        for c in targets:
+            if fault.kind == "drop":
+                c.abort()
+            elif fault.kind == "stall":
+                c.out.clear()
+                c.stalled_until = time.monotonic() + fault.seconds
+            elif fault.kind == "malformed":
+                self.sent_count += c.write_now([malformed_message(fault.variant, self._fault_rng)])
+            elif fault.kind == "disconnect":
+                self.sent_count += c.write_now([pack_disconnect(fault.code)], self.recorder)
+        if fault.kind == "disconnect" and targets:
+            await asyncio.gather(*(self._close(c) for c in targets))
+        return len(targets)
+
+    # --- HTTP ---
+    def _authorised(self, request: web.Request) -> bool:
+        expected = self.settings.sim_token
+        return expected is None or request.query.get("token") == expected.get_secret_value()
+
+    async def _handle_fault(self, request: web.Request) -> web.Response:
+        if not self._authorised(request):
+            return web.json_response({"error": "token required"}, status=403)
+        try:
+            fault = parse_fault(request.query)
+        except FaultError as exc:
+            return web.json_response({"error": str(exc)}, status=400)
+        touched = await self._apply(fault)
+        return web.json_response({"kind": fault.kind, "connections": touched})
+
+    async def _handle_compact(self, request: web.Request) -> web.Response:
+        assert self.market is not None
+        text = render_compact(self.market.reference, self.market.contracts, self.clock())
+        return web.Response(text=text, content_type="text/csv", charset="utf-8")
+
+    async def _handle_detailed(self, request: web.Request) -> web.Response:
+        assert self.market is not None
+        text = render_detailed(self.market.reference, self.market.contracts, self.clock())
+        return web.Response(text=text, content_type="text/csv", charset="utf-8")
+
+    async def _handle_health(self, request: web.Request) -> web.Response:
+        return web.Response(body=orjson.dumps(self.stats()), content_type="application/json")
+
+    def stats(self) -> dict[str, Any]:
+        market = self.market
+        return {
+            "status": "ok" if self.emitter is not None and not self.emitter.done() else "stopped",
+            "connections": len(self._conns),
+            "subscribed": market.active_count if market is not None else 0,
+            "subscriptions": sum(len(c.subs) for c in self._conns.values()),
+            "sent": self.sent_count,
+            "updates": self.updates_count,
+            "rate": self.rate,
+            "seed": self.seed,
+            "tokens_expired": self._tokens_expired,
+            "refused": {str(k): v for k, v in self.refused.items()},
+            "clients": [c.summary() for c in self._conns.values()],
+        }
