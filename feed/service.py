@@ -123,11 +123,8 @@ class FeedService(Service):
 
     # --- hot path ---
     def _on_frame(self, frame: bytes, recv_ts: float) -> None:
-        packets = self.decoder.decode(frame)
-        if not packets:
-            return
         q, t, d = self._q, self._t, self._d
-        self.normaliser.process(packets, recv_ts, q, t, d)
+        self.normaliser.feed_frame(self.decoder, frame, recv_ts, q, t, d)
         pub = self.publisher
         assert pub is not None
         if q:

@@ -1,0 +1,13 @@
+"""Build hook for the optional native fast path (feed/_fastfeed.c). Metadata lives in pyproject.toml.
+
+``optional=True``: where no C compiler is present the package installs without it and the feed uses the
+pure-Python normaliser (same events, about 3x slower on full packets).
+"""
+
+from setuptools import Extension, setup
+
+setup(
+    ext_modules=[
+        Extension("feed._fastfeed", ["feed/_fastfeed.c"], optional=True, extra_compile_args=["-O2"]),
+    ]
+)
