@@ -165,8 +165,12 @@ def _r(x: float, nd: int) -> float:
 
 
 def compute_greeks(option: Instrument, quote: Event, future: Instrument, f: float, rate: float,
-                   *, price_source: str = "ltp") -> Event:
-    """Greeks event of one option quote against the future ``future`` priced ``f``."""
+                   *, price_source: str = "ltp", now_utc: float | None = None) -> Event:
+    """Greeks event of one option quote against the future ``future`` priced ``f``.
+
+    ``recv_ts`` is the quote's (when the data reached us, so readers can measure end-to-end latency), or
+    ``now_utc`` for a quote that lacks one.
+    """
     assert option.expiry is not None and option.strike is not None
     premium = option_price(quote, price_source)
     at = quote_time_utc(quote)
@@ -182,7 +186,7 @@ def compute_greeks(option: Instrument, quote: Event, future: Instrument, f: floa
         "strike": option.strike, "option_type": option.option_type, "expiry": option.expiry.isoformat(),
         "price": premium, "underlying_price": f, "iv": None,
         "delta": None, "gamma": None, "vega": None, "theta": None, "rho": None,
-        "exchange_ts": quote.get("exchange_ts"), "recv_ts": quote.get("recv_ts"),
+        "exchange_ts": quote.get("exchange_ts"), "recv_ts": quote.get("recv_ts") or now_utc,
     }
     if iv is not None:
         g = greeks(f, option.strike, t, rate, iv, is_call)
@@ -215,7 +219,7 @@ class ChainState:
         by_key = self.book.by_key
         return {k for q in quotes if (k := f"{q.get('seg')}:{q.get('sid')}") not in by_key}
 
-    def process(self, quotes: Iterable[Event]) -> BatchResult:
+    def process(self, quotes: Iterable[Event], *, now_utc: float | None = None) -> BatchResult:
         """Apply ``quotes`` in order; one greeks event per option, for its latest quote (coalesced)."""
         res = BatchResult()
         latest: dict[str, tuple[Event, Instrument, Instrument, float]] = {}
@@ -246,7 +250,7 @@ class ChainState:
                 del latest[inst.key]  # re-insert: events go out in the order of their latest quote
             latest[inst.key] = (q, inst, fut, f)
         for q, inst, fut, f in latest.values():
-            ev = compute_greeks(inst, q, fut, f, self.rate, price_source=self.price_source)
+            ev = compute_greeks(inst, q, fut, f, self.rate, price_source=self.price_source, now_utc=now_utc)
             if ev["iv"] is None:
                 res.unsolved += 1
             res.events.append(ev)

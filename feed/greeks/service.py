@@ -179,7 +179,7 @@ class GreeksService(Service):
         # Futures first, so every option finds its F; then options by time.
         book = self.chain.book
         quotes.sort(key=lambda q: (not _is_future(book, q), q.get("exchange_ts") or 0))
-        res = self.chain.process(quotes)
+        res = self.chain.process(quotes, now_utc=time.time())
         if self.fresh_group and res.events:
             await self._publish(res.events)
             self.seeded = len(res.events)
@@ -271,7 +271,7 @@ class GreeksService(Service):
             # re-centred. Reload once per such instrument (per universe version), not once per quote.
             await self._load_universe()
             self._unknown_checked |= self.chain.unknown_keys(quotes)
-        res = self.chain.process(quotes)
+        res = self.chain.process(quotes, now_utc=time.time())
         if res.events:
             await self._publish(res.events)
         assert self.redis is not None
