@@ -62,7 +62,8 @@ def configure_logging(
         _redact_processor,
     ]
     renderer: Any = (
-        structlog.dev.ConsoleRenderer(colors=False)
+        # plain tracebacks: rich's default shows local variables, which could hold a token or password
+        structlog.dev.ConsoleRenderer(colors=False, exception_formatter=structlog.dev.plain_traceback)
         if use_console
         else structlog.processors.JSONRenderer(serializer=_orjson_dumps)
     )

@@ -37,6 +37,7 @@ def make_settings(**overrides: Any) -> Settings:
         "access_token": None,
         "sim_token": None,
         "heartbeat_interval_s": 0.2,
+        "health_port_base": 0,  # no /health endpoints unless a test asks (Service.health_port = 0: a free port)
         "spool_dir": Path(os.environ.get("TMPDIR", "/tmp")) / f"dhan-spool-{uuid.uuid4().hex[:8]}",
     }
     base.update(overrides)
@@ -97,9 +98,10 @@ def db_settings() -> Any:
 class PrivateRedis:
     """A redis-server of the test's own on a free port, stopped and restarted by the test (outage cases)."""
 
-    def __init__(self, tmp: Path) -> None:
+    def __init__(self, tmp: Path, *, persist: bool = False) -> None:
         self.port = free_port()
         self.dir = tmp
+        self.persist = persist  # RDB saved at shutdown and loaded at start: data survives a restart
         self.proc: Any = None
 
     @property
@@ -114,7 +116,8 @@ class PrivateRedis:
         if exe is None:
             pytest.skip("redis-server binary not on PATH")
         self.proc = subprocess.Popen(
-            [exe, "--port", str(self.port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no",
+            [exe, "--port", str(self.port), "--bind", "127.0.0.1", "--save", "3600 1" if self.persist else "",
+             "--appendonly", "no",
              "--dir", str(self.dir), "--logfile", str(self.dir / "redis.log")],
         )
         import redis
