@@ -7,7 +7,13 @@ A service implements :meth:`Service.run` (its main loop, which returns when ``se
 * background tasks created through :meth:`spawn`, named, referenced, and watched: a task that dies stops the
   service with its error logged; at shutdown they are cancelled and awaited under a deadline;
 * a heartbeat hash ``<prefix>svc:<name>`` written every ``heartbeat_interval_s`` with a TTL of 5 periods;
-* warnings and errors appended to the capped ``<prefix>logs`` stream.
+* warnings and errors appended to the capped ``<prefix>logs`` stream;
+* ``/health`` and ``/metrics`` over HTTP (``shared.health``) from the last heartbeat, when a port is set.
+
+The heartbeat and the control listener start before :meth:`setup`, so a service stuck while starting is
+visible (state ``starting`` and ``self.step``, which a subclass sets to say what it is doing, e.g.
+``"loading instruments"``) and can be stopped. ``metrics()`` joins the heartbeat once ``setup`` has run.
+A service that ends with an error leaves a last heartbeat with state ``crashed`` and the ``error``.
 """
 
 from __future__ import annotations
@@ -16,6 +22,7 @@ import asyncio
 import os
 import signal
 import socket
+import sys
 import time
 from collections.abc import Coroutine
 from typing import Any
@@ -26,6 +33,7 @@ from redis.exceptions import RedisError
 
 from shared import __version__
 from shared.bus import connect_redis
+from shared.health import HealthServer, health_port
 from shared.keys import Keys
 from shared.logs import LOG_SINK, get_logger
 from shared.settings import Settings
@@ -53,6 +61,13 @@ class Service:
         self.exit_error: BaseException | None = None
         self._tasks: set[asyncio.Task[Any]] = set()
         self._restart_requested = False
+        # heartbeat and health endpoints
+        self.step = ""                                   # what the service is doing now (shown when stuck)
+        self.last_heartbeat: dict[str, Any] = {}         # the last fields written (read by /health, /metrics)
+        self.heartbeat_ok_at = 0.0                       # when a heartbeat last reached Redis
+        self.health_port = health_port(self.name, settings.health_port_base)  # None: no endpoints; 0: any
+        self.health: HealthServer | None = None
+        self._set_up = False
 
     # --- for subclasses ---
     async def setup(self) -> None:
@@ -71,6 +86,10 @@ class Service:
 
     async def on_control(self, cmd: str, msg: dict[str, Any]) -> None:
         """``dhan:control`` commands addressed to this service; stop and restart are handled by the base."""
+
+    def health_problem(self) -> str | None:
+        """Why ``/health`` should answer 503 although the service runs (None: healthy)."""
+        return None
 
     # --- lifecycle ---
     def spawn(self, coro: Coroutine[Any, Any, Any], name: str) -> asyncio.Task[Any]:
@@ -107,11 +126,15 @@ class Service:
                 pass
         self.redis = await connect_redis(self.settings)
         set_up = False
+        failed = True
         try:
-            await self.setup()
-            set_up = True
+            self.step = self.step or "setting up"
             self.spawn(self._heartbeat_routine(), "heartbeat")
             self.spawn(self._control_routine(), "control")
+            await self._start_health()
+            await self.setup()
+            set_up = self._set_up = True
+            self.step = ""
             if self.duration_s is not None:
                 self.spawn(self._duration_routine(self.duration_s), "duration")
             self.state = "running"
@@ -130,9 +153,13 @@ class Service:
             if main.done() and not main.cancelled() and main.exception() is not None and self.exit_error is None:
                 self.exit_error = main.exception()
                 self.log.error("run_failed", error=str(self.exit_error), exc_info=self.exit_error)
+            failed = False
         finally:
             self.stopping.set()
-            self.state = "stopped"
+            raised = sys.exc_info()[1]
+            if failed and self.exit_error is None and isinstance(raised, Exception):  # not a cancellation
+                self.exit_error = raised
+            self.state = "crashed" if self.exit_error is not None else "stopped"
             await self._cancel_tasks()
             if set_up:
                 try:
@@ -140,6 +167,8 @@ class Service:
                 except TimeoutError:
                     self.log.warning("teardown_deadline_exceeded")
             await self._final_heartbeat()
+            if self.health is not None:
+                await self.health.stop()
             await self.redis.aclose()
             self.log.info("stopped", error=str(self.exit_error) if self.exit_error else None)
         if self.exit_error is not None:
@@ -156,6 +185,14 @@ class Service:
             done, pending = await asyncio.wait(tasks, timeout=self.settings.shutdown_deadline_s)
             for t in pending:
                 self.log.warning("task_still_pending", task=t.get_name())
+
+    async def _start_health(self) -> None:
+        if self.health_port is None:
+            return
+        server = HealthServer(self, self.settings.health_host, self.health_port,
+                              stale_after_s=5 * self.settings.heartbeat_interval_s)
+        if await server.start():
+            self.health = server
 
     # --- routines ---
     async def _duration_routine(self, duration_s: float) -> None:
@@ -176,9 +213,13 @@ class Service:
             "started_at": round(self.started_at, 3),
             "updated_at": round(now, 3),
             "uptime_s": round(now - self.started_at, 1),
+            "step": self.step,
         }
-        for k, v in self.metrics().items():
-            fields[k] = v
+        if self.exit_error is not None:
+            fields["error"] = f"{type(self.exit_error).__name__}: {self.exit_error}"[:300]
+        if self._set_up:
+            for k, v in self.metrics().items():
+                fields[k] = v
         return {k: ("" if v is None else (int(v) if isinstance(v, bool) else v)) for k, v in fields.items()}
 
     async def _heartbeat_routine(self) -> None:
@@ -190,13 +231,16 @@ class Service:
         while not self.stopping.is_set():
             try:
                 pipe = self.redis.pipeline(transaction=False)
+                fields = self.heartbeat_fields()
                 pipe.delete(key)
-                pipe.hset(key, mapping=self.heartbeat_fields())
+                pipe.hset(key, mapping=fields)
                 pipe.pexpire(key, ttl_ms)
                 while LOG_SINK:
                     rec = LOG_SINK.popleft()
                     pipe.xadd(self.keys.logs, {"d": orjson.dumps(rec)}, maxlen=LOGS_MAXLEN, approximate=True)
                 await pipe.execute()
+                self.last_heartbeat = fields
+                self.heartbeat_ok_at = time.time()
                 warned = False
             except (RedisError, OSError) as exc:
                 if not warned:

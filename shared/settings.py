@@ -145,12 +145,61 @@ class Settings(BaseSettings):
     log_level: Literal["debug", "info", "warning", "error"] = Field("info", description="log level")
     log_format: Literal["auto", "json", "console"] = Field("auto", description="auto: console on a TTY, else JSON")
 
+    # --- health endpoints (/health and /metrics of every service) ---
+    health_port_base: int = Field(
+        9300, ge=0, le=65000,
+        description="each service serves /health and /metrics on this port + its offset (sim 0, feed 1, writer 2, "
+                    "greeks 3, monitor 4, scheduler 5); 0: off",
+    )
+    health_host: str = Field("127.0.0.1", description="address the health endpoints bind (0.0.0.0 in containers)")
+
+    # --- monitor (alert rules; thresholds) ---
+    monitor_interval_s: float = Field(1.0, gt=0, description="how often the monitor evaluates its rules")
+    monitor_stale_s: float = Field(5.0, gt=0, description="a heartbeat older than this is stale: service down")
+    monitor_feed_disconnected_s: float = Field(60.0, ge=0, description="feed without a connection this long: alert")
+    monitor_db_failures_per_min: float = Field(5.0, ge=0, description="writer MySQL failures per minute above this: alert")
+    monitor_redis_memory_pct: float = Field(80.0, gt=0, le=100, description="Redis used memory above this % of maxmemory")
+    monitor_pool_exhausted_s: float = Field(10.0, ge=0, description="a MySQL pool with no free connection this long")
+    monitor_lag_max: int = Field(100_000, ge=1, description="consumer-group lag (entries) above this: alert")
+    monitor_no_ticks_s: float = Field(60.0, gt=0, description="no trade on dhan:ticks this long in market hours: alert")
+    monitor_instrument_silent_s: float = Field(
+        300.0, gt=0, description="an instrument without a quote this long while its peers tick: alert"
+    )
+    monitor_peers_active_pct: float = Field(
+        50.0, gt=0, le=100, description="'peers tick': this % of the segment's instruments quoted in the last minute"
+    )
+    monitor_market_hours: Literal["exchange", "always"] = Field(
+        "exchange", description="'exchange': market-hours rules follow the NSE/MCX calendar; 'always': always open"
+    )
+    monitor_alerts_maxlen: int = Field(10_000, ge=100, description="MAXLEN ~ of the dhan:alerts history stream")
+
+    # --- scheduler (market calendar) ---
+    scheduler_mode: Literal["supervise", "control"] = Field(
+        "supervise",
+        description="'supervise': run the scheduled services as child processes; 'control': start/stop them "
+                    "through dhan:control (a Control Center or other supervisor starts them)",
+    )
+    scheduler_services: str = Field("feed,writer", description="services started before the open, stopped after close")
+    scheduler_start_at: str = Field("08:55", description="IST time the services start on a trading day (HH:MM)")
+    scheduler_stop_after_s: float = Field(300.0, ge=0, description="stop this long after the last session closes")
+    scheduler_holidays_file: Path | None = Field(
+        None, description="holiday calendar JSON (default: the one shipped in control/scheduler/data)"
+    )
+
     @field_validator("key_prefix")
     @classmethod
     def _prefix_ok(cls, v: str) -> str:
         if not v or any(c.isspace() for c in v):
             raise ValueError("must be non-empty without spaces, e.g. 'dhan:'")
         return v
+
+    @field_validator("scheduler_start_at")
+    @classmethod
+    def _hhmm(cls, v: str) -> str:
+        hh, _, mm = v.partition(":")
+        if not (hh.isdigit() and mm.isdigit() and int(hh) < 24 and int(mm) < 60 and len(mm) == 2):
+            raise ValueError("must be a time of day HH:MM, e.g. '08:55'")
+        return f"{int(hh):02d}:{mm}"
 
     @model_validator(mode="after")
     def _credentials_pair(self) -> Settings:
