@@ -4,13 +4,17 @@ Rules (the simulator prices options with the same ones, so what it generates inv
 
 * The underlying of an option is the **near-month future** of the same underlying: the earliest-expiry
   FUTIDX/FUTSTK whose expiry close (15:30 IST on the expiry day, as in :func:`black76.year_fraction`) is still
-  ahead of the option quote's time. ``F`` is that future's latest LTP *as of the option quote's position in
+  ahead of the option quote's time. ``F`` is that future's latest price *as of the option quote's position in
   the stream*: quotes are applied in stream order, so coalescing never pairs an option with a later future.
 * Time: ``t = year_fraction(expiry, true epoch of the quote's exchange_ts)`` (Dhan's epoch is shifted; see
   :mod:`shared.clock`); a quote without an exchange time falls back to ``recv_ts``.
-* Price inverted: the LTP (it is what a trade, and the simulator, priced with ``F``). ``price_source="mid"``
-  prefers the bid/ask mid when both sides are present and the spread is at most ``MID_MAX_SPREAD`` of the
-  mid (live markets: an illiquid strike's LTP can be hours old while its book is current), else the LTP.
+* Prices (option premium and ``F`` alike), by ``price_source``: ``"ltp"``, the last trade; ``"mid"`` (the
+  service's default), the bid/ask mid when both sides are present, uncrossed and at most ``MID_MAX_SPREAD``
+  of the mid apart, else the last trade. A trade prints at the bid or the ask (half a spread off the value)
+  and goes stale between trades while the book follows the market; against the simulator, whose books sit
+  around its model prices, the mid cut the worst IV error over a chain from 0.49 to 0.18 vol points
+  (median 0.0035 -> 0.0024; tests/feed/test_greeks_vs_sim.py). An option quote with no price at all (no
+  trade yet, no sane book) is skipped, not published.
 * Greeks come from :func:`black76.greeks` at the solved volatility, in its units: vega per 1.00 of
   volatility, theta per year, rho per 1.00 of rate. ``iv`` and every greek are null when no volatility
   reproduces the price (see :func:`iv.implied_vol`); never NaN.
@@ -40,8 +44,8 @@ __all__ = [
     "Instrument",
     "InstrumentBook",
     "compute_greeks",
-    "option_price",
     "parse_instrument",
+    "quote_price",
     "quote_time_utc",
 ]
 
@@ -148,14 +152,14 @@ def quote_time_utc(quote: Event) -> float | None:
     return float(recv) if isinstance(recv, int | float) and recv > 0 else None
 
 
-def option_price(quote: Event, source: str = "ltp") -> float | None:
-    """The premium to invert (see the module docstring); ``None`` when there is none."""
+def quote_price(quote: Event, source: str = "ltp") -> float | None:
+    """The price of a quote by ``source`` (see the module docstring); ``None`` when there is none."""
     if source == "mid":
         bid, ask = quote.get("bid"), quote.get("ask")
         if isinstance(bid, int | float) and isinstance(ask, int | float) and 0.0 < bid <= ask:
             mid = 0.5 * (bid + ask)
             if ask - bid <= MID_MAX_SPREAD * mid:
-                return mid
+                return round(mid, 4)
     ltp = quote.get("ltp")
     return float(ltp) if isinstance(ltp, int | float) and ltp > 0.0 else None
 
@@ -165,14 +169,14 @@ def _r(x: float, nd: int) -> float:
 
 
 def compute_greeks(option: Instrument, quote: Event, future: Instrument, f: float, rate: float,
-                   *, price_source: str = "ltp", now_utc: float | None = None) -> Event:
+                   *, price_source: str = "mid", now_utc: float | None = None) -> Event:
     """Greeks event of one option quote against the future ``future`` priced ``f``.
 
     ``recv_ts`` is the quote's (when the data reached us, so readers can measure end-to-end latency), or
     ``now_utc`` for a quote that lacks one.
     """
     assert option.expiry is not None and option.strike is not None
-    premium = option_price(quote, price_source)
+    premium = quote_price(quote, price_source)
     at = quote_time_utc(quote)
     is_call = option.option_type == "CE"
     iv: float | None = None
@@ -203,17 +207,18 @@ class BatchResult:
     unsolved: int = 0  # events published with a null iv
     no_underlying: int = 0  # option quotes without a near-month future price yet
     unknown: int = 0  # quotes of instruments not in the universe
+    no_price: int = 0  # option quotes without a price yet (no trade, no sane book)
     futures: int = 0  # future quotes applied
 
 
 class ChainState:
     """Latest future prices plus the universe; turns a batch of quote events into greeks events."""
 
-    def __init__(self, book: InstrumentBook, rate: float, *, price_source: str = "ltp") -> None:
+    def __init__(self, book: InstrumentBook, rate: float, *, price_source: str = "mid") -> None:
         self.book = book
         self.rate = rate
         self.price_source = price_source
-        self.future_ltp: dict[str, float] = {}
+        self.future_price: dict[str, float] = {}
 
     def unknown_keys(self, quotes: Iterable[Event]) -> set[str]:
         by_key = self.book.by_key
@@ -230,17 +235,21 @@ class ChainState:
                 res.unknown += 1
                 continue
             if inst.is_future:
-                ltp = q.get("ltp")
-                if isinstance(ltp, int | float) and ltp > 0.0:
-                    self.future_ltp[inst.key] = float(ltp)
+                f = quote_price(q, self.price_source)  # same rule as the options: LTP, or a sane mid
+                if f is not None:
+                    self.future_price[inst.key] = f
                     res.futures += 1
                 continue
             if not inst.is_option:
                 continue
             res.options += 1
+            if quote_price(q, self.price_source) is None:
+                res.no_price += 1  # e.g. a previous-close or OI packet before any trade: nothing to invert
+                latest.pop(inst.key, None)
+                continue
             at = quote_time_utc(q)
             fut = self.book.near_future(inst.underlying, at) if at is not None else None
-            f = self.future_ltp.get(fut.key) if fut is not None else None
+            f = self.future_price.get(fut.key) if fut is not None else None
             if fut is None or f is None:
                 res.no_underlying += 1
                 latest.pop(inst.key, None)  # an older quote of it must not be published as the latest

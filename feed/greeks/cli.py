@@ -12,9 +12,9 @@ HELP = "option quotes -> implied volatility and greeks -> dhan:greeks"
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--instance", default=None,
                         help="heartbeat and consumer name, one per process in group 'greeks'")
-    parser.add_argument("--price-source", choices=["ltp", "mid"], default="ltp",
-                        help="premium to invert: the last trade (default, what the simulator prices) or the "
-                             "bid/ask mid when the spread is sane, else the last trade")
+    parser.add_argument("--price-source", choices=["mid", "ltp"], default="mid",
+                        help="price of options and futures: the bid/ask mid when the book is sane, else the "
+                             "last trade (default); or always the last trade")
     parser.add_argument("--batch", type=int, default=1000, metavar="N",
                         help="stream entries per read and publish at most (default 1000)")
     parser.add_argument("--from-beginning", action="store_true",

@@ -52,7 +52,7 @@ class GreeksService(Service):
         duration_s: float | None = None,
         instance: str | None = None,
         drain: bool = False,
-        price_source: str = "ltp",
+        price_source: str = "mid",
         batch_max: int = 1000,
         block_ms: int = 200,
         universe_refresh_s: float = 5.0,
@@ -79,12 +79,14 @@ class GreeksService(Service):
         self.greeks = 0
         self.unsolved = 0
         self.no_underlying = 0
+        self.no_price = 0
         self.unknown = 0
         self.coalesced = 0
         self.bad_entries = 0
         self.batches = 0
         self.redis_errors = 0
         self.seeded = 0
+        self.covered: set[str] = set()  # options with at least one greeks event published
         self.lag_ms = 0
         self.group_lag: int | None = None
         self._rate_at = time.monotonic()
@@ -290,6 +292,7 @@ class GreeksService(Service):
             pipe.xadd(stream, {EVENT_FIELD: blob}, maxlen=maxlen, approximate=True)
         pipe.publish(stream, b"[" + b",".join(blobs) + b"]")
         await pipe.execute()
+        self.covered.update([f"{ev['seg']}:{ev['sid']}" for ev in events])
 
     def _count(self, res: BatchResult, quotes: int) -> None:
         self.batches += 1
@@ -297,6 +300,7 @@ class GreeksService(Service):
         self.greeks += len(res.events)
         self.unsolved += res.unsolved
         self.no_underlying += res.no_underlying
+        self.no_price += res.no_price
         self.unknown += res.unknown
         self.coalesced += res.coalesced
 
@@ -319,6 +323,7 @@ class GreeksService(Service):
             "greeks": self.greeks,
             "unsolved": self.unsolved,
             "no_underlying": self.no_underlying,
+            "no_price": self.no_price,
             "unknown": self.unknown,
             "coalesced": self.coalesced,
             "bad_entries": self.bad_entries,
@@ -328,6 +333,7 @@ class GreeksService(Service):
             "group_lag": self.group_lag,
             "instruments": len(self.chain.book),
             "options": self.chain.book.options,
+            "options_covered": len(self.covered),
         }
 
 

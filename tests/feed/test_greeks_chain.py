@@ -9,7 +9,7 @@ import orjson
 import pytest
 
 from feed.greeks.black76 import price, year_fraction
-from feed.greeks.chain import ChainState, InstrumentBook, option_price, parse_instrument, quote_time_utc
+from feed.greeks.chain import ChainState, InstrumentBook, parse_instrument, quote_price, quote_time_utc
 from shared.clock import IST, to_dhan_epoch
 
 TODAY = date(2026, 11, 25)
@@ -99,15 +99,15 @@ def test_quote_time_unshifts_dhan_epoch_and_falls_back_to_recv() -> None:
     assert quote_time_utc({"exchange_ts": None}) is None
 
 
-def test_option_price_ltp_or_sane_mid() -> None:
+def test_quote_price_ltp_or_sane_mid() -> None:
     q = quote("NSE_FNO", 3, 100.0, bid=101.0, ask=103.0)
-    assert option_price(q) == 100.0
-    assert option_price(q, "mid") == 102.0
-    assert option_price({**q, "bid": 10.0, "ask": 103.0}, "mid") == 100.0  # spread too wide: LTP
-    assert option_price({**q, "bid": 0.0}, "mid") == 100.0  # zero bid: LTP
-    assert option_price({**q, "bid": 104.0}, "mid") == 100.0  # crossed: LTP
-    assert option_price({**q, "ltp": 0.0}) is None
-    assert option_price({**q, "ltp": None}) is None
+    assert quote_price(q) == 100.0
+    assert quote_price(q, "mid") == 102.0
+    assert quote_price({**q, "bid": 10.0, "ask": 103.0}, "mid") == 100.0  # spread too wide: LTP
+    assert quote_price({**q, "bid": 0.0}, "mid") == 100.0  # zero bid: LTP
+    assert quote_price({**q, "bid": 104.0}, "mid") == 100.0  # crossed: LTP
+    assert quote_price({**q, "ltp": 0.0}) is None
+    assert quote_price({**q, "ltp": None}) is None
 
 
 def test_process_uses_future_price_as_of_the_option_quote_and_coalesces() -> None:
@@ -148,3 +148,16 @@ def test_unsolvable_price_gives_null_greeks() -> None:
     assert all(ev[k] is None for k in ("iv", "delta", "gamma", "vega", "theta", "rho"))
     assert ev["price"] == 900.0 and ev["underlying_price"] == 27_000.0
     assert b"NaN" not in orjson.dumps(ev)
+
+
+def test_option_quote_without_a_price_is_skipped_and_mid_applies_to_futures() -> None:
+    st = ChainState(book(*BASE), 0.065, price_source="mid")
+    res = st.process(
+        [
+            quote("NSE_FNO", 2, 26_000.0, bid=26_010.0, ask=26_010.2),
+            quote("NSE_FNO", 3, None),  # an OI or previous-close packet before any trade
+            quote("NSE_FNO", 4, 120.0, bid=119.0, ask=121.0),
+        ]
+    )
+    assert res.no_price == 1 and [e["sid"] for e in res.events] == [4]
+    assert res.events[0]["underlying_price"] == 26_010.1 and res.events[0]["price"] == 120.0
