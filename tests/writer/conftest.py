@@ -1,0 +1,114 @@
+"""Writer fixtures: a private database with the schema, a Redis client on the test prefix, event builders
+shaped as the feed publishes them (shared/events.py), and helpers to run a writer to completion."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator, Iterable
+from typing import Any
+
+import orjson
+import pytest
+import redis.asyncio as aioredis
+
+from shared.clock import IST_OFFSET_S
+from shared.db import connect, init_schema
+from shared.events import EVENT_FIELD
+from shared.keys import Keys
+from shared.settings import Settings
+from writer.service import WriterService
+
+# 2026-11-25 10:00:00 IST as Dhan sends it (IST wall time counted as UTC).
+BASE_TS = 1_795_600_800 - 1_795_600_800 % 86_400 + 10 * 3600
+RECV_BASE = BASE_TS - IST_OFFSET_S + 0.25
+
+
+def tick(sid: int, volume: int, *, ltp: float = 100.0, qty: int = 1, ts: int = BASE_TS, recv_ts: float | None = None,
+         seg: str = "NSE_FNO", oi: int | None = 1000, side: str = "B", bid: float | None = None,
+         ask: float | None = None, ltq: int | None = None) -> dict[str, Any]:
+    return {
+        "v": 1, "seg": seg, "sid": sid, "ltp": ltp, "qty": qty, "ltq": qty if ltq is None else ltq,
+        "volume": volume, "exchange_ts": ts, "oi": oi, "side": side,
+        "bid": bid if bid is not None else round(ltp - 0.05, 2), "ask": ask if ask is not None else round(ltp + 0.05, 2),
+        "recv_ts": recv_ts if recv_ts is not None else ts - IST_OFFSET_S + 0.123456,
+    }  # fmt: skip
+
+
+def quote(sid: int, *, ltp: float = 100.0, volume: int = 10, ts: int = BASE_TS, recv_ts: float | None = None,
+          seg: str = "NSE_FNO", **extra: Any) -> dict[str, Any]:
+    ev = {
+        "v": 1, "seg": seg, "sid": sid, "ltp": ltp, "ltq": 1, "exchange_ts": ts, "atp": ltp, "volume": volume,
+        "tsq": 500, "tbq": 700, "oi": 1000, "oi_high": 1100, "oi_low": 900, "open": ltp, "close": ltp - 1,
+        "high": ltp + 1, "low": ltp - 2, "prev_close": ltp - 1, "prev_oi": 950, "bid": round(ltp - 0.05, 2),
+        "ask": round(ltp + 0.05, 2), "recv_ts": recv_ts if recv_ts is not None else ts - IST_OFFSET_S + 0.5,
+        "src": "full",
+    }  # fmt: skip
+    ev.update(extra)
+    return ev
+
+
+def depth(sid: int, *, ts: int = BASE_TS, recv_ts: float | None = None, mid: float = 100.0,
+          seg: str = "NSE_FNO") -> dict[str, Any]:
+    return {
+        "v": 1, "seg": seg, "sid": sid, "exchange_ts": ts,
+        "recv_ts": recv_ts if recv_ts is not None else ts - IST_OFFSET_S + 0.5,
+        "bids": [[round(mid - 0.05 * (i + 1), 2), 10 * (i + 1), i + 1] for i in range(5)],
+        "asks": [[round(mid + 0.05 * (i + 1), 2), 11 * (i + 1), i + 2] for i in range(5)],
+    }  # fmt: skip
+
+
+def greeks(sid: int, *, ts: int = BASE_TS, recv_ts: float | None = None, iv: float | None = 0.14) -> dict[str, Any]:
+    return {
+        "v": 1, "seg": "NSE_FNO", "sid": sid, "underlying_seg": "NSE_FNO", "underlying_sid": 35001,
+        "strike": 26000.0, "option_type": "CE", "expiry": "2026-11-27", "price": 120.5, "underlying_price": 26046.95,
+        "iv": iv, "delta": 0.51, "gamma": 0.0011, "vega": 12.3, "theta": -20.5, "rho": 1.2, "exchange_ts": ts,
+        "recv_ts": recv_ts if recv_ts is not None else ts - IST_OFFSET_S + 0.5,
+    }  # fmt: skip
+
+
+@pytest.fixture
+async def wsettings(db_settings: Settings) -> Settings:
+    """Private database with the schema; small batches and claim timeouts so tests run fast."""
+    await init_schema(db_settings)
+    return db_settings.model_copy(update={"writer_claim_idle_ms": 1000, "shutdown_deadline_s": 3.0})
+
+
+@pytest.fixture
+async def wredis(wsettings: Settings) -> AsyncIterator[aioredis.Redis]:
+    client: aioredis.Redis = aioredis.Redis.from_url(wsettings.redis_url.get_secret_value())
+    yield client
+    keys = [k async for k in client.scan_iter(match=f"{wsettings.key_prefix}*", count=1000)]
+    if keys:
+        await client.delete(*keys)
+    await client.aclose()
+
+
+async def xadd(client: aioredis.Redis, settings: Settings, kind: str, events: Iterable[dict[str, Any] | bytes],
+               *, maxlen: int | None = None) -> list[bytes]:
+    """XADD events to a stream as the feed does (one field ``d`` = orjson event), pipelined."""
+    name = Keys(settings.key_prefix).stream(kind)
+    pipe = client.pipeline(transaction=False)
+    for ev in events:
+        data = ev if isinstance(ev, bytes) else orjson.dumps(ev)
+        pipe.xadd(name, {EVENT_FIELD: data}, maxlen=maxlen, approximate=False)
+    return list(await pipe.execute())
+
+
+async def drain(settings: Settings, *, timeout_s: float = 60.0, **kwargs: Any) -> WriterService:
+    """Run a writer in drain mode to completion; returns it (for its metrics)."""
+    service = WriterService(settings, drain=True, **kwargs)
+    code = await asyncio.wait_for(service.serve(), timeout_s)
+    assert code == 0, f"writer exited with {code}: {service.exit_error}"
+    return service
+
+
+async def query(settings: Settings, sql: str, args: Any = None) -> list[tuple[Any, ...]]:
+    conn = await connect(settings)
+    try:
+        async with conn.cursor() as cur:
+            await cur.execute(sql, args)
+            rows = list(await cur.fetchall())
+        await conn.rollback()
+        return rows
+    finally:
+        conn.close()

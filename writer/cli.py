@@ -1,0 +1,24 @@
+"""``dhan writer``: Redis streams -> MySQL (see writer/service.py)."""
+
+from __future__ import annotations
+
+import argparse
+
+from shared.settings import Settings
+from writer.service import WriterService
+
+__all__ = ["HELP", "add_arguments", "run"]
+
+HELP = "Redis streams -> MySQL, batched, exactly-once in effect"
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--drain", action="store_true",
+                        help="stop once every stream is written and acknowledged (group lag 0, nothing pending)")
+    parser.add_argument("--consumer", default=None, metavar="NAME",
+                        help="consumer name in group 'writer' (default DHAN_WRITER_CONSUMER or host-pid)")
+
+
+async def run(args: argparse.Namespace, settings: Settings) -> int:
+    service = WriterService(settings, duration_s=args.duration, drain=args.drain, consumer=args.consumer)
+    return await service.serve()

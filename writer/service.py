@@ -1,0 +1,426 @@
+"""``dhan writer``: the four streams -> MySQL, batched, acknowledged only after the commit.
+
+Composition only: :class:`StreamReader` (Redis), :class:`BatchBuilder` (pure rows), :class:`MySQLSink`.
+
+* Start: schema check (one-line error on mismatch), groups created at id 0 (MKSTREAM), then this
+  consumer's own pending entries, then idle entries of dead consumers (XAUTOCLAIM), then new ones.
+* Batches close at ``writer_batch_max`` entries or ``writer_batch_ms`` after their first entry, whichever
+  comes first (the blocking read waits only until that deadline, so a lone entry is written on time).
+* ``writer_inflight`` commit routines write batches concurrently; each XACKs its entries after COMMIT.
+  A crash between the two redelivers entries whose rows are already there: natural keys, forward-only
+  upserts and the insert-count summary rule (see sink.py) make that a no-op.
+* MySQL down or a statement failing for the database's reasons: the batch is retried with exponential
+  backoff (logged once per incident, counted per minute); its entries stay pending, and their idle time
+  is renewed (XCLAIM JUSTID) so other writers do not steal them. A row that can never be stored is found
+  by bisecting its batch and dead-lettered alone; undecodable entries are dead-lettered at once.
+* Entries delivered ``writer_max_attempts`` times or more are written one per transaction.
+* ``drain=True``: stop once every stream's group lag is 0 and nothing is pending (tests, benchmarks).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import socket
+import time
+from typing import Any
+
+import orjson
+import redis.asyncio as aioredis
+from redis.exceptions import RedisError
+
+from shared.backoff import backoff_s
+from shared.bus import connect_redis
+from shared.clock import ist_now
+from shared.keys import STREAM_KINDS
+from shared.service import Service
+from shared.settings import Settings
+from writer.batch import BatchBuilder, Entry, Poison
+from writer.metrics import WriterMetrics
+from writer.reader import StreamReader
+from writer.sink import MySQLSink, RowError, TransientError, WriteResult
+
+__all__ = ["WriterService"]
+
+ALERT_RULE_TRIMMED = "stream_trimmed_unwritten"
+ALERTS_MAXLEN = 10_000
+IDLE_BLOCK_MS = 250  # longest blocking read with nothing in hand: bounds stop latency
+PARTITION_CHECK_S = 6 * 3600.0
+_Item = tuple[list[Entry], bool]  # entries, write one per transaction
+
+
+class WriterService(Service):
+    """Consumer of group ``writer``; see the module docstring."""
+
+    name = "writer"
+
+    def __init__(self, settings: Settings, *, duration_s: float | None = None, drain: bool = False,
+                 consumer: str | None = None, instance: str | None = None) -> None:
+        super().__init__(settings, duration_s=duration_s, instance=instance)
+        self.drain = drain
+        self.consumer = consumer or settings.writer_consumer or f"{socket.gethostname()}-{os.getpid()}"
+        self.sink = MySQLSink(settings)
+        self.builder = BatchBuilder()
+        self.stats = WriterMetrics()
+        self.reader: StreamReader | None = None
+        self._client: aioredis.Redis | None = None
+        self._queue: asyncio.Queue[_Item] = asyncio.Queue(maxsize=settings.writer_inflight)
+        self._outstanding = 0  # batches queued or being written
+        self._carry: list[Entry] = []
+        self._held: dict[tuple[str, bytes], float] = {}  # entries read and not yet acked -> last renewal
+        self._lag: dict[str, int] = dict.fromkeys(STREAM_KINDS, 0)
+        self._pending: dict[str, int] = dict.fromkeys(STREAM_KINDS, 0)
+        self._incident_since: float | None = None
+        self._incident_failures = 0
+        self._next_reclaim = 0.0
+
+    # --- lifecycle ---
+    async def setup(self) -> None:
+        await self.sink.start()  # MySQLUnavailable / SchemaMismatch: one line, before any Redis work
+        self._client = await connect_redis(self.settings)
+        self.reader = StreamReader(self._client, self.keys, self.consumer)
+        await self.reader.ensure_groups()
+
+    async def teardown(self) -> None:
+        if self._client is not None:
+            await self._client.aclose()
+        await self.sink.stop()
+
+    def metrics(self) -> dict[str, Any]:
+        out = self.stats.snapshot()
+        out.update(self.sink.pool_stats())
+        out["consumer"] = self.consumer
+        out["mysql_ok"] = self._incident_since is None
+        out["inflight_batches"] = self._outstanding
+        out["held_entries"] = len(self._held)
+        for kind in STREAM_KINDS:
+            out[f"lag_{kind}"] = self._lag[kind]
+            out[f"pending_{kind}"] = self._pending[kind]
+        out["lag"] = sum(max(v, 0) for v in self._lag.values())
+        out["pending"] = sum(self._pending.values())
+        return out
+
+    async def run(self) -> None:
+        for i in range(self.settings.writer_inflight):
+            self.spawn(self._commit_routine(), f"commit{i}")
+        self.spawn(self._lease_routine(), "lease")
+        self.spawn(self._state_routine(), "state")
+        self.spawn(self._partition_routine(), "partitions")
+        await self._redis_retry(self._recover_own_pending)
+        await self._read_loop()
+        await self._queue.join()  # the base cancels this after shutdown_deadline_s if MySQL is down
+
+    # --- reading and batching ---
+    async def _read_loop(self) -> None:
+        assert self.reader is not None
+        batch_max = self.settings.writer_batch_max
+        batch_s = self.settings.writer_batch_ms / 1000.0
+        batch: list[Entry] = []
+        deadline = 0.0
+        attempt = 0
+        while not self.stopping.is_set():
+            now = time.monotonic()
+            if batch and (len(batch) >= batch_max or now >= deadline):
+                await self._submit(batch, isolate=False)
+                batch = []
+                continue
+            if self._carry:
+                if not batch:
+                    deadline = now + batch_s
+                room = batch_max - len(batch)
+                batch.extend(self._carry[:room])
+                del self._carry[:room]
+                continue
+            try:
+                if now >= self._next_reclaim and self._incident_since is None:
+                    await self._reclaim()
+                    self._next_reclaim = time.monotonic() + self.settings.writer_claim_idle_ms / 2000.0
+                    continue
+                block_ms = max(1, int((deadline - now) * 1000)) if batch else IDLE_BLOCK_MS
+                entries = await self.reader.read(batch_max - len(batch), block_ms)
+                attempt = 0
+            except (RedisError, OSError) as exc:
+                attempt += 1
+                delay = backoff_s(attempt, base_s=0.2, cap_s=5.0)
+                self.log.warning("redis_read_failed", error=str(exc), attempt=attempt, delay_s=round(delay, 2))
+                await self._sleep(delay)
+                continue
+            if entries:
+                self._hold(entries)
+                if not batch:
+                    deadline = time.monotonic() + batch_s
+                room = batch_max - len(batch)
+                batch.extend(entries[:room])
+                self._carry.extend(entries[room:])
+            elif not batch and self.drain and await self._drained():
+                self.log.info("drained", entries=self.stats.entries)
+                self.stop("drained")
+        if batch:
+            await self._submit(batch, isolate=False)  # finish what is in hand; the base bounds the wait
+
+    def _hold(self, entries: list[Entry]) -> None:
+        now = time.monotonic()
+        for e in entries:
+            self._held[(e.kind, e.entry_id)] = now
+
+    def _release(self, entries: list[Entry]) -> None:
+        for e in entries:
+            self._held.pop((e.kind, e.entry_id), None)
+
+    async def _drained(self) -> bool:
+        if self._carry or self._outstanding or self._held:
+            return False
+        assert self.reader is not None
+        for kind in STREAM_KINDS:
+            state = await self.reader.group_state(kind)
+            if state is not None:
+                await self._report_lost(kind, state.lost)
+                if not state.caught_up or state.pending:
+                    return False
+        return True
+
+    async def _recover_own_pending(self) -> None:
+        """Entries delivered to this consumer name before a restart: finish them first."""
+        assert self.reader is not None
+        cursors = {kind: b"0" for kind in STREAM_KINDS}
+        while cursors and not self.stopping.is_set():
+            gone: list[tuple[str, bytes]] = []
+            entries = await self.reader.read(self.settings.writer_batch_max, None, pending=cursors, gone=gone)
+            returned = {kind for kind, _ in gone} | {e.kind for e in entries}
+            for kind, entry_id in gone:
+                cursors[kind] = max(cursors[kind], entry_id, key=_id_order)
+            for e in entries:
+                cursors[e.kind] = max(cursors[e.kind], e.entry_id, key=_id_order)
+            cursors = {k: v for k, v in cursors.items() if k in returned}
+            if gone:
+                await self._trimmed_pending(gone)
+                await self.reader.ack(gone)
+            await self._submit_claimed(entries)
+        self.log.info("own_pending_recovered", consumer=self.consumer)
+
+    async def _reclaim(self) -> None:
+        """XAUTOCLAIM entries idle longer than ``writer_claim_idle_ms`` (their consumer is gone)."""
+        assert self.reader is not None
+        for kind in STREAM_KINDS:
+            cursor = b"0-0"
+            while True:
+                cursor, entries, gone = await self.reader.autoclaim(
+                    kind, self.settings.writer_claim_idle_ms, cursor, self.settings.writer_batch_max
+                )
+                if gone:
+                    await self._trimmed_pending(gone)
+                fresh = [e for e in entries if (e.kind, e.entry_id) not in self._held]
+                if fresh:
+                    self.log.info("entries_reclaimed", stream=kind, count=len(fresh))
+                    await self._submit_claimed(fresh)
+                if cursor in (b"0-0", "0-0") or self.stopping.is_set():
+                    break
+
+    async def _submit_claimed(self, entries: list[Entry]) -> None:
+        """Queue redelivered entries; those delivered too often are written one per transaction."""
+        if not entries:
+            return
+        assert self.reader is not None
+        self._hold(entries)
+        suspects: set[bytes] = set()
+        for kind in {e.kind for e in entries}:
+            counts = await self.reader.delivery_counts(kind, [e for e in entries if e.kind == kind])
+            suspects |= {i for i, n in counts.items() if n >= self.settings.writer_max_attempts}
+        normal = [e for e in entries if e.entry_id not in suspects]
+        for start in range(0, len(normal), self.settings.writer_batch_max):
+            await self._submit(normal[start : start + self.settings.writer_batch_max], isolate=False)
+        isolated = [e for e in entries if e.entry_id in suspects]
+        if isolated:
+            self.log.warning("entries_isolated", count=len(isolated), min_deliveries=self.settings.writer_max_attempts)
+            await self._submit(isolated, isolate=True)
+
+    # --- committing ---
+    async def _submit(self, entries: list[Entry], *, isolate: bool) -> None:
+        self._outstanding += 1
+        try:
+            await self._queue.put((entries, isolate))
+        except BaseException:
+            self._outstanding -= 1
+            raise
+
+    async def _commit_routine(self) -> None:
+        while True:
+            entries, isolate = await self._queue.get()
+            try:
+                if isolate:
+                    for e in entries:
+                        await self._write_entries([e])
+                else:
+                    await self._write_entries(entries)
+            finally:
+                self._outstanding -= 1
+                self._queue.task_done()
+
+    async def _write_entries(self, entries: list[Entry]) -> None:
+        """Commit ``entries`` then ack them; poison goes to the dead letters; a bad row is bisected out."""
+        batch = self.builder.build(entries)
+        if batch.poison:
+            await self._dead_letter(batch.poison)
+            bad = {id(p.entry) for p in batch.poison}
+            entries = [e for e in entries if id(e) not in bad]
+            if not entries:
+                return
+        attempt = 0
+        while True:
+            started = time.monotonic()
+            try:
+                result = await self.sink.write(batch)
+                break
+            except TransientError as exc:
+                attempt += 1
+                self._failed(exc, attempt)
+                if self.stopping.is_set():
+                    return  # entries stay pending: redelivered to whoever runs next
+                await self._sleep(backoff_s(attempt, base_s=self.settings.writer_retry_base_s,
+                                            cap_s=self.settings.writer_retry_cap_s))
+                if self.stopping.is_set():
+                    return
+            except RowError as exc:
+                if len(entries) == 1:
+                    self._failed(exc, 0)
+                    await self._dead_letter([Poison(entries[0], f"rejected by MySQL: {exc}")])
+                    return
+                self.log.debug("batch_bisected", entries=len(entries), cause=str(exc))
+                mid = len(entries) // 2
+                await self._write_entries(entries[:mid])
+                await self._write_entries(entries[mid:])
+                return
+        self._succeeded(len(entries), result, time.monotonic() - started)
+        assert self.reader is not None
+        await self._redis_retry(self.reader.ack, entries)
+        self._release(entries)
+
+    def _failed(self, exc: Exception, attempt: int) -> None:
+        self.stats.failed()
+        if isinstance(exc, RowError):
+            return  # logged with the dead letter
+        self._incident_failures += 1
+        if self._incident_since is None:
+            self._incident_since = time.monotonic()
+            self.log.warning("mysql_write_failed", cause=str(exc), entries_stay_pending=True)
+        else:
+            self.log.debug("mysql_write_retry", cause=str(exc), attempt=attempt)
+
+    def _succeeded(self, entries: int, result: WriteResult, commit_s: float) -> None:
+        self.stats.committed(entries, result, commit_s)
+        if self._incident_since is not None:
+            self.log.info("mysql_write_recovered", outage_s=round(time.monotonic() - self._incident_since, 1),
+                          failures=self._incident_failures)
+            self._incident_since = None
+            self._incident_failures = 0
+
+    async def _dead_letter(self, poison: list[Poison]) -> None:
+        assert self.reader is not None
+        await self._redis_retry(self.reader.dead_letter, poison, maxlen=self.settings.writer_deadletter_maxlen)
+        self.stats.dead_lettered(len(poison))
+        self._release([p.entry for p in poison])
+        for p in poison[:5]:
+            self.log.warning("entry_dead_lettered", stream=p.entry.kind, id=p.entry.entry_id.decode(), reason=p.reason)
+
+    # --- background routines ---
+    async def _lease_routine(self) -> None:
+        """Renew the idle time of entries held for longer than a third of the claim timeout."""
+        assert self.reader is not None
+        period_s = self.settings.writer_claim_idle_ms / 3000.0
+        while not self.stopping.is_set():
+            await self._sleep(period_s)
+            now = time.monotonic()
+            stale = [Entry(kind, entry_id, None) for (kind, entry_id), t in self._held.items() if now - t >= period_s]
+            if not stale:
+                continue
+            try:
+                await self.reader.renew(stale)
+            except (RedisError, OSError) as exc:
+                self.log.warning("lease_renew_failed", error=str(exc))
+                continue
+            for e in stale:
+                if (e.kind, e.entry_id) in self._held:
+                    self._held[(e.kind, e.entry_id)] = now
+
+    async def _state_routine(self) -> None:
+        """Lag and pending per stream for the heartbeat; entries trimmed before delivery -> alert."""
+        assert self.reader is not None
+        while not self.stopping.is_set():
+            try:
+                for kind in STREAM_KINDS:
+                    state = await self.reader.group_state(kind)
+                    if state is not None:
+                        self._lag[kind], self._pending[kind] = state.lag, state.pending
+                        await self._report_lost(kind, state.lost)
+            except (RedisError, OSError) as exc:
+                self.log.debug("group_state_failed", error=str(exc))
+            await self._sleep(max(self.settings.heartbeat_interval_s, 0.2))
+
+    async def _partition_routine(self) -> None:
+        while not self.stopping.is_set():
+            try:
+                added = await self.sink.ensure_partitions(ist_now().date(), self.settings.writer_partition_months_ahead)
+                if added:
+                    self.log.info("partitions_added", table="dhan_ticks", partitions=added)
+            except PermissionError as exc:
+                self.log.warning("partition_maintenance_denied", cause=str(exc),
+                                 fix="run dhan db init as an admin user (pmax still takes every row)")
+                return
+            except TransientError as exc:
+                self.log.warning("partition_maintenance_failed", cause=str(exc))
+            await self._sleep(PARTITION_CHECK_S)
+
+    # --- alerts ---
+    async def _report_lost(self, kind: str, lost: int) -> None:
+        if lost:
+            await self._alert(kind, None if lost < 0 else lost, "trimmed before it was delivered to the writer")
+
+    async def _trimmed_pending(self, gone: list[tuple[str, bytes]]) -> None:
+        for kind in {k for k, _ in gone}:
+            ids = [i.decode() for k, i in gone if k == kind]
+            await self._alert(kind, len(ids), "trimmed while pending (delivered, not yet written)", ids[:20])
+
+    async def _alert(self, kind: str, count: int | None, how: str, ids: list[str] | None = None) -> None:
+        stream = self.keys.stream(kind)
+        self.stats.trimmed_lost += count or 0
+        alert = {
+            "rule": ALERT_RULE_TRIMMED, "severity": "critical", "source": self.instance, "stream": stream,
+            "entries": count, "ids": ids or [], "ts": round(time.time(), 3),
+            "message": f"{count if count is not None else 'some'} entries of {stream} {how}: they are not in "
+                       "MySQL; raise the stream cap (DHAN_STREAM_MAXLEN_*) or restore the writer sooner",
+        }  # fmt: skip
+        self.log.error(ALERT_RULE_TRIMMED, stream=stream, entries=count, how=how)
+        assert self._client is not None
+        payload = orjson.dumps(alert)
+        pipe = self._client.pipeline(transaction=False)
+        pipe.publish(self.keys.alerts, payload)
+        pipe.xadd(self.keys.alerts, {"d": payload}, maxlen=ALERTS_MAXLEN, approximate=True)
+        await self._redis_retry(pipe.execute)
+
+    # --- helpers ---
+    async def _sleep(self, delay_s: float) -> None:
+        try:
+            await asyncio.wait_for(self.stopping.wait(), delay_s)
+        except TimeoutError:
+            pass
+
+    async def _redis_retry(self, fn: Any, *args: Any, **kwargs: Any) -> Any:
+        """Run a Redis operation until it succeeds (or the service stops): acks must not be dropped."""
+        attempt = 0
+        while True:
+            try:
+                return await fn(*args, **kwargs)
+            except (RedisError, OSError) as exc:
+                attempt += 1
+                if self.stopping.is_set() and attempt > 3:
+                    self.log.warning("redis_gave_up_at_stop", op=getattr(fn, "__name__", "op"), error=str(exc))
+                    return None
+                delay = backoff_s(attempt, base_s=0.2, cap_s=5.0)
+                self.log.warning("redis_op_failed", op=getattr(fn, "__name__", "op"), error=str(exc),
+                                 attempt=attempt, delay_s=round(delay, 2))
+                await asyncio.sleep(delay)
+
+
+def _id_order(entry_id: bytes) -> tuple[int, int]:
+    ms, _, seq = entry_id.partition(b"-")
+    return int(ms), int(seq or 0)

@@ -1,0 +1,191 @@
+"""MySQL side of the writer: one transaction per batch, errors sorted into "retry later" and "bad row".
+
+Trade summaries stay exactly-once with no extra round trip in the common case: the tick insert reports
+how many rows it really inserted (a replayed natural key counts 0). All new -> the batch's own summary
+increments are applied; none new (a redelivery) -> nothing; some new (a partial overlap, e.g. batches cut
+differently after a crash) -> the touched (instrument, day) summaries are recomputed from ``dhan_ticks``.
+The recompute is a locking read under REPEATABLE READ (pinned per connection here), so it waits for, and
+includes, any concurrent writer's uncommitted ticks of the same keys. ``bench/writer_summary.py`` measures
+why recomputing on every batch is not the default: its cost grows with the ticks of the day.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import weakref
+from dataclasses import dataclass
+from datetime import date
+from typing import Any
+
+import aiomysql
+import pymysql
+
+from shared.db import check_schema, create_pool
+from shared.schema import ensure_partitions
+from shared.settings import Settings
+from writer import sql
+from writer.batch import Batch
+
+__all__ = ["MySQLSink", "RowError", "TransientError", "WriteResult"]
+
+# Server gone, connection lost or killed, too many connections, shutting down, lock wait timeout,
+# deadlock, query interrupted, read-only: the same batch can succeed later.
+_TRANSIENT_CODES = frozenset({1040, 1053, 1205, 1213, 1290, 1317, 1836, 1927, 2003, 2006, 2013, 2014, 2055})
+# A value in one of the rows can never be stored: find it by bisecting the batch, dead-letter it.
+_ROW_CODES = frozenset({1048, 1062, 1264, 1265, 1292, 1366, 1367, 1406, 1690, 3819, 4025})
+_ER_ACCESS_DENIED_TABLE = 1142
+_RECOMPUTE_KEYS_PER_STATEMENT = 500
+_ISOLATION = "SET SESSION TRANSACTION ISOLATION LEVEL REPEATABLE READ"
+
+
+class TransientError(Exception):
+    """The batch could not be written now; keep its entries pending and retry with backoff."""
+
+
+class RowError(Exception):
+    """A row of the batch can never be written (data too long, out of range...): bisect to find it."""
+
+
+@dataclass(slots=True)
+class WriteResult:
+    ticks: int = 0  # tick rows inserted (replays excluded)
+    tick_replays: int = 0
+    summary: int = 0
+    summary_mode: str = "none"  # "increment" | "recompute" | "none"
+    quotes: int = 0
+    depth: int = 0
+    greeks: int = 0
+
+
+def _classify(exc: BaseException) -> Exception:
+    code = exc.args[0] if isinstance(exc, pymysql.err.MySQLError) and exc.args else None
+    text = str(exc.args[1] if isinstance(exc, pymysql.err.MySQLError) and len(exc.args) > 1 else exc)
+    text = (text.splitlines() or [type(exc).__name__])[0][:200]
+    label = f"MySQL {code}: {text}" if code is not None else f"{type(exc).__name__}: {text}"
+    if code in _ROW_CODES:
+        return RowError(label)
+    # Everything else (server gone, timeouts, but also a missing table or a revoked grant) is a condition of
+    # the database, not of one entry: keep the entries and retry, loudly, rather than dead-letter a stream.
+    return TransientError(label)
+
+
+class MySQLSink:
+    """Writes :class:`Batch` objects; owns the aiomysql pool. ``start``/``stop`` pair; ``stop`` is idempotent."""
+
+    def __init__(self, settings: Settings) -> None:
+        self._settings = settings
+        self._pool: aiomysql.Pool | None = None
+        self._prepared: weakref.WeakSet[Any] = weakref.WeakSet()
+        self.waiting = 0
+        self.timeout_s = settings.writer_commit_timeout_s
+
+    async def start(self) -> None:
+        self._pool = await create_pool(self._settings, minsize=1, maxsize=self._settings.writer_pool_size)
+        try:
+            await check_schema(self._pool)
+        except BaseException:
+            await self.stop()
+            raise
+
+    async def stop(self) -> None:
+        pool, self._pool = self._pool, None
+        if pool is not None:
+            pool.close()
+            await pool.wait_closed()
+
+    def pool_stats(self) -> dict[str, int]:
+        pool = self._pool
+        if pool is None:
+            return {"pool_size": 0, "pool_in_use": 0, "pool_waiting": self.waiting}
+        return {"pool_size": pool.size, "pool_in_use": pool.size - pool.freesize, "pool_waiting": self.waiting}
+
+    async def _acquire(self) -> Any:
+        if self._pool is None:
+            raise TransientError("MySQL pool is not open")
+        self.waiting += 1
+        try:
+            conn = await self._pool.acquire()
+        except (pymysql.err.MySQLError, OSError, TimeoutError) as exc:
+            raise _classify(exc) from exc
+        finally:
+            self.waiting -= 1
+        if conn not in self._prepared:
+            try:
+                async with conn.cursor() as cur:
+                    await cur.execute(_ISOLATION)
+            except (pymysql.err.MySQLError, OSError) as exc:
+                conn.close()
+                await self._pool.release(conn)
+                raise _classify(exc) from exc
+            self._prepared.add(conn)
+        return conn
+
+    async def write(self, batch: Batch) -> WriteResult:
+        """One transaction for the whole batch; raises :class:`TransientError` or :class:`RowError`."""
+        conn = await self._acquire()
+        assert self._pool is not None
+        ok = False
+        try:
+            result = await asyncio.wait_for(self._write(conn, batch), self.timeout_s)
+            ok = True
+            return result
+        except (pymysql.err.MySQLError, OSError, TimeoutError) as exc:
+            raise _classify(exc) from exc
+        finally:
+            if not ok:
+                await self._discard(conn)
+            await self._pool.release(conn)
+
+    async def _discard(self, conn: Any) -> None:
+        """After a failure: roll back if the connection still answers, else drop it from the pool."""
+        if conn.closed:
+            return
+        try:
+            await asyncio.wait_for(conn.rollback(), 5.0)
+        except (pymysql.err.MySQLError, OSError, TimeoutError):
+            conn.close()
+
+    async def _write(self, conn: Any, batch: Batch) -> WriteResult:
+        result = WriteResult()
+        async with conn.cursor() as cur:  # autocommit is off: the first statement opens the transaction
+            if batch.ticks:
+                inserted = 0
+                for text in sql.render_statements(sql.tick_insert, batch.ticks):
+                    inserted += await cur.execute(text)
+                result.ticks = inserted
+                result.tick_replays = len(batch.ticks) - inserted
+                if inserted == len(batch.ticks):
+                    for text in sql.render_statements(sql.summary_increment, batch.summary):
+                        await cur.execute(text)
+                    result.summary, result.summary_mode = len(batch.summary), "increment"
+                elif inserted:
+                    keys = batch.summary_keys
+                    for start in range(0, len(keys), _RECOMPUTE_KEYS_PER_STATEMENT):
+                        await cur.execute(sql.summary_recompute(keys[start : start + _RECOMPUTE_KEYS_PER_STATEMENT]))
+                    result.summary, result.summary_mode = len(keys), "recompute"
+            for stmt, rows, name in (
+                (sql.quote_upsert, batch.quotes, "quotes"),
+                (sql.depth_upsert, batch.depth, "depth"),
+                (sql.greeks_upsert, batch.greeks, "greeks"),
+            ):
+                for text in sql.render_statements(stmt, rows):
+                    await cur.execute(text)
+                setattr(result, name, len(rows))
+        await conn.commit()
+        return result
+
+    async def ensure_partitions(self, today: date, months_ahead: int) -> list[str]:
+        """Monthly ``dhan_ticks`` partitions ahead; [] with no error when this user may not ALTER."""
+        conn = await self._acquire()
+        assert self._pool is not None
+        try:
+            added = await ensure_partitions(conn, today=today, months_ahead=months_ahead)
+            await conn.commit()
+            return added
+        except pymysql.err.MySQLError as exc:
+            await self._discard(conn)
+            if exc.args and exc.args[0] == _ER_ACCESS_DENIED_TABLE:
+                raise PermissionError(str(exc.args[-1])) from None
+            raise _classify(exc) from exc
+        finally:
+            await self._pool.release(conn)
