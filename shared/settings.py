@@ -140,6 +140,16 @@ class Settings(BaseSettings):
     writer_consumer: str | None = Field(None, description="consumer name in group 'writer' (default host-pid)")
     writer_claim_idle_ms: int = Field(30_000, ge=1000, description="pending entries idle this long are reclaimed")
     writer_max_attempts: int = Field(5, ge=1, description="deliveries before an entry goes to the dead letters")
+    writer_inflight: int = Field(
+        2, ge=1, le=16, description="batches committed concurrently (each on its own pooled connection)"
+    )
+    writer_commit_timeout_s: float = Field(60.0, gt=0, description="longest one batch transaction may take")
+    writer_retry_base_s: float = Field(0.25, gt=0, description="first MySQL retry delay (doubles per failure)")
+    writer_retry_cap_s: float = Field(15.0, gt=0, description="largest MySQL retry delay")
+    writer_partition_months_ahead: int = Field(
+        12, ge=1, le=60, description="monthly dhan_ticks partitions kept ahead of today"
+    )
+    writer_deadletter_maxlen: int = Field(100_000, ge=100, description="MAXLEN ~ of the dead-letter stream")
 
     # --- logging ---
     log_level: Literal["debug", "info", "warning", "error"] = Field("info", description="log level")
