@@ -6,9 +6,9 @@ publisher drains it in batches on its own task. While Redis is down the buffer g
 Redis answers again everything is written back oldest first (spool, then memory). Nothing is dropped.
 
 The hot path talks RESP directly: commands are assembled as bytes (a constant prefix per stream plus the
-payload) and sent with one write on a dedicated connection taken from redis-py's pool, so no per-command
-argument packing happens in Python (measured: redis-py's pipeline of one-field XADDs ~72k/s here; the
-pre-packed path several times that, see bench/feed_throughput.py).
+payload), sent with one write on the publisher's own connection (:mod:`feed.resp`) and their replies parsed
+in one pass by hiredis, so no per-command argument packing or per-reply await happens in Python (a redis-py
+pipeline of one-field XADDs does ~72k/s here).
 
 A batch that fails part way is sent again whole: Redis may then hold a few entries twice. That is safe by
 contract: ticks carry their natural key (instrument, day, cumulative volume) and quotes/depth are upserts
@@ -25,9 +25,11 @@ import time
 from pathlib import Path
 from typing import Any
 
+import hiredis
 import redis.asyncio as aioredis
 from redis.exceptions import RedisError
 
+from feed.resp import RespConnection, RespError
 from shared.backoff import backoff_s
 from shared.keys import Keys
 from shared.logs import get_logger
@@ -55,7 +57,7 @@ class Publisher:
         self.log = get_logger("feed.publisher")
         self._buf: collections.deque[tuple[int, bytes]] = collections.deque()
         self._wake = asyncio.Event()
-        self._conn: Any = None
+        self._conn: RespConnection | None = None
         maxlens = (settings.stream_maxlen_quotes, settings.stream_maxlen_ticks, settings.stream_maxlen_depth,
                    settings.stream_maxlen_greeks)
         self._xadd_prefix = [
@@ -167,18 +169,17 @@ class Publisher:
         self._pending_spool = None
         return self._pending
 
-    async def _connection(self) -> Any:
-        if self._conn is None:
-            self._conn = await self._client.connection_pool.get_connection()
+    async def _connection(self) -> RespConnection:
+        if self._conn is None or not self._conn.connected:
+            conn = RespConnection(self.settings.redis_url.get_secret_value())
+            await conn.connect()
+            self._conn = conn
         return self._conn
 
     async def _drop_connection(self) -> None:
         conn, self._conn = self._conn, None
         if conn is not None:
-            try:
-                await conn.disconnect()
-            finally:
-                await self._client.connection_pool.release(conn)
+            await conn.close()
 
     async def _write(self, batch: list[tuple[int, bytes]]) -> None:
         limit = self.settings.publish_batch_max
@@ -201,14 +202,10 @@ class Publisher:
                         parts.append(self._pub_prefix[kind])
                         parts.append(_bulk(b"[" + b",".join(payloads) + b"]"))
                         replies += 1
-            await conn.send_packed_command(b"".join(parts), check_health=False)
-            first_error: Exception | None = None
-            for _ in range(replies):
-                reply = await conn.read_response(disconnect_on_error=True)
-                if isinstance(reply, Exception) and first_error is None:
-                    first_error = reply
-            if first_error is not None:
-                raise first_error
+            conn.write(b"".join(parts))
+            for reply in await conn.read_replies(replies):
+                if isinstance(reply, hiredis.ReplyError):
+                    raise RespError(str(reply))
             for kind, payloads in enumerate(per_kind):
                 self.published[kind] += len(payloads)
 
@@ -232,7 +229,7 @@ class Publisher:
             t0 = time.perf_counter()
             try:
                 await self._write(batch)
-            except (RedisError, OSError, ConnectionError) as exc:
+            except (RespError, RedisError, OSError, ConnectionError, TimeoutError) as exc:
                 self.errors += 1
                 attempt += 1
                 await self._drop_connection()
