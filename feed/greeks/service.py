@@ -85,6 +85,7 @@ class GreeksService(Service):
         self.bad_entries = 0
         self.batches = 0
         self.redis_errors = 0
+        self._failures = 0  # consecutive failed reads/publishes (0: healthy)
         self.seeded = 0
         self.covered: set[str] = set()  # options with at least one greeks event published
         self.lag_ms = 0
@@ -132,11 +133,13 @@ class GreeksService(Service):
 
     async def _wait_for_universe(self) -> bool:
         warned = False
+        self.step = "waiting for the universe"
         while not self.stopping.is_set():
             try:
                 if await self._load_universe():
                     if warned:
                         self.log.info("universe_present")
+                    self.step = ""
                     return True
                 if not warned:
                     self.log.warning("universe_missing", key=self.keys.universe,
@@ -195,6 +198,7 @@ class GreeksService(Service):
         assert self.redis is not None
         read_pending = True  # own unacknowledged entries first (after a restart or an error)
         failures = 0
+        self._failures = 0
         while not self.stopping.is_set():
             try:
                 if read_pending:
@@ -206,7 +210,7 @@ class GreeksService(Service):
                     entries = await self._claim_idle() or await self._read(">", block_ms=self.block_ms)
                 if failures:
                     self.log.info("redis_recovered", after_failures=failures)
-                    failures = 0
+                    failures = self._failures = 0
                 if not entries:
                     self.lag_ms = 0
                     if self.drain:
@@ -223,6 +227,7 @@ class GreeksService(Service):
                 # Anything else (connection lost, a key of the wrong type...): nothing was acknowledged, so
                 # back off and read our pending entries again.
                 failures += 1
+                self._failures = failures
                 self.redis_errors += 1
                 delay = backoff_s(failures, base_s=0.2, cap_s=5.0)
                 self.log.warning("redis_failed", error=str(exc), attempt=failures, retry_in_s=round(delay, 2))
@@ -309,6 +314,13 @@ class GreeksService(Service):
             await asyncio.wait_for(self.stopping.wait(), seconds)
 
     # --- heartbeat ---
+    def health_problem(self) -> str | None:
+        if self.step:
+            return self.step  # e.g. still waiting for the feed's universe: nothing is being computed
+        if self._failures:
+            return f"Redis failing ({self._failures} attempts in a row)"
+        return None
+
     def metrics(self) -> dict[str, Any]:
         now = time.monotonic()
         dt = max(now - self._rate_at, 1e-6)

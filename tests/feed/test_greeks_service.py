@@ -337,10 +337,11 @@ async def test_waits_for_the_universe_then_processes(
     await eventually(lambda: svc.state == "running", message="service running")
 
     async def beat_seen() -> bool:
-        return bool(await redis_client.exists(keys.svc("greeks")))
+        return await redis_client.hget(keys.svc("greeks"), "step") == b"waiting for the universe"
 
-    await eventually(beat_seen, message="heartbeat while waiting")
+    await eventually(beat_seen, message="heartbeat saying what it waits for")
     assert not task.done() and svc.quotes == 0  # nothing consumed without a universe
+    assert svc.health_problem() == "waiting for the universe"
     await write_universe(redis_client, keys, m.records())
     assert await asyncio.wait_for(task, 20) == 0
     assert len(await read_greeks(redis_client, keys)) == 1
