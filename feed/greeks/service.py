@@ -41,7 +41,6 @@ __all__ = ["GreeksService"]
 Entry = tuple[bytes, dict[bytes, bytes] | None]
 
 
-
 class GreeksService(Service):
     name = "greeks"
 
