@@ -1,0 +1,1 @@
+"""Qt-free models of the visualizers: numpy state and pure update functions, one module per visual."""

@@ -1,0 +1,158 @@
+"""Quote board: the latest quote of every subscribed instrument, with change tracking for flashing cells.
+
+A quote is applied only if it is not older than the row's, in the writer's forward order (exchange time,
+day volume, receive time), so history from ``dhan_quotes`` and live events from the stream can overlap
+without a stale value winning. Each applied quote records, per watched column, whether the value rose or
+fell and when (``flash``), which the view turns into a brief green/red cell background.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+__all__ = ["COLUMNS", "FLASH_COLUMNS", "BoardModel", "QuoteRow"]
+
+# (id, title) in display order
+COLUMNS: tuple[tuple[str, str], ...] = (
+    ("symbol", "Symbol"),
+    ("ltp", "LTP"),
+    ("change", "Change"),
+    ("change_pct", "% Chg"),
+    ("volume", "Volume"),
+    ("oi", "OI"),
+    ("oi_change", "OI Chg"),
+    ("bid", "Bid"),
+    ("ask", "Ask"),
+    ("updated", "Updated"),
+)
+FLASH_COLUMNS = ("ltp", "volume", "oi", "bid", "ask")
+_QUOTE_FIELDS = ("ltp", "volume", "oi", "bid", "ask", "prev_close", "close", "prev_oi", "exchange_ts")
+
+
+@dataclass(slots=True)
+class QuoteRow:
+    key: str
+    symbol: str
+    segment: str = ""
+    role: str = ""
+    tick_size: float = 0.05
+    ltp: float | None = None
+    prev_close: float | None = None
+    volume: int | None = None
+    oi: int | None = None
+    prev_oi: int | None = None
+    bid: float | None = None
+    ask: float | None = None
+    exchange_ts: int | None = None
+    order: tuple[float, float, float] = (-1.0, -1.0, -1.0)
+    flash: dict[str, tuple[int, float]] = field(default_factory=dict)  # column -> (+1/-1, monotonic time)
+
+    @property
+    def change(self) -> float | None:
+        if self.ltp is None or not self.prev_close:
+            return None
+        return self.ltp - self.prev_close
+
+    @property
+    def change_pct(self) -> float | None:
+        if self.ltp is None or not self.prev_close:
+            return None
+        return (self.ltp - self.prev_close) / self.prev_close * 100.0
+
+    @property
+    def oi_change(self) -> int | None:
+        if self.oi is None or self.prev_oi is None:
+            return None
+        return self.oi - self.prev_oi
+
+    def value(self, column: str) -> Any:
+        if column == "updated":
+            return self.exchange_ts
+        return getattr(self, column)
+
+
+def _num(value: Any) -> float | None:
+    return None if value is None else float(value)
+
+
+def _int(value: Any) -> int | None:
+    return None if value is None else int(value)
+
+
+class BoardModel:
+    """Rows by instrument key in insertion order; ``dirty`` collects keys changed since the last paint."""
+
+    def __init__(self, clock: Callable[[], float] = time.monotonic) -> None:
+        self.rows: dict[str, QuoteRow] = {}
+        self.order: list[str] = []
+        self.dirty: set[str] = set()
+        self.added = False  # rows were added since the last paint (the view resets its row count)
+        self._clock = clock
+
+    def add_instrument(self, key: str, symbol: str, *, segment: str = "", role: str = "", tick_size: float = 0.05) -> QuoteRow:
+        row = self.rows.get(key)
+        if row is None:
+            row = self.rows[key] = QuoteRow(key, symbol, segment, role, tick_size)
+            self.order.append(key)
+            self.added = True
+        else:
+            row.symbol, row.segment, row.role, row.tick_size = symbol, segment or row.segment, role or row.role, tick_size
+        return row
+
+    def apply(self, key: str, q: Mapping[str, Any], *, flash: bool = True) -> bool:
+        """Apply a quote (event dict or ``dhan_quotes`` row with the same field names) if not older."""
+        row = self.rows.get(key)
+        if row is None:
+            return False
+        order = (float(q.get("exchange_ts") or 0), float(q.get("volume") or 0), float(q.get("recv_ts") or 0))
+        if order < row.order:
+            return False
+        row.order = order
+        now = self._clock()
+        for column, new in (
+            ("ltp", _num(q.get("ltp"))), ("volume", _int(q.get("volume"))), ("oi", _int(q.get("oi"))),
+            ("bid", _num(q.get("bid"))), ("ask", _num(q.get("ask"))),
+        ):
+            if new is None:
+                continue
+            old = getattr(row, column)
+            if flash and old is not None and new != old:
+                row.flash[column] = (1 if new > old else -1, now)
+            setattr(row, column, new)
+        prev = q.get("prev_close") or q.get("close")
+        if prev:
+            row.prev_close = float(prev)
+        if q.get("prev_oi") is not None:
+            row.prev_oi = int(q["prev_oi"])
+        if q.get("exchange_ts"):
+            row.exchange_ts = int(q["exchange_ts"])
+        self.dirty.add(key)
+        return True
+
+    def take_dirty(self) -> set[str]:
+        dirty, self.dirty = self.dirty, set()
+        return dirty
+
+    def flash_of(self, key: str, column: str, window_s: float) -> int:
+        """+1/-1 while the cell's last change is younger than ``window_s``, else 0."""
+        row = self.rows.get(key)
+        if row is None:
+            return 0
+        entry = row.flash.get(column)
+        if entry is None or self._clock() - entry[1] > window_s:
+            return 0
+        return entry[0]
+
+    def flashing_keys(self, window_s: float) -> set[str]:
+        """Rows with a cell inside its flash window (repainted until it fades)."""
+        now = self._clock()
+        return {r.key for r in self.rows.values() if any(now - t <= window_s for _, t in r.flash.values())}
+
+    def matches(self, key: str, text: str) -> bool:
+        """Filter: every space-separated word of ``text`` appears in the symbol, segment or role."""
+        row = self.rows[key]
+        hay = f"{row.symbol} {row.segment} {row.role}".lower()
+        return all(word in hay for word in text.lower().split())

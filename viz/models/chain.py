@@ -1,0 +1,129 @@
+"""Option chain: calls and puts by strike for one underlying and expiry, quotes plus greeks.
+
+Rows are strikes ascending; each side (CE/PE) holds LTP, OI, OI change (vs previous day's OI), volume and
+the greeks service's IV, delta, gamma, theta and vega. The ATM strike is the listed strike nearest the
+underlying price (the future the greeks are priced on, else the underlying's own quote), the lower one on
+a tie. :meth:`ChainModel.smile` gives IV by strike for each side, for the plot under the table.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+__all__ = ["SIDE_FIELDS", "ChainModel", "ChainSide", "OptionContract"]
+
+SIDE_FIELDS: tuple[tuple[str, str], ...] = (
+    ("ltp", "LTP"), ("oi", "OI"), ("oi_change", "OI Chg"), ("volume", "Volume"), ("iv", "IV %"),
+    ("delta", "Delta"), ("gamma", "Gamma"), ("theta", "Theta"), ("vega", "Vega"),
+)
+
+
+@dataclass(frozen=True, slots=True)
+class OptionContract:
+    key: str
+    strike: float
+    option_type: str  # "CE" | "PE"
+    symbol: str = ""
+
+
+@dataclass(slots=True)
+class ChainSide:
+    contract: OptionContract
+    ltp: float | None = None
+    oi: int | None = None
+    prev_oi: int | None = None
+    volume: int | None = None
+    iv: float | None = None
+    delta: float | None = None
+    gamma: float | None = None
+    theta: float | None = None
+    vega: float | None = None
+    quote_order: tuple[float, float, float] = (-1.0, -1.0, -1.0)
+    greeks_order: tuple[float, float] = (-1.0, -1.0)
+
+    @property
+    def oi_change(self) -> int | None:
+        if self.oi is None or self.prev_oi is None:
+            return None
+        return self.oi - self.prev_oi
+
+    def value(self, name: str) -> Any:
+        if name == "iv":
+            return None if self.iv is None else self.iv * 100.0
+        return getattr(self, name)
+
+
+@dataclass
+class ChainModel:
+    underlying: str
+    expiry: str
+    sides: dict[str, ChainSide] = field(default_factory=dict)  # instrument key -> side
+    strikes: list[float] = field(default_factory=list)
+    by_strike: dict[float, dict[str, ChainSide]] = field(default_factory=dict)
+    underlying_price: float | None = None
+    underlying_keys: set[str] = field(default_factory=set)  # quotes that move the underlying price
+    version: int = 0  # bumped on every applied change (the view repaints when it moved)
+
+    def set_contracts(self, contracts: list[OptionContract]) -> None:
+        self.sides = {c.key: self.sides.get(c.key) or ChainSide(c) for c in contracts}
+        self.by_strike = {}
+        for side in self.sides.values():
+            self.by_strike.setdefault(side.contract.strike, {})[side.contract.option_type] = side
+        self.strikes = sorted(self.by_strike)
+        self.version += 1
+
+    def apply_quote(self, key: str, q: Mapping[str, Any]) -> bool:
+        if key in self.underlying_keys and q.get("ltp"):
+            self.underlying_price = float(q["ltp"])
+            self.version += 1
+        side = self.sides.get(key)
+        if side is None:
+            return key in self.underlying_keys
+        order = (float(q.get("exchange_ts") or 0), float(q.get("volume") or 0), float(q.get("recv_ts") or 0))
+        if order < side.quote_order:
+            return False
+        side.quote_order = order
+        if q.get("ltp") is not None:
+            side.ltp = float(q["ltp"])
+        if q.get("oi") is not None:
+            side.oi = int(q["oi"])
+        if q.get("prev_oi") is not None:
+            side.prev_oi = int(q["prev_oi"])
+        if q.get("volume") is not None:
+            side.volume = int(q["volume"])
+        self.version += 1
+        return True
+
+    def apply_greeks(self, key: str, g: Mapping[str, Any]) -> bool:
+        side = self.sides.get(key)
+        if side is None:
+            return False
+        order = (float(g.get("exchange_ts") or 0), float(g.get("recv_ts") or 0))
+        if order < side.greeks_order:
+            return False
+        side.greeks_order = order
+        for name in ("iv", "delta", "gamma", "theta", "vega"):
+            value = g.get(name)
+            setattr(side, name, None if value is None else float(value))
+        if g.get("underlying_price"):
+            self.underlying_price = float(g["underlying_price"])
+        self.version += 1
+        return True
+
+    def atm_strike(self) -> float | None:
+        if not self.strikes or self.underlying_price is None:
+            return None
+        price = self.underlying_price
+        return min(self.strikes, key=lambda k: (abs(k - price), k))
+
+    def smile(self) -> dict[str, tuple[list[float], list[float]]]:
+        """``{"CE": (strikes, iv %), "PE": (...)}`` over strikes whose IV is known."""
+        out: dict[str, tuple[list[float], list[float]]] = {"CE": ([], []), "PE": ([], [])}
+        for strike in self.strikes:
+            for opt, side in self.by_strike[strike].items():
+                if side.iv is not None and opt in out:
+                    out[opt][0].append(strike)
+                    out[opt][1].append(side.iv * 100.0)
+        return out
