@@ -36,6 +36,7 @@ __all__ = ["DhanConnection"]
 FrameSink = Callable[[bytes, float], None]
 EventSink = Callable[[dict[str, Any]], None]
 _REASON = struct.Struct("<H")
+YIELD_EVERY_FRAMES = 200
 
 
 class DhanConnection:
@@ -166,8 +167,14 @@ class DhanConnection:
         binary = aiohttp.WSMsgType.BINARY
         on_frame = self.on_frame
         clock = self.clock
+        since_yield = 0
         while True:
             msg = await ws.receive()
+            since_yield += 1
+            if since_yield >= YIELD_EVERY_FRAMES:
+                # receive() does not suspend while frames are buffered: give the publisher its turn
+                since_yield = 0
+                await asyncio.sleep(0)
             if msg.type is binary:
                 data = msg.data
                 now = clock()
