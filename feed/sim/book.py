@@ -27,11 +27,12 @@ class SimInstrument:
     """Mutable state of one instrument; ``subs`` holds the subscribed sinks per mode (ticker, quote, full)."""
 
     __slots__ = (
-        "ask_o", "ask_q", "ask_t", "atp", "base_weight", "beta", "bid_o", "bid_q", "bid_t", "close", "contract",
-        "depth_lots", "expiry_key", "factor", "fno", "high", "is_call", "key", "kind", "last_factor", "last_t",
-        "lot", "low", "ltp", "ltq", "ltt", "log_price", "max_lots", "mean_lots", "n_subs", "oi", "oi_high",
-        "oi_low", "open", "prev_oi", "security_id", "segment", "sigma_s", "spread_ticks", "strike", "subs",
-        "tbq", "tick", "tsq", "turnover", "underlying", "volume", "weight",
+        "ask_o", "ask_q", "ask_t", "atp", "base_weight", "beta", "bid_o", "bid_q", "bid_t", "close",
+        "contract", "depth_lots", "expiry_key", "factor", "fno", "high", "is_call", "key", "kind",
+        "last_factor", "last_t", "log_price", "lot", "low", "ltp", "ltq", "ltt", "max_lots", "mean_lots",
+        "n_subs", "oi", "oi_high", "oi_low", "open", "prev_oi", "security_id", "segment", "sigma_s",
+        "spread_ticks", "strike", "subs", "tbq", "tick", "tsq", "turnover", "underlying", "volume",
+        "weight",
     )
 
     def __init__(self, segment: int, security_id: int, kind: int, tick: float, lot: int) -> None:

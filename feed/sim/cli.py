@@ -1,4 +1,4 @@
-"""``dhan sim``: the Dhan-protocol exchange simulator as a service (heartbeat, control channel, --duration)."""
+"""``dhan sim``: the Dhan-protocol exchange simulator as a service (heartbeat, control, --duration)."""
 
 from __future__ import annotations
 
@@ -65,8 +65,10 @@ class SimService(Service):
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--host", default=None, help="address to bind (default DHAN_SIM_HOST)")
-    parser.add_argument("--port", type=int, default=None, help="port to listen on (default DHAN_SIM_PORT; 0: any)")
-    parser.add_argument("--seed", type=int, default=None, help="seed of the simulated market (default DHAN_SIM_SEED)")
+    parser.add_argument("--port", type=int, default=None,
+                        help="port to listen on (default DHAN_SIM_PORT; 0: any free port)")
+    parser.add_argument("--seed", type=int, default=None,
+                        help="seed of the simulated market (default DHAN_SIM_SEED)")
     parser.add_argument("--rate", type=float, default=None, metavar="UPDATES_PER_S",
                         help="updates per second across subscribed instruments (default DHAN_SIM_RATE)")
 
@@ -74,7 +76,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 def apply_overrides(args: argparse.Namespace, settings: Settings) -> Settings:
     """Settings with the command-line overrides applied (validated like the environment)."""
     update: dict[str, Any] = {}
-    for arg, field in (("host", "sim_host"), ("port", "sim_port"), ("seed", "sim_seed"), ("rate", "sim_rate")):
+    names = (("host", "sim_host"), ("port", "sim_port"), ("seed", "sim_seed"), ("rate", "sim_rate"))
+    for arg, field in names:
         value = getattr(args, arg, None)
         if value is not None:
             update[field] = value

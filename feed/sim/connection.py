@@ -121,5 +121,5 @@ class SimConnection:
             self.transport.abort()
 
     def summary(self) -> dict[str, Any]:
-        return {"conn": self.conn_id, "subscribed": len(self.subs), "sent": self.sent, "dropped": self.dropped,
-                "stalled": self.stalled}
+        return {"conn": self.conn_id, "subscribed": len(self.subs), "sent": self.sent,
+                "dropped": self.dropped, "stalled": self.stalled}

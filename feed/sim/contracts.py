@@ -205,9 +205,9 @@ def _future_id(u: Underlying, expiry: date) -> int:
 
 
 def _option_id(u: Underlying, expiry: date, strike: float, option_type: str) -> int:
-    # Tuesday expiries are a week apart: the week number modulo 16 is unique within the ~14-week window listed.
+    # Tuesday expiries are a week apart: the week number modulo 16 is unique in the ~14-week window listed.
     week = (expiry.toordinal() // 7) % 16
-    strike_idx = int(round(strike / u.strike_step)) % 1000
+    strike_idx = round(strike / u.strike_step) % 1000
     return 40_000 + (week * 2 + u.code) * 2000 + strike_idx * 2 + (option_type == "PE")
 
 
@@ -224,7 +224,8 @@ def generate_contracts(
     mcx: bool = True,
 ) -> list[Contract]:
     """Every derivative listed at ``at_utc_epoch``: NIFTY and BANKNIFTY futures (3 months) and options
-    (strikes around ``centre_prices``), and MCX futures when ``mcx``. Ordered by underlying, expiry, strike."""
+    (strikes around ``centre_prices``), and MCX futures when ``mcx``. Ordered by underlying, expiry,
+    strike."""
     each_side = {"NIFTY": 60, "BANKNIFTY": 40, **(strikes_each_side or {})}
     out: list[Contract] = []
     monthlies = _monthlies(at_utc_epoch, _MONTHS_LISTED)

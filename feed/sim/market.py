@@ -44,7 +44,8 @@ class Market:
     """All simulated instruments; :meth:`generate` produces ``n`` updates for the subscribed ones."""
 
     def __init__(
-        self, settings: Settings, t0: float, *, seed: int | None = None, contracts: list[Contract] | None = None,
+        self, settings: Settings, t0: float, *, seed: int | None = None,
+        contracts: list[Contract] | None = None,
     ) -> None:
         self.rng = random.Random(settings.sim_seed if seed is None else seed)
         self.rate_r = settings.risk_free_rate
@@ -87,7 +88,8 @@ class Market:
         max_volume = max(q.volume for q in self.reference.stocks.values())
         for row in self.reference.equity_rows:
             quote = self.reference.stocks[row[5]]
-            inst = self._add(SimInstrument(ExchangeSegment.NSE_EQ, int(row[2]), KIND_EQUITY, float(row[11]) / 100, 1))
+            tick = float(row[11]) / 100  # paise on tradable rows
+            inst = self._add(SimInstrument(ExchangeSegment.NSE_EQ, int(row[2]), KIND_EQUITY, tick, 1))
             inst.factor = "BANKNIFTY" if row[5] in _BANKS else "NIFTY"
             inst.beta = 0.7 + 0.6 * rng.random()
             inst.sigma_s = (0.15 + 0.15 * rng.random()) / math.sqrt(252 * 6.25 * 3600)
@@ -98,7 +100,8 @@ class Market:
             inst.base_weight = 0.6 + 2.4 * math.sqrt(quote.volume / max_volume)
             gap = self.factors.log_level(inst.factor) - math.log(self._prev_levels[inst.factor])
             start = quote.ltp * math.exp(inst.beta * gap + rng.gauss(0.0, 0.004))
-            inst.log_price, inst.last_factor, inst.last_t = math.log(start), self.factors.log_level(inst.factor), t0
+            inst.log_price, inst.last_t = math.log(start), t0
+            inst.last_factor = self.factors.log_level(inst.factor)
             inst.open_day(rng, start, ltt, quote.ltp, 0)
         self._near = {}
         for c in self.contracts:
@@ -157,7 +160,7 @@ class Market:
             self.fnear[name] = level * math.exp(self.rate_r * t)
 
     def advance(self, now: float) -> None:
-        """Move the market's clock to ``now`` (never backwards): walk the factors, roll the day at midnight."""
+        """Move the clock to ``now`` (never backwards): walk the factors, roll the day at 00:00 IST."""
         if now <= self.now:
             return
         self.now = now
@@ -200,7 +203,7 @@ class Market:
         return self.instruments.get((segment, security_id))
 
     def subscribe(self, inst: SimInstrument, sink: Sink, mode: int) -> None:
-        """Subscribe ``sink`` to ``inst`` in ``mode`` (0 ticker, 1 quote, 2 full); a new mode replaces the old."""
+        """Subscribe ``sink`` to ``inst`` in ``mode`` (0 ticker, 1 quote, 2 full), replacing another mode."""
         was = self._remove(inst, sink)
         inst.subs[mode].append(sink)
         inst.n_subs += 1
@@ -241,7 +244,7 @@ class Market:
 
     # --- the generator ---
     def generate(self, n: int) -> int:
-        """``n`` updates at the current time, packets appended to the subscribed sinks; returns updates made."""
+        """``n`` updates at the current time, packets appended to the subscribed sinks; returns ``n``."""
         if n <= 0 or not self._active:
             return 0
         if self.now >= self._weights_due:

@@ -35,7 +35,9 @@ ANNUAL_VOL: dict[str, float] = {
 ATM_IV: dict[str, float] = {"NIFTY": 0.13, "BANKNIFTY": 0.15}
 _DEFAULT_ATM_IV = 0.18
 # Rough Dec 2025 levels (rupees per MCX quotation unit); the simulator's own numbers, not market data.
-START_PRICES_MCX: dict[str, float] = {"GOLD": 130_000.0, "SILVER": 190_000.0, "CRUDEOIL": 5_200.0, "NATURALGAS": 380.0}
+START_PRICES_MCX: dict[str, float] = {
+    "GOLD": 130_000.0, "SILVER": 190_000.0, "CRUDEOIL": 5_200.0, "NATURALGAS": 380.0,
+}
 NIFTY_BANK_CORRELATION = 0.75
 
 # Smile in standardised moneyness z = ln(K/F) / (atm * sqrt(t)): iv = atm + SKEW*z + CURVE*z^2, so a put two

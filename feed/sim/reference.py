@@ -86,7 +86,8 @@ def _parse_master(text: str) -> tuple[tuple[tuple[str, ...], ...], tuple[tuple[s
 def _parse_market_watch(text: str) -> list[StockQuote]:
     rows = list(csv.reader(io.StringIO(text, newline="")))
     head = [h.split("\n")[0].strip().upper() for h in rows[0]]
-    col = {name: head.index(name) for name in ("SYMBOL", "OPEN", "HIGH", "LOW", "PREV. CLOSE", "LTP", "VOLUME")}
+    wanted = ("SYMBOL", "OPEN", "HIGH", "LOW", "PREV. CLOSE", "LTP", "VOLUME")
+    col = {name: head.index(name) for name in wanted}
     out = []
     for r in rows[1:]:
         if not r or not r[0].strip():

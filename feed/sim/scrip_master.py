@@ -19,12 +19,15 @@ from collections.abc import Iterable, Sequence
 from feed.sim.contracts import Contract, is_listed
 from feed.sim.reference import COMPACT_HEADER, Reference
 
-__all__ = ["COMPACT_HEADER", "DETAILED_HEADER", "compact_rows", "detailed_rows", "render_compact", "render_detailed"]
+__all__ = [
+    "COMPACT_HEADER", "DETAILED_HEADER", "compact_rows", "detailed_rows", "render_compact", "render_detailed",
+]
 
 DETAILED_HEADER: tuple[str, ...] = (
     "EXCH_ID", "SEGMENT", "SECURITY_ID", "ISIN", "INSTRUMENT", "UNDERLYING_SECURITY_ID", "UNDERLYING_SYMBOL",
     "SYMBOL_NAME", "DISPLAY_NAME", "INSTRUMENT_TYPE", "SERIES", "LOT_SIZE", "SM_EXPIRY_DATE", "STRIKE_PRICE",
-    "OPTION_TYPE", "TICK_SIZE", "EXPIRY_FLAG", "BRACKET_FLAG", "COVER_FLAG", "ASM_GSM_FLAG", "ASM_GSM_CATEGORY",
+    "OPTION_TYPE", "TICK_SIZE", "EXPIRY_FLAG", "BRACKET_FLAG", "COVER_FLAG", "ASM_GSM_FLAG",
+    "ASM_GSM_CATEGORY",
     "BUY_SELL_INDICATOR", "BUY_CO_MIN_MARGIN_PER", "BUY_CO_SL_RANGE_MAX_PERC", "BUY_CO_SL_RANGE_MIN_PERC",
     "BUY_BO_MIN_MARGIN_PER", "BUY_BO_PROFIT_RANGE_MAX_PERC", "BUY_BO_PROFIT_RANGE_MIN_PERC", "MTF_LEVERAGE",
     "SM_UPPER_LIMIT", "SM_LOWER_LIMIT", "SM_FREEZE_QTY",
@@ -53,7 +56,8 @@ def _compact_contract(c: Contract) -> list[str]:
     u = c.underlying
     mcx = u.exch == "MCX"
     return [
-        u.exch, "M" if mcx else "D", str(c.security_id), c.instrument, "0", c.trading_symbol, f"{u.lot_size:.1f}",
+        u.exch, "M" if mcx else "D", str(c.security_id), c.instrument, "0", c.trading_symbol,
+        f"{u.lot_size:.1f}",
         c.custom_symbol, f"{c.expiry.isoformat()} {'23:30' if mcx else '14:30'}:00", _strike(c),
         c.option_type or "XX", _tick_paise(c.tick_size), c.expiry_flag,
         "FUTCOM" if mcx else ("OP" if c.is_option else "FUT"), "2" if mcx else "", u.name if mcx else "",
@@ -92,7 +96,9 @@ def _detailed_contract(c: Contract) -> list[str]:
     ]
 
 
-def detailed_rows(reference: Reference, contracts: Sequence[Contract], at_utc_epoch: float) -> list[list[str]]:
+def detailed_rows(
+    reference: Reference, contracts: Sequence[Contract], at_utc_epoch: float
+) -> list[list[str]]:
     """Rows (without the header and the trailing empty column) of the detailed master."""
     rows = [_detailed_reference(r) for r in reference.index_rows]
     rows += [_detailed_reference(r) for r in reference.equity_rows]

@@ -53,6 +53,9 @@ PING_INTERVAL_S = 10.0  # Dhan pings its clients; aiohttp closes a client that s
 CLOSE_TIMEOUT_S = 3.0
 _MAX_CATCHUP_S = 1.0  # after a pause (or a big clock step) at most this much time is made up
 _MAX_UPDATES_PER_TURN = 5000
+# Larger than any valid request (MAX_REQUEST_BYTES) so an oversized one is logged and ignored like other bad
+# frames; only beyond this does aiohttp close the socket (1009).
+_MAX_CLIENT_MESSAGE_BYTES = 16 * MAX_REQUEST_BYTES
 _USAGE = "dhan sim: WebSocket feed here; connect with ?version=2&token=<token>&clientId=<id>&authType=2\n"
 
 
@@ -98,7 +101,9 @@ class SimServer:
         await self.start()
         return self
 
-    async def __aexit__(self, et: type[BaseException] | None, e: BaseException | None, tb: TracebackType | None) -> None:
+    async def __aexit__(
+        self, et: type[BaseException] | None, e: BaseException | None, tb: TracebackType | None
+    ) -> None:
         await self.stop()
 
     @property
@@ -124,7 +129,8 @@ class SimServer:
         except OSError as exc:
             await runner.cleanup()
             raise ConfigError(
-                f"simulator cannot listen on {self.host}:{self.port} ({exc.strerror}); set DHAN_SIM_PORT or --port"
+                f"simulator cannot listen on {self.host}:{self.port} ({exc.strerror}); "
+                "set DHAN_SIM_PORT or --port"
             ) from None
         self._runner = runner
         self.port = int(runner.addresses[0][1])
@@ -196,7 +202,8 @@ class SimServer:
 
     async def _handle_ws(self, request: web.Request) -> web.StreamResponse:
         ws = web.WebSocketResponse(
-            compress=False, heartbeat=PING_INTERVAL_S, max_msg_size=MAX_REQUEST_BYTES, timeout=CLOSE_TIMEOUT_S
+            compress=False, heartbeat=PING_INTERVAL_S, max_msg_size=_MAX_CLIENT_MESSAGE_BYTES,
+            timeout=CLOSE_TIMEOUT_S,
         )
         if not ws.can_prepare(request).ok:
             return web.Response(status=400, text=_USAGE)
@@ -204,7 +211,8 @@ class SimServer:
         reason = self._auth_failure(request.query)
         if reason is not None:
             self.refused[reason] += 1
-            self.log.warning("connection_refused", reason=reason, why=DISCONNECT_REASONS.get(reason, "unknown"))
+            why = DISCONNECT_REASONS.get(reason, "unknown")
+            self.log.warning("connection_refused", reason=reason, why=why)
             await ws.send_bytes(pack_disconnect(reason))
             await ws.close()
             return ws
@@ -259,7 +267,8 @@ class SimServer:
                 key = (SEGMENT_BY_NAME[seg_name], sid)
                 if key not in conn.subs and len(conn.subs) >= MAX_INSTRUMENTS_PER_CONNECTION:
                     if conn.report_once("limit"):
-                        self.log.warning("subscription_limit", conn=conn.conn_id, limit=MAX_INSTRUMENTS_PER_CONNECTION)
+                        self.log.warning("subscription_limit", conn=conn.conn_id,
+                                         limit=MAX_INSTRUMENTS_PER_CONNECTION)
                     continue
                 conn.subs[key] = mode_idx
                 inst = market.lookup(*key)
@@ -288,7 +297,8 @@ class SimServer:
 
     # --- faults ---
     async def inject_fault(
-        self, kind: str, *, code: int = 807, seconds: float = 5.0, variant: str = "truncated", conn: int | None = None,
+        self, kind: str, *, code: int = 807, seconds: float = 5.0, variant: str = "truncated",
+        conn: int | None = None,
     ) -> int:
         """Apply a fault (see :mod:`feed.sim.faults`) now; returns how many connections it touched."""
         fault = parse_fault({"kind": kind, "code": str(code), "seconds": str(seconds), "variant": variant,

@@ -1,0 +1,391 @@
+"""The simulator over a real WebSocket: authentication, limits, modes, unsubscribe, determinism, bad frames.
+
+The simulated clock is a manual one: the market moves only when a test advances it, so every test knows
+exactly when packets are produced and reads exactly what was sent (no fixed sleeps, no timing asserts).
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator, Iterable
+from contextlib import asynccontextmanager
+from datetime import datetime
+from typing import Any
+
+import aiohttp
+import orjson
+import pytest
+from structlog.testing import capture_logs
+
+from feed.protocol.decode import Decoder, Packet, packet_as_dict
+from feed.protocol.requests import build_disconnect, build_requests
+from feed.sim.book import KIND_EQUITY, KIND_FUTURE, KIND_OPTION
+from feed.sim.server import SimServer
+from shared.clock import IST, to_dhan_epoch
+from tests.conftest import eventually, make_settings
+
+T0 = datetime(2026, 7, 15, 11, 0, tzinfo=IST).timestamp()
+
+
+class ManualClock:
+    def __init__(self, t: float = T0) -> None:
+        self.t = t
+
+    def __call__(self) -> float:
+        return self.t
+
+
+def query(token: str = "tok", client_id: str | None = "1100000001") -> str:
+    q = f"?version=2&token={token}&authType=2"
+    return q + (f"&clientId={client_id}" if client_id is not None else "")
+
+
+@asynccontextmanager
+async def running(**overrides: Any) -> AsyncIterator[tuple[SimServer, ManualClock, aiohttp.ClientSession]]:
+    clock = ManualClock()
+    seed = overrides.pop("seed", None)
+    recorder = overrides.pop("recorder", None)
+    settings = make_settings(sim_rate=400.0, sim_burst_factor=0.0, **overrides)
+    sim = SimServer(settings, clock=clock, seed=seed, recorder=recorder)
+    async with sim, aiohttp.ClientSession() as http:
+        yield sim, clock, http
+
+
+class Client:
+    """One WebSocket client that reads exactly what the server says it sent."""
+
+    def __init__(self, sim: SimServer, ws: aiohttp.ClientWebSocketResponse, conn_id: int) -> None:
+        self.sim, self.ws, self.conn_id = sim, ws, conn_id
+        self.frames: list[bytes] = []
+        self.decoder = Decoder()
+
+    def sent(self) -> int:
+        return next((c["sent"] for c in self.sim.stats()["clients"] if c["conn"] == self.conn_id), 0)
+
+    async def send(self, frames: Iterable[str]) -> None:
+        for f in frames:
+            await self.ws.send_str(f)
+
+    async def read_sent(self) -> list[bytes]:
+        """Every frame the server has written to this client so far and we have not read."""
+        new: list[bytes] = []
+        while len(self.frames) + len(new) < self.sent():
+            msg = await self.ws.receive(timeout=10)
+            assert msg.type == aiohttp.WSMsgType.BINARY, msg
+            new.append(msg.data)
+        self.frames += new
+        return new
+
+    def decode(self, frames: list[bytes]) -> list[Packet]:
+        return [p for f in frames for p in self.decoder.decode(f)]
+
+
+async def connect(sim: SimServer, http: aiohttp.ClientSession, **q: Any) -> Client:
+    before = set(c["conn"] for c in sim.stats()["clients"])
+    ws = await http.ws_connect(sim.url + query(**q))
+    await eventually(lambda: len(sim.stats()["clients"]) > len(before))
+    conn_id = max(set(c["conn"] for c in sim.stats()["clients"]) - before)
+    return Client(sim, ws, conn_id)
+
+
+async def step(sim: SimServer, clock: ManualClock, seconds: float = 0.5, times: int = 1) -> None:
+    for _ in range(times):
+        before = sim.updates_count
+        clock.t += seconds
+        await eventually(lambda b=before: sim.updates_count > b, message="simulator made no updates")
+
+
+async def expect_refusal(sim: SimServer, http: aiohttp.ClientSession, reason: int, **q: Any) -> None:
+    async with http.ws_connect(sim.url + query(**q)) as ws:
+        msg = await ws.receive(timeout=10)
+        assert msg.type == aiohttp.WSMsgType.BINARY
+        assert packet_as_dict(Decoder().decode(msg.data)[0]) == {
+            "code": 50, "length": 10, "segment": 0, "security_id": 0, "reason": reason}
+        closing = await ws.receive(timeout=10)
+        assert closing.type in (aiohttp.WSMsgType.CLOSE, aiohttp.WSMsgType.CLOSED)
+
+
+def pick(sim: SimServer, kind: int, underlying: str | None = None, count: int = 1) -> list[tuple[str, int]]:
+    from feed.protocol.constants import SEGMENT_BY_CODE
+
+    assert sim.market is not None
+    found = [i for i in sim.market.instruments.values()
+             if i.kind == kind and (underlying is None or i.underlying == underlying)]
+    if kind == KIND_OPTION:  # the busiest: nearest the money
+        found.sort(key=lambda i: abs(i.strike - sim.market.fnear[i.underlying]))  # type: ignore[union-attr]
+    return [(SEGMENT_BY_CODE[i.segment], i.security_id) for i in found[:count]]
+
+
+# --- authentication ---
+async def test_auth_any_token_when_unset_and_prev_close_then_status_on_subscribe() -> None:
+    async with running() as (sim, _clock, http):
+        c = await connect(sim, http, token="whatever")
+        wanted = [("IDX_I", 13), ("IDX_I", 25), ("NSE_EQ", 2885), *pick(sim, KIND_FUTURE, "NIFTY")]
+        await c.send(build_requests(wanted, "quote"))
+        await eventually(lambda: c.sent() >= len(wanted) + 1)
+        packets = c.decode(await c.read_sent())
+        assert [p[0] for p in packets] == [6] * len(wanted) + [7], "prev close per instrument, then status"
+        assert [(p[2], p[3]) for p in packets[:-1]] == [(0, 13), (0, 25), (1, 2885), (2, wanted[3][1])]
+        prev = {p[3]: packet_as_dict(p) for p in packets[:-1]}
+        assert prev[13]["prev_close"] == pytest.approx(26_046.95, abs=0.01)
+        assert prev[wanted[3][1]]["prev_oi"] > 0 and prev[2885]["prev_oi"] == 0
+        await c.send(build_requests([("NSE_EQ", 1333)], "quote"))
+        await eventually(lambda: c.sent() >= len(wanted) + 2)
+        assert [p[0] for p in c.decode(await c.read_sent())] == [6], "market status only once per connection"
+        await c.ws.close()
+
+
+async def test_auth_failures_send_dhans_disconnect_codes() -> None:
+    async with running(sim_token="s3cret-token") as (sim, _clock, http):
+        await expect_refusal(sim, http, 809, token="wrong")
+        await expect_refusal(sim, http, 809, token="")
+        await expect_refusal(sim, http, 808, token="s3cret-token", client_id=None)
+        await expect_refusal(sim, http, 808, token="s3cret-token", client_id="")
+        good = await connect(sim, http, token="s3cret-token")
+        await good.send(build_requests([("IDX_I", 13)], "ticker"))
+        await eventually(lambda: good.sent() == 2)
+        assert sim.refused == {809: 2, 808: 2}
+        await good.ws.close()
+
+
+async def test_sixth_connection_per_token_gets_805() -> None:
+    async with running() as (sim, _clock, http):
+        clients = [await connect(sim, http, token="same") for _ in range(5)]
+        await expect_refusal(sim, http, 805, token="same")
+        other = await connect(sim, http, token="another")  # the limit is per token
+        await clients[0].ws.close()
+        await eventually(lambda: sim.stats()["connections"] == 5)
+        again = await connect(sim, http, token="same")
+        for c in [*clients[1:], other, again]:
+            await c.ws.close()
+
+
+async def test_expired_token_fault_807_until_cleared() -> None:
+    async with running() as (sim, _clock, http):
+        c = await connect(sim, http)
+        assert await sim.inject_fault("expire") == 1
+        msg = await c.ws.receive(timeout=10)
+        assert packet_as_dict(Decoder().decode(msg.data)[0])["reason"] == 807
+        assert (await c.ws.receive(timeout=10)).type in (aiohttp.WSMsgType.CLOSE, aiohttp.WSMsgType.CLOSED)
+        await expect_refusal(sim, http, 807)
+        await sim.inject_fault("clear")
+        ok = await connect(sim, http)
+        await ok.ws.close()
+
+
+# --- requests and limits ---
+async def test_request_limits_per_message_and_per_connection() -> None:
+    async with running() as (sim, _clock, http):
+        c = await connect(sim, http)
+        too_many = orjson.dumps({"RequestCode": 17, "InstrumentCount": 101, "InstrumentList": [
+            {"ExchangeSegment": "NSE_EQ", "SecurityId": str(i)} for i in range(1, 102)]}).decode()
+        with capture_logs() as logs:
+            await c.send([too_many])
+            # 5,100 instruments (most not simulated) in frames of 100: only 5,000 are taken
+            await c.send(build_requests([("NSE_EQ", 100_000 + i) for i in range(4_999)], "ticker"))
+            rest = [("IDX_I", 13), ("NSE_EQ", 2885), *[("NSE_EQ", 200_000 + i) for i in range(99)]]
+            await c.send(build_requests(rest, "ticker"))
+            await eventually(lambda: sim.stats()["subscriptions"] == 5000)
+            # the market status after the first subscription, then NIFTY's prev close (the 5,000th)
+            await eventually(lambda: c.sent() == 2)
+        packets = c.decode(await c.read_sent())
+        assert [(p[0], p[3]) for p in packets] == [(7, 0), (6, 13)]
+        events = [e["event"] for e in logs]
+        assert events.count("subscription_limit") == 1
+        assert any(e["event"] == "request_ignored" and "101 instruments" in e["why"] for e in logs)
+        await c.ws.close()
+
+
+async def test_bad_request_frames_are_ignored_and_the_connection_keeps_working() -> None:
+    async with running() as (sim, clock, http):
+        c = await connect(sim, http)
+        bad = [
+            "not json", "[1, 2]", '{"RequestCode": 99}', '{"RequestCode": 15, "InstrumentList": "x"}',
+            '{"RequestCode": 15, "InstrumentCount": 1, '
+            '"InstrumentList": [{"ExchangeSegment": "NOPE", "SecurityId": "1"}]}',
+            '{"RequestCode": 15, "InstrumentCount": 1, '
+            '"InstrumentList": [{"ExchangeSegment": "NSE_EQ", "SecurityId": "-1"}]}',
+            '{"RequestCode": 15, "InstrumentCount": 2, "InstrumentList": []}', "", "{" * 70_000,
+        ]
+        with capture_logs() as logs:
+            await c.send(bad)
+            await c.ws.send_bytes(b"\x00\x01binary")
+            await c.ws.send_bytes(b"\x00\x02binary")
+            await c.send(build_requests([("NSE_EQ", 2885)], "full"))
+            await eventually(lambda: c.sent() == 2)
+        assert [p[0] for p in c.decode(await c.read_sent())] == [6, 7]
+        ignored = [e for e in logs if e["event"] == "request_ignored"]
+        assert len(ignored) == len(bad) + 1, "each bad frame once; the two binary frames once together"
+        await step(sim, clock)
+        assert {p[0] for p in c.decode(await c.read_sent())} == {8}
+        async with http.get(sim.http_url + "/health") as resp:
+            assert (await resp.json())["status"] == "ok"
+        await c.ws.close()
+
+
+async def test_request_code_12_closes_the_connection() -> None:
+    async with running() as (sim, _clock, http):
+        c = await connect(sim, http)
+        await c.send([build_disconnect()])
+        msg = await c.ws.receive(timeout=10)
+        assert msg.type in (aiohttp.WSMsgType.CLOSE, aiohttp.WSMsgType.CLOSED)
+        await eventually(lambda: sim.stats()["connections"] == 0)
+
+
+# --- packets per mode ---
+def check_quote_like(d: dict[str, Any], lot: int, now: float) -> None:
+    assert d["ltq"] > 0 and d["ltq"] % lot == 0
+    assert d["low"] <= d["open"] <= d["high"] and d["low"] <= d["ltp"] <= d["high"]
+    assert d["low"] <= d["atp"] <= d["high"]
+    assert d["ltt"] <= to_dhan_epoch(now)
+
+
+@pytest.mark.parametrize("mode", ["ticker", "quote", "full"])
+async def test_updates_in_each_mode_match_the_model(mode: str) -> None:
+    async with running() as (sim, clock, http):
+        assert sim.market is not None
+        c = await connect(sim, http)
+        wanted = [("IDX_I", 13), ("NSE_EQ", 2885), *pick(sim, KIND_FUTURE, "NIFTY"),
+                  *pick(sim, KIND_OPTION, "NIFTY", 4)]
+        await c.send(build_requests(wanted, mode))
+        await eventually(lambda: c.sent() == len(wanted) + 1)
+        await c.read_sent()
+        volume: dict[int, int] = {}
+        codes: dict[int, set[int]] = {}
+        lots = {sid: sim.market.lookup(seg, sid).lot for seg, sid in  # type: ignore[union-attr]
+                [(0, 13), (1, 2885), *[(2, s) for _, s in wanted[2:]]]}
+        for _ in range(6):
+            await step(sim, clock)
+            for p in c.decode(await c.read_sent()):
+                d = packet_as_dict(p)
+                codes.setdefault(d["security_id"], set()).add(d["code"])
+                if d["code"] == 2:
+                    assert d["ltt"] == to_dhan_epoch(clock.t), "LTT: Dhan's shifted epoch of the sim clock"
+                if d["code"] in (4, 8):
+                    check_quote_like(d, lots[d["security_id"]], clock.t)
+                    assert d["volume"] >= volume.get(d["security_id"], 0)
+                    volume[d["security_id"]] = d["volume"]
+                if d["code"] == 8:
+                    assert 0 < d["bid_price1"] < d["ask_price1"] and d["oi_low"] <= d["oi"] <= d["oi_high"]
+        assert codes[13] == {2}, "an index sends ticker packets in every mode"
+        derived = {s for _, s in wanted[2:]}
+        expected = {"ticker": ({2}, {2}), "quote": ({4}, {4, 5}), "full": ({8}, {8})}[mode]
+        assert codes[2885] == expected[0]
+        assert set().union(*(codes[s] for s in derived if s in codes)) == expected[1]
+        await c.ws.close()
+
+
+async def test_unsubscribe_stops_updates() -> None:
+    async with running() as (sim, clock, http):
+        c = await connect(sim, http)
+        fut = pick(sim, KIND_FUTURE, "NIFTY")
+        await c.send(build_requests([*fut, ("NSE_EQ", 2885)], "full"))
+        await eventually(lambda: c.sent() == 3)
+        await c.read_sent()
+        await step(sim, clock, times=3)
+        assert {p[3] for p in c.decode(await c.read_sent())} == {fut[0][1], 2885}
+        await c.send(build_requests(fut, "full", subscribe=False))
+        await eventually(lambda: sim.stats()["subscriptions"] == 1)
+        await step(sim, clock, times=3)
+        assert {p[3] for p in c.decode(await c.read_sent())} == {2885}
+        await c.ws.close()
+
+
+async def test_same_seed_same_subscriptions_same_clock_same_bytes() -> None:
+    async def session(seed: int) -> list[bytes]:
+        recorded: list[bytes] = []
+        async with running(seed=seed, recorder=lambda inst, pkt: recorded.append(pkt)) as (sim, clock, http):
+            c = await connect(sim, http)
+            wanted = [("IDX_I", 13), ("IDX_I", 25), *pick(sim, KIND_EQUITY, count=5), *pick(sim, KIND_FUTURE),
+                      *pick(sim, KIND_OPTION, "NIFTY", 10)]
+            await c.send(build_requests(wanted, "full"))
+            await eventually(lambda: c.sent() == len(wanted) + 1)
+            for _ in range(5):
+                await step(sim, clock, 0.25)
+            await c.read_sent()
+            frames = list(c.frames)
+            await c.ws.close()
+        assert frames == recorded, "the recorder sees exactly what the client receives"
+        return frames
+
+    a, b, other = await session(5), await session(5), await session(6)
+    assert len(a) > 300 and a == b
+    assert a != other
+
+
+# --- faults ---
+async def test_fault_drop_is_an_abrupt_close() -> None:
+    async with running() as (sim, _clock, http):
+        c = await connect(sim, http)
+        assert await sim.inject_fault("drop") == 1
+        msg = await c.ws.receive(timeout=10)
+        assert msg.type in (aiohttp.WSMsgType.CLOSED, aiohttp.WSMsgType.ERROR)
+        assert c.ws.close_code != 1000
+        await eventually(lambda: sim.stats()["connections"] == 0)
+
+
+async def test_fault_disconnect_sends_the_code_then_closes() -> None:
+    async with running() as (sim, _clock, http):
+        c = await connect(sim, http)
+        assert await sim.inject_fault("disconnect", code=806) == 1
+        msg = await c.ws.receive(timeout=10)
+        assert packet_as_dict(Decoder().decode(msg.data)[0])["reason"] == 806
+        assert (await c.ws.receive(timeout=10)).type in (aiohttp.WSMsgType.CLOSE, aiohttp.WSMsgType.CLOSED)
+
+
+async def test_fault_stall_sends_nothing_until_it_ends() -> None:
+    async with running() as (sim, clock, http):
+        c = await connect(sim, http)
+        await c.send(build_requests([("NSE_EQ", 2885)], "quote"))
+        await eventually(lambda: c.sent() == 2)
+        await c.read_sent()
+        await sim.inject_fault("stall", seconds=600)
+        sent = c.sent()
+        await step(sim, clock, times=3)
+        assert c.sent() == sent and sim.stats()["clients"][0]["stalled"]
+        await sim.inject_fault("clear")
+        await step(sim, clock)
+        packets = c.decode(await c.read_sent())
+        quotes = [packet_as_dict(p) for p in packets if p[0] == 4]
+        assert quotes and all(q["ltt"] == to_dhan_epoch(clock.t) for q in quotes)
+        await c.ws.close()
+
+
+@pytest.mark.parametrize("variant,counter", [("truncated", "truncated"), ("unknown", "unknown"),
+                                             ("garbage", "unknown")])
+async def test_fault_malformed_message(variant: str, counter: str) -> None:
+    async with running() as (sim, _clock, http):
+        c = await connect(sim, http)
+        assert await sim.inject_fault("malformed", variant=variant) == 1
+        await eventually(lambda: c.sent() == 1)
+        assert c.decode(await c.read_sent()) == []
+        assert getattr(c.decoder.stats, counter) == 1
+        await c.ws.close()
+
+
+async def test_fault_endpoint_over_http() -> None:
+    async with running(sim_token="tkn-1234") as (sim, _clock, http):
+        c = await connect(sim, http, token="tkn-1234")
+        async with http.post(sim.http_url + "/fault?kind=stall&seconds=1") as resp:
+            assert resp.status == 403
+        async with http.post(sim.http_url + "/fault?kind=boom&token=tkn-1234") as resp:
+            assert resp.status == 400 and "unknown fault kind" in (await resp.json())["error"]
+        async with http.post(sim.http_url + "/fault?kind=disconnect&code=807&token=tkn-1234") as resp:
+            assert resp.status == 200 and await resp.json() == {"kind": "disconnect", "connections": 1}
+        msg = await c.ws.receive(timeout=10)
+        assert packet_as_dict(Decoder().decode(msg.data)[0])["reason"] == 807
+
+
+async def test_plain_http_get_on_the_feed_path_explains_itself() -> None:
+    async with running() as (sim, _clock, http), http.get(sim.http_url + "/") as resp:
+        assert resp.status == 400 and "version=2" in await resp.text()
+
+
+async def test_stop_closes_clients_with_going_away() -> None:
+    async with running() as (sim, _clock, http):
+        c = await connect(sim, http)
+        closer = asyncio.create_task(sim.stop())
+        msg = await c.ws.receive(timeout=10)
+        assert msg.type == aiohttp.WSMsgType.CLOSE and msg.data == 1001
+        await c.ws.close()
+        await closer
