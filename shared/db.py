@@ -22,6 +22,7 @@ from shared.schema import SCHEMA_VERSION, apply_migrations, ensure_partitions, r
 from shared.settings import Settings
 
 __all__ = [
+    "DB_NAME_RE",
     "SCHEMA_VERSION",
     "SESSION_SQL_MODE",
     "check_schema",
@@ -35,7 +36,7 @@ SESSION_SQL_MODE = "STRICT_TRANS_TABLES,ERROR_FOR_DIVISION_BY_ZERO,NO_ENGINE_SUB
 INIT_COMMAND = f"SET SESSION sql_mode = '{SESSION_SQL_MODE}'"
 CONNECT_TIMEOUT_S = 5
 POOL_RECYCLE_S = 3600
-_DB_NAME_RE = re.compile(r"^[A-Za-z0-9_$]{1,64}$")
+DB_NAME_RE = re.compile(r"^[A-Za-z0-9_$]{1,64}$")
 _ER_ACCESS_DENIED = 1045
 _ER_BAD_DB = 1049
 _CONNECTION_LOST = frozenset({2003, 2006, 2013})
@@ -92,7 +93,7 @@ async def init_schema(settings: Settings, *, today: date | None = None, months_a
     Idempotent; returns the schema version now in place.
     """
     name = settings.mysql.database
-    if not _DB_NAME_RE.match(name):
+    if not DB_NAME_RE.match(name):
         raise SchemaMismatch(f"database name {name!r} must be letters, digits, '_' or '$' (max 64)")
     conn = await connect(settings, with_db=False)
     try:

@@ -28,6 +28,7 @@ class WriterMetrics:
         self.failures = 0
         self.trimmed_lost = 0
         self._failure_times: collections.deque[float] = collections.deque()
+        self.recent_batch_sizes: collections.deque[int] = collections.deque(maxlen=1000)
         self._batch_entries = 0  # since the previous snapshot
         self._batch_count = 0
         self._commit_s = 0.0
@@ -41,6 +42,7 @@ class WriterMetrics:
         self.entries += entries
         self.batches += 1
         self._batch_entries += entries
+        self.recent_batch_sizes.append(entries)
         self._batch_count += 1
         self._commit_s += commit_s
         self.rows["ticks"] += result.ticks

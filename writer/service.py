@@ -76,10 +76,17 @@ class WriterService(Service):
 
     # --- lifecycle ---
     async def setup(self) -> None:
-        await self.sink.start()  # MySQLUnavailable / SchemaMismatch: one line, before any Redis work
+        self.step = "connecting to MySQL, checking the schema version"
+        await self.sink.start()  # MySQLUnavailable / SchemaMismatch: one line, before any stream work
+        self.step = "creating consumer groups"
         self._client = await connect_redis(self.settings)
         self.reader = StreamReader(self._client, self.keys, self.consumer)
         await self.reader.ensure_groups()
+
+    def health_problem(self) -> str | None:
+        if self._incident_since is not None:
+            return f"MySQL writes failing for {time.monotonic() - self._incident_since:.0f}s (entries kept pending)"
+        return None
 
     async def teardown(self) -> None:
         if self._client is not None:
