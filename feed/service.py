@@ -151,6 +151,7 @@ class FeedService(Service):
         conn_tasks = [self.spawn(c.run(self.stopping), f"conn{c.index}") for c in self.connections]
         self.spawn(self._recentre_routine(), "recentre")
         self.spawn(self._events_routine(), "events")
+        self.spawn(self._last_quote_routine(), "last_quote")
         await self.stopping.wait()
         await asyncio.gather(*conn_tasks, return_exceptions=True)
 
@@ -206,9 +207,10 @@ class FeedService(Service):
             conn = self._make_connection(len(self.connections))
             self.connections.append(conn)
             self.spawn(conn.run(self.stopping), f"conn{conn.index}")
+        # Announce the entering instruments before their first packets, so readers (greeks, viz) know them.
+        await self._write_universe(change.added, ())
         await self._send(unsub_modes, subscribe=False)
         await self._send(subscribe, subscribe=True)
-        await self._write_universe(change.added, ())
         # make-before-break: wait for the first packet of every entering instrument
         wanted = {(SEGMENT_BY_NAME[s], i) for s, i in added}
         deadline = time.monotonic() + FIRST_PACKET_DEADLINE_S
@@ -253,6 +255,31 @@ class FeedService(Service):
             await pipe.execute()
         except (RedisError, OSError) as exc:
             self.log.warning("universe_write_failed", error=str(exc))
+
+    async def _last_quote_routine(self) -> None:
+        """Once a second, the latest merged quote of every instrument into hash ``last:quote`` (late joiners:
+        greeks seeding, quote boards, the Control Center). Off the hot path: a snapshot, not a write per event."""
+        assert self.redis is not None
+        sent_ts: dict[tuple[int, int], float] = {}
+        while not self.stopping.is_set():
+            try:
+                await asyncio.wait_for(self.stopping.wait(), 1.0)
+                return
+            except TimeoutError:
+                pass
+            mapping: dict[str, bytes] = {}
+            for key in list(self.normaliser.first_seen):
+                state = self.normaliser.quote_state(*key)
+                if state is None or state.get("recv_ts") is None or sent_ts.get(key) == state["recv_ts"]:
+                    continue
+                sent_ts[key] = state["recv_ts"]
+                mapping[instrument_key(state["seg"], state["sid"])] = orjson.dumps(state)
+            if not mapping:
+                continue
+            try:
+                await self.redis.hset(self.keys.last_quote, mapping=mapping)
+            except (RedisError, OSError):
+                sent_ts.clear()  # resend everything next time
 
     async def _events_routine(self) -> None:
         while not self.stopping.is_set():

@@ -62,7 +62,10 @@ async def test_values_in_redis_match_what_the_simulator_sent(sim_settings: Setti
         async def enough() -> bool:
             return await rclient.xlen(sim_settings.key_prefix + "ticks") >= 150
         await eventually(enough, timeout_s=30, message="150 trades in Redis")
+        await eventually(lambda: rclient.hlen(sim_settings.key_prefix + "last:quote"), timeout_s=5)
         assert await run.stop() == 0
+    last = {k.decode(): orjson.loads(v) for k, v in (await rclient.hgetall(sim_settings.key_prefix + "last:quote")).items()}
+    assert "IDX_I:13" in last and last["IDX_I:13"]["ltp"] > 0
     ticks = await _stream_events(rclient, sim_settings.key_prefix + "ticks")
     quotes = await _stream_events(rclient, sim_settings.key_prefix + "quotes")
     depth = await _stream_events(rclient, sim_settings.key_prefix + "depth")
