@@ -38,6 +38,7 @@ class Keys:
     # channels and capped streams for operations
     @property
     def alerts(self) -> str:
+        """Channel of alert events (monitor) and the capped stream of their history (field ``d``, orjson)."""
         return f"{self.prefix}alerts"
 
     @property
@@ -52,6 +53,21 @@ class Keys:
     def events(self) -> str:
         """Feed lifecycle events (connected, disconnected with reason, universe changes, gaps)."""
         return f"{self.prefix}events"
+
+    @property
+    def alerts_active(self) -> str:
+        """Hash ``alert key`` -> orjson alert the monitor has firing now (survives a monitor restart)."""
+        return f"{self.prefix}alerts:active"
+
+    @property
+    def alerts_ack(self) -> str:
+        """Hash ``alert id`` -> orjson ``{by, ts}``: acknowledged in a Control Center."""
+        return f"{self.prefix}alerts:ack"
+
+    @property
+    def market(self) -> str:
+        """Channel of market-status changes (scheduler) and the hash ``exchange`` -> orjson current status."""
+        return f"{self.prefix}market"
 
     @property
     def deadletter(self) -> str:

@@ -1,0 +1,75 @@
+"""De-duplicated alerts with recovery notices (pure): conditions in, ``firing``/``resolved`` events out.
+
+An alert fires once when its condition has held for the condition's ``hold_s`` and stays active (no repeat)
+while the condition holds; when the condition no longer holds, one ``resolved`` event follows. Alerts loaded
+from Redis after a monitor restart stay active while their condition holds, whatever its hold time, so a
+restart neither repeats nor drops them.
+
+Event (orjson, stream field ``d``; the channel carries a JSON array of events)::
+
+    {v, id, key, rule, severity, state: firing|resolved, ts, since, detail, service, duration_s (resolved)}
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from control.monitor.rules import Condition
+
+__all__ = ["ALERT_VERSION", "AlertBook"]
+
+ALERT_VERSION = 1
+
+
+class AlertBook:
+    """Active alerts by key, and since when each pending condition has held."""
+
+    def __init__(self) -> None:
+        self.active: dict[str, dict[str, Any]] = {}
+        self._since: dict[str, float] = {}
+        self.fired = 0
+        self.resolved = 0
+
+    def load(self, active: dict[str, dict[str, Any]]) -> None:
+        for key, alert in active.items():
+            if alert.get("state") == "firing":
+                self.active[key] = alert
+                self._since[key] = float(alert.get("since", alert.get("ts", 0.0)))
+
+    def update(self, conditions: list[Condition], now: float) -> list[dict[str, Any]]:
+        """Events to publish for this evaluation (firing first, then resolved)."""
+        events: list[dict[str, Any]] = []
+        holding: set[str] = set()
+        for c in conditions:
+            if c.key in holding:
+                continue
+            holding.add(c.key)
+            since = self._since.setdefault(c.key, now)
+            current = self.active.get(c.key)
+            if current is not None:
+                current["detail"] = c.detail          # keep the display current, no new event
+                continue
+            if now - since >= c.hold_s:
+                alert = {
+                    "v": ALERT_VERSION, "id": f"{c.key}@{int(now * 1000)}", "key": c.key, "rule": c.rule,
+                    "severity": c.severity, "state": "firing", "ts": round(now, 3), "since": round(since, 3),
+                    "detail": c.detail, "service": c.service,
+                }
+                self.active[c.key] = alert
+                self.fired += 1
+                events.append(dict(alert))
+        for key in [k for k in self._since if k not in holding]:
+            del self._since[key]
+        for key in [k for k in self.active if k not in holding]:
+            alert = self.active.pop(key)
+            self.resolved += 1
+            events.append({
+                **alert, "state": "resolved", "ts": round(now, 3),
+                "duration_s": round(now - float(alert.get("ts", now)), 1),
+                "detail": f"recovered: {alert.get('detail', '')}",
+            })
+        return events
+
+    def pending(self, now: float) -> dict[str, float]:
+        """Conditions holding but not yet fired: key -> seconds held so far."""
+        return {k: now - s for k, s in self._since.items() if k not in self.active}

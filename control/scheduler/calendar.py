@@ -1,0 +1,165 @@
+"""NSE/MCX trading calendar (pure): sessions per day in IST, holidays from a data file, market status.
+
+The data file (``data/holidays.json``, or ``DHAN_SCHEDULER_HOLIDAYS_FILE``) holds session times per exchange,
+the years it covers, holidays and special sessions (a Sunday budget session). NSE: pre-open 09:00-09:15,
+regular 09:15-15:30. MCX: 09:00 to 23:30, or 23:55 while New York is on standard time (MCX follows US
+hours); a holiday may close only its morning (to 17:00) or only its evening session. A year the file does not
+list is treated as weekends-only and :meth:`TradingCalendar.covers` says so.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from datetime import date, datetime, time, timedelta
+from pathlib import Path
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from shared.clock import IST
+from shared.errors import ConfigError
+
+__all__ = ["DEFAULT_FILE", "EXCHANGES", "MarketStatus", "TradingCalendar", "Window"]
+
+DEFAULT_FILE = Path(__file__).parent / "data" / "holidays.json"
+EXCHANGES = ("NSE", "MCX")
+_NEW_YORK = ZoneInfo("America/New_York")
+
+
+def _hhmm(text: str) -> time:
+    hh, mm = text.split(":")
+    return time(int(hh), int(mm))
+
+
+@dataclass(frozen=True, slots=True)
+class Window:
+    """One trading session of one exchange on one day (aware IST datetimes)."""
+
+    exchange: str
+    day: date
+    open: datetime
+    close: datetime
+    name: str = "regular"
+    pre_open: datetime | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class MarketStatus:
+    exchange: str
+    status: str            # open | pre_open | closed
+    reason: str            # "regular session", "weekend", a holiday's name, "after close", ...
+    next_change: datetime | None
+
+
+class TradingCalendar:
+    """Sessions and holidays of NSE and MCX; every method is a pure function of its arguments."""
+
+    def __init__(self, data: dict[str, Any]) -> None:
+        try:
+            self.sessions = {ex: {k: _hhmm(v) for k, v in s.items()} for ex, s in data["sessions"].items()}
+            self.years = {int(y) for y in data.get("years", [])}
+            self.holidays: dict[str, dict[date, dict[str, str]]] = {}
+            for ex, days in data.get("holidays", {}).items():
+                self.holidays[ex] = {
+                    date.fromisoformat(d): (v if isinstance(v, dict) else {"name": v, "closed": "all"})
+                    for d, v in days.items()
+                }
+            self.special: dict[str, dict[date, dict[str, str]]] = {
+                ex: {date.fromisoformat(d): v for d, v in days.items()}
+                for ex, days in data.get("special_sessions", {}).items()
+            }
+        except (KeyError, ValueError, TypeError, AttributeError) as exc:
+            raise ConfigError(f"holiday calendar is malformed: {type(exc).__name__}: {exc}") from None
+        for ex in EXCHANGES:
+            if ex not in self.sessions:
+                raise ConfigError(f"holiday calendar has no session times for {ex}")
+
+    @classmethod
+    def load(cls, path: Path | None = None) -> TradingCalendar:
+        path = path or DEFAULT_FILE
+        try:
+            data = json.loads(Path(path).read_text())
+        except (OSError, ValueError) as exc:
+            raise ConfigError(f"cannot read the holiday calendar {path}: {exc}") from None
+        return cls(data)
+
+    def covers(self, year: int) -> bool:
+        return year in self.years
+
+    def holiday(self, day: date, exchange: str) -> str | None:
+        h = self.holidays.get(exchange, {}).get(day)
+        return h["name"] if h else None
+
+    def _at(self, day: date, t: time) -> datetime:
+        return datetime.combine(day, t, IST)
+
+    def _mcx_close(self, day: date) -> time:
+        s = self.sessions["MCX"]
+        noon_ny = datetime.combine(day, time(12), _NEW_YORK)
+        winter = not noon_ny.dst()
+        return s.get("close_us_winter", s["close"]) if winter else s["close"]
+
+    def windows(self, day: date, exchange: str) -> list[Window]:
+        """The sessions of ``exchange`` on ``day`` (empty on weekends and full holidays)."""
+        special = self.special.get(exchange, {}).get(day)
+        if special is not None:
+            return [Window(exchange, day, self._at(day, _hhmm(special["open"])),
+                           self._at(day, _hhmm(special["close"])), special.get("name", "special session"))]
+        if day.weekday() >= 5:
+            return []
+        s = self.sessions[exchange]
+        hol = self.holidays.get(exchange, {}).get(day)
+        closed = hol.get("closed", "all") if hol else ""
+        if closed == "all":
+            return []
+        if exchange == "NSE":
+            pre = self._at(day, s["pre_open"]) if "pre_open" in s else None
+            return [Window("NSE", day, self._at(day, s["open"]), self._at(day, s["close"]), "regular", pre)]
+        close = self._mcx_close(day)
+        evening = s.get("evening_open", time(17, 0))
+        if closed == "morning":
+            return [Window("MCX", day, self._at(day, evening), self._at(day, close),
+                           f"evening only ({hol['name']})")]
+        if closed == "evening":
+            return [Window("MCX", day, self._at(day, s["open"]), self._at(day, evening),
+                           f"morning only ({hol['name']})")]
+        return [Window("MCX", day, self._at(day, s["open"]), self._at(day, close))]
+
+    def day_span(self, day: date, exchanges: tuple[str, ...]) -> tuple[datetime, datetime] | None:
+        """First open (pre-open counts) and last close over ``exchanges`` on ``day``; None when all closed."""
+        ws = [w for ex in exchanges for w in self.windows(day, ex)]
+        if not ws:
+            return None
+        return min(w.pre_open or w.open for w in ws), max(w.close for w in ws)
+
+    def status(self, now_utc: float, exchange: str) -> MarketStatus:
+        now = datetime.fromtimestamp(now_utc, IST)
+        today = now.date()
+        for w in self.windows(today, exchange):
+            if w.pre_open is not None and w.pre_open <= now < w.open:
+                return MarketStatus(exchange, "pre_open", "pre-open session", w.open)
+            if w.open <= now < w.close:
+                return MarketStatus(exchange, "open", f"{w.name} session", w.close)
+        nxt = self.next_open(now_utc, exchange)
+        if today.weekday() >= 5 and not self.windows(today, exchange):
+            reason = "weekend"
+        elif (name := self.holiday(today, exchange)) and not self.windows(today, exchange):
+            reason = f"holiday: {name}"
+        elif any(w.close <= now for w in self.windows(today, exchange)):
+            reason = "after close"
+        else:
+            reason = "before open"
+        return MarketStatus(exchange, "closed", reason, nxt)
+
+    def next_open(self, now_utc: float, exchange: str, horizon_days: int = 15) -> datetime | None:
+        now = datetime.fromtimestamp(now_utc, IST)
+        for i in range(horizon_days):
+            for w in self.windows(now.date() + timedelta(days=i), exchange):
+                start = w.pre_open or w.open
+                if start > now:
+                    return start
+        return None
+
+    def is_open(self, now_utc: float, exchanges: tuple[str, ...]) -> bool:
+        """True while any of ``exchanges`` is in its regular session (not pre-open)."""
+        return any(self.status(now_utc, ex).status == "open" for ex in exchanges)
