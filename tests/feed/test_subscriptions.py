@@ -1,0 +1,49 @@
+"""ShardPlan: sticky assignment within Dhan's limits, mode changes, removals, limit error."""
+
+from __future__ import annotations
+
+import pytest
+
+from feed.subscriptions import ShardPlan
+from shared.errors import ConfigError
+
+
+def test_fills_one_connection_then_opens_the_next() -> None:
+    plan = ShardPlan(max_per_connection=3, max_connections=5)
+    sub, unsub = plan.add({("NSE_EQ", i): "full" for i in range(7)})
+    assert unsub == {}
+    assert {c: len(v["full"]) for c, v in sub.items()} == {0: 3, 1: 3, 2: 1}
+    assert plan.connections == 3 and len(plan) == 7
+
+
+def test_assignment_is_sticky_and_freed_room_is_reused() -> None:
+    plan = ShardPlan(max_per_connection=2, max_connections=5)
+    plan.add({("NSE_FNO", i): "full" for i in range(4)})
+    where = {k: c for c in range(plan.connections) for ks in plan.members(c).values() for k in ks}
+    gone = plan.remove([("NSE_FNO", 0)])
+    assert gone == {where[("NSE_FNO", 0)]: {"full": [("NSE_FNO", 0)]}}
+    sub, _ = plan.add({("NSE_FNO", 9): "full", ("NSE_FNO", 1): "full"})  # 1 unchanged: nothing sent
+    assert sub == {where[("NSE_FNO", 0)]: {"full": [("NSE_FNO", 9)]}}
+    assert plan.remove([("NSE_FNO", 42)]) == {}
+
+
+def test_mode_change_unsubscribes_old_mode_on_the_same_connection() -> None:
+    plan = ShardPlan()
+    plan.add({("IDX_I", 13): "ticker"})
+    sub, unsub = plan.add({("IDX_I", 13): "quote"})
+    assert unsub == {0: {"ticker": [("IDX_I", 13)]}} and sub == {0: {"quote": [("IDX_I", 13)]}}
+    assert plan.members(0) == {"quote": [("IDX_I", 13)]}
+
+
+def test_dhan_limit_is_a_config_error() -> None:
+    plan = ShardPlan(max_per_connection=2, max_connections=2)
+    plan.add({("NSE_EQ", i): "full" for i in range(4)})
+    with pytest.raises(ConfigError, match="exceeds Dhan's limit"):
+        plan.add({("NSE_EQ", 99): "full"})
+    assert len(plan) == 4
+
+
+def test_default_limits_are_dhans() -> None:
+    plan = ShardPlan()
+    sub, _ = plan.add({("NSE_FNO", i): "full" for i in range(12_000)})
+    assert sorted(len(v["full"]) for v in sub.values()) == [2000, 5000, 5000]
