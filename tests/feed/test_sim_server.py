@@ -7,6 +7,7 @@ exactly when packets are produced and reads exactly what was sent (no fixed slee
 from __future__ import annotations
 
 import asyncio
+import struct
 from collections.abc import AsyncIterator, Iterable
 from contextlib import asynccontextmanager
 from datetime import datetime
@@ -33,6 +34,10 @@ class ManualClock:
 
     def __call__(self) -> float:
         return self.t
+
+
+def f32(x: float) -> float:
+    return float(struct.unpack("<f", struct.pack("<f", x))[0])
 
 
 def query(token: str = "tok", client_id: str | None = "1100000001") -> str:
@@ -254,10 +259,14 @@ async def test_updates_in_each_mode_match_the_model(mode: str) -> None:
         codes: dict[int, set[int]] = {}
         lots = {sid: sim.market.lookup(seg, sid).lot for seg, sid in  # type: ignore[union-attr]
                 [(0, 13), (1, 2885), *[(2, s) for _, s in wanted[2:]]]}
+        seg_of = {sid: seg for seg, sid in [(0, 13), (1, 2885), *[(2, s) for _, s in wanted[2:]]]}
         for _ in range(6):
             await step(sim, clock)
+            last: dict[int, dict[str, Any]] = {}
             for p in c.decode(await c.read_sent()):
                 d = packet_as_dict(p)
+                if d["code"] != 5:
+                    last[d["security_id"]] = d
                 codes.setdefault(d["security_id"], set()).add(d["code"])
                 if d["code"] == 2:
                     assert d["ltt"] == to_dhan_epoch(clock.t), "LTT: Dhan's shifted epoch of the sim clock"
@@ -267,6 +276,14 @@ async def test_updates_in_each_mode_match_the_model(mode: str) -> None:
                     volume[d["security_id"]] = d["volume"]
                 if d["code"] == 8:
                     assert 0 < d["bid_price1"] < d["ask_price1"] and d["oi_low"] <= d["oi"] <= d["oi_high"]
+            for sid, d in last.items():  # the market stands still between steps: the last packet is its state
+                inst = sim.market.lookup(seg_of[sid], sid)
+                assert inst is not None and d["ltp"] == f32(inst.ltp)
+                if d["code"] in (4, 8):
+                    state = (inst.volume, inst.tbq, f32(inst.close))
+                    assert (d["volume"], d["total_buy_qty"], d["close"]) == state
+                if d["code"] == 8:
+                    assert (d["oi"], d["bid_price1"]) == (inst.oi, f32(inst.bid_t * inst.tick))
         assert codes[13] == {2}, "an index sends ticker packets in every mode"
         derived = {s for _, s in wanted[2:]}
         expected = {"ticker": ({2}, {2}), "quote": ({4}, {4, 5}), "full": ({8}, {8})}[mode]
@@ -389,3 +406,15 @@ async def test_stop_closes_clients_with_going_away() -> None:
         assert msg.type == aiohttp.WSMsgType.CLOSE and msg.data == 1001
         await c.ws.close()
         await closer
+
+
+def test_session_clock_open_starts_the_day_at_0915_ist() -> None:
+    from feed.sim.server import session_clock
+
+    real = [datetime(2026, 7, 15, 21, 40, 5, tzinfo=IST).timestamp()]
+    clock = session_clock(make_settings(sim_session_clock="open"), base=lambda: real[0])
+    assert datetime.fromtimestamp(clock(), IST) == datetime(2026, 7, 15, 9, 15, tzinfo=IST)
+    real[0] += 90.0
+    assert datetime.fromtimestamp(clock(), IST) == datetime(2026, 7, 15, 9, 16, 30, tzinfo=IST)
+    wall = session_clock(make_settings(sim_session_clock="wall"), base=lambda: real[0])
+    assert wall() == real[0]
