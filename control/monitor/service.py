@@ -39,9 +39,9 @@ class MonitorService(Service):
     name = "monitor"
 
     def __init__(self, settings: Settings, *, duration_s: float | None = None, instance: str | None = None,
-                 clock: Callable[[], float] = time.time) -> None:
+                 market_clock: Callable[[], float] = time.time) -> None:
         super().__init__(settings, duration_s=duration_s, instance=instance)
-        self.clock = clock
+        self.market_clock = market_clock          # what "now" is for market hours (tests move it)
         self.rules = Rules(Thresholds.from_settings(settings))
         self.book = AlertBook()
         self.calendar: TradingCalendar | None = None
@@ -59,7 +59,7 @@ class MonitorService(Service):
         self.step = "loading the calendar"
         self.calendar = TradingCalendar.load(self.settings.scheduler_holidays_file)
         self.collector = SnapshotCollector(self.settings, self.redis)
-        self.watcher = QuoteWatcher(self.redis, self.keys, clock=self.clock)
+        self.watcher = QuoteWatcher(self.redis, self.keys)
         self.step = "loading active alerts"
         raw = await self.redis.hgetall(self.keys.alerts_active)
         active: dict[str, dict[str, Any]] = {}
@@ -95,9 +95,9 @@ class MonitorService(Service):
         """One evaluation: snapshot, rules, de-duplication, publication. Returns the new events."""
         assert self.collector is not None and self.watcher is not None
         t0 = time.perf_counter()
-        now = self.clock()
+        now = time.time()
         snap = await self.collector.collect(now)
-        snap.market_open = self.market_open(now)
+        snap.market_open = self.market_open(self.market_clock())
         snap.last_seen = self.watcher.last_seen()
         self.snapshot = snap
         self.conditions = self.rules.evaluate(snap)
@@ -138,7 +138,7 @@ class MonitorService(Service):
         return {
             "evaluations": self.evaluations, "eval_ms": round(self.eval_ms, 2),
             "alerts_active": len(self.book.active), "alerts_fired": self.book.fired,
-            "alerts_resolved": self.book.resolved, "alerts_pending": len(self.book.pending(self.clock())),
+            "alerts_resolved": self.book.resolved, "alerts_pending": len(self.book.pending(time.time())),
             "conditions": len(self.conditions), "verdict": state, "verdict_reason": reason[:300],
             "market_open": bool(snap and snap.market_open),
             "instruments_seen": len(self.watcher.seen) if self.watcher else 0,
