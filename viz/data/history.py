@@ -1,0 +1,165 @@
+"""Reads of today's history from MySQL (``dhan_*`` tables, see ``shared/schema``). Read-only.
+
+Every read ends its transaction (``rollback``) so the pooled connection's next read sees fresh data under
+InnoDB's repeatable-read snapshots. Prices come back as DOUBLE (``CAST``): the tables keep exact DECIMALs,
+the charts want floats, and converting a million ``Decimal`` objects in Python would stall the UI. Long
+reads stream through a server-side cursor in chunks and yield to the event loop between chunks.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Sequence
+from datetime import date
+from typing import Any
+
+import aiomysql
+import numpy as np
+
+from shared.events import instrument_key
+from viz.models.ticks import SIDE_CODES, TickSeries
+
+__all__ = [
+    "fetch_breadth_minutes",
+    "fetch_depth",
+    "fetch_greeks",
+    "fetch_quotes",
+    "fetch_ticks",
+    "latest_trade_date",
+]
+
+CHUNK_ROWS = 20_000
+_QUOTE_COLS = (
+    "exchange_segment", "security_id", "CAST(ltp AS DOUBLE)", "ltq", "exchange_ts", "CAST(atp AS DOUBLE)",
+    "volume", "tsq", "tbq", "oi", "oi_high", "oi_low", "CAST(open AS DOUBLE)", "CAST(close AS DOUBLE)",
+    "CAST(high AS DOUBLE)", "CAST(low AS DOUBLE)", "CAST(prev_close AS DOUBLE)", "prev_oi",
+    "CAST(bid AS DOUBLE)", "CAST(ask AS DOUBLE)", "CAST(recv_ts AS DOUBLE)",
+)  # fmt: skip
+_QUOTE_NAMES = (
+    "seg", "sid", "ltp", "ltq", "exchange_ts", "atp", "volume", "tsq", "tbq", "oi", "oi_high", "oi_low", "open",
+    "close", "high", "low", "prev_close", "prev_oi", "bid", "ask", "recv_ts",
+)  # fmt: skip
+_GREEKS_COLS = (
+    "exchange_segment", "security_id", "underlying_segment", "underlying_security_id", "CAST(strike AS DOUBLE)",
+    "option_type", "expiry_date", "CAST(price AS DOUBLE)", "CAST(underlying_price AS DOUBLE)", "iv", "delta",
+    "gamma", "vega", "theta", "rho", "exchange_ts", "CAST(recv_ts AS DOUBLE)",
+)  # fmt: skip
+_GREEKS_NAMES = (
+    "seg", "sid", "underlying_seg", "underlying_sid", "strike", "option_type", "expiry", "price",
+    "underlying_price", "iv", "delta", "gamma", "vega", "theta", "rho", "exchange_ts", "recv_ts",
+)  # fmt: skip
+
+
+def _pairs_clause(keys: Sequence[tuple[str, int]]) -> tuple[str, list[Any]]:
+    """``(exchange_segment, security_id) IN ((%s,%s),...)`` and its parameters."""
+    params: list[Any] = []
+    for seg, sid in keys:
+        params += [seg, int(sid)]
+    marks = ",".join(["(%s,%s)"] * len(keys))
+    return f"(exchange_segment, security_id) IN ({marks})", params
+
+
+async def _fetch_all(pool: aiomysql.Pool, sql: str, params: Sequence[Any]) -> list[tuple[Any, ...]]:
+    async with pool.acquire() as conn:
+        try:
+            async with conn.cursor() as cur:
+                await cur.execute(sql, params)
+                return list(await cur.fetchall())
+        finally:
+            await conn.rollback()
+
+
+async def latest_trade_date(pool: aiomysql.Pool, seg: str, sid: int) -> date | None:
+    rows = await _fetch_all(
+        pool, "SELECT MAX(trade_date) FROM dhan_ticks WHERE exchange_segment = %s AND security_id = %s", (seg, sid)
+    )
+    return rows[0][0] if rows and rows[0][0] is not None else None
+
+
+async def fetch_ticks(pool: aiomysql.Pool, seg: str, sid: int, trade_date: date) -> TickSeries:
+    """One instrument's trades of one day, in cumulative-volume order (the table's key order)."""
+    out = TickSeries()
+    sql = (
+        "SELECT cum_volume, CAST(ltp AS DOUBLE), qty, side, exchange_ts FROM dhan_ticks "
+        "WHERE exchange_segment = %s AND security_id = %s AND trade_date = %s ORDER BY cum_volume"
+    )
+    sides = SIDE_CODES
+    async with pool.acquire() as conn:
+        try:
+            async with conn.cursor(aiomysql.SSCursor) as cur:
+                await cur.execute(sql, (seg, sid, trade_date))
+                while True:
+                    rows = await cur.fetchmany(CHUNK_ROWS)
+                    if not rows:
+                        break
+                    cum, price, qty, side, ets = zip(*rows, strict=True)
+                    out.extend(
+                        np.fromiter(cum, np.int64, len(rows)), np.fromiter(price, np.float64, len(rows)),
+                        np.fromiter(qty, np.int64, len(rows)),
+                        np.fromiter((sides.get(s, 0) for s in side), np.int8, len(rows)),
+                        np.fromiter(ets, np.int64, len(rows)),
+                    )
+                    await asyncio.sleep(0)  # let the UI paint between chunks
+        finally:
+            await conn.rollback()
+    return out
+
+
+async def fetch_quotes(pool: aiomysql.Pool, keys: Sequence[tuple[str, int]] | None = None) -> dict[str, dict[str, Any]]:
+    """Latest stored quote per instrument (all, or the given keys) as event-shaped dicts by ``SEG:ID``."""
+    sql = f"SELECT {','.join(_QUOTE_COLS)} FROM dhan_quotes"
+    params: list[Any] = []
+    if keys is not None:
+        if not keys:
+            return {}
+        clause, params = _pairs_clause(keys)
+        sql += f" WHERE {clause}"
+    rows = await _fetch_all(pool, sql, params)
+    return {instrument_key(r[0], r[1]): dict(zip(_QUOTE_NAMES, r, strict=True)) for r in rows}
+
+
+async def fetch_greeks(pool: aiomysql.Pool, keys: Sequence[tuple[str, int]]) -> dict[str, dict[str, Any]]:
+    if not keys:
+        return {}
+    clause, params = _pairs_clause(keys)
+    rows = await _fetch_all(pool, f"SELECT {','.join(_GREEKS_COLS)} FROM dhan_options_greeks WHERE {clause}", params)
+    out = {}
+    for r in rows:
+        d = dict(zip(_GREEKS_NAMES, r, strict=True))
+        d["expiry"] = d["expiry"].isoformat() if d["expiry"] is not None else None
+        out[instrument_key(r[0], r[1])] = d
+    return out
+
+
+async def fetch_depth(pool: aiomysql.Pool, seg: str, sid: int) -> dict[str, Any] | None:
+    """The stored 5-level book as a depth event (``bids``/``asks``: ``[price, qty, orders]`` x 5)."""
+    cols = ["exchange_ts", "CAST(recv_ts AS DOUBLE)"]
+    for side in ("bid", "ask"):
+        for level in range(1, 6):
+            cols += [f"CAST({side}_price_{level} AS DOUBLE)", f"{side}_qty_{level}", f"{side}_orders_{level}"]
+    rows = await _fetch_all(
+        pool, f"SELECT {','.join(cols)} FROM dhan_depth WHERE exchange_segment = %s AND security_id = %s", (seg, sid)
+    )
+    if not rows:
+        return None
+    r = rows[0]
+    levels = [list(r[2 + 3 * i : 5 + 3 * i]) for i in range(10)]
+    return {"seg": seg, "sid": sid, "exchange_ts": r[0], "recv_ts": r[1], "bids": levels[:5], "asks": levels[5:]}
+
+
+async def fetch_breadth_minutes(
+    pool: aiomysql.Pool, keys: Sequence[tuple[str, int]], trade_date: date
+) -> list[tuple[str, int, float]]:
+    """``(SEG:ID, minute start (Dhan epoch), last price in that minute)`` for each traded minute of the day."""
+    if not keys:
+        return []
+    clause, params = _pairs_clause(keys)
+    sql = (
+        "SELECT t.exchange_segment, t.security_id, t.exchange_ts, CAST(t.ltp AS DOUBLE) FROM dhan_ticks AS t JOIN ("
+        "SELECT exchange_segment, security_id, MAX(cum_volume) AS cv FROM dhan_ticks "
+        f"WHERE trade_date = %s AND {clause} GROUP BY exchange_segment, security_id, exchange_ts DIV 60) AS m "
+        "ON t.exchange_segment = m.exchange_segment AND t.security_id = m.security_id "
+        "AND t.trade_date = %s AND t.cum_volume = m.cv"
+    )
+    rows = await _fetch_all(pool, sql, [trade_date, *params, trade_date])
+    return [(instrument_key(r[0], r[1]), int(r[2]) - int(r[2]) % 60, float(r[3])) for r in rows]
