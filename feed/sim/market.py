@@ -235,7 +235,9 @@ class Market:
         total, cum = 0.0, []
         for inst in self._active_list:
             w = inst.base_weight
-            if inst.kind == KIND_OPTION:
+            if inst.expiry_key is not None and self.t_years(inst.expiry_key) <= 0.0:
+                w = 0.0  # expired: no more trades (re-checked every _WEIGHT_REFRESH_S)
+            elif inst.kind == KIND_OPTION:
                 d = (inst.strike - self.fnear[inst.underlying]) / inst.contract.underlying.strike_step
                 w *= 0.08 + 3.0 * math.exp(-0.5 * (d / 5.0) ** 2)
             total += w
@@ -249,6 +251,8 @@ class Market:
             return 0
         if self.now >= self._weights_due:
             self._refresh_weights()
+        if self._cum_weights[-1] <= 0.0:  # only expired contracts subscribed
+            return 0
         rng, now = self.rng, self.now
         ltt = to_dhan_epoch(now)
         levels = self.factors.levels

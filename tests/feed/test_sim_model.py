@@ -247,3 +247,27 @@ def test_unsubscribed_instruments_stay_quiet_and_day_rolls_at_midnight() -> None
     m.advance(midnight)
     assert b.close == ltp_before and b.volume < volume_before and b.open == b.high == b.low == b.ltp
     assert f32(b.close) == f32(ltp_before)
+
+
+def test_expired_contracts_stop_trading() -> None:
+    expiry_day = datetime(2026, 7, 21, 15, 0, tzinfo=IST).timestamp()  # a NIFTY weekly expiry, 30 min to go
+    m = Market(make_settings(sim_burst_factor=0.0), expiry_day, seed=1)
+    sink = Sink()
+    expiring = sorted((i for i in by_kind(m, KIND_OPTION) if i.contract.expiry.isoformat() == "2026-07-21"),
+                      key=lambda i: abs(i.strike - m.fnear["NIFTY"]))[:4]
+    later = next(i for i in by_kind(m, KIND_FUTURE) if i.underlying == "NIFTY")
+    for inst in (*expiring, later):
+        m.subscribe(inst, sink, 1)
+    before = {p[3] for p in run(m, sink, 6, 100)}
+    assert before >= {i.security_id for i in expiring}
+    sink.out.clear()
+    m.advance(datetime(2026, 7, 21, 15, 30, tzinfo=IST).timestamp())
+    after = {p[3] for p in run(m, sink, 4, 50)}
+    assert after == {later.security_id}
+    for inst in expiring:
+        m.unsubscribe(inst, sink)
+    m.unsubscribe(later, sink)
+    m.subscribe(expiring[0], sink, 1)
+    sink.out.clear()
+    m.advance(m.now + 2.0)
+    assert m.generate(50) == 0 and sink.out == []
