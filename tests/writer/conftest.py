@@ -4,6 +4,7 @@ shaped as the feed publishes them (shared/events.py), and helpers to run a write
 from __future__ import annotations
 
 import asyncio
+import contextlib
 from collections.abc import AsyncIterator, Iterable
 from typing import Any
 
@@ -16,6 +17,7 @@ from shared.db import connect, init_schema
 from shared.events import EVENT_FIELD
 from shared.keys import Keys
 from shared.settings import Settings
+from tests.conftest import eventually
 from writer.service import WriterService
 
 # 2026-11-25 10:00:00 IST as Dhan sends it (IST wall time counted as UTC).
@@ -112,3 +114,65 @@ async def query(settings: Settings, sql: str, args: Any = None) -> list[tuple[An
         return rows
     finally:
         conn.close()
+
+
+@contextlib.asynccontextmanager
+async def running_writer(settings: Settings, **kwargs: Any) -> AsyncIterator[WriterService]:
+    """A writer serving in the background (not draining) for the duration of the block."""
+    service = WriterService(settings, **kwargs)
+    task = asyncio.create_task(service.serve())
+    try:
+        await eventually(lambda: service.state == "running" or task.done(), message="writer running")
+        if task.done():
+            task.result()
+        yield service
+    finally:
+        service.stop("test_done")
+        code = await asyncio.wait_for(task, 30)
+        assert code == 0, f"writer exited with {code}: {service.exit_error}"
+
+
+SUMMARY_SQL = (
+    "SELECT exchange_segment, security_id, trade_date, open, high, low, close, volume, turnover, vwap, oi, "
+    "tick_count, first_cum_volume, last_cum_volume, first_exchange_ts, last_exchange_ts FROM dhan_trade_summary "
+    "ORDER BY exchange_segment, security_id, trade_date"
+)
+# The summary recomputed from dhan_ticks with a plain GROUP BY (the reference the writer must match).
+RECOMPUTED_SQL = (
+    "SELECT g.exchange_segment, g.security_id, g.trade_date, f.ltp, g.high, g.low, l.ltp, g.volume, g.turnover, "
+    "ROUND(g.turnover / NULLIF(g.volume, 0), 4), l.oi, g.n, g.first_cv, g.last_cv, f.exchange_ts, l.exchange_ts "
+    "FROM (SELECT exchange_segment, security_id, trade_date, MAX(ltp) AS high, MIN(ltp) AS low, SUM(qty) AS volume, "
+    "SUM(ltp * qty) AS turnover, COUNT(*) AS n, MIN(cum_volume) AS first_cv, MAX(cum_volume) AS last_cv "
+    "FROM dhan_ticks GROUP BY exchange_segment, security_id, trade_date) AS g "
+    "JOIN dhan_ticks AS f ON f.exchange_segment = g.exchange_segment AND f.security_id = g.security_id "
+    "AND f.trade_date = g.trade_date AND f.cum_volume = g.first_cv "
+    "JOIN dhan_ticks AS l ON l.exchange_segment = g.exchange_segment AND l.security_id = g.security_id "
+    "AND l.trade_date = g.trade_date AND l.cum_volume = g.last_cv "
+    "ORDER BY g.exchange_segment, g.security_id, g.trade_date"
+)
+SNAPSHOT_SQL = {
+    "ticks": "SELECT * FROM dhan_ticks ORDER BY 1, 2, 3, 4",
+    "summary": SUMMARY_SQL,
+    "quotes": "SELECT * FROM dhan_quotes ORDER BY 1, 2",
+    "depth": "SELECT * FROM dhan_depth ORDER BY 1, 2",
+    "greeks": "SELECT * FROM dhan_options_greeks ORDER BY 1, 2",
+}
+
+
+async def snapshot(settings: Settings) -> dict[str, list[tuple[Any, ...]]]:
+    return {name: await query(settings, text) for name, text in SNAPSHOT_SQL.items()}
+
+
+async def count(settings: Settings, table: str) -> int:
+    return int((await query(settings, f"SELECT COUNT(*) FROM {table}"))[0][0])
+
+
+async def group_pending(client: aioredis.Redis, settings: Settings) -> int:
+    keys = Keys(settings.key_prefix)
+    total = 0
+    for kind in ("quotes", "ticks", "depth", "greeks"):
+        try:
+            total += int((await client.xpending(keys.stream(kind), Keys.WRITER_GROUP))["pending"])
+        except aioredis.ResponseError:  # no group yet
+            pass
+    return total
