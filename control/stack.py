@@ -59,7 +59,8 @@ async def _prepare_database(settings: Settings, log: Any) -> None:
 
 
 async def _load_instruments(settings: Settings, log: Any) -> int:
-    from feed.instruments import fetch_scrip_master, parse_scrip_master_report, store_instruments
+    from feed.instruments import fetch_scrip_master, parse_scrip_master_report
+    from feed.instruments_db import store_instruments
     from shared.db import create_pool
 
     text = await fetch_scrip_master(settings.effective_instruments_url)

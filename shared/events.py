@@ -10,6 +10,8 @@ Fields (prices are floats rounded to the instrument's tick; ``exchange_ts`` is D
 quote  ``{v, seg, sid, ltp, ltq, exchange_ts, atp, volume, tsq, tbq, oi, oi_high, oi_low, open, close, high,
         low, prev_close, prev_oi, bid, ask, recv_ts, src}`` - the instrument's merged latest state
         (``close`` is what Dhan's quote packet carries: previous day's close). Fields never seen are null.
+        ``src`` is the response code (int) of the packet that produced the update (2 ticker, 4 quote,
+        5 OI, 6 prev close, 8 full).
 tick   ``{v, seg, sid, ltp, qty, ltq, volume, exchange_ts, oi, side, bid, ask, recv_ts}`` - one trade per
         rise of cumulative ``volume``; ``qty`` is the rise; ``side`` is "B" (at/above ask or uptick), "S" or "".
 depth  ``{v, seg, sid, exchange_ts, recv_ts, bids: [[price, qty, orders] x5], asks: [...]}``.

@@ -127,6 +127,9 @@ class BatchBuilder:
         if lit is None:
             if value is None:
                 return "''"
+            if type(value) is int and 0 <= value < 256:  # the feed's ``src`` is Dhan's response code
+                lit = self._words[value] = f"'{value}'"
+                return lit
             if not isinstance(value, str) or not _WORD_RE.match(value):
                 raise ValueError(f"bad text value {value!r}")
             lit = self._words[value] = f"'{value}'"

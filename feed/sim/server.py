@@ -135,6 +135,7 @@ class SimServer:
         self._runner = runner
         self.port = int(runner.addresses[0][1])
         self.emitter = asyncio.create_task(self._emit_routine(), name="sim.emitter")
+        self.emitter.add_done_callback(self._on_emitter_done)
         self.log.info("sim_listening", url=self.url, instruments=len(self.market.instruments), rate=self.rate,
                       seed=self.seed)
 
@@ -144,18 +145,25 @@ class SimServer:
             self.emitter.cancel()
             await asyncio.gather(self.emitter, return_exceptions=True)
             self.emitter = None
-        conns = list(self._conns.values())
-        if conns:
-            await asyncio.wait(
-                [asyncio.ensure_future(self._close(c, WSCloseCode.GOING_AWAY)) for c in conns],
-                timeout=CLOSE_TIMEOUT_S + 1.0,
-            )
+        closing = [asyncio.create_task(self._close(c, WSCloseCode.GOING_AWAY), name=f"sim.close.{c.conn_id}")
+                   for c in list(self._conns.values())]
+        if closing:
+            _, pending = await asyncio.wait(closing, timeout=CLOSE_TIMEOUT_S + 1.0)
+            for task in pending:
+                self.log.warning("close_deadline_exceeded", task=task.get_name())
+                task.cancel()
+            await asyncio.gather(*closing, return_exceptions=True)
         if self._runner is not None:
             runner, self._runner = self._runner, None
             await runner.cleanup()
             self.log.info("sim_stopped", sent=self.sent_count, updates=self.updates_count)
 
     # --- the update loop ---
+    def _on_emitter_done(self, task: asyncio.Task[None]) -> None:
+        if not task.cancelled() and task.exception() is not None:
+            exc = task.exception()
+            self.log.error("emitter_failed", error=f"{type(exc).__name__}: {exc}", exc_info=exc)
+
     async def _emit_routine(self) -> None:
         market, clock = self.market, self.clock
         assert market is not None
