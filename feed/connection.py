@@ -67,7 +67,12 @@ class DhanConnection:
     # --- url ---
     def url(self) -> str:
         s = self.settings
-        token = s.access_token.get_secret_value() if s.access_token else "simulator"
+        if s.access_token is not None:
+            token = s.access_token.get_secret_value()
+        elif s.sim_token is not None:  # our own simulator guarded by DHAN_SIM_TOKEN
+            token = s.sim_token.get_secret_value()
+        else:
+            token = "simulator"
         client = s.client_id or "simulator"
         base = s.effective_feed_url
         sep = "&" if "?" in base else "?"

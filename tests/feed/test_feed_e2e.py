@@ -123,6 +123,16 @@ async def test_wrong_token_is_a_clean_auth_stop(sim_settings: Settings) -> None:
     assert "a-wrong-token" not in str(run.svc.exit_error)
 
 
+async def test_feed_uses_the_sim_token_when_set(sim_settings: Settings) -> None:
+    guarded = make_settings(key_prefix=sim_settings.key_prefix, sim_port=sim_settings.sim_port,
+                            sim_token="guarded-token", nifty_strikes=1, banknifty_strikes=1,
+                            instruments_url=f"http://127.0.0.1:{sim_settings.sim_port}/api-scrip-master.csv")
+    async with SimServer(guarded):
+        run = Running(FeedService(guarded))
+        await eventually(lambda: run.svc.decoder.stats.packets > 10, timeout_s=20)
+        assert await run.stop() == 0
+
+
 async def test_disconnect_codes_stall_and_malformed(sim_settings: Settings, rclient: aioredis.Redis) -> None:
     async with SimServer(sim_settings) as sim:
         run = Running(FeedService(sim_settings))
