@@ -43,6 +43,18 @@ __all__ = ["Service"]
 LOGS_MAXLEN = 50_000
 
 
+def _rss_mb() -> float:
+    """Resident memory of this process in MiB (Linux /proc; elsewhere the peak from getrusage)."""
+    try:
+        with open("/proc/self/statm", "rb") as fh:
+            return round(int(fh.read().split()[1]) * os.sysconf("SC_PAGE_SIZE") / 2**20, 1)
+    except (OSError, ValueError, IndexError):
+        import resource
+
+        peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+        return round(peak / (2**20 if sys.platform == "darwin" else 2**10), 1)
+
+
 class Service:
     """Base of every headless service (sim, feed, writer, greeks, monitor, scheduler)."""
 
@@ -214,6 +226,8 @@ class Service:
             "updated_at": round(now, 3),
             "uptime_s": round(now - self.started_at, 1),
             "step": self.step,
+            "cpu_s": round(time.process_time(), 2),      # CPU seconds used; a reader derives CPU % from deltas
+            "rss_mb": _rss_mb(),
         }
         if self.exit_error is not None:
             fields["error"] = f"{type(self.exit_error).__name__}: {self.exit_error}"[:300]

@@ -8,6 +8,8 @@ Every second the service computes the plan (:mod:`control.scheduler.plan`) and t
 * mode ``control``: they run elsewhere (another host, containers). When the window opens or closes the
   scheduler publishes ``{"target": name, "cmd": "start"|"stop"}`` on ``dhan:control``: services stop by
   themselves; ``start`` is honoured by whoever supervises them (a Control Center that has them stopped).
+  Started outside the window, it sends nothing until the next open (a restart at night does not stop
+  services someone started by hand); started inside it, it sends ``start`` (idempotent) at once.
 
 Market-status changes are published on the ``<prefix>market`` channel and kept in the hash of that name
 (``{exchange, status, reason, next_change, ts}``). The heartbeat carries the plan (next start and stop in
@@ -91,6 +93,8 @@ class SchedulerService(Service):
         await self._update_market(now)
         if self.supervisor is not None:
             await self._apply_local(plan.running)
+        elif self._applied is None and not plan.running:
+            self._applied = False      # started outside the window: leave what others run alone until a close
         elif plan.running != self._applied:
             await self._apply_remote(plan.running)
         return plan
