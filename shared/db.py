@@ -44,11 +44,16 @@ _CONNECTION_LOST = frozenset({2003, 2006, 2013})
 
 def mysql_unavailable(settings: Settings, cause: BaseException | str) -> MySQLUnavailable:
     """One-line error for an unreachable server: masked URL, first line of the cause, and the fix."""
-    text = str(cause.args[1]) if isinstance(cause, pymysql.err.MySQLError) and len(cause.args) > 1 else str(cause)
+    text = (
+        str(cause.args[1])
+        if isinstance(cause, pymysql.err.MySQLError) and len(cause.args) > 1
+        else str(cause)
+    )
     text = (text.splitlines() or [type(cause).__name__ if isinstance(cause, BaseException) else ""])[0][:160]
     return MySQLUnavailable(
         f"MySQL at {settings.mysql.masked} is not reachable ({text}); "
-        "start it (start-stop-daemon --start --oknodo --background --exec /usr/sbin/mariadbd) or set DHAN_MYSQL_URL"
+        "start it (start-stop-daemon --start --oknodo --background --exec /usr/sbin/mariadbd) "
+        "or set DHAN_MYSQL_URL"
     )
 
 
@@ -57,7 +62,9 @@ def _translate(settings: Settings, exc: BaseException) -> Exception:
     if code == _ER_BAD_DB:
         return SchemaMismatch(f"database {settings.mysql.database!r} does not exist: run dhan db init")
     if code == _ER_ACCESS_DENIED:
-        return MySQLUnavailable(f"MySQL at {settings.mysql.masked} refused our credentials; check DHAN_MYSQL_URL")
+        return MySQLUnavailable(
+            f"MySQL at {settings.mysql.masked} refused our credentials; check DHAN_MYSQL_URL"
+        )
     return mysql_unavailable(settings, exc)
 
 
@@ -124,12 +131,13 @@ def _mismatch(database: str, found: int) -> SchemaMismatch:
             "upgrade dhan-trading"
         )
     return SchemaMismatch(
-        f"database {database!r} has schema version {found}, this code needs {SCHEMA_VERSION}: run dhan db init"
+        f"database {database!r} has schema version {found}, this code needs {SCHEMA_VERSION}: "
+        "run dhan db init"
     )
 
 
 async def check_schema(pool: aiomysql.Pool) -> None:
-    """Raise :class:`SchemaMismatch` (one line: run dhan db init) unless the schema is :data:`SCHEMA_VERSION`."""
+    """Raise :class:`SchemaMismatch` (one line: run dhan db init) unless the schema is ``SCHEMA_VERSION``."""
     async with pool.acquire() as conn:
         found = await read_version(conn)
         await conn.rollback()

@@ -35,21 +35,35 @@ APP_PRIVILEGES = "SELECT, INSERT, UPDATE, DELETE"
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     sub = parser.add_subparsers(dest="action", required=True, metavar="{init,status,create-user}")
     init = sub.add_parser("init", help="create or migrate the schema (idempotent)")
-    init.add_argument("--months-ahead", type=int, default=None, metavar="N",
-                      help="monthly dhan_ticks partitions to keep ahead (default DHAN_WRITER_PARTITION_MONTHS_AHEAD)")
+    init.add_argument(
+        "--months-ahead",
+        type=int,
+        default=None,
+        metavar="N",
+        help="monthly dhan_ticks partitions to keep ahead (default DHAN_WRITER_PARTITION_MONTHS_AHEAD)",
+    )
     sub.add_parser("status", help="schema version, table sizes and partitions")
     user = sub.add_parser("create-user", help="least-privilege application user on the database")
     user.add_argument("--user", required=True, help="user name to create (or whose password to reset)")
-    user.add_argument("--password-env", required=True, metavar="VAR",
-                      help="name of the environment variable holding the password")
+    user.add_argument(
+        "--password-env",
+        required=True,
+        metavar="VAR",
+        help="name of the environment variable holding the password",
+    )
     user.add_argument("--host", default="%", help="host part of the account (default %%: any)")
 
 
 async def run(args: argparse.Namespace, settings: Settings) -> int:
     if args.action == "init":
-        months = args.months_ahead if args.months_ahead is not None else settings.writer_partition_months_ahead
+        months = (
+            args.months_ahead if args.months_ahead is not None else settings.writer_partition_months_ahead
+        )
         version = await init_schema(settings, months_ahead=months)
-        print(f"schema of {settings.mysql.masked} is at version {version} (dhan_ticks partitioned {months} months ahead)")
+        print(
+            f"schema of {settings.mysql.masked} is at version {version} "
+            f"(dhan_ticks partitioned {months} months ahead)"
+        )
         return 0
     if args.action == "status":
         return await _status(settings)
@@ -90,7 +104,9 @@ async def _create_user(settings: Settings, user: str, password_env: str, host: s
         raise ConfigError(f"--host {host!r} is not a host name, address or pattern")
     password = os.environ.get(password_env, "")  # the operator's variable, named on the command line
     if not password:
-        raise ConfigError(f"environment variable {password_env} is not set or empty: export the password there")
+        raise ConfigError(
+            f"environment variable {password_env} is not set or empty: export the password there"
+        )
     database = settings.mysql.database
     if not DB_NAME_RE.match(database):
         raise ConfigError(f"database name {database!r} must be letters, digits, '_' or '$'")
@@ -103,7 +119,9 @@ async def _create_user(settings: Settings, user: str, password_env: str, host: s
             await cur.execute(f"GRANT {APP_PRIVILEGES} ON `{database}`.* TO %s@%s", (user, host))
         await conn.commit()
     except pymysql.err.MySQLError as exc:
-        raise MySQLUnavailable(f"creating user {user!r} failed: {str(exc.args[-1]).splitlines()[0][:160]}") from None
+        raise MySQLUnavailable(
+            f"creating user {user!r} failed: {str(exc.args[-1]).splitlines()[0][:160]}"
+        ) from None
     finally:
         conn.close()
     target = settings.mysql

@@ -172,7 +172,9 @@ class BatchBuilder:
         # Latest-state kinds collapse before rendering: only the newest event per instrument becomes a row
         # (a superseded event is never written, so it is not validated beyond its key and order either).
         latest: dict[str, dict[tuple[str, int], tuple[tuple[Any, ...], dict[str, Any], Entry]]] = {
-            "quotes": {}, "depth": {}, "greeks": {}
+            "quotes": {},
+            "depth": {},
+            "greeks": {},
         }
         for entry in entries:
             try:
@@ -226,7 +228,9 @@ class BatchBuilder:
             return (self._seg(ev["seg"]), sid), (ets or 0, volume or 0, recv)
         return (self._seg(ev["seg"]), sid), (ets or 0, recv)
 
-    def _tick(self, ev: dict[str, Any], out: dict[tuple[str, int, str, int], tuple[int, int, int, Any, str]]) -> None:
+    def _tick(
+        self, ev: dict[str, Any], out: dict[tuple[str, int, str, int], tuple[int, int, int, Any, str]]
+    ) -> None:
         seg = self._seg(ev["seg"])
         sid = ev["sid"]
         ets = ev["exchange_ts"]
@@ -243,8 +247,9 @@ class BatchBuilder:
         if key not in out:  # the first delivery of a natural key wins, as in the table
             out[key] = (px4, qty, ets, oi, row)
 
-    def _fold_ticks(self, ticks: dict[tuple[str, int, str, int], tuple[int, int, int, Any, str]],
-                    batch: Batch) -> None:
+    def _fold_ticks(
+        self, ticks: dict[tuple[str, int, str, int], tuple[int, int, int, Any, str]], batch: Batch
+    ) -> None:
         # acc: [first_cv, open4, first_ets, last_cv, close4, last_ets, oi, high4, low4, volume, turnover4, n]
         acc: dict[tuple[str, int, str], list[Any]] = {}
         rows = []

@@ -13,10 +13,17 @@ HELP = "Redis streams -> MySQL, batched, exactly-once in effect"
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--drain", action="store_true",
-                        help="stop once every stream is written and acknowledged (group lag 0, nothing pending)")
-    parser.add_argument("--consumer", default=None, metavar="NAME",
-                        help="consumer name in group 'writer' (default DHAN_WRITER_CONSUMER or host-pid)")
+    parser.add_argument(
+        "--drain",
+        action="store_true",
+        help="stop once every stream is written and acknowledged (group lag 0, nothing pending)",
+    )
+    parser.add_argument(
+        "--consumer",
+        default=None,
+        metavar="NAME",
+        help="consumer name in group 'writer' (default DHAN_WRITER_CONSUMER or host-pid)",
+    )
 
 
 async def run(args: argparse.Namespace, settings: Settings) -> int:

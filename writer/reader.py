@@ -29,11 +29,15 @@ from writer.batch import Entry, Poison
 
 __all__ = ["GroupState", "StreamReader"]
 
-# KEYS[1] stream, ARGV[1] group -> {length, lag (-1 unknown), pending, lost, last-delivered-id,
-# last-generated-id}. When the group's last delivered id is older than the stream's first entry, every
-# entry still there is undelivered, so lag beyond the length was trimmed unread ("lost"; -1: count
-# unknown). The group's read counter is then reset (XGROUP SETID ... ENTRIESREAD), atomically with the
-# check, so one loss is reported once, and by exactly one writer.
+# KEYS[1] stream, ARGV[1] group, ARGV[2] largest lag worth counting with XRANGE -> {length, lag (-1 unknown),
+# pending, lost, last-delivered-id, last-generated-id}.
+# Redis keeps a per-group "entries read" counter; when MAXLEN trims entries the group never read, the group
+# later skips over the gap while its counter only grows by what it really read, so lag (entries added -
+# entries read) exceeds the entries still undelivered in the stream by exactly the number trimmed unread.
+# Undelivered entries: none when the group has delivered the newest id; all of them when its last id is
+# older than the first entry; else counted with XRANGE if lag is small (else checked on a later call).
+# On a loss the counter is reset (XGROUP SETID ... ENTRIESREAD), atomically with the check, so one loss is
+# reported once, by one writer. "lost" is -1 when it cannot be counted (no valid counter, e.g. after XDEL).
 _GROUP_STATE_LUA = """
 local function field(arr, name)
   for i = 1, #arr, 2 do if arr[i] == name then return arr[i + 1] end end
@@ -56,13 +60,28 @@ for _, g in ipairs(redis.call('XINFO', 'GROUPS', KEYS[1])) do
   if field(g, 'name') == ARGV[1] then
     local last = field(g, 'last-delivered-id')
     local lag = field(g, 'lag')
+    local entries_read = field(g, 'entries-read')
+    local behind_first = (not first) or older(last, first[1])
     local lost = 0
-    if (not first) or older(last, first[1]) then
-      if lag then lost = lag - length else lost = -1 end
-      if lost ~= 0 then
-        redis.call('XGROUP', 'SETID', KEYS[1], ARGV[1], last, 'ENTRIESREAD', added - length)
-        lag = length
-      end
+    local undelivered = nil
+    if last == last_generated then
+      undelivered = 0
+    elseif behind_first then
+      undelivered = length
+    elseif lag and lag <= tonumber(ARGV[2]) then
+      undelivered = #redis.call('XRANGE', KEYS[1], '(' .. last, '+', 'COUNT', lag + 1)
+    end
+    if entries_read and lag then
+      if undelivered and lag > undelivered then lost = lag - undelivered end
+    elseif behind_first and added > length then
+      -- no valid counter (a group that never read, or after XDEL): Redis's lag estimate counts the gap as
+      -- read. A group that never delivered anything missed every entry gone; otherwise the count is unknown.
+      undelivered = length
+      if last == '0-0' then lost = added - length else lost = -1 end
+    end
+    if lost ~= 0 then
+      redis.call('XGROUP', 'SETID', KEYS[1], ARGV[1], last, 'ENTRIESREAD', added - undelivered)
+      lag = undelivered
     end
     if not lag then lag = -1 end
     return {length, lag, field(g, 'pending'), lost, last, last_generated}
@@ -70,6 +89,7 @@ for _, g in ipairs(redis.call('XINFO', 'GROUPS', KEYS[1])) do
 end
 return false
 """
+COUNT_LAG_MAX = 20_000  # an XRANGE of this many ids costs Redis a few milliseconds at most
 
 
 @dataclass(frozen=True, slots=True)
@@ -102,7 +122,9 @@ def _entries(kind: str, raw: Any, gone: list[tuple[str, bytes]]) -> list[Entry]:
 class StreamReader:
     """Consumer ``consumer`` of group ``writer`` on the quotes, ticks, depth and greeks streams."""
 
-    def __init__(self, client: aioredis.Redis, keys: Keys, consumer: str, *, group: str = Keys.WRITER_GROUP) -> None:
+    def __init__(
+        self, client: aioredis.Redis, keys: Keys, consumer: str, *, group: str = Keys.WRITER_GROUP
+    ) -> None:
         self.client = client
         self.keys = keys
         self.consumer = consumer
@@ -112,6 +134,7 @@ class StreamReader:
         for command in ("XREADGROUP", "XAUTOCLAIM", "XCLAIM"):
             client.set_response_callback(command, _raw)
         self._group_state = client.register_script(_GROUP_STATE_LUA)
+        self._command: Any = client.execute_command  # raw replies (callbacks above); untyped in redis-py
 
     async def ensure_groups(self) -> None:
         """Create group ``writer`` at id 0 on every stream (MKSTREAM); an existing group is kept."""
@@ -122,26 +145,33 @@ class StreamReader:
                 if "BUSYGROUP" not in str(exc):
                     raise
 
-    async def read(self, count: int, block_ms: int | None, *, pending: dict[str, bytes] | None = None,
-                   gone: list[tuple[str, bytes]] | None = None) -> list[Entry]:
+    async def read(
+        self,
+        count: int,
+        block_ms: int | None,
+        *,
+        pending: dict[str, bytes] | None = None,
+        gone: list[tuple[str, bytes]] | None = None,
+    ) -> list[Entry]:
         """New entries (``>``), or with ``pending`` (kind -> after-id) this consumer's own pending ones."""
         names = list(self.streams.values()) if pending is None else [self.streams[k] for k in pending]
         ids: list[Any] = [">"] * len(names) if pending is None else list(pending.values())
         args: list[Any] = ["XREADGROUP", "GROUP", self.group, self.consumer, "COUNT", count]
         if block_ms is not None:
             args += ["BLOCK", block_ms]
-        reply = await self.client.execute_command(*args, "STREAMS", *names, *ids)
+        reply = await self._command(*args, "STREAMS", *names, *ids)
         out: list[Entry] = []
         sink = gone if gone is not None else []
         # RESP3 (redis-py's default) answers a map stream -> entries, RESP2 a list of [stream, entries].
-        for name, raw in (reply.items() if isinstance(reply, dict) else reply or ()):
+        for name, raw in reply.items() if isinstance(reply, dict) else reply or ():
             out.extend(_entries(self._kind_of[name], raw, sink))
         return out
 
-    async def autoclaim(self, kind: str, min_idle_ms: int, start: bytes, count: int
-                        ) -> tuple[bytes, list[Entry], list[tuple[str, bytes]]]:
+    async def autoclaim(
+        self, kind: str, min_idle_ms: int, start: bytes, count: int
+    ) -> tuple[bytes, list[Entry], list[tuple[str, bytes]]]:
         """XAUTOCLAIM idle entries of dead consumers: (next cursor, entries, ids trimmed while pending)."""
-        reply = await self.client.execute_command(
+        reply = await self._command(
             "XAUTOCLAIM", self.streams[kind], self.group, self.consumer, min_idle_ms, start, "COUNT", count
         )
         gone: list[tuple[str, bytes]] = [(kind, i) for i in (reply[2] if len(reply) > 2 else [])]
@@ -154,9 +184,18 @@ class StreamReader:
             return {}
         ids = sorted((e.entry_id for e in entries), key=_id_key)
         rows = await self.client.xpending_range(
-            self.streams[kind], self.group, min=ids[0], max=ids[-1], count=len(ids) + 100, consumername=self.consumer
+            self.streams[kind],
+            self.group,
+            min=ids[0],
+            max=ids[-1],
+            count=len(ids) + 100,
+            consumername=self.consumer,
         )
-        return {row["message_id"]: int(row["times_delivered"]) for row in rows}
+        out: dict[bytes, int] = {}
+        for row in rows:
+            entry_id: Any = row["message_id"]
+            out[entry_id] = int(row["times_delivered"])
+        return out
 
     async def renew(self, entries: list[Entry]) -> None:
         """Reset the idle time of entries we hold (XCLAIM JUSTID), so no other writer reclaims them."""
@@ -205,7 +244,7 @@ class StreamReader:
         await pipe.execute()
 
     async def group_state(self, kind: str) -> GroupState | None:
-        reply = await self._group_state(keys=[self.streams[kind]], args=[self.group])
+        reply = await self._group_state(keys=[self.streams[kind]], args=[self.group, COUNT_LAG_MAX])
         if not reply:
             return None
         length, lag, pending, lost, last_delivered, last_generated = reply

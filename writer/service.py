@@ -20,6 +20,7 @@ Composition only: :class:`StreamReader` (Redis), :class:`BatchBuilder` (pure row
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
 import socket
 import time
@@ -54,8 +55,15 @@ class WriterService(Service):
 
     name = "writer"
 
-    def __init__(self, settings: Settings, *, duration_s: float | None = None, drain: bool = False,
-                 consumer: str | None = None, instance: str | None = None) -> None:
+    def __init__(
+        self,
+        settings: Settings,
+        *,
+        duration_s: float | None = None,
+        drain: bool = False,
+        consumer: str | None = None,
+        instance: str | None = None,
+    ) -> None:
         super().__init__(settings, duration_s=duration_s, instance=instance)
         self.drain = drain
         self.consumer = consumer or settings.writer_consumer or f"{socket.gethostname()}-{os.getpid()}"
@@ -85,7 +93,8 @@ class WriterService(Service):
 
     def health_problem(self) -> str | None:
         if self._incident_since is not None:
-            return f"MySQL writes failing for {time.monotonic() - self._incident_since:.0f}s (entries kept pending)"
+            outage_s = time.monotonic() - self._incident_since
+            return f"MySQL writes failing for {outage_s:.0f}s (entries kept pending)"
         return None
 
     async def teardown(self) -> None:
@@ -111,8 +120,11 @@ class WriterService(Service):
         for i in range(self.settings.writer_inflight):
             self.spawn(self._commit_routine(), f"commit{i}")
         self.spawn(self._lease_routine(), "lease")
-        self.spawn(self._state_routine(), "state")
         self.spawn(self._partition_routine(), "partitions")
+        # Before the first read: a read skips any gap the trim left and, on a group that never read, also
+        # hides it from the group's counter, so losses from while no writer ran are counted first.
+        await self._redis_retry(self._check_streams)
+        self.spawn(self._state_routine(), "state")
         await self._redis_retry(self._recover_own_pending)
         await self._read_loop()
         await self._queue.join()  # the base cancels this after shutdown_deadline_s if MySQL is down
@@ -149,7 +161,9 @@ class WriterService(Service):
             except (RedisError, OSError) as exc:
                 attempt += 1
                 delay = backoff_s(attempt, base_s=0.2, cap_s=5.0)
-                self.log.warning("redis_read_failed", error=str(exc), attempt=attempt, delay_s=round(delay, 2))
+                self.log.warning(
+                    "redis_read_failed", error=str(exc), attempt=attempt, delay_s=round(delay, 2)
+                )
                 await self._sleep(delay)
                 continue
             if entries:
@@ -238,7 +252,9 @@ class WriterService(Service):
             await self._submit(normal[start : start + self.settings.writer_batch_max], isolate=False)
         isolated = [e for e in entries if e.entry_id in suspects]
         if isolated:
-            self.log.warning("entries_isolated", count=len(isolated), min_deliveries=self.settings.writer_max_attempts)
+            self.log.warning(
+                "entries_isolated", count=len(isolated), min_deliveries=self.settings.writer_max_attempts
+            )
             await self._submit(isolated, isolate=True)
 
     # --- committing ---
@@ -283,8 +299,13 @@ class WriterService(Service):
                 self._failed(exc, attempt)
                 if self.stopping.is_set():
                     return  # entries stay pending: redelivered to whoever runs next
-                await self._sleep(backoff_s(attempt, base_s=self.settings.writer_retry_base_s,
-                                            cap_s=self.settings.writer_retry_cap_s))
+                await self._sleep(
+                    backoff_s(
+                        attempt,
+                        base_s=self.settings.writer_retry_base_s,
+                        cap_s=self.settings.writer_retry_cap_s,
+                    )
+                )
                 if self.stopping.is_set():
                     return
             except RowError as exc:
@@ -316,18 +337,25 @@ class WriterService(Service):
     def _succeeded(self, entries: int, result: WriteResult, commit_s: float) -> None:
         self.stats.committed(entries, result, commit_s)
         if self._incident_since is not None:
-            self.log.info("mysql_write_recovered", outage_s=round(time.monotonic() - self._incident_since, 1),
-                          failures=self._incident_failures)
+            self.log.info(
+                "mysql_write_recovered",
+                outage_s=round(time.monotonic() - self._incident_since, 1),
+                failures=self._incident_failures,
+            )
             self._incident_since = None
             self._incident_failures = 0
 
     async def _dead_letter(self, poison: list[Poison]) -> None:
         assert self.reader is not None
-        await self._redis_retry(self.reader.dead_letter, poison, maxlen=self.settings.writer_deadletter_maxlen)
+        await self._redis_retry(
+            self.reader.dead_letter, poison, maxlen=self.settings.writer_deadletter_maxlen
+        )
         self.stats.dead_lettered(len(poison))
         self._release([p.entry for p in poison])
         for p in poison[:5]:
-            self.log.warning("entry_dead_lettered", stream=p.entry.kind, id=p.entry.entry_id.decode(), reason=p.reason)
+            self.log.warning(
+                "entry_dead_lettered", stream=p.entry.kind, id=p.entry.entry_id.decode(), reason=p.reason
+            )
 
     # --- background routines ---
     async def _lease_routine(self) -> None:
@@ -337,7 +365,11 @@ class WriterService(Service):
         while not self.stopping.is_set():
             await self._sleep(period_s)
             now = time.monotonic()
-            stale = [Entry(kind, entry_id, None) for (kind, entry_id), t in self._held.items() if now - t >= period_s]
+            stale = [
+                Entry(kind, entry_id, None)
+                for (kind, entry_id), t in self._held.items()
+                if now - t >= period_s
+            ]
             if not stale:
                 continue
             try:
@@ -351,27 +383,35 @@ class WriterService(Service):
 
     async def _state_routine(self) -> None:
         """Lag and pending per stream for the heartbeat; entries trimmed before delivery -> alert."""
-        assert self.reader is not None
         while not self.stopping.is_set():
+            await self._sleep(max(self.settings.heartbeat_interval_s, 0.2))
             try:
-                for kind in STREAM_KINDS:
-                    state = await self.reader.group_state(kind)
-                    if state is not None:
-                        self._lag[kind], self._pending[kind] = state.lag, state.pending
-                        await self._report_lost(kind, state.lost)
+                await self._check_streams()
             except (RedisError, OSError) as exc:
                 self.log.debug("group_state_failed", error=str(exc))
-            await self._sleep(max(self.settings.heartbeat_interval_s, 0.2))
+
+    async def _check_streams(self) -> None:
+        assert self.reader is not None
+        for kind in STREAM_KINDS:
+            state = await self.reader.group_state(kind)
+            if state is not None:
+                self._lag[kind], self._pending[kind] = state.lag, state.pending
+                await self._report_lost(kind, state.lost)
 
     async def _partition_routine(self) -> None:
         while not self.stopping.is_set():
             try:
-                added = await self.sink.ensure_partitions(ist_now().date(), self.settings.writer_partition_months_ahead)
+                added = await self.sink.ensure_partitions(
+                    ist_now().date(), self.settings.writer_partition_months_ahead
+                )
                 if added:
                     self.log.info("partitions_added", table="dhan_ticks", partitions=added)
             except PermissionError as exc:
-                self.log.warning("partition_maintenance_denied", cause=str(exc),
-                                 fix="run dhan db init as an admin user (pmax still takes every row)")
+                self.log.warning(
+                    "partition_maintenance_denied",
+                    cause=str(exc),
+                    fix="run dhan db init as an admin user (pmax still takes every row)",
+                )
                 return
             except TransientError as exc:
                 self.log.warning("partition_maintenance_failed", cause=str(exc))
@@ -380,7 +420,9 @@ class WriterService(Service):
     # --- alerts ---
     async def _report_lost(self, kind: str, lost: int) -> None:
         if lost:
-            await self._alert(kind, None if lost < 0 else lost, "trimmed before it was delivered to the writer")
+            await self._alert(
+                kind, None if lost < 0 else lost, "trimmed before it was delivered to the writer"
+            )
 
     async def _trimmed_pending(self, gone: list[tuple[str, bytes]]) -> None:
         for kind in {k for k, _ in gone}:
@@ -406,10 +448,9 @@ class WriterService(Service):
 
     # --- helpers ---
     async def _sleep(self, delay_s: float) -> None:
-        try:
+        """Wait ``delay_s`` or until the service stops, whichever first."""
+        with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(self.stopping.wait(), delay_s)
-        except TimeoutError:
-            pass
 
     async def _redis_retry(self, fn: Any, *args: Any, **kwargs: Any) -> Any:
         """Run a Redis operation until it succeeds (or the service stops): acks must not be dropped."""
@@ -420,11 +461,18 @@ class WriterService(Service):
             except (RedisError, OSError) as exc:
                 attempt += 1
                 if self.stopping.is_set() and attempt > 3:
-                    self.log.warning("redis_gave_up_at_stop", op=getattr(fn, "__name__", "op"), error=str(exc))
+                    self.log.warning(
+                        "redis_gave_up_at_stop", op=getattr(fn, "__name__", "op"), error=str(exc)
+                    )
                     return None
                 delay = backoff_s(attempt, base_s=0.2, cap_s=5.0)
-                self.log.warning("redis_op_failed", op=getattr(fn, "__name__", "op"), error=str(exc),
-                                 attempt=attempt, delay_s=round(delay, 2))
+                self.log.warning(
+                    "redis_op_failed",
+                    op=getattr(fn, "__name__", "op"),
+                    error=str(exc),
+                    attempt=attempt,
+                    delay_s=round(delay, 2),
+                )
                 await asyncio.sleep(delay)
 
 

@@ -70,7 +70,7 @@ def _classify(exc: BaseException) -> Exception:
 
 
 class MySQLSink:
-    """Writes :class:`Batch` objects; owns the aiomysql pool. ``start``/``stop`` pair; ``stop`` is idempotent."""
+    """Writes :class:`Batch` objects; owns the aiomysql pool. ``start``/``stop``; ``stop`` is idempotent."""
 
     def __init__(self, settings: Settings) -> None:
         self._settings = settings
@@ -97,7 +97,11 @@ class MySQLSink:
         pool = self._pool
         if pool is None:
             return {"pool_size": 0, "pool_in_use": 0, "pool_waiting": self.waiting}
-        return {"pool_size": pool.size, "pool_in_use": pool.size - pool.freesize, "pool_waiting": self.waiting}
+        return {
+            "pool_size": pool.size,
+            "pool_in_use": pool.size - pool.freesize,
+            "pool_waiting": self.waiting,
+        }
 
     async def _acquire(self) -> Any:
         if self._pool is None:
@@ -161,7 +165,9 @@ class MySQLSink:
                 elif inserted:
                     keys = batch.summary_keys
                     for start in range(0, len(keys), _RECOMPUTE_KEYS_PER_STATEMENT):
-                        await cur.execute(sql.summary_recompute(keys[start : start + _RECOMPUTE_KEYS_PER_STATEMENT]))
+                        await cur.execute(
+                            sql.summary_recompute(keys[start : start + _RECOMPUTE_KEYS_PER_STATEMENT])
+                        )
                     result.summary, result.summary_mode = len(keys), "recompute"
             for stmt, rows, name in (
                 (sql.quote_upsert, batch.quotes, "quotes"),

@@ -75,7 +75,9 @@ class Statement:
         self.tail = tail
 
 
-def render_statements(stmt: Statement, rows: Sequence[str], *, max_bytes: int = MAX_STATEMENT_BYTES) -> Iterator[str]:
+def render_statements(
+    stmt: Statement, rows: Sequence[str], *, max_bytes: int = MAX_STATEMENT_BYTES
+) -> Iterator[str]:
     """The SQL texts for ``rows``: as few statements as fit ``max_bytes`` each (rows are ASCII)."""
     start = 0
     size = len(stmt.head) + len(stmt.tail)
@@ -114,7 +116,9 @@ def _forward_upsert(table: str, columns: Sequence[str], order: Sequence[str]) ->
     return Statement(_insert_head(table, columns), " ON DUPLICATE KEY UPDATE " + ", ".join(sets))
 
 
-tick_insert = Statement(_insert_head("dhan_ticks", TICK_COLUMNS), " ON DUPLICATE KEY UPDATE cum_volume = cum_volume")
+tick_insert = Statement(
+    _insert_head("dhan_ticks", TICK_COLUMNS), " ON DUPLICATE KEY UPDATE cum_volume = cum_volume"
+)
 
 # Latest quote: forward in (exchange time, day volume, receive time). Exchange time first, so a replay of
 # an old journal (re-received, newer recv_ts) cannot overwrite today's state; volume orders quotes within
@@ -135,7 +139,8 @@ summary_increment = Statement(
     "first_cum_volume = LEAST(first_cum_volume, VALUES(first_cum_volume)), "
     "close = IF(VALUES(last_cum_volume) > last_cum_volume, VALUES(close), close), "
     "oi = IF(VALUES(last_cum_volume) > last_cum_volume, VALUES(oi), oi), "
-    "last_exchange_ts = IF(VALUES(last_cum_volume) > last_cum_volume, VALUES(last_exchange_ts), last_exchange_ts), "
+    "last_exchange_ts = IF(VALUES(last_cum_volume) > last_cum_volume, VALUES(last_exchange_ts), "
+    "last_exchange_ts), "
     "last_cum_volume = GREATEST(last_cum_volume, VALUES(last_cum_volume)), "
     "high = GREATEST(high, VALUES(high)), "
     "low = LEAST(low, VALUES(low)), "
@@ -151,10 +156,12 @@ summary_increment = Statement(
 # with. vwap uses the very expression of the incremental path, so both give identical DECIMALs.
 _RECOMPUTE_HEAD = (
     "INSERT INTO dhan_trade_summary (" + ",".join(SUMMARY_COLUMNS) + ") "
-    "SELECT g.exchange_segment, g.security_id, g.trade_date, f.ltp, g.high, g.low, l.ltp, g.volume, g.turnover, "
+    "SELECT g.exchange_segment, g.security_id, g.trade_date, f.ltp, g.high, g.low, l.ltp, g.volume, "
+    "g.turnover, "
     "ROUND(g.turnover / NULLIF(g.volume, 0), 4), l.oi, g.tick_count, g.first_cv, g.last_cv, "
     "f.exchange_ts, l.exchange_ts, UTC_TIMESTAMP(6) FROM ("
-    "SELECT exchange_segment, security_id, trade_date, MAX(ltp) AS high, MIN(ltp) AS low, SUM(qty) AS volume, "
+    "SELECT exchange_segment, security_id, trade_date, MAX(ltp) AS high, MIN(ltp) AS low, "
+    "SUM(qty) AS volume, "
     "SUM(ltp * qty) AS turnover, COUNT(*) AS tick_count, MIN(cum_volume) AS first_cv, "
     "MAX(cum_volume) AS last_cv FROM dhan_ticks WHERE "
 )
@@ -164,14 +171,14 @@ _RECOMPUTE_TAIL = (
     "AND f.trade_date = g.trade_date AND f.cum_volume = g.first_cv "
     "JOIN dhan_ticks AS l ON l.exchange_segment = g.exchange_segment AND l.security_id = g.security_id "
     "AND l.trade_date = g.trade_date AND l.cum_volume = g.last_cv "
-    "ON DUPLICATE KEY UPDATE "
-    + ", ".join(f"{c} = VALUES({c})" for c in SUMMARY_COLUMNS[3:])
+    "ON DUPLICATE KEY UPDATE " + ", ".join(f"{c} = VALUES({c})" for c in SUMMARY_COLUMNS[3:])
 )
 
 
 def summary_recompute(keys: Sequence[tuple[str, int, str]]) -> str:
     """Recompute statement for rendered ``(segment literal, security id, date literal)`` keys."""
     where = " OR ".join(
-        f"(exchange_segment = {seg} AND security_id = {sid:d} AND trade_date = {day})" for seg, sid, day in keys
+        f"(exchange_segment = {seg} AND security_id = {sid:d} AND trade_date = {day})"
+        for seg, sid, day in keys
     )
     return _RECOMPUTE_HEAD + where + _RECOMPUTE_TAIL

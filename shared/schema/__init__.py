@@ -90,7 +90,9 @@ def load_migrations(directory: Path = MIGRATIONS_DIR) -> list[Migration]:
         )
     versions = [m.version for m in found]
     if versions != list(range(1, len(found) + 1)):
-        raise RuntimeError(f"schema migrations must be numbered 001, 002, ... without gaps (found {versions})")
+        raise RuntimeError(
+            f"schema migrations must be numbered 001, 002, ... without gaps (found {versions})"
+        )
     return found
 
 
@@ -101,7 +103,8 @@ async def read_version(conn: Any) -> int:
     """Applied schema version on ``conn``'s current database; 0 when the version table is missing."""
     async with conn.cursor() as cur:
         await cur.execute(
-            "SELECT COUNT(*) FROM information_schema.TABLES WHERE TABLE_SCHEMA = DATABASE() AND TABLE_NAME = %s",
+            "SELECT COUNT(*) FROM information_schema.TABLES "
+            "WHERE TABLE_SCHEMA = DATABASE() AND TABLE_NAME = %s",
             (VERSION_TABLE,),
         )
         (exists,) = await cur.fetchone()
@@ -143,8 +146,9 @@ def _add_months(day: date, months: int) -> date:
     return date(index // 12, index % 12 + 1, 1)
 
 
-def plan_partitions(existing: list[tuple[str, str]], today: date, *, months_ahead: int,
-                    months_back: int = 1) -> list[tuple[str, date]]:
+def plan_partitions(
+    existing: list[tuple[str, str]], today: date, *, months_ahead: int, months_back: int = 1
+) -> list[tuple[str, date]]:
     """Monthly partitions to add so that months up to ``today + months_ahead`` have their own.
 
     ``existing`` is ``(name, PARTITION_DESCRIPTION)`` from information_schema (``'2025-02-01'`` or

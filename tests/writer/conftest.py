@@ -25,19 +25,40 @@ BASE_TS = 1_795_600_800 - 1_795_600_800 % 86_400 + 10 * 3600
 RECV_BASE = BASE_TS - IST_OFFSET_S + 0.25
 
 
-def tick(sid: int, volume: int, *, ltp: float = 100.0, qty: int = 1, ts: int = BASE_TS, recv_ts: float | None = None,
-         seg: str = "NSE_FNO", oi: int | None = 1000, side: str = "B", bid: float | None = None,
-         ask: float | None = None, ltq: int | None = None) -> dict[str, Any]:
+def tick(
+    sid: int,
+    volume: int,
+    *,
+    ltp: float = 100.0,
+    qty: int = 1,
+    ts: int = BASE_TS,
+    recv_ts: float | None = None,
+    seg: str = "NSE_FNO",
+    oi: int | None = 1000,
+    side: str = "B",
+    bid: float | None = None,
+    ask: float | None = None,
+    ltq: int | None = None,
+) -> dict[str, Any]:
     return {
         "v": 1, "seg": seg, "sid": sid, "ltp": ltp, "qty": qty, "ltq": qty if ltq is None else ltq,
         "volume": volume, "exchange_ts": ts, "oi": oi, "side": side,
-        "bid": bid if bid is not None else round(ltp - 0.05, 2), "ask": ask if ask is not None else round(ltp + 0.05, 2),
+        "bid": bid if bid is not None else round(ltp - 0.05, 2),
+        "ask": ask if ask is not None else round(ltp + 0.05, 2),
         "recv_ts": recv_ts if recv_ts is not None else ts - IST_OFFSET_S + 0.123456,
     }  # fmt: skip
 
 
-def quote(sid: int, *, ltp: float = 100.0, volume: int = 10, ts: int = BASE_TS, recv_ts: float | None = None,
-          seg: str = "NSE_FNO", **extra: Any) -> dict[str, Any]:
+def quote(
+    sid: int,
+    *,
+    ltp: float = 100.0,
+    volume: int = 10,
+    ts: int = BASE_TS,
+    recv_ts: float | None = None,
+    seg: str = "NSE_FNO",
+    **extra: Any,
+) -> dict[str, Any]:
     ev = {
         "v": 1, "seg": seg, "sid": sid, "ltp": ltp, "ltq": 1, "exchange_ts": ts, "atp": ltp, "volume": volume,
         "tsq": 500, "tbq": 700, "oi": 1000, "oi_high": 1100, "oi_low": 900, "open": ltp, "close": ltp - 1,
@@ -49,8 +70,9 @@ def quote(sid: int, *, ltp: float = 100.0, volume: int = 10, ts: int = BASE_TS, 
     return ev
 
 
-def depth(sid: int, *, ts: int = BASE_TS, recv_ts: float | None = None, mid: float = 100.0,
-          seg: str = "NSE_FNO") -> dict[str, Any]:
+def depth(
+    sid: int, *, ts: int = BASE_TS, recv_ts: float | None = None, mid: float = 100.0, seg: str = "NSE_FNO"
+) -> dict[str, Any]:
     return {
         "v": 1, "seg": seg, "sid": sid, "exchange_ts": ts,
         "recv_ts": recv_ts if recv_ts is not None else ts - IST_OFFSET_S + 0.5,
@@ -59,10 +81,13 @@ def depth(sid: int, *, ts: int = BASE_TS, recv_ts: float | None = None, mid: flo
     }  # fmt: skip
 
 
-def greeks(sid: int, *, ts: int = BASE_TS, recv_ts: float | None = None, iv: float | None = 0.14) -> dict[str, Any]:
+def greeks(
+    sid: int, *, ts: int = BASE_TS, recv_ts: float | None = None, iv: float | None = 0.14
+) -> dict[str, Any]:
     return {
         "v": 1, "seg": "NSE_FNO", "sid": sid, "underlying_seg": "NSE_FNO", "underlying_sid": 35001,
-        "strike": 26000.0, "option_type": "CE", "expiry": "2026-11-27", "price": 120.5, "underlying_price": 26046.95,
+        "strike": 26000.0, "option_type": "CE", "expiry": "2026-11-27", "price": 120.5,
+        "underlying_price": 26046.95,
         "iv": iv, "delta": 0.51, "gamma": 0.0011, "vega": 12.3, "theta": -20.5, "rho": 1.2, "exchange_ts": ts,
         "recv_ts": recv_ts if recv_ts is not None else ts - IST_OFFSET_S + 0.5,
     }  # fmt: skip
@@ -85,8 +110,14 @@ async def wredis(wsettings: Settings) -> AsyncIterator[aioredis.Redis]:
     await client.aclose()
 
 
-async def xadd(client: aioredis.Redis, settings: Settings, kind: str, events: Iterable[dict[str, Any] | bytes],
-               *, maxlen: int | None = None) -> list[bytes]:
+async def xadd(
+    client: aioredis.Redis,
+    settings: Settings,
+    kind: str,
+    events: Iterable[dict[str, Any] | bytes],
+    *,
+    maxlen: int | None = None,
+) -> list[bytes]:
     """XADD events to a stream as the feed does (one field ``d`` = orjson event), pipelined."""
     name = Keys(settings.key_prefix).stream(kind)
     pipe = client.pipeline(transaction=False)
@@ -134,14 +165,16 @@ async def running_writer(settings: Settings, **kwargs: Any) -> AsyncIterator[Wri
 
 SUMMARY_SQL = (
     "SELECT exchange_segment, security_id, trade_date, open, high, low, close, volume, turnover, vwap, oi, "
-    "tick_count, first_cum_volume, last_cum_volume, first_exchange_ts, last_exchange_ts FROM dhan_trade_summary "
+    "tick_count, first_cum_volume, last_cum_volume, first_exchange_ts, last_exchange_ts "
+    "FROM dhan_trade_summary "
     "ORDER BY exchange_segment, security_id, trade_date"
 )
 # The summary recomputed from dhan_ticks with a plain GROUP BY (the reference the writer must match).
 RECOMPUTED_SQL = (
-    "SELECT g.exchange_segment, g.security_id, g.trade_date, f.ltp, g.high, g.low, l.ltp, g.volume, g.turnover, "
-    "ROUND(g.turnover / NULLIF(g.volume, 0), 4), l.oi, g.n, g.first_cv, g.last_cv, f.exchange_ts, l.exchange_ts "
-    "FROM (SELECT exchange_segment, security_id, trade_date, MAX(ltp) AS high, MIN(ltp) AS low, SUM(qty) AS volume, "
+    "SELECT g.exchange_segment, g.security_id, g.trade_date, f.ltp, g.high, g.low, l.ltp, g.volume, "
+    "g.turnover, ROUND(g.turnover / NULLIF(g.volume, 0), 4), l.oi, g.n, g.first_cv, g.last_cv, "
+    "f.exchange_ts, l.exchange_ts FROM (SELECT exchange_segment, security_id, trade_date, "
+    "MAX(ltp) AS high, MIN(ltp) AS low, SUM(qty) AS volume, "
     "SUM(ltp * qty) AS turnover, COUNT(*) AS n, MIN(cum_volume) AS first_cv, MAX(cum_volume) AS last_cv "
     "FROM dhan_ticks GROUP BY exchange_segment, security_id, trade_date) AS g "
     "JOIN dhan_ticks AS f ON f.exchange_segment = g.exchange_segment AND f.security_id = g.security_id "
@@ -171,8 +204,6 @@ async def group_pending(client: aioredis.Redis, settings: Settings) -> int:
     keys = Keys(settings.key_prefix)
     total = 0
     for kind in ("quotes", "ticks", "depth", "greeks"):
-        try:
+        with contextlib.suppress(aioredis.ResponseError):  # no group yet
             total += int((await client.xpending(keys.stream(kind), Keys.WRITER_GROUP))["pending"])
-        except aioredis.ResponseError:  # no group yet
-            pass
     return total

@@ -13,7 +13,8 @@ from .conftest import BASE_TS, depth, greeks, quote, tick
 
 def _entries(kind: str, events: list[dict | bytes]) -> list[Entry]:
     return [
-        Entry(kind, f"{i + 1}-0".encode(), e if isinstance(e, bytes) else orjson.dumps(e)) for i, e in enumerate(events)
+        Entry(kind, f"{i + 1}-0".encode(), e if isinstance(e, bytes) else orjson.dumps(e))
+        for i, e in enumerate(events)
     ]
 
 
@@ -61,7 +62,12 @@ def test_missing_payload_is_poison() -> None:
 
 
 def test_ticks_dedupe_on_natural_key_first_wins_and_sort() -> None:
-    events = [tick(2, 10, ltp=10.0, qty=10), tick(1, 5, qty=5), tick(2, 10, ltp=99.0, qty=10), tick(1, 7, qty=2)]
+    events = [
+        tick(2, 10, ltp=10.0, qty=10),
+        tick(1, 5, qty=5),
+        tick(2, 10, ltp=99.0, qty=10),
+        tick(1, 7, qty=2),
+    ]
     batch = BatchBuilder().build(_entries("ticks", events))
     assert [r.split(",")[1] + ":" + r.split(",")[3] for r in batch.ticks] == ["1:5", "1:7", "2:10"]
     assert ",10.0000," in batch.ticks[2]
@@ -76,7 +82,7 @@ def test_summary_increment_folds_one_instrument_day() -> None:
     ]
     batch = BatchBuilder().build(_entries("ticks", events))
     assert batch.summary_keys == [("'NSE_FNO'", 1, "'2026-11-25'"), ("'NSE_FNO'", 1, "'2026-11-26'")]
-    # key, open high low close volume turnover, vwap (by the server), oi, ticks, first/last cum volume and time
+    # key, open high low close volume turnover, vwap (by the server), oi, ticks, first/last cum volume, time
     assert batch.summary[0] == (
         "('NSE_FNO',1,'2026-11-25',100.0000,101.0000,99.5000,99.5000,15,1500.5000,"
         f"ROUND(1500.5000/NULLIF(15,0),4),1234,3,10,15,{BASE_TS},{BASE_TS + 9},UTC_TIMESTAMP(6))"

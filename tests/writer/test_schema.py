@@ -19,7 +19,8 @@ from tests.conftest import free_port, make_settings
 from .conftest import query
 
 TABLES = {
-    "dhan_schema_version", "dhan_instruments", "dhan_quotes", "dhan_depth", "dhan_ticks", "dhan_trade_summary",
+    "dhan_schema_version", "dhan_instruments", "dhan_quotes", "dhan_depth", "dhan_ticks",
+    "dhan_trade_summary",
     "dhan_options_greeks",
 }  # fmt: skip
 
@@ -54,12 +55,15 @@ async def test_check_schema_refuses_missing_old_and_newer_schemas(db_settings: S
         async with pool.acquire() as conn, conn.cursor() as cur:
             await cur.execute("DELETE FROM dhan_schema_version WHERE version = %s", (SCHEMA_VERSION,))
             await conn.commit()
-        with pytest.raises(SchemaMismatch, match=f"this code needs {SCHEMA_VERSION}: run dhan db init") as err:
+        with pytest.raises(
+            SchemaMismatch, match=f"this code needs {SCHEMA_VERSION}: run dhan db init"
+        ) as err:
             await check_schema(pool)
         assert "\n" not in str(err.value)
         async with pool.acquire() as conn, conn.cursor() as cur:
             await cur.execute(
-                "INSERT INTO dhan_schema_version VALUES (%s, 'x', UTC_TIMESTAMP(6)), (%s, 'y', UTC_TIMESTAMP(6))",
+                "INSERT INTO dhan_schema_version VALUES "
+                "(%s, 'x', UTC_TIMESTAMP(6)), (%s, 'y', UTC_TIMESTAMP(6))",
                 (SCHEMA_VERSION, SCHEMA_VERSION + 1),
             )
             await conn.commit()
@@ -96,11 +100,16 @@ async def test_ensure_partitions_adds_months_and_rows_land_in_them(db_settings: 
     conn = await connect(db_settings)
     try:
         assert await ensure_partitions(conn, today=date(2026, 11, 25), months_ahead=1) == []
-        assert await ensure_partitions(conn, today=date(2027, 2, 3), months_ahead=1) == ["p202701", "p202702", "p202703"]
+        assert await ensure_partitions(conn, today=date(2027, 2, 3), months_ahead=1) == [
+            "p202701",
+            "p202702",
+            "p202703",
+        ]
         async with conn.cursor() as cur:
             await cur.execute(
-                "INSERT INTO dhan_ticks (exchange_segment, security_id, trade_date, cum_volume, ltp, qty, exchange_ts, "
-                "exchange_time_ist, recv_ts) VALUES ('NSE_EQ', 1, '2027-02-14', 5, 1.5, 5, 1, '2027-02-14 09:15:00', 1),"
+                "INSERT INTO dhan_ticks (exchange_segment, security_id, trade_date, cum_volume, ltp, qty, "
+                "exchange_ts, exchange_time_ist, recv_ts) VALUES "
+                "('NSE_EQ', 1, '2027-02-14', 5, 1.5, 5, 1, '2027-02-14 09:15:00', 1),"
                 " ('NSE_EQ', 1, '2031-01-01', 5, 1.5, 5, 1, '2031-01-01 09:15:00', 1)"
             )
             await cur.execute("SELECT COUNT(*) FROM dhan_ticks PARTITION (p202702)")
@@ -116,7 +125,8 @@ def test_migrations_are_numbered_and_split() -> None:
     migrations = load_migrations()
     assert [m.version for m in migrations] == list(range(1, SCHEMA_VERSION + 1))
     assert split_statements("-- c\nCREATE TABLE a (x INT);\n\nCREATE TABLE b (\n y INT\n);\n") == [
-        "CREATE TABLE a (x INT)", "CREATE TABLE b (\n y INT\n)"
+        "CREATE TABLE a (x INT)",
+        "CREATE TABLE b (\n y INT\n)",
     ]
 
 
@@ -130,7 +140,9 @@ async def test_db_cli_init_status_and_least_privilege_user(
     assert "ok" in out and "dhan_ticks" in out and "+ pmax" in out
 
     user, password = f"app{uuid.uuid4().hex[:8]}", f"pw-{uuid.uuid4().hex}"
-    args = argparse.Namespace(action="create-user", user=user, password_env="DHAN_TEST_APP_PW", host="127.0.0.1")
+    args = argparse.Namespace(
+        action="create-user", user=user, password_env="DHAN_TEST_APP_PW", host="127.0.0.1"
+    )
     with pytest.raises(ConfigError, match="DHAN_TEST_APP_PW is not set"):
         await db_cli.run(args, db_settings)
     monkeypatch.setenv("DHAN_TEST_APP_PW", password)
@@ -139,8 +151,13 @@ async def test_db_cli_init_status_and_least_privilege_user(
         assert password not in capsys.readouterr().out
         grants = " ".join(r[0] for r in await query(db_settings, f"SHOW GRANTS FOR '{user}'@'127.0.0.1'"))
         assert f"GRANT SELECT, INSERT, UPDATE, DELETE ON `{db_settings.mysql.database}`.*" in grants
-        app = pymysql.connect(host="127.0.0.1", port=db_settings.mysql.port, user=user, password=password,
-                              database=db_settings.mysql.database)
+        app = pymysql.connect(
+            host="127.0.0.1",
+            port=db_settings.mysql.port,
+            user=user,
+            password=password,
+            database=db_settings.mysql.database,
+        )
         try:
             with app.cursor() as cur:
                 cur.execute("SELECT COUNT(*) FROM dhan_quotes")

@@ -1,0 +1,83 @@
+"""Entries trimmed by the feed's MAXLEN before the writer stored them raise stream_trimmed_unwritten."""
+
+from __future__ import annotations
+
+import orjson
+import redis.asyncio as aioredis
+
+from shared.keys import Keys
+from shared.settings import Settings
+from tests.conftest import eventually
+from writer.reader import StreamReader
+
+from .conftest import count, drain, group_pending, tick, xadd
+
+
+async def _alerts(client: aioredis.Redis, settings: Settings) -> list[dict]:
+    return [orjson.loads(f[b"d"]) for _, f in await client.xrange(Keys(settings.key_prefix).alerts)]
+
+
+async def test_entries_trimmed_before_delivery_raise_one_alert(
+    wsettings: Settings, wredis: aioredis.Redis
+) -> None:
+    keys = Keys(wsettings.key_prefix)
+    reader = StreamReader(wredis, keys, "setup")
+    await reader.ensure_groups()  # the group exists (the writer ran before), then the writer is down
+    await xadd(wredis, wsettings, "ticks", [tick(1, v, qty=1) for v in range(1, 101)])
+    await wredis.xtrim(keys.ticks, maxlen=10, approximate=False)  # the feed's cap bites
+    pubsub = wredis.pubsub()
+    await pubsub.subscribe(keys.alerts)
+    try:
+        await drain(wsettings)
+        assert await count(wsettings, "dhan_ticks") == 10
+        alerts = await _alerts(wredis, wsettings)
+        assert len(alerts) == 1
+        assert alerts[0]["rule"] == "stream_trimmed_unwritten"
+        assert alerts[0]["stream"] == keys.ticks and alerts[0]["entries"] == 90
+        published: list[dict] = []
+
+        async def got_message() -> bool:
+            msg = await pubsub.get_message(ignore_subscribe_messages=True, timeout=0.1)
+            if msg is not None:
+                published.append(orjson.loads(msg["data"]))
+            return bool(published)
+
+        await eventually(got_message, message="alert published on the channel")
+        assert published[0]["entries"] == 90
+    finally:
+        await pubsub.aclose()
+    await drain(wsettings)  # reported once: a later check finds nothing new
+    assert len(await _alerts(wredis, wsettings)) == 1
+
+
+async def test_pending_entries_trimmed_before_writing_raise_an_alert(
+    wsettings: Settings, wredis: aioredis.Redis
+) -> None:
+    keys = Keys(wsettings.key_prefix)
+    await xadd(wredis, wsettings, "ticks", [tick(1, v, qty=1) for v in range(1, 21)])
+    dead = StreamReader(wredis, keys, "dead-writer")
+    await dead.ensure_groups()
+    assert len(await dead.read(100, None)) == 20  # delivered to a writer that died before writing
+    await xadd(wredis, wsettings, "ticks", [tick(1, v, qty=1) for v in range(21, 26)])
+    await wredis.xtrim(keys.ticks, maxlen=5, approximate=False)  # the 20 pending ones are gone
+    await drain(wsettings)
+    assert await count(wsettings, "dhan_ticks") == 5
+    alerts = await _alerts(wredis, wsettings)
+    assert [(a["rule"], a["entries"], len(a["ids"])) for a in alerts] == [
+        ("stream_trimmed_unwritten", 20, 20)
+    ]
+    assert await group_pending(wredis, wsettings) == 0
+
+
+async def test_trim_after_the_writer_had_been_reading_is_detected(
+    wsettings: Settings, wredis: aioredis.Redis
+) -> None:
+    keys = Keys(wsettings.key_prefix)
+    await xadd(wredis, wsettings, "quotes", [{"v": 1} for _ in range(3)])  # (poison, but read and acked)
+    await xadd(wredis, wsettings, "ticks", [tick(1, v, qty=1) for v in range(1, 11)])
+    await drain(wsettings)  # the group's read counter is now exact
+    await xadd(wredis, wsettings, "ticks", [tick(1, v, qty=1) for v in range(11, 211)])
+    await wredis.xtrim(keys.ticks, maxlen=50, approximate=False)
+    await drain(wsettings)
+    assert await count(wsettings, "dhan_ticks") == 60
+    assert [(a["stream"], a["entries"]) for a in await _alerts(wredis, wsettings)] == [(keys.ticks, 150)]
