@@ -45,6 +45,25 @@ def _sink_processor(_: Any, method: str, event_dict: dict[str, Any]) -> dict[str
     return event_dict
 
 
+class _StdoutLogger:
+    """Writes each rendered line to whatever ``sys.stdout`` is *now* (structlog's PrintLogger binds the
+    stream once, which breaks when stdout is swapped, e.g. by test capture or a daemonising wrapper)."""
+
+    def msg(self, message: str) -> None:
+        out = sys.stdout
+        out.write(message + "\n")
+        out.flush()
+
+    log = debug = info = warn = warning = error = err = critical = exception = fatal = failure = msg
+
+
+def _logger_factory(*_: Any) -> _StdoutLogger:
+    return _STDOUT_LOGGER
+
+
+_STDOUT_LOGGER = _StdoutLogger()
+
+
 def _orjson_dumps(obj: Any, **_: Any) -> str:
     return orjson.dumps(obj, default=str).decode()
 
@@ -75,16 +94,28 @@ def configure_logging(
             renderer,
         ],
         wrapper_class=structlog.make_filtering_bound_logger(logging.getLevelName(level.upper())),
-        logger_factory=structlog.PrintLoggerFactory(sys.stdout),
+        logger_factory=_logger_factory,
         cache_logger_on_first_use=False,
     )
     structlog.contextvars.clear_contextvars()
     structlog.contextvars.bind_contextvars(service=service)
-    handler = logging.StreamHandler(sys.stdout)
+    handler = _CurrentStdoutHandler()
     handler.setFormatter(structlog.stdlib.ProcessorFormatter(foreign_pre_chain=shared, processor=renderer))
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(logging.WARNING)
+
+
+class _CurrentStdoutHandler(logging.StreamHandler):  # type: ignore[type-arg]
+    """Stdlib records (aiohttp, redis, aiomysql) to the current ``sys.stdout``, like :class:`_StdoutLogger`."""
+
+    @property  # type: ignore[override]
+    def stream(self) -> Any:
+        return sys.stdout
+
+    @stream.setter
+    def stream(self, _value: Any) -> None:
+        pass
 
 
 def get_logger(name: str | None = None) -> Any:
