@@ -111,8 +111,28 @@ class StackStatus:
             except Exception as exc:  # noqa: BLE001
                 self.db_error = str(exc)[:200]
 
-    def service_rows(self) -> list[tuple[str, str, str, str, str, str]]:
-        """(service, state, pid, rate, lag, errors) per service: supervisor state + heartbeat figures."""
+    @staticmethod
+    def detail(name: str, hb: dict[str, str]) -> str:
+        """One line of what matters per service, from its heartbeat."""
+        def f(key: str) -> str:
+            return hb.get(key, "")
+        if not hb:
+            return ""
+        if name.startswith("feed"):
+            age = _num(f("last_frame_age_s"))
+            return (f"{f('instruments')} instruments, {f('connections_up')}/{f('connections')} conn up, "
+                    f"last data {age:.1f}s ago" if age is not None else f"{f('instruments')} instruments")
+        if name.startswith("writer"):
+            return (f"batch {f('batch_size')} in {f('batch_commit_ms')} ms, ticks {f('rows_ticks_per_s')}/s, "
+                    f"pool {f('pool_in_use')}/{f('pool_size')}")
+        if name.startswith("greeks"):
+            return f"{f('greeks_per_s')} greeks/s, {f('options_covered')}/{f('options')} options, {f('unsolved')} unsolved"
+        if name.startswith("sim"):
+            return f"{f('connections')} client(s), {f('subscribed')} subscribed"
+        return f("step")
+
+    def service_rows(self) -> list[tuple[str, str, str, str, str, str, str]]:
+        """(service, state, pid, rate, lag, errors, detail) per service: supervisor state + heartbeat figures."""
         names: list[str] = []
         if self.supervisor is not None:
             names += list(self.supervisor.children)
@@ -134,7 +154,8 @@ class StackStatus:
             pid = hb.get("pid", str(child.pid) if child and child.pid else "")
             if child is not None and child.restarts:
                 state += f" r{child.restarts}"
-            out.append((name, state, str(pid), pick_rate(hb), str(lag), str(pick_errors(hb)) if hb else ""))
+            out.append((name, state, str(pid), pick_rate(hb), str(lag), str(pick_errors(hb)) if hb else "",
+                        self.detail(name, hb)))
         return out
 
 
@@ -157,7 +178,7 @@ async def render_plain(status: StackStatus, stop: asyncio.Event, duration: float
         await status.refresh()
         if time.monotonic() - last_print >= 5:
             last_print = time.monotonic()
-            svc = "  ".join(f"{n}:{s} {r}".strip() for n, s, _, r, _, _ in status.service_rows())
+            svc = "  ".join(f"{n}:{s} {r}".strip() for n, s, _, r, _, _, _ in status.service_rows())
             rows = " ".join(f"{t.removeprefix('dhan_')}={v if v is not None else '?'}" for t, v in status.rows.items())
             print(f"[{time.strftime('%H:%M:%S')}] {svc} | rows {rows}", flush=True)
         if await _tick(stop, 1.0):
@@ -171,7 +192,7 @@ async def render_rich(status: StackStatus, stop: asyncio.Event, duration: float 
 
     def build() -> Group:
         svc = Table(title=f"dhan-trading - {status.step}", expand=True)
-        for col in ("service", "state", "pid", "rate", "lag", "errors"):
+        for col in ("service", "state", "pid", "rate", "lag", "errors", "detail"):
             svc.add_column(col)
         for row in status.service_rows():
             svc.add_row(*row)
@@ -181,7 +202,7 @@ async def render_rich(status: StackStatus, stop: asyncio.Event, duration: float 
         for kind, info in status.streams.items():
             streams.add_row(kind, f"{info.get('length', 0):,}", str(info.get("lag_writer", "")),
                             str(info.get("pending_writer", "")), str(info.get("lag_greeks", "")))
-        rows = Table(title="MySQL rows" + (f" ({status.db_error})" if status.db_error else ""), expand=True)
+        rows = Table(title="MySQL rows" + (f" ({status.db_error})" if status.db_error else ""))
         for col in ("table", "rows"):
             rows.add_column(col)
         for t, v in status.rows.items():
