@@ -49,14 +49,16 @@ class LinkState:
     name: str
     ok: bool | None = None  # None: not tried yet
     error: str = ""
-    retry_in_s: float | None = None
+    retry_at: float | None = None  # clock time of the next attempt while down
 
-    def text(self) -> str:
+    def text(self, now: float) -> str:
         if self.ok is None:
             return f"{self.name}: connecting"
         if self.ok:
             return f"{self.name}: connected"
-        retry = f", retrying in {self.retry_in_s:.0f} s" if self.retry_in_s is not None else ""
+        retry = ""
+        if self.retry_at is not None:
+            retry = f", retrying in {max(0.0, self.retry_at - now):.0f} s"
         return f"{self.name}: UNREACHABLE ({self.error}){retry}"
 
 
@@ -96,7 +98,8 @@ class StatusModel:
         return bool(self.redis.ok) and self.mysql.ok is not False
 
     def text(self) -> str:
-        parts = [self.redis.text(), self.mysql.text(), self.phase]
+        now = self._clock()
+        parts = [self.redis.text(now), self.mysql.text(now), self.phase]
         parts.append(f"last update {format_age(self.age_s())}")
         parts.append(f"{self.meter.rate():,.0f} ev/s")
         if self.note:

@@ -1,0 +1,65 @@
+"""Number formats for Indian markets: prices at the tick's decimals, quantities grouped in lakhs and crores."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+__all__ = ["compact", "ist_time", "pct", "price", "qty", "signed"]
+
+
+def price(value: float | None, decimals: int = 2) -> str:
+    if value is None:
+        return "-"
+    return f"{value:,.{decimals}f}"
+
+
+def qty(value: float | None) -> str:
+    """Indian grouping: 12,34,56,789."""
+    if value is None:
+        return "-"
+    n = int(round(value))
+    sign, digits = ("-" if n < 0 else ""), str(abs(n))
+    if len(digits) <= 3:
+        return sign + digits
+    head, tail = digits[:-3], digits[-3:]
+    groups = []
+    while len(head) > 2:
+        groups.insert(0, head[-2:])
+        head = head[:-2]
+    if head:
+        groups.insert(0, head)
+    return sign + ",".join([*groups, tail])
+
+
+def compact(value: float | None) -> str:
+    """12.3K, 4.56L (lakh), 1.23Cr (crore)."""
+    if value is None:
+        return "-"
+    v = abs(value)
+    sign = "-" if value < 0 else ""
+    if v >= 1e7:
+        return f"{sign}{v / 1e7:.2f}Cr"
+    if v >= 1e5:
+        return f"{sign}{v / 1e5:.2f}L"
+    if v >= 1e3:
+        return f"{sign}{v / 1e3:.1f}K"
+    return f"{sign}{v:.0f}"
+
+
+def signed(value: float | None, decimals: int = 2) -> str:
+    if value is None:
+        return "-"
+    return f"{value:+,.{decimals}f}"
+
+
+def pct(value: float | None, decimals: int = 2) -> str:
+    if value is None:
+        return "-"
+    return f"{value:+.{decimals}f}%"
+
+
+def ist_time(exchange_ts: int | None) -> str:
+    """Dhan's exchange epoch (IST wall clock counted as UTC) -> ``HH:MM:SS`` IST."""
+    if not exchange_ts:
+        return "-"
+    return datetime.fromtimestamp(exchange_ts, UTC).strftime("%H:%M:%S")

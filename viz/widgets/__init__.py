@@ -1,0 +1,1 @@
+"""Qt widgets and pyqtgraph items shared by the windows."""

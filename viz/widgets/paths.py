@@ -1,0 +1,92 @@
+"""Fast chart primitives: many rectangles or segments as one QPainterPath built from numpy arrays.
+
+pyqtgraph's ``BarGraphItem`` paints one ``drawRect`` per bar from Python (tens of milliseconds for a few
+thousand rows). Here each colour is one path made by ``arrayToQPath`` in C, painted with one ``drawPath``,
+and the item caches the whole drawing in a ``QPicture`` that is rebuilt only when its data changes
+(a repaint that only moves the view replays the picture).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+import numpy as np
+import pyqtgraph as pg
+from PyQt6.QtCore import QRectF, Qt
+from PyQt6.QtGui import QBrush, QColor, QPainter, QPainterPath, QPen, QPicture
+
+__all__ = ["PathsItem", "rects_path", "segments_path"]
+
+
+def rects_path(x0: Any, y0: Any, x1: Any, y1: Any) -> QPainterPath:
+    """Closed rectangles ``[x0, x1] x [y0, y1]`` (arrays of equal length) as one path."""
+    x0, y0, x1, y1 = (np.asarray(a, dtype=np.float64) for a in (x0, y0, x1, y1))
+    n = len(x0)
+    if n == 0:
+        return QPainterPath()
+    xs = np.column_stack((x0, x1, x1, x0, x0)).ravel()
+    ys = np.column_stack((y0, y0, y1, y1, y0)).ravel()
+    connect = np.ones(5 * n, dtype=np.int32)
+    connect[4::5] = 0  # each rectangle its own closed subpath
+    return pg.arrayToQPath(xs, ys, connect=connect)
+
+
+def segments_path(x0: Any, y0: Any, x1: Any, y1: Any) -> QPainterPath:
+    """Separate line segments ``(x0, y0)-(x1, y1)`` as one path."""
+    x0, y0, x1, y1 = (np.asarray(a, dtype=np.float64) for a in (x0, y0, x1, y1))
+    if len(x0) == 0:
+        return QPainterPath()
+    xs = np.column_stack((x0, x1)).ravel()
+    ys = np.column_stack((y0, y1)).ravel()
+    return pg.arrayToQPath(xs, ys, connect="pairs")
+
+
+class PathsItem(pg.GraphicsObject):  # type: ignore[misc]
+    """Layers of ``(path, pen, brush)`` painted in order, cached in a QPicture until ``set_layers``."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self._layers: list[tuple[QPainterPath, QPen, QBrush]] = []
+        self._picture: QPicture | None = None
+        self._bounds = QRectF()
+
+    def set_layers(self, layers: Sequence[tuple[QPainterPath, QPen | QColor | str | None, QBrush | QColor | str | None]]) -> None:
+        self.prepareGeometryChange()
+        out = []
+        bounds = QRectF()
+        for path, pen, brush in layers:
+            if path.isEmpty():
+                continue
+            if pen is None:
+                qpen = QPen(Qt.PenStyle.NoPen)
+            else:
+                qpen = pen if isinstance(pen, QPen) else pg.mkPen(pen, width=1)  # mkPen: cosmetic (1 px)
+            if brush is None:
+                qbrush = QBrush(Qt.BrushStyle.NoBrush)
+            else:
+                qbrush = brush if isinstance(brush, QBrush) else QBrush(QColor(brush))
+            out.append((path, qpen, qbrush))
+            bounds = bounds.united(path.boundingRect())
+        self._layers = out
+        self._bounds = bounds
+        self._picture = None
+        self.update()
+
+    def clear(self) -> None:
+        self.set_layers([])
+
+    def boundingRect(self) -> QRectF:  # noqa: N802 - Qt API
+        return QRectF(self._bounds)
+
+    def paint(self, painter: QPainter, *args: Any) -> None:
+        if self._picture is None:
+            picture = QPicture()
+            p = QPainter(picture)
+            for path, pen, brush in self._layers:
+                p.setPen(pen)
+                p.setBrush(brush)
+                p.drawPath(path)
+            p.end()
+            self._picture = picture
+        self._picture.play(painter)

@@ -1,0 +1,82 @@
+"""Dark and light themes: one palette of named colours for Qt widgets and the charts."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import pyqtgraph as pg
+from PyQt6.QtGui import QColor, QPalette
+from PyQt6.QtWidgets import QApplication
+
+__all__ = ["DARK", "LIGHT", "THEMES", "Theme", "apply_app_theme", "style_plot"]
+
+
+@dataclass(frozen=True, slots=True)
+class Theme:
+    name: str
+    bg: str
+    panel: str
+    fg: str
+    muted: str
+    grid: str
+    up: str
+    down: str
+    buy: str
+    sell: str
+    neutral: str
+    poc: str
+    va: str
+    value_line: str
+    accent: str
+    flash_up: str
+    flash_down: str
+    highlight: str
+    error: str
+    ok: str
+
+    def color(self, name: str, alpha: int = 255) -> QColor:
+        c = QColor(getattr(self, name))
+        c.setAlpha(alpha)
+        return c
+
+
+DARK = Theme(
+    name="dark", bg="#121417", panel="#1b1f24", fg="#d7dae0", muted="#8a919c", grid="#2a2f36",
+    up="#26a69a", down="#ef5350", buy="#2bb673", sell="#e5534b", neutral="#6b7280", poc="#ffd54f",
+    va="#3d6fb6", value_line="#90caf9", accent="#4fc3f7", flash_up="#1e6b45", flash_down="#7a2626",
+    highlight="#3b3416", error="#ff6b6b", ok="#4caf50",
+)
+LIGHT = Theme(
+    name="light", bg="#ffffff", panel="#f3f4f6", fg="#1f2328", muted="#5f6670", grid="#e2e5e9",
+    up="#0e8a6d", down="#d03b37", buy="#1f9d57", sell="#d64541", neutral="#9aa1ab", poc="#c77c00",
+    va="#9cc1f0", value_line="#1e63c4", accent="#0277bd", flash_up="#b8ecd0", flash_down="#f7c4c2",
+    highlight="#fff3c4", error="#c62828", ok="#2e7d32",
+)
+THEMES = {"dark": DARK, "light": LIGHT}
+
+
+def apply_app_theme(app: QApplication, theme: Theme) -> None:
+    """Fusion style with the theme's palette for every widget of the process."""
+    app.setStyle("Fusion")
+    p = QPalette()
+    bg, panel, fg = QColor(theme.bg), QColor(theme.panel), QColor(theme.fg)
+    for role, color in (
+        (QPalette.ColorRole.Window, panel), (QPalette.ColorRole.WindowText, fg), (QPalette.ColorRole.Base, bg),
+        (QPalette.ColorRole.AlternateBase, panel), (QPalette.ColorRole.Text, fg), (QPalette.ColorRole.Button, panel),
+        (QPalette.ColorRole.ButtonText, fg), (QPalette.ColorRole.ToolTipBase, panel),
+        (QPalette.ColorRole.ToolTipText, fg), (QPalette.ColorRole.Highlight, QColor(theme.accent)),
+        (QPalette.ColorRole.HighlightedText, QColor(theme.bg)), (QPalette.ColorRole.PlaceholderText, QColor(theme.muted)),
+    ):
+        p.setColor(role, color)
+    p.setColor(QPalette.ColorGroup.Disabled, QPalette.ColorRole.Text, QColor(theme.muted))
+    p.setColor(QPalette.ColorGroup.Disabled, QPalette.ColorRole.ButtonText, QColor(theme.muted))
+    app.setPalette(p)
+
+
+def style_plot(plot: pg.PlotItem, theme: Theme) -> None:
+    """Axis colours and grid of a pyqtgraph plot for ``theme``."""
+    for name in ("left", "bottom", "right", "top"):
+        axis = plot.getAxis(name)
+        axis.setPen(pg.mkPen(theme.muted))
+        axis.setTextPen(pg.mkPen(theme.fg))
+    plot.showGrid(x=True, y=True, alpha=0.18)

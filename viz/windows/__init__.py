@@ -1,0 +1,1 @@
+"""One window per visualizer: thin Qt shells over ``viz.models`` and ``viz.data``."""

@@ -1,0 +1,208 @@
+"""What every visualizer window shares: links, owned tasks, the frame timer, status line, theme, QSettings.
+
+Data rate is separate from paint rate: data routines (coroutines on the Qt loop, see ``viz.boot``) update
+Qt-free models and call :meth:`VizWindow.mark_dirty`; a ``QTimer`` at ``FRAME_HZ`` calls
+:meth:`VizWindow.paint_models` only when something changed, so a burst of a thousand messages costs one
+repaint. The status line is refreshed four times a second. User-driven loads are "latest wins":
+:meth:`spawn` cancels a task of the same name before starting the new one.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections import deque
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from typing import Any
+
+from PyQt6.QtCore import QByteArray, QSettings, QTimer
+from PyQt6.QtGui import QAction, QCloseEvent
+from PyQt6.QtWidgets import QApplication, QLabel, QMainWindow, QToolBar, QWidget
+
+from shared.keys import Keys
+from shared.logs import get_logger
+from shared.settings import Settings
+from viz.data.link import DataLink
+from viz.models.status import StatusModel
+from viz.widgets.theme import THEMES, Theme, apply_app_theme
+
+__all__ = ["VizOptions", "VizWindow"]
+
+Routine = Callable[[], Awaitable[None]]
+FRAME_HZ = 30
+STATUS_MS = 250
+SHUTDOWN_DEADLINE_S = 3.0
+
+
+@dataclass(frozen=True, slots=True)
+class VizOptions:
+    instrument: str | None = None
+    theme: str | None = None
+
+
+class VizWindow(QMainWindow):
+    """Base of the six windows. Subclasses build widgets in ``__init__`` and implement the hooks."""
+
+    NAME = "viz"
+    TITLE = "dhan viz"
+
+    def __init__(self, settings: Settings, options: VizOptions | None = None) -> None:
+        super().__init__()
+        self.settings = settings
+        self.options = options or VizOptions()
+        self.keys = Keys(settings.key_prefix)
+        self.log = get_logger(f"viz.{self.NAME}")
+        self.status_model = StatusModel()
+        self.link = DataLink(settings, self.status_model, name=f"viz.{self.NAME}")
+        self.qs = QSettings()
+        self.theme: Theme = THEMES.get(self.options.theme or str(self.recall("theme", "dark")), THEMES["dark"])
+        self.tasks: dict[str, asyncio.Task[Any]] = {}
+        self.loaded = asyncio.Event()  # the first history load has been painted
+        self.closed = asyncio.Event()
+        self.exit_code = 0
+        self.frame_ms: deque[float] = deque(maxlen=5000)  # paint_models durations (bench)
+        self._dirty = True
+        self._load_painted_pending = False
+        self.setWindowTitle(self.TITLE)
+
+        self.toolbar = QToolBar("Controls", self)
+        self.toolbar.setObjectName("controls")
+        self.toolbar.setMovable(False)
+        self.addToolBar(self.toolbar)
+        self.status_label = QLabel("starting")
+        self.status_label.setObjectName("status")
+        self.statusBar().addWidget(self.status_label, 1)
+        self._theme_action = QAction(self)
+        self._theme_action.triggered.connect(self._toggle_theme)
+
+        self._frame_timer = QTimer(self)
+        self._frame_timer.setInterval(int(1000 / FRAME_HZ))
+        self._frame_timer.timeout.connect(self.frame)
+        self._status_timer = QTimer(self)
+        self._status_timer.setInterval(STATUS_MS)
+        self._status_timer.timeout.connect(self.refresh_status)
+
+    # --- subclass hooks ---
+    def paint_models(self) -> None:
+        """Push model state into the widgets (called at most FRAME_HZ times a second, when dirty)."""
+
+    def on_theme(self) -> None:
+        """Recolour charts and custom widgets for ``self.theme``."""
+
+    def data_routines(self) -> dict[str, Routine]:
+        """Named coroutine functions to run while the window is open (each under ``DataLink.run_forever``)."""
+        return {}
+
+    # --- lifecycle (driven by viz.boot) ---
+    def finish_toolbar(self) -> None:
+        """Append the controls every window has (theme switch) after the subclass's own."""
+        spacer = QWidget()
+        spacer.setSizePolicy(spacer.sizePolicy().horizontalPolicy().Expanding,
+                             spacer.sizePolicy().verticalPolicy().Preferred)
+        self.toolbar.addWidget(spacer)
+        self.toolbar.addAction(self._theme_action)
+
+    async def start(self) -> None:
+        self.apply_theme(self.theme)
+        self.restore_geometry()
+        for name, routine in self.data_routines().items():
+            self.spawn(routine, name)
+        self._frame_timer.start()
+        self._status_timer.start()
+
+    def spawn(self, routine: Routine, name: str) -> asyncio.Task[None]:
+        """Run ``routine()`` (run again after link failures) as the task ``name``, cancelling a previous one."""
+        old = self.tasks.pop(name, None)
+        if old is not None:
+            old.cancel()
+        task = asyncio.get_running_loop().create_task(self.link.run_forever(routine, name), name=name)
+        task.add_done_callback(self._task_done)
+        self.tasks[name] = task
+        return task
+
+    def _task_done(self, task: asyncio.Task[Any]) -> None:
+        if self.tasks.get(task.get_name()) is task:
+            del self.tasks[task.get_name()]
+        if task.cancelled():
+            return
+        exc = task.exception()
+        if exc is not None:
+            self.log.error("viz_task_failed", task=task.get_name(), error=f"{type(exc).__name__}: {exc}",
+                           exc_info=exc)
+            self.status_model.note = f"internal error in {task.get_name()}: {type(exc).__name__}: {exc}"[:200]
+
+    def mark_dirty(self) -> None:
+        self._dirty = True
+
+    def mark_loaded(self) -> None:
+        """History is in the models: once painted, ``loaded`` is set (screenshots wait for it)."""
+        self._load_painted_pending = True
+        self._dirty = True
+
+    def frame(self) -> None:
+        if not self._dirty:
+            return
+        self._dirty = False
+        t0 = time.perf_counter()
+        self.paint_models()
+        self.frame_ms.append((time.perf_counter() - t0) * 1000.0)
+        if self._load_painted_pending:
+            self._load_painted_pending = False
+            self.loaded.set()
+
+    def refresh_status(self) -> None:
+        self.status_label.setText(self.status_model.text())
+        bad = self.status_model.redis.ok is False or self.status_model.mysql.ok is False
+        color = self.theme.error if bad else self.theme.muted
+        self.status_label.setStyleSheet(f"color: {color};")
+
+    async def shutdown(self) -> None:
+        self._frame_timer.stop()
+        self._status_timer.stop()
+        tasks = list(self.tasks.values())
+        for t in tasks:
+            t.cancel()
+        if tasks:
+            done, pending = await asyncio.wait(tasks, timeout=SHUTDOWN_DEADLINE_S)
+            for t in pending:
+                self.log.warning("viz_task_still_pending", task=t.get_name())
+        await self.link.close()
+
+    def closeEvent(self, event: QCloseEvent | None) -> None:  # noqa: N802 - Qt API
+        self.save_state()
+        if event is not None:
+            event.accept()
+        self.closed.set()
+
+    # --- theme and settings ---
+    def apply_theme(self, theme: Theme) -> None:
+        self.theme = theme
+        app = QApplication.instance()
+        if isinstance(app, QApplication):
+            apply_app_theme(app, theme)
+        self._theme_action.setText("Light theme" if theme.name == "dark" else "Dark theme")
+        self.on_theme()
+        self.refresh_status()
+        self.mark_dirty()
+
+    def _toggle_theme(self) -> None:
+        self.apply_theme(THEMES["light" if self.theme.name == "dark" else "dark"])
+        self.remember("theme", self.theme.name)
+
+    def remember(self, key: str, value: Any) -> None:
+        self.qs.setValue(f"{self.NAME}/{key}", value)
+
+    def recall(self, key: str, default: Any = None) -> Any:
+        return self.qs.value(f"{self.NAME}/{key}", default)
+
+    def restore_geometry(self) -> None:
+        geometry = self.recall("geometry")
+        if isinstance(geometry, QByteArray) and not geometry.isEmpty():
+            self.restoreGeometry(geometry)
+        else:
+            self.resize(1280, 800)
+
+    def save_state(self) -> None:
+        self.remember("geometry", self.saveGeometry())
+        self.qs.sync()

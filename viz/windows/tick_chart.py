@@ -1,0 +1,186 @@
+"""Window 3: tick chart, candles of N trades each (``dhan viz tick-chart``).
+
+N is 10, 25, 50, 100, 200 or 500 trades per bar; the last bar is drawn faded with an outline while it
+forms. Volume per bar (buy/sell/unclassified) is plotted underneath on the same bar axis, which is
+labelled with each bar's first-trade time. The view follows the newest bars until the user pans or zooms
+away, and follows again once the newest bar is back in view.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+import pyqtgraph as pg
+from PyQt6.QtCore import Qt
+from PyQt6.QtWidgets import QVBoxLayout, QWidget
+
+from shared.settings import Settings
+from viz.data.catalog import Instrument
+from viz.models import fmt
+from viz.models.bars import TICKS_PER_BAR_CHOICES, Bars, TickBars
+from viz.models.profile import price_decimals
+from viz.widgets.candles import IndexTimeAxis, candle_layers, volume_layers
+from viz.widgets.controls import ChoiceBox, labelled
+from viz.widgets.paths import PathsItem
+from viz.widgets.theme import style_plot
+from viz.windows.base import VizOptions
+from viz.windows.price_base import PriceWindow, session_label
+
+__all__ = ["TickChartWindow"]
+
+VISIBLE_BARS = 120
+FORMING_ALPHA = 110
+
+
+class TickChartWindow(PriceWindow):
+    NAME = "tick-chart"
+    TITLE = "Tick chart"
+
+    def __init__(self, settings: Settings, options: VizOptions | None = None) -> None:
+        super().__init__(settings, options)
+        self.tick_bars = TickBars(self.ticks, int(self.recall("trades_per_bar", 100)))
+        self.n_box = ChoiceBox([(f"{n} trades", n) for n in TICKS_PER_BAR_CHOICES])
+        self.n_box.set_value(self.tick_bars.trades_per_bar)
+        self.n_box.currentIndexChanged.connect(self._n_changed)
+        self.toolbar.addWidget(labelled("Bar", self.n_box))
+        self.finish_toolbar()
+        self.following = True
+        self._closed_drawn: tuple[int, int, int] = (-1, -1, -1)  # (closed bars, N, session) drawn
+        self._bars: Bars | None = None
+
+        self.chart = pg.GraphicsLayoutWidget()
+        self.time_axis = IndexTimeAxis(self._bar_times)
+        self.price_plot = self.chart.addPlot(row=0, col=0)
+        self.volume_plot = self.chart.addPlot(row=1, col=0, axisItems={"bottom": self.time_axis})
+        self.chart.ci.layout.setRowStretchFactor(0, 4)
+        self.chart.ci.layout.setRowStretchFactor(1, 1)
+        self.volume_plot.setXLink(self.price_plot)
+        self.price_plot.hideAxis("bottom")
+        for plot in (self.price_plot, self.volume_plot):
+            plot.showAxis("right")
+            plot.hideAxis("left")
+            plot.hideButtons()
+        self.volume_plot.setMaximumHeight(180)
+        self.closed_item, self.forming_item = PathsItem(), PathsItem()
+        self.closed_vol, self.forming_vol = PathsItem(), PathsItem()
+        for item in (self.closed_item, self.forming_item):
+            self.price_plot.addItem(item)
+        for item in (self.closed_vol, self.forming_vol):
+            self.volume_plot.addItem(item)
+        self.ltp_line = pg.InfiniteLine(angle=0, movable=False)
+        self.ltp_line.label = pg.InfLineLabel(self.ltp_line, text="", position=0.02, anchors=[(0, 1), (0, 1)])
+        self.price_plot.addItem(self.ltp_line)
+        self.price_plot.getViewBox().sigRangeChangedManually.connect(self._user_moved)
+        self.volume_plot.getViewBox().sigRangeChangedManually.connect(self._user_moved)
+
+        central = QWidget()
+        lay = QVBoxLayout(central)
+        lay.setContentsMargins(8, 6, 8, 4)
+        lay.addWidget(self.header)
+        lay.addWidget(self.chart, 1)
+        self.setCentralWidget(central)
+
+    def _bar_times(self) -> Any:
+        return self._bars.start_ts if self._bars is not None else np.zeros(0, np.int64)
+
+    def _n_changed(self, *_: object) -> None:
+        n = int(self.n_box.value())
+        self.tick_bars.set_trades_per_bar(n)
+        self.remember("trades_per_bar", n)
+        self.following = True
+        self.mark_dirty()
+
+    def _user_moved(self, *_: object) -> None:
+        n = len(self._bars) if self._bars is not None else 0
+        right = self.price_plot.getViewBox().viewRange()[0][1]
+        self.following = right >= n - 1.5
+
+    # --- data ---
+    def on_instrument(self, instrument: Instrument) -> None:
+        self.tick_bars = TickBars(self.ticks, self.tick_bars.trades_per_bar)
+        self._closed_drawn = (-1, -1, -1)
+        self.following = True
+
+    def on_reset(self) -> None:
+        self.tick_bars = TickBars(self.ticks, self.tick_bars.trades_per_bar)
+        self._closed_drawn = (-1, -1, -1)
+        self.following = True
+
+    # --- paint ---
+    def on_theme(self) -> None:
+        t = self.theme
+        self.chart.setBackground(t.bg)
+        for plot in (self.price_plot, self.volume_plot):
+            style_plot(plot, t)
+        self.ltp_line.setPen(pg.mkPen(t.accent, style=Qt.PenStyle.DotLine))
+        self.ltp_line.label.setColor(t.accent)
+        self.header.setStyleSheet(f"color: {t.fg}; font-size: 13px;")
+        self._closed_drawn = (-1, -1, -1)
+
+    def paint_models(self) -> None:
+        inst = self.instrument
+        if inst is None:
+            return
+        bars = self.tick_bars.bars()
+        self._bars = bars
+        n = len(bars)
+        forming = self.tick_bars.forming
+        closed = n - 1 if forming else n
+        key = (closed, self.tick_bars.trades_per_bar, self.session_day or 0)
+        if key != self._closed_drawn:
+            x = np.arange(closed, dtype=np.float64)
+            closed_bars = _head(bars, closed)
+            self.closed_item.set_layers(candle_layers(x, closed_bars, self.theme))
+            self.closed_vol.set_layers(volume_layers(x, closed_bars, self.theme))
+            self._closed_drawn = key
+        if forming:
+            x = np.array([n - 1], dtype=np.float64)
+            self.forming_item.set_layers(candle_layers(x, bars, self.theme, alpha=FORMING_ALPHA, start=n - 1))
+            self.forming_vol.set_layers(volume_layers(x, bars, self.theme, alpha=FORMING_ALPHA, start=n - 1))
+        else:
+            self.forming_item.clear()
+            self.forming_vol.clear()
+        dp = price_decimals(inst.tick_size)
+        if n:
+            last = float(bars.close[-1])
+            self.ltp_line.setVisible(True)
+            self.ltp_line.setPos(last)
+            self.ltp_line.label.setFormat(f"LTP {fmt.price(last, dp)}")
+            if self.following:
+                self._follow(bars)
+        else:
+            self.ltp_line.setVisible(False)
+        self.header.setText(self._header_html(inst, bars, forming, dp))
+
+    def _follow(self, bars: Bars) -> None:
+        n = len(bars)
+        lo_i = max(0, n - VISIBLE_BARS)
+        low, high = float(bars.low[lo_i:].min()), float(bars.high[lo_i:].max())
+        pad = max((high - low) * 0.08, 1e-9)
+        self.price_plot.setXRange(n - VISIBLE_BARS - 0.5, n + 2.5, padding=0)
+        self.price_plot.setYRange(low - pad, high + pad, padding=0)
+        self.volume_plot.setYRange(0, float(bars.volume[lo_i:].max()) * 1.1, padding=0)
+
+    def _header_html(self, inst: Instrument, bars: Bars, forming: bool, dp: int) -> str:
+        n_per = self.tick_bars.trades_per_bar
+        head = f"<b>{inst.label}</b> &middot; {session_label(self.session_day)} &middot; {n_per}-trade bars"
+        if not len(bars):
+            return head + " &middot; no trades yet"
+        t = self.theme
+        i = len(bars) - 1
+        colour = t.up if bars.close[i] >= bars.open[i] else t.down
+        state = f"forming {int(bars.count[i])}/{n_per}" if forming else "complete"
+        return (
+            f"{head} &middot; {fmt.qty(len(bars))} bars &middot; {fmt.qty(len(self.ticks))} trades"
+            f"<br>last bar ({state}, from {fmt.ist_time(int(bars.start_ts[i]))} IST): "
+            f"<span style='color:{colour}'>O {fmt.price(bars.open[i], dp)} H {fmt.price(bars.high[i], dp)} "
+            f"L {fmt.price(bars.low[i], dp)} C {fmt.price(bars.close[i], dp)}</span> &middot; "
+            f"V {fmt.qty(int(bars.volume[i]))} (<span style='color:{t.buy}'>B {fmt.qty(int(bars.buy[i]))}</span> / "
+            f"<span style='color:{t.sell}'>S {fmt.qty(int(bars.sell[i]))}</span>)"
+            + ("" if self.following else " &middot; <i>paused following: scroll to the last bar to resume</i>")
+        )
+
+
+def _head(bars: Bars, n: int) -> Bars:
+    return Bars(*(getattr(bars, f)[:n] for f in Bars.__dataclass_fields__))
