@@ -113,6 +113,18 @@ class Settings(BaseSettings):
     market_hours_only_watchdog: bool = Field(
         True, description="stall watchdog active only in market hours (always on against the simulator)"
     )
+    journal_enabled: bool = Field(True, description="append every raw frame to the daily journal (replay, verify)")
+    journal_dir: Path = Field(Path("var/journal"), description="where the journal files go (<IST day>.<instance>.djr)")
+    journal_block_ms: int = Field(200, ge=1, le=60_000, description="a journal block is closed this long after it opened")
+    journal_block_kb: int = Field(256, ge=4, le=65_536, description="... or when it holds this many KiB of frames")
+    journal_fsync: Literal["none", "block", "interval"] = Field(
+        "interval", description="journal fsync: none (OS decides), block (after every block), interval (see below)"
+    )
+    journal_fsync_interval_s: float = Field(1.0, gt=0, description="journal_fsync=interval: fsync at most this often")
+    journal_compress_level: int = Field(3, ge=0, le=9, description="zlib level of journal blocks (0: stored)")
+    journal_queue_max: int = Field(
+        500_000, ge=1000, description="frames waiting for the journal writer at most; beyond: dropped and counted"
+    )
 
     # --- simulator ---
     sim_seed: int = Field(42, description="seed of the simulated market (same seed, same run)")

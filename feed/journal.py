@@ -1,0 +1,525 @@
+"""The feed's journal: every raw frame with its receive time, append-only, one file per IST day and instance.
+
+Written off the hot path: :meth:`Journal.append` only puts ``(recv_ts, frame)`` on a bounded deque (O(1),
+never blocks; past ``journal_queue_max`` waiting frames it drops and counts). A writer thread packs the
+frames into blocks, compresses and writes them, and fsyncs by policy. Read back with :class:`JournalReader`;
+``dhan replay`` serves a journal to a feed, ``dhan verify`` checks MySQL against it.
+
+File ``<journal_dir>/<YYYY-MM-DD>.<instance>.djr`` (the IST day of the receive times inside)::
+
+    b"DHANJRNL"                         signature
+    block*                              every unit after the signature is a block
+
+    block header (40 bytes, little endian): magic b"DJB\\x01", kind u8 (0 frames, 1 meta), codec u8
+    (0 stored, 1 zlib), reserved u16, count u32 (records), raw_len u32, comp_len u32, first_ts f64,
+    last_ts f64, crc32 u32 (of the header's first 36 bytes, then the payload); then comp_len payload bytes.
+
+    frames payload (raw): count x (recv_ts f64 epoch seconds, len u32, frame bytes)
+    meta payload (raw): one JSON object with "type": "file" (first block: version, instance, day),
+    "session" (each start, and "continued" after a day rotation), "universe" (instruments added: member
+    records with tick sizes; removed: "SEG:ID" keys - in stream order, so a reader can mirror the feed's
+    normaliser exactly).
+
+Blocks are independent (own zlib stream, own CRC): a torn tail after a crash is detected (short header or
+payload, bad CRC at the end) and ignored on read, and cut off when the writer reopens the file to append.
+A damaged block inside the file is skipped: the reader resynchronises on the next block magic.
+zlib (stdlib) rather than zstandard: at level 3 it costs ~1 us per frame on the writer thread and reads back
+at hundreds of times real time (bench/journal_replay.py), so a dependency would not pay.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import collections
+import contextlib
+import os
+import re
+import socket
+import struct
+import threading
+import time
+import zlib
+from collections.abc import Iterator, Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import date, datetime, timedelta
+from pathlib import Path
+from typing import Any, BinaryIO
+
+import orjson
+
+from shared import __version__
+from shared.clock import IST, Clock, system_clock
+from shared.errors import ConfigError
+from shared.logs import get_logger
+from shared.settings import Settings
+
+__all__ = ["FORMAT_VERSION", "Block", "Journal", "JournalReader", "ReadStats", "day_bounds", "journal_path"]
+
+FORMAT_VERSION = 1
+SIGNATURE = b"DHANJRNL"
+BLOCK_MAGIC = b"DJB\x01"
+KIND_FRAMES, KIND_META = 0, 1
+CODEC_STORED, CODEC_ZLIB = 0, 1
+_HEAD = struct.Struct("<4sBBHIIIdd")  # without the CRC
+_CRC = struct.Struct("<I")
+HEADER_BYTES = _HEAD.size + _CRC.size  # 40
+_REC = struct.Struct("<dI")
+MAX_BLOCK_RAW = 64 * 1024 * 1024  # a header claiming more is damage, not data
+REOPEN_EVERY_S = 5.0
+_INSTANCE_RE = re.compile(r"[^A-Za-z0-9_.-]")
+
+
+def journal_path(directory: Path, day: date, instance: str) -> Path:
+    return Path(directory) / f"{day.isoformat()}.{_INSTANCE_RE.sub('_', instance) or 'feed'}.djr"
+
+
+def day_bounds(epoch: float) -> tuple[date, float, float]:
+    """The IST day of ``epoch`` and its [start, end) in epoch seconds."""
+    day = datetime.fromtimestamp(epoch, IST).date()
+    start = datetime(day.year, day.month, day.day, tzinfo=IST).timestamp()
+    end = datetime.combine(day + timedelta(days=1), datetime.min.time(), tzinfo=IST).timestamp()
+    return day, start, end
+
+
+def _encode_block(
+    kind: int, payload: bytes, count: int, first_ts: float, last_ts: float, level: int
+) -> bytes:
+    if level > 0:
+        body, codec = zlib.compress(payload, level), CODEC_ZLIB
+    else:
+        body, codec = payload, CODEC_STORED
+    head = _HEAD.pack(BLOCK_MAGIC, kind, codec, 0, count, len(payload), len(body), first_ts, last_ts)
+    return head + _CRC.pack(zlib.crc32(body, zlib.crc32(head))) + body
+
+
+# --- reading ---
+@dataclass(slots=True)
+class ReadStats:
+    blocks: int = 0
+    frames: int = 0
+    metas: int = 0
+    corrupt_blocks: int = 0   # damaged blocks skipped inside the file
+    torn_tail_bytes: int = 0  # an incomplete block at the end (a crash while writing): ignored
+    bytes_read: int = 0
+
+
+@dataclass(slots=True)
+class Block:
+    kind: int
+    first_ts: float
+    last_ts: float
+    offset: int
+    size: int  # header + payload bytes in the file
+    records: list[tuple[float, bytes]] = field(default_factory=list)  # frames blocks
+    meta: dict[str, Any] | None = None  # meta blocks
+
+
+class JournalReader:
+    """Streams the blocks of one journal file (constant memory: one block at a time)."""
+
+    def __init__(self, path: str | Path) -> None:
+        self.path = Path(path)
+        self.stats = ReadStats()
+        try:
+            with self.path.open("rb") as fh:
+                sig = fh.read(len(SIGNATURE))
+        except OSError as exc:
+            raise ConfigError(f"cannot read journal {self.path}: {exc.strerror or exc}") from None
+        if sig != SIGNATURE:
+            raise ConfigError(f"{self.path} is not a dhan journal (no {SIGNATURE.decode()} signature)")
+
+    def header(self) -> dict[str, Any]:
+        """The file meta block (version, instance, day...), or {} when even that was lost."""
+        for block in self.blocks():
+            return (block.meta or {}) if block.kind == KIND_META else {}
+        return {}
+
+    def blocks(self, *, decode: bool = True) -> Iterator[Block]:
+        """Intact blocks in file order; ``decode=False`` checks CRCs only (no records: a fast scan)."""
+        stats = self.stats = ReadStats()
+        with self.path.open("rb") as fh:
+            data_end = os.fstat(fh.fileno()).st_size
+            pos = len(SIGNATURE)
+            fh.seek(pos)
+            while pos < data_end:
+                head = fh.read(HEADER_BYTES)
+                if len(head) < HEADER_BYTES:
+                    stats.torn_tail_bytes = data_end - pos
+                    return
+                block, size = self._parse(fh, head, pos, data_end, decode)
+                if block is None:
+                    if size < 0:  # runs past the end of the file: the torn tail of a crash
+                        stats.torn_tail_bytes = data_end - pos
+                        return
+                    stats.corrupt_blocks += 1
+                    pos = self._resync(fh, pos + 1, data_end)
+                    fh.seek(pos)
+                    continue
+                pos += size
+                stats.blocks += 1
+                stats.bytes_read = pos
+                if block.kind == KIND_FRAMES:
+                    stats.frames += len(block.records)
+                else:
+                    stats.metas += 1
+                yield block
+
+    def _parse(
+        self, fh: BinaryIO, head: bytes, pos: int, data_end: int, decode: bool
+    ) -> tuple[Block | None, int]:
+        """(block, size); (None, -1) when it runs past EOF, (None, 0) when damaged."""
+        magic, kind, codec, _, count, raw_len, comp_len, first_ts, last_ts = _HEAD.unpack_from(head)
+        if magic != BLOCK_MAGIC or kind not in (KIND_FRAMES, KIND_META) or raw_len > MAX_BLOCK_RAW \
+                or comp_len > MAX_BLOCK_RAW or codec not in (CODEC_STORED, CODEC_ZLIB):
+            return None, 0
+        if pos + HEADER_BYTES + comp_len > data_end:
+            # A header that is intact (its CRC cannot be checked without the payload) but whose payload is
+            # cut: torn only if nothing valid follows; a damaged length inside the file is resynced.
+            return None, (-1 if self._resync(fh, pos + 1, data_end) >= data_end else 0)
+        body = fh.read(comp_len)
+        (crc,) = _CRC.unpack_from(head, _HEAD.size)
+        if zlib.crc32(body, zlib.crc32(head[: _HEAD.size])) != crc:
+            return None, (-1 if self._resync(fh, pos + 1, data_end) >= data_end else 0)
+        if not decode:
+            return Block(kind, first_ts, last_ts, pos, HEADER_BYTES + comp_len), HEADER_BYTES + comp_len
+        try:
+            raw = zlib.decompress(body) if codec == CODEC_ZLIB else body
+        except zlib.error:
+            return None, 0
+        if len(raw) != raw_len:
+            return None, 0
+        block = Block(kind, first_ts, last_ts, pos, HEADER_BYTES + comp_len)
+        if kind == KIND_META:
+            try:
+                meta = orjson.loads(raw)
+            except orjson.JSONDecodeError:
+                return None, 0
+            block.meta = meta if isinstance(meta, dict) else {"type": "?"}
+        else:
+            out = block.records
+            unpack = _REC.unpack_from
+            off, n = 0, len(raw)
+            try:
+                for _ in range(count):
+                    ts, ln = unpack(raw, off)
+                    off += 12
+                    out.append((ts, raw[off : off + ln]))
+                    off += ln
+            except struct.error:
+                return None, 0
+            if off != n:
+                return None, 0
+        return block, HEADER_BYTES + comp_len
+
+    @staticmethod
+    def _resync(fh: BinaryIO, start: int, data_end: int) -> int:
+        """Offset of the next block magic at or after ``start`` (``data_end`` when none)."""
+        chunk_bytes = 1 << 20
+        pos = start
+        while pos < data_end:
+            fh.seek(pos)
+            chunk = fh.read(chunk_bytes + len(BLOCK_MAGIC) - 1)
+            i = chunk.find(BLOCK_MAGIC)
+            if i >= 0:
+                return pos + i
+            pos += chunk_bytes
+        return data_end
+
+    def records(self) -> Iterator[tuple[float, bytes | dict[str, Any]]]:
+        """Every record in order: ``(recv_ts, frame)`` or ``(ts, meta dict)``."""
+        for block in self.blocks():
+            if block.kind == KIND_FRAMES:
+                yield from block.records
+            else:
+                assert block.meta is not None
+                yield block.first_ts, block.meta
+
+    def frames(self) -> Iterator[tuple[float, bytes]]:
+        for block in self.blocks():
+            if block.kind == KIND_FRAMES:
+                yield from block.records
+
+    def valid_end(self) -> int:
+        """Offset just past the last intact block (where an append must continue)."""
+        end = len(SIGNATURE)
+        for block in self.blocks(decode=False):
+            end = block.offset + block.size
+        return end
+
+
+# --- writing ---
+_STOP = object()
+
+
+class Journal:
+    """The feed's journal writer. ``append`` on the hot path; file work on a thread. See the module docstring.
+
+    ``journal = Journal(settings, instance=...)``; ``await journal.start()``;
+    ``journal.append(frame, recv_ts)`` per frame; ``journal.note_universe(added, removed)`` when the universe
+    changes; ``await journal.stop()``.
+    """
+
+    def __init__(self, settings: Settings, *, instance: str = "feed", meta: Mapping[str, Any] | None = None,
+                 clock: Clock = system_clock) -> None:
+        self.settings = settings
+        self.enabled = settings.journal_enabled
+        self.instance = instance
+        self.directory = Path(settings.journal_dir)
+        self.clock = clock
+        self.log = get_logger("feed.journal")
+        self._meta = dict(meta or {})
+        self._max = settings.journal_queue_max
+        self._level = settings.journal_compress_level
+        self._block_bytes = settings.journal_block_kb * 1024
+        self._block_s = settings.journal_block_ms / 1000.0
+        self._fsync = settings.journal_fsync
+        self._fsync_every_s = settings.journal_fsync_interval_s
+        self._q: collections.deque[tuple[float, Any]] = collections.deque()
+        self._wake = threading.Event()
+        self._thread: threading.Thread | None = None
+        self._fh: BinaryIO | None = None
+        self.path: Path | None = None
+        self._day_end = 0.0
+        self._universe: dict[str, Any] = {}
+        self._unsynced = False
+        self._last_fsync = 0.0
+        self._failed_at = 0.0
+        # counters (read by metrics(); written by one thread each)
+        self.appended = 0
+        self.dropped = 0
+        self.written_frames = 0
+        self.lost_frames = 0
+        self.blocks = 0
+        self.bytes_raw = 0
+        self.bytes_written = 0
+        self.fsyncs = 0
+        self.errors = 0
+        self.rotations = 0
+        self.truncated_tail_bytes = 0
+        if not self.enabled:
+            self.append = self._discard  # type: ignore[method-assign]
+
+    # --- hot path ---
+    def append(self, frame: bytes, recv_ts: float) -> None:
+        """Queue one frame (O(1), never blocks). Beyond ``journal_queue_max`` waiting: dropped, counted."""
+        q = self._q
+        if len(q) >= self._max:
+            self.dropped += 1
+            return
+        q.append((recv_ts, frame))
+
+    def _discard(self, frame: bytes, recv_ts: float) -> None:
+        return None
+
+    def note(self, kind: str, data: Mapping[str, Any]) -> None:
+        """A meta record in stream order (between the frames appended before and after)."""
+        if self.enabled:
+            self._q.append((self.clock(), {"type": kind, **data}))
+
+    def note_universe(self, added: Mapping[str, bytes | Mapping[str, Any]], removed: Sequence[str]) -> None:
+        """Instruments entering (``"SEG:ID"`` -> member record, as JSON bytes or a dict) and leaving."""
+        if self.enabled and (added or removed):
+            meta = {"type": "universe", "added": dict(added), "removed": list(removed)}
+            self._q.append((self.clock(), meta))
+
+    # --- lifecycle ---
+    async def start(self) -> None:
+        """Open (or continue) today's file and start the writer thread; ConfigError when it cannot."""
+        if not self.enabled or self._thread is not None:
+            return
+        await asyncio.to_thread(self._open, self.clock(), False)
+        self._thread = threading.Thread(target=self._run, name=f"journal-{self.instance}", daemon=True)
+        self._thread.start()
+
+    async def stop(self) -> None:
+        """Write everything queued, fsync (unless policy none), close. Idempotent."""
+        thread, self._thread = self._thread, None
+        if thread is None:
+            return
+        self._q.append((0.0, _STOP))
+        self._wake.set()
+        await asyncio.to_thread(thread.join)
+
+    def metrics(self) -> dict[str, Any]:
+        return {
+            "journal_frames": self.written_frames, "journal_queued": len(self._q),
+            "journal_dropped": self.dropped, "journal_lost": self.lost_frames, "journal_blocks": self.blocks,
+            "journal_bytes": self.bytes_written, "journal_fsyncs": self.fsyncs, "journal_errors": self.errors,
+            "journal_file": str(self.path) if self.path else "",
+        }
+
+    # --- writer thread ---
+    def _open(self, epoch: float, continued: bool) -> None:
+        day, _, self._day_end = day_bounds(epoch)
+        path = journal_path(self.directory, day, self.instance)
+        try:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            size = path.stat().st_size if path.exists() else 0
+            if 0 < size < len(SIGNATURE) and SIGNATURE.startswith(path.read_bytes()):
+                size = 0  # a crash right after creating the file
+            new = size == 0
+            end = 0 if new else JournalReader(path).valid_end()
+            if path.exists() and path.stat().st_size > end:
+                cut = path.stat().st_size - end
+                with path.open("r+b") as tail:
+                    tail.truncate(end)
+                if not new:
+                    self.truncated_tail_bytes += cut
+                    self.log.warning("journal_torn_tail_cut", path=str(path), bytes=cut)
+            fh = path.open("ab", buffering=0)
+        except (OSError, ConfigError) as exc:
+            why = exc.strerror if isinstance(exc, OSError) else str(exc)
+            raise ConfigError(f"journal {path} cannot be opened for append ({why}); "
+                              "check DHAN_JOURNAL_DIR or set DHAN_JOURNAL_ENABLED=false") from None
+        self._fh, self.path = fh, path
+        now = self.clock()
+        if new:
+            fh.write(SIGNATURE)
+            self._write_meta({"type": "file", "version": FORMAT_VERSION, "instance": self.instance,
+                              "day": day.isoformat(), "created_at": now, **self._meta}, now)
+        self._write_meta({"type": "session", "continued": continued, "instance": self.instance,
+                          "pid": os.getpid(), "host": socket.gethostname(), "software": __version__,
+                          "started_at": now, **self._meta}, now)
+        if continued and self._universe:  # each day's file is self-contained
+            snapshot = {"type": "universe", "added": self._universe, "removed": [], "snapshot": True}
+            self._write_meta(snapshot, now)
+        self._sync(force=True)
+        self.log.info("journal_open", path=str(path), new=new, continued=continued)
+
+    def _write_meta(self, meta: dict[str, Any], ts: float) -> None:
+        self._write(_encode_block(KIND_META, orjson.dumps(meta), 0, ts, ts, self._level), 0)
+
+    def _write(self, data: bytes, frames: int) -> None:
+        fh = self._fh
+        if fh is None:
+            self.lost_frames += frames
+            return
+        try:
+            fh.write(data)
+        except OSError as exc:
+            self._fail(exc)
+            self.lost_frames += frames
+            return
+        self.blocks += 1
+        self.bytes_written += len(data)
+        self.written_frames += frames
+        self._unsynced = True
+        if self._fsync == "block":
+            self._sync(force=True)
+
+    def _sync(self, *, force: bool = False) -> None:
+        fh = self._fh
+        if fh is None or not self._unsynced or self._fsync == "none":
+            return
+        now = time.monotonic()
+        if not force and now - self._last_fsync < self._fsync_every_s:
+            return
+        try:
+            os.fsync(fh.fileno())
+        except OSError as exc:
+            self._fail(exc)
+            return
+        self.fsyncs += 1
+        self._unsynced = False
+        self._last_fsync = now
+
+    def _fail(self, exc: OSError) -> None:
+        self.errors += 1
+        self.log.error("journal_write_failed", path=str(self.path), error=exc.strerror or str(exc))
+        self._close()
+        self._failed_at = time.monotonic()
+
+    def _close(self) -> None:
+        fh, self._fh = self._fh, None
+        if fh is not None:
+            with contextlib.suppress(OSError):
+                if self._unsynced and self._fsync != "none":
+                    os.fsync(fh.fileno())
+                    self.fsyncs += 1
+                fh.close()
+            self._unsynced = False
+
+    def _reopen_if_failed(self, epoch: float) -> None:
+        if self._fh is None and time.monotonic() - self._failed_at >= REOPEN_EVERY_S:
+            try:
+                self._open(epoch, True)
+            except ConfigError as exc:
+                self._failed_at = time.monotonic()
+                self.log.warning("journal_reopen_failed", error=str(exc))
+
+    def _run(self) -> None:
+        q, pack = self._q, _REC.pack
+        parts: list[bytes] = []
+        count = raw = 0
+        first = last = 0.0
+        stopping = False
+        while not stopping:
+            self._wake.wait(self._block_s)
+            self._wake.clear()
+            while True:
+                try:
+                    ts, frame = q.popleft()
+                except IndexError:
+                    break
+                if type(frame) is not bytes:
+                    if frame is _STOP:
+                        stopping = True
+                        continue
+                    if isinstance(frame, dict):
+                        if count:
+                            self._flush(parts, count, raw, first, last)
+                            parts, count, raw = [], 0, 0
+                        self._meta_record(frame, ts)
+                        continue
+                    frame = bytes(frame)
+                if ts >= self._day_end:
+                    if count:
+                        self._flush(parts, count, raw, first, last)
+                        parts, count, raw = [], 0, 0
+                    self._rotate(ts)
+                if not count:
+                    first = ts
+                last = ts
+                parts.append(pack(ts, len(frame)))
+                parts.append(frame)
+                count += 1
+                raw += 12 + len(frame)
+                if raw >= self._block_bytes:
+                    self._flush(parts, count, raw, first, last)
+                    parts, count, raw = [], 0, 0
+            if count:
+                self._flush(parts, count, raw, first, last)
+                parts, count, raw = [], 0, 0
+            self._sync()
+        self._close()
+        self.log.info("journal_closed", path=str(self.path), frames=self.written_frames, dropped=self.dropped,
+                      lost=self.lost_frames, bytes=self.bytes_written)
+
+    def _flush(self, parts: list[bytes], count: int, raw: int, first: float, last: float) -> None:
+        if self._fh is None:
+            self._reopen_if_failed(last)
+        self.bytes_raw += raw
+        self._write(_encode_block(KIND_FRAMES, b"".join(parts), count, first, last, self._level), count)
+
+    def _meta_record(self, meta: dict[str, Any], ts: float) -> None:
+        if meta.get("type") == "universe":
+            added = {k: orjson.loads(v) if isinstance(v, (bytes, bytearray)) else dict(v)
+                     for k, v in meta["added"].items()}
+            meta = {**meta, "added": added}
+            self._universe.update(added)
+            for key in meta["removed"]:
+                self._universe.pop(key, None)
+        if self._fh is None:
+            self._reopen_if_failed(ts)
+        self._write_meta(meta, ts)
+
+    def _rotate(self, ts: float) -> None:
+        self._close()
+        self.rotations += 1
+        try:
+            self._open(ts, True)
+        except ConfigError as exc:
+            self.errors += 1
+            self._failed_at = time.monotonic()
+            self.log.error("journal_rotate_failed", error=str(exc))
+            _, _, self._day_end = day_bounds(ts)
