@@ -47,7 +47,7 @@ ALERT_RULE_TRIMMED = "stream_trimmed_unwritten"
 ALERTS_MAXLEN = 10_000
 IDLE_BLOCK_MS = 250  # longest blocking read with nothing in hand: bounds stop latency
 PARTITION_CHECK_S = 6 * 3600.0
-_Item = tuple[list[Entry], bool]  # entries, write one per transaction
+_Item = tuple[int, list[Entry], bool]  # token, entries, write one per transaction
 
 
 class WriterService(Service):
@@ -75,12 +75,15 @@ class WriterService(Service):
         self._queue: asyncio.Queue[_Item] = asyncio.Queue(maxsize=settings.writer_inflight)
         self._outstanding = 0  # batches queued or being written
         self._carry: list[Entry] = []
-        self._held: dict[tuple[str, bytes], float] = {}  # entries read and not yet acked -> last renewal
+        self._batch: list[Entry] = []  # the batch being filled
+        self._inflight: dict[int, list[Entry]] = {}  # batches queued or being written, by token
+        self._next_token = 0
         self._lag: dict[str, int] = dict.fromkeys(STREAM_KINDS, 0)
         self._pending: dict[str, int] = dict.fromkeys(STREAM_KINDS, 0)
         self._incident_since: float | None = None
         self._incident_failures = 0
         self._next_reclaim = 0.0
+        self.lease_renewals = 0
 
     # --- lifecycle ---
     async def setup(self) -> None:
@@ -108,7 +111,8 @@ class WriterService(Service):
         out["consumer"] = self.consumer
         out["mysql_ok"] = self._incident_since is None
         out["inflight_batches"] = self._outstanding
-        out["held_entries"] = len(self._held)
+        out["held_entries"] = self._held_count()
+        out["lease_renewals_total"] = self.lease_renewals
         for kind in STREAM_KINDS:
             out[f"lag_{kind}"] = self._lag[kind]
             out[f"pending_{kind}"] = self._pending[kind]
@@ -134,14 +138,14 @@ class WriterService(Service):
         assert self.reader is not None
         batch_max = self.settings.writer_batch_max
         batch_s = self.settings.writer_batch_ms / 1000.0
-        batch: list[Entry] = []
+        batch = self._batch
         deadline = 0.0
         attempt = 0
         while not self.stopping.is_set():
             now = time.monotonic()
             if batch and (len(batch) >= batch_max or now >= deadline):
                 await self._submit(batch, isolate=False)
-                batch = []
+                batch = self._batch = []
                 continue
             if self._carry:
                 if not batch:
@@ -167,7 +171,6 @@ class WriterService(Service):
                 await self._sleep(delay)
                 continue
             if entries:
-                self._hold(entries)
                 if not batch:
                     deadline = time.monotonic() + batch_s
                 room = batch_max - len(batch)
@@ -177,19 +180,21 @@ class WriterService(Service):
                 self.log.info("drained", entries=self.stats.entries)
                 self.stop("drained")
         if batch:
+            self._batch = []
             await self._submit(batch, isolate=False)  # finish what is in hand; the base bounds the wait
 
-    def _hold(self, entries: list[Entry]) -> None:
-        now = time.monotonic()
-        for e in entries:
-            self._held[(e.kind, e.entry_id)] = now
+    def _held(self) -> list[Entry]:
+        """Every entry read and not yet acknowledged (no per-entry bookkeeping on the hot path)."""
+        held = [*self._carry, *self._batch]
+        for entries in list(self._inflight.values()):
+            held.extend(entries)
+        return held
 
-    def _release(self, entries: list[Entry]) -> None:
-        for e in entries:
-            self._held.pop((e.kind, e.entry_id), None)
+    def _held_count(self) -> int:
+        return len(self._carry) + len(self._batch) + sum(len(v) for v in self._inflight.values())
 
     async def _drained(self) -> bool:
-        if self._carry or self._outstanding or self._held:
+        if self._carry or self._batch or self._outstanding:
             return False
         assert self.reader is not None
         for kind in STREAM_KINDS:
@@ -230,7 +235,8 @@ class WriterService(Service):
                 )
                 if gone:
                     await self._trimmed_pending(gone)
-                fresh = [e for e in entries if (e.kind, e.entry_id) not in self._held]
+                held = {(e.kind, e.entry_id) for e in self._held()} if entries else set()
+                fresh = [e for e in entries if (e.kind, e.entry_id) not in held]
                 if fresh:
                     self.log.info("entries_reclaimed", stream=kind, count=len(fresh))
                     await self._submit_claimed(fresh)
@@ -242,7 +248,6 @@ class WriterService(Service):
         if not entries:
             return
         assert self.reader is not None
-        self._hold(entries)
         suspects: set[bytes] = set()
         for kind in {e.kind for e in entries}:
             counts = await self.reader.delivery_counts(kind, [e for e in entries if e.kind == kind])
@@ -259,16 +264,19 @@ class WriterService(Service):
 
     # --- committing ---
     async def _submit(self, entries: list[Entry], *, isolate: bool) -> None:
+        token = self._next_token = self._next_token + 1
+        self._inflight[token] = entries
         self._outstanding += 1
         try:
-            await self._queue.put((entries, isolate))
+            await self._queue.put((token, entries, isolate))
         except BaseException:
             self._outstanding -= 1
+            del self._inflight[token]
             raise
 
     async def _commit_routine(self) -> None:
         while True:
-            entries, isolate = await self._queue.get()
+            token, entries, isolate = await self._queue.get()
             try:
                 if isolate:
                     for e in entries:
@@ -277,6 +285,7 @@ class WriterService(Service):
                     await self._write_entries(entries)
             finally:
                 self._outstanding -= 1
+                self._inflight.pop(token, None)
                 self._queue.task_done()
 
     async def _write_entries(self, entries: list[Entry]) -> None:
@@ -321,7 +330,6 @@ class WriterService(Service):
         self._succeeded(len(entries), result, time.monotonic() - started)
         assert self.reader is not None
         await self._redis_retry(self.reader.ack, entries)
-        self._release(entries)
 
     def _failed(self, exc: Exception, attempt: int) -> None:
         self.stats.failed()
@@ -351,7 +359,6 @@ class WriterService(Service):
             self.reader.dead_letter, poison, maxlen=self.settings.writer_deadletter_maxlen
         )
         self.stats.dead_lettered(len(poison))
-        self._release([p.entry for p in poison])
         for p in poison[:5]:
             self.log.warning(
                 "entry_dead_lettered", stream=p.entry.kind, id=p.entry.entry_id.decode(), reason=p.reason
@@ -359,27 +366,24 @@ class WriterService(Service):
 
     # --- background routines ---
     async def _lease_routine(self) -> None:
-        """Renew the idle time of entries held for longer than a third of the claim timeout."""
+        """Every third of the claim timeout, reset the idle time of every entry held (XCLAIM JUSTID).
+
+        A live writer's entries so never look abandoned, however long MySQL is down; a few thousand ids per
+        period cost Redis a few milliseconds. An entry delivered to us but lost on the way (a read reply
+        broken by a connection error) is not in memory, so it goes idle and is reclaimed normally.
+        """
         assert self.reader is not None
         period_s = self.settings.writer_claim_idle_ms / 3000.0
         while not self.stopping.is_set():
             await self._sleep(period_s)
-            now = time.monotonic()
-            stale = [
-                Entry(kind, entry_id, None)
-                for (kind, entry_id), t in self._held.items()
-                if now - t >= period_s
-            ]
-            if not stale:
+            held = self._held()
+            if not held:
                 continue
             try:
-                await self.reader.renew(stale)
+                await self.reader.renew(held)
+                self.lease_renewals += 1
             except (RedisError, OSError) as exc:
                 self.log.warning("lease_renew_failed", error=str(exc))
-                continue
-            for e in stale:
-                if (e.kind, e.entry_id) in self._held:
-                    self._held[(e.kind, e.entry_id)] = now
 
     async def _state_routine(self) -> None:
         """Lag and pending per stream for the heartbeat; entries trimmed before delivery -> alert."""

@@ -10,6 +10,7 @@ import redis.asyncio as aioredis
 from structlog.testing import capture_logs
 
 from shared.db import connect, init_schema
+from shared.keys import Keys
 from shared.settings import Settings
 from tests.conftest import eventually, make_settings
 
@@ -123,6 +124,45 @@ async def test_connection_killed_inside_a_transaction_is_retried(
             assert writer.stats.failures >= 1
         assert await count(settings, "dhan_ticks") == 40
         assert await query(settings, SUMMARY_SQL) == await query(settings, RECOMPUTED_SQL)
+        assert await group_pending(wredis, settings) == 0
+    finally:
+        admin.close()
+
+
+async def test_a_slow_writer_keeps_its_entries(wsettings: Settings, wredis: aioredis.Redis) -> None:
+    """Entries of a live writer stuck in MySQL are renewed, so another writer does not steal them."""
+    settings = wsettings.model_copy(update={"writer_retry_cap_s": 0.5})
+    admin = await connect(settings)
+    try:
+        async with running_writer(settings, consumer="slow") as slow:
+            await xadd(wredis, settings, "ticks", _trades(range(1, 3), 5, 0))
+            await eventually(lambda: slow.stats.rows["ticks"] == 10, message="first trades written")
+            async with admin.cursor() as cur:
+                await cur.execute("SELECT * FROM dhan_trade_summary WHERE security_id = 1 FOR UPDATE")
+                await xadd(wredis, settings, "ticks", _trades(range(1, 3), 5, 5))
+
+                async def slow_is_blocked() -> bool:
+                    await cur.execute(
+                        "SELECT COUNT(*) FROM information_schema.PROCESSLIST WHERE DB = %s "
+                        "AND INFO LIKE 'INSERT INTO dhan_trade_summary%%'",
+                        (settings.mysql.database,),
+                    )
+                    return bool((await cur.fetchone())[0])
+
+                await eventually(slow_is_blocked, message="slow writer blocked inside its transaction")
+                async with running_writer(settings, consumer="other") as other:
+                    renewed = slow.lease_renewals
+                    # more than a claim timeout passes with the slow writer's transaction blocked
+                    await eventually(lambda: slow.lease_renewals >= renewed + 4, message="leases renewed")
+                    owners = await wredis.xpending_range(
+                        Keys(settings.key_prefix).ticks, Keys.WRITER_GROUP, min="-", max="+", count=100
+                    )
+                    assert {o["consumer"] for o in owners} == {b"slow"} and len(owners) == 10
+                    assert slow.stats.rows["ticks"] == 10
+                    await admin.rollback()
+                    await eventually(lambda: slow.stats.rows["ticks"] == 20, message="slow writer finished")
+                assert other.stats.entries == 0
+        assert await count(settings, "dhan_ticks") == 20
         assert await group_pending(wredis, settings) == 0
     finally:
         admin.close()
