@@ -51,9 +51,12 @@ from shared import __version__
 from shared.clock import IST, Clock, system_clock
 from shared.errors import ConfigError
 from shared.logs import get_logger
-from shared.settings import Settings
+from shared.settings import Settings, mask_url
 
-__all__ = ["FORMAT_VERSION", "Block", "Journal", "JournalReader", "ReadStats", "day_bounds", "journal_path"]
+__all__ = [
+    "FORMAT_VERSION", "SIM_LISTING_SETTINGS", "Block", "Journal", "JournalReader", "ReadStats", "day_bounds",
+    "journal_path", "source_meta",
+]
 
 FORMAT_VERSION = 1
 SIGNATURE = b"DHANJRNL"
@@ -251,6 +254,19 @@ class JournalReader:
 _STOP = object()
 
 
+def source_meta(settings: Settings) -> dict[str, Any]:
+    """Where the frames come from; for the simulator, what ``dhan replay`` needs to list its contracts."""
+    out: dict[str, Any] = {"source": "sim" if settings.use_simulator else "dhan",
+                           "feed_url": mask_url(settings.effective_feed_url)}
+    if settings.use_simulator:
+        out["sim"] = {name: getattr(settings, name) for name in SIM_LISTING_SETTINGS}
+    return out
+
+
+SIM_LISTING_SETTINGS = ("sim_seed", "sim_start_price_nifty", "sim_start_price_banknifty", "sim_nifty_strikes",
+                        "sim_banknifty_strikes", "sim_session_clock")
+
+
 class Journal:
     """The feed's journal writer. ``append`` on the hot path; file work on a thread. See the module docstring.
 
@@ -267,7 +283,7 @@ class Journal:
         self.directory = Path(settings.journal_dir)
         self.clock = clock
         self.log = get_logger("feed.journal")
-        self._meta = dict(meta or {})
+        self._meta = {**source_meta(settings), **(meta or {})}
         self._max = settings.journal_queue_max
         self._level = settings.journal_compress_level
         self._block_bytes = settings.journal_block_kb * 1024

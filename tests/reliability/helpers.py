@@ -1,0 +1,87 @@
+"""Shared pieces of the reliability tests: a FeedService with the journal wired in (as the lead will wire it),
+a running-service handle, and stream readers."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Iterable
+from typing import Any
+
+import orjson
+import redis.asyncio as aioredis
+
+from feed.instruments import InstrumentInfo, fetch_scrip_master, parse_scrip_master
+from feed.journal import Journal
+from feed.service import FeedService, member_record
+from feed.universe import Member
+from shared.events import instrument_key
+from shared.keys import Keys
+from shared.settings import Settings
+
+
+class JournaledFeed(FeedService):
+    """FeedService plus the journal, wired exactly as proposed for feed/service.py."""
+
+    def __init__(self, settings: Settings, **kwargs: Any) -> None:
+        super().__init__(settings, **kwargs)
+        self.journal = Journal(settings, instance=self.instance)
+
+    async def setup(self) -> None:
+        await self.journal.start()
+        await super().setup()
+
+    def _on_frame(self, frame: bytes, recv_ts: float) -> None:
+        self.journal.append(frame, recv_ts)
+        super()._on_frame(frame, recv_ts)
+
+    async def _write_universe(self, added: Iterable[Member], removed: Iterable[Member]) -> None:
+        added, removed = list(added), list(removed)
+        self.journal.note_universe({instrument_key(*m.key): orjson.dumps(member_record(m)) for m in added},
+                                   [instrument_key(*m.key) for m in removed])
+        await super()._write_universe(added, removed)
+
+    async def teardown(self) -> None:
+        await super().teardown()
+        await self.journal.stop()
+
+    def metrics(self) -> dict[str, Any]:
+        out = super().metrics()
+        out.update(self.journal.metrics())
+        return out
+
+
+class Running:
+    """A service serving in a task."""
+
+    def __init__(self, svc: Any) -> None:
+        self.svc = svc
+        self.task = asyncio.create_task(svc.serve())
+
+    async def stop(self, timeout_s: float = 30.0) -> int:
+        self.svc.stop("test")
+        code = await asyncio.wait_for(self.task, timeout_s)
+        return int(code)
+
+
+async def sim_instruments(settings: Settings, *, options: bool = True) -> list[InstrumentInfo]:
+    """The simulator's scrip master (it must be running), optionally without the option contracts."""
+    text = await fetch_scrip_master(f"http://127.0.0.1:{settings.sim_port}/api-scrip-master.csv")
+    return [i for i in parse_scrip_master(text) if options or i.option_type is None]
+
+
+async def stream_events(client: aioredis.Redis, settings: Settings, kind: str) -> list[dict[str, Any]]:
+    return [orjson.loads(f[b"d"]) for _, f in await client.xrange(Keys(settings.key_prefix).stream(kind))]
+
+
+async def stream_len(client: aioredis.Redis, settings: Settings, kind: str) -> int:
+    return int(await client.xlen(Keys(settings.key_prefix).stream(kind)))
+
+
+def without_recv_ts(events: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    return [{k: v for k, v in e.items() if k != "recv_ts"} for e in events]
+
+
+async def delete_prefix(client: aioredis.Redis, settings: Settings) -> None:
+    keys = [k async for k in client.scan_iter(match=f"{settings.key_prefix}*", count=1000)]
+    if keys:
+        await client.delete(*keys)
