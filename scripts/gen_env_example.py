@@ -1,4 +1,8 @@
-"""Regenerate .env.example from the Settings class (run by hand after adding a setting; a test checks sync)."""
+"""Regenerate .env.example from the Settings class (run by hand after adding a setting; a test checks sync).
+
+After the settings comes the docker compose block: variables that docker-compose.yml reads (passwords, profiles,
+X11) and that are not settings; tests/deploy checks both parts against the compose file.
+"""
 
 from __future__ import annotations
 
@@ -14,8 +18,44 @@ HEADER = """\
 # Secrets (token, passwords in URLs) are never logged or shown unmasked.
 """
 
+COMPOSE_HEADER = """\
+# ----------------------------------------------------------------------------------------------------------
+# docker compose only: read by docker-compose.yml, never by dhan (not settings; no DHAN_ prefix).
+# docker compose reads this file for the ${...} in docker-compose.yml and passes it to every dhan container,
+# where docker-compose.yml points DHAN_REDIS_URL, DHAN_MYSQL_URL, DHAN_SIM_HOST, DHAN_SPOOL_DIR,
+# DHAN_JOURNAL_DIR and the health endpoints at the compose services and volumes: the loopback values above
+# are for dhan run on this host (e.g. dhan viz against the stack: set DHAN_REDIS_URL to
+# redis://:<REDIS_PASSWORD>@127.0.0.1:6379/0 and DHAN_MYSQL_URL to mysql://dhan:<MYSQL_PASSWORD>@127.0.0.1:3306/dhan_trading).
+# ----------------------------------------------------------------------------------------------------------
+"""
 
-def main() -> None:
+# (name, value, meaning, commented out)
+COMPOSE_VARIABLES: tuple[tuple[str, str, str, bool], ...] = (
+    ("COMPOSE_PROFILES", "sim",
+     "services a plain `docker compose up` adds: sim while there is no Dhan token; empty once DHAN_ACCESS_TOKEN is set",
+     False),
+    ("REDIS_PASSWORD", "",
+     "required: Redis password (URL-safe characters, e.g. the output of: openssl rand -hex 24)", False),
+    ("REDIS_MAXMEMORY", "4gb",
+     "Redis memory cap (noeviction: writes fail past it); fit it to the DHAN_STREAM_MAXLEN_* caps (docs/scaling.md)",
+     False),
+    ("MYSQL_ROOT_PASSWORD", "", "required: MySQL root password (backups and administration only)", False),
+    ("MYSQL_PASSWORD", "",
+     "required: password of the MySQL user 'dhan' the services use (URL-safe characters, as above)", False),
+    ("MYSQL_INNODB_BUFFER_POOL_SIZE", "1G", "InnoDB buffer pool of the mysql service", False),
+    ("REDIS_HOST_PORT", "6379", "host port of Redis (bound to 127.0.0.1 only)", False),
+    ("MYSQL_HOST_PORT", "3306", "host port of MySQL (bound to 127.0.0.1 only)", False),
+    ("X11_SOCKET_DIR", "/tmp/.X11-unix",
+     "X11 socket directory mounted into control and viz (Docker Desktop + WSLg: /run/desktop/mnt/host/wslg/.X11-unix)",
+     False),
+    ("DISPLAY", "host.docker.internal:0",
+     "X display of control and viz; default: your shell's $DISPLAY (set it here for XQuartz or VcXsrv over TCP)",
+     True),
+)
+
+
+def render() -> str:
+    """The text of .env.example: every setting with its default, then the docker compose block."""
     lines = [HEADER]
     for name, field in Settings.model_fields.items():
         default = field.default
@@ -25,7 +65,15 @@ def main() -> None:
         lines.append(f"# {field.description}")
         prefix = "# " if default is None else ""
         lines.append(f"{prefix}DHAN_{name.upper()}={shown}\n")
-    Path(".env.example").write_text("\n".join(lines))
+    lines.append(COMPOSE_HEADER)
+    for var, value, meaning, commented in COMPOSE_VARIABLES:
+        lines.append(f"# {meaning}")
+        lines.append(f"{'# ' if commented else ''}{var}={value}\n")
+    return "\n".join(lines)
+
+
+def main() -> None:
+    Path(".env.example").write_text(render())
 
 
 if __name__ == "__main__":
