@@ -85,3 +85,17 @@ async def delete_prefix(client: aioredis.Redis, settings: Settings) -> None:
     keys = [k async for k in client.scan_iter(match=f"{settings.key_prefix}*", count=1000)]
     if keys:
         await client.delete(*keys)
+
+
+async def execute(settings: Settings, sql: str, args: Any = None) -> int:
+    """One statement, committed; returns the affected row count."""
+    from shared.db import connect
+
+    conn = await connect(settings)
+    try:
+        async with conn.cursor() as cur:
+            n = await cur.execute(sql, args)
+        await conn.commit()
+        return int(n)
+    finally:
+        conn.close()

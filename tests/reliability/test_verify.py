@@ -1,0 +1,121 @@
+"""dhan verify against a real private MariaDB: a live session (simulator -> journaled feed -> Redis) written
+by the real writer in drain mode, then the journal compared with MySQL, broken on purpose, and repaired."""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+import pytest
+import redis.asyncio as aioredis
+
+from feed.sim import SimServer
+from feed.verify import check, repair, scan_journal
+from feed.verify_cli import run as verify_cli
+from shared.db import init_schema
+from shared.keys import Keys
+from shared.settings import Settings
+from tests.conftest import eventually
+from tests.writer.conftest import RECOMPUTED_SQL, SUMMARY_SQL, count, drain, query
+
+from .conftest import feed_settings
+from .helpers import JournaledFeed, Running, execute, stream_len
+
+
+async def record(settings: Settings, rclient: aioredis.Redis, trades: int) -> Path:
+    """A live session until ``trades`` trades are in Redis (options and re-centring included)."""
+    async with SimServer(settings):
+        run = Running(JournaledFeed(settings))
+
+        async def enough() -> bool:
+            return await stream_len(rclient, settings, "ticks") >= trades
+        await eventually(enough, timeout_s=60, message=f"{trades} trades live")
+        assert await run.stop() == 0
+    assert run.svc.journal.path is not None and run.svc.journal.dropped == 0
+    return run.svc.journal.path
+
+
+@pytest.fixture
+async def session(tmp_path: Path, db_settings: Settings, rclient: aioredis.Redis) -> Settings:
+    await init_schema(db_settings)
+    s = feed_settings(tmp_path).model_copy(update={"mysql_url": db_settings.mysql_url})
+    rclient.cleanup.append(s)  # type: ignore[attr-defined]
+    return s
+
+
+def _args(path: Path, *, repair: bool = False) -> argparse.Namespace:
+    return argparse.Namespace(journal=[path], repair=repair, json=False)
+
+
+async def test_clean_session_verifies_with_zero_problems(
+    session: Settings, rclient: aioredis.Redis, capsys: pytest.CaptureFixture[str]
+) -> None:
+    path = await record(session, rclient, 300)
+    await drain(session)
+    scan = scan_journal([path])
+    report = await check(session, scan)
+    assert report.problems == 0, report.examples
+    assert scan.trade_count == report.found == await count(session, "dhan_ticks") >= 300
+    assert scan.trade_count == await stream_len(rclient, session, "ticks")
+    assert report.missing == report.extra == report.duplicated == report.value_mismatched == 0
+    assert report.quotes_equal == report.quotes_compared == await count(session, "dhan_quotes") > 50
+    assert report.summaries_checked == report.instrument_days > 10 and report.summaries_mismatched == 0
+    assert scan.sessions == 1 and scan.read.torn_tail_bytes == 0 and scan.bad_packets == 0
+    assert await verify_cli(_args(path), session) == 0
+    assert "result    OK" in capsys.readouterr().out
+
+
+async def test_deleted_ticks_are_reported_missing_and_repair_restores_them(
+    session: Settings, rclient: aioredis.Redis, capsys: pytest.CaptureFixture[str]
+) -> None:
+    path = await record(session, rclient, 300)
+    await drain(session)
+    before = await query(session, "SELECT * FROM dhan_ticks ORDER BY 1, 2, 3, 4")
+    gone = before[::7]
+    for row in gone:
+        await execute(session, "DELETE FROM dhan_ticks WHERE exchange_segment = %s AND security_id = %s "
+                    "AND trade_date = %s AND cum_volume = %s", row[:4])
+    seg, sid = gone[0][:2]
+    assert await execute(session, "UPDATE dhan_quotes SET ltp = ltp + 1 WHERE exchange_segment = %s "
+                         "AND security_id = %s", (seg, sid)) == 1
+    report = await check(session, scan_journal([path]))
+    assert report.missing == len(gone) and report.problems > 0
+    assert {(s, i, d.isoformat(), c) for s, i, d, c, *_ in gone} == {
+        (s, i, _day(d), c) for s, i, d, c in report.missing_keys}
+    assert report.summaries_mismatched > 0  # the summaries still count the deleted rows
+    assert report.quotes_mismatched == 1
+    assert await verify_cli(_args(path), session) == 1
+    assert "missing" in capsys.readouterr().out
+
+    assert await verify_cli(_args(path, repair=True), session) == 0
+    assert "-- after the repair --" in capsys.readouterr().out
+    assert await query(session, "SELECT * FROM dhan_ticks ORDER BY 1, 2, 3, 4") == before
+    assert await query(session, SUMMARY_SQL) == await query(session, RECOMPUTED_SQL)
+    assert (await check(session, scan_journal([path]))).problems == 0
+
+
+async def test_trimmed_stream_gap_is_refilled_from_the_journal(
+    session: Settings, rclient: aioredis.Redis
+) -> None:
+    path = await record(session, rclient, 300)
+    keys = Keys(session.key_prefix)
+    total = await stream_len(rclient, session, "ticks")
+    # a stream cap trimmed these before the writer read them
+    lost = await rclient.xrange(keys.ticks, count=40)
+    await rclient.xdel(keys.ticks, *[entry_id for entry_id, _ in lost])
+    await drain(session)
+    assert await count(session, "dhan_ticks") == total - 40
+    report = await check(session, scan_journal([path]))
+    assert report.missing == 40 and report.found == total - 40
+    assert report.summaries_mismatched == 0  # the writer never counted them: consistent, only incomplete
+    result = await repair(session, [path], report)
+    assert result.ticks_inserted == 40 and result.ticks_poison == 0
+    assert await count(session, "dhan_ticks") == total
+    assert await query(session, SUMMARY_SQL) == await query(session, RECOMPUTED_SQL)
+    assert (await check(session, scan_journal([path]))).problems == 0
+
+
+def _day(days: int) -> str:
+    from feed.verify import day_text
+
+    return day_text(days)
