@@ -133,9 +133,13 @@ class JournalReader:
 
     def header(self) -> dict[str, Any]:
         """The file meta block (version, instance, day...), or {} when even that was lost."""
-        for block in self.blocks():
-            return (block.meta or {}) if block.kind == KIND_META else {}
-        return {}
+        kept = self.stats
+        try:
+            for block in self.blocks():
+                return (block.meta or {}) if block.kind == KIND_META else {}
+            return {}
+        finally:
+            self.stats = kept
 
     def blocks(self, *, decode: bool = True) -> Iterator[Block]:
         """Intact blocks in file order; ``decode=False`` checks CRCs only (no records: a fast scan)."""
