@@ -109,6 +109,9 @@ def test_chain_atm_and_smile() -> None:
     assert m.smile() == {"CE": ([26000.0, 26100.0], [12.0, 11.0]), "PE": ([25900.0], [15.0])}
     assert not m.apply_greeks("NSE_FNO:2CE", {"iv": 0.5, "exchange_ts": 4, "recv_ts": 9})  # older
     assert m.by_strike[26100.0]["CE"].value("iv") == pytest.approx(11.0)
+    m.apply_greeks("NSE_FNO:2CE", {"iv": 0.11, "theta": -3650.0, "vega": 1250.0, "exchange_ts": 6, "recv_ts": 1})
+    side = m.by_strike[26100.0]["CE"]
+    assert side.value("theta") == pytest.approx(-10.0) and side.value("vega") == pytest.approx(12.5)  # per day, per 1%
 
 
 def test_chain_quotes_and_underlying() -> None:
@@ -137,7 +140,8 @@ def test_rate_meter_and_status_text() -> None:
     clock.t = 120.0
     assert meter.rate() == 0.0
     status = StatusModel(clock)
-    status.redis.ok, status.mysql.ok, status.mysql.error, status.mysql.retry_in_s = True, False, "refused", 4.0
+    status.redis.ok, status.mysql.ok, status.mysql.error = True, False, "refused"
+    status.mysql.retry_at = clock.t + 6.5
     status.updated(3)
     clock.t += 2.5
     text = status.text()

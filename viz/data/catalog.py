@@ -41,6 +41,9 @@ class Instrument:
 
     @property
     def label(self) -> str:
+        """What a trader calls it: the NSE symbol for stocks and indices, the descriptive name otherwise."""
+        if self.role in ("equity", "index") or self.instrument in ("EQUITY", "INDEX"):
+            return self.symbol
         return self.custom_symbol or self.symbol
 
     @classmethod

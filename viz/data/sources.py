@@ -92,16 +92,18 @@ class LatestSource:
 
     ``load_rows(pool)`` returns ``{kind: {key: row}}`` read from MySQL; ``apply(kind, key, ev, live)`` is
     called for every row and event in order (models are forward-only, so overlaps are harmless).
-    ``wants(key)`` filters events before ``apply``; ``needles`` (optional) pre-filters payload bytes.
+    ``wants(key)`` filters events before ``apply``; ``needles`` (optional) pre-filters payload bytes;
+    ``on_loaded()`` runs once the stored rows and the catch-up are applied.
     """
 
     def __init__(self, link: DataLink, keys: Keys, kinds: Sequence[str], load_rows: RowsLoader, apply: Apply,
                  status: StatusModel, *, wants: Callable[[str], bool] | None = None,
-                 needles: Sequence[bytes] | None = None) -> None:
+                 needles: Sequence[bytes] | None = None, on_loaded: Callable[[], None] | None = None) -> None:
         self.link, self.keys, self.kinds = link, keys, list(kinds)
         self.load_rows, self.apply, self.status = load_rows, apply, status
         self.wants = wants
         self.needles = list(needles) if needles else None
+        self.on_loaded = on_loaded
         self.loaded_at: float | None = None
 
     def _apply_entries(self, kind: str, entries: list[StreamEntry], live: bool) -> int:
@@ -142,6 +144,8 @@ class LatestSource:
             )
         self.loaded_at = time.monotonic()
         self.status.phase = "live"
+        if self.on_loaded is not None:
+            self.on_loaded()
         by_stream = {s: k for k, s in streams.items()}
         async for stream, entries in follow_streams(redis, resume):
             n = self._apply_entries(by_stream[stream], entries, True)

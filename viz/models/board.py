@@ -68,9 +68,16 @@ class QuoteRow:
             return None
         return self.oi - self.prev_oi
 
+    @property
+    def has_oi(self) -> bool:
+        """Derivatives carry open interest; stocks and indices do not (their 0 is shown as blank)."""
+        return self.role not in ("equity", "index")
+
     def value(self, column: str) -> Any:
         if column == "updated":
             return self.exchange_ts
+        if column in ("oi", "oi_change") and not self.has_oi:
+            return None
         return getattr(self, column)
 
 

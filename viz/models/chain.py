@@ -16,8 +16,11 @@ __all__ = ["SIDE_FIELDS", "ChainModel", "ChainSide", "OptionContract"]
 
 SIDE_FIELDS: tuple[tuple[str, str], ...] = (
     ("ltp", "LTP"), ("oi", "OI"), ("oi_change", "OI Chg"), ("volume", "Volume"), ("iv", "IV %"),
-    ("delta", "Delta"), ("gamma", "Gamma"), ("theta", "Theta"), ("vega", "Vega"),
+    ("delta", "Delta"), ("gamma", "Gamma"), ("theta", "Theta/day"), ("vega", "Vega/1%"),
 )
+# The greeks service sends Black-76 in its units (theta per year, vega per 1.00 of volatility); a chain
+# shows what a trader reads: theta per calendar day and vega per volatility point.
+_DISPLAY_SCALE = {"iv": 100.0, "theta": 1.0 / 365.0, "vega": 1.0 / 100.0}
 
 
 @dataclass(frozen=True, slots=True)
@@ -50,9 +53,10 @@ class ChainSide:
         return self.oi - self.prev_oi
 
     def value(self, name: str) -> Any:
-        if name == "iv":
-            return None if self.iv is None else self.iv * 100.0
-        return getattr(self, name)
+        """Display value: IV in %, theta per day, vega per vol point, the rest as stored."""
+        raw = getattr(self, name)
+        scale = _DISPLAY_SCALE.get(name)
+        return raw if scale is None or raw is None else raw * scale
 
 
 @dataclass

@@ -4,7 +4,13 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
-__all__ = ["compact", "ist_time", "pct", "price", "qty", "signed"]
+__all__ = ["compact", "display_decimals", "ist_time", "pct", "price", "qty", "signed"]
+
+
+def display_decimals(tick_size: float) -> int:
+    """Decimals to show prices of an instrument: its tick's, at least two (quotes read 2,274.50, not 2,274.5)."""
+    text = f"{tick_size:.6f}".rstrip("0")
+    return max(2, len(text.split(".")[1]) if "." in text else 0)
 
 
 def price(value: float | None, decimals: int = 2) -> str:

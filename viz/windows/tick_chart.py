@@ -19,7 +19,6 @@ from shared.settings import Settings
 from viz.data.catalog import Instrument
 from viz.models import fmt
 from viz.models.bars import TICKS_PER_BAR_CHOICES, Bars, TickBars
-from viz.models.profile import price_decimals
 from viz.widgets.candles import IndexTimeAxis, candle_layers, volume_layers
 from viz.widgets.controls import ChoiceBox, labelled
 from viz.widgets.paths import PathsItem
@@ -141,7 +140,7 @@ class TickChartWindow(PriceWindow):
         else:
             self.forming_item.clear()
             self.forming_vol.clear()
-        dp = price_decimals(inst.tick_size)
+        dp = fmt.display_decimals(inst.tick_size)
         if n:
             last = float(bars.close[-1])
             self.ltp_line.setVisible(True)

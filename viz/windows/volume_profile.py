@@ -173,7 +173,7 @@ class VolumeProfileWindow(PriceWindow):
         stats = prof.stats(self.fraction, self.method)
         self.profile, self.stats = prof, stats
         self.bars.set_layers(profile_layers(prof, stats, self.theme))
-        dp = ladder.decimals
+        dp = fmt.display_decimals(ladder.tick_size)
         half = prof.row_size * 0.43
         for line, value, offset, name in ((self.poc_line, stats.poc, half, "POC"),
                                           (self.vah_line, stats.vah, prof.row_size * 0.86, "VAH"),

@@ -1,0 +1,152 @@
+"""Window 2: market breadth of the NIFTY 50 (``dhan viz market-breadth``).
+
+Advances, declines and unchanged against each stock's previous close, the A/D ratio, the intraday A/D
+line (net advances per minute, with advances and declines) and a heatmap of the 50 stocks by % change.
+The basket is the feed's universe members with role ``equity`` (the NIFTY 50 constituents it subscribes).
+History: previous closes and latest prices from ``dhan_quotes``, the line from each stock's last trade per
+minute in ``dhan_ticks``; then quotes live from the stream (from the writer's position, see ``seam``).
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Mapping
+from datetime import date, timedelta
+from typing import Any
+
+import aiomysql
+import numpy as np
+import pyqtgraph as pg
+from PyQt6.QtCore import Qt
+from PyQt6.QtWidgets import QLabel, QSplitter, QVBoxLayout, QWidget
+
+from shared.settings import Settings
+from viz.data import history
+from viz.data.live import read_universe
+from viz.data.sources import LatestSource
+from viz.models.breadth import Breadth
+from viz.widgets.controls import ChoiceBox, labelled
+from viz.widgets.heatmap import BreadthBar, Heatmap
+from viz.widgets.theme import style_plot
+from viz.windows.base import Routine, VizOptions, VizWindow
+
+__all__ = ["MarketBreadthWindow"]
+
+UNIVERSE_RETRY_S = 2.0
+
+
+class MarketBreadthWindow(VizWindow):
+    NAME = "market-breadth"
+    TITLE = "Market breadth - NIFTY 50"
+
+    def __init__(self, settings: Settings, options: VizOptions | None = None) -> None:
+        super().__init__(settings, options)
+        self.breadth = Breadth()
+        self.sort_box = ChoiceBox([("% change", "change"), ("symbol", "symbol")])
+        self.sort_box.set_value(str(self.recall("sort", "change")))
+        self.sort_box.currentIndexChanged.connect(self._sort_changed)
+        self.toolbar.addWidget(labelled("Heatmap order", self.sort_box))
+        self.finish_toolbar()
+
+        self.header = QLabel("waiting for the feed's NIFTY 50 list")
+        self.header.setTextFormat(Qt.TextFormat.RichText)
+        self.bar = BreadthBar()
+        self.plot_widget = pg.PlotWidget(axisItems={"bottom": pg.DateAxisItem(orientation="bottom", utcOffset=0)})
+        self.plot = self.plot_widget.getPlotItem()
+        self.plot.hideButtons()
+        self.plot.showAxis("right")
+        self.plot.setLabel("left", "stocks")
+        self.plot.addLegend(offset=(10, 5))
+        self.net_curve = self.plot.plot(name="net advances (A - D)")
+        self.adv_curve = self.plot.plot(name="advances")
+        self.dec_curve = self.plot.plot(name="declines")
+        self.zero = pg.InfiniteLine(pos=0, angle=0, movable=False)
+        self.plot.addItem(self.zero)
+        self.heatmap = Heatmap()
+        split = QSplitter(Qt.Orientation.Vertical)
+        split.addWidget(self.plot_widget)
+        split.addWidget(self.heatmap)
+        split.setSizes([320, 380])
+        central = QWidget()
+        lay = QVBoxLayout(central)
+        lay.setContentsMargins(8, 6, 8, 4)
+        lay.addWidget(self.header)
+        lay.addWidget(self.bar)
+        lay.addWidget(split, 1)
+        self.setCentralWidget(central)
+
+    def _sort_changed(self, *_: object) -> None:
+        self.remember("sort", self.sort_box.value())
+        self.mark_dirty()
+
+    # --- data ---
+    def data_routines(self) -> dict[str, Routine]:
+        return {"breadth": self._breadth_routine}
+
+    async def _breadth_routine(self) -> None:
+        while True:
+            redis = await self.link.redis()
+            universe = await read_universe(redis, self.keys)
+            stocks = [i for i in universe.values() if i.role == "equity"]
+            if stocks:
+                break
+            self.status_model.note = "no NIFTY 50 stocks in the feed's universe yet (start the feed)"
+            await asyncio.sleep(UNIVERSE_RETRY_S)
+        self.breadth = Breadth()
+        for inst in stocks:
+            self.breadth.add_stock(inst.key, inst.symbol, inst.tick_size)
+        pairs = [(i.seg, i.sid) for i in stocks]
+        source = LatestSource(self.link, self.keys, ["quotes"], lambda pool: self._load(pool, pairs), self._apply,
+                              self.status_model, wants=self.breadth.stocks.__contains__, on_loaded=self.mark_loaded)
+        await source.run()
+
+    async def _load(self, pool: aiomysql.Pool, pairs: list[tuple[str, int]]) -> Mapping[str, Mapping[str, Any]]:
+        quotes = await history.fetch_quotes(pool, pairs)
+        for key, q in quotes.items():
+            self.breadth.update(key, prev_close=q.get("prev_close") or q.get("close"))
+        days = [int(q["exchange_ts"]) // 86_400 for q in quotes.values() if q.get("exchange_ts")]
+        if days:
+            day = date(1970, 1, 1) + timedelta(days=max(days))
+            self.breadth.replay_minutes(await history.fetch_breadth_minutes(pool, pairs, day))
+        return {"quotes": quotes}
+
+    def _apply(self, kind: str, key: str, q: dict[str, Any], live: bool) -> None:
+        self.breadth.update(key, ltp=q.get("ltp"), prev_close=q.get("prev_close") or q.get("close"),
+                            exchange_ts=q.get("exchange_ts"))
+        self.mark_dirty()
+
+    # --- paint ---
+    def on_theme(self) -> None:
+        t = self.theme
+        self.plot_widget.setBackground(t.bg)
+        style_plot(self.plot, t)
+        self.net_curve.setPen(pg.mkPen(t.accent, width=2))
+        self.adv_curve.setPen(pg.mkPen(t.up, width=1))
+        self.dec_curve.setPen(pg.mkPen(t.down, width=1))
+        self.zero.setPen(pg.mkPen(t.muted, style=Qt.PenStyle.DashLine))
+        self.heatmap.theme = t
+        self.bar.theme = t
+        self.header.setStyleSheet(f"color: {t.fg}; font-size: 15px;")
+
+    def paint_models(self) -> None:
+        b = self.breadth
+        c = b.counts()
+        t = self.theme
+        ratio = "-" if c.ratio is None else f"{c.ratio:.2f}"
+        if c.ratio is None and c.advances:
+            ratio = "all up"
+        self.header.setText(
+            f"<b>NIFTY 50</b> &nbsp; <span style='color:{t.up}'>Advances <b>{c.advances}</b></span> &nbsp; "
+            f"<span style='color:{t.down}'>Declines <b>{c.declines}</b></span> &nbsp; "
+            f"Unchanged <b>{c.unchanged}</b> &nbsp; A/D ratio <b>{ratio}</b> &nbsp; "
+            f"net <b>{c.net:+d}</b>" + (f" &nbsp; <span style='color:{t.muted}'>not traded {c.not_traded}</span>"
+                                        if c.not_traded else "")
+        )
+        self.bar.set_counts(c)
+        x, net = b.line()
+        xs = x.astype(np.float64)
+        self.net_curve.setData(xs, net.astype(np.float64))
+        self.adv_curve.setData(xs, np.asarray(b.advances_line, np.float64))
+        self.dec_curve.setData(xs, np.asarray(b.declines_line, np.float64))
+        stocks = b.by_change() if self.sort_box.value() == "change" else sorted(b.stocks.values(), key=lambda s: s.symbol)
+        self.heatmap.set_stocks(stocks)

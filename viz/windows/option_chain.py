@@ -1,0 +1,251 @@
+"""Window 6: option chain with greeks and the IV smile (``dhan viz option-chain``).
+
+Calls and puts of one underlying and expiry around the ATM strike (what the feed subscribes): LTP, OI, OI
+change, volume from quotes; IV, delta, gamma, theta, vega from the greeks service (``dhan:greeks``). The
+ATM row is highlighted, in-the-money sides are shaded, and the IV smile (IV by strike, calls and puts) is
+plotted beneath with the underlying price marked. Stored quotes and greeks load first, then both streams
+follow from the writer's position. When the feed re-centres the strikes, the chain reloads.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from datetime import date
+from typing import Any
+
+import aiomysql
+import pyqtgraph as pg
+from PyQt6.QtCore import Qt, QTimer
+from PyQt6.QtWidgets import QHeaderView, QLabel, QSplitter, QTableView, QVBoxLayout, QWidget
+
+from shared.settings import Settings
+from viz.data import history
+from viz.data.catalog import Instrument, default_future
+from viz.data.live import read_universe
+from viz.data.sources import LatestSource
+from viz.models import fmt
+from viz.models.chain import ChainModel, OptionContract
+from viz.widgets.chain_table import ChainTableModel
+from viz.widgets.controls import ChoiceBox, labelled
+from viz.widgets.theme import style_plot
+from viz.windows.base import Routine, VizOptions, VizWindow
+
+__all__ = ["OptionChainWindow"]
+
+UNIVERSE_REFRESH_S = 10.0
+UNIVERSE_RETRY_S = 2.0
+
+
+class OptionChainWindow(VizWindow):
+    NAME = "option-chain"
+    TITLE = "Option chain"
+
+    def __init__(self, settings: Settings, options: VizOptions | None = None) -> None:
+        super().__init__(settings, options)
+        self.universe: dict[str, Instrument] = {}
+        self.chain = ChainModel("", "")
+        self.table_model = ChainTableModel(self.chain)
+        self._chain_keys: frozenset[str] = frozenset()
+        self._painted_version = -1
+        self._scrolled_atm: float | None = None
+        self.underlying_box = ChoiceBox([])
+        self.expiry_box = ChoiceBox([])
+        self.expiry_box.setMinimumContentsLength(11)
+        self.underlying_box.setMinimumContentsLength(10)
+        self.underlying_box.activated.connect(self._underlying_chosen)
+        self.expiry_box.activated.connect(self._expiry_chosen)
+        self.toolbar.addWidget(labelled("Underlying", self.underlying_box))
+        self.toolbar.addWidget(labelled("Expiry", self.expiry_box))
+        self.finish_toolbar()
+        self._wanted_underlying = str(self.options.instrument or self.recall("underlying", "NIFTY")).upper()
+        self._wanted_expiry = str(self.recall("expiry", ""))
+
+        self.header = QLabel("waiting for the feed's options")
+        self.header.setTextFormat(Qt.TextFormat.RichText)
+        self.view = QTableView()
+        self.view.setModel(self.table_model)
+        self.view.verticalHeader().setVisible(False)
+        self.view.verticalHeader().setDefaultSectionSize(21)
+        self.view.horizontalHeader().setSectionResizeMode(QHeaderView.ResizeMode.ResizeToContents)
+        self.view.horizontalHeader().setStretchLastSection(True)
+        self.view.setEditTriggers(QTableView.EditTrigger.NoEditTriggers)
+        self.smile_widget = pg.PlotWidget()
+        self.smile = self.smile_widget.getPlotItem()
+        self.smile.hideButtons()
+        self.smile.setLabel("left", "IV %")
+        self.smile.setLabel("bottom", "strike")
+        self.smile.addLegend(offset=(-10, 5))
+        self.ce_curve = self.smile.plot(name="calls", symbol="o", symbolSize=5)
+        self.pe_curve = self.smile.plot(name="puts", symbol="s", symbolSize=5)
+        self.spot_line = pg.InfiniteLine(angle=90, movable=False)
+        self.spot_line.label = pg.InfLineLabel(self.spot_line, text="", position=0.92, anchors=[(0, 0), (0, 0)])
+        self.smile.addItem(self.spot_line)
+        split = QSplitter(Qt.Orientation.Vertical)
+        split.addWidget(self.view)
+        split.addWidget(self.smile_widget)
+        split.setSizes([470, 230])
+        central = QWidget()
+        lay = QVBoxLayout(central)
+        lay.setContentsMargins(8, 6, 8, 4)
+        lay.addWidget(self.header)
+        lay.addWidget(split, 1)
+        self.setCentralWidget(central)
+
+    # --- choosers ---
+    def _options(self) -> list[Instrument]:
+        return [i for i in self.universe.values() if i.option_type in ("CE", "PE") and i.strike is not None]
+
+    def _refresh_choosers(self) -> None:
+        opts = self._options()
+        underlyings = sorted({i.underlying for i in opts})
+        self.underlying_box.blockSignals(True)
+        self.underlying_box.clear()
+        for u in underlyings:
+            self.underlying_box.addItem(u, u)
+        self.underlying_box.set_value(self.chain.underlying or self._wanted_underlying)
+        self.underlying_box.blockSignals(False)
+        expiries = sorted({i.expiry for i in opts if i.underlying == self.underlying_box.value() and i.expiry})
+        self.expiry_box.blockSignals(True)
+        self.expiry_box.clear()
+        for e in expiries:
+            self.expiry_box.addItem(e, e)
+        self.expiry_box.set_value(self.chain.expiry or self._wanted_expiry)
+        self.expiry_box.blockSignals(False)
+
+    def _underlying_chosen(self, *_: object) -> None:
+        self._wanted_underlying = str(self.underlying_box.value())
+        self._wanted_expiry = ""
+        self.remember("underlying", self._wanted_underlying)
+        self.chain.underlying = ""
+        self._select()
+
+    def _expiry_chosen(self, *_: object) -> None:
+        self._wanted_expiry = str(self.expiry_box.value())
+        self.remember("expiry", self._wanted_expiry)
+        self._select()
+
+    def _select(self) -> None:
+        """Pick underlying/expiry from what is wanted and available; (re)start the chain when it changed."""
+        opts = self._options()
+        underlyings = sorted({i.underlying for i in opts})
+        if not underlyings:
+            return
+        underlying = self._wanted_underlying if self._wanted_underlying in underlyings else underlyings[0]
+        expiries = sorted({i.expiry for i in opts if i.underlying == underlying and i.expiry})
+        today = date.today().isoformat()
+        expiry = self._wanted_expiry if self._wanted_expiry in expiries else next(
+            (e for e in expiries if e >= today), expiries[0] if expiries else "")
+        contracts = [OptionContract(i.key, float(i.strike or 0), str(i.option_type), i.label) for i in opts
+                     if i.underlying == underlying and i.expiry == expiry]
+        keys = frozenset(c.key for c in contracts)
+        if keys == self._chain_keys and (underlying, expiry) == (self.chain.underlying, self.chain.expiry):
+            return
+        self._chain_keys = keys
+        fut = default_future(self.universe.values(), underlying)
+        self.chain = ChainModel(underlying, expiry)
+        self.chain.underlying_keys = {fut.key} if fut else set()
+        self.chain.set_contracts(contracts)
+        self.table_model.chain = self.chain
+        self._scrolled_atm = None
+        self._refresh_choosers()
+        self.setWindowTitle(f"{self.TITLE} - {underlying} {expiry}")
+        self.spawn(self._chain_routine, "chain")
+        self.mark_dirty()
+
+    # --- data ---
+    def data_routines(self) -> dict[str, Routine]:
+        return {"universe": self._universe_routine}
+
+    async def _universe_routine(self) -> None:
+        while True:
+            self.universe = await read_universe(await self.link.redis(), self.keys)
+            if not self._options():
+                self.status_model.note = "no options in the feed's universe yet (start the feed)"
+                await asyncio.sleep(UNIVERSE_RETRY_S)
+                continue
+            self._refresh_choosers()
+            self._select()
+            await asyncio.sleep(UNIVERSE_REFRESH_S)
+
+    async def _chain_routine(self) -> None:
+        chain = self.chain
+        wanted = set(chain.sides) | chain.underlying_keys
+
+        async def load(pool: aiomysql.Pool) -> dict[str, Any]:
+            pairs = [(k.split(":", 1)[0], int(k.split(":", 1)[1])) for k in wanted]
+            option_pairs = [(k.split(":", 1)[0], int(k.split(":", 1)[1])) for k in chain.sides]
+            return {"quotes": await history.fetch_quotes(pool, pairs),
+                    "greeks": await history.fetch_greeks(pool, option_pairs)}
+
+        def apply(kind: str, key: str, ev: dict[str, Any], live: bool) -> None:
+            if kind == "quotes":
+                chain.apply_quote(key, ev)
+            else:
+                chain.apply_greeks(key, ev)
+            self.mark_dirty()
+
+        source = LatestSource(self.link, self.keys, ["quotes", "greeks"], load, apply, self.status_model,
+                              wants=wanted.__contains__, on_loaded=self.mark_loaded)
+        await source.run()
+
+    # --- paint ---
+    def on_theme(self) -> None:
+        t = self.theme
+        self.table_model.theme = t
+        self.smile_widget.setBackground(t.bg)
+        style_plot(self.smile, t)
+        self.ce_curve.setPen(pg.mkPen(t.up, width=2))
+        self.ce_curve.setSymbolBrush(t.up)
+        self.ce_curve.setSymbolPen(t.up)
+        self.pe_curve.setPen(pg.mkPen(t.down, width=2))
+        self.pe_curve.setSymbolBrush(t.down)
+        self.pe_curve.setSymbolPen(t.down)
+        self.spot_line.setPen(pg.mkPen(t.poc, style=Qt.PenStyle.DashLine))
+        self.spot_line.label.setColor(t.poc)
+        self.header.setStyleSheet(f"color: {t.fg}; font-size: 13px;")
+        self._painted_version = -1
+
+    def paint_models(self) -> None:
+        chain = self.chain
+        if chain.version == self._painted_version and self._painted_version >= 0:
+            return
+        self._painted_version = chain.version
+        self.table_model.refresh()
+        smile = chain.smile()
+        self.ce_curve.setData(*smile["CE"])
+        self.pe_curve.setData(*smile["PE"])
+        price = chain.underlying_price
+        self.spot_line.setVisible(price is not None)
+        if price is not None:
+            self.spot_line.setPos(price)
+            self.spot_line.label.setFormat(f"future {fmt.price(price)}")
+        self.header.setText(self._header_html())
+        atm = chain.atm_strike()
+        if atm is not None and atm != self._scrolled_atm:  # centre on the ATM when it moves, not on every tick
+            self._scrolled_atm = atm
+            QTimer.singleShot(0, self._centre_atm)
+
+    def _centre_atm(self) -> None:
+        atm = self.chain.atm_strike()
+        if atm is not None and atm in self.chain.strikes:
+            self.view.scrollTo(self.table_model.index(self.chain.strikes.index(atm), 0),
+                               QTableView.ScrollHint.PositionAtCenter)
+
+    def _header_html(self) -> str:
+        c, t = self.chain, self.theme
+        if not c.underlying:
+            return "waiting for the feed's options"
+        ce_oi = sum(s.oi or 0 for s in c.sides.values() if s.contract.option_type == "CE")
+        pe_oi = sum(s.oi or 0 for s in c.sides.values() if s.contract.option_type == "PE")
+        pcr = f"{pe_oi / ce_oi:.2f}" if ce_oi else "-"
+        days = ""
+        if c.expiry:
+            days = f" ({(date.fromisoformat(c.expiry) - date.today()).days} days)"
+        atm = c.atm_strike()
+        return (
+            f"<b>{c.underlying}</b> &middot; expiry {c.expiry}{days} &middot; future "
+            f"<b>{fmt.price(c.underlying_price)}</b> &middot; <span style='background:{t.highlight}'>&nbsp;ATM "
+            f"{fmt.price(atm, 0) if atm is not None else '-'}&nbsp;</span> &middot; {len(c.strikes)} strikes &middot; "
+            f"PCR (OI) {pcr} &middot; call OI {fmt.qty(ce_oi)} &middot; put OI {fmt.qty(pe_oi)} &middot; "
+            f"<span style='color:{t.muted}'>IV, greeks: Black-76 on the future (dhan greeks)</span>"
+        )

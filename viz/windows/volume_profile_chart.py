@@ -1,0 +1,294 @@
+"""Window 4: volume-profile chart, one profile per session period (``dhan viz volume-profile-chart``).
+
+Periods of 1, 5 (default), 15, 30 or 60 minutes from 09:15 IST, side by side: each column holds the
+period's profile (buy/sell/unclassified, value area in full colour), its POC (thick) and VAH/VAL (thin),
+and optionally a thin candle at its left edge. The dashed step line is the developing POC: the session's
+POC as each period closed. The whole session's profile stands at the right edge. Profile widths share one
+scale across periods (a busier period has longer bars); the session profile has its own.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+import pyqtgraph as pg
+from PyQt6.QtCore import Qt
+from PyQt6.QtWidgets import QCheckBox, QSpinBox, QVBoxLayout, QWidget
+
+from shared.settings import Settings
+from viz.data.catalog import Instrument
+from viz.models import fmt
+from viz.models.bars import Bars
+from viz.models.periods import PERIOD_MINUTES_CHOICES, PeriodProfiles
+from viz.models.profile import VA_METHODS
+from viz.models.ticks import SIDE_CODES
+from viz.widgets.candles import candle_layers
+from viz.widgets.controls import ChoiceBox, labelled
+from viz.widgets.paths import PathsItem, segments_path
+from viz.widgets.profile_layers import ROW_FILL, RectGroups, profile_rects, rects_layers
+from viz.widgets.theme import style_plot
+from viz.windows.base import VizOptions
+from viz.windows.price_base import PriceWindow, session_label
+from viz.windows.volume_profile import auto_ticks_per_row
+
+__all__ = ["VolumeProfileChartWindow"]
+
+PROFILE_LEFT = 0.22  # profile bars start here inside a period column [k, k + 1)
+PROFILE_WIDTH = 0.74
+CANDLE_X = 0.1
+CANDLE_WIDTH = 0.1
+SESSION_GAP = 0.6
+SESSION_WIDTH = 5.0  # columns the session profile may span
+VISIBLE_PERIODS = 30
+TARGET_ROWS = 60
+LABEL_ROOM = 2.2  # columns right of the session profile for its POC/VAH/VAL labels
+
+
+class _PeriodAxis(pg.AxisItem):  # type: ignore[misc]
+    def __init__(self, window: VolumeProfileChartWindow) -> None:
+        super().__init__("bottom")
+        self._w = window
+
+    def tickStrings(self, values: list[float], scale: float, spacing: float) -> list[str]:  # noqa: N802 - Qt API
+        periods = self._w.model.periods if self._w.model is not None else []
+        out = []
+        for v in values:
+            k = int(np.floor(v + 1e-9))
+            if 0 <= k < len(periods) and abs(v - k) < 1e-6:
+                out.append(fmt.ist_time(periods[k].start_ts)[:5])
+            elif periods and abs(v - self._w.session_x()) < 1e-6:
+                out.append("   Session profile")
+            else:
+                out.append("")
+        return out
+
+    def tickValues(self, minVal: float, maxVal: float, size: float) -> list[tuple[float, list[float]]]:  # noqa: N802,N803
+        periods = self._w.model.periods if self._w.model is not None else []
+        n = len(periods)
+        if not n:
+            return []
+        visible = max(1.0, maxVal - minVal)
+        step = max(1, int(np.ceil(visible / max(size / 70.0, 1.0))))
+        ticks = [float(k) for k in range(0, n, step) if minVal - 1 <= k <= maxVal + 1]
+        return [(float(step), [*ticks, self._w.session_x()])]
+
+
+class VolumeProfileChartWindow(PriceWindow):
+    NAME = "volume-profile-chart"
+    TITLE = "Volume-profile chart"
+
+    def __init__(self, settings: Settings, options: VizOptions | None = None) -> None:
+        super().__init__(settings, options)
+        self.model: PeriodProfiles | None = None
+        self._closed_key: tuple[Any, ...] | None = None
+        self._user_rows = False
+        self.following = True
+        self.period_box = ChoiceBox([(f"{m} min", m) for m in PERIOD_MINUTES_CHOICES])
+        self.period_box.set_value(int(self.recall("period_min", 5)))
+        self.period_box.currentIndexChanged.connect(self._settings_changed)
+        self.rows_spin = QSpinBox()
+        self.rows_spin.setRange(1, 5000)
+        self.rows_spin.setSuffix(" ticks")
+        self.rows_spin.valueChanged.connect(self._rows_changed)
+        self.method_box = ChoiceBox([(label, key) for key, label in VA_METHODS.items()])
+        self.method_box.set_value(str(self.recall("method", "cbot")))
+        self.method_box.currentIndexChanged.connect(self._settings_changed)
+        self.candles_box = QCheckBox("Candles")
+        self.candles_box.setChecked(str(self.recall("candles", "true")) == "true")
+        self.candles_box.toggled.connect(self._settings_changed)
+        self.toolbar.addWidget(labelled("Period", self.period_box))
+        self.toolbar.addWidget(labelled("Row", self.rows_spin))
+        self.toolbar.addWidget(self.method_box)
+        self.toolbar.addWidget(self.candles_box)
+        self.finish_toolbar()
+
+        self.plot_widget = pg.PlotWidget(axisItems={"bottom": _PeriodAxis(self)})
+        self.plot = self.plot_widget.getPlotItem()
+        self.plot.showAxis("right")
+        self.plot.hideAxis("left")
+        self.plot.hideButtons()
+        self.closed_item, self.live_item, self.session_item = PathsItem(), PathsItem(), PathsItem()
+        for item in (self.closed_item, self.live_item, self.session_item):
+            self.plot.addItem(item)
+        self.dpoc = pg.PlotDataItem(stepMode="center")
+        self.plot.addItem(self.dpoc)
+        self.session_labels = [pg.TextItem(anchor=(0, 0.5)) for _ in range(3)]
+        for label in self.session_labels:
+            self.plot.addItem(label)
+        self.plot.getViewBox().sigRangeChangedManually.connect(self._user_moved)
+
+        central = QWidget()
+        lay = QVBoxLayout(central)
+        lay.setContentsMargins(8, 6, 8, 4)
+        lay.addWidget(self.header)
+        lay.addWidget(self.plot_widget, 1)
+        self.setCentralWidget(central)
+
+    # --- controls ---
+    def session_x(self) -> float:
+        n = len(self.model.periods) if self.model is not None else 0
+        return n + SESSION_GAP
+
+    def _settings_changed(self, *_: object) -> None:
+        self.remember("period_min", self.period_box.value())
+        self.remember("method", self.method_box.value())
+        self.remember("candles", "true" if self.candles_box.isChecked() else "false")
+        self._rebuild()
+
+    def _rows_changed(self, value: int) -> None:
+        if self.rows_spin.hasFocus() and self.instrument is not None:
+            self._user_rows = True
+            self.remember(f"rows/{self.instrument.key}", value)
+        self._rebuild()
+
+    def _user_moved(self, *_: object) -> None:
+        right = self.plot.getViewBox().viewRange()[0][1]
+        self.following = right >= self.session_x()
+
+    def _rebuild(self) -> None:
+        if self.instrument is None:
+            return
+        self.model = PeriodProfiles(
+            self.instrument.tick_size, period_s=int(self.period_box.value()) * 60,
+            ticks_per_row=self.rows_spin.value(), method=self.method_box.value(),
+        )
+        self.model.rebuild(self.ticks)
+        self._closed_key = None
+        self.mark_dirty()
+
+    # --- data ---
+    def on_instrument(self, instrument: Instrument) -> None:
+        saved = self.recall(f"rows/{instrument.key}")
+        self._user_rows = saved is not None
+        if saved is not None:
+            self._set_rows(int(saved))
+        self.following = True
+        self._rebuild()
+
+    def _set_rows(self, k: int) -> None:
+        self.rows_spin.blockSignals(True)
+        self.rows_spin.setValue(k)
+        self.rows_spin.blockSignals(False)
+
+    def on_reset(self) -> None:
+        assert self.instrument is not None
+        t = self.ticks
+        if not self._user_rows and len(t):
+            self._set_rows(auto_ticks_per_row(float(t.price.min()), float(t.price.max()), self.instrument.tick_size,
+                                              TARGET_ROWS))
+        self.following = True
+        self._rebuild()
+
+    def on_add(self, events: list[dict[str, Any]]) -> None:
+        model = self.model
+        if model is None:
+            return
+        for ev in events:
+            model.add(ev["ltp"], ev["qty"], SIDE_CODES.get(ev.get("side"), 0), ev["exchange_ts"])
+
+    # --- paint ---
+    def on_theme(self) -> None:
+        t = self.theme
+        self.plot_widget.setBackground(t.bg)
+        style_plot(self.plot, t)
+        self.dpoc.setPen(pg.mkPen(t.accent, width=1.5, style=Qt.PenStyle.DashLine))
+        self.header.setStyleSheet(f"color: {t.fg}; font-size: 13px;")
+        for label, colour in zip(self.session_labels, (t.poc, t.value_line, t.value_line), strict=True):
+            label.setColor(colour)
+        self._closed_key = None
+
+    def _columns(self, items: list[Any], first: int, scale: float) -> list[tuple[Any, Any, Any]]:
+        """Layers of period columns ``first..``: profiles, POC/VAH/VAL marks, candles."""
+        groups: RectGroups = {}
+        marks: dict[str, list[tuple[float, float, float, float]]] = {"poc": [], "value_line": []}
+        for k, (p, prof, stats) in enumerate(items, start=first):
+            profile_rects(prof, stats, x_left=k + PROFILE_LEFT, scale=scale, out=groups)
+            if stats.poc is not None:
+                row = prof.row_size
+                marks["poc"].append((k + PROFILE_LEFT, stats.poc + row * ROW_FILL / 2, k + 1.0, stats.poc + row * ROW_FILL / 2))
+                marks["value_line"].append((k + PROFILE_LEFT, stats.vah + row * ROW_FILL, k + 1.0, stats.vah + row * ROW_FILL))
+                marks["value_line"].append((k + PROFILE_LEFT, stats.val, k + 1.0, stats.val))
+        layers = rects_layers(groups, self.theme)
+        for name, segs in marks.items():
+            if segs:
+                arr = np.asarray(segs)
+                pen = pg.mkPen(getattr(self.theme, name), width=3 if name == "poc" else 1)
+                layers.append((segments_path(arr[:, 0], arr[:, 1], arr[:, 2], arr[:, 3]), pen, None))
+        if self.candles_box.isChecked() and items:
+            periods = [p for p, _, _ in items]
+            bars = Bars(*(np.asarray([getattr(p, f) for p in periods]) for f in ("open", "high", "low", "close")),
+                        *(np.zeros(len(periods), np.int64) for _ in range(6)))
+            x = np.arange(first, first + len(items), dtype=np.float64) + CANDLE_X
+            layers += candle_layers(x, bars, self.theme, width=CANDLE_WIDTH)
+        return layers
+
+    def paint_models(self) -> None:
+        model, inst = self.model, self.instrument
+        if model is None or inst is None:
+            return
+        items = model.period_stats()
+        n = len(items)
+        top = max((int(prof.total.max()) for _, prof, _ in items if len(prof.total)), default=0)
+        scale = PROFILE_WIDTH / top if top else 0.0
+        key = (n - 1, scale, self.theme.name, self.candles_box.isChecked(), model.ticks_per_row, model.method,
+               model.period_s)
+        if key != self._closed_key:  # closed columns change only when one closes or the scale moves
+            self.closed_item.set_layers(self._columns(items[:-1], 0, scale))
+            self._closed_key = key
+        self.live_item.set_layers(self._columns(items[-1:], n - 1, scale) if n else [])
+        self._paint_session(model, n)
+        dpoc = [np.nan if v is None else v for v in model.developing_poc()]
+        if dpoc:
+            self.dpoc.setData(np.arange(n + 1, dtype=np.float64), np.asarray(dpoc) + 0.43 * model.ticks_per_row * model.tick_size)
+        else:
+            self.dpoc.setData([], [])
+        if self.following and n:
+            self.plot.setXRange(max(-0.2, n - VISIBLE_PERIODS), self.session_x() + SESSION_WIDTH + LABEL_ROOM, padding=0)
+            prof, _ = model.session_profile()
+            if len(prof.price):
+                lo, hi = float(prof.price[0]), float(prof.price[-1] + prof.row_size)
+                pad = (hi - lo) * 0.04 + prof.row_size
+                self.plot.setYRange(lo - pad, hi + pad, padding=0)
+        self.header.setText(self._header_html(inst, model))
+
+    def _paint_session(self, model: PeriodProfiles, n: int) -> None:
+        prof, stats = model.session_profile()
+        if not len(prof.price):
+            self.session_item.clear()
+            for label in self.session_labels:
+                label.setVisible(False)
+            return
+        x0 = self.session_x()
+        scale = SESSION_WIDTH / float(prof.total.max())
+        layers = rects_layers(profile_rects(prof, stats, x_left=x0, scale=scale), self.theme)
+        row = prof.row_size
+        ys = (stats.poc + row * ROW_FILL / 2, stats.vah + row * ROW_FILL, stats.val)  # type: ignore[operator]
+        for y, name in zip(ys, ("poc", "value_line", "value_line"), strict=True):
+            layers.append((segments_path([x0], [y], [x0 + SESSION_WIDTH], [y]),
+                           pg.mkPen(getattr(self.theme, name), width=2 if name == "poc" else 1), None))
+        self.session_item.set_layers(layers)
+        dp = fmt.display_decimals(model.tick_size)
+        for label, y, name, value in zip(self.session_labels, ys, ("POC", "VAH", "VAL"),
+                                         (stats.poc, stats.vah, stats.val), strict=True):
+            label.setVisible(True)
+            label.setText(f"{name} {fmt.price(value, dp)}")
+            label.setPos(x0 + SESSION_WIDTH + 0.05, y)
+
+    def _header_html(self, inst: Instrument, model: PeriodProfiles) -> str:
+        t = self.theme
+        head = (f"<b>{inst.label}</b> &middot; {session_label(self.session_day)} &middot; "
+                f"{model.period_s // 60}-min periods &middot; value area 70% by <b>{VA_METHODS[model.method]}</b>")
+        if not model.periods:
+            return head + " &middot; no trades yet"
+        dp = fmt.display_decimals(model.tick_size)
+        p, prof, stats = model.period_stats()[-1]
+        _, sess = model.session_profile()
+        return (
+            f"{head}<br>period {fmt.ist_time(p.start_ts)[:5]}: "
+            f"<span style='color:{t.poc}'>POC {fmt.price(stats.poc, dp)}</span> "
+            f"<span style='color:{t.value_line}'>VAH {fmt.price(stats.vah, dp)} VAL {fmt.price(stats.val, dp)}</span> "
+            f"vol {fmt.qty(p.volume)} &middot; session: <span style='color:{t.poc}'>POC {fmt.price(sess.poc, dp)}</span>"
+            f" <span style='color:{t.value_line}'>VAH {fmt.price(sess.vah, dp)} VAL {fmt.price(sess.val, dp)}</span> "
+            f"vol {fmt.qty(sess.total)} &middot; <span style='color:{t.accent}'>- - developing POC</span>"
+        )
