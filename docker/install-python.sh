@@ -37,8 +37,10 @@ print("\n".join(names))
         ;;
     check)
         # setup.py marks the extension optional (a laptop without a compiler still installs); an image is
-        # built with gcc, so a missing extension here is a build failure, not a 3x slower feed.
-        "$py" -c 'import feed._fastfeed'
+        # built with gcc, so a missing extension here is a build failure, not a 3x slower feed. -I and cd /:
+        # the installed package, not the source tree in the current directory.
+        cd /
+        "$py" -I -c 'import feed._fastfeed'
         "$venv/bin/dhan" --help > /dev/null
         ;;
     *)
