@@ -16,9 +16,9 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from feed.normalise import Normaliser  # noqa: E402
-from feed.protocol.decode import Decoder  # noqa: E402
-from feed.protocol.encode import pack_full, pack_quote, pack_ticker  # noqa: E402
+from feed.normalise import Normaliser
+from feed.protocol.decode import Decoder
+from feed.protocol.encode import pack_full, pack_quote, pack_ticker
 
 
 def make_frames(n: int, kind: str) -> list[bytes]:

@@ -66,7 +66,7 @@ class StackStatus:
             from shared.db import create_pool
 
             self._pool = await create_pool(self.settings, maxsize=1)
-        except Exception as exc:  # noqa: BLE001 - status stays useful without MySQL
+        except Exception as exc:
             self.db_error = str(exc)[:200]
 
     async def close(self) -> None:
@@ -104,11 +104,11 @@ class StackStatus:
             try:
                 async with self._pool.acquire() as conn, conn.cursor() as cur:
                     for t in TABLES:
-                        await cur.execute(f"SELECT COUNT(*) FROM {t}")  # noqa: S608 - fixed table names
+                        await cur.execute(f"SELECT COUNT(*) FROM {t}")
                         self.rows[t] = int((await cur.fetchone())[0])
                     await conn.commit()
                 self.db_error = ""
-            except Exception as exc:  # noqa: BLE001
+            except Exception as exc:
                 self.db_error = str(exc)[:200]
 
     @staticmethod

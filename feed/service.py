@@ -22,7 +22,6 @@ from feed.instruments import InstrumentInfo, fetch_scrip_master, parse_scrip_mas
 from feed.normalise import Normaliser
 from feed.protocol.constants import SEGMENT_BY_NAME
 from feed.protocol.decode import Decoder
-from feed.protocol.requests import Instrument
 from feed.publisher import KIND_DEPTH, KIND_QUOTES, KIND_TICKS, Publisher
 from feed.subscriptions import Delta, ShardPlan
 from feed.universe import Member, Universe, UniverseChange, UniverseSelector

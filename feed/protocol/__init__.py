@@ -2,15 +2,15 @@
 
 from feed.protocol.constants import (
     DISCONNECT_REASONS,
+    MAX_CONNECTIONS,
     MAX_INSTRUMENTS_PER_CONNECTION,
     MAX_INSTRUMENTS_PER_MESSAGE,
-    MAX_CONNECTIONS,
     PACKET_SIZES,
+    SEGMENT_BY_CODE,
+    SEGMENT_BY_NAME,
     ExchangeSegment,
     RequestCode,
     ResponseCode,
-    SEGMENT_BY_CODE,
-    SEGMENT_BY_NAME,
 )
 from feed.protocol.decode import Decoder, DecodeStats
 

@@ -12,8 +12,8 @@ from feed.protocol.constants import ResponseCode
 from feed.protocol.decode import STRUCTS
 
 __all__ = [
-    "DepthLevel",
     "EMPTY_DEPTH",
+    "DepthLevel",
     "pack_depth_v1",
     "pack_disconnect",
     "pack_full",

@@ -11,8 +11,8 @@ import orjson
 import pytest
 import redis.asyncio as aioredis
 
-from feed.protocol.decode import Decoder, packet_as_dict
 from feed.protocol.constants import SEGMENT_BY_CODE, SEGMENT_BY_NAME
+from feed.protocol.decode import Decoder, packet_as_dict
 from feed.service import FeedService
 from feed.sim import SimServer
 from shared.settings import Settings
@@ -204,7 +204,7 @@ async def test_recentre_is_make_before_break(sim_settings: Settings, rclient: ai
         assert await run.stop() == 0
 
 
-async def test_redis_outage_mid_stream_loses_no_trade(tmp_path) -> None:  # noqa: ANN001
+async def test_redis_outage_mid_stream_loses_no_trade(tmp_path) -> None:
     from tests.conftest import PrivateRedis
 
     red = PrivateRedis(tmp_path, persist=True)

@@ -11,7 +11,7 @@ from feed.protocol.encode import pack_full, pack_oi, pack_prev_close, pack_quote
 DEPTH = tuple((100 + i, 200 + i, 3, 4, 100.0 - 0.05 * i, 100.05 + 0.05 * i) for i in range(5))
 
 
-def full(vol: int, ltp: float, *, sid: int = 7, ltt: int = 1795598100, depth=DEPTH) -> bytes:  # noqa: ANN001
+def full(vol: int, ltp: float, *, sid: int = 7, ltt: int = 1795598100, depth=DEPTH) -> bytes:
     return pack_full(2, sid, ltp=ltp, ltq=75, ltt=ltt, atp=100.0, volume=vol, total_sell_qty=10,
                      total_buy_qty=20, oi=1000, oi_high=1100, oi_low=900, open=99.0, close=98.0, high=101.0,
                      low=97.0, depth=depth)

@@ -11,7 +11,7 @@ from feed.publisher import KIND_DEPTH, KIND_QUOTES, KIND_TICKS, Publisher
 from tests.conftest import PrivateRedis, eventually, make_settings
 
 
-async def test_events_reach_streams_and_channels(settings, redis_client) -> None:  # noqa: ANN001
+async def test_events_reach_streams_and_channels(settings, redis_client) -> None:
     pub = Publisher(settings, redis_client)
     ps = redis_client.pubsub()
     await ps.subscribe(settings.key_prefix + "ticks")
@@ -42,7 +42,7 @@ async def test_events_reach_streams_and_channels(settings, redis_client) -> None
     await pub.close()
 
 
-async def test_redis_outage_loses_nothing_and_keeps_order(private_redis: PrivateRedis, tmp_path) -> None:  # noqa: ANN001
+async def test_redis_outage_loses_nothing_and_keeps_order(private_redis: PrivateRedis, tmp_path) -> None:
     settings = make_settings(redis_url=private_redis.url, publish_buffer_max=1000, publish_batch_max=200,
                              spool_dir=tmp_path / "spool")
     client = aioredis.Redis.from_url(private_redis.url, socket_connect_timeout=0.5)
@@ -55,7 +55,7 @@ async def test_redis_outage_loses_nothing_and_keeps_order(private_redis: Private
     async def written(n: int) -> bool:
         try:
             return (await client.xlen(key)) == n
-        except Exception:  # noqa: BLE001 - server may be down while polling
+        except Exception:
             return False
     await eventually(lambda: written(100))
     private_redis.stop()

@@ -56,7 +56,7 @@ def test_dead_redis_is_one_line() -> None:
     assert "Traceback" not in out.stderr
 
 
-def test_sim_and_feed_stop_cleanly_on_sigterm(tmp_path) -> None:  # noqa: ANN001
+def test_sim_and_feed_stop_cleanly_on_sigterm(tmp_path) -> None:
     port = free_port()
     env = {**ENV, "DHAN_SIM_PORT": str(port), "DHAN_KEY_PREFIX": f"cli{port}:", "DHAN_NIFTY_STRIKES": "2",
            "DHAN_BANKNIFTY_STRIKES": "1", "DHAN_SPOOL_DIR": str(tmp_path / "spool")}
