@@ -22,6 +22,7 @@ from shared.settings import Settings
 __all__ = ["LOAD_TIMEOUT_S", "check_display", "make_app", "run_window", "save_screenshot"]
 
 LOAD_TIMEOUT_S = 60.0
+FAILING_GRACE_S = 2.0
 APP_ORG = "dhan-trading"
 APP_NAME = "dhan-viz"
 
@@ -49,15 +50,30 @@ def make_app() -> object:
     return app
 
 
-async def save_screenshot(window: object, path: Path, timeout_s: float = LOAD_TIMEOUT_S) -> bool:
-    """Wait until the window's history is painted (or ``timeout_s``), then grab it to ``path``."""
+async def save_screenshot(window: object, path: Path, timeout_s: float = LOAD_TIMEOUT_S,
+                          failing_s: float = FAILING_GRACE_S) -> bool:
+    """Grab the window to ``path`` once its history is painted; or, when Redis/MySQL is failing, once the
+    failure has been on screen for ``failing_s`` (the picture then shows the error); at most ``timeout_s``."""
     from viz.windows.base import VizWindow
 
     assert isinstance(window, VizWindow)
-    try:
-        await asyncio.wait_for(window.loaded.wait(), timeout_s)
-    except TimeoutError:
-        get_logger("viz").warning("viz_screenshot_before_load", timeout_s=timeout_s)
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + timeout_s
+    failing_since: float | None = None
+    while not window.loaded.is_set() and loop.time() < deadline:
+        status = window.status_model
+        if status.redis.ok is False or status.mysql.ok is False:
+            failing_since = failing_since or loop.time()
+            if loop.time() - failing_since >= failing_s:
+                break
+        else:
+            failing_since = None
+        try:
+            await asyncio.wait_for(window.loaded.wait(), 0.1)
+        except TimeoutError:
+            pass
+    if not window.loaded.is_set():
+        get_logger("viz").warning("viz_screenshot_before_load", status=window.status_model.text())
     window.refresh_status()
     window.mark_dirty()
     window.frame()

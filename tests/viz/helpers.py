@@ -145,3 +145,21 @@ async def store(settings: Settings, redis: aioredis.Redis, kind: str, events: Se
     async with StepWriter(settings, redis, kind) as w:
         await w.write_all()
     return ids
+
+
+class open_window:  # noqa: N801 - used as ``async with open_window(...)``
+    """Build, show and start a window as ``viz.boot`` does; close and shut it down after the block."""
+
+    def __init__(self, cls: type, settings: Settings, **options: Any) -> None:
+        from viz.windows.base import VizOptions
+
+        self.window = cls(settings, VizOptions(**options))
+
+    async def __aenter__(self) -> Any:
+        self.window.show()
+        await self.window.start()
+        return self.window
+
+    async def __aexit__(self, *exc: object) -> None:
+        self.window.close()
+        await self.window.shutdown()

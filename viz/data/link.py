@@ -26,7 +26,7 @@ from shared.logs import get_logger
 from shared.settings import Settings
 from viz.models.status import StatusModel
 
-__all__ = ["LINK_ERRORS", "DataLink"]
+__all__ = ["LINK_ERRORS", "DataLink", "describe_failure"]
 
 LINK_ERRORS: tuple[type[BaseException], ...] = (
     RedisError, RedisUnavailable, pymysql.err.MySQLError, MySQLUnavailable, SchemaMismatch, OSError, TimeoutError,
@@ -37,9 +37,38 @@ HEALTHY_RESET_S = 10.0  # a routine that ran this long before failing starts its
 POOL_SIZE = 2
 
 
-def _one_line(exc: BaseException) -> str:
-    text = str(exc.args[1]) if isinstance(exc, pymysql.err.MySQLError) and len(exc.args) > 1 else str(exc)
-    return (text.splitlines() or [type(exc).__name__])[0][:140] or type(exc).__name__
+_MYSQL_REASONS = {1045: "access denied", 1049: "database missing: run dhan db init", 2003: "connection refused",
+                  2006: "server went away", 2013: "connection lost"}
+
+
+def describe_failure(exc: BaseException, settings: Settings) -> tuple[str, str, str]:
+    """``(link, reason, hint)`` of a failure, short enough for a status line."""
+    text = str(exc)
+    low = text.lower()
+    if isinstance(exc, (RedisError, RedisUnavailable)):
+        if "refused" in low or "error 111" in low:
+            reason = "connection refused"
+        elif "timeout" in low or "timed out" in low:
+            reason = "timed out"
+        elif "auth" in low or "credentials" in low:
+            reason = "authentication failed"
+        else:
+            reason = (text.splitlines() or [type(exc).__name__])[0][:80]
+        return "redis", reason, f"at {settings.redis_url_masked}; start Redis or set DHAN_REDIS_URL"
+    if isinstance(exc, SchemaMismatch):
+        return "mysql", text[:120], ""
+    code = exc.args[0] if isinstance(exc, pymysql.err.MySQLError) and exc.args else None
+    if code in _MYSQL_REASONS:
+        reason = _MYSQL_REASONS[code]
+    elif "refused" in low:
+        reason = "connection refused"
+    elif "can't connect" in low or "not reachable" in low:
+        reason = "cannot connect"
+    elif "access denied" in low or "credentials" in low:
+        reason = "access denied"
+    else:
+        reason = (text.splitlines() or [type(exc).__name__])[0][:80] or type(exc).__name__
+    return "mysql", reason, f"at {settings.mysql.masked}; start MySQL or set DHAN_MYSQL_URL"
 
 
 class DataLink:
@@ -61,6 +90,7 @@ class DataLink:
             if self._redis is None:
                 self._redis = await connect_redis(self.settings)  # RedisUnavailable: one line, masked URL
                 self.status.redis.ok, self.status.redis.error, self.status.redis.retry_at = True, "", None
+                self.status.redis.hint = ""
             return self._redis
 
     async def pool(self) -> aiomysql.Pool:
@@ -75,23 +105,25 @@ class DataLink:
                     raise
                 self._pool = pool
                 self.status.mysql.ok, self.status.mysql.error, self.status.mysql.retry_at = True, "", None
+                self.status.mysql.hint = ""
             return self._pool
 
     async def failed(self, exc: BaseException) -> str:
         """Record a failure, drop the client that failed; returns ``"redis"`` or ``"mysql"``."""
         # redis-py wraps every socket failure in RedisError; a bare OSError/TimeoutError comes from aiomysql.
-        if isinstance(exc, (RedisError, RedisUnavailable)):
-            which, state = "redis", self.status.redis
+        which, reason, hint = describe_failure(exc, self.settings)
+        if which == "redis":
+            state = self.status.redis
             client, self._redis = self._redis, None
             if client is not None:
                 await client.aclose()
         else:
-            which, state = "mysql", self.status.mysql
+            state = self.status.mysql
             pool, self._pool = self._pool, None
             if pool is not None:
                 pool.terminate()
                 await pool.wait_closed()
-        state.ok, state.error = False, _one_line(exc)
+        state.ok, state.error, state.hint = False, reason, hint
         return which
 
     async def run_forever(self, routine: Callable[[], Awaitable[None]], what: str) -> None:

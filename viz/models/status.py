@@ -49,6 +49,7 @@ class LinkState:
     name: str
     ok: bool | None = None  # None: not tried yet
     error: str = ""
+    hint: str = ""  # what the operator can do (where it was dialled, which setting)
     retry_at: float | None = None  # clock time of the next attempt while down
 
     def text(self, now: float) -> str:
@@ -59,7 +60,8 @@ class LinkState:
         retry = ""
         if self.retry_at is not None:
             retry = f", retrying in {max(0.0, self.retry_at - now):.0f} s"
-        return f"{self.name}: UNREACHABLE ({self.error}){retry}"
+        hint = f" - {self.hint}" if self.hint else ""
+        return f"{self.name}: UNREACHABLE ({self.error}){retry}{hint}"
 
 
 def format_age(age_s: float | None) -> str:

@@ -70,6 +70,11 @@ class VizWindow(QMainWindow):
         self.toolbar.setObjectName("controls")
         self.toolbar.setMovable(False)
         self.addToolBar(self.toolbar)
+        self.banner = QLabel()
+        self.banner.setObjectName("banner")
+        self.banner.setWordWrap(True)
+        self.banner.setVisible(False)
+        self.setMenuWidget(self.banner)  # above the toolbar: an outage is the first thing on screen
         self.status_label = QLabel("starting")
         self.status_label.setObjectName("status")
         self.statusBar().addWidget(self.status_label, 1)
@@ -152,10 +157,20 @@ class VizWindow(QMainWindow):
             self.loaded.set()
 
     def refresh_status(self) -> None:
-        self.status_label.setText(self.status_model.text())
-        bad = self.status_model.redis.ok is False or self.status_model.mysql.ok is False
-        color = self.theme.error if bad else self.theme.muted
+        text = self.status_model.text()
+        self.status_label.setText(text)
+        self.status_label.setToolTip(text)
+        down = [s for s in (self.status_model.redis, self.status_model.mysql) if s.ok is False]
+        color = self.theme.error if down else self.theme.muted
         self.status_label.setStyleSheet(f"color: {color};")
+        self.banner.setVisible(bool(down))
+        if down:
+            now = time.monotonic()
+            self.banner.setText("   ".join(f"<b>{s.name} cannot be reached</b> ({s.error}); retrying"
+                                           + (f" in {max(0.0, s.retry_at - now):.0f} s" if s.retry_at else "")
+                                           + (f" &middot; {s.hint}" if s.hint else "") for s in down)
+                                + "<br>The window keeps retrying by itself; what is on screen stays until data flows again.")
+            self.banner.setStyleSheet(f"background: {self.theme.error}; color: white; padding: 6px 10px; font-size: 13px;")
 
     async def shutdown(self) -> None:
         self._frame_timer.stop()

@@ -54,7 +54,6 @@ class VolumeProfileWindow(PriceWindow):
 
         self.rows_spin = QSpinBox()
         self.rows_spin.setRange(1, 5000)
-        self.rows_spin.setSuffix(" ticks")
         self.rows_spin.setToolTip("row height of the profile, in the instrument's tick size")
         self.rows_spin.valueChanged.connect(self._rows_changed)
         self.method_box = ChoiceBox([(label, key) for key, label in VA_METHODS.items()])
@@ -67,7 +66,7 @@ class VolumeProfileWindow(PriceWindow):
         self.va_spin.setSuffix(" %")
         self.va_spin.setValue(float(self.recall("va_percent", 70.0)))
         self.va_spin.valueChanged.connect(self._method_changed)
-        self.toolbar.addWidget(labelled("Row", self.rows_spin))
+        self.toolbar.addWidget(labelled("Row (ticks)", self.rows_spin))
         self.toolbar.addWidget(labelled("Value area", self.va_spin))
         self.toolbar.addWidget(self.method_box)
         self.finish_toolbar()

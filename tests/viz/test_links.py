@@ -1,0 +1,101 @@
+"""Redis or MySQL unreachable: the window says so, keeps painting, retries, and recovers."""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any
+
+import redis.asyncio as aioredis
+from PyQt6.QtCore import QTimer
+
+from shared.db import init_schema
+from shared.keys import Keys
+from shared.settings import Settings
+from tests.conftest import PrivateRedis, eventually, free_port, make_settings
+from tests.viz.helpers import open_window, quote, record, run_qt, store, write_universe, xadd
+
+
+async def qt_timer_fires(ms: int = 5) -> None:
+    """Resolves when a Qt timer fires: the UI thread is free (not blocked by a retry)."""
+    fired = asyncio.get_running_loop().create_future()
+    QTimer.singleShot(ms, lambda: fired.done() or fired.set_result(True))
+    await fired
+
+
+def test_redis_unreachable_is_reported_and_retried(qt_state: Any) -> None:
+    from viz.windows.volume_profile import VolumeProfileWindow
+
+    settings = make_settings(redis_url=f"redis://127.0.0.1:{free_port()}/0")
+
+    async def scenario() -> None:
+        async with open_window(VolumeProfileWindow, settings) as w:
+            await eventually(lambda: w.status_model.redis.ok is False, timeout_s=15)
+            w.refresh_status()
+            text = w.status_label.text()
+            assert "Redis: UNREACHABLE (connection refused), retrying in" in text
+            assert f"at redis://127.0.0.1:{settings.redis_url.get_secret_value().rsplit(':', 1)[1]}" in text
+            assert "start Redis or set DHAN_REDIS_URL" in text
+            await eventually(lambda: w.status_model.redis.retry_at is not None)
+            await qt_timer_fires()
+            first = w.status_model.redis.retry_at
+            await eventually(lambda: w.status_model.redis.retry_at != first, timeout_s=15, message="a second attempt")
+
+    run_qt(scenario)
+
+
+def test_mysql_schema_missing_then_created(db_settings: Settings, qt_state: Any) -> None:
+    from viz.windows.quote_board import QuoteBoardWindow
+
+    settings = db_settings  # its database does not exist yet
+
+    async def scenario() -> None:
+        redis = aioredis.Redis.from_url(settings.redis_url.get_secret_value())
+        keys = Keys(settings.key_prefix)
+        await write_universe(redis, keys, [record("NSE_FNO", 1, "NIFTY-FUT", custom="NIFTY JUN FUT")])
+        try:
+            async with open_window(QuoteBoardWindow, settings) as w:
+                await eventually(lambda: w.status_model.mysql.ok is False, timeout_s=15)
+                assert "does not exist: run dhan db init" in w.status_model.mysql.error
+                assert w.status_model.redis.ok is True and not w.loaded.is_set()
+                await qt_timer_fires()
+                await init_schema(settings)
+                await store(settings, redis, "quotes", [quote("NSE_FNO", 1, 26000.0, close=25900.0)])
+                await eventually(lambda: w.loaded.is_set(), timeout_s=30, message="recovered after db init")
+                assert w.status_model.mysql.ok and w.board.rows["NSE_FNO:1"].ltp == 26000.0
+        finally:
+            keys_left = [k async for k in redis.scan_iter(match=f"{settings.key_prefix}*")]
+            if keys_left:
+                await redis.delete(*keys_left)
+            await redis.aclose()
+
+    run_qt(scenario)
+
+
+def test_redis_outage_during_live(sync_db: Settings, private_redis: PrivateRedis, qt_state: Any) -> None:
+    from viz.windows.quote_board import QuoteBoardWindow
+
+    settings = make_settings(redis_url=private_redis.url, mysql_url=sync_db.mysql_url.get_secret_value(),
+                             key_prefix=sync_db.key_prefix)
+
+    async def seed() -> aioredis.Redis:
+        redis = aioredis.Redis.from_url(private_redis.url)
+        await write_universe(redis, Keys(settings.key_prefix), [record("NSE_FNO", 1, "NIFTY-FUT", custom="NIFTY FUT")])
+        return redis
+
+    async def scenario() -> None:
+        redis = await seed()
+        await store(settings, redis, "quotes", [quote("NSE_FNO", 1, 26000.0, close=25900.0)])
+        await redis.aclose()
+        async with open_window(QuoteBoardWindow, settings) as w:
+            await eventually(lambda: w.loaded.is_set(), timeout_s=20)
+            private_redis.stop()
+            await eventually(lambda: w.status_model.redis.ok is False, timeout_s=20, message="outage seen")
+            await qt_timer_fires()
+            private_redis.start()  # comes back empty (no persistence): the feed would rewrite the universe
+            redis = await seed()
+            await eventually(lambda: w.status_model.redis.ok is True and w.status_model.phase == "live", timeout_s=30)
+            await xadd(redis, Keys(settings.key_prefix).quotes, [quote("NSE_FNO", 1, 26010.0, volume=500)])
+            await eventually(lambda: w.board.rows["NSE_FNO:1"].ltp == 26010.0, timeout_s=20)
+            await redis.aclose()
+
+    run_qt(scenario)

@@ -1,0 +1,173 @@
+"""Latest-state windows offscreen on real Redis and MariaDB: stored rows, the catch-up, live, and controls."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import redis.asyncio as aioredis
+from PyQt6.QtCore import Qt
+
+from shared.keys import Keys
+from shared.settings import Settings
+from tests.conftest import eventually
+from tests.viz.helpers import (
+    OPEN,
+    StepWriter,
+    depth_event,
+    greeks_event,
+    open_window,
+    quote,
+    record,
+    run_qt,
+    store,
+    tick,
+    write_universe,
+    xadd,
+)
+
+STOCKS = [("NSE_EQ", 100 + i, sym) for i, sym in enumerate(("AAA", "BBB", "CCC", "DDD"))]
+
+
+def stock_record(seg: str, sid: int, sym: str) -> dict[str, Any]:
+    return record(seg, sid, sym, role="equity", underlying=sym, instrument="EQUITY", expiry=None, custom=f"{sym} Ltd")
+
+
+def test_market_breadth_window(sync_db: Settings, qt_state: Any) -> None:
+    from viz.windows.market_breadth import MarketBreadthWindow
+
+    settings = sync_db
+
+    async def scenario() -> None:
+        redis = aioredis.Redis.from_url(settings.redis_url.get_secret_value())
+        keys = Keys(settings.key_prefix)
+        await write_universe(redis, keys, [stock_record(*s) for s in STOCKS] + [record("NSE_FNO", 1, "NIFTY-FUT")])
+        # minute 0: AAA up; minute 1: BBB down, CCC up; DDD never trades
+        await store(settings, redis, "ticks", [tick("NSE_EQ", 100, 10, 101.0, 10, OPEN + 5),
+                                               tick("NSE_EQ", 101, 10, 99.0, 10, OPEN + 65),
+                                               tick("NSE_EQ", 102, 10, 100.5, 10, OPEN + 70)])
+        await store(settings, redis, "quotes", [quote("NSE_EQ", 100, 101.0, close=100.0, ets=OPEN + 5),
+                                                quote("NSE_EQ", 101, 99.0, close=100.0, ets=OPEN + 65),
+                                                quote("NSE_EQ", 102, 100.5, close=100.0, ets=OPEN + 70)])
+        await xadd(redis, keys.quotes, [quote("NSE_EQ", 103, 100.0, close=100.0, ets=OPEN + 80)])  # not written yet
+        async with open_window(MarketBreadthWindow, settings) as w:
+            await eventually(lambda: w.loaded.is_set(), timeout_s=20)
+            w.frame()
+            c = w.breadth.counts()
+            assert (c.advances, c.declines, c.unchanged, c.not_traded) == (2, 1, 1, 0)  # DDD from the catch-up
+            assert w.breadth.line()[1].tolist() == [1, 1]  # 09:15 AAA up; 09:16 CCC up, BBB down, DDD unchanged
+            assert "Advances <b>2</b>" in w.header.text() and "A/D ratio <b>2.00</b>" in w.header.text()
+            assert [s.symbol for s in w.heatmap.stocks] == ["AAA", "CCC", "DDD", "BBB"]
+            await xadd(redis, keys.quotes, [quote("NSE_EQ", 101, 102.0, volume=200, close=100.0, ets=OPEN + 130)])
+            await eventually(lambda: w.breadth.counts().advances == 3)
+            w.frame()
+            assert w.breadth.line()[1].tolist() == [1, 1, 3] and w.breadth.counts().ratio is None
+            assert "all up" in w.header.text()
+            w.sort_box.set_value("symbol")
+            w.frame()
+            assert [s.symbol for s in w.heatmap.stocks] == ["AAA", "BBB", "CCC", "DDD"]
+        await redis.aclose()
+
+    run_qt(scenario)
+
+
+def test_quote_board_window_and_depth(sync_db: Settings, qt_state: Any) -> None:
+    from viz.widgets.board_table import SORT_ROLE
+    from viz.windows.quote_board import QuoteBoardWindow
+
+    settings = sync_db
+
+    async def scenario() -> None:
+        redis = aioredis.Redis.from_url(settings.redis_url.get_secret_value())
+        keys = Keys(settings.key_prefix)
+        fut = record("NSE_FNO", 35001, "NIFTY-FUT", custom="NIFTY JUN FUT", tick_size=0.1)
+        await write_universe(redis, keys, [fut, stock_record("NSE_EQ", 100, "AAA"), stock_record("NSE_EQ", 101, "BBB")])
+        await store(settings, redis, "quotes", [
+            quote("NSE_FNO", 35001, 26010.0, close=26000.0, oi=1000, prev_oi=900, bid=26009.9, ask=26010.0),
+            quote("NSE_EQ", 100, 101.0, close=100.0), quote("NSE_EQ", 101, 50.0, close=50.5)])
+        await store(settings, redis, "depth", [depth_event("NSE_FNO", 35001, 26010.0)])
+        async with open_window(QuoteBoardWindow, settings) as w:
+            await eventually(lambda: w.loaded.is_set(), timeout_s=20)
+            w.frame()
+            model = w.table_model
+            assert model.rowCount() == 3 and w.board.order[0] == "NSE_FNO:35001"
+            assert [model.index(0, c).data() for c in range(5)] == ["NIFTY JUN FUT", "26,010.00", "+10.00", "+0.04%", "100"]
+            assert model.index(0, 6).data() == "+100" and model.index(1, 5).data() == "-"  # stocks carry no OI
+            # sort by % change, descending: AAA +1 %, FUT +0.04 %, BBB -0.99 %
+            w.view.sortByColumn(3, Qt.SortOrder.DescendingOrder)
+            assert [w.proxy.index(r, 0).data() for r in range(3)] == ["AAA", "NIFTY JUN FUT", "BBB"]
+            w.filter_edit.setText("nifty")
+            assert w.proxy.rowCount() == 1
+            w.filter_edit.setText("")
+            w.role_box.set_value("equity")
+            assert w.proxy.rowCount() == 2
+            w.role_box.set_value("")
+            # live: the future ticks down -> its LTP cell flashes red
+            await xadd(redis, keys.quotes, [quote("NSE_FNO", 35001, 26005.0, volume=150, close=26000.0, ets=OPEN + 1)])
+            await eventually(lambda: w.board.rows["NSE_FNO:35001"].ltp == 26005.0)
+            w.frame()
+            src = model.index(0, 1)
+            assert model.data(src, Qt.ItemDataRole.BackgroundRole) is not None
+            assert model.data(model.index(0, 2), SORT_ROLE) == 5.0
+            # depth: stored book, then live
+            dialog = w.open_depth("NSE_FNO:35001")
+            await eventually(lambda: dialog.book is not None, timeout_s=10)
+            assert dialog.table.item(0, 2).text() == "26,009.95" and dialog.table.item(0, 3).text() == "26,010.05"
+            await xadd(redis, keys.depth, [depth_event("NSE_FNO", 35001, 26020.0, ets=OPEN + 9)])
+            await eventually(lambda: dialog.table.item(0, 2).text() == "26,019.95")
+            assert "spread 0.10" in dialog.footer.text() and "total bid 1,500" in dialog.footer.text()
+            dialog.close()
+            assert "depth:NSE_FNO:35001" not in w.tasks
+        await redis.aclose()
+
+    run_qt(scenario)
+
+
+def test_option_chain_window(sync_db: Settings, qt_state: Any) -> None:
+    from viz.windows.option_chain import OptionChainWindow
+
+    settings = sync_db
+
+    async def scenario() -> None:
+        redis = aioredis.Redis.from_url(settings.redis_url.get_secret_value())
+        keys = Keys(settings.key_prefix)
+        strikes = [25900.0, 26000.0, 26100.0]
+        opts = []
+        for i, k in enumerate(strikes):
+            for j, t in enumerate(("CE", "PE")):
+                opts.append(record("NSE_FNO", 50 + 2 * i + j, f"NIFTY-Jun2026-{k:.0f}-{t}", role="option",
+                                   instrument="OPTIDX", strike=k, option_type=t, custom=f"NIFTY {k:.0f} {t}"))
+        fut = record("NSE_FNO", 35001, "NIFTY-FUT", custom="NIFTY JUN FUT")
+        await write_universe(redis, keys, [fut, *opts])
+        await store(settings, redis, "quotes", [quote("NSE_FNO", 35001, 26040.0, close=26000.0)] + [
+            quote("NSE_FNO", o["sid"], 100.0 + o["sid"], oi=1000 + o["sid"], prev_oi=1000, volume=75) for o in opts])
+        await store(settings, redis, "greeks", [greeks_event("NSE_FNO", o["sid"], o["strike"], o["option_type"],
+                                                             0.12 + 0.01 * abs(o["strike"] - 26000) / 100,
+                                                             underlying_price=26040.0) for o in opts])
+        async with open_window(OptionChainWindow, settings) as w:
+            await eventually(lambda: w.loaded.is_set(), timeout_s=20)
+            w.frame()
+            chain = w.chain
+            assert (chain.underlying, chain.expiry, chain.strikes) == ("NIFTY", "2026-06-25", strikes)
+            assert chain.atm_strike() == 26000.0 and w.table_model.rowCount() == 3
+            cols = [c[2] for c in w.table_model.columns]
+            strike_col = cols.index("Strike")
+            assert w.table_model.index(1, strike_col).data() == "26,000"
+            ce_ltp = strike_col - 1
+            assert w.table_model.index(1, ce_ltp).data() == "152.00"  # sid 52: 100 + 52
+            assert w.table_model.index(1, strike_col + 1).data() == "153.00"
+            iv_col = strike_col + 5
+            assert w.table_model.index(0, iv_col).data() == "13.00"
+            assert w.table_model.data(w.table_model.index(1, 0), Qt.ItemDataRole.BackgroundRole) is not None  # ATM
+            xs, ys = w.ce_curve.getData()
+            assert xs.tolist() == strikes and [round(y, 2) for y in ys] == [13.0, 12.0, 13.0]
+            assert "ATM 26,000" in w.header.text() and "PCR (OI) 1.00" in w.header.text()
+            # live: the future moves up, new greeks for a call
+            await xadd(redis, keys.quotes, [quote("NSE_FNO", 35001, 26090.0, volume=500, close=26000.0, ets=OPEN + 5)])
+            await xadd(redis, keys.greeks, [greeks_event("NSE_FNO", 54, 26100.0, "CE", 0.2, ets=OPEN + 5,
+                                                         underlying_price=26090.0)])
+            await eventually(lambda: chain.atm_strike() == 26100.0 and chain.by_strike[26100.0]["CE"].iv == 0.2)
+            w.frame()
+            assert w.ce_curve.getData()[1][-1] == 20.0 and "ATM 26,100" in w.header.text()
+        await redis.aclose()
+
+    run_qt(scenario)
