@@ -27,7 +27,7 @@ import orjson
 
 from shared.events import EVENT_VERSION
 
-__all__ = ["Batch", "BatchBuilder", "Entry", "Poison"]
+__all__ = ["Batch", "BatchBuilder", "Entry", "Poison", "TickItem", "TickKey", "fold_summary"]
 
 _SEG_RE = re.compile(r"^[A-Z][A-Z0-9_]{0,15}$")
 _WORD_RE = re.compile(r"^[A-Za-z0-9_.:-]{0,16}$")
@@ -54,11 +54,16 @@ class Poison:
     reason: str
 
 
+TickKey = tuple[str, int, str, int]  # (segment literal, security id, trade-date literal, cum volume)
+TickItem = tuple[TickKey, int, int, int, Any, str]  # key, price x 10^4, qty, exchange_ts, oi, rendered row
+
+
 @dataclass(slots=True)
 class Batch:
     """Rows of one transaction, each list in key order (a stable lock order across writers)."""
 
     entries: list[Entry]
+    tick_items: list[TickItem] = field(default_factory=list)  # what ticks/summary were made from
     ticks: list[str] = field(default_factory=list)
     summary: list[str] = field(default_factory=list)
     summary_keys: list[tuple[str, int, str]] = field(default_factory=list)
@@ -168,7 +173,7 @@ class BatchBuilder:
     def build(self, entries: Iterable[Entry]) -> Batch:
         entries = list(entries)
         batch = Batch(entries)
-        ticks: dict[tuple[str, int, str, int], tuple[int, int, int, Any, str]] = {}
+        ticks: dict[TickKey, tuple[int, int, int, Any, str]] = {}
         # Latest-state kinds collapse before rendering: only the newest event per instrument becomes a row
         # (a superseded event is never written, so it is not validated beyond its key and order either).
         latest: dict[str, dict[tuple[str, int], tuple[tuple[Any, ...], dict[str, Any], Entry]]] = {
@@ -228,9 +233,7 @@ class BatchBuilder:
             return (self._seg(ev["seg"]), sid), (ets or 0, volume or 0, recv)
         return (self._seg(ev["seg"]), sid), (ets or 0, recv)
 
-    def _tick(
-        self, ev: dict[str, Any], out: dict[tuple[str, int, str, int], tuple[int, int, int, Any, str]]
-    ) -> None:
+    def _tick(self, ev: dict[str, Any], out: dict[TickKey, tuple[int, int, int, Any, str]]) -> None:
         seg = self._seg(ev["seg"])
         sid = ev["sid"]
         ets = ev["exchange_ts"]
@@ -247,38 +250,11 @@ class BatchBuilder:
         if key not in out:  # the first delivery of a natural key wins, as in the table
             out[key] = (px4, qty, ets, oi, row)
 
-    def _fold_ticks(
-        self, ticks: dict[tuple[str, int, str, int], tuple[int, int, int, Any, str]], batch: Batch
-    ) -> None:
-        # acc: [first_cv, open4, first_ets, last_cv, close4, last_ets, oi, high4, low4, volume, turnover4, n]
-        acc: dict[tuple[str, int, str], list[Any]] = {}
-        rows = []
-        for key in sorted(ticks):
-            px4, qty, ets, oi, row = ticks[key]
-            rows.append(row)
-            cum = key[3]
-            a = acc.get(key[:3])
-            if a is None:
-                acc[key[:3]] = [cum, px4, ets, cum, px4, ets, oi, px4, px4, qty, px4 * qty, 1]
-                continue
-            # keys are sorted, so cum only grows within one (instrument, day)
-            a[3], a[4], a[5], a[6] = cum, px4, ets, oi
-            if px4 > a[7]:
-                a[7] = px4
-            elif px4 < a[8]:
-                a[8] = px4
-            a[9] += qty
-            a[10] += px4 * qty
-            a[11] += 1
-        batch.ticks = rows
-        for (seg, sid, day), a in acc.items():
-            turnover = _fixed4(a[10])
-            batch.summary.append(
-                f"({seg},{sid:d},{day},{a[1] / 10000:.4f},{a[7] / 10000:.4f},{a[8] / 10000:.4f},"
-                f"{a[4] / 10000:.4f},{a[9]:d},{turnover},ROUND({turnover}/NULLIF({a[9]:d},0),4),{_n(a[6])},"
-                f"{a[11]:d},{a[0]:d},{a[3]:d},{a[2]:d},{a[5]:d},UTC_TIMESTAMP(6))"
-            )
-            batch.summary_keys.append((seg, sid, day))
+    @staticmethod
+    def _fold_ticks(ticks: dict[TickKey, tuple[int, int, int, Any, str]], batch: Batch) -> None:
+        batch.tick_items = [(key, *ticks[key]) for key in sorted(ticks)]
+        batch.ticks = [item[5] for item in batch.tick_items]
+        batch.summary, batch.summary_keys = fold_summary(batch.tick_items)
 
     def _quote(self, ev: dict[str, Any], key: tuple[str, int]) -> str:
         seg, sid = key
@@ -321,6 +297,36 @@ class BatchBuilder:
             f"{_dbl(g('vega'))},{_dbl(g('theta'))},{_dbl(g('rho'))},{_n(ets)},{self._ntime(ets)[1]},{_ts6(recv)})"
         )
         return row
+
+
+def fold_summary(items: list[TickItem]) -> tuple[list[str], list[tuple[str, int, str]]]:
+    """Summary increment rows (and their keys) of ticks in key order: one per (instrument, trading day)."""
+    # acc: [first_cv, open4, first_ets, last_cv, close4, last_ets, oi, high4, low4, volume, turnover4, n]
+    acc: dict[tuple[str, int, str], list[Any]] = {}
+    for key, px4, qty, ets, oi, _ in items:
+        cum = key[3]
+        a = acc.get(key[:3])
+        if a is None:
+            acc[key[:3]] = [cum, px4, ets, cum, px4, ets, oi, px4, px4, qty, px4 * qty, 1]
+            continue
+        # items are in key order, so cum only grows within one (instrument, day)
+        a[3], a[4], a[5], a[6] = cum, px4, ets, oi
+        if px4 > a[7]:
+            a[7] = px4
+        elif px4 < a[8]:
+            a[8] = px4
+        a[9] += qty
+        a[10] += px4 * qty
+        a[11] += 1
+    rows = []
+    for (seg, sid, day), a in acc.items():
+        turnover = _fixed4(a[10])
+        rows.append(
+            f"({seg},{sid:d},{day},{a[1] / 10000:.4f},{a[7] / 10000:.4f},{a[8] / 10000:.4f},"
+            f"{a[4] / 10000:.4f},{a[9]:d},{turnover},ROUND({turnover}/NULLIF({a[9]:d},0),4),{_n(a[6])},"
+            f"{a[11]:d},{a[0]:d},{a[3]:d},{a[2]:d},{a[5]:d},UTC_TIMESTAMP(6))"
+        )
+    return rows, list(acc)
 
 
 def _reason(exc: BaseException) -> str:

@@ -24,6 +24,7 @@ class WriterMetrics:
         self.rows = dict.fromkeys(TABLES, 0)
         self.tick_replays = 0
         self.summary_recomputes = 0
+        self.summary_partials = 0
         self.dead_letters = 0
         self.failures = 0
         self.trimmed_lost = 0
@@ -53,6 +54,8 @@ class WriterMetrics:
         self.tick_replays += result.tick_replays
         if result.summary_mode == "recompute":
             self.summary_recomputes += 1
+        elif result.summary_mode == "partial":
+            self.summary_partials += 1
 
     def dead_lettered(self, count: int) -> None:
         self.dead_letters += count
@@ -83,6 +86,7 @@ class WriterMetrics:
             if self._batch_count
             else 0,
             "tick_replays_total": self.tick_replays,
+            "summary_partials_total": self.summary_partials,
             "summary_recomputes_total": self.summary_recomputes,
             "dead_letters": self.dead_letters,
             "failures_total": self.failures,

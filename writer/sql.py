@@ -23,6 +23,7 @@ __all__ = [
     "TICK_COLUMNS",
     "Statement",
     "depth_upsert",
+    "existing_ticks",
     "greeks_upsert",
     "quote_upsert",
     "render_statements",
@@ -182,3 +183,22 @@ def summary_recompute(keys: Sequence[tuple[str, int, str]]) -> str:
         for seg, sid, day in keys
     )
     return _RECOMPUTE_HEAD + where + _RECOMPUTE_TAIL
+
+
+def existing_ticks(keys: Sequence[tuple[str, int, str, int]]) -> str:
+    """Locking read of which rendered tick keys are already stored (the partial-replay path, sink.py).
+
+    ``FOR UPDATE`` also locks the gaps of absent keys, so no other writer can insert them before we do.
+    """
+    by_day: dict[tuple[str, int, str], list[str]] = {}
+    for seg, sid, day, cum in keys:
+        by_day.setdefault((seg, sid, day), []).append(f"{cum:d}")
+    where = " OR ".join(
+        f"(exchange_segment = {seg} AND security_id = {sid:d} AND trade_date = {day} "
+        f"AND cum_volume IN ({','.join(cums)}))"
+        for (seg, sid, day), cums in by_day.items()
+    )
+    return (
+        "SELECT exchange_segment, security_id, trade_date, cum_volume FROM dhan_ticks "
+        f"WHERE {where} FOR UPDATE"
+    )

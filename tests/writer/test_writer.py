@@ -9,9 +9,11 @@ import random
 import orjson
 import redis.asyncio as aioredis
 
+from shared.db import connect
 from shared.keys import Keys
 from shared.settings import Settings
 from tests.conftest import eventually
+from writer import sql
 from writer.batch import BatchBuilder
 from writer.reader import StreamReader
 from writer.sink import MySQLSink
@@ -218,12 +220,15 @@ async def test_summaries_equal_a_recomputation_after_a_random_stream(
     assert total == [(sum(volume.values()), 1500)]
 
 
-async def test_partly_new_batch_recomputes_its_summaries(wsettings: Settings, wredis: aioredis.Redis) -> None:
+async def test_partly_new_batch_increments_by_exactly_the_new_trades(
+    wsettings: Settings, wredis: aioredis.Redis
+) -> None:
     await xadd(wredis, wsettings, "ticks", _ticks(range(1, 3), 10))
     await drain(wsettings)
     await xadd(wredis, wsettings, "ticks", _ticks(range(1, 3), 15))  # 20 known + 10 new trades
     writer = await drain(wsettings)
-    assert writer.stats.summary_recomputes >= 1 and writer.stats.rows["ticks"] == 10
+    assert writer.stats.summary_partials >= 1 and writer.stats.rows["ticks"] == 10
+    assert writer.stats.tick_replays == 20
     assert await query(wsettings, SUMMARY_SQL) == await query(wsettings, RECOMPUTED_SQL)
     assert [r[7] for r in await query(wsettings, SUMMARY_SQL)] == [150, 150]
 
@@ -263,3 +268,22 @@ async def test_latest_state_never_moves_back_in_time(wsettings: Settings, wredis
     await drain(wsettings)
     assert float((await query(wsettings, "SELECT bid_price_1 FROM dhan_depth"))[0][0]) == 199.95
     assert (await query(wsettings, "SELECT iv FROM dhan_options_greeks"))[0][0] == 0.2
+
+
+async def test_summary_recompute_restores_the_truth(wsettings: Settings, wredis: aioredis.Redis) -> None:
+    """The last-resort path of sink.py: recompute touched summaries from dhan_ticks as absolute values."""
+    await xadd(wredis, wsettings, "ticks", _ticks(range(1, 4), 12))
+    await drain(wsettings)
+    truth = await query(wsettings, SUMMARY_SQL)
+    conn = await connect(wsettings)
+    try:
+        async with conn.cursor() as cur:
+            await cur.execute("UPDATE dhan_trade_summary SET volume = 1, tick_count = 1, open = 1, close = 1")
+            keys = [("'NSE_FNO'", sid, "'2026-11-25'") for sid in (1, 3)]
+            await cur.execute(sql.summary_recompute(keys))
+        await conn.commit()
+    finally:
+        conn.close()
+    after = await query(wsettings, SUMMARY_SQL)
+    assert [after[0], after[2]] == [truth[0], truth[2]]
+    assert after[1][7] == 1  # untouched key stays as it was
