@@ -76,6 +76,11 @@ class Snapshot:
         """Heartbeats of every instance of service ``name`` (``feed``, ``feed-2`` ...)."""
         return [(inst, hb) for inst, hb in self.heartbeats.items() if hb.get("name", inst) == name]
 
+    def sum_field(self, name: str, field: str) -> float | None:
+        """A numeric heartbeat field summed over the instances of ``name``; None when none has it."""
+        vals = [v for _, hb in self.by_name(name) if (v := num(hb.get(field))) is not None]
+        return sum(vals) if vals else None
+
     def heartbeat_age_s(self, hb: dict[str, str]) -> float | None:
         updated = num(hb.get("updated_at"))
         return None if updated is None else max(0.0, self.now - updated)

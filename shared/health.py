@@ -120,7 +120,7 @@ class HealthServer:
         self.log = get_logger("health")
         self._runner: web.AppRunner | None = None
         self._registry = CollectorRegistry(auto_describe=False)
-        self._registry.register(_HeartbeatCollector(src, self._report))  # type: ignore[arg-type]
+        self._registry.register(_HeartbeatCollector(src, self._report))  # type: ignore[arg-type, unused-ignore]
 
     def _report(self) -> dict[str, Any]:
         return health_report(self.src, self.stale_after_s)

@@ -34,7 +34,8 @@ class AlertBook:
         for key, alert in active.items():
             if alert.get("state") == "firing":
                 self.active[key] = alert
-                self._since[key] = float(alert.get("since", alert.get("ts", 0.0)))
+                since = alert.get("since") or alert.get("ts") or 0.0
+                self._since[key] = float(since) if isinstance(since, (int, float, str)) else 0.0
 
     def update(self, conditions: list[Condition], now: float) -> list[dict[str, Any]]:
         """Events to publish for this evaluation (firing first, then resolved)."""

@@ -65,7 +65,7 @@ class MonitorService(Service):
         active: dict[str, dict[str, Any]] = {}
         for k, v in raw.items():
             try:
-                active[k.decode()] = orjson.loads(v)
+                active[k.decode() if isinstance(k, bytes) else k] = orjson.loads(v)
             except (orjson.JSONDecodeError, UnicodeDecodeError):
                 continue
         self.book.load(active)

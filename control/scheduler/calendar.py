@@ -110,6 +110,7 @@ class TradingCalendar:
         s = self.sessions[exchange]
         hol = self.holidays.get(exchange, {}).get(day)
         closed = hol.get("closed", "all") if hol else ""
+        name = hol["name"] if hol else ""
         if closed == "all":
             return []
         if exchange == "NSE":
@@ -119,10 +120,10 @@ class TradingCalendar:
         evening = s.get("evening_open", time(17, 0))
         if closed == "morning":
             return [Window("MCX", day, self._at(day, evening), self._at(day, close),
-                           f"evening only ({hol['name']})")]
+                           f"evening only ({name})")]
         if closed == "evening":
             return [Window("MCX", day, self._at(day, s["open"]), self._at(day, evening),
-                           f"morning only ({hol['name']})")]
+                           f"morning only ({name})")]
         return [Window("MCX", day, self._at(day, s["open"]), self._at(day, close))]
 
     def day_span(self, day: date, exchanges: tuple[str, ...]) -> tuple[datetime, datetime] | None:

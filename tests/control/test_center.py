@@ -1,0 +1,108 @@
+"""ControlCenter without a window: services started elsewhere are seen and controlled through Redis."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import signal
+import sys
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import orjson
+import pytest
+import redis.asyncio as aioredis
+
+from control.center import ControlCenter
+from control.service_rows import HOST
+from shared.settings import Settings
+from tests.conftest import eventually, make_settings
+
+
+def _env(s: Settings) -> dict[str, str]:
+    return {"DHAN_KEY_PREFIX": s.key_prefix, "DHAN_HEARTBEAT_INTERVAL_S": "0.2", "DHAN_HEALTH_PORT_BASE": "0",
+            "DHAN_REDIS_URL": s.redis_url.get_secret_value(), "DHAN_MYSQL_URL": s.mysql_url.get_secret_value()}
+
+
+@pytest.fixture
+async def center(tmp_path: Path) -> AsyncIterator[ControlCenter]:
+    s = make_settings(monitor_stale_s=1.0)
+    cc = ControlCenter(s, log_dir=tmp_path / "log", env_path=tmp_path / ".env", child_env=_env(s))
+    await cc.open()
+    yield cc
+    await cc.close()
+    r: aioredis.Redis = aioredis.Redis.from_url(s.redis_url.get_secret_value())
+    keys = [k async for k in r.scan_iter(match=f"{s.key_prefix}*")]
+    if keys:
+        await r.delete(*keys)
+    await r.aclose()
+
+
+async def _external(s: Settings, tmp: Path, name: str = "monitor") -> asyncio.subprocess.Process:
+    return await asyncio.create_subprocess_exec(
+        sys.executable, "-m", "shared.cli", name, env={**os.environ, **_env(s)}, cwd=tmp,
+        stdout=asyncio.subprocess.DEVNULL)
+
+
+def _state(cc: ControlCenter, name: str) -> str:
+    r = cc.row(name)
+    return r.state if r is not None else ""
+
+
+async def test_external_service_is_seen_stale_and_stopped_through_control(center: ControlCenter,
+                                                                        tmp_path: Path) -> None:
+    proc = await _external(center.settings, tmp_path)
+    try:
+        await eventually(lambda: _state(center, "monitor") == "running", timeout_s=20, message="seen running")
+        row = center.row("monitor")
+        assert row is not None and not row.local and row.where == f"{HOST} pid {proc.pid}"
+        assert row.rss_mb is not None and row.rss_mb > 10
+        assert center.runs_elsewhere("monitor")
+        assert "already runs" in await center.start("monitor")    # no second copy
+        proc.send_signal(signal.SIGSTOP)                          # alive but silent
+        await eventually(lambda: _state(center, "monitor") == "stale heartbeat", timeout_s=20, message="stale")
+        proc.send_signal(signal.SIGCONT)
+        await eventually(lambda: _state(center, "monitor") == "running", timeout_s=20, message="back")
+        assert "stop sent" in await center.stop("monitor")
+        assert await asyncio.wait_for(proc.wait(), 20) == 0
+        await eventually(lambda: _state(center, "monitor") == "stopped", timeout_s=20, message="stopped")
+    finally:
+        if proc.returncode is None:
+            proc.kill()
+            await proc.wait()
+
+
+async def test_restart_of_an_external_service_asks_it_to_exit_75(center: ControlCenter, tmp_path: Path) -> None:
+    proc = await _external(center.settings, tmp_path)
+    try:
+        await eventually(lambda: _state(center, "monitor") == "running", timeout_s=20, message="seen running")
+        assert "restart sent" in await center.restart("monitor")
+        assert await asyncio.wait_for(proc.wait(), 20) == 75      # its supervisor restarts it
+    finally:
+        if proc.returncode is None:
+            proc.kill()
+            await proc.wait()
+
+
+async def test_local_service_and_the_schedulers_start_request(center: ControlCenter) -> None:
+    assert "started" in await center.start("monitor")
+    await eventually(lambda: _state(center, "monitor") == "running", timeout_s=20, message="local running")
+    row = center.row("monitor")
+    assert row is not None and row.local and row.restarts == 0
+    # stopped through dhan:control (as the scheduler does at the close): the process exits 0
+    await center.publish_control("monitor", "stop")
+    await eventually(lambda: _state(center, "monitor") == "stopped", timeout_s=20, message="stopped by control")
+    # the scheduler's start request: honoured, since this Control Center ran it before
+    assert center.redis is not None
+    await center.redis.publish(center.keys.control, orjson.dumps({"target": "monitor", "cmd": "start"}))
+    await eventually(lambda: _state(center, "monitor") == "running", timeout_s=20, message="started on request")
+    # never run here: a start request for the writer is not ours to honour
+    await center.redis.publish(center.keys.control, orjson.dumps({"target": "writer", "cmd": "start"}))
+    await center.redis.publish(center.keys.control, orjson.dumps({"target": "monitor", "cmd": "noop"}))
+    await eventually(lambda: any(n == "monitor" and st == "running" for _, n, st, _ in list(center.transitions)[1:]),
+                     message="transition recorded")
+    child = center.child("writer")
+    assert child is not None and child.started_at is None
+    await center.stop_all()
+    await eventually(lambda: _state(center, "monitor") == "stopped", timeout_s=20, message="stop all")
+    assert all(c.pid is None for c in center.supervisor.children.values())
