@@ -62,9 +62,8 @@ def test_builder_stage_installs_the_feed_image_python_layer(tmp_path: Path) -> N
             proc = subprocess.run(["sh", "-c", line], cwd=context, env=env, capture_output=True, text=True,
                                   timeout=900)
             took_s = time.monotonic() - started
-            assert proc.returncode == 0, (
-                f"`{line}` failed (exit {proc.returncode}, {took_s:.0f}s):\n{proc.stdout[-3000:]}\n{proc.stderr[-3000:]}"
-            )
+            output = f"{proc.stdout[-3000:]}\n{proc.stderr[-3000:]}"
+            assert proc.returncode == 0, f"`{line}` failed (exit {proc.returncode}, {took_s:.0f}s):\n{output}"
     # The steps the Dockerfile must contain, in this order: dependencies before code, then the check.
     steps = [line.split("install-python.sh", 1)[1].split()[0] for line in install_lines]
     assert steps == ["deps", "app", "check"], steps
