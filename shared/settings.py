@@ -146,10 +146,11 @@ class Settings(BaseSettings):
     risk_free_rate: float = Field(0.065, ge=0, le=0.5, description="annual rate for Black-76 (sim pricing and greeks)")
 
     # --- writer ---
-    # Measured with bench/writer_drain.py (1M tick/quote entries, 2-core box, MariaDB 10.11): batch 500 ->
-    # 47k entries/s, 1000 -> 68k, 2000 -> 83k, 4000 -> 85k, 8000 -> 73k; inflight 1 -> 61k, 2 -> 81k,
-    # 3 -> 74k. 2000 keeps near the top with half the lock time and bisect work of 4000. The batch timer
-    # only matters below ~40k entries/s (a backlog fills batches by size); 50 ms bounds the added latency.
+    # Measured with bench/writer_drain.py (2-core box, MariaDB 10.11; sweeps drain 200k tick/quote entries,
+    # medians of 3): batch 500 -> 47k entries/s, 1000 -> 68k, 2000 -> 83k, 4000 -> 85k, 8000 -> 73k;
+    # writer_inflight 1 -> 61k, 2 -> 81k, 3 -> 74k; 1M entries with these defaults: 87k. 2000 is at the top
+    # with half the lock time and bisect work of 4000. The timer only shapes batches below the drain rate
+    # (a backlog fills them by size); 50 ms bounds the latency it adds to a quiet stream.
     writer_batch_max: int = Field(2000, ge=1, description="entries per MySQL transaction at most")
     writer_batch_ms: int = Field(50, ge=1, description="longest wait to fill a batch (ms)")
     writer_pool_size: int = Field(4, ge=1, le=64, description="MySQL connections per writer")

@@ -82,9 +82,7 @@ class WriterMetrics:
             "entries_per_s": round((totals["entries"] - self._last_totals["entries"]) / dt, 1),
             "batches_total": self.batches,
             "batch_size": round(self._batch_entries / self._batch_count, 1) if self._batch_count else 0,
-            "batch_commit_ms": round(1000 * self._commit_s / self._batch_count, 2)
-            if self._batch_count
-            else 0,
+            "batch_commit_ms": round(1000 * self._commit_s / self._batch_count, 2) if self._batch_count else 0,
             "tick_replays_total": self.tick_replays,
             "summary_partials_total": self.summary_partials,
             "summary_recomputes_total": self.summary_recomputes,

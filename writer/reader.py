@@ -122,9 +122,7 @@ def _entries(kind: str, raw: Any, gone: list[tuple[str, bytes]]) -> list[Entry]:
 class StreamReader:
     """Consumer ``consumer`` of group ``writer`` on the quotes, ticks, depth and greeks streams."""
 
-    def __init__(
-        self, client: aioredis.Redis, keys: Keys, consumer: str, *, group: str = Keys.WRITER_GROUP
-    ) -> None:
+    def __init__(self, client: aioredis.Redis, keys: Keys, consumer: str, *, group: str = Keys.WRITER_GROUP) -> None:
         self.client = client
         self.keys = keys
         self.consumer = consumer

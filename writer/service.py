@@ -165,9 +165,7 @@ class WriterService(Service):
             except (RedisError, OSError) as exc:
                 attempt += 1
                 delay = backoff_s(attempt, base_s=0.2, cap_s=5.0)
-                self.log.warning(
-                    "redis_read_failed", error=str(exc), attempt=attempt, delay_s=round(delay, 2)
-                )
+                self.log.warning("redis_read_failed", error=str(exc), attempt=attempt, delay_s=round(delay, 2))
                 await self._sleep(delay)
                 continue
             if entries:
@@ -257,9 +255,7 @@ class WriterService(Service):
             await self._submit(normal[start : start + self.settings.writer_batch_max], isolate=False)
         isolated = [e for e in entries if e.entry_id in suspects]
         if isolated:
-            self.log.warning(
-                "entries_isolated", count=len(isolated), min_deliveries=self.settings.writer_max_attempts
-            )
+            self.log.warning("entries_isolated", count=len(isolated), min_deliveries=self.settings.writer_max_attempts)
             await self._submit(isolated, isolate=True)
 
     # --- committing ---
@@ -355,14 +351,10 @@ class WriterService(Service):
 
     async def _dead_letter(self, poison: list[Poison]) -> None:
         assert self.reader is not None
-        await self._redis_retry(
-            self.reader.dead_letter, poison, maxlen=self.settings.writer_deadletter_maxlen
-        )
+        await self._redis_retry(self.reader.dead_letter, poison, maxlen=self.settings.writer_deadletter_maxlen)
         self.stats.dead_lettered(len(poison))
         for p in poison[:5]:
-            self.log.warning(
-                "entry_dead_lettered", stream=p.entry.kind, id=p.entry.entry_id.decode(), reason=p.reason
-            )
+            self.log.warning("entry_dead_lettered", stream=p.entry.kind, id=p.entry.entry_id.decode(), reason=p.reason)
 
     # --- background routines ---
     async def _lease_routine(self) -> None:
@@ -405,9 +397,7 @@ class WriterService(Service):
     async def _partition_routine(self) -> None:
         while not self.stopping.is_set():
             try:
-                added = await self.sink.ensure_partitions(
-                    ist_now().date(), self.settings.writer_partition_months_ahead
-                )
+                added = await self.sink.ensure_partitions(ist_now().date(), self.settings.writer_partition_months_ahead)
                 if added:
                     self.log.info("partitions_added", table="dhan_ticks", partitions=added)
             except PermissionError as exc:
@@ -424,9 +414,7 @@ class WriterService(Service):
     # --- alerts ---
     async def _report_lost(self, kind: str, lost: int) -> None:
         if lost:
-            await self._alert(
-                kind, None if lost < 0 else lost, "trimmed before it was delivered to the writer"
-            )
+            await self._alert(kind, None if lost < 0 else lost, "trimmed before it was delivered to the writer")
 
     async def _trimmed_pending(self, gone: list[tuple[str, bytes]]) -> None:
         for kind in {k for k, _ in gone}:
@@ -465,9 +453,7 @@ class WriterService(Service):
             except (RedisError, OSError) as exc:
                 attempt += 1
                 if self.stopping.is_set() and attempt > 3:
-                    self.log.warning(
-                        "redis_gave_up_at_stop", op=getattr(fn, "__name__", "op"), error=str(exc)
-                    )
+                    self.log.warning("redis_gave_up_at_stop", op=getattr(fn, "__name__", "op"), error=str(exc))
                     return None
                 delay = backoff_s(attempt, base_s=0.2, cap_s=5.0)
                 self.log.warning(

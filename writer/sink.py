@@ -189,8 +189,7 @@ class MySQLSink:
         """
         await cur.execute(sql.existing_ticks([item[0] for item in batch.tick_items]))
         stored = {
-            (f"'{seg}'", int(sid), f"'{day.isoformat()}'", int(cum))
-            for seg, sid, day, cum in await cur.fetchall()
+            (f"'{seg}'", int(sid), f"'{day.isoformat()}'", int(cum)) for seg, sid, day, cum in await cur.fetchall()
         }
         items = [item for item in batch.tick_items if item[0] not in stored]
         inserted = await self._insert(cur, sql.tick_insert, [item[5] for item in items])

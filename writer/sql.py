@@ -76,9 +76,7 @@ class Statement:
         self.tail = tail
 
 
-def render_statements(
-    stmt: Statement, rows: Sequence[str], *, max_bytes: int = MAX_STATEMENT_BYTES
-) -> Iterator[str]:
+def render_statements(stmt: Statement, rows: Sequence[str], *, max_bytes: int = MAX_STATEMENT_BYTES) -> Iterator[str]:
     """The SQL texts for ``rows``: as few statements as fit ``max_bytes`` each (rows are ASCII)."""
     start = 0
     size = len(stmt.head) + len(stmt.tail)
@@ -117,9 +115,7 @@ def _forward_upsert(table: str, columns: Sequence[str], order: Sequence[str]) ->
     return Statement(_insert_head(table, columns), " ON DUPLICATE KEY UPDATE " + ", ".join(sets))
 
 
-tick_insert = Statement(
-    _insert_head("dhan_ticks", TICK_COLUMNS), " ON DUPLICATE KEY UPDATE cum_volume = cum_volume"
-)
+tick_insert = Statement(_insert_head("dhan_ticks", TICK_COLUMNS), " ON DUPLICATE KEY UPDATE cum_volume = cum_volume")
 
 # Latest quote: forward in (exchange time, day volume, receive time). Exchange time first, so a replay of
 # an old journal (re-received, newer recv_ts) cannot overwrite today's state; volume orders quotes within
@@ -179,8 +175,7 @@ _RECOMPUTE_TAIL = (
 def summary_recompute(keys: Sequence[tuple[str, int, str]]) -> str:
     """Recompute statement for rendered ``(segment literal, security id, date literal)`` keys."""
     where = " OR ".join(
-        f"(exchange_segment = {seg} AND security_id = {sid:d} AND trade_date = {day})"
-        for seg, sid, day in keys
+        f"(exchange_segment = {seg} AND security_id = {sid:d} AND trade_date = {day})" for seg, sid, day in keys
     )
     return _RECOMPUTE_HEAD + where + _RECOMPUTE_TAIL
 
@@ -198,7 +193,4 @@ def existing_ticks(keys: Sequence[tuple[str, int, str, int]]) -> str:
         f"AND cum_volume IN ({','.join(cums)}))"
         for (seg, sid, day), cums in by_day.items()
     )
-    return (
-        "SELECT exchange_segment, security_id, trade_date, cum_volume FROM dhan_ticks "
-        f"WHERE {where} FOR UPDATE"
-    )
+    return f"SELECT exchange_segment, security_id, trade_date, cum_volume FROM dhan_ticks WHERE {where} FOR UPDATE"

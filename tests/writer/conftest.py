@@ -81,9 +81,7 @@ def depth(
     }  # fmt: skip
 
 
-def greeks(
-    sid: int, *, ts: int = BASE_TS, recv_ts: float | None = None, iv: float | None = 0.14
-) -> dict[str, Any]:
+def greeks(sid: int, *, ts: int = BASE_TS, recv_ts: float | None = None, iv: float | None = 0.14) -> dict[str, Any]:
     return {
         "v": 1, "seg": "NSE_FNO", "sid": sid, "underlying_seg": "NSE_FNO", "underlying_sid": 35001,
         "strike": 26000.0, "option_type": "CE", "expiry": "2026-11-27", "price": 120.5,

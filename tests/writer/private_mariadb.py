@@ -53,9 +53,7 @@ class PrivateMariaDB:
                 return
             except pymysql.err.OperationalError:
                 if self.proc.poll() is not None or time.monotonic() > deadline:
-                    raise RuntimeError(
-                        f"private mariadbd did not start; see {self.dir / 'error.log'}"
-                    ) from None
+                    raise RuntimeError(f"private mariadbd did not start; see {self.dir / 'error.log'}") from None
                 time.sleep(0.05)
 
     def kill(self) -> None:

@@ -13,8 +13,7 @@ from .conftest import BASE_TS, depth, greeks, quote, tick
 
 def _entries(kind: str, events: list[dict | bytes]) -> list[Entry]:
     return [
-        Entry(kind, f"{i + 1}-0".encode(), e if isinstance(e, bytes) else orjson.dumps(e))
-        for i, e in enumerate(events)
+        Entry(kind, f"{i + 1}-0".encode(), e if isinstance(e, bytes) else orjson.dumps(e)) for i, e in enumerate(events)
     ]
 
 

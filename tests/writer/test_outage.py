@@ -30,9 +30,7 @@ from .private_mariadb import PrivateMariaDB
 
 def _trades(sids: range, n: int, start: int) -> list[dict]:
     return [
-        tick(s, (start + i + 1) * 5, qty=5, ltp=100 + i * 0.05, ts=BASE_TS + start + i)
-        for i in range(n)
-        for s in sids
+        tick(s, (start + i + 1) * 5, qty=5, ltp=100 + i * 0.05, ts=BASE_TS + start + i) for i in range(n) for s in sids
     ]
 
 
@@ -68,9 +66,7 @@ async def test_mysql_crash_and_restart_loses_nothing(private_db: PrivateMariaDB)
                 assert writer.metrics()["failures_per_min"] >= 1 and writer.stats.rows["ticks"] == 40
 
                 private_db.start()
-                await eventually(
-                    lambda: writer.stats.rows["ticks"] == 100, timeout_s=30, message="all 100 written"
-                )
+                await eventually(lambda: writer.stats.rows["ticks"] == 100, timeout_s=30, message="all 100 written")
                 await eventually(lambda: _equals(group_pending(client, settings), 0), message="all acked")
                 assert writer.health_problem() is None
         assert await count(settings, "dhan_ticks") == 100
@@ -91,9 +87,7 @@ async def _equals(value: object, expected: int) -> bool:
     return await value == expected  # type: ignore[misc]
 
 
-async def test_connection_killed_inside_a_transaction_is_retried(
-    wsettings: Settings, wredis: aioredis.Redis
-) -> None:
+async def test_connection_killed_inside_a_transaction_is_retried(wsettings: Settings, wredis: aioredis.Redis) -> None:
     settings = wsettings.model_copy(update={"writer_retry_cap_s": 0.5})
     admin = await connect(settings)
     try:
@@ -118,9 +112,7 @@ async def test_connection_killed_inside_a_transaction_is_retried(
                 await eventually(blocked_writer, message="writer blocked inside its transaction")
                 await cur.execute(f"KILL {await blocked_writer()}")  # its ticks are rolled back with it
             await admin.rollback()
-            await eventually(
-                lambda: writer.stats.rows["ticks"] == 40, timeout_s=20, message="all trades written"
-            )
+            await eventually(lambda: writer.stats.rows["ticks"] == 40, timeout_s=20, message="all trades written")
             assert writer.stats.failures >= 1
         assert await count(settings, "dhan_ticks") == 40
         assert await query(settings, SUMMARY_SQL) == await query(settings, RECOMPUTED_SQL)

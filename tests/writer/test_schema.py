@@ -3,11 +3,16 @@
 from __future__ import annotations
 
 import argparse
+import os
+import subprocess
+import sys
 import uuid
 from datetime import date
+from pathlib import Path
 
 import pymysql
 import pytest
+import redis
 
 from shared import db_cli
 from shared.db import SCHEMA_VERSION, check_schema, connect, create_pool, init_schema
@@ -55,15 +60,12 @@ async def test_check_schema_refuses_missing_old_and_newer_schemas(db_settings: S
         async with pool.acquire() as conn, conn.cursor() as cur:
             await cur.execute("DELETE FROM dhan_schema_version WHERE version = %s", (SCHEMA_VERSION,))
             await conn.commit()
-        with pytest.raises(
-            SchemaMismatch, match=f"this code needs {SCHEMA_VERSION}: run dhan db init"
-        ) as err:
+        with pytest.raises(SchemaMismatch, match=f"this code needs {SCHEMA_VERSION}: run dhan db init") as err:
             await check_schema(pool)
         assert "\n" not in str(err.value)
         async with pool.acquire() as conn, conn.cursor() as cur:
             await cur.execute(
-                "INSERT INTO dhan_schema_version VALUES "
-                "(%s, 'x', UTC_TIMESTAMP(6)), (%s, 'y', UTC_TIMESTAMP(6))",
+                "INSERT INTO dhan_schema_version VALUES (%s, 'x', UTC_TIMESTAMP(6)), (%s, 'y', UTC_TIMESTAMP(6))",
                 (SCHEMA_VERSION, SCHEMA_VERSION + 1),
             )
             await conn.commit()
@@ -140,9 +142,7 @@ async def test_db_cli_init_status_and_least_privilege_user(
     assert "ok" in out and "dhan_ticks" in out and "+ pmax" in out
 
     user, password = f"app{uuid.uuid4().hex[:8]}", f"pw-{uuid.uuid4().hex}"
-    args = argparse.Namespace(
-        action="create-user", user=user, password_env="DHAN_TEST_APP_PW", host="127.0.0.1"
-    )
+    args = argparse.Namespace(action="create-user", user=user, password_env="DHAN_TEST_APP_PW", host="127.0.0.1")
     with pytest.raises(ConfigError, match="DHAN_TEST_APP_PW is not set"):
         await db_cli.run(args, db_settings)
     monkeypatch.setenv("DHAN_TEST_APP_PW", password)
@@ -170,3 +170,49 @@ async def test_db_cli_init_status_and_least_privilege_user(
         async with conn.cursor() as cur:
             await cur.execute("DROP USER IF EXISTS %s@%s", (user, "127.0.0.1"))
         conn.close()
+
+
+def _delete_prefix(prefix: str) -> None:
+    client = redis.Redis.from_url(make_settings().redis_url.get_secret_value())
+    try:
+        keys = list(client.scan_iter(match=f"{prefix}*", count=1000))
+        if keys:
+            client.delete(*keys)
+    finally:
+        client.close()
+
+
+@pytest.mark.parametrize(
+    ("argv", "code", "message"),
+    [
+        (["db", "status"], 5, "is not reachable"),
+        (["writer", "--drain"], 5, "is not reachable"),
+    ],
+)
+def test_cli_errors_are_one_line_without_secrets(argv: list[str], code: int, message: str) -> None:
+    prefix = f"t{uuid.uuid4().hex[:8]}:"
+    env = {**os.environ, "DHAN_MYSQL_URL": f"mysql://app:s3cretpw@127.0.0.1:{free_port()}/x",
+           "DHAN_HEALTH_PORT_BASE": "0", "DHAN_KEY_PREFIX": prefix}  # fmt: skip
+    try:
+        proc = subprocess.run([sys.executable, "-m", "shared.cli", *argv], capture_output=True, text=True,
+                              env=env, timeout=60, cwd=Path(__file__).resolve().parents[2])  # fmt: skip
+    finally:
+        _delete_prefix(prefix)
+    assert proc.returncode == code
+    lines = proc.stderr.strip().splitlines()
+    assert len(lines) == 1 and message in lines[0] and "s3cretpw" not in proc.stderr + proc.stdout
+    assert "Traceback" not in proc.stderr
+
+
+def test_writer_refuses_a_database_without_schema(db_settings: Settings) -> None:
+    env = {**os.environ, "DHAN_MYSQL_URL": db_settings.mysql_url.get_secret_value(), "DHAN_HEALTH_PORT_BASE": "0",
+           "DHAN_KEY_PREFIX": db_settings.key_prefix}  # fmt: skip
+    try:
+        proc = subprocess.run([sys.executable, "-m", "shared.cli", "writer", "--drain"], capture_output=True,
+                              text=True, env=env, timeout=60, cwd=Path(__file__).resolve().parents[2])  # fmt: skip
+    finally:
+        _delete_prefix(db_settings.key_prefix)
+    assert proc.returncode == 6
+    assert proc.stderr.strip() == (
+        f"dhan writer: error: database {db_settings.mysql.database!r} does not exist: run dhan db init"
+    )

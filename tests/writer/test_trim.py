@@ -17,9 +17,7 @@ async def _alerts(client: aioredis.Redis, settings: Settings) -> list[dict]:
     return [orjson.loads(f[b"d"]) for _, f in await client.xrange(Keys(settings.key_prefix).alerts)]
 
 
-async def test_entries_trimmed_before_delivery_raise_one_alert(
-    wsettings: Settings, wredis: aioredis.Redis
-) -> None:
+async def test_entries_trimmed_before_delivery_raise_one_alert(wsettings: Settings, wredis: aioredis.Redis) -> None:
     keys = Keys(wsettings.key_prefix)
     reader = StreamReader(wredis, keys, "setup")
     await reader.ensure_groups()  # the group exists (the writer ran before), then the writer is down
@@ -63,15 +61,11 @@ async def test_pending_entries_trimmed_before_writing_raise_an_alert(
     await drain(wsettings)
     assert await count(wsettings, "dhan_ticks") == 5
     alerts = await _alerts(wredis, wsettings)
-    assert [(a["rule"], a["entries"], len(a["ids"])) for a in alerts] == [
-        ("stream_trimmed_unwritten", 20, 20)
-    ]
+    assert [(a["rule"], a["entries"], len(a["ids"])) for a in alerts] == [("stream_trimmed_unwritten", 20, 20)]
     assert await group_pending(wredis, wsettings) == 0
 
 
-async def test_trim_after_the_writer_had_been_reading_is_detected(
-    wsettings: Settings, wredis: aioredis.Redis
-) -> None:
+async def test_trim_after_the_writer_had_been_reading_is_detected(wsettings: Settings, wredis: aioredis.Redis) -> None:
     keys = Keys(wsettings.key_prefix)
     await xadd(wredis, wsettings, "quotes", [{"v": 1} for _ in range(3)])  # (poison, but read and acked)
     await xadd(wredis, wsettings, "ticks", [tick(1, v, qty=1) for v in range(1, 11)])

@@ -53,9 +53,7 @@ async def test_batches_close_by_size(wsettings: Settings, wredis: aioredis.Redis
         assert list(writer.stats.recent_batch_sizes) == [10, 10, 10]  # the 10-minute timer never fired
 
 
-async def test_a_lone_entry_is_written_by_the_batch_timer(
-    wsettings: Settings, wredis: aioredis.Redis
-) -> None:
+async def test_a_lone_entry_is_written_by_the_batch_timer(wsettings: Settings, wredis: aioredis.Redis) -> None:
     settings = wsettings.model_copy(update={"writer_batch_max": 1000, "writer_batch_ms": 50})
     async with running_writer(settings) as writer:
         await xadd(wredis, settings, "quotes", [quote(7)])
@@ -116,16 +114,12 @@ async def test_crash_between_commit_and_ack_is_harmless(wsettings: Settings, wre
     assert fresh.stats.tick_replays == 200 and fresh.stats.rows["ticks"] == 0
     assert await group_pending(wredis, wsettings) == 0
     after = await snapshot(wsettings)
-    assert {k: v for k, v in after.items() if k != "summary"} == {
-        k: v for k, v in committed.items() if k != "summary"
-    }
+    assert {k: v for k, v in after.items() if k != "summary"} == {k: v for k, v in committed.items() if k != "summary"}
     assert await query(wsettings, SUMMARY_SQL) == await query(wsettings, RECOMPUTED_SQL)
     assert [r[7] for r in after["summary"]] == [250] * 8  # volume not doubled
 
 
-async def test_restarted_writer_finishes_its_own_pending_first(
-    wsettings: Settings, wredis: aioredis.Redis
-) -> None:
+async def test_restarted_writer_finishes_its_own_pending_first(wsettings: Settings, wredis: aioredis.Redis) -> None:
     await xadd(wredis, wsettings, "ticks", _ticks(range(1, 3), 5))
     client = aioredis.Redis.from_url(wsettings.redis_url.get_secret_value())
     reader = StreamReader(client, Keys(wsettings.key_prefix), "same-name")
@@ -137,9 +131,7 @@ async def test_restarted_writer_finishes_its_own_pending_first(
     assert await group_pending(wredis, wsettings) == 0
 
 
-async def test_two_writers_share_the_group_without_duplicates(
-    wsettings: Settings, wredis: aioredis.Redis
-) -> None:
+async def test_two_writers_share_the_group_without_duplicates(wsettings: Settings, wredis: aioredis.Redis) -> None:
     settings = wsettings.model_copy(update={"writer_batch_max": 50, "writer_inflight": 2})
     ticks = _ticks(range(1, 31), 60)
     await xadd(wredis, settings, "ticks", ticks)
@@ -158,9 +150,7 @@ async def test_two_writers_share_the_group_without_duplicates(
         "cum_volume FROM dhan_ticks) AS d",
     ) == [(1800,)]
     assert await query(settings, SUMMARY_SQL) == await query(settings, RECOMPUTED_SQL)
-    assert [r[0] for r in await query(settings, "SELECT volume FROM dhan_quotes ORDER BY security_id")] == [
-        190
-    ] * 30
+    assert [r[0] for r in await query(settings, "SELECT volume FROM dhan_quotes ORDER BY security_id")] == [190] * 30
     assert await group_pending(wredis, settings) == 0
 
 
@@ -240,9 +230,7 @@ async def test_latest_state_never_moves_back_in_time(wsettings: Settings, wredis
     await xadd(wredis, wsettings, "quotes", [quote(1, ltp=105.0, volume=50, ts=BASE_TS + 10)])
     await drain(wsettings)
     late_old = [
-        quote(
-            1, ltp=100.0, volume=40, ts=BASE_TS + 5, recv_ts=9_999_999_999.0
-        ),  # older trade, received later
+        quote(1, ltp=100.0, volume=40, ts=BASE_TS + 5, recv_ts=9_999_999_999.0),  # older trade, received later
         quote(1, ltp=101.0, volume=45, ts=BASE_TS + 10),  # same second, less volume
         quote(1, ltp=106.0, volume=50, ts=BASE_TS + 10, recv_ts=1.0),  # same second and volume, older receipt
     ]
@@ -255,9 +243,7 @@ async def test_latest_state_never_moves_back_in_time(wsettings: Settings, wredis
     # the next trading day: later exchange time with the day volume reset -> the whole row moves forward
     await xadd(wredis, wsettings, "quotes", [quote(1, ltp=90.0, volume=5, ts=BASE_TS + 86_400, recv_ts=2e9)])
     await drain(wsettings)
-    row = await query(
-        wsettings, "SELECT ltp, volume, exchange_ts, recv_ts FROM dhan_quotes WHERE security_id = 1"
-    )
+    row = await query(wsettings, "SELECT ltp, volume, exchange_ts, recv_ts FROM dhan_quotes WHERE security_id = 1")
     assert [tuple(float(v) for v in r) for r in row] == [(90.0, 5.0, BASE_TS + 86_400, 2e9)]
     # same for depth and greeks: newest exchange time wins, whatever arrives later
     await xadd(wredis, wsettings, "depth", [depth(1, mid=200.0, ts=BASE_TS + 10)])
@@ -287,3 +273,21 @@ async def test_summary_recompute_restores_the_truth(wsettings: Settings, wredis:
     after = await query(wsettings, SUMMARY_SQL)
     assert [after[0], after[2]] == [truth[0], truth[2]]
     assert after[1][7] == 1  # untouched key stays as it was
+
+
+async def test_entries_delivered_too_often_are_written_alone(wsettings: Settings, wredis: aioredis.Redis) -> None:
+    settings = wsettings.model_copy(update={"writer_max_attempts": 3})
+    events: list[dict | bytes] = [tick(1, v, qty=1) for v in range(1, 6)]
+    events.insert(2, tick(2**33, 1))  # a row MySQL rejects
+    await xadd(wredis, settings, "ticks", events)
+    client = aioredis.Redis.from_url(settings.redis_url.get_secret_value())
+    crashed = StreamReader(client, Keys(settings.key_prefix), "crash-looping")
+    await crashed.ensure_groups()
+    assert len(await crashed.read(100, None)) == 6  # delivery 1
+    assert len(await crashed.read(100, None, pending={"ticks": b"0"})) == 6  # delivery 2: a restart
+    await client.aclose()
+    writer = await drain(settings)  # reclaim is delivery 3: suspects, one transaction each
+    assert writer.stats.batches == 5 and writer.stats.dead_letters == 1
+    assert list(writer.stats.recent_batch_sizes) == [1] * 5
+    assert await count(settings, "dhan_ticks") == 5
+    assert await group_pending(wredis, settings) == 0
