@@ -32,7 +32,7 @@ from control.logs_tail import LogTail
 from control.monitor.rules import Condition, Rules, Thresholds, verdict
 from control.quotes_seen import QuoteWatcher
 from control.scheduler.calendar import TradingCalendar
-from control.service_rows import ProcessFigures, ServiceRow, build_rows
+from control.service_rows import ProcessFigures, ServiceRow, build_rows, exit_text
 from control.snapshot import Snapshot, SnapshotCollector, num
 from control.startup import StartupTracker
 from control.supervisor import ChildState, Supervisor
@@ -135,7 +135,7 @@ class ControlCenter:
         """Every local state change (kept: a crash followed by a quick restart still shows)."""
         self.transitions.append((time.time(), child.spec.name, child.state, child.exit_code))
         if child.state == "crashed":
-            self.message = f"{child.spec.name} crashed (exit {child.exit_code}): {child.last_error[:120]}"
+            self.message = f"{child.spec.name} crashed: {exit_text(child.exit_code, child.last_error)}"
 
     # --- status ---
     async def _refresh_routine(self) -> None:

@@ -9,6 +9,7 @@ heartbeat only (host and PID from it, CPU % from its ``cpu_s`` deltas, memory fr
 
 from __future__ import annotations
 
+import signal
 import socket
 from collections.abc import Iterable
 from dataclasses import dataclass
@@ -19,11 +20,21 @@ from control.snapshot import num
 from control.status import pick_rate
 from control.supervisor import ChildState
 
-__all__ = ["ProcessFigures", "ServiceRow", "build_rows", "state_colour"]
+__all__ = ["ProcessFigures", "ServiceRow", "build_rows", "exit_text", "state_colour"]
 
 HOST = socket.gethostname()
 _COLOURS = {"running": "green", "starting": "yellow", "stopping": "yellow", "stopped": "grey",
             "crashed": "red", "stale heartbeat": "red"}
+
+
+def exit_text(code: int | None, last_line: str = "") -> str:
+    """``killed by SIGKILL`` for a signal; ``exit 2: <last log line>`` otherwise."""
+    if code is not None and code < 0:
+        try:
+            return f"killed by {signal.Signals(-code).name}"
+        except ValueError:
+            return f"killed by signal {-code}"
+    return f"exit {code}" + (f": {last_line[:100]}" if last_line else "")
 
 
 def state_colour(state: str) -> str:
@@ -122,8 +133,7 @@ def _service_state(child: ChildState | None, hb: dict[str, str], age: float | No
         state = hb.get("state", "starting")
         return ("running" if state == "running" else state), hb.get("step", ""), True
     if child is not None and child.state in ("stopping", "crashed"):
-        err = f"exit {child.exit_code}" if child.exit_code not in (None, 0) else ""
-        return child.state, err or child.last_error[:80], True
+        return child.state, exit_text(child.exit_code, child.last_error) if child.state == "crashed" else "", True
     if hb:
         state = hb.get("state", "")
         if state in ("crashed", "stopped"):
@@ -151,7 +161,7 @@ def build_rows(entries: list[Entry], children: dict[str, ChildState], heartbeats
                 row.uptime_s = now - (child.started_at or now)
                 row.cpu_pct, row.rss_mb = figures.local(child.pid)
             elif child is not None and child.state == "crashed":
-                row.step = f"exit {child.exit_code}: {child.last_error[:80]}"
+                row.step = exit_text(child.exit_code, child.last_error)
             rows.append(row)
             continue
         hb = heartbeats.get(e.name, {})

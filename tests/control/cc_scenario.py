@@ -65,6 +65,14 @@ async def grab(app: QApplication, window: ControlWindow, tab: str, out_dir: Path
     return path
 
 
+async def _sim_drop(s: Settings) -> None:
+    import aiohttp
+
+    async with aiohttp.ClientSession() as http, http.post(
+            f"http://{s.sim_host}:{s.sim_port}/fault", params={"kind": "drop"}) as resp:
+        assert resp.status == 200, await resp.text()
+
+
 def _button(window: ControlWindow, name: str) -> QPushButton:
     b = window.services.findChild(QPushButton, name)
     assert b is not None, name
@@ -133,6 +141,9 @@ async def run_scenario(app: QApplication, s: Settings, tmp: Path, shots: Path) -
         await eventually(lambda: alert("resolved"), timeout_s=30, message="alert resolved")
         assert center.child("feed") is not None and center.child("feed").pid is not None  # type: ignore[union-attr]
         pids.add(center.child("feed").pid)  # type: ignore[union-attr, arg-type]
+        await _sim_drop(s)                               # an abrupt disconnect: the feed reconnects, loudly
+        await eventually(lambda: center.logs is not None and any(r.service == "feed" for r in center.logs.records),
+                         timeout_s=30, message="the feed's warning in the logs tab")
         await grab(app, window, "logs", shots)
         cfg = window.config
         assert "desk-s3cret" not in cfg.editor.toPlainText()           # the secret is masked in the editor

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import os
 import signal
 import sys
@@ -106,3 +107,52 @@ async def test_local_service_and_the_schedulers_start_request(center: ControlCen
     await center.stop_all()
     await eventually(lambda: _state(center, "monitor") == "stopped", timeout_s=20, message="stop all")
     assert all(c.pid is None for c in center.supervisor.children.values())
+
+
+async def test_a_stuck_service_says_in_which_step(center: ControlCenter, tmp_path: Path,
+                                                  monkeypatch: pytest.MonkeyPatch) -> None:
+    """The feed's scrip master comes from a server that never answers: Start All's step says where it hangs."""
+    from aiohttp import web
+
+    import control.startall as startall
+
+    hold = asyncio.Event()
+
+    async def never(_: web.Request) -> web.Response:
+        await hold.wait()
+        return web.Response(text="")
+
+    app = web.Application()
+    app.router.add_get("/master.csv", never)
+    runner = web.AppRunner(app)
+    await runner.setup()
+    site = web.TCPSite(runner, "127.0.0.1", 0)
+    await site.start()
+    port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
+    feed = center.supervisor.children["feed"]
+    feed.spec = dataclasses.replace(feed.spec, restart_on_failure=False, env={
+        **feed.spec.env, "DHAN_INSTRUMENTS_URL": f"http://127.0.0.1:{port}/master.csv"})
+    monkeypatch.setattr(startall, "SERVICE_DEADLINE_S", 3.0)
+    center.startup.reset([("feed", "feed running")])
+    try:
+        await startall._start_service(center, "feed")
+        step = center.startup.step("feed")
+        assert step.status == "stuck" and step.detail == "stuck in step 'setting up'", step
+        row = center.row("feed")
+        assert row is not None and row.state == "starting" and row.step == "setting up"
+    finally:
+        hold.set()
+        await center.stop("feed")
+        await runner.cleanup()
+
+
+async def test_apply_settings_restarts_the_affected_running_services(center: ControlCenter) -> None:
+    await center.start("monitor")
+    await eventually(lambda: _state(center, "monitor") == "running", timeout_s=20, message="running")
+    first_pid = center.child("monitor").pid  # type: ignore[union-attr]
+    new = center.settings.model_copy(update={"monitor_lag_max": 5})
+    text = await center.apply_settings(new, ["monitor", "writer"])
+    assert text == "settings saved; restarted monitor" and center.settings is new
+    await eventually(lambda: _state(center, "monitor") == "running", timeout_s=20, message="running again")
+    child = center.child("monitor")
+    assert child is not None and child.pid != first_pid and child.restarts == 1

@@ -49,6 +49,12 @@ def test_local_states_follow_the_process_then_its_heartbeat() -> None:
     crashed = ChildState(ChildSpec("feed", ("feed",)), state="crashed", exit_code=-9, restarts=1)
     got = rows({"feed": crashed}, {"feed": hb("feed", NOW - 1, pid=777, host=HOST)})
     assert got["feed"][0] == "crashed"
+    entries = [Entry("feed", ("feed",))]
+    (row,) = build_rows(entries, {"feed": crashed}, {}, NOW, 5.0, ProcessFigures())
+    assert row.step == "killed by SIGKILL"
+    failed = ChildState(ChildSpec("feed", ("feed",)), state="crashed", exit_code=2, last_error="bad token")
+    (row,) = build_rows(entries, {"feed": failed}, {}, NOW, 5.0, ProcessFigures())
+    assert row.step == "exit 2: bad token"
 
 
 def test_remote_cpu_from_heartbeat_deltas() -> None:
