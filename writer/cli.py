@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import argparse
+import warnings
+
+import pymysql
 
 from shared.settings import Settings
 from writer.service import WriterService
@@ -27,5 +30,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 async def run(args: argparse.Namespace, settings: Settings) -> int:
+    # MySQL 8.0.20+ notes every VALUES() upsert as deprecated (the one form MariaDB also accepts, see
+    # writer/sql.py); the driver would turn each note into a Python warning on stderr.
+    warnings.filterwarnings("ignore", category=pymysql.err.Warning)
     service = WriterService(settings, duration_s=args.duration, drain=args.drain, consumer=args.consumer)
     return await service.serve()

@@ -431,12 +431,16 @@ class WriterService(Service):
                        "MySQL; raise the stream cap (DHAN_STREAM_MAXLEN_*) or restore the writer sooner",
         }  # fmt: skip
         self.log.error(ALERT_RULE_TRIMMED, stream=stream, entries=count, how=how)
-        assert self._client is not None
         payload = orjson.dumps(alert)
-        pipe = self._client.pipeline(transaction=False)
-        pipe.publish(self.keys.alerts, payload)
-        pipe.xadd(self.keys.alerts, {"d": payload}, maxlen=ALERTS_MAXLEN, approximate=True)
-        await self._redis_retry(pipe.execute)
+
+        async def publish() -> None:
+            assert self._client is not None
+            pipe = self._client.pipeline(transaction=False)  # a fresh pipeline per attempt
+            pipe.publish(self.keys.alerts, payload)
+            pipe.xadd(self.keys.alerts, {"d": payload}, maxlen=ALERTS_MAXLEN, approximate=True)
+            await pipe.execute()
+
+        await self._redis_retry(publish)
 
     # --- helpers ---
     async def _sleep(self, delay_s: float) -> None:

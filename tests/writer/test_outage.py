@@ -7,12 +7,13 @@ from pathlib import Path
 
 import pytest
 import redis.asyncio as aioredis
+from pydantic import SecretStr
 from structlog.testing import capture_logs
 
 from shared.db import connect, init_schema
 from shared.keys import Keys
 from shared.settings import Settings
-from tests.conftest import eventually, make_settings
+from tests.conftest import PrivateRedis, eventually, make_settings
 
 from .conftest import (
     BASE_TS,
@@ -158,3 +159,26 @@ async def test_a_slow_writer_keeps_its_entries(wsettings: Settings, wredis: aior
         assert await group_pending(wredis, settings) == 0
     finally:
         admin.close()
+
+
+async def test_redis_restart_mid_stream_loses_nothing(db_settings: Settings, tmp_path: Path) -> None:
+    server = PrivateRedis(tmp_path, persist=True)  # the stream, group and pending entries survive a restart
+    server.start()
+    try:
+        settings = db_settings.model_copy(update={"redis_url": SecretStr(server.url), "writer_claim_idle_ms": 1000})
+        await init_schema(settings)
+        client = aioredis.Redis.from_url(server.url)
+        async with running_writer(settings) as writer:
+            await xadd(client, settings, "ticks", _trades(range(1, 3), 10, 0))
+            await eventually(lambda: writer.stats.rows["ticks"] == 20, message="first trades written")
+            server.stop()
+            await client.aclose()
+            server.start()
+            client = aioredis.Redis.from_url(server.url)
+            await xadd(client, settings, "ticks", _trades(range(1, 3), 10, 10))
+            await eventually(lambda: writer.stats.rows["ticks"] == 40, timeout_s=20, message="all trades written")
+            await eventually(lambda: _equals(group_pending(client, settings), 0), message="all acked")
+        await client.aclose()
+        assert await count(settings, "dhan_ticks") == 40
+    finally:
+        server.stop()
