@@ -155,7 +155,7 @@ def build_rows(entries: list[Entry], children: dict[str, ChildState], heartbeats
             if child is not None:
                 state = {"running": "running", "crashed": "crashed", "stopping": "stopping"}.get(child.state, "stopped")
             row = ServiceRow(e.name, e.kind, state, local=child is not None and child.pid is not None,
-                             available=e.available, restarts=child.restarts if child else None)
+                             available=e.available, restarts=_restarts(child))
             if child is not None and child.pid is not None:
                 row.where = f"pid {child.pid}"
                 row.uptime_s = now - (child.started_at or now)
@@ -173,13 +173,17 @@ def build_rows(entries: list[Entry], children: dict[str, ChildState], heartbeats
     return rows
 
 
+def _restarts(child: ChildState | None) -> int | None:
+    """Restarts of a process this Control Center ran; None (blank) when it never ran it."""
+    return child.restarts if child is not None and child.started_at is not None else None
+
+
 def _row(name: str, kind: str, child: ChildState | None, hb: dict[str, str], now: float, stale_s: float,
          figures: ProcessFigures, available: bool) -> ServiceRow:
     updated = num(hb.get("updated_at")) if hb else None
     age = None if updated is None else max(0.0, now - updated)
     state, step, local = _service_state(child, hb, age, stale_s)
-    row = ServiceRow(name, kind, state, step, local=local, available=available,
-                     restarts=child.restarts if child is not None else None)
+    row = ServiceRow(name, kind, state, step, local=local, available=available, restarts=_restarts(child))
     pid = num(hb.get("pid")) if hb else None
     host = hb.get("host", "") if hb else ""
     if local and child is not None and child.pid is not None:

@@ -162,8 +162,11 @@ class ServicesTab(QWidget):
         if snap is not None:
             for _, h in snap.by_name("scheduler"):
                 hb = h
-        if not hb:
+        if not hb or hb.get("state") not in ("running", "starting"):
             self.plan.setText("scheduler: not running")
+            return
+        if not hb.get("plan"):
+            self.plan.setText("scheduler: starting")
             return
         market = ", ".join(f"{ex} {hb.get(f'market_{ex.lower()}', '?')}" for ex in ("NSE", "MCX")
                            if f"market_{ex.lower()}" in hb)

@@ -109,6 +109,11 @@ async def run_scenario(app: QApplication, s: Settings, tmp: Path, shots: Path) -
             pids.add(child.pid)
         await eventually(lambda: center.watcher is not None and len(center.watcher.seen) > 20, timeout_s=30,
                          message="instruments quoted")
+        def plan_shown() -> bool:
+            r = center.row("scheduler")
+            return r is not None and ("next start" in r.detail or "running until" in r.detail)
+
+        await eventually(plan_shown, timeout_s=20, message="the scheduler's plan")
         await grab(app, window, "services", shots)
         await grab(app, window, "monitor", shots)
         await grab(app, window, "instruments", shots)
