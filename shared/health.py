@@ -94,7 +94,8 @@ class _HeartbeatCollector:
         yield up
         hb = dict(src.last_heartbeat)
         info = GaugeMetricFamily("dhan_info", "service identity and state", labels=[*names, *_INFO_FIELDS])
-        info.add_metric([*values, *(str(hb.get(f, getattr(src, f, ""))) for f in _INFO_FIELDS)], 1.0)
+        live = {"version": hb.get("version", ""), "host": hb.get("host", ""), "state": src.state, "step": src.step}
+        info.add_metric([*values, *(str(live[f]) for f in _INFO_FIELDS)], 1.0)
         yield info
         seen: set[str] = {"dhan_up", "dhan_info"}
         for field, value in hb.items():
