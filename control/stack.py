@@ -35,7 +35,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--plain", action="store_true", help="plain status lines instead of the live screen")
 
 
-async def _wait_http(url: str, deadline_s: float) -> None:
+async def wait_http(url: str, deadline_s: float) -> None:
+    """Until ``url`` answers 200 (the simulator's /health), or a one-line error after ``deadline_s``."""
     end = time.monotonic() + deadline_s
     async with aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=2)) as session:
         while True:
@@ -50,15 +51,16 @@ async def _wait_http(url: str, deadline_s: float) -> None:
             await asyncio.sleep(0.1)
 
 
-async def _prepare_database(settings: Settings, log: Any) -> None:
-    from shared.db import create_pool, init_schema
+async def prepare_database(settings: Settings, log: Any) -> None:
+    """Create or migrate the schema (idempotent)."""
+    from shared.db import init_schema
 
     version = await init_schema(settings)
     log.info("schema_ready", version=version)
-    del create_pool
 
 
-async def _load_instruments(settings: Settings, log: Any) -> int:
+async def load_instruments(settings: Settings, log: Any) -> int:
+    """Fetch the scrip master (Dhan's or the simulator's) and upsert it into ``dhan_instruments``."""
     from feed.instruments import fetch_scrip_master, parse_scrip_master_report
     from feed.instruments_db import store_instruments
     from shared.db import create_pool
@@ -101,13 +103,13 @@ async def run(args: argparse.Namespace, settings: Settings) -> int:
     live = not args.plain and sys.stdout.isatty()
     try:
         status.step = "creating schema"
-        await _prepare_database(settings, log)
+        await prepare_database(settings, log)
         if settings.use_simulator:
             status.step = "starting simulator"
             await sup.start("sim")
-            await _wait_http(f"http://{settings.sim_host}:{settings.sim_port}/health", 30)
+            await wait_http(f"http://{settings.sim_host}:{settings.sim_port}/health", 30)
         status.step = "loading instruments"
-        await _load_instruments(settings, log)
+        await load_instruments(settings, log)
         for name in ("feed", "writer", "greeks"):
             if name in sup.children:
                 status.step = f"starting {name}"

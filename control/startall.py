@@ -44,7 +44,7 @@ async def _until(cc: ControlCenter, ok: Callable[[], bool], deadline_s: float,
 
 async def _prepare(cc: ControlCenter) -> bool:
     """Redis, schema, simulator, instruments. False when a step failed (the sequence stops)."""
-    from control.stack import _load_instruments, _prepare_database, _wait_http
+    from control.stack import load_instruments, prepare_database, wait_http
 
     t, s, log = cc.startup, cc.settings, get_logger("start_all")
     t.begin("redis", s.redis_url_masked)
@@ -53,16 +53,16 @@ async def _prepare(cc: ControlCenter) -> bool:
         await cc.redis.ping()
         t.ok("redis", s.redis_url_masked)
         t.begin("mysql", s.mysql.masked)
-        await _prepare_database(s, log)
+        await prepare_database(s, log)
         t.ok("mysql", f"{s.mysql.masked}: schema ready")
         if s.use_simulator:
             t.begin("sim", "starting the simulator")
             if not cc.runs_elsewhere("sim"):
                 await cc.start("sim")
-            await _wait_http(f"http://{s.sim_host}:{s.sim_port}/health", 30)
+            await wait_http(f"http://{s.sim_host}:{s.sim_port}/health", 30)
             t.ok("sim", f"answering on {s.sim_host}:{s.sim_port}")
         t.begin("instruments", "fetching the scrip master")
-        n = await _load_instruments(s, log)
+        n = await load_instruments(s, log)
         t.ok("instruments", f"{n:,} instruments stored")
         return True
     except (DhanError, OSError, Exception) as exc:

@@ -98,7 +98,9 @@ class FeedService(Service):
 
     async def setup(self) -> None:
         assert self.redis is not None
+        self.step = "loading instruments"
         instruments = await self._load_instruments()
+        self.step = "selecting universe"
         today = self._today or ist_trading_day(time.time())
         self.selector = UniverseSelector(instruments, self.settings, today)
         self.normaliser.set_tick_sizes(
@@ -115,6 +117,7 @@ class FeedService(Service):
             self.connections.append(self._make_connection(idx))
         self.log.info("universe_selected", instruments=len(self.universe.members),
                       by_role=self.universe.count_by_role(), connections=self.plan.connections)
+        self.step = "connecting"
         del subscribe  # replayed by each connection when it connects
 
     def _make_connection(self, idx: int) -> DhanConnection:
