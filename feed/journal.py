@@ -14,7 +14,8 @@ File ``<journal_dir>/<YYYY-MM-DD>.<instance>.djr`` (the IST day of the receive t
     (0 stored, 1 zlib), reserved u16, count u32 (records), raw_len u32, comp_len u32, first_ts f64,
     last_ts f64, crc32 u32 (of the header's first 36 bytes, then the payload); then comp_len payload bytes.
 
-    frames payload (raw): count x (recv_ts f64 epoch seconds, len u32, frame bytes)
+    frames payload (raw), in columns: count x recv_ts (f64 epoch seconds), count x length (u32), the frames
+    concatenated (columns compress better and read back without a per-record unpack)
     meta payload (raw): one JSON object with "type": "file" (first block: version, instance, day),
     "session" (each start, and "continued" after a day rotation), "universe" (instruments added: member
     records with tick sizes; removed: "SEG:ID" keys - in stream order, so a reader can mirror the feed's
@@ -36,12 +37,15 @@ import os
 import re
 import socket
 import struct
+import sys
 import threading
 import time
 import zlib
+from array import array
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
+from itertools import accumulate, pairwise
 from pathlib import Path
 from typing import Any, BinaryIO
 
@@ -66,10 +70,39 @@ CODEC_STORED, CODEC_ZLIB = 0, 1
 _HEAD = struct.Struct("<4sBBHIIIdd")  # without the CRC
 _CRC = struct.Struct("<I")
 HEADER_BYTES = _HEAD.size + _CRC.size  # 40
-_REC = struct.Struct("<dI")
+_LITTLE = sys.byteorder == "little"
+assert array("d").itemsize == 8 and array("I").itemsize == 4, "journal columns need f64 and u32 arrays"
+
+
 MAX_BLOCK_RAW = 64 * 1024 * 1024  # a header claiming more is damage, not data
 REOPEN_EVERY_S = 5.0
 _INSTANCE_RE = re.compile(r"[^A-Za-z0-9_.-]")
+
+
+def pack_frames(tss: list[float], frames: list[bytes]) -> bytes:
+    """A frames block's raw payload (see the module docstring)."""
+    ts_col, len_col = array("d", tss), array("I", map(len, frames))
+    if not _LITTLE:
+        ts_col.byteswap()
+        len_col.byteswap()
+    return ts_col.tobytes() + len_col.tobytes() + b"".join(frames)
+
+
+def unpack_frames(raw: bytes, count: int) -> list[tuple[float, bytes]] | None:
+    """The records of a frames payload; None when the columns do not add up (damage)."""
+    head = 12 * count
+    if len(raw) < head:
+        return None
+    ts_col, len_col = array("d"), array("I")
+    ts_col.frombytes(raw[: 8 * count])
+    len_col.frombytes(raw[8 * count : head])
+    if not _LITTLE:
+        ts_col.byteswap()
+        len_col.byteswap()
+    ends = list(accumulate(len_col, initial=head))
+    if ends[-1] != len(raw):
+        return None
+    return list(zip(ts_col, [raw[a:b] for a, b in pairwise(ends)], strict=True))
 
 
 def journal_path(directory: Path, day: date, instance: str) -> Path:
@@ -203,19 +236,10 @@ class JournalReader:
                 return None, 0
             block.meta = meta if isinstance(meta, dict) else {"type": "?"}
         else:
-            out = block.records
-            unpack = _REC.unpack_from
-            off, n = 0, len(raw)
-            try:
-                for _ in range(count):
-                    ts, ln = unpack(raw, off)
-                    off += 12
-                    out.append((ts, raw[off : off + ln]))
-                    off += ln
-            except struct.error:
+            records = unpack_frames(raw, count)
+            if records is None:
                 return None, 0
-            if off != n:
-                return None, 0
+            block.records = records
         return block, HEADER_BYTES + comp_len
 
     @staticmethod
@@ -316,6 +340,7 @@ class Journal:
         self.errors = 0
         self.rotations = 0
         self.truncated_tail_bytes = 0
+        self.thread_cpu_s = 0.0  # CPU time of the writer thread (packing, compressing, writing)
         if not self.enabled:
             self.append = self._discard  # type: ignore[method-assign]
 
@@ -365,6 +390,7 @@ class Journal:
             "journal_frames": self.written_frames, "journal_queued": len(self._q),
             "journal_dropped": self.dropped, "journal_lost": self.lost_frames, "journal_blocks": self.blocks,
             "journal_bytes": self.bytes_written, "journal_fsyncs": self.fsyncs, "journal_errors": self.errors,
+            "journal_cpu_s": round(self.thread_cpu_s, 3),
             "journal_file": str(self.path) if self.path else "",
         }
 
@@ -468,10 +494,10 @@ class Journal:
                 self.log.warning("journal_reopen_failed", error=str(exc))
 
     def _run(self) -> None:
-        q, pack = self._q, _REC.pack
-        parts: list[bytes] = []
-        count = raw = 0
-        first = last = 0.0
+        q = self._q
+        tss: list[float] = []
+        frames: list[bytes] = []
+        raw = 0
         stopping = False
         while not stopping:
             self._wake.wait(self._block_s)
@@ -486,40 +512,39 @@ class Journal:
                         stopping = True
                         continue
                     if isinstance(frame, dict):
-                        if count:
-                            self._flush(parts, count, raw, first, last)
-                            parts, count, raw = [], 0, 0
+                        if tss:
+                            self._flush(tss, frames, raw)
+                            tss, frames, raw = [], [], 0
                         self._meta_record(frame, ts)
                         continue
                     frame = bytes(frame)
                 if ts >= self._day_end:
-                    if count:
-                        self._flush(parts, count, raw, first, last)
-                        parts, count, raw = [], 0, 0
+                    if tss:
+                        self._flush(tss, frames, raw)
+                        tss, frames, raw = [], [], 0
                     self._rotate(ts)
-                if not count:
-                    first = ts
-                last = ts
-                parts.append(pack(ts, len(frame)))
-                parts.append(frame)
-                count += 1
+                tss.append(ts)
+                frames.append(frame)
                 raw += 12 + len(frame)
                 if raw >= self._block_bytes:
-                    self._flush(parts, count, raw, first, last)
-                    parts, count, raw = [], 0, 0
-            if count:
-                self._flush(parts, count, raw, first, last)
-                parts, count, raw = [], 0, 0
+                    self._flush(tss, frames, raw)
+                    tss, frames, raw = [], [], 0
+            if tss:
+                self._flush(tss, frames, raw)
+                tss, frames, raw = [], [], 0
             self._sync()
+            self.thread_cpu_s = time.thread_time()
         self._close()
+        self.thread_cpu_s = time.thread_time()
         self.log.info("journal_closed", path=str(self.path), frames=self.written_frames, dropped=self.dropped,
                       lost=self.lost_frames, bytes=self.bytes_written)
 
-    def _flush(self, parts: list[bytes], count: int, raw: int, first: float, last: float) -> None:
+    def _flush(self, tss: list[float], frames: list[bytes], raw: int) -> None:
         if self._fh is None:
-            self._reopen_if_failed(last)
+            self._reopen_if_failed(tss[-1])
         self.bytes_raw += raw
-        self._write(_encode_block(KIND_FRAMES, b"".join(parts), count, first, last, self._level), count)
+        block = _encode_block(KIND_FRAMES, pack_frames(tss, frames), len(tss), tss[0], tss[-1], self._level)
+        self._write(block, len(tss))
 
     def _meta_record(self, meta: dict[str, Any], ts: float) -> None:
         if meta.get("type") == "universe":

@@ -20,6 +20,7 @@ simulator sends one on subscribe.
 from __future__ import annotations
 
 import asyncio
+import re
 import time
 from collections.abc import Sequence
 from pathlib import Path
@@ -43,6 +44,7 @@ _PACE_SLACK_S = 0.002
 _CODE_PREV_CLOSE = 6
 _CODE_STATUS = 7
 _CODE_DISCONNECT = 50
+_VALUES_RE = re.compile(r"'[^']*'|\"[^\"]*\"|\d+")
 
 
 def journal_start(paths: Sequence[Path]) -> tuple[float, dict[str, Any]]:
@@ -104,7 +106,7 @@ class ReplayServer(SimServer):
             req = parse_request(text)
         except ValueError as exc:  # RequestError, or anything else the parser lets through
             self.bad_requests += 1
-            if conn.report_once(f"bad:{str(exc)[:40]}"):
+            if conn.report_once("bad:" + _VALUES_RE.sub("#", str(exc))[:60]):  # once per kind, not per value
                 self.log.warning("request_ignored", conn=conn.conn_id, why=str(exc)[:200])
             return False
         if req.code == RequestCode.DISCONNECT:
