@@ -115,13 +115,16 @@ class Settings(BaseSettings):
     )
     journal_enabled: bool = Field(True, description="append every raw frame to the daily journal (replay, verify)")
     journal_dir: Path = Field(Path("var/journal"), description="where the journal files go (<IST day>.<instance>.djr)")
-    journal_block_ms: int = Field(200, ge=1, le=60_000, description="a journal block is closed this long after it opened")
+    journal_block_ms: int = Field(200, ge=1, le=60_000, description="a journal block closes this long after it opened")
     journal_block_kb: int = Field(256, ge=4, le=65_536, description="... or when it holds this many KiB of frames")
     journal_fsync: Literal["none", "block", "interval"] = Field(
         "interval", description="journal fsync: none (OS decides), block (after every block), interval (see below)"
     )
     journal_fsync_interval_s: float = Field(1.0, gt=0, description="journal_fsync=interval: fsync at most this often")
-    journal_compress_level: int = Field(3, ge=0, le=9, description="zlib level of journal blocks (0: stored)")
+    journal_codec: Literal["zstd", "zlib"] = Field("zstd", description="compression of journal blocks")
+    journal_compress_level: int = Field(
+        3, ge=0, le=19, description="journal compression level (zstd 1-19, zlib 1-9; 0: stored uncompressed)"
+    )
     journal_queue_max: int = Field(
         500_000, ge=1000, description="frames waiting for the journal writer at most; beyond: dropped and counted"
     )

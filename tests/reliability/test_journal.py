@@ -38,10 +38,14 @@ async def write(tmp_path: Path, items: list[tuple[float, bytes]], *, at: float |
     return j
 
 
-async def test_round_trip_keeps_frames_receive_times_and_notes_in_order(tmp_path: Path) -> None:
+@pytest.mark.parametrize(("codec", "level"), [("zstd", 3), ("zlib", 6), ("zstd", 0)])
+async def test_round_trip_keeps_frames_receive_times_and_notes_in_order(
+    tmp_path: Path, codec: str, level: int
+) -> None:
     items = frames(5000, DAY1_EVENING - 3600)
     added = {"NSE_EQ:2885": {"seg": "NSE_EQ", "sid": 2885, "tick_size": 0.1}}
-    j = await write(tmp_path, items, notes={2500: (added, ["IDX_I:13"])})
+    j = await write(tmp_path, items, notes={2500: (added, ["IDX_I:13"])}, journal_codec=codec,
+                    journal_compress_level=level)
     assert j.path == journal_path(tmp_path, datetime(2026, 11, 25).date(), "feed")
     reader = JournalReader(j.path)
     records = list(reader.records())
@@ -55,6 +59,8 @@ async def test_round_trip_keeps_frames_receive_times_and_notes_in_order(tmp_path
     assert reader.stats.blocks > 10 and reader.stats.torn_tail_bytes == reader.stats.corrupt_blocks == 0
     assert j.written_frames == 5000 and j.dropped == j.lost_frames == 0
     assert j.bytes_written == os.path.getsize(j.path) - 8  # noqa: ASYNC240 (a test, nothing else runs)
+    codec_id = {("zstd", 3): 2, ("zlib", 6): 1, ("zstd", 0): 0}[(codec, level)]
+    assert j.path.read_bytes()[8 + 5] == codec_id  # noqa: ASYNC240 (the first block header's codec byte)
 
 
 async def test_frames_after_ist_midnight_go_to_the_next_days_file(tmp_path: Path) -> None:
