@@ -14,6 +14,8 @@ import sys
 import time
 from pathlib import Path
 
+import pytest
+
 from tests.deploy.deployfiles import (
     DOCKERFILES,
     ROOT,
@@ -38,6 +40,7 @@ def _clean_env(tmp: Path) -> dict[str, str]:
     return env
 
 
+@pytest.mark.timeout(300)  # ~25 s here (warm or cold pip cache); slow networks take longer
 def test_builder_stage_installs_the_feed_image_python_layer(tmp_path: Path) -> None:
     dockerfile = parse_dockerfile(DOCKERFILES["feed"])
     builder = dockerfile.stage("builder")
