@@ -13,13 +13,17 @@ set -euo pipefail
 backup_dir=${BACKUP_DIR:-./backups}
 keep_days=${KEEP_DAYS:-14}
 
-# Runs a shell snippet in the mysql container; "$CNF" there holds root's client options.
+# Runs a shell snippet in the mysql container; "$CNF" there is a temporary file (0600, removed after) with
+# root's client options.
 in_mysql() {
     docker compose exec -T mysql sh -c '
         umask 077
-        CNF=/tmp/.dhan-backup.cnf
+        CNF=$(mktemp)
         printf "[client]\nuser=root\npassword=\"%s\"\n" "$MYSQL_ROOT_PASSWORD" > "$CNF"
-        eval "$1"' sh "$1"
+        rc=0
+        eval "$1" || rc=$?
+        rm -f "$CNF"
+        exit "$rc"' sh "$1"
 }
 
 full() {
@@ -29,7 +33,7 @@ full() {
     # --single-transaction: a consistent InnoDB snapshot without blocking the writer; --source-data=2: the
     # binlog file and position of that snapshot, as a comment near the top (where a restore replays from).
     # shellcheck disable=SC2016  # $CNF expands in the container
-    in_mysql 'exec mysqldump --defaults-extra-file="$CNF" --single-transaction --source-data=2 --quick \
+    in_mysql 'mysqldump --defaults-extra-file="$CNF" --single-transaction --source-data=2 --quick \
                   --routines --events --triggers --hex-blob --databases dhan_trading' \
         | gzip -6 > "$out.partial"
     mv "$out.partial" "$out"
@@ -41,7 +45,7 @@ binlog() {
     mkdir -p "$backup_dir/binlog"
     local logs current name copied=0
     # shellcheck disable=SC2016  # $CNF expands in the container
-    logs=$(in_mysql 'exec mysql --defaults-extra-file="$CNF" -N -B -e "FLUSH BINARY LOGS; SHOW BINARY LOGS"' \
+    logs=$(in_mysql 'mysql --defaults-extra-file="$CNF" -N -B -e "FLUSH BINARY LOGS; SHOW BINARY LOGS"' \
         | awk '{print $1}')
     current=$(printf '%s\n' "$logs" | tail -n 1)
     for name in $logs; do
