@@ -8,6 +8,7 @@ and valid, every healthcheck URL is the port that service serves /health on, eve
 from __future__ import annotations
 
 import os
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -265,6 +266,23 @@ def test_feed_state_lives_in_volumes_at_the_configured_paths() -> None:
     assert str(settings.spool_dir) in mounts and str(settings.journal_dir) in mounts
     declared = set(COMPOSE.get("volumes") or {})
     assert {mounts[str(settings.spool_dir)], mounts[str(settings.journal_dir)]} <= declared
+
+
+@pytest.mark.parametrize("name", sorted(OURS))
+def test_named_volumes_mount_on_directories_the_image_gives_its_user(name: str) -> None:
+    # A named volume starts as a copy of the image's directory, owner included; a path missing from the image
+    # becomes a root-owned volume the non-root service cannot write.
+    declared = set(COMPOSE.get("volumes") or {})
+    runtime = parse_dockerfile(DOCKERFILES[OURS[name]]).final
+    setup = [r for r in runtime.all("RUN") if "mkdir" in r]
+    for spec in SERVICES[name].get("volumes", []):
+        source, target = interpolate(spec, {}).split(":")[:2]
+        if source not in declared:
+            continue  # a bind mount (the X11 socket)
+        made = [r for r in setup if re.search(rf"mkdir -p [^&]*{re.escape(target)}(\s|$)", r)]
+        assert made, f"{name}: {target} (volume {source}) is not created in {DOCKERFILES[OURS[name]].name}"
+        assert any(re.search(rf"chown (-R )?dhan:dhan [^&]*{re.escape(target.rsplit('/', 1)[0])}", r)
+                   for r in made), f"{name}: {target} is not owned by the service user"
 
 
 def test_scheduler_does_not_run_its_own_feed_and_writer() -> None:
