@@ -3,8 +3,8 @@ journal, then decode the journal (JournalReader -> Decoder -> Normaliser, the fe
 
 Prints: frames recorded and their rate; journal bytes per frame (and raw); write cost per frame on the hot path
 (``Journal.append``) and on the writer thread (CPU); the decode rate as a factor of real time, with the process
-RSS before and at its peak while decoding (constant memory: one block at a time); and bytes/frame and cost at
-other zlib levels on the same frames.
+RSS before and at its peak while decoding (constant memory: one block at a time); and bytes/frame and cost of
+other codecs and levels (zlib, zstd) on the same frames.
 
 Run: .venv/bin/python bench/journal_replay.py [--minutes 2] [--rate 2000] [--keep DIR]
 (no Redis or MySQL needed; the simulator runs in-process on a free port).
@@ -22,12 +22,13 @@ import tempfile
 import time
 import zlib
 from pathlib import Path
+from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from feed.connection import DhanConnection
 from feed.instruments import fetch_scrip_master, parse_scrip_master
-from feed.journal import KIND_FRAMES, Journal, JournalReader
+from feed.journal import KIND_FRAMES, Journal, JournalReader, pack_frames
 from feed.normalise import Normaliser
 from feed.protocol.decode import Decoder
 from feed.sim import SimServer
@@ -110,33 +111,40 @@ def append_cost_us(journal_settings: Settings, frames: list[tuple[float, bytes]]
     return (time.perf_counter() - t0) / len(frames) * 1e6
 
 
-def levels(frames: list[tuple[float, bytes]], block_kb: int) -> list[tuple[int, float, float, float]]:
-    """Per zlib level: bytes/frame, compress us/frame, decompress us/frame (blocks of ``block_kb``)."""
-    import struct
+def codecs(frames: list[tuple[float, bytes]], block_kb: int) -> list[tuple[str, float, float, float]]:
+    """Per codec and level: bytes/frame, compress us/frame, decompress us/frame (blocks of ``block_kb``)."""
+    import zstandard
 
-    rec = struct.Struct("<dI")
     blocks: list[bytes] = []
-    parts: list[bytes] = []
+    tss: list[float] = []
+    chunk: list[bytes] = []
     size = 0
     for ts, f in frames:
-        parts += [rec.pack(ts, len(f)), f]
+        tss.append(ts)
+        chunk.append(f)
         size += 12 + len(f)
         if size >= block_kb * 1024:
-            blocks.append(b"".join(parts))
-            parts, size = [], 0
-    if parts:
-        blocks.append(b"".join(parts))
+            blocks.append(pack_frames(tss, chunk))
+            tss, chunk, size = [], [], 0
+    if tss:
+        blocks.append(pack_frames(tss, chunk))
     out = []
-    for level in (0, 1, 3, 6, 9):
+    n = len(frames)
+    cases: list[tuple[str, Any, Any]] = [("stored", lambda b: b, lambda b: b)]
+    for level in (1, 3, 6):
+        cases.append((f"zlib {level}", lambda b, lv=level: zlib.compress(b, lv), zlib.decompress))
+    for level in (1, 3, 9):
+        cases.append((f"zstd {level}", zstandard.ZstdCompressor(level=level).compress,
+                      zstandard.ZstdDecompressor().decompress))
+    for name, comp, dec in cases:
         t0 = time.perf_counter()
-        comp = [zlib.compress(b, level) if level else b for b in blocks]
+        packed = [comp(b) for b in blocks]
         t1 = time.perf_counter()
-        for c in comp:
-            if level:
-                zlib.decompress(c)
+        for c in packed:
+            dec(c)
         t2 = time.perf_counter()
-        n = len(frames)
-        out.append((level, sum(map(len, comp)) / n + 40 * len(comp) / n, (t1 - t0) / n * 1e6, (t2 - t1) / n * 1e6))
+        out.append((name, sum(map(len, packed)) / n + 40 * len(packed) / n, (t1 - t0) / n * 1e6,
+                    (t2 - t1) / n * 1e6))
     return out
 
 
@@ -144,7 +152,7 @@ async def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--minutes", type=float, default=2.0, help="how long to record (default 2)")
     ap.add_argument("--rate", type=float, default=2000.0, help="simulator updates/s (default 2000)")
-    ap.add_argument("--level", type=int, default=None, help="zlib level (default DHAN_JOURNAL_COMPRESS_LEVEL's)")
+    ap.add_argument("--level", type=int, default=None, help="compression level (default the setting's)")
     ap.add_argument("--keep", type=Path, default=None, help="keep the journal in this directory")
     args = ap.parse_args()
     workdir = Path(tempfile.mkdtemp(prefix="dhan-journal-bench-"))
@@ -167,7 +175,8 @@ async def main() -> None:
     print(f"recorded   {span:.1f} s of the simulator at --rate {args.rate:g}: {n:,} frames ({n / span:,.0f}/s) "
           f"for {instruments} instruments, dropped {journal.dropped}")
     print(f"journal    {size / 2**20:.2f} MiB = {size / n:.1f} B/frame on disk (raw {journal.bytes_raw / n:.1f} "
-          f"B/frame, zlib level {settings.journal_compress_level}: {journal.bytes_raw / size:.2f}x), "
+          f"B/frame, {settings.journal_codec} level {settings.journal_compress_level}: "
+          f"{journal.bytes_raw / size:.2f}x), "
           f"{journal.blocks} blocks, {journal.fsyncs} fsyncs ({settings.journal_fsync})")
     print(f"           a {TRADING_DAY_S / 3600:g} h day at this rate: {size / span * TRADING_DAY_S / 2**30:.2f} GiB")
     frames = list(JournalReader(journal.path).frames())
@@ -181,8 +190,8 @@ async def main() -> None:
     print(f"decode     {count:,} frames ({trades:,} trades) in {elapsed:.2f} s = {count / elapsed:,.0f} frames/s = "
           f"{recorded_s / elapsed:.0f}x real time; RSS {before:.0f} MiB before, {peak:.0f} MiB peak")
     sample = list(JournalReader(journal.path).frames())
-    for level, per_frame, comp_us, decomp_us in levels(sample, settings.journal_block_kb):
-        print(f"  zlib {level}: {per_frame:6.1f} B/frame, compress {comp_us:5.2f} us/frame, "
+    for name, per_frame, comp_us, decomp_us in codecs(sample, settings.journal_block_kb):
+        print(f"  {name:7s} {per_frame:6.1f} B/frame, compress {comp_us:5.2f} us/frame, "
               f"decompress {decomp_us:5.2f} us/frame")
     if args.keep:
         args.keep.mkdir(parents=True, exist_ok=True)
