@@ -60,7 +60,7 @@ async def test_round_trip_keeps_frames_receive_times_and_notes_in_order(
     assert j.written_frames == 5000 and j.dropped == j.lost_frames == 0
     assert j.bytes_written == os.path.getsize(j.path) - 8  # noqa: ASYNC240 (a test, nothing else runs)
     codec_id = {("zstd", 3): 2, ("zlib", 6): 1, ("zstd", 0): 0}[(codec, level)]
-    assert j.path.read_bytes()[8 + 5] == codec_id  # noqa: ASYNC240 (the first block header's codec byte)
+    assert j.path.read_bytes()[8 + 5] == codec_id  # the first block header's codec byte
 
 
 async def test_frames_after_ist_midnight_go_to_the_next_days_file(tmp_path: Path) -> None:
