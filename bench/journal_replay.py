@@ -157,14 +157,14 @@ async def main() -> None:
     args = ap.parse_args()
     workdir = Path(tempfile.mkdtemp(prefix="dhan-journal-bench-"))
     port = free_port()
-    overrides: dict[str, object] = {
+    overrides: dict[str, Any] = {
         "sim_port": port, "sim_rate": args.rate, "sim_burst_factor": 0.0, "journal_dir": workdir,
         "instruments_url": f"http://127.0.0.1:{port}/api-scrip-master.csv", "log_level": "warning",
         "client_id": None, "access_token": None, "sim_token": None,
     }
     if args.level is not None:
         overrides["journal_compress_level"] = args.level
-    settings = Settings(_env_file=None, **overrides)  # type: ignore[call-arg]
+    settings = Settings.model_validate(overrides)
     from shared.logs import configure_logging
 
     configure_logging("bench", level="warning", fmt="console", secrets=[])
