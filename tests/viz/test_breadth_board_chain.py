@@ -148,3 +148,12 @@ def test_rate_meter_and_status_text() -> None:
     assert "Redis: connected" in text and "MySQL: UNREACHABLE (refused), retrying in 4 s" in text
     assert "2.5 s ago" in text and not status.healthy
     assert format_age(None) == "no data yet" and format_age(0.25) == "250 ms ago"
+
+
+def test_sticky_range() -> None:
+    from viz.widgets.ranges import sticky_range
+
+    assert sticky_range((0.0, 100.0), 10.0, 90.0) is None  # inside: keep
+    assert sticky_range((0.0, 100.0), 10.0, 101.0) == pytest.approx((0.9, 110.1))  # out: span + 10 % headroom
+    assert sticky_range((0.0, 1000.0), 10.0, 20.0) == pytest.approx((9.0, 21.0))  # far too loose: refit
+    assert sticky_range((0.0, 100.0), 0.0, 120.0, floor=0.0) == pytest.approx((0.0, 132.0))

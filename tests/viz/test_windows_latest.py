@@ -89,24 +89,27 @@ def test_quote_board_window_and_depth(sync_db: Settings, qt_state: Any) -> None:
             await eventually(lambda: w.loaded.is_set(), timeout_s=20)
             w.frame()
             model = w.table_model
-            assert model.rowCount() == 3 and w.board.order[0] == "NSE_FNO:35001"
+            assert model.rowCount() == 3 and model.visible[0] == "NSE_FNO:35001"
             assert [model.index(0, c).data() for c in range(5)] == ["NIFTY JUN FUT", "26,010.00", "+10.00", "+0.04%", "100"]
             assert model.index(0, 6).data() == "+100" and model.index(1, 5).data() == "-"  # stocks carry no OI
             # sort by % change, descending: AAA +1 %, FUT +0.04 %, BBB -0.99 %
             w.view.sortByColumn(3, Qt.SortOrder.DescendingOrder)
-            assert [w.proxy.index(r, 0).data() for r in range(3)] == ["AAA", "NIFTY JUN FUT", "BBB"]
+            assert [model.index(r, 0).data() for r in range(3)] == ["AAA", "NIFTY JUN FUT", "BBB"]
             w.filter_edit.setText("nifty")
-            assert w.proxy.rowCount() == 1
+            assert model.rowCount() == 1
             w.filter_edit.setText("")
             w.role_box.set_value("equity")
-            assert w.proxy.rowCount() == 2
+            assert model.rowCount() == 2
             w.role_box.set_value("")
+            w.view.sortByColumn(-1, Qt.SortOrder.AscendingOrder)  # back to the listed order
             # live: the future ticks down -> its LTP cell flashes red
             await xadd(redis, keys.quotes, [quote("NSE_FNO", 35001, 26005.0, volume=150, close=26000.0, ets=OPEN + 1)])
             await eventually(lambda: w.board.rows["NSE_FNO:35001"].ltp == 26005.0)
             w.frame()
-            src = model.index(0, 1)
-            assert model.data(src, Qt.ItemDataRole.BackgroundRole) is not None
+            text, _, flash_bg, _, _ = model.cell(model.index(0, 1))
+            assert text == "26,005.00" and flash_bg is not None and flash_bg.name() == w.theme.flash_down
+            _, change_fg, _, _, _ = model.cell(model.index(0, 2))
+            assert change_fg is not None and change_fg.name() == w.theme.up
             assert model.data(model.index(0, 2), SORT_ROLE) == 5.0
             # depth: stored book, then live
             dialog = w.open_depth("NSE_FNO:35001")

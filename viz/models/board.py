@@ -95,6 +95,7 @@ class BoardModel:
     def __init__(self, clock: Callable[[], float] = time.monotonic) -> None:
         self.rows: dict[str, QuoteRow] = {}
         self.order: list[str] = []
+        self._position: dict[str, int] = {}
         self.dirty: set[str] = set()
         self.added = False  # rows were added since the last paint (the view resets its row count)
         self._clock = clock
@@ -103,6 +104,7 @@ class BoardModel:
         row = self.rows.get(key)
         if row is None:
             row = self.rows[key] = QuoteRow(key, symbol, segment, role, tick_size)
+            self._position[key] = len(self.order)
             self.order.append(key)
             self.added = True
         else:
@@ -138,6 +140,10 @@ class BoardModel:
             row.exchange_ts = int(q["exchange_ts"])
         self.dirty.add(key)
         return True
+
+    def position(self, key: str) -> int:
+        """Row number of ``key`` in ``order``."""
+        return self._position[key]
 
     def take_dirty(self) -> set[str]:
         dirty, self.dirty = self.dirty, set()

@@ -15,6 +15,8 @@ __all__ = ["ChainTableModel", "chain_columns"]
 
 Index = QModelIndex | QPersistentModelIndex
 ITM_ALPHA = 28
+_RIGHT = Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter
+_CENTER = Qt.AlignmentFlag.AlignCenter
 
 
 def chain_columns() -> list[tuple[str, str, str]]:
@@ -51,6 +53,13 @@ class ChainTableModel(QAbstractTableModel):
         self.theme: Theme = DARK
         self.decimals = 2
         self._shape: tuple[Any, ...] = ()
+        self._colours: dict[str, QColor] = {}
+        self.set_theme(DARK)
+        self._bold = QFont()
+        self._bold.setBold(True)
+        self._atm: float | None = None  # computed once per refresh, not per cell
+        self._cells: list[list[Any]] = []
+        self._price: float | None = None
 
     def rowCount(self, parent: Index = QModelIndex()) -> int:  # noqa: N802, B008 - Qt API
         return 0 if parent.isValid() else len(self.chain.strikes)
@@ -70,7 +79,7 @@ class ChainTableModel(QAbstractTableModel):
         strike = self.chain.strikes[index.row()]
         side_name, name, _ = self.columns[index.column()]
         side = self.chain.by_strike[strike].get(side_name) if side_name else None
-        atm = self.chain.atm_strike()
+        atm = self._atm
         if role == Qt.ItemDataRole.DisplayRole:
             return fmt.price(strike, 0 if strike == int(strike) else 2) if not side_name else _text(side, name, self.decimals)
         if role == Qt.ItemDataRole.TextAlignmentRole:
@@ -79,7 +88,7 @@ class ChainTableModel(QAbstractTableModel):
         if role == Qt.ItemDataRole.BackgroundRole:
             if strike == atm:
                 return QBrush(QColor(self.theme.highlight))
-            price = self.chain.underlying_price
+            price = self._price
             if price is not None and side_name and ((side_name == "CE" and strike < price) or
                                                     (side_name == "PE" and strike > price)):
                 c = QColor(self.theme.accent)
@@ -91,16 +100,49 @@ class ChainTableModel(QAbstractTableModel):
             if value:
                 return QBrush(QColor(self.theme.up if value > 0 else self.theme.down))
         if role == Qt.ItemDataRole.FontRole and (not side_name or strike == atm):
-            font = QFont()
-            font.setBold(True)
-            return font
+            return self._bold
         return None
 
-    def refresh(self) -> None:
+    def cell(self, index: Index) -> Any:
+        """Everything the fast delegate paints for one cell, prepared once per refresh (see fast_cells)."""
+        return self._cells[index.row()][index.column()]
+
+    def _cell(self, row: int, column: int) -> Any:
+        strike = self.chain.strikes[row]
+        side_name, name, _ = self.columns[column]
+        if not side_name:
+            return fmt.price(strike, 0 if strike == int(strike) else 2), None, self._atm_bg(strike), _CENTER, True
+        side = self.chain.by_strike[strike].get(side_name)
+        fg = None
+        if name == "oi_change" and side is not None and side.oi_change:
+            fg = self._colours["up" if side.oi_change > 0 else "down"]
+        bg = self._atm_bg(strike)
+        if bg is None and self._price is not None and (
+                (side_name == "CE" and strike < self._price) or (side_name == "PE" and strike > self._price)):
+            bg = self._colours["itm"]
+        return _text(side, name, self.decimals), fg, bg, _RIGHT, strike == self._atm
+
+    def _atm_bg(self, strike: float) -> QColor | None:
+        return self._colours["highlight"] if strike == self._atm else None
+
+    def set_theme(self, theme: Theme) -> None:
+        self.theme = theme
+        itm = QColor(theme.accent)
+        itm.setAlpha(ITM_ALPHA)
+        self._colours = {"up": QColor(theme.up), "down": QColor(theme.down), "highlight": QColor(theme.highlight),
+                         "itm": itm}
+
+    def refresh(self) -> bool:
+        """Tell views the chain changed; True when the strikes changed (the view re-fits its columns)."""
+        self._atm = self.chain.atm_strike()
+        self._price = self.chain.underlying_price
+        self._cells = [[self._cell(r, c) for c in range(len(self.columns))] for r in range(len(self.chain.strikes))]
         shape = tuple(self.chain.strikes)
         if shape != self._shape:
             self._shape = shape
             self.beginResetModel()
             self.endResetModel()
-        elif self.chain.strikes:
+            return True
+        if self.chain.strikes:
             self.dataChanged.emit(self.index(0, 0), self.index(len(self.chain.strikes) - 1, len(self.columns) - 1))
+        return False

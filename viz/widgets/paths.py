@@ -16,7 +16,7 @@ import pyqtgraph as pg
 from PyQt6.QtCore import QRectF, Qt
 from PyQt6.QtGui import QBrush, QColor, QPainter, QPainterPath, QPen, QPicture
 
-__all__ = ["PathsItem", "rects_path", "segments_path"]
+__all__ = ["PathsItem", "place_line", "rects_path", "segments_path", "set_text"]
 
 
 def rects_path(x0: Any, y0: Any, x1: Any, y1: Any) -> QPainterPath:
@@ -90,3 +90,25 @@ class PathsItem(pg.GraphicsObject):  # type: ignore[misc]
             p.end()
             self._picture = picture
         self._picture.play(painter)
+
+
+def place_line(line: pg.InfiniteLine, pos: float | None, text: str) -> None:
+    """Show/move an ``InfiniteLine`` and its label, touching the label only when its text changes
+    (re-laying out label text is the expensive part of moving a line)."""
+    line.setVisible(pos is not None)
+    if pos is None:
+        return
+    if line.value() != pos:
+        line.setPos(pos)
+    label = getattr(line, "label", None)
+    if label is not None and label.cacheMode() == label.CacheMode.NoCache:
+        label.setCacheMode(label.CacheMode.DeviceCoordinateCache)  # text re-rendered only when it changes
+    if label is not None and getattr(line, "_label_text", None) != text:
+        line._label_text = text
+        label.setFormat(text)
+
+
+def set_text(widget: Any, text: str) -> None:
+    """``setText`` only when the text differs (a QLabel re-lays out rich text on every call)."""
+    if widget.text() != text:
+        widget.setText(text)

@@ -27,7 +27,7 @@ from viz.data.sources import LatestSource
 from viz.models.breadth import Breadth
 from viz.widgets.controls import ChoiceBox, labelled
 from viz.widgets.heatmap import BreadthBar, Heatmap
-from viz.widgets.theme import style_plot
+from viz.widgets.theme import chart_view, style_plot
 from viz.windows.base import Routine, VizOptions, VizWindow
 
 __all__ = ["MarketBreadthWindow"]
@@ -51,7 +51,7 @@ class MarketBreadthWindow(VizWindow):
         self.header = QLabel("waiting for the feed's NIFTY 50 list")
         self.header.setTextFormat(Qt.TextFormat.RichText)
         self.bar = BreadthBar()
-        self.plot_widget = pg.PlotWidget(axisItems={"bottom": pg.DateAxisItem(orientation="bottom", utcOffset=0)})
+        self.plot_widget = chart_view(pg.PlotWidget(axisItems={"bottom": pg.DateAxisItem(orientation="bottom", utcOffset=0)}))
         self.plot = self.plot_widget.getPlotItem()
         self.plot.hideButtons()
         self.plot.showAxis("right")

@@ -27,7 +27,8 @@ from viz.models import fmt
 from viz.models.chain import ChainModel, OptionContract
 from viz.widgets.chain_table import ChainTableModel
 from viz.widgets.controls import ChoiceBox, labelled
-from viz.widgets.theme import style_plot
+from viz.widgets.tables import DataTable
+from viz.widgets.theme import chart_view, style_plot
 from viz.windows.base import Routine, VizOptions, VizWindow
 
 __all__ = ["OptionChainWindow"]
@@ -48,6 +49,7 @@ class OptionChainWindow(VizWindow):
         self._chain_keys: frozenset[str] = frozenset()
         self._painted_version = -1
         self._scrolled_atm: float | None = None
+        self._fitted = False
         self.underlying_box = ChoiceBox([])
         self.expiry_box = ChoiceBox([])
         self.expiry_box.setMinimumContentsLength(11)
@@ -62,14 +64,12 @@ class OptionChainWindow(VizWindow):
 
         self.header = QLabel("waiting for the feed's options")
         self.header.setTextFormat(Qt.TextFormat.RichText)
-        self.view = QTableView()
+        self.view = DataTable(self.table_model)
         self.view.setModel(self.table_model)
-        self.view.verticalHeader().setVisible(False)
-        self.view.verticalHeader().setDefaultSectionSize(21)
-        self.view.horizontalHeader().setSectionResizeMode(QHeaderView.ResizeMode.ResizeToContents)
+        # fitted once per strike set (ResizeToContents would measure every cell on every update)
+        self.view.horizontalHeader().setSectionResizeMode(QHeaderView.ResizeMode.Interactive)
         self.view.horizontalHeader().setStretchLastSection(True)
-        self.view.setEditTriggers(QTableView.EditTrigger.NoEditTriggers)
-        self.smile_widget = pg.PlotWidget()
+        self.smile_widget = chart_view(pg.PlotWidget())
         self.smile = self.smile_widget.getPlotItem()
         self.smile.hideButtons()
         self.smile.setLabel("left", "IV %")
@@ -191,7 +191,7 @@ class OptionChainWindow(VizWindow):
     # --- paint ---
     def on_theme(self) -> None:
         t = self.theme
-        self.table_model.theme = t
+        self.table_model.set_theme(t)
         self.smile_widget.setBackground(t.bg)
         style_plot(self.smile, t)
         self.ce_curve.setPen(pg.mkPen(t.up, width=2))
@@ -210,7 +210,9 @@ class OptionChainWindow(VizWindow):
         if chain.version == self._painted_version and self._painted_version >= 0:
             return
         self._painted_version = chain.version
-        self.table_model.refresh()
+        if self.table_model.refresh() or not self._fitted:
+            self._fitted = bool(chain.sides) and any(s.ltp is not None for s in chain.sides.values())
+            self.view.resizeColumnsToContents()
         smile = chain.smile()
         self.ce_curve.setData(*smile["CE"])
         self.pe_curve.setData(*smile["PE"])

@@ -14,7 +14,7 @@ from typing import Any
 
 import aiomysql
 from PyQt6.QtCore import QModelIndex, Qt
-from PyQt6.QtWidgets import QHeaderView, QLineEdit, QTableView, QVBoxLayout, QWidget
+from PyQt6.QtWidgets import QHeaderView, QLineEdit, QVBoxLayout, QWidget
 
 from shared.settings import Settings
 from viz.data import history
@@ -22,8 +22,9 @@ from viz.data.catalog import Instrument
 from viz.data.live import read_universe
 from viz.data.sources import LatestSource
 from viz.models.board import BoardModel
-from viz.widgets.board_table import KEY_ROLE, BoardFilter, BoardTableModel
+from viz.widgets.board_table import KEY_ROLE, BoardTableModel
 from viz.widgets.controls import ChoiceBox, labelled
+from viz.widgets.tables import DataTable
 from viz.windows.base import Routine, VizOptions, VizWindow
 from viz.windows.depth import DepthDialog
 
@@ -45,8 +46,6 @@ class QuoteBoardWindow(VizWindow):
         self.board = BoardModel()
         self.instruments: dict[str, Instrument] = {}
         self.table_model = BoardTableModel(self.board)
-        self.proxy = BoardFilter(self.board)
-        self.proxy.setSourceModel(self.table_model)
         self.depth_dialogs: dict[str, DepthDialog] = {}
 
         self.filter_edit = QLineEdit()
@@ -61,14 +60,9 @@ class QuoteBoardWindow(VizWindow):
         self.toolbar.addWidget(labelled("Type", self.role_box))
         self.finish_toolbar()
 
-        self.view = QTableView()
-        self.view.setModel(self.proxy)
+        self.view = DataTable(self.table_model)
+        self.view.setModel(self.table_model)
         self.view.setSortingEnabled(True)
-        self.view.setAlternatingRowColors(True)
-        self.view.setSelectionBehavior(QTableView.SelectionBehavior.SelectRows)
-        self.view.setEditTriggers(QTableView.EditTrigger.NoEditTriggers)
-        self.view.verticalHeader().setVisible(False)
-        self.view.verticalHeader().setDefaultSectionSize(22)
         header = self.view.horizontalHeader()
         header.setSectionResizeMode(QHeaderView.ResizeMode.Stretch)
         header.setSectionResizeMode(0, QHeaderView.ResizeMode.ResizeToContents)
@@ -87,7 +81,7 @@ class QuoteBoardWindow(VizWindow):
 
     # --- controls ---
     def _filter_changed(self, *_: object) -> None:
-        self.proxy.set_filter(self.filter_edit.text(), str(self.role_box.value()))
+        self.table_model.set_filter(self.filter_edit.text(), str(self.role_box.value()))
         self.remember("filter", self.filter_edit.text())
         self.remember("role", self.role_box.value())
 
@@ -165,7 +159,7 @@ class QuoteBoardWindow(VizWindow):
 
     # --- paint ---
     def on_theme(self) -> None:
-        self.table_model.theme = self.theme
+        self.table_model.set_theme(self.theme)
         for dialog in self.depth_dialogs.values():
             dialog.theme = self.theme
             dialog.paint()

@@ -21,14 +21,17 @@ from viz.models import fmt
 from viz.models.bars import TICKS_PER_BAR_CHOICES, Bars, TickBars
 from viz.widgets.candles import IndexTimeAxis, candle_layers, volume_layers
 from viz.widgets.controls import ChoiceBox, labelled
-from viz.widgets.paths import PathsItem
-from viz.widgets.theme import style_plot
+from viz.widgets.paths import PathsItem, place_line, set_text
+from viz.widgets.ranges import stick_view
+from viz.widgets.theme import cache_item, chart_view, style_plot
 from viz.windows.base import VizOptions
 from viz.windows.price_base import PriceWindow, session_label
 
 __all__ = ["TickChartWindow"]
 
 VISIBLE_BARS = 120
+CLIP_MARGIN = 40  # bars drawn beyond each edge of the view (panning a little needs no redraw)
+FOLLOW_STEP = 12  # bars of room ahead of the newest one; the view jumps by this much, not one bar a time
 FORMING_ALPHA = 110
 
 
@@ -45,10 +48,10 @@ class TickChartWindow(PriceWindow):
         self.toolbar.addWidget(labelled("Bar", self.n_box))
         self.finish_toolbar()
         self.following = True
-        self._closed_drawn: tuple[int, int, int] = (-1, -1, -1)  # (closed bars, N, session) drawn
+        self._closed_drawn: tuple[int, ...] = ()  # (closed bars, N, session, first, last) drawn
         self._bars: Bars | None = None
 
-        self.chart = pg.GraphicsLayoutWidget()
+        self.chart = chart_view(pg.GraphicsLayoutWidget())
         self.time_axis = IndexTimeAxis(self._bar_times)
         self.price_plot = self.chart.addPlot(row=0, col=0)
         self.volume_plot = self.chart.addPlot(row=1, col=0, axisItems={"bottom": self.time_axis})
@@ -61,8 +64,9 @@ class TickChartWindow(PriceWindow):
             plot.hideAxis("left")
             plot.hideButtons()
         self.volume_plot.setMaximumHeight(180)
-        self.closed_item, self.forming_item = PathsItem(), PathsItem()
-        self.closed_vol, self.forming_vol = PathsItem(), PathsItem()
+        # closed bars change once per bar: cached as pixmaps, so the forming bar's frames are blits
+        self.closed_item, self.forming_item = cache_item(PathsItem()), PathsItem()
+        self.closed_vol, self.forming_vol = cache_item(PathsItem()), PathsItem()
         for item in (self.closed_item, self.forming_item):
             self.price_plot.addItem(item)
         for item in (self.closed_vol, self.forming_vol):
@@ -71,6 +75,7 @@ class TickChartWindow(PriceWindow):
         self.ltp_line.label = pg.InfLineLabel(self.ltp_line, text="", position=0.02, anchors=[(0, 1), (0, 1)])
         self.price_plot.addItem(self.ltp_line)
         self.price_plot.getViewBox().sigRangeChangedManually.connect(self._user_moved)
+        self.price_plot.getViewBox().sigXRangeChanged.connect(lambda *_: self.mark_dirty())  # clipped drawing follows the view
         self.volume_plot.getViewBox().sigRangeChangedManually.connect(self._user_moved)
 
         central = QWidget()
@@ -98,12 +103,12 @@ class TickChartWindow(PriceWindow):
     # --- data ---
     def on_instrument(self, instrument: Instrument) -> None:
         self.tick_bars = TickBars(self.ticks, self.tick_bars.trades_per_bar)
-        self._closed_drawn = (-1, -1, -1)
+        self._closed_drawn = ()
         self.following = True
 
     def on_reset(self) -> None:
         self.tick_bars = TickBars(self.ticks, self.tick_bars.trades_per_bar)
-        self._closed_drawn = (-1, -1, -1)
+        self._closed_drawn = ()
         self.following = True
 
     # --- paint ---
@@ -115,7 +120,7 @@ class TickChartWindow(PriceWindow):
         self.ltp_line.setPen(pg.mkPen(t.accent, style=Qt.PenStyle.DotLine))
         self.ltp_line.label.setColor(t.accent)
         self.header.setStyleSheet(f"color: {t.fg}; font-size: 13px;")
-        self._closed_drawn = (-1, -1, -1)
+        self._closed_drawn = ()
 
     def paint_models(self) -> None:
         inst = self.instrument
@@ -126,12 +131,17 @@ class TickChartWindow(PriceWindow):
         n = len(bars)
         forming = self.tick_bars.forming
         closed = n - 1 if forming else n
-        key = (closed, self.tick_bars.trades_per_bar, self.session_day or 0)
+        if self.following and n:
+            self._follow(bars)
+        (x_lo, x_hi), _ = self.price_plot.getViewBox().viewRange()
+        first = max(0, min(closed, int(x_lo) - CLIP_MARGIN))  # clip to the view: only visible bars are drawn
+        last = max(first, min(closed, int(x_hi) + CLIP_MARGIN))
+        key = (closed, self.tick_bars.trades_per_bar, self.session_day or 0, first, last)
         if key != self._closed_drawn:
-            x = np.arange(closed, dtype=np.float64)
-            closed_bars = _head(bars, closed)
-            self.closed_item.set_layers(candle_layers(x, closed_bars, self.theme))
-            self.closed_vol.set_layers(volume_layers(x, closed_bars, self.theme))
+            x = np.arange(first, last, dtype=np.float64)
+            part = _slice(bars, first, last)
+            self.closed_item.set_layers(candle_layers(x, part, self.theme))
+            self.closed_vol.set_layers(volume_layers(x, part, self.theme))
             self._closed_drawn = key
         if forming:
             x = np.array([n - 1], dtype=np.float64)
@@ -141,25 +151,20 @@ class TickChartWindow(PriceWindow):
             self.forming_item.clear()
             self.forming_vol.clear()
         dp = fmt.display_decimals(inst.tick_size)
-        if n:
-            last = float(bars.close[-1])
-            self.ltp_line.setVisible(True)
-            self.ltp_line.setPos(last)
-            self.ltp_line.label.setFormat(f"LTP {fmt.price(last, dp)}")
-            if self.following:
-                self._follow(bars)
-        else:
-            self.ltp_line.setVisible(False)
-        self.header.setText(self._header_html(inst, bars, forming, dp))
+        last_price = float(bars.close[-1]) if n else None
+        place_line(self.ltp_line, last_price, f"LTP {fmt.price(last_price, dp)}")
+        set_text(self.header, self._header_html(inst, bars, forming, dp))
 
     def _follow(self, bars: Bars) -> None:
+        """Keep the newest bars in view; ranges move in steps (see viz.widgets.ranges), not every frame."""
         n = len(bars)
-        lo_i = max(0, n - VISIBLE_BARS)
-        low, high = float(bars.low[lo_i:].min()), float(bars.high[lo_i:].max())
-        pad = max((high - low) * 0.08, 1e-9)
-        self.price_plot.setXRange(n - VISIBLE_BARS - 0.5, n + 2.5, padding=0)
-        self.price_plot.setYRange(low - pad, high + pad, padding=0)
-        self.volume_plot.setYRange(0, float(bars.volume[lo_i:].max()) * 1.1, padding=0)
+        (x_lo, x_hi), _ = self.price_plot.getViewBox().viewRange()
+        if not (x_lo <= n - VISIBLE_BARS + 1 and n + 0.5 <= x_hi <= n + FOLLOW_STEP + 1):
+            self.price_plot.setXRange(n - VISIBLE_BARS - 0.5, n + FOLLOW_STEP, padding=0)
+        (x_lo, x_hi), _ = self.price_plot.getViewBox().viewRange()
+        lo_i = max(0, int(x_lo))
+        stick_view(self.price_plot, y=(float(bars.low[lo_i:].min()), float(bars.high[lo_i:].max())), headroom=0.08)
+        stick_view(self.volume_plot, y=(0.0, float(bars.volume[lo_i:].max())), y_floor=0.0)
 
     def _header_html(self, inst: Instrument, bars: Bars, forming: bool, dp: int) -> str:
         n_per = self.tick_bars.trades_per_bar
@@ -181,5 +186,5 @@ class TickChartWindow(PriceWindow):
         )
 
 
-def _head(bars: Bars, n: int) -> Bars:
-    return Bars(*(getattr(bars, f)[:n] for f in Bars.__dataclass_fields__))
+def _slice(bars: Bars, first: int, last: int) -> Bars:
+    return Bars(*(getattr(bars, f)[first:last] for f in Bars.__dataclass_fields__))

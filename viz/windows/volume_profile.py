@@ -20,9 +20,10 @@ from viz.models import fmt
 from viz.models.profile import VA_METHODS, PriceLadder, Profile, ProfileStats
 from viz.models.ticks import SIDE_CODES
 from viz.widgets.controls import ChoiceBox, labelled
-from viz.widgets.paths import PathsItem
+from viz.widgets.paths import PathsItem, place_line, set_text
 from viz.widgets.profile_layers import profile_layers
-from viz.widgets.theme import style_plot
+from viz.widgets.ranges import stick_view
+from viz.widgets.theme import chart_view, style_plot
 from viz.windows.base import VizOptions
 from viz.windows.price_base import PriceWindow, session_label
 
@@ -48,6 +49,7 @@ class VolumeProfileWindow(PriceWindow):
     def __init__(self, settings: Settings, options: VizOptions | None = None) -> None:
         super().__init__(settings, options)
         self.ladder: PriceLadder | None = None
+        self._fit_next = True  # fit the view to the data on the next paint (then keep it sticky)
         self.profile: Profile | None = None
         self.stats: ProfileStats | None = None
         self._user_rows = False
@@ -71,13 +73,16 @@ class VolumeProfileWindow(PriceWindow):
         self.toolbar.addWidget(self.method_box)
         self.finish_toolbar()
 
-        self.plot_widget = pg.PlotWidget()
+        self.plot_widget = chart_view(pg.PlotWidget())
         self.plot = self.plot_widget.getPlotItem()
         self.plot.setLabel("bottom", "volume")
         self.plot.setLabel("left", "price")
         self.plot.showAxis("right")
         self.plot.getAxis("right").setStyle(showValues=True)
         self.plot.hideButtons()
+        self.plot.disableAutoRange()
+        self.plot.getViewBox().sigRangeChangedManually.connect(self._user_zoomed)
+        self._user_view = False
         self.bars = PathsItem()
         self.plot.addItem(self.bars)
         self.poc_line = pg.InfiniteLine(angle=0, movable=False)
@@ -132,7 +137,7 @@ class VolumeProfileWindow(PriceWindow):
         self._user_rows = saved is not None
         if saved is not None:
             self.set_rows(int(saved), user=True)
-        self.plot.enableAutoRange()
+        self._fit_next = True
 
     def on_reset(self) -> None:
         assert self.instrument is not None
@@ -142,7 +147,7 @@ class VolumeProfileWindow(PriceWindow):
         if not self._user_rows and len(t):
             self.set_rows(auto_ticks_per_row(float(t.price.min()), float(t.price.max()), self.instrument.tick_size),
                           user=False)
-        self.plot.enableAutoRange()
+        self._fit_next = True
 
     def on_add(self, events: list[dict[str, Any]]) -> None:
         ladder = self.ladder
@@ -177,16 +182,21 @@ class VolumeProfileWindow(PriceWindow):
         for line, value, offset, name in ((self.poc_line, stats.poc, half, "POC"),
                                           (self.vah_line, stats.vah, prof.row_size * 0.86, "VAH"),
                                           (self.val_line, stats.val, 0.0, "VAL")):
-            line.setVisible(value is not None)
-            if value is not None:
-                line.setPos(value + offset)
-                line.label.setFormat(f"{name} {fmt.price(value, dp)}")
+            place_line(line, None if value is None else value + offset, f"{name} {fmt.price(value, dp)}")
         last = float(self.ticks.price[-1]) if len(self.ticks) else None
-        self.ltp_line.setVisible(last is not None)
-        if last is not None:
-            self.ltp_line.setPos(last)
-            self.ltp_line.label.setFormat(f"LTP {fmt.price(last, dp)}")
-        self.header.setText(self._header_html(inst, prof, stats, dp))
+        place_line(self.ltp_line, last, f"LTP {fmt.price(last, dp)}")
+        set_text(self.header, self._header_html(inst, prof, stats, dp))
+        if len(prof.price):
+            x, y = (0.0, float(prof.total.max())), (float(prof.price[0]), float(prof.price[-1] + prof.row_size))
+            if self._fit_next:
+                self._fit_next = self._user_view = False
+                self.plot.setXRange(0.0, x[1] * 1.1, padding=0)
+                self.plot.setYRange(y[0] - prof.row_size, y[1] + prof.row_size, padding=0)
+            elif not self._user_view:
+                stick_view(self.plot, x=x, y=y, x_floor=0.0)
+
+    def _user_zoomed(self, *_: object) -> None:
+        self._user_view = True  # the user's zoom/pan stays until the next instrument or reload
 
     def _header_html(self, inst: Instrument, prof: Profile, stats: ProfileStats, dp: int) -> str:
         t = self.theme

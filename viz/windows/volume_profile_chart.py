@@ -25,9 +25,10 @@ from viz.models.profile import VA_METHODS
 from viz.models.ticks import SIDE_CODES
 from viz.widgets.candles import candle_layers
 from viz.widgets.controls import ChoiceBox, labelled
-from viz.widgets.paths import PathsItem, segments_path
+from viz.widgets.paths import PathsItem, segments_path, set_text
 from viz.widgets.profile_layers import ROW_FILL, RectGroups, profile_rects, rects_layers
-from viz.widgets.theme import style_plot
+from viz.widgets.ranges import stick_view
+from viz.widgets.theme import cache_item, chart_view, style_plot
 from viz.windows.base import VizOptions
 from viz.windows.price_base import PriceWindow, session_label
 from viz.windows.volume_profile import auto_ticks_per_row
@@ -102,17 +103,18 @@ class VolumeProfileChartWindow(PriceWindow):
         self.toolbar.addWidget(self.candles_box)
         self.finish_toolbar()
 
-        self.plot_widget = pg.PlotWidget(axisItems={"bottom": _PeriodAxis(self)})
+        self.plot_widget = chart_view(pg.PlotWidget(axisItems={"bottom": _PeriodAxis(self)}))
         self.plot = self.plot_widget.getPlotItem()
         self.plot.showAxis("right")
         self.plot.hideAxis("left")
         self.plot.hideButtons()
-        self.closed_item, self.live_item, self.session_item = PathsItem(), PathsItem(), PathsItem()
+        # closed periods change once per period: a cached pixmap between their updates
+        self.closed_item, self.live_item, self.session_item = cache_item(PathsItem()), PathsItem(), PathsItem()
         for item in (self.closed_item, self.live_item, self.session_item):
             self.plot.addItem(item)
         self.dpoc = pg.PlotDataItem(stepMode="center")
         self.plot.addItem(self.dpoc)
-        self.session_labels = [pg.TextItem(anchor=(0, 0.5)) for _ in range(3)]
+        self.session_labels = [cache_item(pg.TextItem(anchor=(0, 0.5))) for _ in range(3)]
         for label in self.session_labels:
             self.plot.addItem(label)
         self.plot.getViewBox().sigRangeChangedManually.connect(self._user_moved)
@@ -243,13 +245,14 @@ class VolumeProfileChartWindow(PriceWindow):
         else:
             self.dpoc.setData([], [])
         if self.following and n:
-            self.plot.setXRange(max(-0.2, n - VISIBLE_PERIODS), self.session_x() + SESSION_WIDTH + LABEL_ROOM, padding=0)
+            x = (max(-0.2, n - VISIBLE_PERIODS), self.session_x() + SESSION_WIDTH + LABEL_ROOM)
+            (cx, _) = self.plot.getViewBox().viewRange()
+            if abs(cx[0] - x[0]) > 1e-6 or abs(cx[1] - x[1]) > 1e-6:  # moves once per new period
+                self.plot.setXRange(*x, padding=0)
             prof, _ = model.session_profile()
             if len(prof.price):
-                lo, hi = float(prof.price[0]), float(prof.price[-1] + prof.row_size)
-                pad = (hi - lo) * 0.04 + prof.row_size
-                self.plot.setYRange(lo - pad, hi + pad, padding=0)
-        self.header.setText(self._header_html(inst, model))
+                stick_view(self.plot, y=(float(prof.price[0]), float(prof.price[-1] + prof.row_size)), headroom=0.05)
+        set_text(self.header, self._header_html(inst, model))
 
     def _paint_session(self, model: PeriodProfiles, n: int) -> None:
         prof, stats = model.session_profile()
@@ -271,8 +274,11 @@ class VolumeProfileChartWindow(PriceWindow):
         for label, y, name, value in zip(self.session_labels, ys, ("POC", "VAH", "VAL"),
                                          (stats.poc, stats.vah, stats.val), strict=True):
             label.setVisible(True)
-            label.setText(f"{name} {fmt.price(value, dp)}")
-            label.setPos(x0 + SESSION_WIDTH + 0.05, y)
+            text = f"{name} {fmt.price(value, dp)}"
+            if label.toPlainText() != text:
+                label.setText(text)
+            if (label.pos().x(), label.pos().y()) != (x0 + SESSION_WIDTH + 0.05, y):
+                label.setPos(x0 + SESSION_WIDTH + 0.05, y)
 
     def _header_html(self, inst: Instrument, model: PeriodProfiles) -> str:
         t = self.theme
