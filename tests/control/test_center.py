@@ -137,9 +137,9 @@ async def test_a_stuck_service_says_in_which_step(center: ControlCenter, tmp_pat
     try:
         await startall._start_service(center, "feed")
         step = center.startup.step("feed")
-        assert step.status == "stuck" and step.detail == "stuck in step 'setting up'", step
+        assert step.status == "stuck" and step.detail == "stuck in step 'loading instruments'", step
         row = center.row("feed")
-        assert row is not None and row.state == "starting" and row.step == "setting up"
+        assert row is not None and row.state == "starting" and row.step == "loading instruments"
     finally:
         hold.set()
         await center.stop("feed")
