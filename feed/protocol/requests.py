@@ -108,7 +108,8 @@ def parse_request(text: str | bytes, *, max_instruments: int = MAX_INSTRUMENTS_P
         if isinstance(sid, bool) or not isinstance(sid, (str, int)):
             raise RequestError(f"SecurityId must be a string of digits, got {sid!r}")
         sid_s = str(sid)
-        if not sid_s.isdigit() or len(sid_s) > 10 or int(sid_s) > 0xFFFFFFFF:
+        # isascii: str.isdigit() also admits digits like "\u00b2" that int() refuses (found by the fuzzer)
+        if not (sid_s.isascii() and sid_s.isdigit()) or len(sid_s) > 10 or int(sid_s) > 0xFFFFFFFF:
             raise RequestError(f"SecurityId {sid_s[:20]!r} is not a valid id")
         out.append((seg, int(sid_s)))
     return Request(code, tuple(out))

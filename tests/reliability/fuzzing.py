@@ -3,7 +3,8 @@
 An outcome is ``accepted`` (a valid :class:`Request`), ``rejected`` (:class:`RequestError`, what the simulator
 expects of bad frames) or ``escaped:<Exception>`` (anything else: a bug, since the simulator catches only
 ``RequestError``). ``known_bug`` marks the one class found so far: a non-ASCII digit in ``SecurityId``
-(``"²"``) passes ``str.isdigit`` and then fails ``int()`` with a ValueError.
+(``"²"``) passed ``str.isdigit`` and then failed ``int()`` with a ValueError; parse_request now also checks
+``isascii`` and rejects it, and the tests assert so.
 """
 
 from __future__ import annotations
