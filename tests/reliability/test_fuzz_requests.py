@@ -124,16 +124,19 @@ class CountingSim(SimServer):
         return super()._on_request(conn, text)
 
 
-def _ws_mutants(n: int, *, skip_known_bug: bool) -> tuple[list[str], int]:
-    """Text frames (as a client sends them: UTF-8 text) and how many of them are bad; never a disconnect."""
+KNOWN_BUG_FRAME = ("{\"RequestCode\": 15, \"InstrumentList\": [{\"ExchangeSegment\": \"IDX_I\", "
+                   "\"SecurityId\": \"\u00b2\"}]}")
+
+
+def _ws_mutants(n: int) -> tuple[list[str], int]:
+    """Text frames (as a client sends them: UTF-8 text) and how many of them are bad; never a disconnect.
+    The frame that once ended the simulator's connection (``known_bug``) is always among them."""
     rng = random.Random(7)
     pool = seeds(rng)
-    out: list[str] = []
-    bad = 0
+    out: list[str] = [KNOWN_BUG_FRAME]
+    bad = 1
     while len(out) < n:
         text = mutant(rng, pool).decode("utf-8", errors="replace")
-        if skip_known_bug and known_bug(text):
-            continue
         kind = classify(text)
         if kind == "accepted" and parse_request(text).code == RequestCode.DISCONNECT:
             continue  # a valid disconnect closes the socket by design
@@ -166,7 +169,8 @@ async def _close(ws: aiohttp.ClientWebSocketResponse) -> None:
 
 @pytest.mark.timeout(TIMEOUT_S)
 async def test_simulator_survives_and_sees_every_bad_frame() -> None:
-    frames, bad = _ws_mutants(WS_CASES, skip_known_bug=True)
+    frames, bad = _ws_mutants(WS_CASES)
+    assert known_bug(frames[0])
     async with CountingSim(make_settings(sim_rate=50.0)) as sim:
         ws = await _fuzz_socket(sim.url, frames)
         sentinel = build_requests([("IDX_I", 25)], "ticker")[0]
@@ -180,17 +184,14 @@ async def test_simulator_survives_and_sees_every_bad_frame() -> None:
 
 
 @pytest.mark.timeout(TIMEOUT_S)
-async def test_replay_server_counts_every_bad_frame_including_the_known_bug(tmp_path: Path) -> None:
+async def test_replay_server_counts_every_bad_frame(tmp_path: Path) -> None:
     settings = make_settings(journal_dir=tmp_path)
     journal = Journal(settings)
     await journal.start()
     journal.append(pack_prev_close(0, 13, 26000.0, 0), 1.0e9)
     await journal.stop()
     assert journal.path is not None
-    frames, bad = _ws_mutants(WS_CASES, skip_known_bug=False)
-    frames.append("{\"RequestCode\": 15, \"InstrumentList\": [{\"ExchangeSegment\": \"IDX_I\", "
-                  "\"SecurityId\": \"\u00b2\"}]}")
-    bad += 1
+    frames, bad = _ws_mutants(WS_CASES)
     async with ReplayServer(settings, [journal.path], speed=None) as server:
         ws = await _fuzz_socket(server.url, frames)
         await eventually(lambda: server.bad_requests == bad, timeout_s=TIMEOUT_S / 2,
