@@ -19,6 +19,7 @@ from redis.exceptions import RedisError
 
 from feed.connection import DhanConnection
 from feed.instruments import InstrumentInfo, fetch_scrip_master, parse_scrip_master_report
+from feed.journal import Journal
 from feed.normalise import Normaliser
 from feed.protocol.constants import SEGMENT_BY_NAME
 from feed.protocol.decode import Decoder
@@ -73,6 +74,8 @@ class FeedService(Service):
         self._recentre_lock = asyncio.Lock()
         self._pub_stop = asyncio.Event()  # set at teardown: publisher drains then returns
         self._pub_task: asyncio.Task[None] | None = None
+        # Every raw frame with its receive time, off the hot path (a bounded queue drained by a thread).
+        self.journal = Journal(settings, instance=self.instance)
 
     # --- setup ---
     async def _load_instruments(self) -> list[InstrumentInfo]:
@@ -98,6 +101,7 @@ class FeedService(Service):
 
     async def setup(self) -> None:
         assert self.redis is not None
+        await self.journal.start()
         self.step = "loading instruments"
         instruments = await self._load_instruments()
         self.step = "selecting universe"
@@ -125,6 +129,7 @@ class FeedService(Service):
 
     # --- hot path ---
     def _on_frame(self, frame: bytes, recv_ts: float) -> None:
+        self.journal.append(frame, recv_ts)
         q, t, d = self._q, self._t, self._d
         self.normaliser.feed_frame(self.decoder, frame, recv_ts, q, t, d)
         pub = self.publisher
@@ -170,6 +175,7 @@ class FeedService(Service):
         await self._flush_events()
         if self.publisher is not None:
             await self.publisher.close()
+        await self.journal.stop()
 
     # --- universe ---
     def _prices(self) -> dict[str, float]:
@@ -248,6 +254,7 @@ class FeedService(Service):
         assert self.redis is not None
         mapping = {instrument_key(*m.key): orjson.dumps(member_record(m)) for m in added}
         gone = [instrument_key(*m.key) for m in removed]
+        self.journal.note_universe(mapping, gone)  # the journal mirrors the universe for replay and verify
         try:
             pipe = self.redis.pipeline(transaction=True)
             if mapping:
@@ -326,4 +333,5 @@ class FeedService(Service):
         out["last_frame_age_s"] = round(min(ages), 3) if ages else ""
         if self.publisher is not None:
             out.update(self.publisher.metrics())
+        out.update(self.journal.metrics())
         return out

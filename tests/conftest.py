@@ -39,6 +39,7 @@ def make_settings(**overrides: Any) -> Settings:
         "heartbeat_interval_s": 0.2,
         "health_port_base": 0,  # no /health endpoints unless a test asks (Service.health_port = 0: a free port)
         "spool_dir": Path(os.environ.get("TMPDIR", "/tmp")) / f"dhan-spool-{uuid.uuid4().hex[:8]}",
+        "journal_dir": Path(os.environ.get("TMPDIR", "/tmp")) / f"dhan-journal-{uuid.uuid4().hex[:8]}",
     }
     base.update(overrides)
     return Settings(_env_file=None, **base)  # type: ignore[call-arg]

@@ -22,7 +22,8 @@ from tests.conftest import eventually, make_settings
 
 def _env(s: Settings) -> dict[str, str]:
     return {"DHAN_KEY_PREFIX": s.key_prefix, "DHAN_HEARTBEAT_INTERVAL_S": "0.2", "DHAN_HEALTH_PORT_BASE": "0",
-            "DHAN_REDIS_URL": s.redis_url.get_secret_value(), "DHAN_MYSQL_URL": s.mysql_url.get_secret_value()}
+            "DHAN_REDIS_URL": s.redis_url.get_secret_value(), "DHAN_MYSQL_URL": s.mysql_url.get_secret_value(),
+            "DHAN_SPOOL_DIR": str(s.spool_dir), "DHAN_JOURNAL_DIR": str(s.journal_dir)}
 
 
 @pytest.fixture

@@ -59,7 +59,8 @@ def test_dead_redis_is_one_line() -> None:
 def test_sim_and_feed_stop_cleanly_on_sigterm(tmp_path) -> None:
     port = free_port()
     env = {**ENV, "DHAN_SIM_PORT": str(port), "DHAN_KEY_PREFIX": f"cli{port}:", "DHAN_NIFTY_STRIKES": "2",
-           "DHAN_BANKNIFTY_STRIKES": "1", "DHAN_SPOOL_DIR": str(tmp_path / "spool")}
+           "DHAN_BANKNIFTY_STRIKES": "1", "DHAN_SPOOL_DIR": str(tmp_path / "spool"),
+           "DHAN_JOURNAL_DIR": str(tmp_path / "journal")}
     sim = subprocess.Popen([sys.executable, "-m", "shared.cli", "sim"], env=env, stdout=subprocess.DEVNULL)
     feed = subprocess.Popen([sys.executable, "-m", "shared.cli", "feed"], env=env, stdout=subprocess.PIPE, text=True)
     try:

@@ -20,6 +20,7 @@ def test_dhan_up_fills_all_six_tables(db_settings, tmp_path) -> None:  # noqa: A
         "DHAN_NIFTY_STRIKES": "3",
         "DHAN_BANKNIFTY_STRIKES": "2",
         "DHAN_SPOOL_DIR": str(tmp_path / "spool"),
+        "DHAN_JOURNAL_DIR": str(tmp_path / "journal"),
         "DHAN_LOG_FORMAT": "json",
     }
     out = subprocess.run(
