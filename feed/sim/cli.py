@@ -57,6 +57,7 @@ class SimService(Service):
             "connections": stats["connections"],
             "subscribed": stats["subscribed"],
             "packets_sent": sent,
+            "bad_requests": stats["bad_requests"],
             "packets_per_s": round(rate, 1),
             "updates": stats["updates"],
             "target_rate": self.server.rate,

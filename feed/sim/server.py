@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import asyncio
 import random
+import re
 import time
 from collections import Counter
 from collections.abc import Mapping
@@ -88,6 +89,7 @@ class SimServer:
         self.sent_count = 0
         self.updates_count = 0
         self.refused: Counter[int] = Counter()
+        self.bad_requests = 0
         self.emitter: asyncio.Task[None] | None = None
         self._conns: dict[int, SimConnection] = {}
         self._next_conn_id = 1
@@ -234,8 +236,10 @@ class SimServer:
                     if self._on_request(conn, msg.data):
                         await ws.close()
                         break
-                elif conn.report_once("binary"):
-                    self.log.warning("request_ignored", conn=conn.conn_id, why="binary frame from client")
+                else:
+                    self.bad_requests += 1
+                    if conn.report_once("binary"):
+                        self.log.warning("request_ignored", conn=conn.conn_id, why="binary frame from client")
         finally:
             self._forget(conn)
             self.log.info("connection_closed", **conn.summary(), close_code=ws.close_code)
@@ -256,9 +260,12 @@ class SimServer:
         """Apply one JSON request; True when the client asked to disconnect (code 12)."""
         try:
             req = parse_request(text)
-        except RequestError as exc:
-            if conn.report_once(f"bad:{str(exc)[:40]}"):
-                self.log.warning("request_ignored", conn=conn.conn_id, why=str(exc))
+        except (RequestError, ValueError) as exc:  # ValueError too: a parser bug must not end the connection
+            self.bad_requests += 1
+            # log once per kind of problem: the reason with its quoted value masked, so the set stays small
+            kind = re.sub(r"'[^']*'|\"[^\"]*\"|\d+", "?", str(exc))[:60]
+            if conn.report_once(f"bad:{kind}"):
+                self.log.warning("request_ignored", conn=conn.conn_id, why=str(exc)[:200])
             return False
         if req.code == RequestCode.DISCONNECT:
             self.log.info("client_disconnect_request", conn=conn.conn_id)
@@ -380,5 +387,6 @@ class SimServer:
             "seed": self.seed,
             "tokens_expired": self._tokens_expired,
             "refused": {str(k): v for k, v in self.refused.items()},
+            "bad_requests": self.bad_requests,
             "clients": [c.summary() for c in self._conns.values()],
         }

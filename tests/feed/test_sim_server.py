@@ -221,6 +221,7 @@ async def test_bad_request_frames_are_ignored_and_the_connection_keeps_working()
         assert [p[0] for p in c.decode(await c.read_sent())] == [6, 7]
         ignored = [e for e in logs if e["event"] == "request_ignored"]
         assert len(ignored) == len(bad) + 1, "each bad frame once; the two binary frames once together"
+        assert sim.bad_requests == len(bad) + 2 and sim.stats()["bad_requests"] == len(bad) + 2
         await step(sim, clock)
         assert {p[0] for p in c.decode(await c.read_sent())} == {8}
         async with http.get(sim.http_url + "/health") as resp:
