@@ -94,7 +94,8 @@ def main() -> None:
                 f"native {statistics.median(ours):>10,.0f}/s  pure-python {statistics.median(pure):>9,.0f}/s")
         ref = [r for r in (run_dhanhq(frames) for _ in range(args.runs)) if r]
         if ref:
-            line += f"   dhanhq 2.3.0 median {statistics.median(ref):>9,.0f}/s  ratio {statistics.median(ours)/statistics.median(ref):.1f}x"
+            ratio = statistics.median(ours) / statistics.median(ref)
+            line += f"   dhanhq 2.3.0 median {statistics.median(ref):>9,.0f}/s  ratio {ratio:.1f}x"
         print(line, flush=True)
 
 

@@ -1,7 +1,8 @@
 """Feed throughput and latency: simulator -> feed (its own process) -> Redis.
 
 For each target rate it runs the simulator and ``dhan feed`` as child processes and a reader on the ticks
-stream here (three processes, so no one's event loop delays another's timestamps). Printed per rate (median over --runs):
+stream here (three processes, so no one's event loop delays another's timestamps).
+Printed per rate (median over --runs):
   * msgs/s into Redis  - events published by the feed per second (quotes + ticks + depth), from its heartbeat
   * frames/s           - WebSocket frames the feed decoded per second
   * p50/p99 latency    - simulator send time -> the trade readable in Redis (XREAD here), in ms
@@ -136,7 +137,8 @@ def main() -> None:
         runs = [asyncio.run(one_run(rate, args.seconds, args.redis_url)) for _ in range(args.runs)]
         med = {k: statistics.median(x[k] for x in runs) for k in runs[0]}
         print(f"rate {r:>6}: msgs/s into Redis {med['msgs_per_s']:>9,.0f}  frames/s {med['frames_per_s']:>9,.0f}  "
-              f"latency p50 {med['p50_ms']:6.2f} ms  p99 {med['p99_ms']:6.2f} ms  (trades sampled {med['samples']:,.0f},"
+              f"latency p50 {med['p50_ms']:6.2f} ms  p99 {med['p99_ms']:6.2f} ms  "
+              f"(trades sampled {med['samples']:,.0f},"
               f" median of {args.runs})", flush=True)
 
 

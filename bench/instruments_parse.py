@@ -22,9 +22,9 @@ from typing import TypeVar
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from feed.instruments import parse_scrip_master_report  # noqa: E402
-from feed.universe import UniverseSelector  # noqa: E402
-from shared.settings import Settings  # noqa: E402
+from feed.instruments import parse_scrip_master_report
+from feed.universe import UniverseSelector
+from shared.settings import Settings
 
 T = TypeVar("T")
 SAMPLE = ROOT / "tests" / "data" / "dhan-scrip-master-compact-nse-eq-idx-2026-07.csv"

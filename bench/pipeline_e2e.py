@@ -87,7 +87,7 @@ async def one_run(rate: float, seconds: float, redis_url: str, mysql_base: str, 
                         for g in await client.xinfo_groups(f"{prefix}ticks"):
                             if g["name"] == "writer" and g.get("lag") is not None:
                                 max_lag = max(max_lag, int(g["lag"]))
-                    except Exception:  # noqa: BLE001 - group not created yet
+                    except Exception:
                         pass
                 await asyncio.sleep(poll_ms / 1000)
             el = time.monotonic() - t0

@@ -22,11 +22,11 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from feed.protocol.constants import SEGMENT_BY_CODE  # noqa: E402
-from feed.sim.connection import frame_binary  # noqa: E402
-from feed.sim.market import MODES, Market  # noqa: E402
-from feed.sim.server import SimServer  # noqa: E402
-from shared.settings import Settings  # noqa: E402
+from feed.protocol.constants import SEGMENT_BY_CODE
+from feed.sim.connection import frame_binary
+from feed.sim.market import MODES, Market
+from feed.sim.server import SimServer
+from shared.settings import Settings
 
 CLIENT = textwrap.dedent(
     """
@@ -87,7 +87,7 @@ async def bench_wire(mode: str, seconds: float, frames_path: Path) -> tuple[floa
         from feed.protocol.requests import build_requests
 
         instruments = [(SEGMENT_BY_CODE[i.segment], i.security_id) for i in sim.market.instruments.values()]
-        frames_path.write_text("\n".join(build_requests(instruments, mode)))  # noqa: ASYNC240 - set-up, not timed
+        frames_path.write_text("\n".join(build_requests(instruments, mode)))
         url = sim.url + "?version=2&token=bench&clientId=1&authType=2"
         proc = await asyncio.create_subprocess_exec(
             sys.executable, "-c", CLIENT, url, str(frames_path), str(seconds), stdout=subprocess.PIPE,

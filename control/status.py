@@ -126,7 +126,8 @@ class StackStatus:
             return (f"batch {f('batch_size')} in {f('batch_commit_ms')} ms, ticks {f('rows_ticks_per_s')}/s, "
                     f"pool {f('pool_in_use')}/{f('pool_size')}")
         if name.startswith("greeks"):
-            return f"{f('greeks_per_s')} greeks/s, {f('options_covered')}/{f('options')} options, {f('unsolved')} unsolved"
+            return (f"{f('greeks_per_s')} greeks/s, {f('options_covered')}/{f('options')} options, "
+                    f"{f('unsolved')} unsolved")
         if name.startswith("sim"):
             return f"{f('connections')} client(s), {f('subscribed')} subscribed"
         return f("step")

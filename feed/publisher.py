@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import asyncio
 import collections
+import contextlib
 import os
 import struct
 import time
@@ -244,10 +245,8 @@ class Publisher:
                 if stopping.is_set() and attempt >= 3:
                     self._spill_pending_for_exit()
                     return
-                try:
+                with contextlib.suppress(TimeoutError):
                     await asyncio.wait_for(stopping.wait(), delay)
-                except TimeoutError:
-                    pass
                 continue
             self.last_latency_s = time.perf_counter() - t0
             self.batches += 1

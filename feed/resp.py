@@ -9,6 +9,7 @@ unix:// URLs with AUTH (user/password) and SELECT, parsed by redis-py's own URL 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import ssl
 from typing import Any
 
@@ -90,7 +91,5 @@ class RespConnection:
         writer, self._writer, self._reader = self._writer, None, None
         if writer is not None:
             writer.close()
-            try:
+            with contextlib.suppress(TimeoutError, OSError, ConnectionError):
                 await asyncio.wait_for(writer.wait_closed(), 1.0)
-            except (TimeoutError, OSError, ConnectionError):
-                pass

@@ -9,6 +9,7 @@ deadline), then unsubscribe the leaving ones, on the same connections, without a
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import time
 from collections.abc import Iterable
 from datetime import date
@@ -292,10 +293,8 @@ class FeedService(Service):
 
     async def _events_routine(self) -> None:
         while not self.stopping.is_set():
-            try:
+            with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self.stopping.wait(), 0.5)
-            except TimeoutError:
-                pass
             await self._flush_events()
 
     async def _flush_events(self) -> None:

@@ -25,7 +25,10 @@ from typing import Any
 
 import orjson
 
-__all__ = ["EVENT_FIELD", "EVENT_VERSION", "Event", "decode_batch", "decode_event", "encode_batch", "encode_event", "instrument_key"]
+__all__ = [
+    "EVENT_FIELD", "EVENT_VERSION", "Event", "decode_batch", "decode_event", "encode_batch", "encode_event",
+    "instrument_key",
+]
 
 EVENT_VERSION = 1
 EVENT_FIELD = b"d"

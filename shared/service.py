@@ -19,6 +19,7 @@ A service that ends with an error leaves a last heartbeat with state ``crashed``
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
 import signal
 import socket
@@ -132,10 +133,8 @@ class Service:
         """Run the service to completion; returns the process exit code."""
         loop = asyncio.get_running_loop()
         for sig in (signal.SIGTERM, signal.SIGINT):
-            try:
+            with contextlib.suppress(NotImplementedError, RuntimeError):  # non-main thread or Windows
                 loop.add_signal_handler(sig, self.stop, sig.name)
-            except (NotImplementedError, RuntimeError):  # pragma: no cover - non-main thread or Windows
-                pass
         self.redis = await connect_redis(self.settings)
         set_up = False
         failed = True
@@ -194,7 +193,7 @@ class Service:
         for t in tasks:
             t.cancel()
         if tasks:
-            done, pending = await asyncio.wait(tasks, timeout=self.settings.shutdown_deadline_s)
+            _done, pending = await asyncio.wait(tasks, timeout=self.settings.shutdown_deadline_s)
             for t in pending:
                 self.log.warning("task_still_pending", task=t.get_name())
 
@@ -260,10 +259,8 @@ class Service:
                 if not warned:
                     self.log.warning("heartbeat_failed", error=str(exc))
                     warned = True
-            try:
+            with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self.stopping.wait(), interval)
-            except TimeoutError:
-                pass
 
     async def _final_heartbeat(self) -> None:
         if self.redis is None:
@@ -292,15 +289,11 @@ class Service:
                     await self._handle_control(msg.get("data"))
             except (RedisError, OSError) as exc:
                 self.log.warning("control_channel_lost", error=str(exc))
-                try:
+                with contextlib.suppress(TimeoutError):
                     await asyncio.wait_for(self.stopping.wait(), 1.0)
-                except TimeoutError:
-                    pass
             finally:
-                try:
+                with contextlib.suppress(RedisError, OSError):
                     await pubsub.aclose()
-                except (RedisError, OSError):
-                    pass
 
     async def _handle_control(self, data: Any) -> None:
         try:

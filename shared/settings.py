@@ -189,8 +189,10 @@ class Settings(BaseSettings):
     monitor_interval_s: float = Field(1.0, gt=0, description="how often the monitor evaluates its rules")
     monitor_stale_s: float = Field(5.0, gt=0, description="a heartbeat older than this is stale: service down")
     monitor_feed_disconnected_s: float = Field(60.0, ge=0, description="feed without a connection this long: alert")
-    monitor_db_failures_per_min: float = Field(5.0, ge=0, description="writer MySQL failures per minute above this: alert")
-    monitor_redis_memory_pct: float = Field(80.0, gt=0, le=100, description="Redis used memory above this % of maxmemory")
+    monitor_db_failures_per_min: float = Field(
+        5.0, ge=0, description="writer MySQL failures per minute above this: alert")
+    monitor_redis_memory_pct: float = Field(
+        80.0, gt=0, le=100, description="Redis used memory above this % of maxmemory")
     monitor_pool_exhausted_s: float = Field(10.0, ge=0, description="a MySQL pool with no free connection this long")
     monitor_lag_max: int = Field(100_000, ge=1, description="consumer-group lag (entries) above this: alert")
     monitor_no_ticks_s: float = Field(60.0, gt=0, description="no trade on dhan:ticks this long in market hours: alert")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import itertools
 from collections import defaultdict
 from collections.abc import AsyncIterator
 from typing import Any
@@ -64,7 +65,8 @@ async def test_values_in_redis_match_what_the_simulator_sent(sim_settings: Setti
         await eventually(enough, timeout_s=30, message="150 trades in Redis")
         await eventually(lambda: rclient.hlen(sim_settings.key_prefix + "last:quote"), timeout_s=5)
         assert await run.stop() == 0
-    last = {k.decode(): orjson.loads(v) for k, v in (await rclient.hgetall(sim_settings.key_prefix + "last:quote")).items()}
+    raw_last = await rclient.hgetall(sim_settings.key_prefix + "last:quote")
+    last = {k.decode(): orjson.loads(v) for k, v in raw_last.items()}
     assert "IDX_I:13" in last and last["IDX_I:13"]["ltp"] > 0
     ticks = await _stream_events(rclient, sim_settings.key_prefix + "ticks")
     quotes = await _stream_events(rclient, sim_settings.key_prefix + "quotes")
@@ -77,7 +79,8 @@ async def test_values_in_redis_match_what_the_simulator_sent(sim_settings: Setti
             d = packet_as_dict(p)
             by_inst[(SEGMENT_BY_CODE[d["segment"]], d["security_id"])].append(d)
     assert dec.stats.bad == 0
-    universe = {k.decode(): orjson.loads(v) for k, v in (await rclient.hgetall(sim_settings.key_prefix + "universe")).items()}
+    raw_universe = await rclient.hgetall(sim_settings.key_prefix + "universe")
+    universe = {k.decode(): orjson.loads(v) for k, v in raw_universe.items()}
     # Every trade in Redis is a rise of cumulative volume the sim sent, at the price and time it sent.
     seen_trades: dict[tuple[str, int], list[int]] = defaultdict(list)
     for t in ticks:
@@ -95,7 +98,7 @@ async def test_values_in_redis_match_what_the_simulator_sent(sim_settings: Setti
     for key, vols in seen_trades.items():
         assert vols == sorted(set(vols)), f"{key}: trades out of order or doubled"
         sent_vols = [d["volume"] for d in by_inst[key] if "volume" in d and d["volume"] <= vols[-1]]
-        rises = [v for prev, v in zip(sent_vols, sent_vols[1:], strict=False) if v > prev]
+        rises = [v for prev, v in itertools.pairwise(sent_vols) if v > prev]
         assert vols == [v for v in rises if v > sent_vols[0]] or vols == rises, key
     # Quotes and depth carry the packets' values.
     assert {q["seg"] for q in quotes} >= {"IDX_I", "NSE_EQ", "NSE_FNO"}
@@ -217,7 +220,8 @@ async def test_redis_outage_mid_stream_loses_no_trade(tmp_path) -> None:
     try:
         async with SimServer(settings, recorder=lambda inst, pkt: sent.append(pkt)):
             run = Running(FeedService(settings))
-            await eventually(lambda: run.svc.publisher is not None and run.svc.publisher.published[1] > 20, timeout_s=20)
+            await eventually(lambda: run.svc.publisher is not None and run.svc.publisher.published[1] > 20,
+                             timeout_s=20)
             red.stop()  # saves its data, then is gone
             n_sent = len(sent)
             await eventually(lambda: run.svc.publisher.errors > 0 and len(sent) > n_sent + 1500, timeout_s=30,

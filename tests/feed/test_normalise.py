@@ -55,7 +55,8 @@ def test_quote_state_merges_prev_close_and_oi() -> None:
         pack_ticker(2, 7, 100.25, 6),
     ])
     last = quotes[-1]
-    assert (last["prev_close"], last["prev_oi"], last["oi"], last["ltp"], last["volume"]) == (97.5, 800, 1234, 100.25, 75)
+    got = (last["prev_close"], last["prev_oi"], last["oi"], last["ltp"], last["volume"])
+    assert got == (97.5, 800, 1234, 100.25, 75)
     assert last["exchange_ts"] == 6 and last["seg"] == "NSE_FNO" and last["sid"] == 7 and last["v"] == 1
     assert quotes[0]["ltp"] is None and quotes[0]["prev_close"] == 97.5
 

@@ -10,7 +10,7 @@ import sys
 from tests.conftest import free_port
 
 
-def test_dhan_up_fills_all_six_tables(db_settings, tmp_path) -> None:  # noqa: ANN001
+def test_dhan_up_fills_all_six_tables(db_settings, tmp_path) -> None:
     env = {
         **os.environ,
         "DHAN_KEY_PREFIX": db_settings.key_prefix,
