@@ -26,6 +26,9 @@ def free_port() -> int:
         return int(s.getsockname()[1])
 
 
+_PREFIXES: set[str] = set()
+
+
 def make_settings(**overrides: Any) -> Settings:
     """Settings isolated from the developer's .env and environment, with a unique Redis prefix."""
     base: dict[str, Any] = {
@@ -42,7 +45,26 @@ def make_settings(**overrides: Any) -> Settings:
         "journal_dir": Path(os.environ.get("TMPDIR", "/tmp")) / f"dhan-journal-{uuid.uuid4().hex[:8]}",
     }
     base.update(overrides)
+    _PREFIXES.add(str(base["key_prefix"]))
     return Settings(_env_file=None, **base)  # type: ignore[call-arg]
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _remove_test_keys() -> Iterator[None]:
+    """Whatever a test left in the shared local Redis under its unique prefix is deleted at the end."""
+    yield
+    import redis
+
+    client = redis.Redis.from_url(os.environ.get("DHAN_TEST_REDIS_URL", "redis://127.0.0.1:6379/0"))
+    try:
+        for prefix in _PREFIXES:
+            keys = list(client.scan_iter(match=f"{prefix}*", count=1000))
+            for start in range(0, len(keys), 1000):
+                client.delete(*keys[start : start + 1000])
+    except redis.RedisError:
+        pass
+    finally:
+        client.close()
 
 
 @pytest.fixture
