@@ -33,6 +33,7 @@ from redis.exceptions import RedisError
 from shared.backoff import backoff_s
 from shared.bus import connect_redis
 from shared.clock import ist_now
+from shared.gaps import run_gap_recorder
 from shared.keys import STREAM_KINDS
 from shared.service import Service
 from shared.settings import Settings
@@ -125,6 +126,8 @@ class WriterService(Service):
             self.spawn(self._commit_routine(), f"commit{i}")
         self.spawn(self._lease_routine(), "lease")
         self.spawn(self._partition_routine(), "partitions")
+        # gap ledger (shared/gaps.py): its own consumer group "gaps" on the feed's events stream
+        self.spawn(run_gap_recorder(self.settings, self.consumer, self.stopping), "gaps")
         # Before the first read: a read skips any gap the trim left and, on a group that never read, also
         # hides it from the group's counter, so losses from while no writer ran are counted first.
         await self._redis_retry(self._check_streams)

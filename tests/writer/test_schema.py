@@ -27,6 +27,7 @@ TABLES = {
     "dhan_schema_version", "dhan_instruments", "dhan_quotes", "dhan_depth", "dhan_ticks",
     "dhan_trade_summary",
     "dhan_options_greeks",
+    "dhan_gaps",  # 002_gaps.sql (shared/gaps.py)
 }  # fmt: skip
 
 

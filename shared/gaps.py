@@ -1,0 +1,260 @@
+"""Gap ledger: feed outages, stalls and universe changes as intervals in ``dhan_gaps`` (schema 002).
+
+The feed writes lifecycle events to the Redis stream ``Keys.events`` (feed/connection.py, feed/service.py).
+:class:`GapRecorder` reads them in its own consumer group (``gaps``) and turns them into rows:
+
+* ``disconnected`` (conn N, cause, reason) -> opens a feed-wide gap (segment and id NULL) of kind ``stall``
+  when the cause was the silence watchdog, else ``disconnect``; ``reason`` holds cause and Dhan's code.
+* ``connected`` (conn N) -> closes every open feed-wide gap of connection N at the event's time.
+* ``universe_change`` -> each removed instrument opens a ``universe_out`` gap; each added one closes its
+  open ``universe_out`` gap, or, when it had none (first entry), gets a zero-length ``universe_in`` marker.
+
+Rows are keyed by the stream entry id (``gap_key``) and inserted with ``INSERT IGNORE``; closing is an
+``UPDATE ... WHERE end_ts IS NULL``: an event delivered twice changes nothing. An entry is acknowledged only
+after its commit. Redis or MySQL outages are retried with backoff; the recorder never stops its service.
+:func:`gaps_between` is the Qt-free query charts and the Control Center call.
+
+Known limit: a feed killed without a ``disconnected`` event leaves no gap row (the next ``connected`` of
+that connection finds nothing open).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from dataclasses import dataclass
+from typing import Any
+
+import aiomysql
+import orjson
+import redis.asyncio as aioredis
+from redis.exceptions import ResponseError
+
+from shared.backoff import backoff_s
+from shared.keys import Keys
+from shared.logs import get_logger
+from shared.settings import Settings
+
+__all__ = ["GAPS_GROUP", "Gap", "GapRecorder", "gaps_between", "rows_for_event", "run_gap_recorder"]
+
+GAPS_GROUP = "gaps"
+READ_COUNT = 200
+BLOCK_MS = 1000
+REASON_CHARS = 255
+
+INSERT_GAP = (
+    "INSERT IGNORE INTO dhan_gaps (gap_key, exchange_segment, security_id, conn, kind, start_ts, end_ts, reason) "
+    "VALUES (%s, %s, %s, %s, %s, %s, %s, %s)"
+)
+CLOSE_FEED_GAPS = (
+    "UPDATE dhan_gaps SET end_ts = %s WHERE exchange_segment IS NULL AND conn = %s AND end_ts IS NULL "
+    "AND start_ts <= %s"
+)
+CLOSE_UNIVERSE_OUT = (
+    "UPDATE dhan_gaps SET end_ts = %s WHERE exchange_segment = %s AND security_id = %s "
+    "AND kind = 'universe_out' AND end_ts IS NULL AND start_ts <= %s"
+)
+CLOSED_AT = (
+    "SELECT 1 FROM dhan_gaps WHERE exchange_segment = %s AND security_id = %s AND kind = 'universe_out' "
+    "AND end_ts = %s LIMIT 1"
+)
+SELECT_GAPS = (
+    "SELECT exchange_segment, security_id, conn, kind, start_ts, end_ts, reason FROM dhan_gaps "
+    "WHERE start_ts <= %s AND (end_ts IS NULL OR end_ts >= %s) "
+    "AND (exchange_segment IS NULL OR (exchange_segment = %s AND security_id = %s)) ORDER BY start_ts, id"
+)
+
+
+@dataclass(frozen=True, slots=True)
+class Gap:
+    """One interval without data; ``end_ts`` None = still open. ``seg``/``sid`` None = the whole feed."""
+
+    seg: str | None
+    sid: int | None
+    conn: int | None
+    kind: str
+    start_ts: float
+    end_ts: float | None
+    reason: str | None
+
+
+def _entries(reply: Any) -> list[tuple[bytes, dict[bytes, bytes]]]:
+    """XREADGROUP reply of one stream, RESP2 (list of pairs) or RESP3 (dict)."""
+    if not reply:
+        return []
+    value = next(iter(reply.values())) if isinstance(reply, dict) else reply[0][1]
+    if value and isinstance(value[0], list):  # RESP3 wraps the entries once more
+        value = value[0]
+    out: list[tuple[bytes, dict[bytes, bytes]]] = []
+    for eid, fields in value or ():
+        if not isinstance(fields, dict):  # raw reply: flat [field, value, ...]
+            fields = dict(zip(fields[::2], fields[1::2], strict=False))
+        out.append((eid, fields))
+    return out
+
+
+def _split_key(key: str) -> tuple[str, int]:
+    seg, _, sid = key.rpartition(":")
+    return seg, int(sid)
+
+
+def rows_for_event(entry_id: str, event: dict[str, Any]) -> list[tuple[str, tuple[Any, ...]]]:
+    """The SQL statements (text, args) one lifecycle event turns into; [] for events that make no gap."""
+    kind = event.get("type")
+    ts = float(event.get("ts") or 0.0)
+    out: list[tuple[str, tuple[Any, ...]]] = []
+    if kind == "disconnected":
+        cause = str(event.get("cause") or "")
+        code = event.get("reason_code")
+        reason = cause if code is None else f"{cause}; {code} {event.get('reason') or ''}".strip()
+        gap_kind = "stall" if cause == "stall" else "disconnect"
+        out.append((INSERT_GAP, (f"{entry_id}", None, None, int(event.get("conn") or 0), gap_kind, ts, None,
+                                 reason[:REASON_CHARS])))
+    elif kind == "connected":
+        out.append((CLOSE_FEED_GAPS, (ts, int(event.get("conn") or 0), ts)))
+    elif kind == "universe_change":
+        why = str(event.get("reason") or "")[:REASON_CHARS]
+        for key in event.get("removed") or ():
+            seg, sid = _split_key(key)
+            out.append((INSERT_GAP, (f"{entry_id}:{key}", seg, sid, None, "universe_out", ts, None, why)))
+        for key in event.get("added") or ():
+            seg, sid = _split_key(key)
+            # closes an open universe_out, or (no row changed) the caller adds a universe_in marker
+            out.append((CLOSE_UNIVERSE_OUT, (ts, seg, sid, ts)))
+    return out
+
+
+async def apply_event(cur: aiomysql.Cursor, entry_id: str, event: dict[str, Any]) -> int:
+    """Run one event's statements on ``cur`` (no commit); returns rows changed."""
+    changed = 0
+    for sql, args in rows_for_event(entry_id, event):
+        n = await cur.execute(sql, args)
+        if sql is CLOSE_UNIVERSE_OUT:
+            ts, seg, sid, _ = args
+            # closed by this event (now, or on an earlier delivery of it): no marker
+            await cur.execute(CLOSED_AT, (seg, sid, ts))
+            if await cur.fetchone():
+                changed += int(n or 0)
+                continue
+            why = str(event.get("reason") or "")[:REASON_CHARS]
+            n = await cur.execute(INSERT_GAP, (f"{entry_id}:{seg}:{sid}", seg, sid, None, "universe_in", ts, ts, why))
+        changed += int(n or 0)
+    return changed
+
+
+async def gaps_between(pool: aiomysql.Pool, seg: str, sid: int, start: float, end: float) -> list[Gap]:
+    """Gaps touching ``[start, end]`` (true epoch seconds) for one instrument, feed-wide ones included."""
+    async with pool.acquire() as conn, conn.cursor() as cur:
+        await cur.execute(SELECT_GAPS, (end, start, seg, sid))
+        rows = await cur.fetchall()
+        await conn.commit()  # end the read snapshot so the next call sees new rows
+    return [
+        Gap(seg=r[0], sid=None if r[1] is None else int(r[1]), conn=None if r[2] is None else int(r[2]), kind=r[3],
+            start_ts=float(r[4]), end_ts=None if r[5] is None else float(r[5]), reason=r[6])
+        for r in rows
+    ]
+
+
+class GapRecorder:
+    """Consumer of group ``gaps`` on the events stream; see the module docstring. ``run`` until stopped."""
+
+    def __init__(self, client: aioredis.Redis, pool: aiomysql.Pool, keys: Keys, consumer: str) -> None:
+        self.client = client
+        self.pool = pool
+        self.keys = keys
+        self.consumer = consumer
+        self.log = get_logger("gaps")
+        self.events_seen = 0
+        self.rows_changed = 0
+        self.failures = 0
+
+    async def ensure_group(self) -> None:
+        try:
+            await self.client.xgroup_create(self.keys.events, GAPS_GROUP, id="0", mkstream=True)
+        except ResponseError as exc:
+            if "BUSYGROUP" not in str(exc):
+                raise
+
+    async def run(self, stopping: asyncio.Event) -> None:
+        attempt = 0
+        pending_first = True
+        while not stopping.is_set():
+            try:
+                await self.ensure_group()
+                # own pending entries first (delivered before a crash or an outage), then new ones
+                start = "0" if pending_first else ">"
+                reply = await self.client.xreadgroup(
+                    GAPS_GROUP, self.consumer, {self.keys.events: start}, count=READ_COUNT,
+                    block=None if pending_first else BLOCK_MS,
+                )
+                entries = _entries(reply)
+                if pending_first and not entries:
+                    pending_first = False
+                    continue
+                if entries:
+                    await self._apply(entries)
+                attempt = 0
+            except Exception as exc:
+                self.failures += 1
+                attempt += 1
+                pending_first = True
+                self.log.warning("gaps_retry", error=str(exc).splitlines()[0][:200] if str(exc) else type(exc).__name__,
+                                 attempt=attempt)
+                delay = backoff_s(attempt, base_s=0.2, cap_s=5.0)
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(stopping.wait(), delay)
+
+    async def _apply(self, entries: list[tuple[bytes, dict[bytes, bytes]]]) -> None:
+        ids = [eid for eid, _ in entries]
+        async with self.pool.acquire() as conn:
+            try:
+                async with conn.cursor() as cur:
+                    for eid, fields in entries:
+                        raw = fields.get(b"d")
+                        if raw is None:
+                            continue
+                        try:
+                            event = orjson.loads(raw)
+                        except orjson.JSONDecodeError:
+                            self.log.warning("gaps_bad_event", entry=eid.decode())
+                            continue
+                        try:
+                            if isinstance(event, dict):
+                                self.rows_changed += await apply_event(cur, eid.decode(), event)
+                        except (TypeError, ValueError) as exc:  # a malformed event is skipped, never retried
+                            self.log.warning("gaps_bad_event", entry=eid.decode(), error=str(exc)[:200])
+                await conn.commit()
+            except BaseException:
+                await conn.rollback()
+                raise
+        await self.client.xack(self.keys.events, GAPS_GROUP, *ids)
+        self.events_seen += len(entries)
+
+
+async def run_gap_recorder(settings: Settings, consumer: str, stopping: asyncio.Event) -> None:
+    """The writer's hook: a Redis client and a one-connection pool of its own, a :class:`GapRecorder`
+    until ``stopping`` (its own client: the writer sets raw reply callbacks on its)."""
+    from shared.bus import connect_redis
+    from shared.db import create_pool
+    from shared.errors import MySQLUnavailable, SchemaMismatch
+
+    log = get_logger("gaps")
+    attempt = 0
+    pool: aiomysql.Pool | None = None
+    while pool is None and not stopping.is_set():
+        try:
+            pool = await create_pool(settings, minsize=1, maxsize=1)
+        except (MySQLUnavailable, SchemaMismatch, OSError) as exc:
+            attempt += 1
+            log.warning("gaps_pool_retry", error=str(exc)[:200], attempt=attempt)
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(stopping.wait(), backoff_s(attempt, base_s=0.5, cap_s=10.0))
+    if pool is None:
+        return
+    client = await connect_redis(settings, check=False)
+    try:
+        await GapRecorder(client, pool, Keys(settings.key_prefix), consumer).run(stopping)
+    finally:
+        await client.aclose()
+        pool.close()
+        await pool.wait_closed()

@@ -1,0 +1,132 @@
+"""Gap ledger (shared/gaps.py): the feed's lifecycle events become dhan_gaps intervals, once each."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+from typing import Any
+
+import orjson
+import pytest
+import redis.asyncio as aioredis
+
+from shared.db import create_pool, init_schema
+from shared.gaps import GAPS_GROUP, Gap, GapRecorder, gaps_between
+from shared.keys import Keys
+from shared.settings import Settings
+from tests.conftest import eventually
+from tests.writer.conftest import query, running_writer
+
+T0 = 1_795_600_000.0
+
+
+def _events() -> list[dict[str, Any]]:
+    return [
+        {"type": "connected", "conn": 0, "ts": T0, "subscribed": 10},
+        {"type": "disconnected", "conn": 0, "ts": T0 + 10, "cause": "server_closed", "reason_code": 805,
+         "reason": "too many connections", "connected_s": 10.0},
+        {"type": "connected", "conn": 0, "ts": T0 + 12, "subscribed": 10},
+        {"type": "disconnected", "conn": 0, "ts": T0 + 20, "cause": "stall", "reason_code": None, "reason": None,
+         "connected_s": 8.0},
+        {"type": "connected", "conn": 0, "ts": T0 + 25, "subscribed": 10},
+        {"type": "universe_change", "ts": T0 + 30, "reason": "atm_shift", "atm": 100.0,
+         "added": ["NSE_FNO:2"], "removed": ["NSE_FNO:1"]},
+        {"type": "universe_change", "ts": T0 + 40, "reason": "atm_shift", "atm": 99.0,
+         "added": ["NSE_FNO:1"], "removed": []},
+    ]  # fmt: skip
+
+
+@pytest.fixture
+async def gsettings(db_settings: Settings) -> Settings:
+    await init_schema(db_settings)
+    return db_settings.model_copy(update={"shutdown_deadline_s": 3.0})
+
+
+@pytest.fixture
+async def gredis(gsettings: Settings) -> AsyncIterator[aioredis.Redis]:
+    client: aioredis.Redis = aioredis.Redis.from_url(gsettings.redis_url.get_secret_value())
+    yield client
+    keys = [k async for k in client.scan_iter(match=f"{gsettings.key_prefix}*", count=1000)]
+    if keys:
+        await client.delete(*keys)
+    await client.aclose()
+
+
+async def _publish(client: aioredis.Redis, settings: Settings, events: list[Any]) -> list[bytes]:
+    name = Keys(settings.key_prefix).events
+    return [await client.xadd(name, {"d": e if isinstance(e, bytes) else orjson.dumps(e)}) for e in events]
+
+
+async def _rows(settings: Settings) -> list[tuple[Any, ...]]:
+    return await query(
+        settings,
+        "SELECT exchange_segment, security_id, conn, kind, start_ts, end_ts, reason FROM dhan_gaps "
+        "ORDER BY start_ts, id",
+    )
+
+
+async def _group_done(client: aioredis.Redis, settings: Settings, last_id: bytes) -> bool:
+    for g in await client.xinfo_groups(Keys(settings.key_prefix).events):
+        if g["name"] == GAPS_GROUP.encode():
+            return g["last-delivered-id"] == last_id and int(g["pending"]) == 0
+    return False
+
+
+async def test_writer_records_gaps_and_query_shades_them(gsettings: Settings, gredis: aioredis.Redis) -> None:
+    async with running_writer(gsettings):
+        ids = await _publish(gredis, gsettings, _events())
+        await eventually(lambda: _group_done(gredis, gsettings, ids[-1]), timeout_s=60, message="gaps group read all")
+        rows = await _rows(gsettings)
+    kinds = [(r[0], r[1], r[3], float(r[4]), None if r[5] is None else float(r[5])) for r in rows]
+    assert kinds == [
+        (None, None, "disconnect", T0 + 10, T0 + 12),
+        (None, None, "stall", T0 + 20, T0 + 25),
+        ("NSE_FNO", 1, "universe_out", T0 + 30, T0 + 40),
+        ("NSE_FNO", 2, "universe_in", T0 + 30, T0 + 30),
+    ]
+    assert rows[0][6] == "server_closed; 805 too many connections"
+    assert rows[1][6] == "stall"
+
+    pool = await create_pool(gsettings, minsize=1, maxsize=1)
+    try:
+        one = await gaps_between(pool, "NSE_FNO", 1, T0, T0 + 100)
+        assert [(g.kind, g.start_ts, g.end_ts) for g in one] == [
+            ("disconnect", T0 + 10, T0 + 12), ("stall", T0 + 20, T0 + 25), ("universe_out", T0 + 30, T0 + 40),
+        ]  # fmt: skip
+        assert all(isinstance(g, Gap) for g in one)
+        # a window touching only the stall; another instrument does not see NSE_FNO:1's band
+        assert [g.kind for g in await gaps_between(pool, "NSE_FNO", 1, T0 + 21, T0 + 22)] == ["stall"]
+        assert [g.kind for g in await gaps_between(pool, "NSE_FNO", 3, T0 + 26, T0 + 100)] == []
+        # same id in another segment is another instrument
+        assert [g.kind for g in await gaps_between(pool, "NSE_EQ", 1, T0 + 26, T0 + 100)] == []
+    finally:
+        pool.close()
+        await pool.wait_closed()
+
+
+async def test_redelivery_stores_nothing_twice_and_open_gap_stays_open(
+    gsettings: Settings, gredis: aioredis.Redis
+) -> None:
+    pool = await create_pool(gsettings, minsize=1, maxsize=1)
+    stopping = asyncio.Event()
+    recorder = GapRecorder(gredis, pool, Keys(gsettings.key_prefix), "t1")
+    task = asyncio.create_task(recorder.run(stopping))
+    try:
+        events = [*_events(), b"not json", {"type": "disconnected", "conn": 1, "ts": T0 + 50, "cause": "error: x"}]
+        ids = await _publish(gredis, gsettings, events)
+        await eventually(lambda: _group_done(gredis, gsettings, ids[-1]), timeout_s=60, message="read all")
+        first = await _rows(gsettings)
+        assert len(first) == 5
+        assert first[-1][2] == 1 and first[-1][5] is None  # conn 1 still down: open gap
+        # every entry delivered again (as after a lost ack): no row added, none changed
+        await gredis.xgroup_setid(Keys(gsettings.key_prefix).events, GAPS_GROUP, "0")
+        await eventually(lambda: _group_done(gredis, gsettings, ids[-1]), timeout_s=60, message="read again")
+        assert await _rows(gsettings) == first
+        assert recorder.events_seen == 2 * len(events)
+        open_now = await gaps_between(pool, "NSE_EQ", 7, T0 + 1000, T0 + 2000)
+        assert [(g.kind, g.conn, g.end_ts) for g in open_now] == [("disconnect", 1, None)]
+    finally:
+        stopping.set()
+        await asyncio.wait_for(task, 30)
+        pool.close()
+        await pool.wait_closed()
