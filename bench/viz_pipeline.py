@@ -52,8 +52,10 @@ async def run_stack(settings: Settings, *, speed: float, rate: float, duration_s
             done = [t for t in tasks if t.done()]
             if done:
                 raise SystemExit(f"{done[0].get_name()} stopped early: exit {done[0].result()}")
-            print(f"t={time.monotonic() - started:5.0f}s  sim updates={sim.updates_count:,}  packets={sim.sent_count:,}",
-                  flush=True)
+            print(
+                f"t={time.monotonic() - started:5.0f}s  sim updates={sim.updates_count:,}  packets={sim.sent_count:,}",
+                flush=True,
+            )
     finally:
         for s in services:
             s.stop("bench done")
@@ -73,8 +75,11 @@ def main() -> None:
     base = load_settings()
     mysql = base.mysql
     settings = load_settings(
-        key_prefix=args.prefix, sim_port=args.port,
-        mysql_url=f"mysql://{mysql.user}@{mysql.host}:{mysql.port}/{args.database}", client_id=None, access_token=None,
+        key_prefix=args.prefix,
+        sim_port=args.port,
+        mysql_url=f"mysql://{mysql.user}@{mysql.host}:{mysql.port}/{args.database}",
+        client_id=None,
+        access_token=None,
     )
     from shared.logs import configure_logging
 

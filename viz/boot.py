@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import os
 import signal
 import sys
@@ -42,16 +43,20 @@ def make_app() -> object:
     try:
         from PyQt6.QtWidgets import QApplication
     except ImportError as exc:
-        raise ConfigError(f"PyQt6 is not installed ({exc}); install the GUI extra: pip install 'dhan-trading[gui]'") from None
-    app = QApplication.instance() or QApplication([sys.argv[0] if sys.argv else "dhan-viz"])
+        raise ConfigError(
+            f"PyQt6 is not installed ({exc}); install the GUI extra: pip install 'dhan-trading[gui]'"
+        ) from None
+    existing = QApplication.instance()
+    app = existing if isinstance(existing, QApplication) else QApplication([sys.argv[0] if sys.argv else "dhan-viz"])
     app.setOrganizationName(APP_ORG)
     app.setApplicationName(APP_NAME)
     app.setQuitOnLastWindowClosed(False)
     return app
 
 
-async def save_screenshot(window: object, path: Path, timeout_s: float = LOAD_TIMEOUT_S,
-                          failing_s: float = FAILING_GRACE_S) -> bool:
+async def save_screenshot(
+    window: object, path: Path, timeout_s: float = LOAD_TIMEOUT_S, failing_s: float = FAILING_GRACE_S
+) -> bool:
     """Grab the window to ``path`` once its history is painted; or, when Redis/MySQL is failing, once the
     failure has been on screen for ``failing_s`` (the picture then shows the error); at most ``timeout_s``."""
     from viz.windows.base import VizWindow
@@ -68,10 +73,8 @@ async def save_screenshot(window: object, path: Path, timeout_s: float = LOAD_TI
                 break
         else:
             failing_since = None
-        try:
+        with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(window.loaded.wait(), 0.1)
-        except TimeoutError:
-            pass
     if not window.loaded.is_set():
         get_logger("viz").warning("viz_screenshot_before_load", status=window.status_model.text())
     window.refresh_status()
@@ -100,6 +103,7 @@ async def _run(window_cls: type, args: argparse.Namespace, settings: Settings) -
         if args.duration:
             loop.call_later(float(args.duration), window.close)
         if args.screenshot:
+
             async def shoot() -> None:
                 ok = await save_screenshot(window, Path(args.screenshot))
                 if not ok:

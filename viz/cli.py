@@ -15,16 +15,32 @@ IS_SERVICE = False
 
 # name -> (module, class, one-line description)
 WINDOWS: dict[str, tuple[str, str, str]] = {
-    "volume-profile": ("viz.windows.volume_profile", "VolumeProfileWindow",
-                       "volume by price with POC, value area and buy/sell split"),
-    "market-breadth": ("viz.windows.market_breadth", "MarketBreadthWindow",
-                       "NIFTY 50 advances/declines, A/D line, heatmap by % change"),
+    "volume-profile": (
+        "viz.windows.volume_profile",
+        "VolumeProfileWindow",
+        "volume by price with POC, value area and buy/sell split",
+    ),
+    "market-breadth": (
+        "viz.windows.market_breadth",
+        "MarketBreadthWindow",
+        "NIFTY 50 advances/declines, A/D line, heatmap by % change",
+    ),
     "tick-chart": ("viz.windows.tick_chart", "TickChartWindow", "candles of N trades each with volume"),
-    "volume-profile-chart": ("viz.windows.volume_profile_chart", "VolumeProfileChartWindow",
-                             "a profile per session period, developing POC, session profile"),
-    "quote-board": ("viz.windows.quote_board", "QuoteBoardWindow",
-                    "every subscribed instrument, sortable and filterable, depth on double-click"),
-    "option-chain": ("viz.windows.option_chain", "OptionChainWindow", "calls and puts around ATM with greeks, IV smile"),
+    "volume-profile-chart": (
+        "viz.windows.volume_profile_chart",
+        "VolumeProfileChartWindow",
+        "a profile per session period, developing POC, session profile",
+    ),
+    "quote-board": (
+        "viz.windows.quote_board",
+        "QuoteBoardWindow",
+        "every subscribed instrument, sortable and filterable, depth on double-click",
+    ),
+    "option-chain": (
+        "viz.windows.option_chain",
+        "OptionChainWindow",
+        "calls and puts around ATM with greeks, IV smile",
+    ),
 }
 ALIASES = {"quotes": "quote-board"}
 
@@ -32,18 +48,30 @@ ALIASES = {"quotes": "quote-board"}
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     names = [*WINDOWS, *ALIASES]
     parser.formatter_class = argparse.RawDescriptionHelpFormatter
-    parser.epilog = "windows:\n" + "\n".join(f"  {n:<22} {d}" for n, (_, _, d) in WINDOWS.items()) + (
-        "\n  quotes                 alias of quote-board"
+    parser.epilog = (
+        "windows:\n"
+        + "\n".join(f"  {n:<22} {d}" for n, (_, _, d) in WINDOWS.items())
+        + ("\n  quotes                 alias of quote-board")
     )
     parser.add_argument("name", choices=names, metavar="name", help="which visualizer: " + ", ".join(names))
-    parser.add_argument("--instrument", default=None, metavar="SEG:ID|SYMBOL",
-                        help="instrument to open (price windows) or underlying (option chain); "
-                             "default: NIFTY near-month future / NIFTY")
+    parser.add_argument(
+        "--instrument",
+        default=None,
+        metavar="SEG:ID|SYMBOL",
+        help="instrument to open (price windows) or underlying (option chain); "
+        "default: NIFTY near-month future / NIFTY",
+    )
     parser.add_argument("--theme", choices=["dark", "light"], default=None, help="colour theme (remembered otherwise)")
     parser.add_argument("--tui", action="store_true", help="quote board in the terminal (rich), no display needed")
-    parser.add_argument("--duration", type=float, default=None, metavar="SECONDS", help="close by itself after this long")
-    parser.add_argument("--screenshot", default=None, metavar="PATH",
-                        help="save a PNG of the window once its history is loaded, then exit")
+    parser.add_argument(
+        "--duration", type=float, default=None, metavar="SECONDS", help="close by itself after this long"
+    )
+    parser.add_argument(
+        "--screenshot",
+        default=None,
+        metavar="PATH",
+        help="save a PNG of the window once its history is loaded, then exit",
+    )
 
 
 def resolve(name: str) -> str:

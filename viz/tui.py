@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import contextlib
 from typing import Any
 
 import aiomysql
@@ -37,8 +36,18 @@ FLASH_S = 0.8
 UNIVERSE_RETRY_S = 2.0
 ROLE_ORDER = {"index": 0, "future": 1, "commodity": 2, "equity": 3, "option": 4}
 # Width each column needs, and the order columns are dropped in when the terminal is narrower.
-WIDTHS = {"symbol": 24, "ltp": 10, "change": 9, "change_pct": 8, "volume": 12, "oi": 12, "oi_change": 10,
-          "bid": 10, "ask": 10, "updated": 8}
+WIDTHS = {
+    "symbol": 24,
+    "ltp": 10,
+    "change": 9,
+    "change_pct": 8,
+    "volume": 12,
+    "oi": 12,
+    "oi_change": 10,
+    "bid": 10,
+    "ask": 10,
+    "updated": 8,
+}
 DROP_ORDER = ("updated", "oi_change", "bid", "ask", "oi", "volume")
 
 
@@ -79,20 +88,27 @@ class QuoteTui:
         def apply(kind: str, key: str, q: dict[str, Any], live: bool) -> None:
             self.board.apply(key, q, flash=live)
 
-        await LatestSource(self.link, self.keys, ["quotes"], load, apply, self.status,
-                           wants=self.board.rows.__contains__).run()
+        await LatestSource(
+            self.link, self.keys, ["quotes"], load, apply, self.status, wants=self.board.rows.__contains__
+        ).run()
 
     def add_instruments(self, universe: dict[str, Instrument]) -> None:
-        for inst in sorted(universe.values(), key=lambda i: (ROLE_ORDER.get(i.role, 9), i.underlying, i.expiry or "",
-                                                             i.strike or 0, i.label)):
+        for inst in sorted(
+            universe.values(),
+            key=lambda i: (ROLE_ORDER.get(i.role, 9), i.underlying, i.expiry or "", i.strike or 0, i.label),
+        ):
             self.board.add_instrument(inst.key, inst.label, segment=inst.seg, role=inst.role, tick_size=inst.tick_size)
 
     def render(self, max_rows: int = 40, width: int = 160) -> Group:
         columns = visible_columns(width)
         table = Table(expand=True, header_style="bold", pad_edge=False, box=None, row_styles=["", "dim"])
         for column, title in columns:
-            table.add_column(title, justify="left" if column == "symbol" else "right", no_wrap=True,
-                             min_width=WIDTHS[column] if column != "symbol" else 12)
+            table.add_column(
+                title,
+                justify="left" if column == "symbol" else "right",
+                no_wrap=True,
+                min_width=WIDTHS[column] if column != "symbol" else 12,
+            )
         keys = [k for k in self.board.order if not self.words or self.board.matches(k, self.words)]
         for key in keys[:max_rows]:
             row = self.board.rows[key]
@@ -137,17 +153,16 @@ async def _main(tui: QuoteTui, duration_s: float | None, console: Console) -> in
     loop = asyncio.get_running_loop()
     deadline = None if duration_s is None else loop.time() + duration_s
     try:
-        with Live(tui.render(width=console.size.width), console=console, refresh_per_second=REFRESH_HZ, screen=False) as live:
+        with Live(
+            tui.render(width=console.size.width), console=console, refresh_per_second=REFRESH_HZ, screen=False
+        ) as live:
             while deadline is None or loop.time() < deadline:
                 await asyncio.sleep(1.0 / REFRESH_HZ)
                 if task.done():
                     task.result()  # an unexpected failure surfaces here
                 live.update(tui.render(max(5, console.size.height - 4), console.size.width))
     finally:
-        task.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
-            await task
-        await tui.link.close()
+        await tui.link.stop([task])
     return 0
 
 

@@ -20,12 +20,26 @@ OPEN = DAY + 9 * 3600 + 15 * 60
 
 
 def tick(seg: str, sid: int, cum: int, ltp: float, qty: int, ets: int, side: str = "B") -> dict[str, Any]:
-    return {"v": 1, "seg": seg, "sid": sid, "ltp": ltp, "qty": qty, "ltq": qty, "volume": cum, "exchange_ts": ets,
-            "oi": None, "side": side, "bid": ltp - 0.05, "ask": ltp + 0.05, "recv_ts": ets - 19800 + 0.25}
+    return {
+        "v": 1,
+        "seg": seg,
+        "sid": sid,
+        "ltp": ltp,
+        "qty": qty,
+        "ltq": qty,
+        "volume": cum,
+        "exchange_ts": ets,
+        "oi": None,
+        "side": side,
+        "bid": ltp - 0.05,
+        "ask": ltp + 0.05,
+        "recv_ts": ets - 19800 + 0.25,
+    }
 
 
-def ticks_run(seg: str, sid: int, prices: Sequence[float], *, start_cum: int = 0, qty: int = 50, ets: int = OPEN,
-              step_s: int = 7) -> list[dict[str, Any]]:
+def ticks_run(
+    seg: str, sid: int, prices: Sequence[float], *, start_cum: int = 0, qty: int = 50, ets: int = OPEN, step_s: int = 7
+) -> list[dict[str, Any]]:
     out, cum = [], start_cum
     for i, p in enumerate(prices):
         cum += qty + i % 3
@@ -33,13 +47,45 @@ def ticks_run(seg: str, sid: int, prices: Sequence[float], *, start_cum: int = 0
     return out
 
 
-def quote(seg: str, sid: int, ltp: float, *, volume: int = 100, ets: int = OPEN, close: float | None = None,
-          oi: int | None = None, prev_oi: int | None = None, bid: float | None = None, ask: float | None = None,
-          recv_ts: float | None = None) -> dict[str, Any]:
-    return {"v": 1, "seg": seg, "sid": sid, "ltp": ltp, "ltq": 1, "exchange_ts": ets, "atp": ltp, "volume": volume,
-            "tsq": 0, "tbq": 0, "oi": oi, "oi_high": None, "oi_low": None, "open": ltp, "close": close, "high": ltp,
-            "low": ltp, "prev_close": close, "prev_oi": prev_oi, "bid": bid, "ask": ask,
-            "recv_ts": recv_ts if recv_ts is not None else ets - 19800 + 0.5, "src": "test"}
+def quote(
+    seg: str,
+    sid: int,
+    ltp: float,
+    *,
+    volume: int = 100,
+    ets: int = OPEN,
+    close: float | None = None,
+    oi: int | None = None,
+    prev_oi: int | None = None,
+    bid: float | None = None,
+    ask: float | None = None,
+    recv_ts: float | None = None,
+) -> dict[str, Any]:
+    return {
+        "v": 1,
+        "seg": seg,
+        "sid": sid,
+        "ltp": ltp,
+        "ltq": 1,
+        "exchange_ts": ets,
+        "atp": ltp,
+        "volume": volume,
+        "tsq": 0,
+        "tbq": 0,
+        "oi": oi,
+        "oi_high": None,
+        "oi_low": None,
+        "open": ltp,
+        "close": close,
+        "high": ltp,
+        "low": ltp,
+        "prev_close": close,
+        "prev_oi": prev_oi,
+        "bid": bid,
+        "ask": ask,
+        "recv_ts": recv_ts if recv_ts is not None else ets - 19800 + 0.5,
+        "src": "test",
+    }
 
 
 async def xadd(redis: aioredis.Redis, stream: str, events: Sequence[dict[str, Any]]) -> list[bytes]:
@@ -53,12 +99,35 @@ async def write_universe(redis: aioredis.Redis, keys: Keys, records: Sequence[di
     await redis.hset(keys.universe, mapping={f"{r['seg']}:{r['sid']}": orjson.dumps(r) for r in records})
 
 
-def record(seg: str, sid: int, symbol: str, *, role: str = "future", underlying: str = "NIFTY",
-           instrument: str = "FUTIDX", expiry: str | None = "2026-06-25", strike: float | None = None,
-           option_type: str | None = None, tick_size: float = 0.05, custom: str = "") -> dict[str, Any]:
-    return {"seg": seg, "sid": sid, "symbol": symbol, "custom_symbol": custom or symbol, "underlying": underlying,
-            "instrument": instrument, "expiry": expiry, "strike": strike, "option_type": option_type, "lot_size": 75,
-            "tick_size": tick_size, "role": role, "mode": "full"}
+def record(
+    seg: str,
+    sid: int,
+    symbol: str,
+    *,
+    role: str = "future",
+    underlying: str = "NIFTY",
+    instrument: str = "FUTIDX",
+    expiry: str | None = "2026-06-25",
+    strike: float | None = None,
+    option_type: str | None = None,
+    tick_size: float = 0.05,
+    custom: str = "",
+) -> dict[str, Any]:
+    return {
+        "seg": seg,
+        "sid": sid,
+        "symbol": symbol,
+        "custom_symbol": custom or symbol,
+        "underlying": underlying,
+        "instrument": instrument,
+        "expiry": expiry,
+        "strike": strike,
+        "option_type": option_type,
+        "lot_size": 75,
+        "tick_size": tick_size,
+        "role": role,
+        "mode": "full",
+    }
 
 
 class StepWriter:
@@ -124,18 +193,49 @@ def run_qt(fn: Callable[[], Awaitable[T]], *, timeout_s: float = 60.0) -> T:
         return runner.run(bounded())
 
 
-def greeks_event(seg: str, sid: int, strike: float, option_type: str, iv: float, *, ets: int = OPEN,
-                 underlying_price: float = 26000.0, expiry: str = "2026-06-25") -> dict[str, Any]:
-    return {"v": 1, "seg": seg, "sid": sid, "underlying_seg": "NSE_FNO", "underlying_sid": 35001, "strike": strike,
-            "option_type": option_type, "expiry": expiry, "price": 100.0, "underlying_price": underlying_price,
-            "iv": iv, "delta": 0.5 if option_type == "CE" else -0.5, "gamma": 0.001, "vega": 12.5, "theta": -8.0,
-            "rho": 1.0, "exchange_ts": ets, "recv_ts": ets - 19800 + 0.75}
+def greeks_event(
+    seg: str,
+    sid: int,
+    strike: float,
+    option_type: str,
+    iv: float,
+    *,
+    ets: int = OPEN,
+    underlying_price: float = 26000.0,
+    expiry: str = "2026-06-25",
+) -> dict[str, Any]:
+    return {
+        "v": 1,
+        "seg": seg,
+        "sid": sid,
+        "underlying_seg": "NSE_FNO",
+        "underlying_sid": 35001,
+        "strike": strike,
+        "option_type": option_type,
+        "expiry": expiry,
+        "price": 100.0,
+        "underlying_price": underlying_price,
+        "iv": iv,
+        "delta": 0.5 if option_type == "CE" else -0.5,
+        "gamma": 0.001,
+        "vega": 12.5,
+        "theta": -8.0,
+        "rho": 1.0,
+        "exchange_ts": ets,
+        "recv_ts": ets - 19800 + 0.75,
+    }
 
 
 def depth_event(seg: str, sid: int, mid: float, *, ets: int = OPEN) -> dict[str, Any]:
-    return {"v": 1, "seg": seg, "sid": sid, "exchange_ts": ets, "recv_ts": ets - 19800 + 0.5,
-            "bids": [[round(mid - 0.05 * (i + 1), 2), 100 * (i + 1), i + 1] for i in range(5)],
-            "asks": [[round(mid + 0.05 * (i + 1), 2), 90 * (i + 1), i + 2] for i in range(5)]}
+    return {
+        "v": 1,
+        "seg": seg,
+        "sid": sid,
+        "exchange_ts": ets,
+        "recv_ts": ets - 19800 + 0.5,
+        "bids": [[round(mid - 0.05 * (i + 1), 2), 100 * (i + 1), i + 1] for i in range(5)],
+        "asks": [[round(mid + 0.05 * (i + 1), 2), 90 * (i + 1), i + 2] for i in range(5)],
+    }
 
 
 async def store(settings: Settings, redis: aioredis.Redis, kind: str, events: Sequence[dict[str, Any]]) -> list[bytes]:
@@ -147,7 +247,7 @@ async def store(settings: Settings, redis: aioredis.Redis, kind: str, events: Se
     return ids
 
 
-class open_window:  # noqa: N801 - used as ``async with open_window(...)``
+class open_window:
     """Build, show and start a window as ``viz.boot`` does; close and shut it down after the block."""
 
     def __init__(self, cls: type, settings: Settings, **options: Any) -> None:

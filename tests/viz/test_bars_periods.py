@@ -22,8 +22,15 @@ def series(rows: list[tuple[float, int, int, int]]) -> TickSeries:
     return ts
 
 
-SEVEN = [(10, 1, SIDE_BUY, OPEN), (12, 2, SIDE_SELL, OPEN), (9, 3, SIDE_NONE, OPEN + 1), (11, 4, SIDE_BUY, OPEN + 2),
-         (13, 5, SIDE_BUY, OPEN + 2), (8, 6, SIDE_SELL, OPEN + 3), (10, 7, SIDE_SELL, OPEN + 4)]
+SEVEN = [
+    (10, 1, SIDE_BUY, OPEN),
+    (12, 2, SIDE_SELL, OPEN),
+    (9, 3, SIDE_NONE, OPEN + 1),
+    (11, 4, SIDE_BUY, OPEN + 2),
+    (13, 5, SIDE_BUY, OPEN + 2),
+    (8, 6, SIDE_SELL, OPEN + 3),
+    (10, 7, SIDE_SELL, OPEN + 4),
+]
 
 
 def test_tick_series_columns() -> None:
@@ -65,8 +72,15 @@ def test_period_index_counts_from_0915() -> None:
 
 
 def test_time_bars_per_period() -> None:
-    ticks = series([(100, 1, SIDE_BUY, OPEN), (102, 2, SIDE_BUY, OPEN + 100), (99, 3, SIDE_SELL, OPEN + 299),
-                    (101, 4, SIDE_NONE, OPEN + 300), (103, 5, SIDE_BUY, OPEN + 1000)])
+    ticks = series(
+        [
+            (100, 1, SIDE_BUY, OPEN),
+            (102, 2, SIDE_BUY, OPEN + 100),
+            (99, 3, SIDE_SELL, OPEN + 299),
+            (101, 4, SIDE_NONE, OPEN + 300),
+            (103, 5, SIDE_BUY, OPEN + 1000),
+        ]
+    )
     starts, b = time_bars(ticks, 300)
     assert starts.tolist() == [OPEN, OPEN + 300, OPEN + 900]
     assert b.open.tolist() == [100, 101, 103] and b.high.tolist() == [102, 101, 103]
@@ -75,9 +89,15 @@ def test_time_bars_per_period() -> None:
 
 
 def _period_ticks() -> TickSeries:
-    return series([(100, 5, SIDE_BUY, OPEN + 10), (101, 3, SIDE_SELL, OPEN + 20),  # period 0: POC 100
-                   (101, 4, SIDE_BUY, OPEN + 310),  # period 1: session 100:5, 101:7 -> POC 101
-                   (99, 2, SIDE_SELL, OPEN + 650), (99, 8, SIDE_SELL, OPEN + 660)])  # period 2: 99:10
+    return series(
+        [
+            (100, 5, SIDE_BUY, OPEN + 10),
+            (101, 3, SIDE_SELL, OPEN + 20),  # period 0: POC 100
+            (101, 4, SIDE_BUY, OPEN + 310),  # period 1: session 100:5, 101:7 -> POC 101
+            (99, 2, SIDE_SELL, OPEN + 650),
+            (99, 8, SIDE_SELL, OPEN + 660),
+        ]
+    )  # period 2: 99:10
 
 
 def test_period_profiles_incremental_matches_rebuild() -> None:

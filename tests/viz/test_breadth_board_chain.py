@@ -61,8 +61,15 @@ def test_ad_line_one_point_per_minute() -> None:
 
 def test_ad_line_from_history_minutes() -> None:
     b = basket()
-    b.replay_minutes([("NSE_EQ:2", M0 + 60, 98.0), ("NSE_EQ:1", M0, 102.0), ("NSE_EQ:3", M0 + 60, 101.0),
-                      ("NSE_EQ:9", M0 + 120, 1.0), ("NSE_EQ:1", M0 + 120, 99.0)])
+    b.replay_minutes(
+        [
+            ("NSE_EQ:2", M0 + 60, 98.0),
+            ("NSE_EQ:1", M0, 102.0),
+            ("NSE_EQ:3", M0 + 60, 101.0),
+            ("NSE_EQ:9", M0 + 120, 1.0),
+            ("NSE_EQ:1", M0 + 120, 99.0),
+        ]
+    )
     assert b.line()[0].tolist() == [M0, M0 + 60, M0 + 120]
     assert b.line()[1].tolist() == [1, 1, -1]  # A; A-D+A; -D(1, 2)+A(3)
 
@@ -71,8 +78,20 @@ def test_board_forward_only_and_flash() -> None:
     clock = FakeClock()
     board = BoardModel(clock)
     board.add_instrument("NSE_FNO:1", "NIFTY JUL FUT", segment="NSE_FNO", role="future")
-    assert board.apply("NSE_FNO:1", {"ltp": 100.0, "volume": 10, "exchange_ts": 50, "recv_ts": 1.0, "close": 98.0,
-                                     "oi": 500, "prev_oi": 450, "bid": 99.95, "ask": 100.05})
+    assert board.apply(
+        "NSE_FNO:1",
+        {
+            "ltp": 100.0,
+            "volume": 10,
+            "exchange_ts": 50,
+            "recv_ts": 1.0,
+            "close": 98.0,
+            "oi": 500,
+            "prev_oi": 450,
+            "bid": 99.95,
+            "ask": 100.05,
+        },
+    )
     row = board.rows["NSE_FNO:1"]
     assert row.change == pytest.approx(2.0) and row.change_pct == pytest.approx(2.0 / 98 * 100)
     assert row.oi_change == 50 and board.flash_of("NSE_FNO:1", "ltp", 0.5) == 0  # first value: no flash
@@ -94,15 +113,22 @@ def test_board_filter_words() -> None:
 
 def chain() -> ChainModel:
     m = ChainModel("NIFTY", "2026-07-30")
-    m.set_contracts([OptionContract(f"NSE_FNO:{i}{t}", k, t) for i, k in enumerate((25900.0, 26000.0, 26100.0))
-                     for t in ("CE", "PE")])
+    m.set_contracts(
+        [
+            OptionContract(f"NSE_FNO:{i}{t}", k, t)
+            for i, k in enumerate((25900.0, 26000.0, 26100.0))
+            for t in ("CE", "PE")
+        ]
+    )
     return m
 
 
 def test_chain_atm_and_smile() -> None:
     m = chain()
     assert m.strikes == [25900.0, 26000.0, 26100.0] and m.atm_strike() is None
-    m.apply_greeks("NSE_FNO:1CE", {"iv": 0.12, "delta": 0.5, "underlying_price": 26050.0, "exchange_ts": 5, "recv_ts": 1})
+    m.apply_greeks(
+        "NSE_FNO:1CE", {"iv": 0.12, "delta": 0.5, "underlying_price": 26050.0, "exchange_ts": 5, "recv_ts": 1}
+    )
     assert m.atm_strike() == 26000.0  # equally far from 26000 and 26100: the lower
     m.apply_greeks("NSE_FNO:0PE", {"iv": 0.15, "exchange_ts": 5, "recv_ts": 1})
     m.apply_greeks("NSE_FNO:2CE", {"iv": 0.11, "exchange_ts": 5, "recv_ts": 1})

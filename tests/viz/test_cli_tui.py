@@ -7,7 +7,6 @@ import os
 import subprocess
 import sys
 from pathlib import Path
-from typing import Any
 
 import pytest
 import redis.asyncio as aioredis
@@ -27,8 +26,20 @@ def test_help_lists_every_window(capsys: pytest.CaptureFixture[str]) -> None:
         main(["viz", "--help"])
     assert exc.value.code == 0
     out = capsys.readouterr().out
-    for name in ("volume-profile", "market-breadth", "tick-chart", "volume-profile-chart", "quote-board",
-                 "option-chain", "quotes", "--tui", "--screenshot", "--duration", "--instrument", "--theme"):
+    for name in (
+        "volume-profile",
+        "market-breadth",
+        "tick-chart",
+        "volume-profile-chart",
+        "quote-board",
+        "option-chain",
+        "quotes",
+        "--tui",
+        "--screenshot",
+        "--duration",
+        "--instrument",
+        "--theme",
+    ):
         assert name in out
 
 
@@ -48,7 +59,7 @@ def test_no_display_is_a_one_line_error(monkeypatch: pytest.MonkeyPatch) -> None
 
     for var in ("QT_QPA_PLATFORM", "DISPLAY", "WAYLAND_DISPLAY"):
         monkeypatch.delenv(var, raising=False)
-    with pytest.raises(ConfigError, match="no display.*--tui.*QT_QPA_PLATFORM=offscreen"):
+    with pytest.raises(ConfigError, match=r"no display.*--tui.*QT_QPA_PLATFORM=offscreen"):
         check_display()
 
 
@@ -64,12 +75,24 @@ def test_screenshot_end_to_end(sync_db: Settings, tmp_path: Path) -> None:
 
     asyncio.run(seed())
     out = tmp_path / "shot.png"
-    env = {**os.environ, "QT_QPA_PLATFORM": "offscreen", "HOME": str(tmp_path), "XDG_CONFIG_HOME": str(tmp_path),
-           "DHAN_KEY_PREFIX": settings.key_prefix, "DHAN_MYSQL_URL": settings.mysql_url.get_secret_value(),
-           "DHAN_REDIS_URL": settings.redis_url.get_secret_value(), "DHAN_LOG_LEVEL": "warning"}
+    env = {
+        **os.environ,
+        "QT_QPA_PLATFORM": "offscreen",
+        "HOME": str(tmp_path),
+        "XDG_CONFIG_HOME": str(tmp_path),
+        "DHAN_KEY_PREFIX": settings.key_prefix,
+        "DHAN_MYSQL_URL": settings.mysql_url.get_secret_value(),
+        "DHAN_REDIS_URL": settings.redis_url.get_secret_value(),
+        "DHAN_LOG_LEVEL": "warning",
+    }
     proc = subprocess.run(
         [sys.executable, "-m", "shared.cli", "viz", "volume-profile", "--screenshot", str(out), "--duration", "60"],
-        env=env, cwd=tmp_path, capture_output=True, text=True, timeout=90, check=False,
+        env=env,
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=90,
+        check=False,
     )
     assert proc.returncode == 0, proc.stderr[-2000:]
     data = out.read_bytes()
@@ -86,10 +109,14 @@ def test_visible_columns_drop_least_important_first() -> None:
 async def test_tui_board_follows_quotes(viz_db: tuple[Settings, aioredis.Redis]) -> None:
     settings, redis = viz_db
     keys = Keys(settings.key_prefix)
-    await write_universe(redis, keys, [
-        record("NSE_FNO", 7, "NIFTY-FUT", custom="NIFTY JUN FUT"),
-        record("NSE_EQ", 11, "AAA", role="equity", instrument="EQUITY", expiry=None, underlying="AAA"),
-    ])
+    await write_universe(
+        redis,
+        keys,
+        [
+            record("NSE_FNO", 7, "NIFTY-FUT", custom="NIFTY JUN FUT"),
+            record("NSE_EQ", 11, "AAA", role="equity", instrument="EQUITY", expiry=None, underlying="AAA"),
+        ],
+    )
     await store(settings, redis, "quotes", [quote("NSE_FNO", 7, 26000.0, close=25900.0, oi=10, prev_oi=5)])
     tui = QuoteTui(settings)
     task = asyncio.create_task(tui.link.run_forever(tui.data_routine, "quotes"))
@@ -105,8 +132,4 @@ async def test_tui_board_follows_quotes(viz_db: tuple[Settings, aioredis.Redis])
         assert "AAA" in text and "101.50" in text and "+1.50%" in text
         assert "Redis: connected" in text
     finally:
-        task.cancel()
-        await asyncio.gather(task, return_exceptions=True)
-        await tui.link.close()
-
-
+        assert not await tui.link.stop([task])  # stops promptly, no retry after the cancel

@@ -15,11 +15,16 @@ Env = tuple[Settings, aioredis.Redis]
 
 async def test_quotes_greeks_depth(viz_db: Env) -> None:
     settings, redis = viz_db
-    await store(settings, redis, "quotes", [
-        quote("NSE_EQ", 11, 101.5, close=100.0, volume=500, bid=101.45, ask=101.55),
-        quote("NSE_EQ", 12, 55.25, close=56.0, oi=None),
-        quote("NSE_FNO", 11, 26010.3, close=25990.0, oi=1000, prev_oi=900),
-    ])
+    await store(
+        settings,
+        redis,
+        "quotes",
+        [
+            quote("NSE_EQ", 11, 101.5, close=100.0, volume=500, bid=101.45, ask=101.55),
+            quote("NSE_EQ", 12, 55.25, close=56.0, oi=None),
+            quote("NSE_FNO", 11, 26010.3, close=25990.0, oi=1000, prev_oi=900),
+        ],
+    )
     pool = await create_pool(settings, maxsize=1)
     try:
         q = await history.fetch_quotes(pool)
@@ -45,11 +50,18 @@ async def test_quotes_greeks_depth(viz_db: Env) -> None:
 
 async def test_breadth_minutes_and_trade_dates(viz_db: Env) -> None:
     settings, redis = viz_db
-    await store(settings, redis, "ticks", [
-        tick("NSE_EQ", 1, 10, 100.0, 10, OPEN + 5), tick("NSE_EQ", 1, 20, 101.0, 10, OPEN + 50),
-        tick("NSE_EQ", 1, 30, 99.0, 10, OPEN + 61), tick("NSE_EQ", 2, 5, 50.0, 5, OPEN + 10),
-        tick("NSE_EQ", 3, 5, 70.0, 5, OPEN + 10),
-    ])
+    await store(
+        settings,
+        redis,
+        "ticks",
+        [
+            tick("NSE_EQ", 1, 10, 100.0, 10, OPEN + 5),
+            tick("NSE_EQ", 1, 20, 101.0, 10, OPEN + 50),
+            tick("NSE_EQ", 1, 30, 99.0, 10, OPEN + 61),
+            tick("NSE_EQ", 2, 5, 50.0, 5, OPEN + 10),
+            tick("NSE_EQ", 3, 5, 70.0, 5, OPEN + 10),
+        ],
+    )
     pool = await create_pool(settings, maxsize=1)
     try:
         day = await history.latest_trade_date(pool, "NSE_EQ", 1)
@@ -57,8 +69,11 @@ async def test_breadth_minutes_and_trade_dates(viz_db: Env) -> None:
         assert await history.latest_trade_date(pool, "NSE_EQ", 9) is None
         rows = await history.fetch_breadth_minutes(pool, [("NSE_EQ", 1), ("NSE_EQ", 2)], day)
         minute0 = OPEN - OPEN % 60
-        assert sorted(rows) == [("NSE_EQ:1", minute0, 101.0), ("NSE_EQ:1", minute0 + 60, 99.0),
-                                ("NSE_EQ:2", minute0, 50.0)]
+        assert sorted(rows) == [
+            ("NSE_EQ:1", minute0, 101.0),
+            ("NSE_EQ:1", minute0 + 60, 99.0),
+            ("NSE_EQ:2", minute0, 50.0),
+        ]
         ticks = await history.fetch_ticks(pool, "NSE_EQ", 1, day)
         assert ticks.cum_volume.tolist() == [10, 20, 30] and ticks.price.tolist() == [100.0, 101.0, 99.0]
     finally:

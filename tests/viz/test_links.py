@@ -74,8 +74,9 @@ def test_mysql_schema_missing_then_created(db_settings: Settings, qt_state: Any)
 def test_redis_outage_during_live(sync_db: Settings, private_redis: PrivateRedis, qt_state: Any) -> None:
     from viz.windows.quote_board import QuoteBoardWindow
 
-    settings = make_settings(redis_url=private_redis.url, mysql_url=sync_db.mysql_url.get_secret_value(),
-                             key_prefix=sync_db.key_prefix)
+    settings = make_settings(
+        redis_url=private_redis.url, mysql_url=sync_db.mysql_url.get_secret_value(), key_prefix=sync_db.key_prefix
+    )
 
     async def seed() -> aioredis.Redis:
         redis = aioredis.Redis.from_url(private_redis.url)
@@ -99,3 +100,30 @@ def test_redis_outage_during_live(sync_db: Settings, private_redis: PrivateRedis
             await redis.aclose()
 
     run_qt(scenario)
+
+
+async def test_cancel_is_not_mistaken_for_an_outage() -> None:
+    """redis-py may turn a cancelled read into ConnectionError once its connection closes: still a stop."""
+    from redis.exceptions import ConnectionError as RedisConnectionError
+
+    from viz.data.link import DataLink
+    from viz.models.status import StatusModel
+
+    status = StatusModel()
+    link = DataLink(make_settings(), status)
+    started = asyncio.Event()
+    runs = 0
+
+    async def routine() -> None:
+        nonlocal runs
+        runs += 1
+        started.set()
+        try:
+            await asyncio.Event().wait()
+        except asyncio.CancelledError:
+            raise RedisConnectionError("Connection closed by server.") from None
+
+    task = asyncio.create_task(link.run_forever(routine, "test"))
+    await started.wait()
+    assert not await link.stop([task], grace_s=1.0, deadline_s=1.0)
+    assert task.cancelled() and runs == 1 and status.redis.ok is None  # no retry, no outage reported

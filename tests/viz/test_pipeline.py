@@ -33,8 +33,11 @@ async def mysql_ticks(settings: Settings, seg: str, sid: int) -> list[int]:
     pool = await create_pool(settings, maxsize=1)
     try:
         async with pool.acquire() as conn, conn.cursor() as cur:
-            await cur.execute("SELECT cum_volume FROM dhan_ticks WHERE exchange_segment=%s AND security_id=%s "
-                              "AND trade_date=%s ORDER BY cum_volume", (seg, sid, datetime.now(IST).date()))
+            await cur.execute(
+                "SELECT cum_volume FROM dhan_ticks WHERE exchange_segment=%s AND security_id=%s "
+                "AND trade_date=%s ORDER BY cum_volume",
+                (seg, sid, datetime.now(IST).date()),
+            )
             rows = await cur.fetchall()
             await conn.rollback()
             return [int(r[0]) for r in rows]
@@ -58,8 +61,14 @@ def test_windows_on_the_running_stack(sync_db: Settings, qt_state: Any) -> None:
     from viz.windows.volume_profile import VolumeProfileWindow
     from writer.service import WriterService
 
-    settings = make_settings(mysql_url=sync_db.mysql_url.get_secret_value(), key_prefix=sync_db.key_prefix,
-                             writer_batch_ms=20, include_nifty50=False, nifty_strikes=2, banknifty_strikes=1)
+    settings = make_settings(
+        mysql_url=sync_db.mysql_url.get_secret_value(),
+        key_prefix=sync_db.key_prefix,
+        writer_batch_ms=20,
+        include_nifty50=False,
+        nifty_strikes=2,
+        banknifty_strikes=1,
+    )
 
     async def scenario() -> None:
         redis = aioredis.Redis.from_url(settings.redis_url.get_secret_value())

@@ -98,14 +98,19 @@ def test_empty_profile() -> None:
 
 
 @settings(max_examples=60, deadline=None)
-@given(st.lists(st.tuples(st.integers(0, 400), st.integers(1, 500), st.sampled_from([0, 1, 2])), min_size=1,
-                max_size=200), st.integers(1, 7))
+@given(
+    st.lists(st.tuples(st.integers(0, 400), st.integers(1, 500), st.sampled_from([0, 1, 2])), min_size=1, max_size=200),
+    st.integers(1, 7),
+)
 def test_add_and_add_many_agree(ticks: list[tuple[int, int, int]], k: int) -> None:
     one, many = PriceLadder(0.05), PriceLadder(0.05)
     for t, q, s in ticks:
         one.add(19000 + t * 0.05, q, s)
-    many.add_many(np.array([19000 + t * 0.05 for t, _, _ in ticks]), np.array([q for _, q, _ in ticks]),
-                  np.array([s for _, _, s in ticks]))
+    many.add_many(
+        np.array([19000 + t * 0.05 for t, _, _ in ticks]),
+        np.array([q for _, q, _ in ticks]),
+        np.array([s for _, _, s in ticks]),
+    )
     a, b = one.profile(k), many.profile(k)
     assert a.price.tolist() == b.price.tolist()
     assert a.buy.tolist() == b.buy.tolist() and a.sell.tolist() == b.sell.tolist()

@@ -12,7 +12,6 @@ from shared.settings import Settings
 from tests.conftest import eventually
 from tests.viz.helpers import (
     OPEN,
-    StepWriter,
     depth_event,
     greeks_event,
     open_window,
@@ -42,12 +41,26 @@ def test_market_breadth_window(sync_db: Settings, qt_state: Any) -> None:
         keys = Keys(settings.key_prefix)
         await write_universe(redis, keys, [stock_record(*s) for s in STOCKS] + [record("NSE_FNO", 1, "NIFTY-FUT")])
         # minute 0: AAA up; minute 1: BBB down, CCC up; DDD never trades
-        await store(settings, redis, "ticks", [tick("NSE_EQ", 100, 10, 101.0, 10, OPEN + 5),
-                                               tick("NSE_EQ", 101, 10, 99.0, 10, OPEN + 65),
-                                               tick("NSE_EQ", 102, 10, 100.5, 10, OPEN + 70)])
-        await store(settings, redis, "quotes", [quote("NSE_EQ", 100, 101.0, close=100.0, ets=OPEN + 5),
-                                                quote("NSE_EQ", 101, 99.0, close=100.0, ets=OPEN + 65),
-                                                quote("NSE_EQ", 102, 100.5, close=100.0, ets=OPEN + 70)])
+        await store(
+            settings,
+            redis,
+            "ticks",
+            [
+                tick("NSE_EQ", 100, 10, 101.0, 10, OPEN + 5),
+                tick("NSE_EQ", 101, 10, 99.0, 10, OPEN + 65),
+                tick("NSE_EQ", 102, 10, 100.5, 10, OPEN + 70),
+            ],
+        )
+        await store(
+            settings,
+            redis,
+            "quotes",
+            [
+                quote("NSE_EQ", 100, 101.0, close=100.0, ets=OPEN + 5),
+                quote("NSE_EQ", 101, 99.0, close=100.0, ets=OPEN + 65),
+                quote("NSE_EQ", 102, 100.5, close=100.0, ets=OPEN + 70),
+            ],
+        )
         await xadd(redis, keys.quotes, [quote("NSE_EQ", 103, 100.0, close=100.0, ets=OPEN + 80)])  # not written yet
         async with open_window(MarketBreadthWindow, settings) as w:
             await eventually(lambda: w.loaded.is_set(), timeout_s=20)
@@ -81,16 +94,29 @@ def test_quote_board_window_and_depth(sync_db: Settings, qt_state: Any) -> None:
         keys = Keys(settings.key_prefix)
         fut = record("NSE_FNO", 35001, "NIFTY-FUT", custom="NIFTY JUN FUT", tick_size=0.1)
         await write_universe(redis, keys, [fut, stock_record("NSE_EQ", 100, "AAA"), stock_record("NSE_EQ", 101, "BBB")])
-        await store(settings, redis, "quotes", [
-            quote("NSE_FNO", 35001, 26010.0, close=26000.0, oi=1000, prev_oi=900, bid=26009.9, ask=26010.0),
-            quote("NSE_EQ", 100, 101.0, close=100.0), quote("NSE_EQ", 101, 50.0, close=50.5)])
+        await store(
+            settings,
+            redis,
+            "quotes",
+            [
+                quote("NSE_FNO", 35001, 26010.0, close=26000.0, oi=1000, prev_oi=900, bid=26009.9, ask=26010.0),
+                quote("NSE_EQ", 100, 101.0, close=100.0),
+                quote("NSE_EQ", 101, 50.0, close=50.5),
+            ],
+        )
         await store(settings, redis, "depth", [depth_event("NSE_FNO", 35001, 26010.0)])
         async with open_window(QuoteBoardWindow, settings) as w:
             await eventually(lambda: w.loaded.is_set(), timeout_s=20)
             w.frame()
             model = w.table_model
             assert model.rowCount() == 3 and model.visible[0] == "NSE_FNO:35001"
-            assert [model.index(0, c).data() for c in range(5)] == ["NIFTY JUN FUT", "26,010.00", "+10.00", "+0.04%", "100"]
+            assert [model.index(0, c).data() for c in range(5)] == [
+                "NIFTY JUN FUT",
+                "26,010.00",
+                "+10.00",
+                "+0.04%",
+                "100",
+            ]
             assert model.index(0, 6).data() == "+100" and model.index(1, 5).data() == "-"  # stocks carry no OI
             # sort by % change, descending: AAA +1 %, FUT +0.04 %, BBB -0.99 %
             w.view.sortByColumn(3, Qt.SortOrder.DescendingOrder)
@@ -137,15 +163,43 @@ def test_option_chain_window(sync_db: Settings, qt_state: Any) -> None:
         opts = []
         for i, k in enumerate(strikes):
             for j, t in enumerate(("CE", "PE")):
-                opts.append(record("NSE_FNO", 50 + 2 * i + j, f"NIFTY-Jun2026-{k:.0f}-{t}", role="option",
-                                   instrument="OPTIDX", strike=k, option_type=t, custom=f"NIFTY {k:.0f} {t}"))
+                opts.append(
+                    record(
+                        "NSE_FNO",
+                        50 + 2 * i + j,
+                        f"NIFTY-Jun2026-{k:.0f}-{t}",
+                        role="option",
+                        instrument="OPTIDX",
+                        strike=k,
+                        option_type=t,
+                        custom=f"NIFTY {k:.0f} {t}",
+                    )
+                )
         fut = record("NSE_FNO", 35001, "NIFTY-FUT", custom="NIFTY JUN FUT")
         await write_universe(redis, keys, [fut, *opts])
-        await store(settings, redis, "quotes", [quote("NSE_FNO", 35001, 26040.0, close=26000.0)] + [
-            quote("NSE_FNO", o["sid"], 100.0 + o["sid"], oi=1000 + o["sid"], prev_oi=1000, volume=75) for o in opts])
-        await store(settings, redis, "greeks", [greeks_event("NSE_FNO", o["sid"], o["strike"], o["option_type"],
-                                                             0.12 + 0.01 * abs(o["strike"] - 26000) / 100,
-                                                             underlying_price=26040.0) for o in opts])
+        await store(
+            settings,
+            redis,
+            "quotes",
+            [quote("NSE_FNO", 35001, 26040.0, close=26000.0)]
+            + [quote("NSE_FNO", o["sid"], 100.0 + o["sid"], oi=1000 + o["sid"], prev_oi=1000, volume=75) for o in opts],
+        )
+        await store(
+            settings,
+            redis,
+            "greeks",
+            [
+                greeks_event(
+                    "NSE_FNO",
+                    o["sid"],
+                    o["strike"],
+                    o["option_type"],
+                    0.12 + 0.01 * abs(o["strike"] - 26000) / 100,
+                    underlying_price=26040.0,
+                )
+                for o in opts
+            ],
+        )
         async with open_window(OptionChainWindow, settings) as w:
             await eventually(lambda: w.loaded.is_set(), timeout_s=20)
             w.frame()
@@ -166,8 +220,11 @@ def test_option_chain_window(sync_db: Settings, qt_state: Any) -> None:
             assert "ATM 26,000" in w.header.text() and "PCR (OI) 1.00" in w.header.text()
             # live: the future moves up, new greeks for a call
             await xadd(redis, keys.quotes, [quote("NSE_FNO", 35001, 26090.0, volume=500, close=26000.0, ets=OPEN + 5)])
-            await xadd(redis, keys.greeks, [greeks_event("NSE_FNO", 54, 26100.0, "CE", 0.2, ets=OPEN + 5,
-                                                         underlying_price=26090.0)])
+            await xadd(
+                redis,
+                keys.greeks,
+                [greeks_event("NSE_FNO", 54, 26100.0, "CE", 0.2, ets=OPEN + 5, underlying_price=26090.0)],
+            )
             await eventually(lambda: chain.atm_strike() == 26100.0 and chain.by_strike[26100.0]["CE"].iv == 0.2)
             w.frame()
             assert w.ce_curve.getData()[1][-1] == 20.0 and "ATM 26,100" in w.header.text()

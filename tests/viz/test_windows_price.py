@@ -79,8 +79,9 @@ def test_volume_profile_window(sync_db: Settings, qt_state: Any) -> None:
             w.frame()
             g = expected_ladder(mine + more).profile(5).stats(0.70, "greedy")
             assert (w.stats.vah, w.stats.val) == (g.vah, g.val)
-            assert "one row at a time" in w.header.text() and len(w.profile.price) == len(expected_ladder(
-                mine + more).profile(5).price)
+            assert "one row at a time" in w.header.text() and len(w.profile.price) == len(
+                expected_ladder(mine + more).profile(5).price
+            )
         async with open_window(VolumeProfileWindow, settings) as w2:  # choices were remembered
             assert w2.method_box.value() == "greedy"
             await eventually(lambda: w2.loaded.is_set(), timeout_s=20)

@@ -51,11 +51,17 @@ class Instrument:
         tick = float(rec.get("tick_size") or 0.05)
         strike = rec.get("strike")
         return cls(
-            seg=str(rec["seg"]), sid=int(rec["sid"]), symbol=str(rec.get("symbol") or rec["sid"]),
-            custom_symbol=str(rec.get("custom_symbol") or ""), underlying=str(rec.get("underlying") or ""),
-            instrument=str(rec.get("instrument") or ""), expiry=rec.get("expiry") or None,
-            strike=None if strike is None else float(strike), option_type=rec.get("option_type") or None,
-            lot_size=int(rec.get("lot_size") or 1), tick_size=tick if tick > 0 else 0.05,
+            seg=str(rec["seg"]),
+            sid=int(rec["sid"]),
+            symbol=str(rec.get("symbol") or rec["sid"]),
+            custom_symbol=str(rec.get("custom_symbol") or ""),
+            underlying=str(rec.get("underlying") or ""),
+            instrument=str(rec.get("instrument") or ""),
+            expiry=rec.get("expiry") or None,
+            strike=None if strike is None else float(strike),
+            option_type=rec.get("option_type") or None,
+            lot_size=int(rec.get("lot_size") or 1),
+            tick_size=tick if tick > 0 else 0.05,
             role=str(rec.get("role") or ""),
         )
 
@@ -72,11 +78,14 @@ def parse_universe(raw: Mapping[bytes | str, bytes | str]) -> dict[str, Instrume
     return out
 
 
-def default_future(instruments: Iterable[Instrument], underlying: str = "NIFTY", today: date | None = None) -> Instrument | None:
+def default_future(
+    instruments: Iterable[Instrument], underlying: str = "NIFTY", today: date | None = None
+) -> Instrument | None:
     """The future of ``underlying`` with the nearest expiry not before ``today``."""
     floor = (today or date.min).isoformat()
     futures = [
-        i for i in instruments
+        i
+        for i in instruments
         if i.underlying.upper() == underlying and i.instrument.startswith("FUT") and (i.expiry or "9999") >= floor
     ]
     return min(futures, key=lambda i: (i.expiry or "9999", i.sid), default=None)

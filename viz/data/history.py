@@ -94,7 +94,8 @@ async def fetch_ticks(pool: aiomysql.Pool, seg: str, sid: int, trade_date: date)
                         break
                     cum, price, qty, side, ets = zip(*rows, strict=True)
                     out.extend(
-                        np.fromiter(cum, np.int64, len(rows)), np.fromiter(price, np.float64, len(rows)),
+                        np.fromiter(cum, np.int64, len(rows)),
+                        np.fromiter(price, np.float64, len(rows)),
                         np.fromiter(qty, np.int64, len(rows)),
                         np.fromiter((sides.get(s, 0) for s in side), np.int8, len(rows)),
                         np.fromiter(ets, np.int64, len(rows)),

@@ -11,7 +11,8 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Iterable
+from typing import Any
 
 import aiomysql
 import pymysql
@@ -29,7 +30,13 @@ from viz.models.status import StatusModel
 __all__ = ["LINK_ERRORS", "DataLink", "describe_failure"]
 
 LINK_ERRORS: tuple[type[BaseException], ...] = (
-    RedisError, RedisUnavailable, pymysql.err.MySQLError, MySQLUnavailable, SchemaMismatch, OSError, TimeoutError,
+    RedisError,
+    RedisUnavailable,
+    pymysql.err.MySQLError,
+    MySQLUnavailable,
+    SchemaMismatch,
+    OSError,
+    TimeoutError,
 )
 RETRY_BASE_S = 0.5
 RETRY_CAP_S = 10.0
@@ -37,8 +44,13 @@ HEALTHY_RESET_S = 10.0  # a routine that ran this long before failing starts its
 POOL_SIZE = 2
 
 
-_MYSQL_REASONS = {1045: "access denied", 1049: "database missing: run dhan db init", 2003: "connection refused",
-                  2006: "server went away", 2013: "connection lost"}
+_MYSQL_REASONS = {
+    1045: "access denied",
+    1049: "database missing: run dhan db init",
+    2003: "connection refused",
+    2006: "server went away",
+    2013: "connection lost",
+}
 
 
 def describe_failure(exc: BaseException, settings: Settings) -> tuple[str, str, str]:
@@ -74,8 +86,9 @@ def describe_failure(exc: BaseException, settings: Settings) -> tuple[str, str, 
 class DataLink:
     """Redis client + MySQL pool of one window; ``close()`` may be called twice."""
 
-    def __init__(self, settings: Settings, status: StatusModel, *, name: str = "viz",
-                 clock: Callable[[], float] = time.monotonic) -> None:
+    def __init__(
+        self, settings: Settings, status: StatusModel, *, name: str = "viz", clock: Callable[[], float] = time.monotonic
+    ) -> None:
         self.settings = settings
         self.status = status
         self.log = get_logger(name)
@@ -135,6 +148,11 @@ class DataLink:
                 await routine()
                 return
             except LINK_ERRORS as exc:
+                task = asyncio.current_task()
+                if task is not None and task.cancelling():
+                    # Cancelled while a read was in flight: redis-py can hold the cancellation until its
+                    # connection is closed, then raise ConnectionError. That is a stop, not an outage.
+                    raise asyncio.CancelledError from exc
                 which = await self.failed(exc)
             if self._clock() - started > HEALTHY_RESET_S:
                 attempt = 0
@@ -143,9 +161,28 @@ class DataLink:
             state = self.status.redis if which == "redis" else self.status.mysql
             state.retry_at = self._clock() + delay
             self.status.phase = "waiting to retry"
-            self.log.warning("viz_link_retry", routine=what, link=which, attempt=attempt, delay_s=round(delay, 2),
-                             error=state.error)
+            self.log.warning(
+                "viz_link_retry", routine=what, link=which, attempt=attempt, delay_s=round(delay, 2), error=state.error
+            )
             await asyncio.sleep(delay)
+
+    async def stop(
+        self, tasks: Iterable[asyncio.Task[Any]], *, grace_s: float = 0.3, deadline_s: float = 3.0
+    ) -> set[asyncio.Task[Any]]:
+        """Cancel ``tasks`` and close the links; returns tasks still running after ``deadline_s``.
+
+        Most tasks end at once. A blocking Redis read may hold its cancellation until the connection
+        closes (redis-py), so the links are closed after a short grace and the rest awaited after that.
+        """
+        pending = set(tasks)
+        for t in pending:
+            t.cancel()
+        if pending:
+            _, pending = await asyncio.wait(pending, timeout=grace_s)
+        await self.close()
+        if pending:
+            _, pending = await asyncio.wait(pending, timeout=deadline_s)
+        return pending
 
     async def close(self) -> None:
         client, self._redis = self._redis, None

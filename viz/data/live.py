@@ -48,18 +48,19 @@ async def read_universe(redis: aioredis.Redis, keys: Keys) -> dict[str, Instrume
 
 async def last_entry_id(redis: aioredis.Redis, stream: str) -> bytes:
     """Id of the newest entry (``0-0`` for an empty or missing stream)."""
-    raw = await redis.xrevrange(stream, "+", "-", count=1)
-    return raw[0][0] if raw else b"0-0"
+    raw: Any = await redis.xrevrange(stream, "+", "-", count=1)
+    return bytes(raw[0][0]) if raw else b"0-0"
 
 
-async def read_range(redis: aioredis.Redis, stream: str, start: bytes | str, *, inclusive: bool = True,
-                     chunk: int = RANGE_CHUNK) -> AsyncIterator[list[StreamEntry]]:
+async def read_range(
+    redis: aioredis.Redis, stream: str, start: bytes | str, *, inclusive: bool = True, chunk: int = RANGE_CHUNK
+) -> AsyncIterator[list[StreamEntry]]:
     """Entries from ``start`` (inclusive or not) to the end of the stream, in chunks (XRANGE)."""
     lo = start.decode() if isinstance(start, bytes) else start
     if not inclusive:
         lo = "(" + lo
     while True:
-        raw = await redis.xrange(stream, lo, "+", count=chunk)
+        raw: Any = await redis.xrange(stream, lo, "+", count=chunk)
         if not raw:
             return
         yield _entries(raw)
@@ -71,17 +72,18 @@ async def read_range(redis: aioredis.Redis, stream: str, start: bytes | str, *, 
 
 async def read_tail(redis: aioredis.Redis, stream: str, count: int) -> list[StreamEntry]:
     """The newest ``count`` entries, oldest first (seeding latest-state views when no writer ran)."""
-    raw = await redis.xrevrange(stream, "+", "-", count=count)
+    raw: Any = await redis.xrevrange(stream, "+", "-", count=count)
     raw.reverse()
     return _entries(raw)
 
 
-async def follow_streams(redis: aioredis.Redis, positions: Mapping[str, bytes], *, block_ms: int = FOLLOW_BLOCK_MS,
-                         count: int = FOLLOW_COUNT) -> AsyncIterator[tuple[str, list[StreamEntry]]]:
+async def follow_streams(
+    redis: aioredis.Redis, positions: Mapping[str, bytes], *, block_ms: int = FOLLOW_BLOCK_MS, count: int = FOLLOW_COUNT
+) -> AsyncIterator[tuple[str, list[StreamEntry]]]:
     """``(stream, entries)`` after ``positions`` (exclusive ids), forever; each position advances as read."""
-    last = {s: (p.decode() if isinstance(p, bytes) else p) for s, p in positions.items()}
+    last: dict[Any, Any] = {s: (p.decode() if isinstance(p, bytes) else p) for s, p in positions.items()}
     while True:
-        reply = await redis.xread(last, count=count, block=block_ms)
+        reply: Any = await redis.xread(last, count=count, block=block_ms)
         if not reply:
             continue
         for name, raw in reply:

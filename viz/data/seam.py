@@ -149,8 +149,9 @@ class TickSeam:
             self.dropped += 1
             return False
         self._caught_cum.add(cum)
-        self._caught.append((cum, float(ev["ltp"]), int(ev["qty"]), SIDE_CODES.get(ev.get("side"), 0),
-                             int(ev["exchange_ts"])))
+        self._caught.append(
+            (cum, float(ev["ltp"]), int(ev["qty"]), SIDE_CODES.get(ev.get("side"), 0), int(ev["exchange_ts"]))
+        )
         return True
 
     def finish_catch_up(self) -> TickSeries:
@@ -162,9 +163,12 @@ class TickSeam:
             else:  # out-of-order commits (several writer consumers): merge by volume
                 merged = TickSeries(len(self.ticks) + len(caught))
                 old = self.ticks
-                cols = [np.concatenate((getattr(old, n), np.asarray(c)))
-                        for n, c in zip(("cum_volume", "price", "qty", "side", "exchange_ts"), zip(*caught, strict=True),
-                                        strict=True)]
+                cols = [
+                    np.concatenate((getattr(old, n), np.asarray(c)))
+                    for n, c in zip(
+                        ("cum_volume", "price", "qty", "side", "exchange_ts"), zip(*caught, strict=True), strict=True
+                    )
+                ]
                 order = np.argsort(cols[0], kind="stable")
                 merged.extend(*(c[order] for c in cols))
                 self.ticks = merged
@@ -205,8 +209,14 @@ _ASK_WRITER = StreamPosition(b"", False)
 
 
 async def load_ticks(
-    redis: aioredis.Redis, pool: aiomysql.Pool, keys: Keys, seg: str, sid: int, today: date,
-    *, position: StreamPosition | None = _ASK_WRITER,
+    redis: aioredis.Redis,
+    pool: aiomysql.Pool,
+    keys: Keys,
+    seg: str,
+    sid: int,
+    today: date,
+    *,
+    position: StreamPosition | None = _ASK_WRITER,
 ) -> TickLoad:
     """Steps 1-3 of the recipe for one instrument: history plus catch-up, and where live reading resumes.
 
@@ -241,8 +251,12 @@ async def load_ticks(
 
 
 async def catch_up_latest(
-    redis: aioredis.Redis, stream: str, pos: StreamPosition | None, apply: Callable[[list[StreamEntry]], None],
-    *, fallback_entries: int = LATEST_FALLBACK_ENTRIES,
+    redis: aioredis.Redis,
+    stream: str,
+    pos: StreamPosition | None,
+    apply: Callable[[list[StreamEntry]], None],
+    *,
+    fallback_entries: int = LATEST_FALLBACK_ENTRIES,
 ) -> bytes:
     """Apply a latest-state stream from the writer's position (or its newest entries); returns the resume id."""
     if pos is None:

@@ -40,8 +40,16 @@ class TickSink(Protocol):
 class TickSource:
     """One instrument's session: history + catch-up (``reset_ticks``), then live trades (``add_ticks``)."""
 
-    def __init__(self, link: DataLink, keys: Keys, instrument: Instrument, sink: TickSink, status: StatusModel,
-                 *, today: Callable[[], date] | None = None) -> None:
+    def __init__(
+        self,
+        link: DataLink,
+        keys: Keys,
+        instrument: Instrument,
+        sink: TickSink,
+        status: StatusModel,
+        *,
+        today: Callable[[], date] | None = None,
+    ) -> None:
         self.link, self.keys, self.instrument, self.sink, self.status = link, keys, instrument, sink, status
         self._today = today or (lambda: ist_now().date())
         self.loaded_at: float | None = None
@@ -96,9 +104,19 @@ class LatestSource:
     ``on_loaded()`` runs once the stored rows and the catch-up are applied.
     """
 
-    def __init__(self, link: DataLink, keys: Keys, kinds: Sequence[str], load_rows: RowsLoader, apply: Apply,
-                 status: StatusModel, *, wants: Callable[[str], bool] | None = None,
-                 needles: Sequence[bytes] | None = None, on_loaded: Callable[[], None] | None = None) -> None:
+    def __init__(
+        self,
+        link: DataLink,
+        keys: Keys,
+        kinds: Sequence[str],
+        load_rows: RowsLoader,
+        apply: Apply,
+        status: StatusModel,
+        *,
+        wants: Callable[[str], bool] | None = None,
+        needles: Sequence[bytes] | None = None,
+        on_loaded: Callable[[], None] | None = None,
+    ) -> None:
         self.link, self.keys, self.kinds = link, keys, list(kinds)
         self.load_rows, self.apply, self.status = load_rows, apply, status
         self.wants = wants
@@ -139,7 +157,9 @@ class LatestSource:
         resume: dict[str, bytes] = {}
         for kind in self.kinds:
             resume[streams[kind]] = await catch_up_latest(
-                redis, streams[kind], positions[kind],
+                redis,
+                streams[kind],
+                positions[kind],
                 functools.partial(self._apply_stored, kind),
             )
         self.loaded_at = time.monotonic()

@@ -100,7 +100,9 @@ class BoardModel:
         self.added = False  # rows were added since the last paint (the view resets its row count)
         self._clock = clock
 
-    def add_instrument(self, key: str, symbol: str, *, segment: str = "", role: str = "", tick_size: float = 0.05) -> QuoteRow:
+    def add_instrument(
+        self, key: str, symbol: str, *, segment: str = "", role: str = "", tick_size: float = 0.05
+    ) -> QuoteRow:
         row = self.rows.get(key)
         if row is None:
             row = self.rows[key] = QuoteRow(key, symbol, segment, role, tick_size)
@@ -108,7 +110,12 @@ class BoardModel:
             self.order.append(key)
             self.added = True
         else:
-            row.symbol, row.segment, row.role, row.tick_size = symbol, segment or row.segment, role or row.role, tick_size
+            row.symbol, row.segment, row.role, row.tick_size = (
+                symbol,
+                segment or row.segment,
+                role or row.role,
+                tick_size,
+            )
         return row
 
     def apply(self, key: str, q: Mapping[str, Any], *, flash: bool = True) -> bool:
@@ -122,8 +129,11 @@ class BoardModel:
         row.order = order
         now = self._clock()
         for column, new in (
-            ("ltp", _num(q.get("ltp"))), ("volume", _int(q.get("volume"))), ("oi", _int(q.get("oi"))),
-            ("bid", _num(q.get("bid"))), ("ask", _num(q.get("ask"))),
+            ("ltp", _num(q.get("ltp"))),
+            ("volume", _int(q.get("volume"))),
+            ("oi", _int(q.get("oi"))),
+            ("bid", _num(q.get("bid"))),
+            ("ask", _num(q.get("ask"))),
         ):
             if new is None:
                 continue

@@ -88,8 +88,9 @@ class Breadth:
                 u += 1
         return BreadthCounts(a, d, u, n)
 
-    def update(self, key: str, *, ltp: float | None = None, prev_close: float | None = None,
-               exchange_ts: int | None = None) -> bool:
+    def update(
+        self, key: str, *, ltp: float | None = None, prev_close: float | None = None, exchange_ts: int | None = None
+    ) -> bool:
         """Apply a price and/or previous close to a basket stock; False when the key is not in the basket."""
         stock = self.stocks.get(key)
         if stock is None:

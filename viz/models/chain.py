@@ -15,8 +15,15 @@ from typing import Any
 __all__ = ["SIDE_FIELDS", "ChainModel", "ChainSide", "OptionContract"]
 
 SIDE_FIELDS: tuple[tuple[str, str], ...] = (
-    ("ltp", "LTP"), ("oi", "OI"), ("oi_change", "OI Chg"), ("volume", "Volume"), ("iv", "IV %"),
-    ("delta", "Delta"), ("gamma", "Gamma"), ("theta", "Theta/day"), ("vega", "Vega/1%"),
+    ("ltp", "LTP"),
+    ("oi", "OI"),
+    ("oi_change", "OI Chg"),
+    ("volume", "Volume"),
+    ("iv", "IV %"),
+    ("delta", "Delta"),
+    ("gamma", "Gamma"),
+    ("theta", "Theta/day"),
+    ("vega", "Vega/1%"),
 )
 # The greeks service sends Black-76 in its units (theta per year, vega per 1.00 of volatility); a chain
 # shows what a trader reads: theta per calendar day and vega per volatility point.

@@ -23,12 +23,12 @@ def qty(value: float | None) -> str:
     """Indian grouping: 12,34,56,789."""
     if value is None:
         return "-"
-    n = int(round(value))
+    n = round(value)
     sign, digits = ("-" if n < 0 else ""), str(abs(n))
     if len(digits) <= 3:
         return sign + digits
     head, tail = digits[:-3], digits[-3:]
-    groups = []
+    groups: list[str] = []
     while len(head) > 2:
         groups.insert(0, head[-2:])
         head = head[:-2]

@@ -10,6 +10,7 @@ Adding a trade is O(1); :meth:`PeriodProfiles.rebuild` recomputes everything vec
 
 from __future__ import annotations
 
+import itertools
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -47,7 +48,9 @@ class Period:
         self.ladder.add(price, qty, side)
         self._stats = None
 
-    def profile_and_stats(self, ticks_per_row: int, method: ValueAreaMethod, fraction: float) -> tuple[Profile, ProfileStats]:
+    def profile_and_stats(
+        self, ticks_per_row: int, method: ValueAreaMethod, fraction: float
+    ) -> tuple[Profile, ProfileStats]:
         cached = self._stats
         if cached is not None and cached[:3] == (ticks_per_row, method, fraction):
             return cached[4], cached[3]
@@ -61,8 +64,14 @@ class PeriodProfiles:
     """Per-period profiles of one instrument's session, the session profile and the developing POC."""
 
     def __init__(
-        self, tick_size: float, *, period_s: int = 300, ticks_per_row: int = 1, method: ValueAreaMethod = "cbot",
-        fraction: float = 0.70, origin_s: int = SESSION_ORIGIN_S,
+        self,
+        tick_size: float,
+        *,
+        period_s: int = 300,
+        ticks_per_row: int = 1,
+        method: ValueAreaMethod = "cbot",
+        fraction: float = 0.70,
+        origin_s: int = SESSION_ORIGIN_S,
     ) -> None:
         self.tick_size = tick_size
         self.period_s = period_s
@@ -110,7 +119,7 @@ class PeriodProfiles:
         day = ts // 86_400
         change = np.flatnonzero((np.diff(idx) != 0) | (np.diff(day) != 0)) + 1
         bounds = np.concatenate(([0], change, [n]))
-        for a, b in zip(bounds[:-1], bounds[1:], strict=True):
+        for a, b in itertools.pairwise(bounds):
             if self.periods:
                 self._dpoc.append(self._session_poc())
             d0 = int(day[a]) * 86_400

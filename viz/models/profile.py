@@ -128,8 +128,13 @@ class Profile:
             return ProfileStats(None, None, None, -1, (-1, -1), 0, 0)
         lo, hi = value_area(total, poc, fraction, method)
         return ProfileStats(
-            float(self.price[poc]), float(self.price[hi]), float(self.price[lo]), poc, (lo, hi),
-            int(total.sum()), int(total[lo : hi + 1].sum()),
+            float(self.price[poc]),
+            float(self.price[hi]),
+            float(self.price[lo]),
+            poc,
+            (lo, hi),
+            int(total.sum()),
+            int(total[lo : hi + 1].sum()),
         )
 
 
@@ -179,7 +184,7 @@ class PriceLadder:
         self._base = new_base
 
     def add(self, price: float, qty: int, side: int) -> None:
-        idx = int(round(price / self.tick_size))
+        idx = round(price / self.tick_size)
         if not len(self._buy) or not self._base <= idx < self._base + len(self._buy):
             self._cover(idx, idx)
         row = idx - self._base

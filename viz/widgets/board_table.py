@@ -67,13 +67,13 @@ class BoardTableModel(QAbstractTableModel):
         self._texts: dict[str, list[str]] = {}
 
     # --- Qt model API ---
-    def rowCount(self, parent: Index = QModelIndex()) -> int:  # noqa: N802, B008 - Qt API
+    def rowCount(self, parent: Index = QModelIndex()) -> int:  # noqa: B008 - Qt API
         return 0 if parent.isValid() else len(self.visible)
 
-    def columnCount(self, parent: Index = QModelIndex()) -> int:  # noqa: N802, B008 - Qt API
+    def columnCount(self, parent: Index = QModelIndex()) -> int:  # noqa: B008 - Qt API
         return 0 if parent.isValid() else len(COLUMNS)
 
-    def headerData(self, section: int, orientation: Qt.Orientation, role: int = Qt.ItemDataRole.DisplayRole) -> Any:  # noqa: N802
+    def headerData(self, section: int, orientation: Qt.Orientation, role: int = Qt.ItemDataRole.DisplayRole) -> Any:
         if role == Qt.ItemDataRole.DisplayRole and orientation == Qt.Orientation.Horizontal:
             return COLUMNS[section][1]
         return None
@@ -129,8 +129,11 @@ class BoardTableModel(QAbstractTableModel):
 
     def _ordered(self) -> list[str]:
         board = self.board
-        keys = [k for k in board.order
-                if (not self.role or board.rows[k].role == self.role) and (not self.text or board.matches(k, self.text))]
+        keys = [
+            k
+            for k in board.order
+            if (not self.role or board.rows[k].role == self.role) and (not self.text or board.matches(k, self.text))
+        ]
         if 0 <= self.sort_column < len(COLUMNS):
             column = COLUMNS[self.sort_column][0]
 

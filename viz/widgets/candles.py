@@ -19,8 +19,9 @@ __all__ = ["IndexTimeAxis", "candle_layers", "volume_layers"]
 BODY_WIDTH = 0.7
 
 
-def candle_layers(x: Any, bars: Bars, theme: Theme, *, width: float = BODY_WIDTH, alpha: int = 255,
-                  start: int = 0) -> list[tuple[Any, Any, Any]]:
+def candle_layers(
+    x: Any, bars: Bars, theme: Theme, *, width: float = BODY_WIDTH, alpha: int = 255, start: int = 0
+) -> list[tuple[Any, Any, Any]]:
     """Wicks and bodies of ``bars[start:]`` at positions ``x`` (same length as the slice); up/down colours."""
     o, h, lo, c = bars.open[start:], bars.high[start:], bars.low[start:], bars.close[start:]
     x = np.asarray(x, dtype=np.float64)
@@ -39,8 +40,9 @@ def candle_layers(x: Any, bars: Bars, theme: Theme, *, width: float = BODY_WIDTH
     return layers
 
 
-def volume_layers(x: Any, bars: Bars, theme: Theme, *, width: float = BODY_WIDTH, alpha: int = 255,
-                  start: int = 0) -> list[tuple[Any, Any, Any]]:
+def volume_layers(
+    x: Any, bars: Bars, theme: Theme, *, width: float = BODY_WIDTH, alpha: int = 255, start: int = 0
+) -> list[tuple[Any, Any, Any]]:
     """Volume columns stacked buy (bottom), sell, unclassified."""
     x = np.asarray(x, dtype=np.float64)
     buy, sell = bars.buy[start:].astype(np.float64), bars.sell[start:].astype(np.float64)
@@ -65,10 +67,10 @@ class IndexTimeAxis(pg.AxisItem):  # type: ignore[misc]
         super().__init__("bottom", **kwargs)
         self._times = times
 
-    def tickStrings(self, values: list[float], scale: float, spacing: float) -> list[str]:  # noqa: N802 - Qt API
+    def tickStrings(self, values: list[float], scale: float, spacing: float) -> list[str]:
         ts = self._times()
         out = []
         for v in values:
-            i = int(round(v))
+            i = round(v)
             out.append(ist_time(int(ts[i])) if 0 <= i < len(ts) else "")
         return out

@@ -61,13 +61,13 @@ class ChainTableModel(QAbstractTableModel):
         self._cells: list[list[Any]] = []
         self._price: float | None = None
 
-    def rowCount(self, parent: Index = QModelIndex()) -> int:  # noqa: N802, B008 - Qt API
+    def rowCount(self, parent: Index = QModelIndex()) -> int:  # noqa: B008 - Qt API
         return 0 if parent.isValid() else len(self.chain.strikes)
 
-    def columnCount(self, parent: Index = QModelIndex()) -> int:  # noqa: N802, B008 - Qt API
+    def columnCount(self, parent: Index = QModelIndex()) -> int:  # noqa: B008 - Qt API
         return 0 if parent.isValid() else len(self.columns)
 
-    def headerData(self, section: int, orientation: Qt.Orientation, role: int = Qt.ItemDataRole.DisplayRole) -> Any:  # noqa: N802
+    def headerData(self, section: int, orientation: Qt.Orientation, role: int = Qt.ItemDataRole.DisplayRole) -> Any:
         if role == Qt.ItemDataRole.DisplayRole and orientation == Qt.Orientation.Horizontal:
             side, _, title = self.columns[section]
             return f"{side} {title}" if side and title in ("LTP", "OI") else title
@@ -81,16 +81,26 @@ class ChainTableModel(QAbstractTableModel):
         side = self.chain.by_strike[strike].get(side_name) if side_name else None
         atm = self._atm
         if role == Qt.ItemDataRole.DisplayRole:
-            return fmt.price(strike, 0 if strike == int(strike) else 2) if not side_name else _text(side, name, self.decimals)
+            return (
+                fmt.price(strike, 0 if strike == int(strike) else 2)
+                if not side_name
+                else _text(side, name, self.decimals)
+            )
         if role == Qt.ItemDataRole.TextAlignmentRole:
-            return int(Qt.AlignmentFlag.AlignCenter if not side_name else Qt.AlignmentFlag.AlignRight
-                       | Qt.AlignmentFlag.AlignVCenter)
+            return int(
+                Qt.AlignmentFlag.AlignCenter
+                if not side_name
+                else Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter
+            )
         if role == Qt.ItemDataRole.BackgroundRole:
             if strike == atm:
                 return QBrush(QColor(self.theme.highlight))
             price = self._price
-            if price is not None and side_name and ((side_name == "CE" and strike < price) or
-                                                    (side_name == "PE" and strike > price)):
+            if (
+                price is not None
+                and side_name
+                and ((side_name == "CE" and strike < price) or (side_name == "PE" and strike > price))
+            ):
                 c = QColor(self.theme.accent)
                 c.setAlpha(ITM_ALPHA)
                 return QBrush(c)
@@ -117,8 +127,11 @@ class ChainTableModel(QAbstractTableModel):
         if name == "oi_change" and side is not None and side.oi_change:
             fg = self._colours["up" if side.oi_change > 0 else "down"]
         bg = self._atm_bg(strike)
-        if bg is None and self._price is not None and (
-                (side_name == "CE" and strike < self._price) or (side_name == "PE" and strike > self._price)):
+        if (
+            bg is None
+            and self._price is not None
+            and ((side_name == "CE" and strike < self._price) or (side_name == "PE" and strike > self._price))
+        ):
             bg = self._colours["itm"]
         return _text(side, name, self.decimals), fg, bg, _RIGHT, strike == self._atm
 
@@ -129,8 +142,12 @@ class ChainTableModel(QAbstractTableModel):
         self.theme = theme
         itm = QColor(theme.accent)
         itm.setAlpha(ITM_ALPHA)
-        self._colours = {"up": QColor(theme.up), "down": QColor(theme.down), "highlight": QColor(theme.highlight),
-                         "itm": itm}
+        self._colours = {
+            "up": QColor(theme.up),
+            "down": QColor(theme.down),
+            "highlight": QColor(theme.highlight),
+            "itm": itm,
+        }
 
     def refresh(self) -> bool:
         """Tell views the chain changed; True when the strikes changed (the view re-fits its columns)."""

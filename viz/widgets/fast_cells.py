@@ -33,7 +33,9 @@ class FastCellDelegate(QStyledItemDelegate):
         self.source = source
         self._bold: QFont | None = None
 
-    def paint(self, painter: QPainter | None, option: QStyleOptionViewItem, index: QModelIndex | QPersistentModelIndex) -> None:
+    def paint(
+        self, painter: QPainter | None, option: QStyleOptionViewItem, index: QModelIndex | QPersistentModelIndex
+    ) -> None:
         if painter is None:
             return
         text, fg, bg, align, bold = self.source.cell(index)

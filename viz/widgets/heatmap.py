@@ -52,7 +52,7 @@ class Heatmap(QWidget):
         w, h = self.width() / cols, self.height() / rows
         return QRectF((i % cols) * w + 1, (i // cols) * h + 1, w - 2, h - 2)
 
-    def paintEvent(self, event: QPaintEvent | None) -> None:  # noqa: N802 - Qt API
+    def paintEvent(self, event: QPaintEvent | None) -> None:
         p = QPainter(self)
         p.fillRect(self.rect(), QColor(self.theme.bg))
         big, small = QFont(self.font()), QFont(self.font())
@@ -86,14 +86,18 @@ class BreadthBar(QWidget):
         self.counts = counts
         self.update()
 
-    def paintEvent(self, event: QPaintEvent | None) -> None:  # noqa: N802 - Qt API
+    def paintEvent(self, event: QPaintEvent | None) -> None:
         p = QPainter(self)
         c = self.counts
         total = c.advances + c.declines + c.unchanged
         p.fillRect(self.rect(), QColor(self.theme.panel))
         if total:
             x = 0.0
-            for n, colour in ((c.advances, self.theme.up), (c.unchanged, self.theme.neutral), (c.declines, self.theme.down)):
+            for n, colour in (
+                (c.advances, self.theme.up),
+                (c.unchanged, self.theme.neutral),
+                (c.declines, self.theme.down),
+            ):
                 w = self.width() * n / total
                 p.fillRect(QRectF(x, 0, w, self.height()), QColor(colour))
                 x += w

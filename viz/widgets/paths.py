@@ -29,7 +29,8 @@ def rects_path(x0: Any, y0: Any, x1: Any, y1: Any) -> QPainterPath:
     ys = np.column_stack((y0, y0, y1, y1, y0)).ravel()
     connect = np.ones(5 * n, dtype=np.int32)
     connect[4::5] = 0  # each rectangle its own closed subpath
-    return pg.arrayToQPath(xs, ys, connect=connect)
+    path: QPainterPath = pg.arrayToQPath(xs, ys, connect=connect)
+    return path
 
 
 def segments_path(x0: Any, y0: Any, x1: Any, y1: Any) -> QPainterPath:
@@ -39,7 +40,8 @@ def segments_path(x0: Any, y0: Any, x1: Any, y1: Any) -> QPainterPath:
         return QPainterPath()
     xs = np.column_stack((x0, x1)).ravel()
     ys = np.column_stack((y0, y1)).ravel()
-    return pg.arrayToQPath(xs, ys, connect="pairs")
+    path: QPainterPath = pg.arrayToQPath(xs, ys, connect="pairs")
+    return path
 
 
 class PathsItem(pg.GraphicsObject):  # type: ignore[misc]
@@ -51,17 +53,22 @@ class PathsItem(pg.GraphicsObject):  # type: ignore[misc]
         self._picture: QPicture | None = None
         self._bounds = QRectF()
 
-    def set_layers(self, layers: Sequence[tuple[QPainterPath, QPen | QColor | str | None, QBrush | QColor | str | None]]) -> None:
+    def set_layers(
+        self, layers: Sequence[tuple[QPainterPath, QPen | QColor | str | None, QBrush | QColor | str | None]]
+    ) -> None:
         self.prepareGeometryChange()
         out = []
         bounds = QRectF()
         for path, pen, brush in layers:
             if path.isEmpty():
                 continue
-            if pen is None:
-                qpen = QPen(Qt.PenStyle.NoPen)
-            else:
-                qpen = pen if isinstance(pen, QPen) else pg.mkPen(pen, width=1)  # mkPen: cosmetic (1 px)
+            qpen = (
+                pen
+                if isinstance(pen, QPen)
+                else (
+                    QPen(Qt.PenStyle.NoPen) if pen is None else pg.mkPen(pen, width=1)  # mkPen: cosmetic (1 px)
+                )
+            )
             if brush is None:
                 qbrush = QBrush(Qt.BrushStyle.NoBrush)
             else:
@@ -76,7 +83,7 @@ class PathsItem(pg.GraphicsObject):  # type: ignore[misc]
     def clear(self) -> None:
         self.set_layers([])
 
-    def boundingRect(self) -> QRectF:  # noqa: N802 - Qt API
+    def boundingRect(self) -> QRectF:
         return QRectF(self._bounds)
 
     def paint(self, painter: QPainter, *args: Any) -> None:

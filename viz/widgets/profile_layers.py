@@ -25,8 +25,9 @@ OUTSIDE_ALPHA = 95
 RectGroups = dict[tuple[str, int], list[tuple[Any, Any, Any, Any]]]  # (colour name, alpha) -> [(x0,y0,x1,y1)]
 
 
-def profile_rects(profile: Profile, stats: ProfileStats, *, x_left: float = 0.0, scale: float = 1.0,
-                  out: RectGroups | None = None) -> RectGroups:
+def profile_rects(
+    profile: Profile, stats: ProfileStats, *, x_left: float = 0.0, scale: float = 1.0, out: RectGroups | None = None
+) -> RectGroups:
     groups: RectGroups = {} if out is None else out
     if len(profile.price) == 0:
         return groups
@@ -42,7 +43,8 @@ def profile_rects(profile: Profile, stats: ProfileStats, *, x_left: float = 0.0,
             m = mask & (width > 0)
             if m.any():
                 groups.setdefault((colour, alpha), []).append(
-                    (x_left + left[m], y0[m], x_left + left[m] + width[m], y1[m]))
+                    (x_left + left[m], y0[m], x_left + left[m] + width[m], y1[m])
+                )
         left += width
     return groups
 
@@ -51,7 +53,9 @@ def merge_rects(parts: list[tuple[Any, Any, Any, Any]]) -> tuple[Any, Any, Any, 
     return tuple(np.concatenate([p[i] for p in parts]) for i in range(4))  # type: ignore[return-value]
 
 
-def rects_layers(groups: Mapping[tuple[str, int], list[tuple[Any, Any, Any, Any]]], theme: Theme) -> list[tuple[Any, Any, Any]]:
+def rects_layers(
+    groups: Mapping[tuple[str, int], list[tuple[Any, Any, Any, Any]]], theme: Theme
+) -> list[tuple[Any, Any, Any]]:
     layers: list[tuple[Any, Any, Any]] = []
     for (colour, alpha), parts in sorted(groups.items(), key=lambda kv: -kv[0][1]):
         c = QColor(getattr(theme, colour))
@@ -60,7 +64,8 @@ def rects_layers(groups: Mapping[tuple[str, int], list[tuple[Any, Any, Any, Any]
     return layers
 
 
-def profile_layers(profile: Profile, stats: ProfileStats, theme: Theme, *, x_left: float = 0.0,
-                   scale: float = 1.0) -> list[tuple[Any, Any, Any]]:
+def profile_layers(
+    profile: Profile, stats: ProfileStats, theme: Theme, *, x_left: float = 0.0, scale: float = 1.0
+) -> list[tuple[Any, Any, Any]]:
     """Layers for :class:`PathsItem`: one path per (side, inside/outside value area)."""
     return rects_layers(profile_rects(profile, stats, x_left=x_left, scale=scale), theme)

@@ -9,11 +9,18 @@ from __future__ import annotations
 
 import pyqtgraph as pg
 
-__all__ = ["sticky_range", "stick_view"]
+__all__ = ["stick_view", "sticky_range"]
 
 
-def sticky_range(current: tuple[float, float], lo: float, hi: float, *, headroom: float = 0.1,
-                 slack: float = 3.0, floor: float | None = None) -> tuple[float, float] | None:
+def sticky_range(
+    current: tuple[float, float],
+    lo: float,
+    hi: float,
+    *,
+    headroom: float = 0.1,
+    slack: float = 3.0,
+    floor: float | None = None,
+) -> tuple[float, float] | None:
     """The new ``(lo, hi)`` to show ``[lo, hi]``, or None to keep ``current``.
 
     Kept while the data is inside it and ``current`` is at most ``slack`` times the data's span; else the
@@ -29,8 +36,15 @@ def sticky_range(current: tuple[float, float], lo: float, hi: float, *, headroom
     return new_lo, new_hi
 
 
-def stick_view(plot: pg.PlotItem, *, x: tuple[float, float] | None = None, y: tuple[float, float] | None = None,
-               headroom: float = 0.1, x_floor: float | None = None, y_floor: float | None = None) -> bool:
+def stick_view(
+    plot: pg.PlotItem,
+    *,
+    x: tuple[float, float] | None = None,
+    y: tuple[float, float] | None = None,
+    headroom: float = 0.1,
+    x_floor: float | None = None,
+    y_floor: float | None = None,
+) -> bool:
     """Apply :func:`sticky_range` to a plot's x and/or y; True when the view moved."""
     (cx, cy) = plot.getViewBox().viewRange()
     moved = False

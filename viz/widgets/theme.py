@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import TypeVar
 
 import pyqtgraph as pg
 from PyQt6.QtGui import QColor, QPalette
 from PyQt6.QtWidgets import QApplication, QGraphicsItem, QGraphicsView
+
+ItemT = TypeVar("ItemT", bound=QGraphicsItem)
 
 __all__ = ["DARK", "LIGHT", "THEMES", "Theme", "apply_app_theme", "cache_item", "chart_view", "style_plot"]
 
@@ -41,16 +44,48 @@ class Theme:
 
 
 DARK = Theme(
-    name="dark", bg="#121417", panel="#1b1f24", fg="#d7dae0", muted="#8a919c", grid="#2a2f36",
-    up="#26a69a", down="#ef5350", buy="#2bb673", sell="#e5534b", neutral="#6b7280", poc="#ffd54f",
-    va="#3d6fb6", value_line="#90caf9", accent="#4fc3f7", flash_up="#1e6b45", flash_down="#7a2626",
-    highlight="#3b3416", error="#ff6b6b", ok="#4caf50",
+    name="dark",
+    bg="#121417",
+    panel="#1b1f24",
+    fg="#d7dae0",
+    muted="#8a919c",
+    grid="#2a2f36",
+    up="#26a69a",
+    down="#ef5350",
+    buy="#2bb673",
+    sell="#e5534b",
+    neutral="#6b7280",
+    poc="#ffd54f",
+    va="#3d6fb6",
+    value_line="#90caf9",
+    accent="#4fc3f7",
+    flash_up="#1e6b45",
+    flash_down="#7a2626",
+    highlight="#3b3416",
+    error="#ff6b6b",
+    ok="#4caf50",
 )
 LIGHT = Theme(
-    name="light", bg="#ffffff", panel="#f3f4f6", fg="#1f2328", muted="#5f6670", grid="#e2e5e9",
-    up="#0e8a6d", down="#d03b37", buy="#1f9d57", sell="#d64541", neutral="#9aa1ab", poc="#c77c00",
-    va="#9cc1f0", value_line="#1e63c4", accent="#0277bd", flash_up="#b8ecd0", flash_down="#f7c4c2",
-    highlight="#fff3c4", error="#c62828", ok="#2e7d32",
+    name="light",
+    bg="#ffffff",
+    panel="#f3f4f6",
+    fg="#1f2328",
+    muted="#5f6670",
+    grid="#e2e5e9",
+    up="#0e8a6d",
+    down="#d03b37",
+    buy="#1f9d57",
+    sell="#d64541",
+    neutral="#9aa1ab",
+    poc="#c77c00",
+    va="#9cc1f0",
+    value_line="#1e63c4",
+    accent="#0277bd",
+    flash_up="#b8ecd0",
+    flash_down="#f7c4c2",
+    highlight="#fff3c4",
+    error="#c62828",
+    ok="#2e7d32",
 )
 THEMES = {"dark": DARK, "light": LIGHT}
 
@@ -61,11 +96,18 @@ def apply_app_theme(app: QApplication, theme: Theme) -> None:
     p = QPalette()
     bg, panel, fg = QColor(theme.bg), QColor(theme.panel), QColor(theme.fg)
     for role, color in (
-        (QPalette.ColorRole.Window, panel), (QPalette.ColorRole.WindowText, fg), (QPalette.ColorRole.Base, bg),
-        (QPalette.ColorRole.AlternateBase, panel), (QPalette.ColorRole.Text, fg), (QPalette.ColorRole.Button, panel),
-        (QPalette.ColorRole.ButtonText, fg), (QPalette.ColorRole.ToolTipBase, panel),
-        (QPalette.ColorRole.ToolTipText, fg), (QPalette.ColorRole.Highlight, QColor(theme.accent)),
-        (QPalette.ColorRole.HighlightedText, QColor(theme.bg)), (QPalette.ColorRole.PlaceholderText, QColor(theme.muted)),
+        (QPalette.ColorRole.Window, panel),
+        (QPalette.ColorRole.WindowText, fg),
+        (QPalette.ColorRole.Base, bg),
+        (QPalette.ColorRole.AlternateBase, panel),
+        (QPalette.ColorRole.Text, fg),
+        (QPalette.ColorRole.Button, panel),
+        (QPalette.ColorRole.ButtonText, fg),
+        (QPalette.ColorRole.ToolTipBase, panel),
+        (QPalette.ColorRole.ToolTipText, fg),
+        (QPalette.ColorRole.Highlight, QColor(theme.accent)),
+        (QPalette.ColorRole.HighlightedText, QColor(theme.bg)),
+        (QPalette.ColorRole.PlaceholderText, QColor(theme.muted)),
     ):
         p.setColor(role, color)
     p.setColor(QPalette.ColorGroup.Disabled, QPalette.ColorRole.Text, QColor(theme.muted))
@@ -83,7 +125,7 @@ def chart_view(view: pg.GraphicsView) -> pg.GraphicsView:
     return view
 
 
-def cache_item(item: QGraphicsItem) -> QGraphicsItem:
+def cache_item(item: ItemT) -> ItemT:
     """Keep a rarely changing item (axis, label, legend) as a pixmap between its own updates.
 
     Replaying an axis's text every frame cost ~7 ms per axis on the raster engine; a cached axis is a blit

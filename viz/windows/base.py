@@ -77,7 +77,9 @@ class VizWindow(QMainWindow):
         self.setMenuWidget(self.banner)  # above the toolbar: an outage is the first thing on screen
         self.status_label = QLabel("starting")
         self.status_label.setObjectName("status")
-        self.statusBar().addWidget(self.status_label, 1)
+        status_bar = self.statusBar()
+        assert status_bar is not None
+        status_bar.addWidget(self.status_label, 1)
         self._theme_action = QAction(self)
         self._theme_action.triggered.connect(self._toggle_theme)
 
@@ -103,8 +105,9 @@ class VizWindow(QMainWindow):
     def finish_toolbar(self) -> None:
         """Append the controls every window has (theme switch) after the subclass's own."""
         spacer = QWidget()
-        spacer.setSizePolicy(spacer.sizePolicy().horizontalPolicy().Expanding,
-                             spacer.sizePolicy().verticalPolicy().Preferred)
+        spacer.setSizePolicy(
+            spacer.sizePolicy().horizontalPolicy().Expanding, spacer.sizePolicy().verticalPolicy().Preferred
+        )
         self.toolbar.addWidget(spacer)
         self.toolbar.addAction(self._theme_action)
 
@@ -133,8 +136,7 @@ class VizWindow(QMainWindow):
             return
         exc = task.exception()
         if exc is not None:
-            self.log.error("viz_task_failed", task=task.get_name(), error=f"{type(exc).__name__}: {exc}",
-                           exc_info=exc)
+            self.log.error("viz_task_failed", task=task.get_name(), error=f"{type(exc).__name__}: {exc}", exc_info=exc)
             self.status_model.note = f"internal error in {task.get_name()}: {type(exc).__name__}: {exc}"[:200]
 
     def mark_dirty(self) -> None:
@@ -166,25 +168,27 @@ class VizWindow(QMainWindow):
         self.banner.setVisible(bool(down))
         if down:
             now = time.monotonic()
-            self.banner.setText("   ".join(f"<b>{s.name} cannot be reached</b> ({s.error}); retrying"
-                                           + (f" in {max(0.0, s.retry_at - now):.0f} s" if s.retry_at else "")
-                                           + (f" &middot; {s.hint}" if s.hint else "") for s in down)
-                                + "<br>The window keeps retrying by itself; what is on screen stays until data flows again.")
-            self.banner.setStyleSheet(f"background: {self.theme.error}; color: white; padding: 6px 10px; font-size: 13px;")
+            self.banner.setText(
+                "   ".join(
+                    f"<b>{s.name} cannot be reached</b> ({s.error}); retrying"
+                    + (f" in {max(0.0, s.retry_at - now):.0f} s" if s.retry_at else "")
+                    + (f" &middot; {s.hint}" if s.hint else "")
+                    for s in down
+                )
+                + "<br>The window keeps retrying by itself; what is on screen stays until data flows again."
+            )
+            self.banner.setStyleSheet(
+                f"background: {self.theme.error}; color: white; padding: 6px 10px; font-size: 13px;"
+            )
 
     async def shutdown(self) -> None:
         self._frame_timer.stop()
         self._status_timer.stop()
-        tasks = list(self.tasks.values())
-        for t in tasks:
-            t.cancel()
-        if tasks:
-            done, pending = await asyncio.wait(tasks, timeout=SHUTDOWN_DEADLINE_S)
-            for t in pending:
-                self.log.warning("viz_task_still_pending", task=t.get_name())
-        await self.link.close()
+        pending = await self.link.stop(self.tasks.values(), deadline_s=SHUTDOWN_DEADLINE_S)
+        for t in pending:
+            self.log.warning("viz_task_still_pending", task=t.get_name())
 
-    def closeEvent(self, event: QCloseEvent | None) -> None:  # noqa: N802 - Qt API
+    def closeEvent(self, event: QCloseEvent | None) -> None:
         self.save_state()
         if event is not None:
             event.accept()

@@ -51,7 +51,9 @@ class MarketBreadthWindow(VizWindow):
         self.header = QLabel("waiting for the feed's NIFTY 50 list")
         self.header.setTextFormat(Qt.TextFormat.RichText)
         self.bar = BreadthBar()
-        self.plot_widget = chart_view(pg.PlotWidget(axisItems={"bottom": pg.DateAxisItem(orientation="bottom", utcOffset=0)}))
+        self.plot_widget = chart_view(
+            pg.PlotWidget(axisItems={"bottom": pg.DateAxisItem(orientation="bottom", utcOffset=0)})
+        )
         self.plot = self.plot_widget.getPlotItem()
         self.plot.hideButtons()
         self.plot.showAxis("right")
@@ -96,8 +98,16 @@ class MarketBreadthWindow(VizWindow):
         for inst in stocks:
             self.breadth.add_stock(inst.key, inst.symbol, inst.tick_size)
         pairs = [(i.seg, i.sid) for i in stocks]
-        source = LatestSource(self.link, self.keys, ["quotes"], lambda pool: self._load(pool, pairs), self._apply,
-                              self.status_model, wants=self.breadth.stocks.__contains__, on_loaded=self.mark_loaded)
+        source = LatestSource(
+            self.link,
+            self.keys,
+            ["quotes"],
+            lambda pool: self._load(pool, pairs),
+            self._apply,
+            self.status_model,
+            wants=self.breadth.stocks.__contains__,
+            on_loaded=self.mark_loaded,
+        )
         await source.run()
 
     async def _load(self, pool: aiomysql.Pool, pairs: list[tuple[str, int]]) -> Mapping[str, Mapping[str, Any]]:
@@ -111,8 +121,9 @@ class MarketBreadthWindow(VizWindow):
         return {"quotes": quotes}
 
     def _apply(self, kind: str, key: str, q: dict[str, Any], live: bool) -> None:
-        self.breadth.update(key, ltp=q.get("ltp"), prev_close=q.get("prev_close") or q.get("close"),
-                            exchange_ts=q.get("exchange_ts"))
+        self.breadth.update(
+            key, ltp=q.get("ltp"), prev_close=q.get("prev_close") or q.get("close"), exchange_ts=q.get("exchange_ts")
+        )
         self.mark_dirty()
 
     # --- paint ---
@@ -139,8 +150,8 @@ class MarketBreadthWindow(VizWindow):
             f"<b>NIFTY 50</b> &nbsp; <span style='color:{t.up}'>Advances <b>{c.advances}</b></span> &nbsp; "
             f"<span style='color:{t.down}'>Declines <b>{c.declines}</b></span> &nbsp; "
             f"Unchanged <b>{c.unchanged}</b> &nbsp; A/D ratio <b>{ratio}</b> &nbsp; "
-            f"net <b>{c.net:+d}</b>" + (f" &nbsp; <span style='color:{t.muted}'>not traded {c.not_traded}</span>"
-                                        if c.not_traded else "")
+            f"net <b>{c.net:+d}</b>"
+            + (f" &nbsp; <span style='color:{t.muted}'>not traded {c.not_traded}</span>" if c.not_traded else "")
         )
         self.bar.set_counts(c)
         x, net = b.line()
@@ -148,5 +159,7 @@ class MarketBreadthWindow(VizWindow):
         self.net_curve.setData(xs, net.astype(np.float64))
         self.adv_curve.setData(xs, np.asarray(b.advances_line, np.float64))
         self.dec_curve.setData(xs, np.asarray(b.declines_line, np.float64))
-        stocks = b.by_change() if self.sort_box.value() == "change" else sorted(b.stocks.values(), key=lambda s: s.symbol)
+        stocks = (
+            b.by_change() if self.sort_box.value() == "change" else sorted(b.stocks.values(), key=lambda s: s.symbol)
+        )
         self.heatmap.set_stocks(stocks)

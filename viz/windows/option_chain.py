@@ -67,8 +67,10 @@ class OptionChainWindow(VizWindow):
         self.view = DataTable(self.table_model)
         self.view.setModel(self.table_model)
         # fitted once per strike set (ResizeToContents would measure every cell on every update)
-        self.view.horizontalHeader().setSectionResizeMode(QHeaderView.ResizeMode.Interactive)
-        self.view.horizontalHeader().setStretchLastSection(True)
+        header = self.view.horizontalHeader()
+        assert header is not None
+        header.setSectionResizeMode(QHeaderView.ResizeMode.Interactive)
+        header.setStretchLastSection(True)
         self.smile_widget = chart_view(pg.PlotWidget())
         self.smile = self.smile_widget.getPlotItem()
         self.smile.hideButtons()
@@ -133,10 +135,16 @@ class OptionChainWindow(VizWindow):
         underlying = self._wanted_underlying if self._wanted_underlying in underlyings else underlyings[0]
         expiries = sorted({i.expiry for i in opts if i.underlying == underlying and i.expiry})
         today = date.today().isoformat()
-        expiry = self._wanted_expiry if self._wanted_expiry in expiries else next(
-            (e for e in expiries if e >= today), expiries[0] if expiries else "")
-        contracts = [OptionContract(i.key, float(i.strike or 0), str(i.option_type), i.label) for i in opts
-                     if i.underlying == underlying and i.expiry == expiry]
+        expiry = (
+            self._wanted_expiry
+            if self._wanted_expiry in expiries
+            else next((e for e in expiries if e >= today), expiries[0] if expiries else "")
+        )
+        contracts = [
+            OptionContract(i.key, float(i.strike or 0), str(i.option_type), i.label)
+            for i in opts
+            if i.underlying == underlying and i.expiry == expiry
+        ]
         keys = frozenset(c.key for c in contracts)
         if keys == self._chain_keys and (underlying, expiry) == (self.chain.underlying, self.chain.expiry):
             return
@@ -174,8 +182,10 @@ class OptionChainWindow(VizWindow):
         async def load(pool: aiomysql.Pool) -> dict[str, Any]:
             pairs = [(k.split(":", 1)[0], int(k.split(":", 1)[1])) for k in wanted]
             option_pairs = [(k.split(":", 1)[0], int(k.split(":", 1)[1])) for k in chain.sides]
-            return {"quotes": await history.fetch_quotes(pool, pairs),
-                    "greeks": await history.fetch_greeks(pool, option_pairs)}
+            return {
+                "quotes": await history.fetch_quotes(pool, pairs),
+                "greeks": await history.fetch_greeks(pool, option_pairs),
+            }
 
         def apply(kind: str, key: str, ev: dict[str, Any], live: bool) -> None:
             if kind == "quotes":
@@ -184,8 +194,16 @@ class OptionChainWindow(VizWindow):
                 chain.apply_greeks(key, ev)
             self.mark_dirty()
 
-        source = LatestSource(self.link, self.keys, ["quotes", "greeks"], load, apply, self.status_model,
-                              wants=wanted.__contains__, on_loaded=self.mark_loaded)
+        source = LatestSource(
+            self.link,
+            self.keys,
+            ["quotes", "greeks"],
+            load,
+            apply,
+            self.status_model,
+            wants=wanted.__contains__,
+            on_loaded=self.mark_loaded,
+        )
         await source.run()
 
     # --- paint ---
@@ -230,8 +248,9 @@ class OptionChainWindow(VizWindow):
     def _centre_atm(self) -> None:
         atm = self.chain.atm_strike()
         if atm is not None and atm in self.chain.strikes:
-            self.view.scrollTo(self.table_model.index(self.chain.strikes.index(atm), 0),
-                               QTableView.ScrollHint.PositionAtCenter)
+            self.view.scrollTo(
+                self.table_model.index(self.chain.strikes.index(atm), 0), QTableView.ScrollHint.PositionAtCenter
+            )
 
     def _header_html(self) -> str:
         c, t = self.chain, self.theme

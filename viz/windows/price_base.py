@@ -103,8 +103,9 @@ class PriceWindow(VizWindow):
                 return found
             if explicit:
                 self.status_model.note = f"{wanted} is not in the feed's universe"
-        return default_future(self.instruments.values()) or next(iter(sorted(
-            self.instruments.values(), key=lambda i: i.label)), None)
+        return default_future(self.instruments.values()) or next(
+            iter(sorted(self.instruments.values(), key=lambda i: i.label)), None
+        )
 
     def choose(self, key: str) -> None:
         inst = self.instruments.get(key)

@@ -33,8 +33,14 @@ __all__ = ["QuoteBoardWindow"]
 ROLE_ORDER = {"index": 0, "future": 1, "commodity": 2, "equity": 3, "option": 4}
 UNIVERSE_REFRESH_S = 10.0
 UNIVERSE_RETRY_S = 2.0
-ROLES = (("All", ""), ("Indices", "index"), ("Futures", "future"), ("Options", "option"), ("Stocks", "equity"),
-         ("Commodities", "commodity"))
+ROLES = (
+    ("All", ""),
+    ("Indices", "index"),
+    ("Futures", "future"),
+    ("Options", "option"),
+    ("Stocks", "equity"),
+    ("Commodities", "commodity"),
+)
 
 
 class QuoteBoardWindow(VizWindow):
@@ -64,6 +70,7 @@ class QuoteBoardWindow(VizWindow):
         self.view.setModel(self.table_model)
         self.view.setSortingEnabled(True)
         header = self.view.horizontalHeader()
+        assert header is not None
         header.setSectionResizeMode(QHeaderView.ResizeMode.Stretch)
         header.setSectionResizeMode(0, QHeaderView.ResizeMode.ResizeToContents)
         sort_col = int(self.recall("sort_column", -1))  # -1: as listed (indices, futures, stocks, options)
@@ -118,8 +125,10 @@ class QuoteBoardWindow(VizWindow):
     def _add_instruments(self, instruments: dict[str, Instrument]) -> list[str]:
         new = [k for k in instruments if k not in self.board.rows]
         self.instruments.update(instruments)
-        for inst in sorted(instruments.values(), key=lambda i: (ROLE_ORDER.get(i.role, 9), i.underlying, i.expiry or "",
-                                                                i.strike or 0, i.label)):
+        for inst in sorted(
+            instruments.values(),
+            key=lambda i: (ROLE_ORDER.get(i.role, 9), i.underlying, i.expiry or "", i.strike or 0, i.label),
+        ):
             self.board.add_instrument(inst.key, inst.label, segment=inst.seg, role=inst.role, tick_size=inst.tick_size)
         return new
 
@@ -138,8 +147,16 @@ class QuoteBoardWindow(VizWindow):
         async def load(pool: aiomysql.Pool) -> dict[str, Any]:
             return {"quotes": await history.fetch_quotes(pool)}
 
-        source = LatestSource(self.link, self.keys, ["quotes"], load, self._apply, self.status_model,
-                              wants=self.board.rows.__contains__, on_loaded=self.mark_loaded)
+        source = LatestSource(
+            self.link,
+            self.keys,
+            ["quotes"],
+            load,
+            self._apply,
+            self.status_model,
+            wants=self.board.rows.__contains__,
+            on_loaded=self.mark_loaded,
+        )
         await source.run()
 
     async def _universe_routine(self) -> None:

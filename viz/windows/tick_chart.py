@@ -75,7 +75,9 @@ class TickChartWindow(PriceWindow):
         self.ltp_line.label = pg.InfLineLabel(self.ltp_line, text="", position=0.02, anchors=[(0, 1), (0, 1)])
         self.price_plot.addItem(self.ltp_line)
         self.price_plot.getViewBox().sigRangeChangedManually.connect(self._user_moved)
-        self.price_plot.getViewBox().sigXRangeChanged.connect(lambda *_: self.mark_dirty())  # clipped drawing follows the view
+        self.price_plot.getViewBox().sigXRangeChanged.connect(
+            lambda *_: self.mark_dirty()
+        )  # clipped drawing follows the view
         self.volume_plot.getViewBox().sigRangeChangedManually.connect(self._user_moved)
 
         central = QWidget()

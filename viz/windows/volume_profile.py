@@ -145,8 +145,9 @@ class VolumeProfileWindow(PriceWindow):
         t = self.ticks
         self.ladder.add_many(t.price, t.qty, t.side)
         if not self._user_rows and len(t):
-            self.set_rows(auto_ticks_per_row(float(t.price.min()), float(t.price.max()), self.instrument.tick_size),
-                          user=False)
+            self.set_rows(
+                auto_ticks_per_row(float(t.price.min()), float(t.price.max()), self.instrument.tick_size), user=False
+            )
         self._fit_next = True
 
     def on_add(self, events: list[dict[str, Any]]) -> None:
@@ -161,10 +162,12 @@ class VolumeProfileWindow(PriceWindow):
         t = self.theme
         self.plot_widget.setBackground(t.bg)
         style_plot(self.plot, t)
-        for line, colour, style in ((self.poc_line, t.poc, Qt.PenStyle.SolidLine),
-                                    (self.vah_line, t.value_line, Qt.PenStyle.DashLine),
-                                    (self.val_line, t.value_line, Qt.PenStyle.DashLine),
-                                    (self.ltp_line, t.accent, Qt.PenStyle.DotLine)):
+        for line, colour, style in (
+            (self.poc_line, t.poc, Qt.PenStyle.SolidLine),
+            (self.vah_line, t.value_line, Qt.PenStyle.DashLine),
+            (self.val_line, t.value_line, Qt.PenStyle.DashLine),
+            (self.ltp_line, t.accent, Qt.PenStyle.DotLine),
+        ):
             line.setPen(pg.mkPen(colour, width=2 if line is self.poc_line else 1, style=style))
             line.label.setColor(colour)
         self.header.setStyleSheet(f"color: {t.fg}; font-size: 13px;")
@@ -179,9 +182,11 @@ class VolumeProfileWindow(PriceWindow):
         self.bars.set_layers(profile_layers(prof, stats, self.theme))
         dp = fmt.display_decimals(ladder.tick_size)
         half = prof.row_size * 0.43
-        for line, value, offset, name in ((self.poc_line, stats.poc, half, "POC"),
-                                          (self.vah_line, stats.vah, prof.row_size * 0.86, "VAH"),
-                                          (self.val_line, stats.val, 0.0, "VAL")):
+        for line, value, offset, name in (
+            (self.poc_line, stats.poc, half, "POC"),
+            (self.vah_line, stats.vah, prof.row_size * 0.86, "VAH"),
+            (self.val_line, stats.val, 0.0, "VAL"),
+        ):
             place_line(line, None if value is None else value + offset, f"{name} {fmt.price(value, dp)}")
         last = float(self.ticks.price[-1]) if len(self.ticks) else None
         place_line(self.ltp_line, last, f"LTP {fmt.price(last, dp)}")

@@ -51,7 +51,7 @@ class _PeriodAxis(pg.AxisItem):  # type: ignore[misc]
         super().__init__("bottom")
         self._w = window
 
-    def tickStrings(self, values: list[float], scale: float, spacing: float) -> list[str]:  # noqa: N802 - Qt API
+    def tickStrings(self, values: list[float], scale: float, spacing: float) -> list[str]:
         periods = self._w.model.periods if self._w.model is not None else []
         out = []
         for v in values:
@@ -64,7 +64,7 @@ class _PeriodAxis(pg.AxisItem):  # type: ignore[misc]
                 out.append("")
         return out
 
-    def tickValues(self, minVal: float, maxVal: float, size: float) -> list[tuple[float, list[float]]]:  # noqa: N802,N803
+    def tickValues(self, minVal: float, maxVal: float, size: float) -> list[tuple[float, list[float]]]:
         periods = self._w.model.periods if self._w.model is not None else []
         n = len(periods)
         if not n:
@@ -151,8 +151,10 @@ class VolumeProfileChartWindow(PriceWindow):
         if self.instrument is None:
             return
         self.model = PeriodProfiles(
-            self.instrument.tick_size, period_s=int(self.period_box.value()) * 60,
-            ticks_per_row=self.rows_spin.value(), method=self.method_box.value(),
+            self.instrument.tick_size,
+            period_s=int(self.period_box.value()) * 60,
+            ticks_per_row=self.rows_spin.value(),
+            method=self.method_box.value(),
         )
         self.model.rebuild(self.ticks)
         self._closed_key = None
@@ -176,8 +178,9 @@ class VolumeProfileChartWindow(PriceWindow):
         assert self.instrument is not None
         t = self.ticks
         if not self._user_rows and len(t):
-            self._set_rows(auto_ticks_per_row(float(t.price.min()), float(t.price.max()), self.instrument.tick_size,
-                                              TARGET_ROWS))
+            self._set_rows(
+                auto_ticks_per_row(float(t.price.min()), float(t.price.max()), self.instrument.tick_size, TARGET_ROWS)
+            )
         self.following = True
         self._rebuild()
 
@@ -203,12 +206,16 @@ class VolumeProfileChartWindow(PriceWindow):
         """Layers of period columns ``first..``: profiles, POC/VAH/VAL marks, candles."""
         groups: RectGroups = {}
         marks: dict[str, list[tuple[float, float, float, float]]] = {"poc": [], "value_line": []}
-        for k, (p, prof, stats) in enumerate(items, start=first):
+        for k, (_, prof, stats) in enumerate(items, start=first):
             profile_rects(prof, stats, x_left=k + PROFILE_LEFT, scale=scale, out=groups)
             if stats.poc is not None:
                 row = prof.row_size
-                marks["poc"].append((k + PROFILE_LEFT, stats.poc + row * ROW_FILL / 2, k + 1.0, stats.poc + row * ROW_FILL / 2))
-                marks["value_line"].append((k + PROFILE_LEFT, stats.vah + row * ROW_FILL, k + 1.0, stats.vah + row * ROW_FILL))
+                marks["poc"].append(
+                    (k + PROFILE_LEFT, stats.poc + row * ROW_FILL / 2, k + 1.0, stats.poc + row * ROW_FILL / 2)
+                )
+                marks["value_line"].append(
+                    (k + PROFILE_LEFT, stats.vah + row * ROW_FILL, k + 1.0, stats.vah + row * ROW_FILL)
+                )
                 marks["value_line"].append((k + PROFILE_LEFT, stats.val, k + 1.0, stats.val))
         layers = rects_layers(groups, self.theme)
         for name, segs in marks.items():
@@ -218,8 +225,10 @@ class VolumeProfileChartWindow(PriceWindow):
                 layers.append((segments_path(arr[:, 0], arr[:, 1], arr[:, 2], arr[:, 3]), pen, None))
         if self.candles_box.isChecked() and items:
             periods = [p for p, _, _ in items]
-            bars = Bars(*(np.asarray([getattr(p, f) for p in periods]) for f in ("open", "high", "low", "close")),
-                        *(np.zeros(len(periods), np.int64) for _ in range(6)))
+            bars = Bars(
+                *(np.asarray([getattr(p, f) for p in periods]) for f in ("open", "high", "low", "close")),
+                *(np.zeros(len(periods), np.int64) for _ in range(6)),
+            )
             x = np.arange(first, first + len(items), dtype=np.float64) + CANDLE_X
             layers += candle_layers(x, bars, self.theme, width=CANDLE_WIDTH)
         return layers
@@ -232,8 +241,15 @@ class VolumeProfileChartWindow(PriceWindow):
         n = len(items)
         top = max((int(prof.total.max()) for _, prof, _ in items if len(prof.total)), default=0)
         scale = PROFILE_WIDTH / top if top else 0.0
-        key = (n - 1, scale, self.theme.name, self.candles_box.isChecked(), model.ticks_per_row, model.method,
-               model.period_s)
+        key = (
+            n - 1,
+            scale,
+            self.theme.name,
+            self.candles_box.isChecked(),
+            model.ticks_per_row,
+            model.method,
+            model.period_s,
+        )
         if key != self._closed_key:  # closed columns change only when one closes or the scale moves
             self.closed_item.set_layers(self._columns(items[:-1], 0, scale))
             self._closed_key = key
@@ -241,7 +257,9 @@ class VolumeProfileChartWindow(PriceWindow):
         self._paint_session(model, n)
         dpoc = [np.nan if v is None else v for v in model.developing_poc()]
         if dpoc:
-            self.dpoc.setData(np.arange(n + 1, dtype=np.float64), np.asarray(dpoc) + 0.43 * model.ticks_per_row * model.tick_size)
+            self.dpoc.setData(
+                np.arange(n + 1, dtype=np.float64), np.asarray(dpoc) + 0.43 * model.ticks_per_row * model.tick_size
+            )
         else:
             self.dpoc.setData([], [])
         if self.following and n:
@@ -267,12 +285,18 @@ class VolumeProfileChartWindow(PriceWindow):
         row = prof.row_size
         ys = (stats.poc + row * ROW_FILL / 2, stats.vah + row * ROW_FILL, stats.val)  # type: ignore[operator]
         for y, name in zip(ys, ("poc", "value_line", "value_line"), strict=True):
-            layers.append((segments_path([x0], [y], [x0 + SESSION_WIDTH], [y]),
-                           pg.mkPen(getattr(self.theme, name), width=2 if name == "poc" else 1), None))
+            layers.append(
+                (
+                    segments_path([x0], [y], [x0 + SESSION_WIDTH], [y]),
+                    pg.mkPen(getattr(self.theme, name), width=2 if name == "poc" else 1),
+                    None,
+                )
+            )
         self.session_item.set_layers(layers)
         dp = fmt.display_decimals(model.tick_size)
-        for label, y, name, value in zip(self.session_labels, ys, ("POC", "VAH", "VAL"),
-                                         (stats.poc, stats.vah, stats.val), strict=True):
+        for label, y, name, value in zip(
+            self.session_labels, ys, ("POC", "VAH", "VAL"), (stats.poc, stats.vah, stats.val), strict=True
+        ):
             label.setVisible(True)
             text = f"{name} {fmt.price(value, dp)}"
             if label.toPlainText() != text:
@@ -282,18 +306,21 @@ class VolumeProfileChartWindow(PriceWindow):
 
     def _header_html(self, inst: Instrument, model: PeriodProfiles) -> str:
         t = self.theme
-        head = (f"<b>{inst.label}</b> &middot; {session_label(self.session_day)} &middot; "
-                f"{model.period_s // 60}-min periods &middot; value area 70% by <b>{VA_METHODS[model.method]}</b>")
+        head = (
+            f"<b>{inst.label}</b> &middot; {session_label(self.session_day)} &middot; "
+            f"{model.period_s // 60}-min periods &middot; value area 70% by <b>{VA_METHODS[model.method]}</b>"
+        )
         if not model.periods:
             return head + " &middot; no trades yet"
         dp = fmt.display_decimals(model.tick_size)
-        p, prof, stats = model.period_stats()[-1]
+        p, _, stats = model.period_stats()[-1]
         _, sess = model.session_profile()
         return (
             f"{head}<br>period {fmt.ist_time(p.start_ts)[:5]}: "
             f"<span style='color:{t.poc}'>POC {fmt.price(stats.poc, dp)}</span> "
             f"<span style='color:{t.value_line}'>VAH {fmt.price(stats.vah, dp)} VAL {fmt.price(stats.val, dp)}</span> "
-            f"vol {fmt.qty(p.volume)} &middot; session: <span style='color:{t.poc}'>POC {fmt.price(sess.poc, dp)}</span>"
+            f"vol {fmt.qty(p.volume)} &middot; session: "
+            f"<span style='color:{t.poc}'>POC {fmt.price(sess.poc, dp)}</span>"
             f" <span style='color:{t.value_line}'>VAH {fmt.price(sess.vah, dp)} VAL {fmt.price(sess.val, dp)}</span> "
             f"vol {fmt.qty(sess.total)} &middot; <span style='color:{t.accent}'>- - developing POC</span>"
         )
