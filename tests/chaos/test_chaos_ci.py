@@ -1,0 +1,23 @@
+"""Short chaos run (CI): real sim, feed and writer processes under the supervisor on a private redis-server
+with AOF and a private database; feed SIGKILL, writer SIGKILL, a Redis restart and malformed frames, each
+followed by recovery without a hand (new pids heartbeating, trades flowing again); then ``dhan verify``'s
+check finds every journaled trade in MySQL exactly once."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from control.chaos import CI_FAULTS, run_chaos
+from shared.settings import Settings
+
+
+@pytest.mark.timeout(600)
+async def test_short_chaos_run_loses_and_duplicates_nothing(db_settings: Settings, tmp_path: Path) -> None:
+    result = await run_chaos(db_settings, tmp_path / "chaos", CI_FAULTS, sim_rate=300.0, min_trades=100)
+    assert [r.fault for r in result.faults] == CI_FAULTS
+    assert all(r.events > 0 for r in result.faults), result.table()
+    assert result.trades > 100, result.lines
+    assert (result.missing, result.duplicated) == (0, 0), result.lines
+    assert result.problems == 0, result.lines
