@@ -35,6 +35,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "viz": ("viz.cli", "PyQt6 visualizers: dhan viz <name>"),
     "replay": ("feed.replay_cli", "serve a recorded journal through the simulator's WebSocket"),
     "verify": ("feed.verify_cli", "compare a journal with MySQL: every trade once, latest quotes equal"),
+    "chaos": ("control.chaos_cli", "fault injection on a private stack; prints fault, events, lost, dup, recovery"),
 }
 
 
