@@ -66,6 +66,7 @@ class TickSource:
         self.sink.reset_ticks(load.ticks, load.seam.day)
         self.loaded_at = time.monotonic()
         self.status.phase = "live"
+        self.status.updated(0)  # the data on screen is as of now
         self.status.note = f"history {load.history_rows:,} + stream {load.caught_up:,} trades"
         seam, needle = load.seam, sid_needle(inst.sid)
         loads = orjson.loads
@@ -164,6 +165,7 @@ class LatestSource:
             )
         self.loaded_at = time.monotonic()
         self.status.phase = "live"
+        self.status.updated(0)
         if self.on_loaded is not None:
             self.on_loaded()
         by_stream = {s: k for k, s in streams.items()}

@@ -10,14 +10,14 @@ from __future__ import annotations
 
 from typing import Protocol
 
-from PyQt6.QtCore import QModelIndex, QPersistentModelIndex, Qt
-from PyQt6.QtGui import QColor, QFont, QPainter
+from PyQt6.QtCore import QModelIndex, QPersistentModelIndex, QSize, Qt
+from PyQt6.QtGui import QColor, QFont, QFontMetrics, QPainter
 from PyQt6.QtWidgets import QStyle, QStyledItemDelegate, QStyleOptionViewItem, QWidget
 
 __all__ = ["Cell", "CellSource", "FastCellDelegate"]
 
 Cell = tuple[str, QColor | None, QColor | None, Qt.AlignmentFlag, bool]
-_PAD = 5
+_PAD = 4
 # flag tests on plain ints: PyQt6 flags are Python enums, and ``&`` on them costs ~1 us each (measured)
 _SELECTED = QStyle.StateFlag.State_Selected.value
 _ALTERNATE = QStyleOptionViewItem.ViewItemFeature.Alternate.value
@@ -57,3 +57,12 @@ class FastCellDelegate(QStyledItemDelegate):
         else:
             painter.setFont(option.font)
         painter.drawText(rect.adjusted(_PAD, 0, -_PAD, 0), align.value, text)
+
+    def sizeHint(self, option: QStyleOptionViewItem, index: QModelIndex | QPersistentModelIndex) -> QSize:  # noqa: N802
+        """Room for the text in bold (any row may become the bold one, e.g. the option chain's ATM row)."""
+        text = self.source.cell(index)[0]
+        if self._bold is None:
+            self._bold = QFont(option.font)
+            self._bold.setBold(True)
+        metrics = QFontMetrics(self._bold)
+        return QSize(metrics.horizontalAdvance(text) + 2 * _PAD + 2, metrics.height() + 4)

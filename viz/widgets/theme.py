@@ -143,5 +143,10 @@ def style_plot(plot: pg.PlotItem, theme: Theme) -> None:
         axis.setTextPen(pg.mkPen(theme.fg))
         cache_item(axis)
     if plot.legend is not None:
+        backdrop = QColor(theme.bg)
+        backdrop.setAlpha(200)  # lines pass under the legend, not through its text
+        plot.legend.setBrush(pg.mkBrush(backdrop))
+        plot.legend.setLabelTextColor(theme.fg)
+        plot.legend.setZValue(1000)  # above the curves
         cache_item(plot.legend)
     plot.showGrid(x=True, y=True, alpha=0.18)

@@ -50,6 +50,7 @@ class MarketBreadthWindow(VizWindow):
 
         self.header = QLabel("waiting for the feed's NIFTY 50 list")
         self.header.setTextFormat(Qt.TextFormat.RichText)
+        self.header.setWordWrap(True)  # a long header wraps instead of widening the window
         self.bar = BreadthBar()
         self.plot_widget = chart_view(
             pg.PlotWidget(axisItems={"bottom": pg.DateAxisItem(orientation="bottom", utcOffset=0)})

@@ -64,8 +64,12 @@ class OptionChainWindow(VizWindow):
 
         self.header = QLabel("waiting for the feed's options")
         self.header.setTextFormat(Qt.TextFormat.RichText)
+        self.header.setWordWrap(True)  # a long header wraps instead of widening the window
         self.view = DataTable(self.table_model)
         self.view.setModel(self.table_model)
+        font = self.view.font()
+        font.setPointSizeF(font.pointSizeF() * 0.92)  # 19 columns: a size smaller fits them on one screen
+        self.view.setFont(font)
         # fitted once per strike set (ResizeToContents would measure every cell on every update)
         header = self.view.horizontalHeader()
         assert header is not None
@@ -230,7 +234,7 @@ class OptionChainWindow(VizWindow):
         self._painted_version = chain.version
         if self.table_model.refresh() or not self._fitted:
             self._fitted = bool(chain.sides) and any(s.ltp is not None for s in chain.sides.values())
-            self.view.resizeColumnsToContents()
+            self._fit_columns()
         smile = chain.smile()
         self.ce_curve.setData(*smile["CE"])
         self.pe_curve.setData(*smile["PE"])
@@ -244,6 +248,19 @@ class OptionChainWindow(VizWindow):
         if atm is not None and atm != self._scrolled_atm:  # centre on the ATM when it moves, not on every tick
             self._scrolled_atm = atm
             QTimer.singleShot(0, self._centre_atm)
+
+    def _fit_columns(self) -> None:
+        """Columns as wide as their bold text; squeezed a little (not below 88 %) to fit the window."""
+        self.view.resizeColumnsToContents()  # widths from FastCellDelegate.sizeHint
+        viewport = self.view.viewport()
+        n = self.table_model.columnCount()
+        total = sum(self.view.columnWidth(c) for c in range(n))
+        if viewport is None or not total:
+            return
+        factor = max(0.88, min(1.0, (viewport.width() - 2) / total))
+        if factor < 1.0:
+            for c in range(n):
+                self.view.setColumnWidth(c, int(self.view.columnWidth(c) * factor))
 
     def _centre_atm(self) -> None:
         atm = self.chain.atm_strike()

@@ -59,6 +59,7 @@ class PriceWindow(VizWindow):
         self.header = QLabel("waiting for the feed's instrument list")
         self.header.setObjectName("header")
         self.header.setTextFormat(Qt.TextFormat.RichText)
+        self.header.setWordWrap(True)  # a long header wraps instead of widening the window
         self._wanted = self.options.instrument or self.recall("instrument")
 
     # --- subclass hooks ---

@@ -43,7 +43,7 @@ SESSION_GAP = 0.6
 SESSION_WIDTH = 5.0  # columns the session profile may span
 VISIBLE_PERIODS = 30
 TARGET_ROWS = 60
-LABEL_ROOM = 2.2  # columns right of the session profile for its POC/VAH/VAL labels
+LABEL_ROOM = 0.4  # columns right of the session profile (its labels sit inside it, right-aligned)
 
 
 class _PeriodAxis(pg.AxisItem):  # type: ignore[misc]
@@ -114,7 +114,7 @@ class VolumeProfileChartWindow(PriceWindow):
             self.plot.addItem(item)
         self.dpoc = pg.PlotDataItem(stepMode="center")
         self.plot.addItem(self.dpoc)
-        self.session_labels = [cache_item(pg.TextItem(anchor=(0, 0.5))) for _ in range(3)]
+        self.session_labels = [cache_item(pg.TextItem(anchor=(1, 1))) for _ in range(3)]  # above the line, right
         for label in self.session_labels:
             self.plot.addItem(label)
         self.plot.getViewBox().sigRangeChangedManually.connect(self._user_moved)
@@ -301,8 +301,8 @@ class VolumeProfileChartWindow(PriceWindow):
             text = f"{name} {fmt.price(value, dp)}"
             if label.toPlainText() != text:
                 label.setText(text)
-            if (label.pos().x(), label.pos().y()) != (x0 + SESSION_WIDTH + 0.05, y):
-                label.setPos(x0 + SESSION_WIDTH + 0.05, y)
+            if (label.pos().x(), label.pos().y()) != (x0 + SESSION_WIDTH, y):
+                label.setPos(x0 + SESSION_WIDTH, y)
 
     def _header_html(self, inst: Instrument, model: PeriodProfiles) -> str:
         t = self.theme
