@@ -58,7 +58,7 @@ class FastCellDelegate(QStyledItemDelegate):
             painter.setFont(option.font)
         painter.drawText(rect.adjusted(_PAD, 0, -_PAD, 0), align.value, text)
 
-    def sizeHint(self, option: QStyleOptionViewItem, index: QModelIndex | QPersistentModelIndex) -> QSize:  # noqa: N802
+    def sizeHint(self, option: QStyleOptionViewItem, index: QModelIndex | QPersistentModelIndex) -> QSize:
         """Room for the text in bold (any row may become the bold one, e.g. the option chain's ATM row)."""
         text = self.source.cell(index)[0]
         if self._bold is None:
