@@ -132,6 +132,27 @@ class ChaosEnv:
                 raise TimeoutError(f"chaos: {what} not reached within {timeout_s:g}s (logs in {self.work})")
             await asyncio.sleep(0.1)
 
+    async def no_alerts(self) -> bool:
+        try:
+            return not await self.client.hlen(Keys(self.settings.key_prefix).alerts_active)
+        except (aioredis.RedisError, OSError):
+            return False
+
+    async def alerts_last_id(self) -> str:
+        entries = await self.client.xrevrange(Keys(self.settings.key_prefix).alerts, count=1)
+        return entries[0][0].decode() if entries else "0-0"
+
+    async def alerts_since(self, last_id: str) -> tuple[int, int]:
+        """(firing, resolved) alert events after ``last_id`` in the alerts stream."""
+        import orjson
+
+        fired = resolved = 0
+        for _, fields in await self.client.xrange(Keys(self.settings.key_prefix).alerts, f"({last_id}", "+"):
+            state = orjson.loads(fields.get(b"d", b"{}")).get("state")
+            fired += state == "firing"
+            resolved += state == "resolved"
+        return fired, resolved
+
     async def _more(self, base: int) -> bool:
         return await self.ticks() > base
 
@@ -282,7 +303,7 @@ FAULTS: dict[str, Callable[[ChaosEnv], Awaitable[None]]] = {
     "redis restart + writer SIGKILL": redis_restart_and_writer_sigkill,
     "all at once": all_at_once,
 }
-CI_FAULTS = ["feed SIGKILL", "writer SIGKILL", "redis restart (AOF)", "malformed frames"]
+CI_FAULTS = ["feed SIGKILL", "writer SIGKILL", "redis restart (AOF)", "malformed frames", "dhan disconnect 805"]
 FULL_FAULTS = list(FAULTS)
 
 
@@ -290,7 +311,10 @@ FULL_FAULTS = list(FAULTS)
 class FaultResult:
     fault: str
     events: int          # trades stored in MySQL from the fault until the stack was progressing again
-    recover_s: float     # from the fault's end until healthy (heartbeats of the new pids) and trades flowing
+    recover_s: float     # from the fault's end until healthy (heartbeats of the new pids), trades flowing and
+                         # no alert active
+    fired: int = 0       # alerts the monitor raised from the fault until recovery
+    resolved: int = 0    # ... and cleared
 
 
 @dataclass
@@ -303,10 +327,12 @@ class ChaosResult:
     extra: int = 0
     problems: int = 0
     lines: list[str] = field(default_factory=list)
+    closed_gaps: dict[str, int] = field(default_factory=dict)  # dhan_gaps rows with an end, by kind
 
     def table(self) -> str:
-        rows = [f"{'fault':<32} {'events':>8} {'lost':>6} {'dup':>6} {'recover_s':>10}"]
-        rows += [f"{r.fault:<32} {r.events:>8} {'-':>6} {'-':>6} {r.recover_s:>10.1f}" for r in self.faults]
+        rows = [f"{'fault':<32} {'events':>8} {'lost':>6} {'dup':>6} {'recover_s':>10} {'alerts fired/cleared':>21}"]
+        rows += [f"{r.fault:<32} {r.events:>8} {'-':>6} {'-':>6} {r.recover_s:>10.1f} {r.fired:>10}/{r.resolved:<10}"
+                 for r in self.faults]
         rows.append(f"{'whole run (dhan verify)':<32} {self.trades:>8} {self.missing:>6} {self.duplicated:>6} "
                     f"{'':>10}")
         return "\n".join(rows)
@@ -322,6 +348,9 @@ def _env_for(settings: Settings, redis_url: str, work: Path, sim_rate: float) ->
         "DHAN_SPOOL_DIR": str(work / "spool"),
         "DHAN_SIM_RATE": str(sim_rate),
         "DHAN_STALL_TIMEOUT_S": "3",
+        "DHAN_MONITOR_FEED_DISCONNECTED_S": "0",
+        "DHAN_RECONNECT_BASE_S": "1.0",  # 805 waits 4 backoff units: a 4 s outage the monitor must see
+        "DHAN_MONITOR_STALE_S": "3",
     }
 
 
@@ -346,7 +375,8 @@ async def run_chaos(settings: Settings, work: Path, faults: list[str], *, sim_ra
     settings = settings.model_copy(update={"redis_url": SecretStr(redis.url), "sim_port": _free_port(),
                                            "key_prefix": f"chaos{uuid.uuid4().hex[:8]}:"})
     env_vars = _env_for(settings, redis.url, work, sim_rate)
-    names = ("sim", "feed", "writer", "greeks") if _needs_greeks(faults) else ("sim", "feed", "writer")
+    names = ("sim", "feed", "writer", "greeks", "monitor") if _needs_greeks(faults) else (
+        "sim", "feed", "writer", "monitor")
     services = tuple(n for n in names if n != "sim")
     sup = Supervisor(work / "logs", stable_s=5.0)
     for name in names:
@@ -359,6 +389,7 @@ async def run_chaos(settings: Settings, work: Path, faults: list[str], *, sim_ra
         await env.wait(lambda: env.healthy(services, since), f"{', '.join(services)} healthy")
         base = await env.ticks()
         await env.wait(lambda: env._more(base), "new trades in MySQL")
+        await env.wait(env.no_alerts, "every alert cleared")
 
     results: list[FaultResult] = []
     try:
@@ -373,10 +404,12 @@ async def run_chaos(settings: Settings, work: Path, faults: list[str], *, sim_ra
         for name in faults:
             log.info("chaos_fault", fault=name)
             before = await env.ticks()
+            alerts_from = await env.alerts_last_id()
             await FAULTS[name](env)
             t0 = time.monotonic()
             await progressing()
-            result = FaultResult(name, await env.ticks() - before, time.monotonic() - t0)
+            fired, resolved = await env.alerts_since(alerts_from)
+            result = FaultResult(name, await env.ticks() - before, time.monotonic() - t0, fired, resolved)
             results.append(result)
             if on_result is not None:
                 on_result(result)
@@ -388,7 +421,7 @@ async def run_chaos(settings: Settings, work: Path, faults: list[str], *, sim_ra
         await env.wait(lambda: _drained(env), "writer drained the streams")
         await sup.stop("writer")
     finally:
-        await sup.stop_all(["feed", "sim", "greeks", "writer"])
+        await sup.stop_all(["feed", "sim", "greeks", "monitor", "writer"])
         await client.aclose()
         await redis.kill()
     journals = sorted((work / "journal").glob("*.djr"), key=lambda p: (p.stat().st_mtime, p.name))
@@ -396,7 +429,21 @@ async def run_chaos(settings: Settings, work: Path, faults: list[str], *, sim_ra
     report = await check(settings, scan)
     return ChaosResult(results, trades=scan.trade_count, frames=scan.read.frames, missing=report.missing,
                        duplicated=report.duplicated, extra=report.extra, problems=report.problems,
-                       lines=report_lines(report))
+                       lines=report_lines(report), closed_gaps=await _closed_gaps(settings))
+
+
+async def _closed_gaps(settings: Settings) -> dict[str, int]:
+    from shared.db import connect
+
+    conn = await connect(settings)
+    try:
+        async with conn.cursor() as cur:
+            await cur.execute("SELECT kind, COUNT(*) FROM dhan_gaps WHERE end_ts IS NOT NULL GROUP BY kind")
+            rows = await cur.fetchall()
+        await conn.rollback()
+    finally:
+        conn.close()
+    return {str(k): int(n) for k, n in rows}
 
 
 async def _journaled_above(env: ChaosEnv, frames: int) -> bool:

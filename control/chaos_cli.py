@@ -76,7 +76,8 @@ async def run(args: argparse.Namespace, settings: Settings) -> int:
         if not args.keep and args.work is None:
             shutil.rmtree(work, ignore_errors=True)
     print(result.table())
-    print(f"journal frames {result.frames}, trades {result.trades}, extra in MySQL {result.extra}")
+    print(f"journal frames {result.frames}, trades {result.trades}, extra in MySQL {result.extra}, "
+          f"closed gaps in dhan_gaps {result.closed_gaps}")
     print("\n".join(result.lines))
     if result.problems:
         print(f"dhan chaos: {result.problems} problem(s) found by verify", file=sys.stderr)
