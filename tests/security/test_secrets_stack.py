@@ -1,5 +1,6 @@
 """Secrets never logged: a full short stack (sim, feed, writer, greeks as supervised processes, as ``dhan up``
-runs them) with a simulator token, a Redis password (private redis-server with ``requirepass``) and a
+runs them) with a simulator token, a Redis ACL user limited to the prefix's keys and channels (private redis-server, the
+default user behind ``requirepass``) and a
 least-privilege MySQL user made by ``dhan db create-user``. The stack must store trades (so every secret was
 really used), and no secret may appear in any command's output, the child logs or the ``logs`` stream in Redis.
 
@@ -24,8 +25,10 @@ from tests.conftest import PrivateRedis, eventually, free_port
 
 SIM_TOKEN = "simtok-" + uuid.uuid4().hex
 REDIS_PW = "redispw-" + uuid.uuid4().hex
+REDIS_ADMIN_PW = "redisadm-" + uuid.uuid4().hex
+REDIS_USER = "dhanapp"
 MYSQL_PW = "mysqlpw-" + uuid.uuid4().hex
-SECRETS = (SIM_TOKEN, REDIS_PW, MYSQL_PW)
+SECRETS = (SIM_TOKEN, REDIS_PW, REDIS_ADMIN_PW, MYSQL_PW)
 
 
 def _dhan(*args: str, env: dict[str, str], timeout_s: float = 180) -> subprocess.CompletedProcess[str]:
@@ -75,7 +78,12 @@ async def _run_stack(env: dict[str, str], log_dir: Path, root: Settings) -> None
 async def test_stack_with_every_secret_logs_none(db_settings: Settings, private_redis: PrivateRedis,
                                            tmp_path: Path) -> None:
     admin = redis.Redis(port=private_redis.port)
-    admin.config_set("requirepass", REDIS_PW)
+    # services log in as an ACL user limited to their prefix's keys and channels; the default user needs a
+    # password too (requirepass)
+    prefix = db_settings.key_prefix
+    admin.execute_command("ACL", "SETUSER", REDIS_USER, "on", f">{REDIS_PW}", f"~{prefix}*", f"&{prefix}*", "+@all",
+                          "-@admin")
+    admin.config_set("requirepass", REDIS_ADMIN_PW)
     admin.close()
     user = f"dhan_t_{uuid.uuid4().hex[:8]}"
     target = db_settings.mysql
@@ -93,7 +101,7 @@ async def test_stack_with_every_secret_logs_none(db_settings: Settings, private_
             "DHAN_KEY_PREFIX": db_settings.key_prefix,
             "DHAN_SIM_PORT": str(free_port()),
             "DHAN_SIM_TOKEN": SIM_TOKEN,
-            "DHAN_REDIS_URL": f"redis://:{REDIS_PW}@127.0.0.1:{private_redis.port}/0",
+            "DHAN_REDIS_URL": f"redis://{REDIS_USER}:{REDIS_PW}@127.0.0.1:{private_redis.port}/0",
             "DHAN_MYSQL_URL": f"mysql://{user}:{MYSQL_PW}@{target.host}:{target.port}/{target.database}",
             "DHAN_SIM_RATE": "300",
             "DHAN_NIFTY_STRIKES": "2",
@@ -107,11 +115,12 @@ async def test_stack_with_every_secret_logs_none(db_settings: Settings, private_
         logs = sorted((tmp_path / "log").glob("*.log"))
         assert {p.stem for p in logs} >= {"sim", "feed", "writer", "greeks"}
         outputs += [p.read_text(errors="replace") for p in logs]
-        client = redis.Redis(port=private_redis.port, password=REDIS_PW)
+        client = redis.Redis(port=private_redis.port, password=REDIS_ADMIN_PW)
         outputs += [repr(f) for _, f in client.xrange(f"{db_settings.key_prefix}logs")]
         client.close()
         text = "\n".join(outputs)
         assert len(text) > 1000
+        assert "NOPERM" not in text  # every service kept to its prefix under the ACL user
         for secret in SECRETS:
             assert secret not in text, f"a secret ({secret[:7]}...) was logged"
     finally:
