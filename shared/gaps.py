@@ -14,8 +14,9 @@ Rows are keyed by the stream entry id (``gap_key``) and inserted with ``INSERT I
 after its commit. Redis or MySQL outages are retried with backoff; the recorder never stops its service.
 :func:`gaps_between` is the Qt-free query charts and the Control Center call.
 
-Known limit: a feed killed without a ``disconnected`` event leaves no gap row (the next ``connected`` of
-that connection finds nothing open).
+A feed killed without a ``disconnected`` event (SIGKILL, crash) is seen at its next ``connected``: the
+connection's previous lifecycle event was ``connected`` too, so a ``disconnect`` gap is stored from the last
+entry the feed published (quotes/ticks/depth stream ids are Redis milliseconds) to the new connection.
 """
 
 from __future__ import annotations
@@ -41,6 +42,7 @@ GAPS_GROUP = "gaps"
 READ_COUNT = 200
 BLOCK_MS = 1000
 REASON_CHARS = 255
+LOOKBACK_EVENTS = 500  # events searched back for a connection's previous lifecycle event
 
 INSERT_GAP = (
     "INSERT IGNORE INTO dhan_gaps (gap_key, exchange_segment, security_id, conn, kind, start_ts, end_ts, reason) "
@@ -204,6 +206,38 @@ class GapRecorder:
                 with contextlib.suppress(TimeoutError):
                     await asyncio.wait_for(stopping.wait(), delay)
 
+    async def _crash_gap(self, cur: aiomysql.Cursor, eid: bytes, event: dict[str, Any]) -> None:
+        """A ``connected`` whose connection's previous lifecycle event was also ``connected``: the feed ended
+        without a ``disconnected`` (SIGKILL, crash). The gap runs from the last entry the feed published
+        before this event (stream ids are Redis milliseconds) to this event."""
+        conn_no = int(event.get("conn") or 0)
+        previous: bytes | None = None
+        for pid, fields in await self.client.xrevrange(self.keys.events, max=b"(" + eid, count=LOOKBACK_EVENTS):
+            try:
+                ev = orjson.loads(fields.get(b"d", b"{}"))
+            except orjson.JSONDecodeError:
+                continue
+            if not isinstance(ev, dict) or int(ev.get("conn") or 0) != conn_no:
+                continue
+            if ev.get("type") == "disconnected":
+                return
+            if ev.get("type") == "connected":
+                previous = pid
+                break
+        if previous is None:
+            return
+        last_ms = int(previous.split(b"-")[0])
+        ts = float(event.get("ts") or 0.0)
+        # bounded by this connection's own time: the new session may publish before its event is flushed
+        bound = f"({int(ts * 1000)}-0"
+        for kind in ("quotes", "ticks", "depth"):
+            got = await self.client.xrevrange(self.keys.stream(kind), max=bound, min=previous, count=1)
+            if got:
+                last_ms = max(last_ms, int(got[0][0].split(b"-")[0]))
+        start = min(last_ms / 1000.0, ts)
+        await cur.execute(INSERT_GAP, (f"{eid.decode()}:crash", None, None, conn_no, "disconnect", start, ts,
+                                       "feed ended without a disconnect (killed or crashed)"))
+
     async def _apply(self, entries: list[tuple[bytes, dict[bytes, bytes]]]) -> None:
         ids = [eid for eid, _ in entries]
         async with self.pool.acquire() as conn:
@@ -220,6 +254,8 @@ class GapRecorder:
                             continue
                         try:
                             if isinstance(event, dict):
+                                if event.get("type") == "connected":
+                                    await self._crash_gap(cur, eid, event)
                                 self.rows_changed += await apply_event(cur, eid.decode(), event)
                         except (TypeError, ValueError) as exc:  # a malformed event is skipped, never retried
                             self.log.warning("gaps_bad_event", entry=eid.decode(), error=str(exc)[:200])

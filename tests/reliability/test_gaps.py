@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import time
 from collections.abc import AsyncIterator
 from typing import Any
 
@@ -130,3 +131,30 @@ async def test_redelivery_stores_nothing_twice_and_open_gap_stays_open(
         await asyncio.wait_for(task, 30)
         pool.close()
         await pool.wait_closed()
+
+
+async def test_feed_killed_without_disconnect_is_a_gap_from_its_last_entry(
+    gsettings: Settings, gredis: aioredis.Redis
+) -> None:
+    keys = Keys(gsettings.key_prefix)
+    await _publish(gredis, gsettings, [{"type": "connected", "conn": 0, "ts": time.time(), "subscribed": 3}])
+    last = await gredis.xadd(keys.stream("quotes"), {"d": b"{}"})
+    await eventually(lambda: time.time() * 1000 > int(last.split(b"-")[0]) + 5, message="clock past the entry")
+    restarted = time.time()
+    ids = await _publish(gredis, gsettings, [{"type": "connected", "conn": 0, "ts": restarted, "subscribed": 3}])
+    pool = await create_pool(gsettings, minsize=1, maxsize=1)
+    stopping = asyncio.Event()
+    task = asyncio.create_task(GapRecorder(gredis, pool, keys, "t2").run(stopping))
+    try:
+        await eventually(lambda: _group_done(gredis, gsettings, ids[-1]), timeout_s=60, message="read all")
+        rows = await _rows(gsettings)
+    finally:
+        stopping.set()
+        await asyncio.wait_for(task, 30)
+        pool.close()
+        await pool.wait_closed()
+    assert len(rows) == 1, rows
+    seg, sid, conn, kind, start, end, reason = rows[0]
+    assert (seg, sid, conn, kind) == (None, None, 0, "disconnect") and "killed" in reason
+    assert float(start) == int(last.split(b"-")[0]) / 1000
+    assert abs(float(end) - restarted) < 1e-5
