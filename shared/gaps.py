@@ -60,6 +60,8 @@ CLOSED_AT = (
     "SELECT 1 FROM dhan_gaps WHERE exchange_segment = %s AND security_id = %s AND kind = 'universe_out' "
     "AND end_ts = %s LIMIT 1"
 )
+CLOSE_UNIVERSE_OUT_ONLY = CLOSE_UNIVERSE_OUT + " "  # same statement; no universe_in marker when none closed
+QUIET_REASONS = frozenset({"initial_centre"})
 SELECT_GAPS = (
     "SELECT exchange_segment, security_id, conn, kind, start_ts, end_ts, reason FROM dhan_gaps "
     "WHERE start_ts <= %s AND (end_ts IS NULL OR end_ts >= %s) "
@@ -121,8 +123,10 @@ def rows_for_event(entry_id: str, event: dict[str, Any]) -> list[tuple[str, tupl
             out.append((INSERT_GAP, (f"{entry_id}:{key}", seg, sid, None, "universe_out", ts, None, why)))
         for key in event.get("added") or ():
             seg, sid = _split_key(key)
-            # closes an open universe_out, or (no row changed) the caller adds a universe_in marker
-            out.append((CLOSE_UNIVERSE_OUT, (ts, seg, sid, ts)))
+            # closes an open universe_out, or (none closed) apply_event adds a universe_in marker, except for
+            # a feed's start, which re-announces its whole universe (one marker per instrument per restart)
+            sql = CLOSE_UNIVERSE_OUT_ONLY if event.get("reason") in QUIET_REASONS else CLOSE_UNIVERSE_OUT
+            out.append((sql, (ts, seg, sid, ts)))
     return out
 
 

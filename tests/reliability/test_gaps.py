@@ -158,3 +158,14 @@ async def test_feed_killed_without_disconnect_is_a_gap_from_its_last_entry(
     assert (seg, sid, conn, kind) == (None, None, 0, "disconnect") and "killed" in reason
     assert float(start) == int(last.split(b"-")[0]) / 1000
     assert abs(float(end) - restarted) < 1e-5
+
+
+def test_feed_start_universe_makes_no_markers_but_closes_bands() -> None:
+    from shared.gaps import CLOSE_UNIVERSE_OUT, rows_for_event
+
+    start = {"type": "universe_change", "ts": T0, "reason": "initial_centre", "added": ["NSE_FNO:1"], "removed": []}
+    shift = {**start, "reason": "atm_shift"}
+    (quiet,) = rows_for_event("1-0", start)
+    (loud,) = rows_for_event("1-0", shift)
+    assert quiet[0] is not CLOSE_UNIVERSE_OUT and quiet[0].strip() == CLOSE_UNIVERSE_OUT  # closes, no marker
+    assert loud[0] is CLOSE_UNIVERSE_OUT
