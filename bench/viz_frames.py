@@ -17,270 +17,20 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import math
 import multiprocessing
 import os
-import random
+import sys
 import time
+from pathlib import Path
 from typing import Any
 
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-import orjson
-
+from bench.viz_load import produce, seed
 from shared.settings import Settings, load_settings
 
-OPEN = int(time.time()) + 19_800  # Dhan epoch now: today's session on the machine's clock
-OPEN -= OPEN % 86_400 - (9 * 3600 + 15 * 60)  # 09:15 today
 WINDOWS = ("volume-profile", "tick-chart", "volume-profile-chart", "market-breadth", "quote-board", "option-chain")
-
-
-def universe() -> list[dict[str, Any]]:
-    def rec(seg: str, sid: int, sym: str, **kw: Any) -> dict[str, Any]:
-        base = {
-            "seg": seg,
-            "sid": sid,
-            "symbol": sym,
-            "custom_symbol": kw.pop("custom", sym),
-            "underlying": "NIFTY",
-            "instrument": "FUTIDX",
-            "expiry": "2099-01-29",
-            "strike": None,
-            "option_type": None,
-            "lot_size": 75,
-            "tick_size": 0.1,
-            "role": "future",
-            "mode": "full",
-        }
-        base.update(kw)
-        return base
-
-    out = [
-        rec("IDX_I", 13, "NIFTY", role="index", instrument="INDEX", expiry=None, tick_size=0.05),
-        rec("IDX_I", 25, "BANKNIFTY", role="index", instrument="INDEX", expiry=None, underlying="BANKNIFTY"),
-    ]
-    out += [
-        rec("NSE_FNO", 35001 + i, f"FUT{i}", custom=f"{u} FUT {i}", underlying=u, expiry=f"2099-0{1 + i // 2}-29")
-        for i, u in enumerate(("NIFTY", "BANKNIFTY", "NIFTY", "BANKNIFTY"))
-    ]
-    out += [
-        rec(
-            "NSE_EQ",
-            1000 + i,
-            f"STK{i:02d}",
-            role="equity",
-            instrument="EQUITY",
-            expiry=None,
-            underlying=f"STK{i:02d}",
-            tick_size=0.05,
-        )
-        for i in range(50)
-    ]
-    for i in range(72):
-        strike = 24200.0 + 50 * i
-        for j, t in enumerate(("CE", "PE")):
-            out.append(
-                rec(
-                    "NSE_FNO",
-                    40000 + 2 * i + j,
-                    f"NIFTY{strike:.0f}{t}",
-                    role="option",
-                    instrument="OPTIDX",
-                    strike=strike,
-                    option_type=t,
-                    custom=f"NIFTY {strike:.0f} {t}",
-                    tick_size=0.05,
-                )
-            )
-    return out
-
-
-def _price(rec: dict[str, Any], rng: random.Random, level: float) -> float:
-    if rec["role"] == "option":
-        k = rec["strike"]
-        intrinsic = max(0.0, level - k) if rec["option_type"] == "CE" else max(0.0, k - level)
-        return float(round(intrinsic + 80 * math.exp(-abs(level - k) / 400) + rng.random(), 1))
-    if rec["role"] == "equity":
-        return float(round(1000 + rec["sid"] % 50 * 37 + rng.uniform(-20, 20), 1))
-    return round(level + (300 if "BANK" in rec["underlying"] else 0) + rng.uniform(-2, 2), 1)
-
-
-def produce(redis_url: str, prefix: str, rate: float, stop_at: float, start_cum: int, start_ets: int) -> None:
-    """Producer process: quotes for all instruments, trades (a third on the NIFTY future), greeks, depth."""
-    import redis
-
-    client = redis.Redis.from_url(redis_url)
-    recs = universe()
-    rng = random.Random(5)
-    level, cum = 26000.0, dict.fromkeys((r["sid"] for r in recs), start_cum)
-    vol: dict[int, int] = {r["sid"]: 10_000 for r in recs}
-    ets = start_ets
-    batch_s = 0.02
-    while time.time() < stop_at:
-        t0 = time.time()
-        pipe = client.pipeline(transaction=False)
-        n = max(1, int(rate * batch_s))
-        level += rng.uniform(-1, 1)
-        ets += 1 if rng.random() < 0.05 else 0
-        for k in range(n):
-            rec = rng.choice(recs) if k % 3 else recs[2]
-            px = _price(rec, rng, level)
-            seg, sid = rec["seg"], rec["sid"]
-            kind = k % 10
-            if kind < 5:
-                vol[sid] += rng.randint(1, 50)
-                ev = {
-                    "v": 1,
-                    "seg": seg,
-                    "sid": sid,
-                    "ltp": px,
-                    "ltq": 1,
-                    "exchange_ts": ets,
-                    "atp": px,
-                    "volume": vol[sid],
-                    "tsq": 1,
-                    "tbq": 1,
-                    "oi": 1000 + vol[sid] // 10,
-                    "oi_high": None,
-                    "oi_low": None,
-                    "open": px,
-                    "close": px - 5,
-                    "high": px,
-                    "low": px,
-                    "prev_close": px - 5,
-                    "prev_oi": 1000,
-                    "bid": px - 0.1,
-                    "ask": px + 0.1,
-                    "recv_ts": time.time(),
-                    "src": "bench",
-                }
-                pipe.xadd(f"{prefix}quotes", {"d": orjson.dumps(ev)})
-            elif kind < 8:
-                q = rng.randint(1, 100)
-                cum[sid] += q
-                ev = {
-                    "v": 1,
-                    "seg": seg,
-                    "sid": sid,
-                    "ltp": px,
-                    "qty": q,
-                    "ltq": q,
-                    "volume": cum[sid],
-                    "exchange_ts": ets,
-                    "oi": None,
-                    "side": rng.choice("BS"),
-                    "bid": px - 0.1,
-                    "ask": px + 0.1,
-                    "recv_ts": time.time(),
-                }
-                pipe.xadd(f"{prefix}ticks", {"d": orjson.dumps(ev)})
-            elif kind == 8 and rec["role"] == "option":
-                ev = {
-                    "v": 1,
-                    "seg": seg,
-                    "sid": sid,
-                    "underlying_seg": "NSE_FNO",
-                    "underlying_sid": 35001,
-                    "strike": rec["strike"],
-                    "option_type": rec["option_type"],
-                    "expiry": rec["expiry"],
-                    "price": px,
-                    "underlying_price": level,
-                    "iv": 0.12 + abs(rec["strike"] - level) / 20000,
-                    "delta": 0.5,
-                    "gamma": 0.001,
-                    "vega": 1200.0,
-                    "theta": -3000.0,
-                    "rho": 1.0,
-                    "exchange_ts": ets,
-                    "recv_ts": time.time(),
-                }
-                pipe.xadd(f"{prefix}greeks", {"d": orjson.dumps(ev)})
-            else:
-                ev = {
-                    "v": 1,
-                    "seg": seg,
-                    "sid": sid,
-                    "exchange_ts": ets,
-                    "recv_ts": time.time(),
-                    "bids": [[px - 0.1 * (i + 1), 100, 2] for i in range(5)],
-                    "asks": [[px + 0.1 * (i + 1), 100, 2] for i in range(5)],
-                }
-                pipe.xadd(f"{prefix}depth", {"d": orjson.dumps(ev)})
-        pipe.execute()
-        time.sleep(max(0.0, batch_s - (time.time() - t0)))
-
-
-async def seed(settings: Settings, history: int) -> tuple[int, int]:
-    """Universe, stored quotes/greeks, and ``history`` trades of the NIFTY future through the writer's path."""
-    import redis.asyncio as aioredis
-
-    from shared.db import init_schema
-    from writer.batch import BatchBuilder, Entry
-    from writer.sink import MySQLSink
-
-    await init_schema(settings)
-    redis = aioredis.Redis.from_url(settings.redis_url.get_secret_value())
-    recs = universe()
-    await redis.hset(
-        f"{settings.key_prefix}universe", mapping={f"{r['seg']}:{r['sid']}": orjson.dumps(r) for r in recs}
-    )
-    sink, builder = MySQLSink(settings), BatchBuilder()
-    await sink.start()
-    rng = random.Random(3)
-    px, cum, entries = 26000.0, 0, []
-    for i in range(history):
-        px = round(px + rng.choice((-0.1, 0, 0.1)) * rng.randint(1, 3), 1)
-        q = rng.randint(1, 100)
-        cum += q
-        ev = {
-            "v": 1,
-            "seg": "NSE_FNO",
-            "sid": 35001,
-            "ltp": px,
-            "qty": q,
-            "ltq": q,
-            "volume": cum,
-            "exchange_ts": OPEN + i * 20_000 // max(history, 1),
-            "oi": None,
-            "side": rng.choice("BS"),
-            "bid": px - 0.1,
-            "ask": px + 0.1,
-            "recv_ts": time.time(),
-        }
-        entries.append(Entry("ticks", b"%d-0" % (i + 1), orjson.dumps(ev)))
-    for r in recs:
-        quote_ev = {
-            "v": 1,
-            "seg": r["seg"],
-            "sid": r["sid"],
-            "ltp": _price(r, rng, 26000.0),
-            "ltq": 1,
-            "exchange_ts": OPEN,
-            "atp": None,
-            "volume": 1000,
-            "tsq": None,
-            "tbq": None,
-            "oi": 900,
-            "oi_high": None,
-            "oi_low": None,
-            "open": None,
-            "close": 100.0,
-            "high": None,
-            "low": None,
-            "prev_close": 100.0,
-            "prev_oi": 800,
-            "bid": None,
-            "ask": None,
-            "recv_ts": time.time(),
-            "src": "bench",
-        }
-        entries.append(Entry("quotes", b"0-1", orjson.dumps(quote_ev)))
-    for k in range(0, len(entries), 5000):
-        await sink.write(builder.build(entries[k : k + 5000]))
-    await sink.stop()
-    await redis.aclose()
-    return cum, OPEN + 20_000
 
 
 def percentile(values: list[float], p: float) -> float:
@@ -333,12 +83,12 @@ async def measure(name: str, settings: Settings, seconds: float) -> dict[str, An
     from viz.cli import WINDOWS
     from viz.windows.base import VizOptions
 
+    clock = PaintClock()
+    clock.install()  # before the window exists: sip caches a widget's Python overrides when first used
     module, cls, _ = WINDOWS[name]
     window = getattr(importlib.import_module(module), cls)(settings, VizOptions())
     window.resize(1280, 800)
     window.show()
-    clock = PaintClock()
-    clock.install()
     frames: list[float] = []
     pushes: list[float] = []
     original_frame = window.frame
@@ -395,6 +145,42 @@ async def measure(name: str, settings: Settings, seconds: float) -> dict[str, An
     }
 
 
+def _settings(prefix: str, db: str) -> Settings:
+    m = load_settings().mysql
+    return load_settings(
+        key_prefix=prefix, mysql_url=f"mysql://{m.user}@{m.host}:{m.port}/{db}", client_id=None, access_token=None
+    )
+
+
+def _measure_one(args: argparse.Namespace) -> None:
+    """Child process: one window, its own QApplication and QSettings; prints one JSON result line."""
+    import json
+    import tempfile
+
+    import qasync
+    from PyQt6.QtCore import QSettings
+
+    from viz.boot import make_app
+
+    app = make_app()
+    # window state of the bench is its own (default geometry 1280x800, no remembered filters)
+    QSettings.setDefaultFormat(QSettings.Format.IniFormat)
+    QSettings.setPath(QSettings.Format.IniFormat, QSettings.Scope.UserScope, tempfile.mkdtemp(prefix="viz-bench-"))
+    settings = _settings(args.prefix, args.database)
+    with asyncio.Runner(loop_factory=lambda: qasync.QEventLoop(app)) as runner:
+        if args.profile:
+            import cProfile
+            import pstats
+
+            prof = cProfile.Profile()
+            prof.enable()
+        result = runner.run(measure(args.one, settings, args.seconds))
+        if args.profile:
+            prof.disable()
+            pstats.Stats(prof).sort_stats("cumulative").print_stats(25)
+    print("RESULT " + json.dumps(result), flush=True)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--seconds", type=float, default=8.0)
@@ -402,76 +188,72 @@ def main() -> None:
     parser.add_argument("--history", type=int, default=60_000, help="stored trades of the NIFTY future")
     parser.add_argument("--windows", default=",".join(WINDOWS))
     parser.add_argument("--profile", action="store_true", help="cProfile each window's run (top functions)")
+    parser.add_argument("--one", help=argparse.SUPPRESS)  # child process: measure this window
+    parser.add_argument("--prefix", help=argparse.SUPPRESS)
+    parser.add_argument("--database", help=argparse.SUPPRESS)
     args = parser.parse_args()
-    base = load_settings()
-    m = base.mysql
-    db = f"dhan_viz_bench_{os.getpid()}"
-    settings = load_settings(
-        key_prefix=f"vizbench{os.getpid()}:",
-        mysql_url=f"mysql://{m.user}@{m.host}:{m.port}/{db}",
-        client_id=None,
-        access_token=None,
-    )
     from shared.logs import configure_logging
 
     configure_logging("viz-bench", level="error", fmt="console")
+    if args.one:
+        _measure_one(args)
+        return
+    import json
+    import subprocess
+
+    db, prefix = f"dhan_viz_bench_{os.getpid()}", f"vizbench{os.getpid()}:"
+    settings = _settings(prefix, db)
     start_cum, start_ets = asyncio.run(seed(settings, args.history))
     print(f"seeded: 200 instruments, {args.history:,} stored trades; producer {args.rate:,.0f} events/s")
     print(
         "frame = model push + the paint events it causes (window's own 30 Hz timer); "
-        "full = every chart and table repainted at once (worst case, sampled 3x/s)"
+        "full = every chart and table repainted at once (worst case, sampled 3x/s); one process per window"
     )
     print(
         f"{'window':<22}{'load s':>7}{'frames':>7}{'p50 ms':>8}{'p99 ms':>8}{'max ms':>8}"
         f"{'full p50':>9}{'full p99':>9}{'CPU %':>7}{'ev/s in':>9}"
     )
-
-    import qasync
-
-    from viz.boot import make_app
-
-    app = make_app()
-    import tempfile
-
-    from PyQt6.QtCore import QSettings
-
-    # window state of the bench is its own (default geometry 1280x800, no remembered filters)
-    QSettings.setDefaultFormat(QSettings.Format.IniFormat)
-    QSettings.setPath(QSettings.Format.IniFormat, QSettings.Scope.UserScope, tempfile.mkdtemp(prefix="viz-bench-"))
-    results = []
     try:
         for i, name in enumerate(args.windows.split(",")):
-            stop_at = time.time() + args.seconds + 90
-            # each producer continues the cumulative volumes above the last one's (a repeat would be a duplicate)
+            # each producer continues above the last one's cumulative volumes and exchange times (anything at or
+            # below them is a duplicate or a stale quote to the windows, and rightly ignored)
             first_cum = start_cum + (i + 1) * 100_000_000
-            proc = multiprocessing.Process(
+            first_ets = start_ets + (i + 1) * 3_600
+            producer = multiprocessing.Process(
                 target=produce,
                 daemon=True,
                 args=(
                     settings.redis_url.get_secret_value(),
-                    settings.key_prefix,
+                    prefix,
                     args.rate,
-                    stop_at,
+                    time.time() + args.seconds + 90,
                     first_cum,
-                    start_ets,
+                    first_ets,
                 ),
             )
-            proc.start()
-            with asyncio.Runner(loop_factory=lambda: qasync.QEventLoop(app)) as runner:
-                if args.profile:
-                    import cProfile
-                    import pstats
-
-                    prof = cProfile.Profile()
-                    prof.enable()
-                r = runner.run(measure(name, settings, args.seconds))
-                if args.profile:
-                    prof.disable()
-                    pstats.Stats(prof).sort_stats("cumulative").print_stats(25)
-            proc.terminate()
-            proc.join()
-
-            results.append(r)
+            producer.start()
+            cmd = [
+                sys.executable,
+                __file__,
+                "--one",
+                name,
+                "--prefix",
+                prefix,
+                "--database",
+                db,
+                "--seconds",
+                str(args.seconds),
+            ] + (["--profile"] if args.profile else [])
+            child = subprocess.run(cmd, capture_output=True, text=True, timeout=args.seconds + 180, check=False)
+            producer.terminate()
+            producer.join()
+            lines = [ln for ln in child.stdout.splitlines() if ln.startswith("RESULT ")]
+            if args.profile:
+                print(child.stdout)
+            if not lines:
+                print(f"{name:<22} failed: {child.stderr.strip().splitlines()[-1:] or child.returncode}")
+                continue
+            r = json.loads(lines[-1][7:])
             print(
                 f"{r['window']:<22}{r['load_s']:>7.2f}{r['frames']:>7}{r['p50']:>8.2f}{r['p99']:>8.2f}{r['max']:>8.2f}"
                 f"{r['full_p50']:>9.2f}{r['full_p99']:>9.2f}{r['cpu'] * 100:>7.1f}{r['events']:>9,.0f}",

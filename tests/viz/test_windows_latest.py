@@ -231,3 +231,29 @@ def test_option_chain_window(sync_db: Settings, qt_state: Any) -> None:
         await redis.aclose()
 
     run_qt(scenario)
+
+
+def test_window_remembers_geometry_theme_and_choices(sync_db: Settings, qt_state: Any) -> None:
+    from viz.windows.quote_board import QuoteBoardWindow
+
+    settings = sync_db
+
+    async def scenario() -> None:
+        redis = aioredis.Redis.from_url(settings.redis_url.get_secret_value())
+        await write_universe(redis, Keys(settings.key_prefix), [record("NSE_FNO", 1, "NIFTY-FUT")])
+        async with open_window(QuoteBoardWindow, settings) as w:
+            assert w.theme.name == "dark"
+            w.resize(700, 500)
+            w._theme_action.trigger()  # the toolbar's theme switch
+            w.filter_edit.setText("nifty")
+            w.view.sortByColumn(3, Qt.SortOrder.DescendingOrder)
+            assert w.theme.name == "light"
+        async with open_window(QuoteBoardWindow, settings) as w2:
+            assert (w2.width(), w2.height()) == (700, 500)
+            assert w2.theme.name == "light" and w2.filter_edit.text() == "nifty"
+            assert w2.table_model.sort_column == 3 and w2.table_model.descending
+        async with open_window(QuoteBoardWindow, settings, theme="dark") as w3:
+            assert w3.theme.name == "dark"  # --theme wins over the remembered one
+        await redis.aclose()
+
+    run_qt(scenario)

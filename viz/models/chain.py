@@ -52,6 +52,7 @@ class ChainSide:
     vega: float | None = None
     quote_order: tuple[float, float, float] = (-1.0, -1.0, -1.0)
     greeks_order: tuple[float, float] = (-1.0, -1.0)
+    version: int = 0  # bumped on every change of this side (views re-format only what changed)
 
     @property
     def oi_change(self) -> int | None:
@@ -104,6 +105,7 @@ class ChainModel:
             side.prev_oi = int(q["prev_oi"])
         if q.get("volume") is not None:
             side.volume = int(q["volume"])
+        side.version += 1
         self.version += 1
         return True
 
@@ -120,6 +122,7 @@ class ChainModel:
             setattr(side, name, None if value is None else float(value))
         if g.get("underlying_price"):
             self.underlying_price = float(g["underlying_price"])
+        side.version += 1
         self.version += 1
         return True
 

@@ -17,6 +17,7 @@ Index = QModelIndex | QPersistentModelIndex
 ITM_ALPHA = 28
 _RIGHT = Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter
 _CENTER = Qt.AlignmentFlag.AlignCenter
+_FIELD_INDEX = {f: i for i, (f, _) in enumerate(SIDE_FIELDS)}
 
 
 def chain_columns() -> list[tuple[str, str, str]]:
@@ -58,7 +59,8 @@ class ChainTableModel(QAbstractTableModel):
         self._bold = QFont()
         self._bold.setBold(True)
         self._atm: float | None = None  # computed once per refresh, not per cell
-        self._cells: list[list[Any]] = []
+        self._texts: dict[str, tuple[int, list[str]]] = {}  # side key -> (side version, texts by field)
+        self._strike_texts: list[str] = []
         self._price: float | None = None
 
     def rowCount(self, parent: Index = QModelIndex()) -> int:  # noqa: B008 - Qt API
@@ -114,17 +116,24 @@ class ChainTableModel(QAbstractTableModel):
         return None
 
     def cell(self, index: Index) -> Any:
-        """Everything the fast delegate paints for one cell, prepared once per refresh (see fast_cells)."""
-        return self._cells[index.row()][index.column()]
-
-    def _cell(self, row: int, column: int) -> Any:
+        """Everything the fast delegate paints for one cell (see fast_cells); texts are formatted once per
+        change of their side, colours follow the ATM and the underlying price at paint time."""
+        row, column = index.row(), index.column()
         strike = self.chain.strikes[row]
         side_name, name, _ = self.columns[column]
         if not side_name:
-            return fmt.price(strike, 0 if strike == int(strike) else 2), None, self._atm_bg(strike), _CENTER, True
+            return self._strike_texts[row], None, self._atm_bg(strike), _CENTER, True
         side = self.chain.by_strike[strike].get(side_name)
+        if side is None:
+            return "", None, self._atm_bg(strike), _RIGHT, False
+        texts = self._texts.get(side.contract.key)
+        if texts is None or texts[0] != side.version:
+            texts = self._texts[side.contract.key] = (
+                side.version,
+                [_text(side, f, self.decimals) for f, _ in SIDE_FIELDS],
+            )
         fg = None
-        if name == "oi_change" and side is not None and side.oi_change:
+        if name == "oi_change" and side.oi_change:
             fg = self._colours["up" if side.oi_change > 0 else "down"]
         bg = self._atm_bg(strike)
         if (
@@ -133,7 +142,7 @@ class ChainTableModel(QAbstractTableModel):
             and ((side_name == "CE" and strike < self._price) or (side_name == "PE" and strike > self._price))
         ):
             bg = self._colours["itm"]
-        return _text(side, name, self.decimals), fg, bg, _RIGHT, strike == self._atm
+        return texts[1][_FIELD_INDEX[name]], fg, bg, _RIGHT, strike == self._atm
 
     def _atm_bg(self, strike: float) -> QColor | None:
         return self._colours["highlight"] if strike == self._atm else None
@@ -153,13 +162,14 @@ class ChainTableModel(QAbstractTableModel):
         """Tell views the chain changed; True when the strikes changed (the view re-fits its columns)."""
         self._atm = self.chain.atm_strike()
         self._price = self.chain.underlying_price
-        self._cells = [[self._cell(r, c) for c in range(len(self.columns))] for r in range(len(self.chain.strikes))]
         shape = tuple(self.chain.strikes)
         if shape != self._shape:
             self._shape = shape
+            self._strike_texts = [fmt.price(k, 0 if k == int(k) else 2) for k in shape]
+            self._texts.clear()
             self.beginResetModel()
             self.endResetModel()
             return True
-        if self.chain.strikes:
+        if self.chain.strikes:  # the view repaints only the visible cells; texts re-format only if changed
             self.dataChanged.emit(self.index(0, 0), self.index(len(self.chain.strikes) - 1, len(self.columns) - 1))
         return False
