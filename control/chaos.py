@@ -28,7 +28,10 @@ from shared.keys import Keys
 from shared.logs import get_logger
 from shared.settings import Settings
 
-__all__ = ["CI_FAULTS", "FAULTS", "FULL_FAULTS", "ChaosEnv", "ChaosRedis", "FaultResult", "run_chaos"]
+__all__ = [
+    "CI_FAULTS", "FAULTS", "FULL_FAULTS", "MYSQL_RESTART", "ChaosEnv", "ChaosMariaDB", "ChaosRedis", "FaultResult",
+    "run_chaos",
+]  # fmt: skip
 
 RECOVER_TIMEOUT_S = 120.0
 
@@ -85,6 +88,60 @@ class ChaosRedis:
             self.proc = None
 
 
+class ChaosMariaDB:
+    """A private mariadbd (own datadir and port) for the ``mysql restart`` fault: the shared local server is
+    never restarted. SIGKILLed by the fault, InnoDB recovers committed transactions on the next start."""
+
+    def __init__(self, work: Path) -> None:
+        self.dir = work / "mariadb"
+        self.datadir = self.dir / "data"
+        self.port = _free_port()
+        self.proc: asyncio.subprocess.Process | None = None
+
+    def url(self, database: str) -> str:
+        return f"mysql://root@127.0.0.1:{self.port}/{database}"
+
+    async def install(self) -> None:
+        exe = shutil.which("mariadb-install-db") or "/usr/bin/mariadb-install-db"
+        await asyncio.to_thread(self.dir.mkdir, parents=True, exist_ok=True)
+        proc = await asyncio.create_subprocess_exec(
+            exe, "--no-defaults", f"--datadir={self.datadir}", "--user=root",
+            "--auth-root-authentication-method=normal", "--skip-test-db", "--skip-name-resolve",
+            stdout=asyncio.subprocess.DEVNULL, stderr=asyncio.subprocess.DEVNULL,
+        )  # fmt: skip
+        if await asyncio.wait_for(proc.wait(), 180) != 0:
+            raise RuntimeError("chaos: mariadb-install-db failed")
+
+    async def start(self, timeout_s: float = 120.0) -> None:
+        import pymysql
+
+        exe = shutil.which("mariadbd") or "/usr/sbin/mariadbd"
+        self.proc = await asyncio.create_subprocess_exec(
+            exe, "--no-defaults", f"--datadir={self.datadir}", f"--port={self.port}", "--bind-address=127.0.0.1",
+            f"--socket={self.dir / 'mysqld.sock'}", "--user=root", f"--pid-file={self.dir / 'mysqld.pid'}",
+            "--skip-log-bin", "--skip-grant-tables", "--innodb-buffer-pool-size=64M", "--skip-name-resolve",
+            f"--log-error={self.dir / 'error.log'}",
+            stdout=asyncio.subprocess.DEVNULL, stderr=asyncio.subprocess.DEVNULL,
+        )  # fmt: skip
+        deadline = time.monotonic() + timeout_s
+        while True:
+            try:
+                await asyncio.to_thread(
+                    lambda: pymysql.connect(host="127.0.0.1", port=self.port, user="root", connect_timeout=1).close()
+                )
+                return
+            except pymysql.err.OperationalError:
+                if self.proc.returncode is not None or time.monotonic() > deadline:
+                    raise RuntimeError(f"chaos: private mariadbd did not start; see {self.dir}/error.log") from None
+                await asyncio.sleep(0.1)
+
+    async def kill(self) -> None:
+        if self.proc is not None and self.proc.returncode is None:
+            self.proc.kill()
+            await asyncio.wait_for(self.proc.wait(), 60)
+        self.proc = None
+
+
 @dataclass
 class ChaosEnv:
     settings: Settings
@@ -92,6 +149,7 @@ class ChaosEnv:
     sup: Supervisor
     work: Path
     client: aioredis.Redis
+    mariadb: ChaosMariaDB | None = None
     log: Any = field(default_factory=lambda: get_logger("chaos"))
 
     async def ticks(self) -> int:
@@ -240,6 +298,13 @@ async def kill_greeks(env: ChaosEnv) -> None:
     await env.sigkill("greeks")
 
 
+async def mysql_restart(env: ChaosEnv) -> None:
+    if env.mariadb is None:
+        raise RuntimeError("chaos: 'mysql restart' needs the private MariaDB (dhan chaos --private-mariadb)")
+    await env.mariadb.kill()
+    await env.mariadb.start()
+
+
 async def mysql_drop_connections(env: ChaosEnv) -> None:
     await env.drop_mysql_connections()
 
@@ -294,6 +359,7 @@ FAULTS: dict[str, Callable[[ChaosEnv], Awaitable[None]]] = {
     "redis restart (AOF)": restart_redis_aof,
     "redis down 30s": redis_down_30s,
     "mysql connections dropped": mysql_drop_connections,
+    "mysql restart (private MariaDB)": mysql_restart,
     "dhan disconnect 805": dhan_disconnect_805,
     "dhan disconnect 800 (unknown)": dhan_disconnect_800,
     "dhan drop (no close frame)": dhan_drop,
@@ -304,7 +370,8 @@ FAULTS: dict[str, Callable[[ChaosEnv], Awaitable[None]]] = {
     "all at once": all_at_once,
 }
 CI_FAULTS = ["feed SIGKILL", "writer SIGKILL", "redis restart (AOF)", "malformed frames", "dhan disconnect 805"]
-FULL_FAULTS = list(FAULTS)
+MYSQL_RESTART = "mysql restart (private MariaDB)"
+FULL_FAULTS = [f for f in FAULTS if f != MYSQL_RESTART]  # + MYSQL_RESTART with a private MariaDB
 
 
 @dataclass
@@ -359,7 +426,7 @@ def _needs_greeks(faults: list[str]) -> bool:
 
 
 async def run_chaos(settings: Settings, work: Path, faults: list[str], *, sim_rate: float = 400.0,
-                    min_trades: int = 200, min_frames: int = 0,
+                    min_trades: int = 200, min_frames: int = 0, private_mariadb: bool = False,
                     on_result: Callable[[FaultResult], None] | None = None) -> ChaosResult:
     """Run the stack in ``work``, apply ``faults`` in order, stop it cleanly, verify journal against MySQL.
 
@@ -372,8 +439,15 @@ async def run_chaos(settings: Settings, work: Path, faults: list[str], *, sim_ra
     await asyncio.to_thread(work.mkdir, parents=True, exist_ok=True)
     redis = ChaosRedis(work)
     await redis.start()
-    settings = settings.model_copy(update={"redis_url": SecretStr(redis.url), "sim_port": _free_port(),
-                                           "key_prefix": f"chaos{uuid.uuid4().hex[:8]}:"})
+    mariadb: ChaosMariaDB | None = None
+    update: dict[str, Any] = {"redis_url": SecretStr(redis.url), "sim_port": _free_port(),
+                              "key_prefix": f"chaos{uuid.uuid4().hex[:8]}:"}
+    if private_mariadb:
+        mariadb = ChaosMariaDB(work)
+        await mariadb.install()
+        await mariadb.start()
+        update["mysql_url"] = SecretStr(mariadb.url("dhan_chaos"))
+    settings = settings.model_copy(update=update)
     env_vars = _env_for(settings, redis.url, work, sim_rate)
     names = ("sim", "feed", "writer", "greeks", "monitor") if _needs_greeks(faults) else (
         "sim", "feed", "writer", "monitor")
@@ -382,7 +456,7 @@ async def run_chaos(settings: Settings, work: Path, faults: list[str], *, sim_ra
     for name in names:
         sup.add(ChildSpec(name, (name,), env=env_vars))
     client = aioredis.Redis.from_url(redis.url, socket_connect_timeout=1, socket_timeout=5)
-    env = ChaosEnv(settings, redis, sup, work, client)
+    env = ChaosEnv(settings, redis, sup, work, client, mariadb)
 
     async def progressing() -> None:
         since = time.time()  # a heartbeat from before the fault (e.g. kept by AOF) does not count
@@ -424,12 +498,16 @@ async def run_chaos(settings: Settings, work: Path, faults: list[str], *, sim_ra
         await sup.stop_all(["feed", "sim", "greeks", "monitor", "writer"])
         await client.aclose()
         await redis.kill()
-    journals = sorted((work / "journal").glob("*.djr"), key=lambda p: (p.stat().st_mtime, p.name))
-    scan = await asyncio.to_thread(scan_journal, journals)
-    report = await check(settings, scan)
-    return ChaosResult(results, trades=scan.trade_count, frames=scan.read.frames, missing=report.missing,
-                       duplicated=report.duplicated, extra=report.extra, problems=report.problems,
-                       lines=report_lines(report), closed_gaps=await _closed_gaps(settings))
+    try:
+        journals = sorted((work / "journal").glob("*.djr"), key=lambda p: (p.stat().st_mtime, p.name))
+        scan = await asyncio.to_thread(scan_journal, journals)
+        report = await check(settings, scan)
+        return ChaosResult(results, trades=scan.trade_count, frames=scan.read.frames, missing=report.missing,
+                           duplicated=report.duplicated, extra=report.extra, problems=report.problems,
+                           lines=report_lines(report), closed_gaps=await _closed_gaps(settings))
+    finally:
+        if mariadb is not None:
+            await mariadb.kill()
 
 
 async def _closed_gaps(settings: Settings) -> dict[str, int]:

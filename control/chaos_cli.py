@@ -2,7 +2,9 @@
 
 Default: the short CI set of faults. ``--full``: every fault one at a time, then the combinations, on a stack
 kept running until the feed has journaled ``--min-frames`` frames (100,000 by default). ``--fault NAME`` (repeat)
-picks faults; ``--list`` names them. A private database ``dhan_chaos_<hex>`` on ``DHAN_MYSQL_URL``'s server
+picks faults; ``--list`` names them. ``--private-mariadb`` runs on a mariadbd of its own in the work folder
+and adds the MySQL restart fault (the shared server is never restarted). Otherwise a private database
+``dhan_chaos_<hex>`` on ``DHAN_MYSQL_URL``'s server
 and a private AOF redis-server are used and removed afterwards (``--keep`` keeps the work folder).
 """
 
@@ -15,7 +17,7 @@ import tempfile
 import uuid
 from pathlib import Path
 
-from control.chaos import CI_FAULTS, FAULTS, FULL_FAULTS, FaultResult, run_chaos
+from control.chaos import CI_FAULTS, FAULTS, FULL_FAULTS, MYSQL_RESTART, FaultResult, run_chaos
 from shared.errors import ConfigError
 from shared.settings import Settings
 
@@ -34,6 +36,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="keep running until the feed journaled this many frames (--full: 100000)")
     parser.add_argument("--work", type=Path, default=None, help="work folder (default: a temporary one)")
     parser.add_argument("--keep", action="store_true", help="keep the work folder (logs, journal, AOF)")
+    parser.add_argument("--private-mariadb", action="store_true",
+                        help=f"run on a private mariadbd (never the shared one) and add '{MYSQL_RESTART}'")
 
 
 def _drop_database(settings: Settings) -> None:
@@ -60,6 +64,10 @@ async def run(args: argparse.Namespace, settings: Settings) -> int:
     if unknown:
         raise ConfigError(f"unknown fault {unknown[0]!r}; dhan chaos --list names them")
     faults = args.fault or (FULL_FAULTS if args.full else CI_FAULTS)
+    if args.private_mariadb and not args.fault:
+        faults = [*faults[:6], MYSQL_RESTART, *faults[6:]] if args.full else [*faults, MYSQL_RESTART]
+    elif MYSQL_RESTART in faults and not args.private_mariadb:
+        raise ConfigError(f"'{MYSQL_RESTART}' needs --private-mariadb (the shared server is never restarted)")
     min_frames = args.min_frames if args.min_frames is not None else (100_000 if args.full else 0)
     rate = args.rate if args.rate is not None else (2000.0 if args.full else 300.0)
     base = settings.mysql_url.get_secret_value().rsplit("/", 1)[0]
@@ -70,9 +78,10 @@ async def run(args: argparse.Namespace, settings: Settings) -> int:
     print(f"dhan chaos: {len(faults)} fault(s), simulator {rate:g}/s, work folder {work}", flush=True)
     try:
         result = await run_chaos(private, work, faults, sim_rate=rate, min_trades=100, min_frames=min_frames,
-                                 on_result=_print_result)
+                                 private_mariadb=args.private_mariadb, on_result=_print_result)
     finally:
-        _drop_database(private)
+        if not args.private_mariadb:
+            _drop_database(private)
         if not args.keep and args.work is None:
             shutil.rmtree(work, ignore_errors=True)
     print(result.table())
