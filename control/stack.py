@@ -52,11 +52,27 @@ async def wait_http(url: str, deadline_s: float) -> None:
 
 
 async def prepare_database(settings: Settings, log: Any) -> None:
-    """Create or migrate the schema (idempotent)."""
-    from shared.db import init_schema
+    """Create or migrate the schema when it is missing or behind; a current schema is left alone, so the stack
+    also runs as the least-privilege application user (which may not CREATE or ALTER)."""
+    from shared.db import SCHEMA_VERSION, check_schema, create_pool, init_schema
+    from shared.errors import DhanError, SchemaMismatch
 
+    try:
+        pool = await create_pool(settings, maxsize=1)
+    except DhanError:
+        pool = None  # database missing (or not reachable yet): init_schema creates it or says why
+    if pool is not None:
+        try:
+            await check_schema(pool)
+            log.info("schema_ready", version=SCHEMA_VERSION)
+            return
+        except SchemaMismatch:
+            pass
+        finally:
+            pool.close()
+            await pool.wait_closed()
     version = await init_schema(settings)
-    log.info("schema_ready", version=version)
+    log.info("schema_ready", version=version, migrated=True)
 
 
 async def load_instruments(settings: Settings, log: Any) -> int:
