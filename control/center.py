@@ -24,7 +24,6 @@ from typing import Any
 
 import orjson
 import redis.asyncio as aioredis
-from redis.exceptions import RedisError
 
 from control.alerts_feed import AlertFeed
 from control.catalog import STOP_ORDER, Entry, catalog, child_spec
@@ -36,7 +35,7 @@ from control.service_rows import ProcessFigures, ServiceRow, build_rows, exit_te
 from control.snapshot import Snapshot, SnapshotCollector, num
 from control.startup import StartupTracker
 from control.supervisor import ChildState, Supervisor
-from shared.bus import connect_redis
+from shared.bus import connect_redis, follow_channel
 from shared.keys import Keys
 from shared.logs import get_logger
 from shared.settings import Settings
@@ -265,21 +264,8 @@ class ControlCenter:
     # --- dhan:control (the scheduler's start requests) ---
     async def _control_routine(self) -> None:
         assert self.redis is not None
-        while not self.stopping.is_set():
-            pubsub = self.redis.pubsub()
-            try:
-                await pubsub.subscribe(self.keys.control)
-                while not self.stopping.is_set():
-                    msg = await pubsub.get_message(ignore_subscribe_messages=True, timeout=0.5)
-                    if msg is not None:
-                        await self._on_control(msg.get("data"))
-            except (RedisError, OSError) as exc:
-                self.log.warning("control_channel_lost", error=str(exc))
-                with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(self.stopping.wait(), 1.0)
-            finally:
-                with contextlib.suppress(RedisError, OSError):
-                    await pubsub.aclose()
+        await follow_channel(self.redis, self.keys.control, self.stopping, self._on_control, log=self.log,
+                             lost_event="control_channel_lost")
 
     async def _on_control(self, data: Any) -> None:
         try:

@@ -10,7 +10,6 @@ so instruments already quiet before the watcher started are seen too.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -19,6 +18,7 @@ import orjson
 import redis.asyncio as aioredis
 from redis.exceptions import RedisError
 
+from shared.bus import follow_channel
 from shared.events import instrument_key
 from shared.keys import Keys
 from shared.logs import get_logger
@@ -94,20 +94,12 @@ class QuoteWatcher:
     async def run(self, stopping: asyncio.Event) -> None:
         """Listen until ``stopping``; reconnects after a lost connection."""
         await self.seed()
-        while not stopping.is_set():
-            pubsub = self.redis.pubsub()
-            try:
-                await pubsub.subscribe(self.keys.quotes)
+
+        def subscribed(ok: bool) -> None:
+            if ok:
                 self.subscribed.set()
-                while not stopping.is_set():
-                    msg = await pubsub.get_message(ignore_subscribe_messages=True, timeout=0.5)
-                    if msg is not None and msg.get("type") == "message":
-                        self.ingest(msg["data"])
-            except (RedisError, OSError) as exc:
+            else:
                 self.subscribed.clear()
-                self.log.warning("quotes_channel_lost", error=str(exc))
-                with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(stopping.wait(), 1.0)
-            finally:
-                with contextlib.suppress(RedisError, OSError):
-                    await pubsub.aclose()
+
+        await follow_channel(self.redis, self.keys.quotes, stopping, self.ingest, log=self.log,
+                             lost_event="quotes_channel_lost", on_subscribed=subscribed)

@@ -2,13 +2,19 @@
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
+import inspect
+from collections.abc import Awaitable, Callable
+from typing import Any
+
 import redis.asyncio as aioredis
 from redis.exceptions import AuthenticationError, RedisError
 
 from shared.errors import RedisUnavailable
 from shared.settings import Settings
 
-__all__ = ["connect_redis", "redis_down_message"]
+__all__ = ["connect_redis", "follow_channel", "redis_down_message"]
 
 
 def redis_down_message(settings: Settings, cause: BaseException | str) -> str:
@@ -38,3 +44,33 @@ async def connect_redis(settings: Settings, *, check: bool = True, decode: bool 
             await client.aclose()
             raise RedisUnavailable(redis_down_message(settings, exc)) from None
     return client
+
+
+async def follow_channel(
+    client: aioredis.Redis, channel: str, stopping: asyncio.Event,
+    on_message: Callable[[Any], Awaitable[None] | object], *, log: Any, lost_event: str = "channel_lost",
+    on_subscribed: Callable[[bool], None] | None = None,
+) -> None:
+    """Deliver every message of ``channel`` to ``on_message`` until ``stopping``; resubscribe after a lost
+    connection (logged as ``lost_event``, retried each second). ``on_subscribed(True/False)`` reports state."""
+    while not stopping.is_set():
+        pubsub = client.pubsub()
+        try:
+            await pubsub.subscribe(channel)
+            if on_subscribed is not None:
+                on_subscribed(True)
+            while not stopping.is_set():
+                msg = await pubsub.get_message(ignore_subscribe_messages=True, timeout=0.5)
+                if msg is not None and msg.get("type") == "message":
+                    result = on_message(msg["data"])
+                    if inspect.isawaitable(result):
+                        await result
+        except (RedisError, OSError) as exc:
+            if on_subscribed is not None:
+                on_subscribed(False)
+            log.warning(lost_event, channel=channel, error=str(exc))
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(stopping.wait(), 1.0)
+        finally:
+            with contextlib.suppress(RedisError, OSError):
+                await pubsub.aclose()

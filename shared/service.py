@@ -33,7 +33,7 @@ import redis.asyncio as aioredis
 from redis.exceptions import RedisError
 
 from shared import __version__
-from shared.bus import connect_redis
+from shared.bus import connect_redis, follow_channel
 from shared.health import HealthServer, health_port
 from shared.keys import Keys
 from shared.logs import LOG_SINK, get_logger
@@ -278,22 +278,8 @@ class Service:
 
     async def _control_routine(self) -> None:
         assert self.redis is not None
-        while not self.stopping.is_set():
-            pubsub = self.redis.pubsub()
-            try:
-                await pubsub.subscribe(self.keys.control)
-                while not self.stopping.is_set():
-                    msg = await pubsub.get_message(ignore_subscribe_messages=True, timeout=0.5)
-                    if msg is None:
-                        continue
-                    await self._handle_control(msg.get("data"))
-            except (RedisError, OSError) as exc:
-                self.log.warning("control_channel_lost", error=str(exc))
-                with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(self.stopping.wait(), 1.0)
-            finally:
-                with contextlib.suppress(RedisError, OSError):
-                    await pubsub.aclose()
+        await follow_channel(self.redis, self.keys.control, self.stopping, self._handle_control, log=self.log,
+                             lost_event="control_channel_lost")
 
     async def _handle_control(self, data: Any) -> None:
         try:

@@ -131,21 +131,7 @@ class QuoteTui:
 
 
 def _cell(column: str, value: Any, dp: int) -> str:
-    if column == "symbol":
-        return str(value)
-    if column in ("ltp", "bid", "ask"):
-        return fmt.price(value, dp)
-    if column == "change":
-        return fmt.signed(value, dp)
-    if column == "change_pct":
-        return fmt.pct(value)
-    if column in ("volume", "oi"):
-        return fmt.qty(value)
-    if column == "oi_change":
-        return "-" if value is None else ("+" if value > 0 else "") + fmt.qty(value)
-    if column == "updated":
-        return fmt.ist_time(value)
-    return "-" if value is None else str(value)
+    return fmt.board_cell(column, value, dp)
 
 
 async def _main(tui: QuoteTui, duration_s: float | None, console: Console) -> int:

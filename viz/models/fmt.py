@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime
+from typing import Any
 
 __all__ = ["compact", "display_decimals", "ist_time", "pct", "price", "qty", "signed"]
 
@@ -69,3 +70,22 @@ def ist_time(exchange_ts: int | None) -> str:
     if not exchange_ts:
         return "-"
     return datetime.fromtimestamp(exchange_ts, UTC).strftime("%H:%M:%S")
+
+
+def board_cell(column: str, value: Any, decimals: int, *, missing: str = "-") -> str:
+    """Text of one quote-board cell (shared by the Qt board and the terminal board)."""
+    if column == "symbol":
+        return str(value)
+    if column in ("ltp", "bid", "ask"):
+        return price(value, decimals)
+    if column == "change":
+        return signed(value, decimals)
+    if column == "change_pct":
+        return pct(value)
+    if column in ("volume", "oi"):
+        return qty(value)
+    if column == "oi_change":
+        return "-" if value is None else ("+" if value > 0 else "") + qty(value)
+    if column == "updated":
+        return ist_time(value)
+    return missing if value is None else str(value)

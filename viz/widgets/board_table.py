@@ -29,23 +29,7 @@ Index = QModelIndex | QPersistentModelIndex
 
 
 def _text(row: QuoteRow, column: str) -> str:
-    dp = fmt.display_decimals(row.tick_size)
-    value = row.value(column)
-    if column == "symbol":
-        return str(value)
-    if column in ("ltp", "bid", "ask"):
-        return fmt.price(value, dp)
-    if column == "change":
-        return fmt.signed(value, dp)
-    if column == "change_pct":
-        return fmt.pct(value)
-    if column in ("volume", "oi"):
-        return fmt.qty(value)
-    if column == "oi_change":
-        return "-" if value is None else ("+" if value > 0 else "") + fmt.qty(value)
-    if column == "updated":
-        return fmt.ist_time(value)
-    return "" if value is None else str(value)
+    return fmt.board_cell(column, row.value(column), fmt.display_decimals(row.tick_size), missing="")
 
 
 class BoardTableModel(QAbstractTableModel):
