@@ -153,9 +153,10 @@ class Settings(BaseSettings):
     # medians of 3): batch 500 -> 47k entries/s, 1000 -> 68k, 2000 -> 83k, 4000 -> 85k, 8000 -> 73k;
     # writer_inflight 1 -> 61k, 2 -> 81k, 3 -> 74k; 1M entries with these defaults: 87k. 2000 is at the top
     # with half the lock time and bisect work of 4000. The timer only shapes batches below the drain rate
-    # (a backlog fills them by size); 50 ms bounds the latency it adds to a quiet stream.
+    # (a backlog fills them by size). End to end at 10k frames/s (~27k entries/s, bench/pipeline_e2e.py,
+    # medians of 2): 50 ms gave send->commit p50 99 / p99 186 ms, 20 ms gave 74 / 146 ms at the same rows/s.
     writer_batch_max: int = Field(2000, ge=1, description="entries per MySQL transaction at most")
-    writer_batch_ms: int = Field(50, ge=1, description="longest wait to fill a batch (ms)")
+    writer_batch_ms: int = Field(20, ge=1, description="longest wait to fill a batch (ms)")
     writer_pool_size: int = Field(4, ge=1, le=64, description="MySQL connections per writer")
     writer_consumer: str | None = Field(None, description="consumer name in group 'writer' (default host-pid)")
     writer_claim_idle_ms: int = Field(30_000, ge=1000, description="pending entries idle this long are reclaimed")
