@@ -94,7 +94,8 @@ class FeedService(Service):
                     raise
                 delay = backoff_s(attempt, base_s=0.5, cap_s=5.0)
                 self.log.warning("instruments_fetch_retry", attempt=attempt, delay_s=round(delay, 2), error=str(exc))
-                await asyncio.sleep(delay)
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(self.stopping.wait(), delay)
         report = parse_scrip_master_report(text)
         self.log.info("instruments_loaded", rows=report.rows, instruments=len(report.instruments),
                       bad_rows=report.bad_rows, layout=report.layout)
@@ -108,6 +109,8 @@ class FeedService(Service):
         self.step = "selecting universe"
         today = self._today or ist_trading_day(time.time())
         self.selector = UniverseSelector(instruments, self.settings, today)
+        for note in self.selector.notes:  # what the settings asked for but the master does not list
+            self.log.warning("universe_note", note=note)
         self.normaliser.set_tick_sizes(
             {(SEGMENT_BY_NAME[i.segment], i.security_id): i.tick_size for i in instruments
              if i.segment in SEGMENT_BY_NAME}
@@ -115,15 +118,13 @@ class FeedService(Service):
         self.universe = self.selector.initial({})
         if not self.universe.members:
             raise ConfigError("the universe is empty: check the scrip master (DHAN_INSTRUMENTS_URL) and settings")
-        subscribe, _ = self.plan.add({k: m.mode for k, m in self.universe.members.items()})
+        self.plan.add({k: m.mode for k, m in self.universe.members.items()})  # replayed by each connection
         await self._write_universe(self.universe.members.values(), ())
         self.publisher = Publisher(self.settings, self.redis)
         for idx in range(self.plan.connections):
             self.connections.append(self._make_connection(idx))
         self.log.info("universe_selected", instruments=len(self.universe.members),
                       by_role=self.universe.count_by_role(), connections=self.plan.connections)
-        self.step = "connecting"
-        del subscribe  # replayed by each connection when it connects
 
     def _make_connection(self, idx: int) -> DhanConnection:
         return DhanConnection(idx, self.settings, self.plan, self._on_frame, on_event=self._on_conn_event)
