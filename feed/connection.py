@@ -5,10 +5,10 @@ reading the socket never waits on anything downstream. It knows its desired subs
 ``ShardPlan`` and replays them after every reconnect. Dhan's disconnect packet (code 50) is read here for
 its reason: auth-class reasons (806-809) stop the feed with a one-line :class:`AuthError`; others reconnect.
 
-Reconnect policy: the first retry after a good session is immediate, then exponential backoff with jitter
-(capped), forever; the attempt counter resets once a connection has delivered data. A stall watchdog
-(socket open, no frame for ``stall_timeout_s``) forces a reconnect while the market is open (always against
-the simulator).
+Reconnect policy: the first retry after a good session (data for ``GOOD_SESSION_S``) is immediate, then
+exponential backoff with jitter (capped), forever; a connection that drops again sooner keeps backing off.
+A stall watchdog (socket open, no frame for ``stall_timeout_s``) forces a reconnect while the market is
+open (always against the simulator).
 """
 
 from __future__ import annotations
@@ -36,6 +36,7 @@ FrameSink = Callable[[bytes, float], None]
 EventSink = Callable[[dict[str, Any]], None]
 _REASON = struct.Struct("<H")
 YIELD_EVERY_FRAMES = 200
+GOOD_SESSION_S = 10.0  # a connection that delivered data for this long resets the reconnect backoff
 
 
 class DhanConnection:
@@ -186,7 +187,6 @@ class DhanConnection:
                 self.last_frame_at = now
                 if not self._got_data:
                     self._got_data = True
-                    self.attempt = 0  # a good connection resets the backoff
                 if data and data[0] == 50 and len(data) >= 10:
                     self.last_reason = _REASON.unpack_from(data, 8)[0]
                 on_frame(data, now)
@@ -232,8 +232,10 @@ class DhanConnection:
             return
         self.log.warning("disconnected", cause=cause, reason_code=reason, reason=reason_text,
                          connected_s=event["connected_s"])
-        if not got_data:
-            self.attempt += 1  # a session that delivered data reset attempt to 0: the retry is immediate
+        if got_data and event["connected_s"] >= GOOD_SESSION_S:
+            self.attempt = 0  # after a good session the first retry is immediate
+        else:
+            self.attempt += 1  # a flapping or silent connection backs off instead of hammering
         if reason == 805 and self.attempt < 3:
             self.attempt = 3  # too many connections: do not hammer
 

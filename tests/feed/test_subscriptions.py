@@ -47,3 +47,27 @@ def test_default_limits_are_dhans() -> None:
     plan = ShardPlan()
     sub, _ = plan.add({("NSE_FNO", i): "full" for i in range(12_000)})
     assert sorted(len(v["full"]) for v in sub.values()) == [2000, 5000, 5000]
+
+
+def test_reconnect_backoff_resets_only_after_a_good_session() -> None:
+    from feed.connection import GOOD_SESSION_S, DhanConnection
+    from tests.conftest import make_settings
+
+    now = [1000.0]
+    conn = DhanConnection(0, make_settings(), ShardPlan(), lambda f, t: None, clock=lambda: now[0])
+    conn.attempt = 4
+    now[0] += GOOD_SESSION_S + 1  # connected long enough, with data: next retry immediate
+    conn._after_disconnect("server_closed", 1000.0, True)
+    assert conn.attempt == 0
+    for expected in (1, 2, 3):  # flapping: data, but dropped within seconds -> keeps backing off
+        conn._after_disconnect("server_closed", now[0] - 1.0, True)
+        assert conn.attempt == expected
+    conn._after_disconnect("closed", now[0], False)  # no data at all
+    assert conn.attempt == 4
+    conn.last_reason = 805
+    conn.attempt = 0
+    conn._after_disconnect("server_closed", now[0] - 1.0, True)
+    assert conn.attempt >= 3  # too many connections: never hammer
+    conn.last_reason = 807
+    conn._after_disconnect("server_closed", now[0] - 1.0, True)
+    assert conn.fatal is not None and "807" in str(conn.fatal)
