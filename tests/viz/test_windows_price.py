@@ -160,3 +160,30 @@ def test_volume_profile_chart_window(sync_db: Settings, qt_state: Any) -> None:
         await redis.aclose()
 
     run_qt(scenario)
+
+
+def test_price_windows_show_todays_gaps_from_the_ledger(sync_db: Settings, qt_state: Any) -> None:
+    import time
+
+    import aiomysql
+
+    from viz.windows.tick_chart import TickChartWindow
+
+    settings = sync_db
+
+    async def scenario() -> None:
+        redis = aioredis.Redis.from_url(settings.redis_url.get_secret_value())
+        await seed_seam(settings, redis, 20)
+        now = time.time()
+        conn = await aiomysql.connect(**settings.mysql.connect_kwargs())
+        async with conn.cursor() as cur:  # a feed-wide disconnect 30 s long that ended a minute ago
+            await cur.execute(
+                "INSERT INTO dhan_gaps (gap_key, exchange_segment, security_id, conn, kind, start_ts, end_ts, reason) "
+                "VALUES ('t-1', NULL, NULL, 0, 'disconnect', %s, %s, 'test')", (now - 90, now - 60))
+        await conn.commit()
+        conn.close()
+        async with open_window(TickChartWindow, settings, instrument="NIFTY JUN FUT") as w:
+            await eventually(lambda: "GAPS today: 1 (30 s), last disconnect" in w.status_model.text(), timeout_s=20)
+        await redis.aclose()
+
+    run_qt(scenario)

@@ -85,6 +85,7 @@ class StatusModel:
         self.mysql = LinkState("MySQL")
         self.phase = "starting"
         self.note = ""
+        self.gaps = ""  # the gap ledger's summary for the instrument shown (viz.models.gaps)
         self.meter = RateMeter(clock=clock)
         self.last_update: float | None = None
 
@@ -106,4 +107,6 @@ class StatusModel:
         parts.append(f"{self.meter.rate():,.0f} ev/s")
         if self.note:
             parts.append(self.note)
+        if self.gaps:
+            parts.append(self.gaps)
         return "  |  ".join(parts)

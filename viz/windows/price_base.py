@@ -9,16 +9,21 @@ sink: ``reset_ticks`` replaces the session (history load, new trading day), ``ad
 from __future__ import annotations
 
 import asyncio
-from datetime import date, timedelta
+import time
+from datetime import date, datetime, timedelta
+from datetime import time as dtime
 from typing import Any
 
 from PyQt6.QtCore import Qt
 from PyQt6.QtWidgets import QLabel
 
+from shared.clock import IST
+from shared.gaps import gaps_between
 from shared.settings import Settings
 from viz.data.catalog import Instrument, default_future, find_instrument
 from viz.data.live import read_universe
 from viz.data.sources import TickSource
+from viz.models.gaps import gap_summary
 from viz.models.ticks import TickSeries
 from viz.widgets.controls import InstrumentCombo, labelled
 from viz.windows.base import Routine, VizOptions, VizWindow
@@ -27,6 +32,7 @@ __all__ = ["PriceWindow", "session_label"]
 
 UNIVERSE_REFRESH_S = 10.0
 UNIVERSE_EMPTY_RETRY_S = 2.0
+GAPS_REFRESH_S = 5.0
 
 
 def session_label(day: int | None) -> str:
@@ -74,7 +80,19 @@ class PriceWindow(VizWindow):
 
     # --- data ---
     def data_routines(self) -> dict[str, Routine]:
-        return {"universe": self._universe_routine}
+        return {"universe": self._universe_routine, "gaps": self._gaps_routine}
+
+    async def _gaps_routine(self) -> None:
+        """Every few seconds, today's holes in this instrument's data from the gap ledger (shared.gaps)."""
+        while True:
+            inst = self.instrument
+            if inst is not None:
+                pool = await self.link.pool()
+                now = time.time()
+                midnight = datetime.combine(datetime.fromtimestamp(now, IST).date(), dtime(0), tzinfo=IST)
+                gaps = await gaps_between(pool, inst.seg, inst.sid, midnight.timestamp(), now)
+                self.status_model.gaps = gap_summary(gaps, now)
+            await asyncio.sleep(GAPS_REFRESH_S)
 
     async def _universe_routine(self) -> None:
         while True:
