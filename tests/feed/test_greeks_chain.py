@@ -11,36 +11,14 @@ import pytest
 from feed.greeks.black76 import price, year_fraction
 from feed.greeks.chain import ChainState, InstrumentBook, parse_instrument, quote_price, quote_time_utc
 from shared.clock import IST, to_dhan_epoch
+from tests.feed.test_greeks_service import instrument
 
 TODAY = date(2026, 11, 25)
 NOW_UTC = datetime(2026, 11, 25, 11, 0, tzinfo=IST).timestamp()
 NEAR, NEXT = TODAY + timedelta(days=7), TODAY + timedelta(days=35)
 
 
-def inst(
-    sid: int,
-    instrument: str,
-    role: str,
-    *,
-    expiry: date | None = None,
-    strike: float | None = None,
-    option_type: str | None = None,
-    underlying: str = "NIFTY",
-    seg: str = "NSE_FNO",
-) -> dict[str, Any]:
-    return {
-        "seg": seg,
-        "sid": sid,
-        "symbol": f"S{sid}",
-        "underlying": underlying,
-        "instrument": instrument,
-        "expiry": expiry.isoformat() if expiry else None,
-        "strike": strike,
-        "option_type": option_type,
-        "lot_size": 65,
-        "tick_size": 0.05,
-        "role": role,
-    }
+inst = instrument  # a universe record as the feed writes it (shared with the service tests)
 
 
 def book(*rows: dict[str, Any]) -> InstrumentBook:
