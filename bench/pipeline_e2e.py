@@ -22,6 +22,7 @@ import sys
 import time
 import uuid
 from pathlib import Path
+from typing import Any
 
 import aiomysql
 import redis.asyncio as aioredis
@@ -54,12 +55,13 @@ async def one_run(rate: float, seconds: float, redis_url: str, mysql_base: str, 
     procs = [subprocess.Popen([sys.executable, "-m", "shared.cli", name], env=env, stdout=subprocess.DEVNULL,
                               stderr=subprocess.DEVNULL) for name in ("writer", "feed")]
     target = settings.mysql
-    conn = await aiomysql.connect(**{**target.connect_kwargs(), "autocommit": True})
     client = aioredis.Redis.from_url(redis_url, decode_responses=True)
+    conn: Any = None
     seen: dict[tuple[int, int], list[tuple[int, float]]] = {}  # (seg code, sid) -> [(max volume, first seen)]
     seg_codes = {"IDX_I": 0, "NSE_EQ": 1, "NSE_FNO": 2, "MCX_COMM": 5}
     max_lag = 0
-    try:
+    try:  # everything after the children started: a failure still stops them and drops the database
+        conn = await aiomysql.connect(**{**target.connect_kwargs(), "autocommit": True})
         t_end = time.monotonic() + 40
         while time.monotonic() < t_end and int((await client.hget(f"{prefix}svc:feed", "universe_changes")) or 0) < 1:
             await asyncio.sleep(0.2)
@@ -103,7 +105,8 @@ async def one_run(rate: float, seconds: float, redis_url: str, mysql_base: str, 
             p.wait(20)
         sim.terminate()
         sim.join(30)
-        conn.close()
+        if conn is not None:
+            conn.close()
         keys = [k async for k in client.scan_iter(match=f"{prefix}*", count=1000)]
         if keys:
             await client.delete(*keys)
