@@ -72,15 +72,20 @@ def settings() -> Settings:
     return make_settings()
 
 
-@pytest.fixture
-async def redis_client(settings: Settings) -> AsyncIterator[aioredis.Redis]:
+async def redis_for(settings: Settings) -> AsyncIterator[aioredis.Redis]:
+    """A client on the test's Redis; afterwards every key of the settings' prefix is deleted."""
     client: aioredis.Redis = aioredis.Redis.from_url(settings.redis_url.get_secret_value())
     yield client
-    # Remove every key of this test's prefix.
     keys = [k async for k in client.scan_iter(match=f"{settings.key_prefix}*", count=1000)]
     if keys:
         await client.delete(*keys)
     await client.aclose()
+
+
+@pytest.fixture
+async def redis_client(settings: Settings) -> AsyncIterator[aioredis.Redis]:
+    async for client in redis_for(settings):
+        yield client
 
 
 async def eventually(

@@ -17,7 +17,7 @@ from feed.protocol.decode import Decoder, packet_as_dict
 from feed.service import FeedService
 from feed.sim import SimServer
 from shared.settings import Settings
-from tests.conftest import eventually, make_settings
+from tests.conftest import eventually, make_settings, redis_for
 
 
 class Running:
@@ -41,12 +41,8 @@ async def sim_settings() -> Settings:
 
 @pytest.fixture
 async def rclient(sim_settings: Settings) -> AsyncIterator[aioredis.Redis]:
-    client: aioredis.Redis = aioredis.Redis.from_url(sim_settings.redis_url.get_secret_value())
-    yield client
-    keys = [k async for k in client.scan_iter(match=f"{sim_settings.key_prefix}*", count=1000)]
-    if keys:
-        await client.delete(*keys)
-    await client.aclose()
+    async for client in redis_for(sim_settings):
+        yield client
 
 
 async def _stream_events(client: aioredis.Redis, key: str) -> list[dict[str, Any]]:
