@@ -55,3 +55,50 @@ async def test_replay_reproduces_the_live_events(tmp_path: Path, rclient: aiored
         b = await stream_events(rclient, again, kind)
         assert a, kind
         assert without_recv_ts(b) == without_recv_ts(a), kind
+
+
+async def test_replay_honours_the_simulator_faults(tmp_path: Path, rclient: aioredis.Redis) -> None:
+    """POST /fault works on a replay as on the simulator: malformed messages reach the feed, a stall sends
+    nothing until the feed's watchdog reconnects, 805 and a dropped socket make it reconnect, and the replay
+    goes on serving the new connection."""
+    live = feed_settings(tmp_path)
+    rclient.cleanup.append(live)  # type: ignore[attr-defined]
+    async with SimServer(live):
+        instruments = await sim_instruments(live, options=False)
+        run = Running(JournaledFeed(live, instruments=instruments))
+        await eventually(lambda: run.svc.decoder.stats.frames >= 2000, timeout_s=60, message="2000 frames live")
+        assert await run.stop() == 0
+    assert run.svc.journal.path is not None
+
+    again = feed_settings(tmp_path / "replay", stall_timeout_s=1.0)
+    rclient.cleanup.append(again)  # type: ignore[attr-defined]
+    # half the recorded pace: the recording (several seconds) outlasts the faults below
+    server = ReplayServer(again, [run.svc.journal.path], speed=0.5)
+    async with server:
+        feed = Running(FeedService(again, instruments=instruments))
+        stats = feed.svc.decoder.stats
+        await eventually(lambda: stats.frames > 50, timeout_s=30, message="replay reaching the feed")
+
+        async def flowing_again() -> None:
+            base = stats.frames
+            await eventually(lambda: stats.frames > base + 20, timeout_s=30, message="frames after the fault")
+
+        for variant in ("truncated", "unknown", "garbage"):
+            bad = stats.bad
+            assert await server.inject_fault("malformed", variant=variant) == 1
+            await eventually(lambda: stats.bad > bad, message=f"malformed {variant} counted")  # noqa: B023
+        assert server.unrouted == 0
+
+        for kind in ("stall", "disconnect", "drop"):
+            conn = feed.svc.connections[0]
+            before = conn.reconnects
+            (served,) = server._conns.values()
+            assert await server.inject_fault(kind, code=805, seconds=600) == 1
+            sent_at_fault = served.sent
+            await eventually(lambda: conn.reconnects > before and conn.connected.is_set(),  # noqa: B023
+                             timeout_s=30, message=f"feed reconnected after {kind}")
+            if kind == "stall":
+                assert served.sent == sent_at_fault and served.stalled  # nothing went out while stalled
+            await flowing_again()
+        assert not server.finished.is_set()  # every fault above happened mid-replay
+        assert await feed.stop() == 0
