@@ -15,8 +15,8 @@ the feed published. Then, per (instrument, trading day):
 :func:`repair` refills missing ticks through the writer's own row rendering (``writer.batch``) and statements
 (``writer.sql``), recomputes the touched summaries with the writer's recompute statement (right whether or
 not the lost ticks had been counted), and upserts stale, missing or differing quotes (forward-only, so never
-backwards). Memory: the first pass keeps three integers per trade; the repair pass re-decodes the journal
-keeping only the missing ones.
+backwards). Memory: the first pass keeps three integers and a receive time per trade; the repair pass re-decodes
+the journal keeping only the missing ones.
 """
 
 from __future__ import annotations
@@ -37,9 +37,10 @@ from feed.normalise import DEFAULT_TICK, Normaliser
 from feed.protocol.constants import SEGMENT_BY_NAME
 from feed.protocol.decode import Decoder
 
-__all__ = ["JournalScan", "Report", "TickKey", "day_of", "scan_journal"]
+__all__ = ["JournalScan", "Report", "TickKey", "TradeKey", "day_of", "scan_journal", "trade_recv_ts"]
 
 TickKey = tuple[str, int, int]  # (segment, security id, trading day as days since 1970-01-01)
+TradeKey = tuple[str, int, int, int]  # TickKey + cumulative volume: one trade (dhan_ticks' natural key)
 EXAMPLES_MAX = 10
 _EPOCH = date(1970, 1, 1)
 
@@ -55,11 +56,13 @@ def day_text(day: int) -> str:
 
 @dataclass(slots=True)
 class DayTrades:
-    """The journal's trades of one instrument and day: cumulative volume, price (1/10000) and quantity."""
+    """The journal's trades of one instrument and day: cumulative volume, price (1/10000), quantity, and the
+    receive time (epoch s) of the frame that carried each."""
 
     cum: array[int] = field(default_factory=lambda: array("q"))
     px4: array[int] = field(default_factory=lambda: array("q"))
     qty: array[int] = field(default_factory=lambda: array("q"))
+    recv_ts: array[float] = field(default_factory=lambda: array("d"))
 
 
 @dataclass(slots=True)
@@ -126,7 +129,7 @@ class _Mirror:
 
 
 def scan_journal(
-    paths: Sequence[str | Path], *, want: set[tuple[str, int, int, int]] | None = None
+    paths: Sequence[str | Path], *, want: set[TradeKey] | None = None
 ) -> JournalScan:
     """Decode the journal(s) in order. With ``want`` (keys of missing trades), keep those trades' events."""
     t0 = time.perf_counter()
@@ -162,6 +165,7 @@ def scan_journal(
                         day.cum.append(ev["volume"])
                         day.px4.append(round(ev["ltp"] * 10000))
                         day.qty.append(ev["qty"])
+                        day.recv_ts.append(ts)
                         scan.trade_count += 1
                     ticks.clear()
                 quotes.clear()
@@ -177,6 +181,26 @@ def scan_journal(
     mirror.reset()
     scan.elapsed_s = time.perf_counter() - t0
     return scan
+
+
+def trade_recv_ts(scan: JournalScan, keys: Iterable[TradeKey]) -> dict[TradeKey, float]:
+    """Receive time of the (first) journal frame that carried each trade in ``keys``; keys the journal does not
+    hold are left out."""
+    by_day: dict[TickKey, list[int]] = {}
+    for seg, sid, day, cum in keys:
+        by_day.setdefault((seg, sid, day), []).append(cum)
+    out: dict[TradeKey, float] = {}
+    for tick_key, cums in by_day.items():
+        trades = scan.trades.get(tick_key)
+        if trades is None:
+            continue
+        first: dict[int, float] = {}
+        for cum, ts in zip(trades.cum, trades.recv_ts, strict=True):
+            first.setdefault(cum, ts)
+        for cum in cums:
+            if cum in first:
+                out[(*tick_key, cum)] = first[cum]
+    return out
 
 
 @dataclass(slots=True)
@@ -198,7 +222,8 @@ class Report:
     quotes_superseded: int = 0
     summaries_checked: int = 0
     summaries_mismatched: int = 0
-    missing_keys: set[tuple[str, int, int, int]] = field(default_factory=set)
+    missing_keys: set[TradeKey] = field(default_factory=set)
+    duplicated_keys: set[TradeKey] = field(default_factory=set)  # in dhan_ticks more than once
     quotes_to_fix: list[dict[str, Any]] = field(default_factory=list)
     summary_keys_bad: list[TickKey] = field(default_factory=list)
     examples: dict[str, list[str]] = field(default_factory=dict)
@@ -295,6 +320,7 @@ async def _check_ticks(cur: Any, scan: JournalScan, report: Report) -> None:
                 continue
             if seen[cum] > 1:
                 report.duplicated += 1
+                report.duplicated_keys.add((seg, sid, day, cum))
                 report.example("duplicated", f"{seg}:{sid} {day_text(day)} cum_volume {cum}")
                 continue
             px4 = decimal4(ltp)

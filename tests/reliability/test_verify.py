@@ -10,7 +10,7 @@ import pytest
 import redis.asyncio as aioredis
 
 from feed.sim import SimServer
-from feed.verify import check, repair, scan_journal
+from feed.verify import check, repair, scan_journal, trade_recv_ts
 from feed.verify_cli import run as verify_cli
 from shared.db import init_schema
 from shared.keys import Keys
@@ -78,10 +78,15 @@ async def test_deleted_ticks_are_reported_missing_and_repair_restores_them(
     seg, sid = gone[0][:2]
     assert await execute(session, "UPDATE dhan_quotes SET ltp = ltp + 1 WHERE exchange_segment = %s "
                          "AND security_id = %s", (seg, sid)) == 1
-    report = await check(session, scan_journal([path]))
-    assert report.missing == len(gone) and report.problems > 0
+    scan = scan_journal([path])
+    report = await check(session, scan)
+    assert report.missing == len(gone) and report.problems > 0 and not report.duplicated_keys
     assert {(s, i, d.isoformat(), c) for s, i, d, c, *_ in gone} == {
         (s, i, _day(d), c) for s, i, d, c in report.missing_keys}
+    # each missing trade's journal receive time is the recv_ts the writer had stored for it
+    recv = {(s, i, _day(d), c): ts for (s, i, d, c), ts in trade_recv_ts(scan, report.missing_keys).items()}
+    assert recv == pytest.approx({(s, i, d.isoformat(), c): float(row[9]) for row in gone
+                                  for s, i, d, c in [row[:4]]}, abs=1e-6)
     assert report.summaries_mismatched > 0  # the summaries still count the deleted rows
     assert report.quotes_mismatched == 1
     assert await verify_cli(_args(path), session) == 1
@@ -92,6 +97,21 @@ async def test_deleted_ticks_are_reported_missing_and_repair_restores_them(
     assert await query(session, "SELECT * FROM dhan_ticks ORDER BY 1, 2, 3, 4") == before
     assert await query(session, SUMMARY_SQL) == await query(session, RECOMPUTED_SQL)
     assert (await check(session, scan_journal([path]))).problems == 0
+
+
+async def test_rows_stored_twice_are_reported_with_their_keys(session: Settings, rclient: aioredis.Redis) -> None:
+    path = await record(session, rclient, 300)
+    await drain(session)
+    # only without its primary key can dhan_ticks hold a trade twice (as a broken writer or import might)
+    await execute(session, "ALTER TABLE dhan_ticks DROP PRIMARY KEY")
+    twice = (await query(session, "SELECT * FROM dhan_ticks ORDER BY 1, 2, 3, 4"))[::9]
+    for row in twice:
+        await execute(session, "INSERT INTO dhan_ticks SELECT * FROM dhan_ticks WHERE exchange_segment = %s "
+                      "AND security_id = %s AND trade_date = %s AND cum_volume = %s", row[:4])
+    report = await check(session, scan_journal([path]))
+    assert report.duplicated == len(twice) > 0 and report.missing == 0
+    assert {(s, i, _day(d), c) for s, i, d, c in report.duplicated_keys} == {
+        (s, i, d.isoformat(), c) for s, i, d, c, *_ in twice}
 
 
 async def test_trimmed_stream_gap_is_refilled_from_the_journal(
