@@ -21,6 +21,18 @@ File ``<journal_dir>/<YYYY-MM-DD>.<instance>.djr`` (the IST day of the receive t
     records with tick sizes; removed: "SEG:ID" keys - in stream order, so a reader can mirror the feed's
     normaliser exactly).
 
+Write-ahead file ``<journal_dir>/<instance>.wal`` (``journal_write_ahead``, on by default): the writer thread
+lags the socket by up to ``journal_block_ms``, so a SIGKILLed feed would lose that much of its journal although
+the events were already in Redis (and MySQL). So every record appended is also kept for :meth:`Journal.write_ahead`,
+which the publisher calls before each send to Redis and each spool write: it packs what came since the last call
+into stored (uncompressed) blocks of the same format and ``os.write``s them to the write-ahead file, one
+syscall per publish batch, no fsync (a killed process loses nothing the kernel has). Every event in Redis thus
+has its frame in the journal or in the write-ahead file. The file starts over (truncated) past
+``WAL_RESET_BYTES`` once the journal holds all of it; a clean stop deletes it. At start, a write-ahead file left
+by a killed feed is recovered: its records after the journal's last ones (matched on their last
+``MATCH_RECORDS`` records: receive time and bytes) are appended to the journal of their day behind a
+``"recovered"`` note, then the file is started anew.
+
 Blocks are independent (own compressed stream, own CRC): a torn tail after a crash is detected (short header
 or payload, bad CRC at the end) and ignored on read, and cut off when the writer reopens the file to append.
 A damaged block inside the file is skipped: the reader resynchronises on the next block magic.
@@ -69,7 +81,7 @@ from shared.settings import Settings, mask_url
 
 __all__ = [
     "FORMAT_VERSION", "SIM_LISTING_SETTINGS", "Block", "Journal", "JournalReader", "ReadStats", "day_bounds",
-    "journal_path", "source_meta",
+    "journal_path", "source_meta", "wal_path",
 ]
 
 FORMAT_VERSION = 1
@@ -86,6 +98,8 @@ assert array("d").itemsize == 8 and array("I").itemsize == 4, "journal columns n
 
 MAX_BLOCK_RAW = 64 * 1024 * 1024  # a header claiming more is damage, not data
 REOPEN_EVERY_S = 5.0
+WAL_RESET_BYTES = 8 * 1024 * 1024  # the write-ahead file starts over past this (once the journal holds it all)
+MATCH_RECORDS = 16  # records matched to find where the journal ends inside the write-ahead file
 _INSTANCE_RE = re.compile(r"[^A-Za-z0-9_.-]")
 
 
@@ -117,6 +131,56 @@ def unpack_frames(raw: bytes, count: int) -> list[tuple[float, bytes]] | None:
 
 def journal_path(directory: Path, day: date, instance: str) -> Path:
     return Path(directory) / f"{day.isoformat()}.{_INSTANCE_RE.sub('_', instance) or 'feed'}.djr"
+
+
+def wal_path(directory: Path, instance: str) -> Path:
+    """The write-ahead file of one feed instance (see the module docstring)."""
+    return Path(directory) / f"{_INSTANCE_RE.sub('_', instance) or 'feed'}.wal"
+
+
+Record = tuple[float, bytes | dict[str, Any]]  # a frame, or a note (meta dict), with its time
+
+
+def _is_stream_meta(meta: Mapping[str, Any] | None) -> bool:
+    """A meta record the feed put in the stream (a universe change), not one the writer adds by itself
+    (file, session, recovered, the universe snapshot at a day rotation)."""
+    return meta is not None and meta.get("type") == "universe" and not meta.get("snapshot")
+
+
+def _record_key(record: Record) -> tuple[float, Any]:
+    ts, body = record
+    return (ts, body) if type(body) is bytes else (ts, body.get("type") if isinstance(body, dict) else None)
+
+
+def missing_from(wal: Sequence[Record], journal_tail: Sequence[Record]) -> int:
+    """Index of the first write-ahead record the journal lacks: just after the run of ``journal_tail``
+    (the journal's last records) inside ``wal``; 0 when the journal's last record is not in it (the journal
+    ends before the write-ahead file begins)."""
+    if not journal_tail:
+        return 0
+    keys = [_record_key(r) for r in journal_tail]
+    last = keys[-1]
+    for i in range(len(wal) - 1, -1, -1):
+        if _record_key(wal[i]) != last:
+            continue
+        k = min(len(keys), i + 1)
+        if [_record_key(r) for r in wal[i - k + 1 : i + 1]] == keys[-k:]:
+            return i + 1
+    return 0
+
+
+def _plain_universe(meta: dict[str, Any]) -> dict[str, Any]:
+    """A universe note with its member records as dicts (the feed passes them as JSON bytes)."""
+    if meta.get("type") != "universe":
+        return meta
+    added = {k: orjson.loads(v) if isinstance(v, (bytes, bytearray)) else dict(v) for k, v in meta["added"].items()}
+    return {**meta, "added": added}
+
+
+def _write_all(fd: int, data: bytes) -> None:
+    view = memoryview(data)
+    while view:
+        view = view[os.write(fd, view):]
 
 
 def day_bounds(epoch: float) -> tuple[date, float, float]:
@@ -304,6 +368,30 @@ class JournalReader:
             if block.kind == KIND_FRAMES:
                 yield from block.records
 
+    def tail_records(self, count: int) -> list[Record]:
+        """The last ``count`` stream records (frames and universe changes, not the notes the writer adds by
+        itself), oldest first. Scans CRCs to the end, then decodes only the blocks it needs from the end."""
+        places = [(b.offset, b.kind) for b in self.blocks(decode=False)]
+        out: list[Record] = []
+        with self.path.open("rb") as fh:
+            data_end = os.fstat(fh.fileno()).st_size
+            for offset, _ in reversed(places):
+                fh.seek(offset)
+                block, _ = self._parse(fh, fh.read(HEADER_BYTES), offset, data_end, True)
+                if block is None:
+                    continue
+                if block.kind == KIND_FRAMES:
+                    recs: list[Record] = list(block.records)
+                elif _is_stream_meta(block.meta):
+                    assert block.meta is not None
+                    recs = [(block.first_ts, block.meta)]
+                else:
+                    continue
+                out[:0] = recs[-(count - len(out)):]
+                if len(out) >= count:
+                    break
+        return out
+
     def valid_end(self) -> int:
         """Offset just past the last intact block (where an append must continue)."""
         end = len(SIGNATURE)
@@ -362,6 +450,18 @@ class Journal:
         self._unsynced = False
         self._last_fsync = 0.0
         self._failed_at = 0.0
+        # write-ahead file (see the module docstring); _wal: records appended since the last write_ahead()
+        self._wal_on = self.enabled and settings.journal_write_ahead
+        self.wal_path = wal_path(self.directory, instance)
+        self._wal: list[Record] = []
+        self._wal_fd: int | None = None
+        self._wal_codec = BlockCodec("zlib", 0)  # stored: the hot path pays no compression
+        self._wal_seq = 0  # records handed to write_ahead() so far
+        self._wal_bytes = 0
+        self.written_seq = 0  # records the writer thread has written to the journal (set by the thread)
+        self.wal_writes = 0
+        self.wal_errors = 0
+        self.recovered_frames = 0
         # counters (read by metrics(); written by one thread each)
         self.appended = 0
         self.dropped = 0
@@ -377,6 +477,8 @@ class Journal:
         self.thread_cpu_s = 0.0  # CPU time of the writer thread (packing, compressing, writing)
         if not self.enabled:
             self.append = self._discard  # type: ignore[method-assign]
+        elif self._wal_on:
+            self.append = self._append_wal  # type: ignore[method-assign]
 
     # --- hot path ---
     def append(self, frame: bytes, recv_ts: float) -> None:
@@ -387,26 +489,87 @@ class Journal:
             return
         q.append((recv_ts, frame))
 
+    def _append_wal(self, frame: bytes, recv_ts: float) -> None:
+        """``append`` with the write-ahead file on: the record is also kept for :meth:`write_ahead`."""
+        q = self._q
+        if len(q) >= self._max:
+            self.dropped += 1
+            return
+        item = (recv_ts, frame)
+        q.append(item)
+        self._wal.append(item)
+
     def _discard(self, frame: bytes, recv_ts: float) -> None:
         return None
+
+    def _append_meta(self, meta: dict[str, Any]) -> None:
+        item = (self.clock(), meta)
+        self._q.append(item)
+        if self._wal_on:
+            self._wal.append(item)
 
     def note(self, kind: str, data: Mapping[str, Any]) -> None:
         """A meta record in stream order (between the frames appended before and after)."""
         if self.enabled:
-            self._q.append((self.clock(), {"type": kind, **data}))
+            self._append_meta({"type": kind, **data})
 
     def note_universe(self, added: Mapping[str, bytes | Mapping[str, Any]], removed: Sequence[str]) -> None:
         """Instruments entering (``"SEG:ID"`` -> member record, as JSON bytes or a dict) and leaving."""
         if self.enabled and (added or removed):
-            meta = {"type": "universe", "added": dict(added), "removed": list(removed)}
-            self._q.append((self.clock(), meta))
+            self._append_meta({"type": "universe", "added": dict(added), "removed": list(removed)})
+
+    def write_ahead(self) -> None:
+        """Every record appended so far to the OS (the write-ahead file), in one write: the publisher calls
+        this before each send to Redis and each spool write, so no event is published before its frame is
+        safe from a SIGKILL. A no-op when the write-ahead file is off or nothing is new."""
+        items = self._wal
+        if not items:
+            return
+        self._wal = []
+        self._wal_seq += len(items)
+        fd = self._wal_fd
+        if fd is None:
+            return
+        codec = self._wal_codec
+        parts: list[bytes] = []
+        tss: list[float] = []
+        frames: list[bytes] = []
+        for ts, body in items:
+            if type(body) is bytes:
+                tss.append(ts)
+                frames.append(body)
+                continue
+            if tss:
+                parts.append(codec.block(KIND_FRAMES, pack_frames(tss, frames), len(tss), tss[0], tss[-1]))
+                tss, frames = [], []
+            assert isinstance(body, dict)
+            parts.append(codec.block(KIND_META, orjson.dumps(_plain_universe(body)), 0, ts, ts))
+        if tss:
+            parts.append(codec.block(KIND_FRAMES, pack_frames(tss, frames), len(tss), tss[0], tss[-1]))
+        data = b"".join(parts)
+        try:
+            if self._wal_bytes > WAL_RESET_BYTES and self.written_seq >= self._wal_seq - len(items):
+                os.ftruncate(fd, 0)  # the journal holds all of it: start over (O_APPEND writes at 0)
+                self._wal_bytes = 0
+                data = SIGNATURE + data
+            _write_all(fd, data)
+        except OSError as exc:
+            self.wal_errors += 1
+            self.log.error("journal_wal_failed", path=str(self.wal_path), error=exc.strerror or str(exc))
+            self._close_wal(unlink=False)
+            return
+        self._wal_bytes += len(data)
+        self.wal_writes += 1
 
     # --- lifecycle ---
     async def start(self) -> None:
         """Open (or continue) today's file and start the writer thread; ConfigError when it cannot."""
         if not self.enabled or self._thread is not None:
             return
+        await asyncio.to_thread(self._recover_wal)  # also when write-ahead is off now: never leave one behind
         await asyncio.to_thread(self._open, self.clock(), False)
+        if self._wal_on:
+            await asyncio.to_thread(self._open_wal)
         self._thread = threading.Thread(target=self._run, name=f"journal-{self.instance}", daemon=True)
         self._thread.start()
 
@@ -418,18 +581,21 @@ class Journal:
         self._q.append((0.0, _STOP))
         self._wake.set()
         await asyncio.to_thread(thread.join)
+        # everything is in the journal now, unless blocks were lost: then the file is kept for the next start
+        self._close_wal(unlink=self.lost_frames == 0)
 
     def metrics(self) -> dict[str, Any]:
         return {
             "journal_frames": self.written_frames, "journal_queued": len(self._q),
             "journal_dropped": self.dropped, "journal_lost": self.lost_frames, "journal_blocks": self.blocks,
             "journal_bytes": self.bytes_written, "journal_fsyncs": self.fsyncs, "journal_errors": self.errors,
-            "journal_cpu_s": round(self.thread_cpu_s, 3),
+            "journal_cpu_s": round(self.thread_cpu_s, 3), "journal_wal_writes": self.wal_writes,
+            "journal_wal_errors": self.wal_errors, "journal_recovered": self.recovered_frames,
             "journal_file": str(self.path) if self.path else "",
         }
 
     # --- writer thread ---
-    def _open(self, epoch: float, continued: bool) -> None:
+    def _open(self, epoch: float, continued: bool, recovered: dict[str, Any] | None = None) -> None:
         day, _, self._day_end = day_bounds(epoch)
         path = journal_path(self.directory, day, self.instance)
         try:
@@ -457,6 +623,10 @@ class Journal:
             fh.write(SIGNATURE)
             self._write_meta({"type": "file", "version": FORMAT_VERSION, "instance": self.instance,
                               "day": day.isoformat(), "created_at": now, **self._meta}, now)
+        if recovered is not None:  # records of a killed run follow (see _recover_wal): not a new session
+            self._write_meta({"type": "recovered", "instance": self.instance, **recovered}, now)
+            self.log.info("journal_open", path=str(path), new=new, recovering=True)
+            return
         self._write_meta({"type": "session", "continued": continued, "instance": self.instance,
                           "pid": os.getpid(), "host": socket.gethostname(), "software": __version__,
                           "started_at": now, **self._meta}, now)
@@ -465,6 +635,92 @@ class Journal:
             self._write_meta(snapshot, now)
         self._sync(force=True)
         self.log.info("journal_open", path=str(path), new=new, continued=continued)
+
+    # --- write-ahead file ---
+    def _open_wal(self) -> None:
+        try:
+            fd = os.open(self.wal_path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_APPEND, 0o600)
+            _write_all(fd, SIGNATURE)
+        except OSError as exc:
+            self.wal_errors += 1
+            self.log.error("journal_wal_failed", path=str(self.wal_path), error=exc.strerror or str(exc))
+            return
+        self._wal_fd, self._wal_bytes = fd, len(SIGNATURE)
+
+    def _close_wal(self, *, unlink: bool) -> None:
+        fd, self._wal_fd = self._wal_fd, None
+        if fd is not None:
+            with contextlib.suppress(OSError):
+                os.close(fd)
+        if unlink:
+            with contextlib.suppress(OSError):
+                self.wal_path.unlink(missing_ok=True)
+
+    def _recover_wal(self) -> None:
+        """Move what a killed run left in the write-ahead file, and its journal lacks, into the journal."""
+        path = self.wal_path
+        try:
+            if not path.exists() or path.stat().st_size <= len(SIGNATURE):
+                return
+            records: list[Record] = list(JournalReader(path).records())
+        except (OSError, ConfigError) as exc:
+            self.log.warning("journal_wal_unreadable", path=str(path), error=str(exc)[:200])
+            return
+        # by IST day of the frames (a note belongs with the frames around it), as the writer thread files them
+        groups: list[tuple[date, list[Record]]] = []
+        for rec in records:
+            if type(rec[1]) is bytes or not groups:
+                day = day_bounds(rec[0])[0]
+                if not groups or groups[-1][0] != day:
+                    groups.append((day, []))
+            groups[-1][1].append(rec)
+        frames = notes = 0
+        for day, recs in groups:
+            main = journal_path(self.directory, day, self.instance)
+            try:
+                tail = JournalReader(main).tail_records(MATCH_RECORDS) if main.exists() else []
+            except ConfigError:  # a file cut right after its creation: nothing in it to match
+                tail = []
+            missing = recs[missing_from(recs, tail):]
+            if not missing:
+                continue
+            n_frames = sum(1 for _, body in missing if type(body) is bytes)
+            self._append_recovered(missing, {"from": path.name, "frames": n_frames,
+                                             "notes": len(missing) - n_frames})
+            frames += n_frames
+            notes += len(missing) - n_frames
+        self.recovered_frames += frames
+        self._universe = {}  # the killed run's universe: the new run announces its own
+        self.log.warning("journal_wal_recovered", path=str(path), frames=frames, notes=notes,
+                         already_in_journal=len(records) - frames - notes)
+
+    def _append_recovered(self, records: list[Record], note: dict[str, Any]) -> None:
+        first_frame = next((ts for ts, body in records if type(body) is bytes), records[0][0])
+        self._open(first_frame, True, recovered=note)
+        tss: list[float] = []
+        frames: list[bytes] = []
+        raw = 0
+        for ts, body in records:
+            if type(body) is not bytes:
+                if tss:
+                    self._flush(tss, frames, raw)
+                    tss, frames, raw = [], [], 0
+                assert isinstance(body, dict)
+                self._meta_record(body, ts)
+                continue
+            tss.append(ts)
+            frames.append(body)
+            raw += 12 + len(body)
+            if raw >= self._block_bytes:
+                self._flush(tss, frames, raw)
+                tss, frames, raw = [], [], 0
+        if tss:
+            self._flush(tss, frames, raw)
+        fh = self._fh
+        if fh is not None:  # durable before the write-ahead file is started anew
+            with contextlib.suppress(OSError):
+                os.fsync(fh.fileno())
+        self._close()
 
     def _write_meta(self, meta: dict[str, Any], ts: float) -> None:
         self._write(self._codec.block(KIND_META, orjson.dumps(meta), 0, ts, ts), 0)
@@ -532,17 +788,21 @@ class Journal:
         tss: list[float] = []
         frames: list[bytes] = []
         raw = 0
+        popped = 0  # records taken from the queue (the _STOP marker aside), in write_ahead()'s numbering
         stopping = False
         while not stopping:
             self._wake.wait(self._block_s)
             self._wake.clear()
+            errors = self.errors
             while True:
                 try:
                     ts, frame = q.popleft()
                 except IndexError:
                     break
+                popped += 1
                 if type(frame) is not bytes:
                     if frame is _STOP:
+                        popped -= 1
                         stopping = True
                         continue
                     if isinstance(frame, dict):
@@ -566,6 +826,8 @@ class Journal:
             if tss:
                 self._flush(tss, frames, raw)
                 tss, frames, raw = [], [], 0
+            if self.errors == errors and self._fh is not None:
+                self.written_seq = popped  # all of it reached the OS: the write-ahead file may start over
             self._sync()
             self.thread_cpu_s = time.thread_time()
         self._close()
@@ -582,9 +844,8 @@ class Journal:
 
     def _meta_record(self, meta: dict[str, Any], ts: float) -> None:
         if meta.get("type") == "universe":
-            added = {k: orjson.loads(v) if isinstance(v, (bytes, bytearray)) else dict(v)
-                     for k, v in meta["added"].items()}
-            meta = {**meta, "added": added}
+            meta = _plain_universe(meta)
+            added = meta["added"]
             self._universe.update(added)
             for key in meta["removed"]:
                 self._universe.pop(key, None)

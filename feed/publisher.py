@@ -23,6 +23,7 @@ import contextlib
 import os
 import struct
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -43,6 +44,10 @@ _KIND_NAMES = ("quotes", "ticks", "depth", "greeks")
 _REC = struct.Struct("<BI")
 
 
+def _nothing() -> None:
+    return None
+
+
 def _bulk(b: bytes) -> bytes:
     return b"$%d\r\n%s\r\n" % (len(b), b)
 
@@ -50,8 +55,12 @@ def _bulk(b: bytes) -> bytes:
 class Publisher:
     """Buffers encoded events and writes them to Redis in order; survives Redis outages without loss."""
 
-    def __init__(self, settings: Settings, client: aioredis.Redis, *, publish: bool = True) -> None:
+    def __init__(self, settings: Settings, client: aioredis.Redis, *, publish: bool = True,
+                 write_ahead: Callable[[], None] | None = None) -> None:
         self.settings = settings
+        # called before events leave this process (a send to Redis, a spool file): the feed's journal puts
+        # their frames in its write-ahead file first (feed/journal.py)
+        self._write_ahead = write_ahead or _nothing
         self.keys = Keys(settings.key_prefix)
         self._client = client
         self._publish = publish
@@ -118,6 +127,7 @@ class Publisher:
 
     def _write_spool(self, n: int) -> Path:
         """Move the ``n`` oldest buffered events into a new spool file (fsynced, renamed into place)."""
+        self._write_ahead()
         self._spool_dir.mkdir(parents=True, exist_ok=True)
         self._spool_seq += 1
         path = self._spool_dir / f"spool-{time.time_ns():020d}-{self._spool_seq:06d}.bin"
@@ -183,6 +193,7 @@ class Publisher:
             await conn.close()
 
     async def _write(self, batch: list[tuple[int, bytes]]) -> None:
+        self._write_ahead()
         limit = self.settings.publish_batch_max
         conn = await self._connection()
         for start in range(0, len(batch), limit):

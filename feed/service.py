@@ -120,7 +120,7 @@ class FeedService(Service):
             raise ConfigError("the universe is empty: check the scrip master (DHAN_INSTRUMENTS_URL) and settings")
         self.plan.add({k: m.mode for k, m in self.universe.members.items()})  # replayed by each connection
         await self._write_universe(self.universe.members.values(), ())
-        self.publisher = Publisher(self.settings, self.redis)
+        self.publisher = Publisher(self.settings, self.redis, write_ahead=self.journal.write_ahead)
         for idx in range(self.plan.connections):
             self.connections.append(self._make_connection(idx))
         self.log.info("universe_selected", instruments=len(self.universe.members),

@@ -128,6 +128,10 @@ class Settings(BaseSettings):
     journal_queue_max: int = Field(
         500_000, ge=1000, description="frames waiting for the journal writer at most; beyond: dropped and counted"
     )
+    journal_write_ahead: bool = Field(
+        True, description="write raw frames to <instance>.wal (to the OS, no fsync) before their events go to Redis: "
+        "a killed feed loses no journal frame; the next start moves them into the journal"
+    )
 
     # --- simulator ---
     sim_seed: int = Field(42, description="seed of the simulated market (same seed, same run)")
