@@ -12,7 +12,8 @@ The feed writes lifecycle events to the Redis stream ``Keys.events`` (feed/conne
 Rows are keyed by the stream entry id (``gap_key``) and inserted with ``INSERT IGNORE``; closing is an
 ``UPDATE ... WHERE end_ts IS NULL``: an event delivered twice changes nothing. An entry is acknowledged only
 after its commit. Redis or MySQL outages are retried with backoff; the recorder never stops its service.
-:func:`gaps_between` is the Qt-free query charts and the Control Center call.
+:func:`gaps_between` (one instrument, feed-wide gaps included) is the query the charts call;
+:func:`all_gaps_between` (every instrument and the feed, newest first) is the Control Center's Gaps tab's.
 
 A feed killed without a ``disconnected`` event (SIGKILL, crash) is seen at its next ``connected``: the
 connection's previous lifecycle event was ``connected`` too, so a ``disconnect`` gap is stored from the last
@@ -23,7 +24,10 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+from collections.abc import Sequence
 from dataclasses import dataclass
+from datetime import date, datetime, timedelta
+from datetime import time as dtime
 from typing import Any
 
 import aiomysql
@@ -32,11 +36,22 @@ import redis.asyncio as aioredis
 from redis.exceptions import ResponseError
 
 from shared.backoff import backoff_s
+from shared.clock import IST
 from shared.keys import Keys
 from shared.logs import get_logger
 from shared.settings import Settings
 
-__all__ = ["GAPS_GROUP", "Gap", "GapRecorder", "gaps_between", "rows_for_event", "run_gap_recorder"]
+__all__ = [
+    "ALL_GAPS_LIMIT",
+    "GAPS_GROUP",
+    "Gap",
+    "GapRecorder",
+    "all_gaps_between",
+    "day_bounds",
+    "gaps_between",
+    "rows_for_event",
+    "run_gap_recorder",
+]
 
 GAPS_GROUP = "gaps"
 READ_COUNT = 200
@@ -67,6 +82,13 @@ SELECT_GAPS = (
     "WHERE start_ts <= %s AND (end_ts IS NULL OR end_ts >= %s) "
     "AND (exchange_segment IS NULL OR (exchange_segment = %s AND security_id = %s)) ORDER BY start_ts, id"
 )
+_SELECT_ALL = (
+    "SELECT exchange_segment, security_id, conn, kind, start_ts, end_ts, reason FROM dhan_gaps "
+    "WHERE start_ts <= %s AND (end_ts IS NULL OR end_ts >= %s) AND kind <> 'universe_in' "
+)
+SELECT_ALL_GAPS = _SELECT_ALL + "ORDER BY start_ts DESC, id DESC LIMIT %s"
+SELECT_FEED_GAPS = _SELECT_ALL + "AND exchange_segment IS NULL ORDER BY start_ts DESC, id DESC LIMIT %s"
+ALL_GAPS_LIMIT = 1000  # rows of one day's table; ATM re-centring makes many universe_out rows on a busy day
 
 
 @dataclass(frozen=True, slots=True)
@@ -148,17 +170,41 @@ async def apply_event(cur: aiomysql.Cursor, entry_id: str, event: dict[str, Any]
     return changed
 
 
-async def gaps_between(pool: aiomysql.Pool, seg: str, sid: int, start: float, end: float) -> list[Gap]:
-    """Gaps touching ``[start, end]`` (true epoch seconds) for one instrument, feed-wide ones included."""
-    async with pool.acquire() as conn, conn.cursor() as cur:
-        await cur.execute(SELECT_GAPS, (end, start, seg, sid))
-        rows = await cur.fetchall()
-        await conn.commit()  # end the read snapshot so the next call sees new rows
+def day_bounds(day: date) -> tuple[float, float]:
+    """True epoch seconds of an IST day's midnight and of the next one (the range a day's gaps are asked for)."""
+    midnight = datetime.combine(day, dtime(0), tzinfo=IST)
+    return midnight.timestamp(), (midnight + timedelta(days=1)).timestamp()
+
+
+def _gaps(rows: Sequence[Sequence[Any]]) -> list[Gap]:
     return [
         Gap(seg=r[0], sid=None if r[1] is None else int(r[1]), conn=None if r[2] is None else int(r[2]), kind=r[3],
             start_ts=float(r[4]), end_ts=None if r[5] is None else float(r[5]), reason=r[6])
         for r in rows
     ]
+
+
+async def _select(pool: aiomysql.Pool, sql: str, args: tuple[Any, ...]) -> list[Gap]:
+    async with pool.acquire() as conn, conn.cursor() as cur:
+        await cur.execute(sql, args)
+        rows = await cur.fetchall()
+        await conn.commit()  # end the read snapshot so the next call sees new rows
+    return _gaps(rows)
+
+
+async def gaps_between(pool: aiomysql.Pool, seg: str, sid: int, start: float, end: float) -> list[Gap]:
+    """Gaps touching ``[start, end]`` (true epoch seconds) for one instrument, feed-wide ones included."""
+    return await _select(pool, SELECT_GAPS, (end, start, seg, sid))
+
+
+async def all_gaps_between(
+    pool: aiomysql.Pool, start: float, end: float, *, feed_only: bool = False, limit: int = ALL_GAPS_LIMIT
+) -> list[Gap]:
+    """Gaps touching ``[start, end]`` of every instrument and of the whole feed, newest first, at most ``limit``.
+
+    Zero-length ``universe_in`` markers are left out (an instrument entering is not a hole); ``feed_only``
+    keeps the feed-wide gaps alone (disconnects and stalls)."""
+    return await _select(pool, SELECT_FEED_GAPS if feed_only else SELECT_ALL_GAPS, (end, start, limit))
 
 
 class GapRecorder:

@@ -12,7 +12,7 @@ import pytest
 import redis.asyncio as aioredis
 
 from shared.db import create_pool, init_schema
-from shared.gaps import GAPS_GROUP, Gap, GapRecorder, gaps_between
+from shared.gaps import GAPS_GROUP, Gap, GapRecorder, all_gaps_between, apply_event, gaps_between
 from shared.keys import Keys
 from shared.settings import Settings
 from tests.conftest import eventually
@@ -169,3 +169,46 @@ def test_feed_start_universe_makes_no_markers_but_closes_bands() -> None:
     (loud,) = rows_for_event("1-0", shift)
     assert quiet[0] is not CLOSE_UNIVERSE_OUT and quiet[0].strip() == CLOSE_UNIVERSE_OUT  # closes, no marker
     assert loud[0] is CLOSE_UNIVERSE_OUT
+
+
+async def test_all_gaps_of_a_day_newest_first_across_instruments_and_the_feed(gsettings: Settings) -> None:
+    """The Control Center's query (``all_gaps_between``) over rows made by the recorder's own statements."""
+    day_start, day_end = T0, T0 + 86_400
+    events = [
+        ("1-0", {"type": "disconnected", "conn": 0, "ts": T0 - 3600, "cause": "server_closed"}),  # the day before
+        ("2-0", {"type": "connected", "conn": 0, "ts": T0 - 3500}),
+        ("3-0", {"type": "universe_change", "ts": T0 - 600, "reason": "atm_shift", "added": [],
+                 "removed": ["NSE_FNO:9"]}),  # out since before the day, still out
+        ("4-0", {"type": "disconnected", "conn": 1, "ts": T0 + 100, "cause": "stall"}),
+        ("5-0", {"type": "connected", "conn": 1, "ts": T0 + 130}),
+        ("6-0", {"type": "universe_change", "ts": T0 + 200, "reason": "atm_shift", "added": ["NSE_FNO:3"],
+                 "removed": ["NSE_FNO:1", "NSE_FNO:2"]}),  # NSE_FNO:3 gets a universe_in marker
+        ("7-0", {"type": "universe_change", "ts": T0 + 300, "reason": "atm_shift", "added": ["NSE_FNO:1"],
+                 "removed": []}),
+        ("8-0", {"type": "disconnected", "conn": 0, "ts": T0 + 400, "cause": "server_closed", "reason_code": 805,
+                 "reason": "too many connections"}),  # still open
+    ]  # fmt: skip
+    pool = await create_pool(gsettings, minsize=1, maxsize=1)
+    try:
+        async with pool.acquire() as conn, conn.cursor() as cur:
+            for eid, event in events:
+                await apply_event(cur, eid, event)
+            await conn.commit()
+        found = await all_gaps_between(pool, day_start, day_end)
+        # newest first; NSE_FNO:3's universe_in marker and the day before's closed disconnect are left out
+        assert [(g.kind, g.seg, g.sid, g.conn, g.start_ts, g.end_ts) for g in found] == [
+            ("disconnect", None, None, 0, T0 + 400, None),
+            ("universe_out", "NSE_FNO", 2, None, T0 + 200, None),
+            ("universe_out", "NSE_FNO", 1, None, T0 + 200, T0 + 300),
+            ("stall", None, None, 1, T0 + 100, T0 + 130),
+            ("universe_out", "NSE_FNO", 9, None, T0 - 600, None),
+        ]  # fmt: skip
+        assert found[0].reason == "server_closed; 805 too many connections"
+        feed = await all_gaps_between(pool, day_start, day_end, feed_only=True)
+        assert [(g.kind, g.start_ts) for g in feed] == [("disconnect", T0 + 400), ("stall", T0 + 100)]
+        assert [g.start_ts for g in await all_gaps_between(pool, day_start, day_end, limit=2)] == [T0 + 400, T0 + 200]
+        before = await all_gaps_between(pool, T0 - 86_400, T0 - 1)
+        assert [(g.kind, g.start_ts) for g in before] == [("universe_out", T0 - 600), ("disconnect", T0 - 3600)]
+    finally:
+        pool.close()
+        await pool.wait_closed()
