@@ -14,7 +14,7 @@ from viz.models.fmt import ist_time
 from viz.widgets.paths import rects_path, segments_path
 from viz.widgets.theme import Theme
 
-__all__ = ["IndexTimeAxis", "candle_layers", "volume_layers"]
+__all__ = ["BODY_WIDTH", "IndexTimeAxis", "candle_layers", "volume_layers"]
 
 BODY_WIDTH = 0.7
 

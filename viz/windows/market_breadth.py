@@ -5,11 +5,14 @@ line (net advances per minute, with advances and declines) and a heatmap of the 
 The basket is the feed's universe members with role ``equity`` (the NIFTY 50 constituents it subscribes).
 History: previous closes and latest prices from ``dhan_quotes``, the line from each stock's last trade per
 minute in ``dhan_ticks``; then quotes live from the stream (from the writer's position, see ``seam``).
+The feed's outages and stalls from the gap ledger are shaded bands on the A/D line's time axis (the line's
+day) and summed up in the status line (today's).
 """
 
 from __future__ import annotations
 
 import asyncio
+import time
 from collections.abc import Mapping
 from datetime import date, timedelta
 from typing import Any
@@ -20,12 +23,16 @@ import pyqtgraph as pg
 from PyQt6.QtCore import Qt
 from PyQt6.QtWidgets import QLabel, QSplitter, QVBoxLayout, QWidget
 
+from shared.clock import ist_trading_day
+from shared.gaps import Gap, all_gaps_between, day_bounds
 from shared.settings import Settings
 from viz.data import history
 from viz.data.live import read_universe
 from viz.data.sources import LatestSource
 from viz.models.breadth import Breadth
+from viz.models.gaps import gap_bands, gap_summary, span_slots
 from viz.widgets.controls import ChoiceBox, labelled
+from viz.widgets.gap_bands import GapBands
 from viz.widgets.heatmap import BreadthBar, Heatmap
 from viz.widgets.theme import chart_view, style_plot
 from viz.windows.base import Routine, VizOptions, VizWindow
@@ -33,6 +40,14 @@ from viz.windows.base import Routine, VizOptions, VizWindow
 __all__ = ["MarketBreadthWindow"]
 
 UNIVERSE_RETRY_S = 2.0
+GAPS_REFRESH_S = 5.0
+MINUTE_S = 60
+SEAM_WIDTH_S = 90.0  # a gap shorter than this is widened to it (about 4 px across a session's line)
+
+
+def _exchange_day(exchange_ts: int) -> date:
+    """The IST calendar day of a Dhan exchange time (IST wall clock counted as epoch)."""
+    return date(1970, 1, 1) + timedelta(days=exchange_ts // 86_400)
 
 
 class MarketBreadthWindow(VizWindow):
@@ -42,6 +57,8 @@ class MarketBreadthWindow(VizWindow):
     def __init__(self, settings: Settings, options: VizOptions | None = None) -> None:
         super().__init__(settings, options)
         self.breadth = Breadth()
+        self.gaps: list[Gap] = []  # the whole feed's, on the A/D line's day
+        self.gaps_now = time.time()
         self.sort_box = ChoiceBox([("% change", "change"), ("symbol", "symbol")])
         self.sort_box.set_value(str(self.recall("sort", "change")))
         self.sort_box.currentIndexChanged.connect(self._sort_changed)
@@ -65,6 +82,7 @@ class MarketBreadthWindow(VizWindow):
         self.dec_curve = self.plot.plot(name="declines")
         self.zero = pg.InfiniteLine(pos=0, angle=0, movable=False)
         self.plot.addItem(self.zero)
+        self.gap_bands = GapBands(self.plot)
         self.heatmap = Heatmap()
         split = QSplitter(Qt.Orientation.Vertical)
         split.addWidget(self.plot_widget)
@@ -84,7 +102,24 @@ class MarketBreadthWindow(VizWindow):
 
     # --- data ---
     def data_routines(self) -> dict[str, Routine]:
-        return {"breadth": self._breadth_routine}
+        return {"breadth": self._breadth_routine, "gaps": self._gaps_routine}
+
+    async def _gaps_routine(self) -> None:
+        """Every few seconds, the whole feed's holes from the gap ledger (outages and stalls, shared.gaps)."""
+        while True:
+            pool = await self.link.pool()
+            now = time.time()
+            today = ist_trading_day(now)
+            minutes = self.breadth.minutes
+            shown = today if not minutes else _exchange_day(minutes[-1])
+            midnight, _ = bounds = day_bounds(today)
+            todays = await all_gaps_between(pool, *bounds, feed_only=True)
+            gaps = todays if shown == today else await all_gaps_between(pool, *day_bounds(shown), feed_only=True)
+            self.status_model.gaps = gap_summary(todays, now, since=midnight)
+            if gaps != self.gaps or any(g.end_ts is None for g in gaps):
+                self.gaps, self.gaps_now = gaps, now
+                self.mark_dirty()
+            await asyncio.sleep(GAPS_REFRESH_S)
 
     async def _breadth_routine(self) -> None:
         while True:
@@ -115,9 +150,9 @@ class MarketBreadthWindow(VizWindow):
         quotes = await history.fetch_quotes(pool, pairs)
         for key, q in quotes.items():
             self.breadth.update(key, prev_close=q.get("prev_close") or q.get("close"))
-        days = [int(q["exchange_ts"]) // 86_400 for q in quotes.values() if q.get("exchange_ts")]
+        days = [int(q["exchange_ts"]) for q in quotes.values() if q.get("exchange_ts")]
         if days:
-            day = date(1970, 1, 1) + timedelta(days=max(days))
+            day = _exchange_day(max(days))
             self.breadth.replay_minutes(await history.fetch_breadth_minutes(pool, pairs, day))
         return {"quotes": quotes}
 
@@ -160,6 +195,11 @@ class MarketBreadthWindow(VizWindow):
         self.net_curve.setData(xs, net.astype(np.float64))
         self.adv_curve.setData(xs, np.asarray(b.advances_line, np.float64))
         self.dec_curve.setData(xs, np.asarray(b.declines_line, np.float64))
+        bands = []
+        if len(xs):  # the line spans its first minute to the end of its last
+            slots = span_slots(float(xs[0]), float(xs[-1]) + MINUTE_S)
+            bands = gap_bands(self.gaps, slots, self.gaps_now, min_width=SEAM_WIDTH_S)
+        self.gap_bands.set_bands(bands, self.theme)
         stocks = (
             b.by_change() if self.sort_box.value() == "change" else sorted(b.stocks.values(), key=lambda s: s.symbol)
         )

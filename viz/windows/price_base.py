@@ -4,21 +4,23 @@ The universe is read at start and every ``UNIVERSE_REFRESH_S``; the instrument i
 or symbol), else the one chosen last time, else the NIFTY near-month future. Choosing another instrument
 restarts the trade routine ("latest wins": the previous load is cancelled). The window is the routine's
 sink: ``reset_ticks`` replaces the session (history load, new trading day), ``add_ticks`` appends live trades.
+The gap ledger is read every ``GAPS_REFRESH_S`` (and at once on a new instrument or session): today's holes
+go to the status line, the shown session's to ``self.gaps`` for the charts' bands.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import time
-from datetime import date, datetime, timedelta
-from datetime import time as dtime
+from datetime import date, timedelta
 from typing import Any
 
 from PyQt6.QtCore import Qt
 from PyQt6.QtWidgets import QLabel
 
-from shared.clock import IST
-from shared.gaps import gaps_between
+from shared.clock import ist_trading_day
+from shared.gaps import Gap, day_bounds, gaps_between
 from shared.settings import Settings
 from viz.data.catalog import Instrument, default_future, find_instrument
 from viz.data.live import read_universe
@@ -67,6 +69,9 @@ class PriceWindow(VizWindow):
         self.header.setTextFormat(Qt.TextFormat.RichText)
         self.header.setWordWrap(True)  # a long header wraps instead of widening the window
         self._wanted = self.options.instrument or self.recall("instrument")
+        self.gaps: list[Gap] = []  # the shown session's, from the gap ledger (shared.gaps)
+        self.gaps_now = time.time()  # when they were read: an open gap runs to here
+        self._gaps_wake = asyncio.Event()
 
     # --- subclass hooks ---
     def on_instrument(self, instrument: Instrument) -> None:
@@ -83,16 +88,30 @@ class PriceWindow(VizWindow):
         return {"universe": self._universe_routine, "gaps": self._gaps_routine}
 
     async def _gaps_routine(self) -> None:
-        """Every few seconds, today's holes in this instrument's data from the gap ledger (shared.gaps)."""
+        """Every few seconds, this instrument's holes from the gap ledger (shared.gaps): today's in the
+        status line, the shown session's (today's, or the last session's before the open) on the chart."""
         while True:
+            self._gaps_wake.clear()
             inst = self.instrument
             if inst is not None:
                 pool = await self.link.pool()
                 now = time.time()
-                midnight = datetime.combine(datetime.fromtimestamp(now, IST).date(), dtime(0), tzinfo=IST)
-                gaps = await gaps_between(pool, inst.seg, inst.sid, midnight.timestamp(), now)
-                self.status_model.gaps = gap_summary(gaps, now)
-            await asyncio.sleep(GAPS_REFRESH_S)
+                today = ist_trading_day(now)
+                shown = today if self.session_day is None else date(1970, 1, 1) + timedelta(days=self.session_day)
+                midnight, _ = bounds = day_bounds(today)
+                todays = await gaps_between(pool, inst.seg, inst.sid, *bounds)
+                gaps = todays if shown == today else await gaps_between(pool, inst.seg, inst.sid, *day_bounds(shown))
+                if inst is self.instrument:  # not switched meanwhile
+                    self.status_model.gaps = gap_summary(todays, now, since=midnight)
+                    self._set_gaps(gaps, now)
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._gaps_wake.wait(), GAPS_REFRESH_S)
+
+    def _set_gaps(self, gaps: list[Gap], now: float) -> None:
+        """Repaint when the ledger changed, or while a gap is open (it grows with ``now``)."""
+        if gaps != self.gaps or any(g.end_ts is None for g in gaps):
+            self.gaps, self.gaps_now = gaps, now
+            self.mark_dirty()
 
     async def _universe_routine(self) -> None:
         while True:
@@ -136,6 +155,9 @@ class PriceWindow(VizWindow):
         self.setWindowTitle(f"{self.TITLE} - {inst.label}")
         self.ticks = TickSeries()
         self.session_day = None
+        self.gaps = []
+        self.status_model.gaps = ""
+        self._gaps_wake.set()
         self.on_instrument(inst)
         self.source = TickSource(self.link, self.keys, inst, self, self.status_model)
         self.spawn(self.source.run, "ticks")
@@ -144,6 +166,8 @@ class PriceWindow(VizWindow):
     # --- TickSink ---
     def reset_ticks(self, ticks: TickSeries, day: int) -> None:
         self.ticks = ticks
+        if day != self.session_day:
+            self._gaps_wake.set()  # another day's gaps to shade
         self.session_day = day
         self.on_reset()
         self.mark_loaded()

@@ -3,7 +3,8 @@
 N is 10, 25, 50, 100, 200 or 500 trades per bar; the last bar is drawn faded with an outline while it
 forms. Volume per bar (buy/sell/unclassified) is plotted underneath on the same bar axis, which is
 labelled with each bar's first-trade time. The view follows the newest bars until the user pans or zooms
-away, and follows again once the newest bar is back in view.
+away, and follows again once the newest bar is back in view. Holes from the gap ledger are shaded bands
+at the bars they fall in, or at the seam between two bars when no trade fell inside (see viz.models.gaps).
 """
 
 from __future__ import annotations
@@ -19,8 +20,10 @@ from shared.settings import Settings
 from viz.data.catalog import Instrument
 from viz.models import fmt
 from viz.models.bars import TICKS_PER_BAR_CHOICES, Bars, TickBars
-from viz.widgets.candles import IndexTimeAxis, candle_layers, volume_layers
+from viz.models.gaps import bar_slots, gap_bands
+from viz.widgets.candles import BODY_WIDTH, IndexTimeAxis, candle_layers, volume_layers
 from viz.widgets.controls import ChoiceBox, labelled
+from viz.widgets.gap_bands import GapBands
 from viz.widgets.paths import PathsItem, place_line, set_text
 from viz.widgets.ranges import stick_view
 from viz.widgets.theme import cache_item, chart_view, style_plot
@@ -33,6 +36,7 @@ VISIBLE_BARS = 120
 CLIP_MARGIN = 40  # bars drawn beyond each edge of the view (panning a little needs no redraw)
 FOLLOW_STEP = 12  # bars of room ahead of the newest one; the view jumps by this much, not one bar a time
 FORMING_ALPHA = 110
+SEAM_WIDTH = 1.0 - BODY_WIDTH  # a gap between two bars fills the room between their bodies
 
 
 class TickChartWindow(PriceWindow):
@@ -71,6 +75,7 @@ class TickChartWindow(PriceWindow):
             self.price_plot.addItem(item)
         for item in (self.closed_vol, self.forming_vol):
             self.volume_plot.addItem(item)
+        self.gap_bands = GapBands(self.price_plot, self.volume_plot)
         self.ltp_line = pg.InfiniteLine(angle=0, movable=False)
         self.ltp_line.label = pg.InfLineLabel(self.ltp_line, text="", position=0.02, anchors=[(0, 1), (0, 1)])
         self.price_plot.addItem(self.ltp_line)
@@ -152,6 +157,11 @@ class TickChartWindow(PriceWindow):
         else:
             self.forming_item.clear()
             self.forming_vol.clear()
+        self.gap_bands.set_bands(
+            gap_bands(self.gaps, bar_slots(bars.start_ts, bars.end_ts), self.gaps_now, min_width=SEAM_WIDTH,
+                      open_tail=FOLLOW_STEP),
+            self.theme,
+        )
         dp = fmt.display_decimals(inst.tick_size)
         last_price = float(bars.close[-1]) if n else None
         place_line(self.ltp_line, last_price, f"LTP {fmt.price(last_price, dp)}")

@@ -4,7 +4,9 @@ Periods of 1, 5 (default), 15, 30 or 60 minutes from 09:15 IST, side by side: ea
 period's profile (buy/sell/unclassified, value area in full colour), its POC (thick) and VAH/VAL (thin),
 and optionally a thin candle at its left edge. The dashed step line is the developing POC: the session's
 POC as each period closed. The whole session's profile stands at the right edge. Profile widths share one
-scale across periods (a busier period has longer bars); the session profile has its own.
+scale across periods (a busier period has longer bars); the session profile has its own. Holes from the gap
+ledger are shaded bands over the periods they fall in (at the seam between two columns when no period with
+trades holds them; see viz.models.gaps).
 """
 
 from __future__ import annotations
@@ -20,11 +22,13 @@ from shared.settings import Settings
 from viz.data.catalog import Instrument
 from viz.models import fmt
 from viz.models.bars import Bars
+from viz.models.gaps import gap_bands, period_slots
 from viz.models.periods import PERIOD_MINUTES_CHOICES, PeriodProfiles
 from viz.models.profile import VA_METHODS
 from viz.models.ticks import SIDE_CODES
 from viz.widgets.candles import candle_layers
 from viz.widgets.controls import ChoiceBox, labelled
+from viz.widgets.gap_bands import GapBands
 from viz.widgets.paths import PathsItem, segments_path, set_text
 from viz.widgets.profile_layers import ROW_FILL, RectGroups, profile_rects, rects_layers
 from viz.widgets.ranges import stick_view
@@ -44,6 +48,7 @@ SESSION_WIDTH = 5.0  # columns the session profile may span
 VISIBLE_PERIODS = 30
 TARGET_ROWS = 60
 LABEL_ROOM = 0.4  # columns right of the session profile (its labels sit inside it, right-aligned)
+SEAM_WIDTH = PROFILE_LEFT  # a gap between two columns: as wide as the room left of a profile
 
 
 class _PeriodAxis(pg.AxisItem):  # type: ignore[misc]
@@ -112,6 +117,7 @@ class VolumeProfileChartWindow(PriceWindow):
         self.closed_item, self.live_item, self.session_item = cache_item(PathsItem()), PathsItem(), PathsItem()
         for item in (self.closed_item, self.live_item, self.session_item):
             self.plot.addItem(item)
+        self.gap_bands = GapBands(self.plot)
         self.dpoc = pg.PlotDataItem(stepMode="center")
         self.plot.addItem(self.dpoc)
         self.session_labels = [cache_item(pg.TextItem(anchor=(1, 1))) for _ in range(3)]  # above the line, right
@@ -255,6 +261,8 @@ class VolumeProfileChartWindow(PriceWindow):
             self._closed_key = key
         self.live_item.set_layers(self._columns(items[-1:], n - 1, scale) if n else [])
         self._paint_session(model, n)
+        slots = period_slots([p.start_ts for p, _, _ in items], model.period_s)
+        self.gap_bands.set_bands(gap_bands(self.gaps, slots, self.gaps_now, min_width=SEAM_WIDTH), self.theme)
         dpoc = [np.nan if v is None else v for v in model.developing_poc()]
         if dpoc:
             self.dpoc.setData(
