@@ -14,6 +14,7 @@ from typing import Any
 
 import orjson
 
+from feed.journal import SIGNATURE
 from feed.verify import RepairResult, Report, check, repair, scan_journal
 from shared.settings import Settings
 
@@ -74,9 +75,18 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="print one JSON object instead of the text report")
 
 
+def pending_write_ahead(journals: list[Path]) -> list[Path]:
+    """Write-ahead files beside the journals still holding records (a killed feed not started since)."""
+    dirs = {p.resolve().parent for p in journals}
+    return sorted(w for d in dirs for w in d.glob("*.wal") if w.stat().st_size > len(SIGNATURE))
+
+
 async def run(args: argparse.Namespace, settings: Settings) -> int:
     import asyncio
 
+    for wal in pending_write_ahead(args.journal):
+        print(f"dhan verify: {wal} holds frames of a killed feed that are not in the journal yet (its next "
+              "start moves them in); their trades count as extra in MySQL", file=sys.stderr)
     scan = await asyncio.to_thread(scan_journal, args.journal)
     report = await check(settings, scan)
     out: dict[str, Any] = {"before": report_dict(report)}

@@ -223,3 +223,15 @@ async def test_sigkilled_feed_keeps_every_published_trade_in_its_journal(tmp_pat
                  if b.kind == KIND_META and b.meta and b.meta.get("type") == "recovered"]
     assert recovered and recovered[0]["frames"] > 0
 
+
+
+def test_verify_names_a_write_ahead_file_left_by_a_killed_feed(tmp_path: Path) -> None:
+    from feed.journal import SIGNATURE
+    from feed.verify_cli import pending_write_ahead
+
+    journal = tmp_path / "2026-11-25.feed.djr"
+    journal.write_bytes(SIGNATURE)
+    (tmp_path / "feed.wal").write_bytes(SIGNATURE)  # started anew by a running feed: nothing pending
+    assert pending_write_ahead([journal]) == []
+    (tmp_path / "feed.wal").write_bytes(SIGNATURE + b"DJB\x01" + bytes(40))
+    assert pending_write_ahead([journal]) == [tmp_path / "feed.wal"]
