@@ -2,9 +2,10 @@
 
 :class:`ControlCenter` owns a :class:`~control.supervisor.Supervisor` for what it launches locally, and one
 Redis connection pool for the readers: the snapshot collector (heartbeats, streams, Redis memory, MySQL), the
-quotes watcher (Instruments tab), the logs tail and the alerts feed. Every second it rebuilds the service rows
-and evaluates the monitor's rules locally for the health verdict (the Alerts tab shows what the monitor
-service raised). Listeners (the window) are called after each refresh.
+quotes watcher (Instruments tab), the logs tail and the alerts feed; the gap ledger (Gaps tab) is read
+every few seconds on a MySQL connection of its own (:class:`~control.gaps_feed.GapFeed`). Every second it
+rebuilds the service rows and evaluates the monitor's rules locally for the health verdict (the Alerts tab
+shows what the monitor service raised). Listeners (the window) are called after each refresh.
 
 Actions: a service launched here is started, stopped and restarted through the supervisor; a service seen
 only through its heartbeat (another host, containers, ``dhan up``) gets ``stop``/``restart`` on
@@ -27,6 +28,7 @@ import redis.asyncio as aioredis
 
 from control.alerts_feed import AlertFeed
 from control.catalog import STOP_ORDER, Entry, catalog, child_spec
+from control.gaps_feed import GapFeed
 from control.logs_tail import LogTail
 from control.monitor.rules import Condition, Rules, Thresholds, verdict
 from control.quotes_seen import QuoteWatcher
@@ -75,6 +77,7 @@ class ControlCenter:
         self.watcher: QuoteWatcher | None = None
         self.logs: LogTail | None = None
         self.alerts: AlertFeed | None = None
+        self.gaps: GapFeed | None = None
         self.snapshot: Snapshot | None = None
         self.rows: list[ServiceRow] = []
         self.conditions: list[Condition] = []
@@ -93,9 +96,11 @@ class ControlCenter:
         self.watcher = QuoteWatcher(self.redis, self.keys)
         self.logs = LogTail(self.redis, self.keys)
         self.alerts = AlertFeed(self.redis, self.keys, by=f"control@{_host()}")
+        self.gaps = GapFeed(self.settings)
         self.spawn(self.watcher.run(self.stopping), "quotes")
         self.spawn(self.logs.run(self.stopping), "logs")
         self.spawn(self.alerts.run(self.stopping), "alerts")
+        self.spawn(self.gaps.run(self.stopping), "gaps")
         self.spawn(self._control_routine(), "control")
         self.spawn(self._refresh_routine(), "refresh")
 
@@ -110,6 +115,8 @@ class ControlCenter:
             await asyncio.wait(tasks, timeout=5)
         if self.collector is not None:
             await self.collector.close()
+        if self.gaps is not None:
+            await self.gaps.close()
         if self.redis is not None:
             await self.redis.aclose()
 

@@ -61,7 +61,7 @@ def plain_table(view: QTableView, model: QAbstractTableModel, row_height: int | 
 
 
 class RowsModel(QAbstractTableModel):
-    """A table of plain rows; ``colours`` gives each row's text colour name (or None)."""
+    """A table of plain rows; ``colours`` gives each row's text colour name (or None), ``backgrounds`` its fill."""
 
     def __init__(self, headers: Sequence[str], parent: QObject | None = None) -> None:
         super().__init__(parent)
@@ -69,14 +69,16 @@ class RowsModel(QAbstractTableModel):
         self.rows: list[Sequence[Any]] = []
         self.colours: list[str | None] = []
         self.tooltips: list[str] = []
+        self.backgrounds: list[str | None] = []
         self.align_right: set[int] = set()
 
     def set_rows(self, rows: Sequence[Sequence[Any]], colours: list[str | None] | None = None,
-                 tooltips: list[str] | None = None) -> None:
+                 tooltips: list[str] | None = None, backgrounds: list[str | None] | None = None) -> None:
         self.beginResetModel()
         self.rows = list(rows)
         self.colours = colours or [None] * len(rows)
         self.tooltips = tooltips or []
+        self.backgrounds = backgrounds or []
         self.endResetModel()
 
     def rowCount(self, parent: QModelIndex | None = None) -> int:
@@ -95,6 +97,8 @@ class RowsModel(QAbstractTableModel):
         if role == Qt.ItemDataRole.ForegroundRole:
             colour = self.colours[r] if r < len(self.colours) else None
             return QBrush(QColor(COLOURS.get(colour, colour))) if colour else None
+        if role == Qt.ItemDataRole.BackgroundRole and r < len(self.backgrounds) and self.backgrounds[r]:
+            return QBrush(QColor(self.backgrounds[r]))
         if role == Qt.ItemDataRole.ToolTipRole and r < len(self.tooltips):
             return self.tooltips[r]
         if role == Qt.ItemDataRole.TextAlignmentRole and c in self.align_right:

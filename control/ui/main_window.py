@@ -1,4 +1,4 @@
-"""The Control Center window: six tabs over one :class:`~control.center.ControlCenter`, a health badge."""
+"""The Control Center window: seven tabs over one :class:`~control.center.ControlCenter`, a health badge."""
 
 from __future__ import annotations
 
@@ -11,6 +11,7 @@ from control.center import ControlCenter
 from control.ui.alerts_tab import AlertsTab
 from control.ui.common import badge_css
 from control.ui.config_tab import ConfigTab
+from control.ui.gaps_tab import GapsTab, gaps_title
 from control.ui.instruments_tab import InstrumentsTab
 from control.ui.logs_tab import LogsTab
 from control.ui.monitor_tab import MonitorTab
@@ -18,7 +19,7 @@ from control.ui.services_tab import ServicesTab
 
 __all__ = ["TAB_NAMES", "ControlWindow"]
 
-TAB_NAMES = ("services", "monitor", "instruments", "logs", "alerts", "configuration")
+TAB_NAMES = ("services", "monitor", "instruments", "logs", "alerts", "gaps", "configuration")
 
 
 class ControlWindow(QMainWindow):
@@ -35,11 +36,12 @@ class ControlWindow(QMainWindow):
         self.instruments = InstrumentsTab(center)
         self.logs = LogsTab(center)
         self.alerts = AlertsTab(center)
+        self.gaps = GapsTab(center)
         self.config = ConfigTab(center)
         self.tabs = QTabWidget()
         for widget, title in ((self.services, "Services"), (self.monitor, "Monitor"),
                               (self.instruments, "Instruments"), (self.logs, "Logs"), (self.alerts, "Alerts"),
-                              (self.config, "Configuration")):
+                              (self.gaps, "Gaps"), (self.config, "Configuration")):
             self.tabs.addTab(widget, title)
         self.setCentralWidget(self.tabs)
         self.badge = QLabel("unknown")
@@ -61,7 +63,10 @@ class ControlWindow(QMainWindow):
         self.badge.setStyleSheet(badge_css(state))
         self.badge.setToolTip(reason)
         firing = self.center.alerts.active_count() if self.center.alerts else 0
-        self.tabs.setTabText(4, f"Alerts ({firing})" if firing else "Alerts")
+        self.tabs.setTabText(self.tabs.indexOf(self.alerts), f"Alerts ({firing})" if firing else "Alerts")
+        ledger = self.center.gaps
+        if ledger is not None:
+            self.tabs.setTabText(self.tabs.indexOf(self.gaps), gaps_title(len(ledger.gaps), ledger.open_count()))
         self.message.setText(self.center.message)
         current = self.tabs.currentWidget()
         refresh = getattr(current, "refresh", None)

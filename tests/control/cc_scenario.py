@@ -2,9 +2,10 @@
 screenshot script ``scripts/control_screenshots.py``).
 
 Start All -> every service running through its heartbeat -> SIGKILL the feed -> "crashed" plus the monitor's
-alert -> Restart from its button -> running, alert resolved -> Stop All -> nothing left running. A PNG of
-each tab is grabbed on the way. The services are the real ``dhan sim``, ``writer``, ``feed``, ``greeks``,
-``monitor`` and ``scheduler`` processes; the visualizer windows are listed but not opened.
+alert -> Restart from its button -> running, alert resolved -> a dropped connection -> both outages in the Gaps
+tab -> Stop All -> nothing left running. A PNG of each tab is grabbed on the way. The services are the real
+``dhan sim``, ``writer``, ``feed``, ``greeks``, ``monitor`` and ``scheduler`` processes; the visualizer windows
+are listed but not opened.
 """
 
 from __future__ import annotations
@@ -150,6 +151,14 @@ async def run_scenario(app: QApplication, s: Settings, tmp: Path, shots: Path) -
         await eventually(lambda: center.logs is not None and any(r.service == "feed" for r in center.logs.records),
                          timeout_s=30, message="the feed's warning in the logs tab")
         await grab(app, window, "logs", shots)
+
+        def feed_gaps_closed() -> int:        # the SIGKILL (seen at the restart's connect) and the drop
+            ledger = center.gaps
+            return 0 if ledger is None else sum(1 for g in ledger.gaps if g.seg is None and g.end_ts is not None)
+
+        await eventually(lambda: feed_gaps_closed() >= 2, timeout_s=30, message="both outages in the gap ledger")
+        await grab(app, window, "gaps", shots)
+        assert window.gaps.model.rowCount() >= 2 and window.tabs.tabText(5).startswith("Gaps (")
         cfg = window.config
         assert "desk-s3cret" not in cfg.editor.toPlainText()           # the secret is masked in the editor
         cfg.editor.setPlainText(cfg.editor.toPlainText().replace("DHAN_SIM_RATE=200", "DHAN_SIM_RATE=300"))
