@@ -1,17 +1,28 @@
-"""Chaos harness: a real stack (sim, feed, writer as supervised processes, restart on failure) on a private
-redis-server with AOF and a private MariaDB database; faults injected one at a time; after each, the stack
-must be healthy again by itself and, at the end, ``dhan verify``'s check must find every journaled trade in
-MySQL exactly once.
+"""Chaos harness: a recorded session replayed through a real stack (``dhan replay`` in the simulator's place;
+feed, writer, monitor, and greeks when a fault needs it, as supervised processes restarted on failure) on a
+private redis-server with AOF and a private MariaDB database; faults injected one at a time, then several
+together; after each, the stack must be healthy again by itself with every alert cleared; at the end,
+``dhan verify``'s check must find every journaled trade in MySQL exactly once, fault by fault.
 
-A fault is one async function ``fault(env) -> None`` in :data:`FAULTS`; :func:`run_chaos` applies a list of
-them and returns one :class:`FaultResult` per fault (time to recover) plus the final verification.
+The recording is a journal given by the caller or one recorded first (``dhan sim`` + ``dhan feed`` only,
+:mod:`control.chaos_source`). The replay is paced to about ``rate`` frames/s and must outlast the faults: a
+recording served to its end while faults remain fails the run (:class:`RecordingTooShort`, one line saying
+what to raise). After the last fault the run goes on until the whole recording has been served, then stops
+the stack cleanly (the feed first, the writer after draining the streams).
+
+A fault is one async function ``fault(env) -> None`` in :data:`FAULTS`; Dhan-side faults go to the replay
+server's ``POST /fault`` (the simulator's knobs). Each fault's window runs from just before it is injected to
+the next fault's start (the last one's to its recovery); :mod:`control.chaos_windows` counts each journaled,
+lost and duplicated trade in the window holding its frame's journal receive time. :func:`run_chaos` returns
+one :class:`FaultResult` per fault (events, lost, duplicated, time to recover, alerts fired and cleared),
+the rows before the first and after the last fault, and the whole-run verification
+(:meth:`ChaosResult.table`).
 """
 
 from __future__ import annotations
 
 import asyncio
 import os
-import shutil
 import signal
 import time
 import uuid
@@ -23,123 +34,25 @@ from typing import Any
 import redis.asyncio as aioredis
 from pydantic import SecretStr
 
+from control.chaos_servers import ChaosMariaDB, ChaosRedis, free_port
+from control.chaos_source import Recording, ReplayWatch, journal_files, read_recording, record_session, replay_speed
+from control.chaos_windows import WindowCounts, count_by_window
 from control.supervisor import ChildSpec, Supervisor
+from shared.errors import ConfigError
 from shared.keys import Keys
 from shared.logs import get_logger
 from shared.settings import Settings
 
 __all__ = [
-    "CI_FAULTS", "FAULTS", "FULL_FAULTS", "MYSQL_RESTART", "ChaosEnv", "ChaosMariaDB", "ChaosRedis", "FaultResult",
-    "run_chaos",
+    "CI_FAULTS", "FAULTS", "FULL_FAULTS", "MYSQL_RESTART", "ChaosEnv", "ChaosMariaDB", "ChaosRedis", "ChaosResult",
+    "FaultResult", "RecordingTooShort", "run_chaos",
 ]  # fmt: skip
 
 RECOVER_TIMEOUT_S = 120.0
 
 
-def _free_port() -> int:
-    import socket
-
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
-class ChaosRedis:
-    """A private redis-server with AOF (fsync every write), restartable with its data."""
-
-    def __init__(self, work: Path) -> None:
-        self.port = _free_port()
-        self.dir = work / "redis"
-        self.dir.mkdir(parents=True, exist_ok=True)
-        self.proc: asyncio.subprocess.Process | None = None
-
-    @property
-    def url(self) -> str:
-        return f"redis://127.0.0.1:{self.port}/0"
-
-    async def start(self) -> None:
-        exe = shutil.which("redis-server")
-        if exe is None:
-            raise RuntimeError("redis-server binary not on PATH")
-        self.proc = await asyncio.create_subprocess_exec(
-            exe, "--port", str(self.port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "yes",
-            "--appendfsync", "always", "--dir", str(self.dir), "--logfile", str(self.dir / "redis.log"),
-            stdin=asyncio.subprocess.DEVNULL,
-        )  # fmt: skip
-        deadline = time.monotonic() + 30
-        client = aioredis.Redis(port=self.port, socket_connect_timeout=0.5)
-        try:
-            while True:
-                try:
-                    if await client.ping():
-                        return
-                except (aioredis.ConnectionError, aioredis.BusyLoadingError, OSError):
-                    if time.monotonic() > deadline:
-                        raise
-                await asyncio.sleep(0.05)
-        finally:
-            await client.aclose()
-
-    async def kill(self) -> None:
-        """SIGKILL: only what AOF already holds survives."""
-        if self.proc is not None:
-            self.proc.kill()
-            await asyncio.wait_for(self.proc.wait(), 30)
-            self.proc = None
-
-
-class ChaosMariaDB:
-    """A private mariadbd (own datadir and port) for the ``mysql restart`` fault: the shared local server is
-    never restarted. SIGKILLed by the fault, InnoDB recovers committed transactions on the next start."""
-
-    def __init__(self, work: Path) -> None:
-        self.dir = work / "mariadb"
-        self.datadir = self.dir / "data"
-        self.port = _free_port()
-        self.proc: asyncio.subprocess.Process | None = None
-
-    def url(self, database: str) -> str:
-        return f"mysql://root@127.0.0.1:{self.port}/{database}"
-
-    async def install(self) -> None:
-        exe = shutil.which("mariadb-install-db") or "/usr/bin/mariadb-install-db"
-        await asyncio.to_thread(self.dir.mkdir, parents=True, exist_ok=True)
-        proc = await asyncio.create_subprocess_exec(
-            exe, "--no-defaults", f"--datadir={self.datadir}", "--user=root",
-            "--auth-root-authentication-method=normal", "--skip-test-db", "--skip-name-resolve",
-            stdout=asyncio.subprocess.DEVNULL, stderr=asyncio.subprocess.DEVNULL,
-        )  # fmt: skip
-        if await asyncio.wait_for(proc.wait(), 180) != 0:
-            raise RuntimeError("chaos: mariadb-install-db failed")
-
-    async def start(self, timeout_s: float = 120.0) -> None:
-        import pymysql
-
-        exe = shutil.which("mariadbd") or "/usr/sbin/mariadbd"
-        self.proc = await asyncio.create_subprocess_exec(
-            exe, "--no-defaults", f"--datadir={self.datadir}", f"--port={self.port}", "--bind-address=127.0.0.1",
-            f"--socket={self.dir / 'mysqld.sock'}", "--user=root", f"--pid-file={self.dir / 'mysqld.pid'}",
-            "--skip-log-bin", "--skip-grant-tables", "--innodb-buffer-pool-size=64M", "--skip-name-resolve",
-            f"--log-error={self.dir / 'error.log'}",
-            stdout=asyncio.subprocess.DEVNULL, stderr=asyncio.subprocess.DEVNULL,
-        )  # fmt: skip
-        deadline = time.monotonic() + timeout_s
-        while True:
-            try:
-                await asyncio.to_thread(
-                    lambda: pymysql.connect(host="127.0.0.1", port=self.port, user="root", connect_timeout=1).close()
-                )
-                return
-            except pymysql.err.OperationalError:
-                if self.proc.returncode is not None or time.monotonic() > deadline:
-                    raise RuntimeError(f"chaos: private mariadbd did not start; see {self.dir}/error.log") from None
-                await asyncio.sleep(0.1)
-
-    async def kill(self) -> None:
-        if self.proc is not None and self.proc.returncode is None:
-            self.proc.kill()
-            await asyncio.wait_for(self.proc.wait(), 60)
-        self.proc = None
+class RecordingTooShort(ConfigError):
+    """The replay served the whole recording before the faults were done."""
 
 
 @dataclass
@@ -150,7 +63,16 @@ class ChaosEnv:
     work: Path
     client: aioredis.Redis
     mariadb: ChaosMariaDB | None = None
+    replay: ReplayWatch | None = None
+    too_short: str | None = None  # set while faults remain: why an ended replay fails the run, what to raise
     log: Any = field(default_factory=lambda: get_logger("chaos"))
+
+    async def check_source(self) -> None:
+        """RecordingTooShort when the replay has ended while faults remain (see ``too_short``)."""
+        if self.too_short is not None and self.replay is not None:
+            await self.replay.poll()
+            if self.replay.finished:
+                raise RecordingTooShort(self.too_short)
 
     async def ticks(self) -> int:
         from shared.db import connect
@@ -188,6 +110,7 @@ class ChaosEnv:
         while not await predicate():
             if time.monotonic() > deadline:
                 raise TimeoutError(f"chaos: {what} not reached within {timeout_s:g}s (logs in {self.work})")
+            await self.check_source()
             await asyncio.sleep(0.1)
 
     async def no_alerts(self) -> bool:
@@ -228,7 +151,7 @@ class ChaosEnv:
         await self.wait(noticed, f"{name} death noticed by the supervisor")
 
     async def sim_fault(self, **query: str) -> None:
-        """POST /fault on the simulator (feed/sim/faults.py)."""
+        """POST /fault on the replay server (the simulator's fault knobs, feed/sim/faults.py)."""
         import aiohttp
 
         url = f"http://{self.settings.sim_host}:{self.settings.sim_port}/fault"
@@ -373,20 +296,24 @@ CI_FAULTS = ["feed SIGKILL", "writer SIGKILL", "redis restart (AOF)", "malformed
 MYSQL_RESTART = "mysql restart (private MariaDB)"
 FULL_FAULTS = [f for f in FAULTS if f != MYSQL_RESTART]  # + MYSQL_RESTART with a private MariaDB
 
-
 @dataclass
 class FaultResult:
     fault: str
-    events: int          # trades stored in MySQL from the fault until the stack was progressing again
+    start_ts: float      # epoch s just before the fault was injected
+    recovered_ts: float  # epoch s when the recovery was confirmed
     recover_s: float     # from the fault's end until healthy (heartbeats of the new pids), trades flowing and
                          # no alert active
     fired: int = 0       # alerts the monitor raised from the fault until recovery
     resolved: int = 0    # ... and cleared
+    events: int = 0      # journaled trades whose frame arrived in this fault's window (chaos_windows)
+    lost: int = 0        # ... of them not in MySQL
+    duplicated: int = 0  # ... of them in MySQL more than once
 
 
 @dataclass
 class ChaosResult:
     faults: list[FaultResult]
+    windows: list[WindowCounts] = field(default_factory=list)  # before first fault, one per fault, after last
     trades: int = 0
     frames: int = 0
     missing: int = 0
@@ -395,29 +322,39 @@ class ChaosResult:
     problems: int = 0
     lines: list[str] = field(default_factory=list)
     closed_gaps: dict[str, int] = field(default_factory=dict)  # dhan_gaps rows with an end, by kind
+    recording: Recording | None = None
+    speed: float = 0.0                                          # dhan replay --speed
+    replay: dict[str, Any] = field(default_factory=dict)        # the replay server's last /health
 
     def table(self) -> str:
         rows = [f"{'fault':<32} {'events':>8} {'lost':>6} {'dup':>6} {'recover_s':>10} {'alerts fired/cleared':>21}"]
-        rows += [f"{r.fault:<32} {r.events:>8} {'-':>6} {'-':>6} {r.recover_s:>10.1f} {r.fired:>10}/{r.resolved:<10}"
-                 for r in self.faults]
+        for i, w in enumerate(self.windows):
+            r = self.faults[i - 1] if 0 < i <= len(self.faults) else None
+            tail = (f"{r.recover_s:>10.1f} {r.fired:>10}/{r.resolved:<10}" if r is not None
+                    else f"{'-':>10} {'-':>10}")
+            rows.append(f"{w.name:<32} {w.events:>8} {w.lost:>6} {w.duplicated:>6} {tail}")
         rows.append(f"{'whole run (dhan verify)':<32} {self.trades:>8} {self.missing:>6} {self.duplicated:>6} "
                     f"{'':>10}")
         return "\n".join(rows)
 
 
-def _env_for(settings: Settings, redis_url: str, work: Path, sim_rate: float) -> dict[str, str]:
+def _env_for(settings: Settings, redis_url: str, journal_dir: Path, spool_dir: Path,
+             sim_rate: float) -> dict[str, str]:
     return {
         "DHAN_REDIS_URL": redis_url,
         "DHAN_MYSQL_URL": settings.mysql_url.get_secret_value(),
         "DHAN_KEY_PREFIX": settings.key_prefix,
         "DHAN_SIM_PORT": str(settings.sim_port),
-        "DHAN_JOURNAL_DIR": str(work / "journal"),
-        "DHAN_SPOOL_DIR": str(work / "spool"),
+        "DHAN_JOURNAL_DIR": str(journal_dir),
+        "DHAN_SPOOL_DIR": str(spool_dir),
         "DHAN_SIM_RATE": str(sim_rate),
         "DHAN_STALL_TIMEOUT_S": "3",
         "DHAN_MONITOR_FEED_DISCONNECTED_S": "0",
         "DHAN_RECONNECT_BASE_S": "1.0",  # 805 waits 4 backoff units: a 4 s outage the monitor must see
         "DHAN_MONITOR_STALE_S": "3",
+        # a replay serves only the recording's instruments: one the feed subscribes but the recording lacks
+        # stays silent for good, which is not a fault of the stack
+        "DHAN_MONITOR_INSTRUMENT_SILENT_S": "86400",
     }
 
 
@@ -425,38 +362,79 @@ def _needs_greeks(faults: list[str]) -> bool:
     return any("greeks" in f or f == "all at once" for f in faults)
 
 
-async def run_chaos(settings: Settings, work: Path, faults: list[str], *, sim_rate: float = 400.0,
-                    min_trades: int = 200, min_frames: int = 0, private_mariadb: bool = False,
+async def run_chaos(settings: Settings, work: Path, faults: list[str], *, journals: list[Path] | None = None,
+                    record_frames: int = 8_000, record_rate: float = 3000.0, rate: float = 220.0,
+                    min_trades: int = 200, private_mariadb: bool = False,
                     on_result: Callable[[FaultResult], None] | None = None) -> ChaosResult:
-    """Run the stack in ``work``, apply ``faults`` in order, stop it cleanly, verify journal against MySQL.
+    """Replay a recording through the stack in ``work``, apply ``faults`` in order, let the replay serve the
+    whole recording, stop the stack cleanly, verify its journal against MySQL, per fault window.
 
-    ``min_frames``: before stopping, keep the stack running until the feed has journaled this many frames."""
-    from control.stack import load_instruments, prepare_database, wait_http
-    from feed.verify import check, scan_journal
-    from feed.verify_cli import report_lines
+    ``journals``: the recording (journal files or folders); None: record ``record_frames`` frames first, the
+    simulator at ``record_rate`` updates/s, into ``work/recording``. ``rate``: replay pace in frames/s."""
+    from control.stack import prepare_database
 
     log = get_logger("chaos")
     await asyncio.to_thread(work.mkdir, parents=True, exist_ok=True)
+    mariadb: ChaosMariaDB | None = None
+    update: dict[str, Any] = {"sim_port": free_port(), "key_prefix": f"chaos{uuid.uuid4().hex[:8]}:"}
+    try:
+        if private_mariadb:
+            mariadb = ChaosMariaDB(work)
+            await mariadb.install()
+            await mariadb.start()
+            update["mysql_url"] = SecretStr(mariadb.url("dhan_chaos"))
+        settings = settings.model_copy(update=update)
+        await prepare_database(settings, log)
+        if journals is None:
+            recording = await _record(settings, work, record_frames, record_rate, log)
+            raise_hint = "raise --record-frames or lower --rate"
+        else:
+            recording = await asyncio.to_thread(read_recording, journal_files(journals))
+            raise_hint = "replay a longer --journal or lower --rate"
+        speed = replay_speed(rate, recording)
+        log.info("chaos_replay", frames=recording.frames, recorded_per_s=round(recording.frames_per_s, 1),
+                 rate=rate, speed=round(speed, 4), expected_s=round(recording.duration_s / speed, 1))
+        too_short = ("the recording ran out after {done} of {total} faults (" + f"{recording.frames} frames at "
+                     f"{rate:g}/s last about {recording.duration_s / speed:.0f}s); {raise_hint}")
+        return await _run_stack(settings, work, faults, recording, speed, too_short, min_trades, mariadb,
+                                on_result, log)
+    finally:
+        if mariadb is not None:
+            await mariadb.kill()
+
+
+async def _record(settings: Settings, work: Path, frames: int, sim_rate: float, log: Any) -> Recording:
+    """``frames`` frames of sim -> feed journaled into ``work/recording``, on a Redis of its own."""
+    redis = ChaosRedis(work, "recording-redis", aof=False)
+    await redis.start()
+    try:
+        env = _env_for(settings, redis.url, work / "recording", work / "recording-spool", sim_rate)
+        return await record_session(settings.model_copy(update={"redis_url": SecretStr(redis.url)}),
+                                    work / "recording", env, frames, log)
+    finally:
+        await redis.kill()
+
+
+async def _run_stack(settings: Settings, work: Path, faults: list[str], recording: Recording, speed: float,
+                     too_short: str, min_trades: int, mariadb: ChaosMariaDB | None,
+                     on_result: Callable[[FaultResult], None] | None, log: Any) -> ChaosResult:
+    from control.stack import load_instruments, wait_http
+
     redis = ChaosRedis(work)
     await redis.start()
-    mariadb: ChaosMariaDB | None = None
-    update: dict[str, Any] = {"redis_url": SecretStr(redis.url), "sim_port": _free_port(),
-                              "key_prefix": f"chaos{uuid.uuid4().hex[:8]}:"}
-    if private_mariadb:
-        mariadb = ChaosMariaDB(work)
-        await mariadb.install()
-        await mariadb.start()
-        update["mysql_url"] = SecretStr(mariadb.url("dhan_chaos"))
-    settings = settings.model_copy(update=update)
-    env_vars = _env_for(settings, redis.url, work, sim_rate)
-    names = ("sim", "feed", "writer", "greeks", "monitor") if _needs_greeks(faults) else (
-        "sim", "feed", "writer", "monitor")
-    services = tuple(n for n in names if n != "sim")
+    settings = settings.model_copy(update={"redis_url": SecretStr(redis.url)})
+    env_vars = _env_for(settings, redis.url, work / "journal", work / "spool", settings.sim_rate)
+    services = ("feed", "writer", "greeks", "monitor") if _needs_greeks(faults) else ("feed", "writer", "monitor")
     sup = Supervisor(work / "logs", stable_s=5.0)
-    for name in names:
+    # the replay is the simulator's stand-in: same port, same URL; --hold keeps it up once the journal is served
+    sup.add(ChildSpec("replay", ("replay", *map(str, recording.paths), "--speed", f"{speed:.6g}", "--hold"),
+                      env=env_vars))
+    for name in services:
         sup.add(ChildSpec(name, (name,), env=env_vars))
     client = aioredis.Redis.from_url(redis.url, socket_connect_timeout=1, socket_timeout=5)
-    env = ChaosEnv(settings, redis, sup, work, client, mariadb)
+    health = f"http://{settings.sim_host}:{settings.sim_port}/health"
+    watch = ReplayWatch(health)
+    env = ChaosEnv(settings, redis, sup, work, client, mariadb, replay=watch)
 
     async def progressing() -> None:
         since = time.time()  # a heartbeat from before the fault (e.g. kept by AOF) does not count
@@ -465,49 +443,72 @@ async def run_chaos(settings: Settings, work: Path, faults: list[str], *, sim_ra
         await env.wait(lambda: env._more(base), "new trades in MySQL")
         await env.wait(env.no_alerts, "every alert cleared")
 
+    async def replay_finished() -> bool:
+        await watch.poll()
+        return watch.finished
+
     results: list[FaultResult] = []
     try:
-        await prepare_database(settings, log)
-        await sup.start("sim")
-        await wait_http(f"http://{settings.sim_host}:{settings.sim_port}/health", 60)
-        await load_instruments(settings, log)
+        await sup.start("replay")
+        await wait_http(health, 60)
+        await load_instruments(settings, log)  # the simulator's listing recorded in the journal's header
+        started = time.monotonic()
         for name in services:
             await sup.start(name)
+        env.too_short = too_short.format(done=0, total=len(faults))
         await progressing()
         await env.wait(lambda: env._more(min_trades), f"{min_trades} trades stored")
-        for name in faults:
+        for i, name in enumerate(faults):
+            env.too_short = too_short.format(done=i, total=len(faults))
+            await env.check_source()
             log.info("chaos_fault", fault=name)
-            before = await env.ticks()
             alerts_from = await env.alerts_last_id()
+            start_ts = time.time()
             await FAULTS[name](env)
             t0 = time.monotonic()
             await progressing()
+            recovered_ts = time.time()
             fired, resolved = await env.alerts_since(alerts_from)
-            result = FaultResult(name, await env.ticks() - before, time.monotonic() - t0, fired, resolved)
+            result = FaultResult(name, start_ts, recovered_ts, time.monotonic() - t0, fired, resolved)
             results.append(result)
             if on_result is not None:
                 on_result(result)
-        if min_frames:
-            await env.wait(lambda: _journaled_above(env, min_frames), f"{min_frames} frames journaled", 3600)
+        env.too_short = None
+        left_s = recording.duration_s / speed - (time.monotonic() - started) + RECOVER_TIMEOUT_S
+        await env.wait(replay_finished, "the replay served the whole recording", max(left_s, RECOVER_TIMEOUT_S))
+        replay_stats = dict(watch.stats)
         # a clean end: the feed stops (journal flushed), the writer drains what the feed published
         await sup.stop("feed")
-        await sup.stop("sim")
+        await sup.stop("replay")
         await env.wait(lambda: _drained(env), "writer drained the streams")
         await sup.stop("writer")
     finally:
-        await sup.stop_all(["feed", "sim", "greeks", "monitor", "writer"])
+        await sup.stop_all(["feed", "replay", "greeks", "monitor", "writer"])
         await client.aclose()
         await redis.kill()
-    try:
-        journals = sorted((work / "journal").glob("*.djr"), key=lambda p: (p.stat().st_mtime, p.name))
-        scan = await asyncio.to_thread(scan_journal, journals)
-        report = await check(settings, scan)
-        return ChaosResult(results, trades=scan.trade_count, frames=scan.read.frames, missing=report.missing,
-                           duplicated=report.duplicated, extra=report.extra, problems=report.problems,
-                           lines=report_lines(report), closed_gaps=await _closed_gaps(settings))
-    finally:
-        if mariadb is not None:
-            await mariadb.kill()
+    out = await _verify(settings, work / "journal", results)
+    out.recording, out.speed, out.replay = recording, speed, replay_stats
+    return out
+
+
+async def _verify(settings: Settings, journal_dir: Path, results: list[FaultResult]) -> ChaosResult:
+    """``dhan verify``'s check over the whole run, then every trade counted in its fault's window."""
+    from feed.verify import check, scan_journal, trade_recv_ts
+    from feed.verify_cli import report_lines
+
+    journals = await asyncio.to_thread(journal_files, [journal_dir])
+    scan = await asyncio.to_thread(scan_journal, journals)
+    report = await check(settings, scan)
+    windows = count_by_window(
+        [r.fault for r in results], [(r.start_ts, r.recovered_ts) for r in results],
+        (ts for day in scan.trades.values() for ts in day.recv_ts),
+        trade_recv_ts(scan, report.missing_keys).values(), trade_recv_ts(scan, report.duplicated_keys).values(),
+    )
+    for r, w in zip(results, windows[1:], strict=False):
+        r.events, r.lost, r.duplicated = w.events, w.lost, w.duplicated
+    return ChaosResult(results, windows, trades=scan.trade_count, frames=scan.read.frames, missing=report.missing,
+                       duplicated=report.duplicated, extra=report.extra, problems=report.problems,
+                       lines=report_lines(report), closed_gaps=await _closed_gaps(settings))
 
 
 async def _closed_gaps(settings: Settings) -> dict[str, int]:
@@ -522,11 +523,6 @@ async def _closed_gaps(settings: Settings) -> dict[str, int]:
     finally:
         conn.close()
     return {str(k): int(n) for k, n in rows}
-
-
-async def _journaled_above(env: ChaosEnv, frames: int) -> bool:
-    beat = await env.client.hgetall(Keys(env.settings.key_prefix).svc("feed"))
-    return int(float(beat.get(b"frames", b"0") or 0)) >= frames
 
 
 async def _drained(env: ChaosEnv) -> bool:
