@@ -11,12 +11,14 @@ what to raise). After the last fault the run goes on until the whole recording h
 the stack cleanly (the feed first, the writer after draining the streams).
 
 A fault is one async function ``fault(env) -> None`` in :data:`FAULTS`; Dhan-side faults go to the replay
-server's ``POST /fault`` (the simulator's knobs). Each fault's window runs from just before it is injected to
-the next fault's start (the last one's to its recovery); :mod:`control.chaos_windows` counts each journaled,
-lost and duplicated trade in the window holding its frame's journal receive time. :func:`run_chaos` returns
-one :class:`FaultResult` per fault (events, lost, duplicated, time to recover, alerts fired and cleared),
-the rows before the first and after the last fault, and the whole-run verification
-(:meth:`ChaosResult.table`).
+server's ``POST /fault`` (the simulator's knobs); their recovery counts from the injection (it includes the
+reconnect), and the next fault waits until the feed's new connection is a good session
+(``feed.connection.GOOD_SESSION_S``), so faults do not compound the feed's reconnect backoff. Each fault's
+window runs from just before it is injected to the next fault's start (the last one's to its recovery);
+:mod:`control.chaos_windows` counts each journaled, lost and duplicated trade in the window holding its
+frame's journal receive time. :func:`run_chaos` returns one :class:`FaultResult` per fault (events, lost,
+duplicated, time to recover, alerts fired and cleared), the rows before the first and after the last fault,
+and the whole-run verification (:meth:`ChaosResult.table`).
 """
 
 from __future__ import annotations
@@ -65,7 +67,23 @@ class ChaosEnv:
     mariadb: ChaosMariaDB | None = None
     replay: ReplayWatch | None = None
     too_short: str | None = None  # set while faults remain: why an ended replay fails the run, what to raise
+    injected_at: float | None = None      # monotonic: when a fault that waits inside (Dhan) was injected
+    reconnected_at: float | None = None   # monotonic: when the feed came back after a Dhan-side fault
     log: Any = field(default_factory=lambda: get_logger("chaos"))
+
+    async def settle(self) -> None:
+        """After a Dhan-side fault, let the feed's new connection become a good session (data for
+        GOOD_SESSION_S) before the next fault, so faults do not compound the reconnect backoff (the feed
+        rightly backs off further after each short session) and each one is measured on its own."""
+        from feed.connection import GOOD_SESSION_S
+
+        if self.reconnected_at is None:
+            return
+        until = self.reconnected_at + GOOD_SESSION_S + 1.0
+        self.reconnected_at = None
+        while time.monotonic() < until:
+            await self.check_source()
+            await asyncio.sleep(min(0.5, max(0.0, until - time.monotonic())))
 
     async def check_source(self) -> None:
         """RecordingTooShort when the replay has ended while faults remain (see ``too_short``)."""
@@ -235,7 +253,9 @@ async def mysql_drop_connections(env: ChaosEnv) -> None:
 async def _dhan(env: ChaosEnv, **query: str) -> None:
     before = await env.connects()
     await env.sim_fault(**query)
+    env.injected_at = time.monotonic()  # the reconnect below is recovery: recover_s counts from here
     await env.feed_reconnected(before)
+    env.reconnected_at = time.monotonic()
 
 
 async def dhan_disconnect_805(env: ChaosEnv) -> None:
@@ -301,8 +321,8 @@ class FaultResult:
     fault: str
     start_ts: float      # epoch s just before the fault was injected
     recovered_ts: float  # epoch s when the recovery was confirmed
-    recover_s: float     # from the fault's end until healthy (heartbeats of the new pids), trades flowing and
-                         # no alert active
+    recover_s: float     # from the fault's end (a Dhan fault's injection) until healthy (heartbeats of the
+                         # new pids), the feed reconnected, trades flowing and no alert active
     fired: int = 0       # alerts the monitor raised from the fault until recovery
     resolved: int = 0    # ... and cleared
     events: int = 0      # journaled trades whose frame arrived in this fault's window (chaos_windows)
@@ -460,12 +480,14 @@ async def _run_stack(settings: Settings, work: Path, faults: list[str], recordin
         await env.wait(lambda: env._more(min_trades), f"{min_trades} trades stored")
         for i, name in enumerate(faults):
             env.too_short = too_short.format(done=i, total=len(faults))
+            await env.settle()
             await env.check_source()
             log.info("chaos_fault", fault=name)
             alerts_from = await env.alerts_last_id()
             start_ts = time.time()
+            env.injected_at = None
             await FAULTS[name](env)
-            t0 = time.monotonic()
+            t0 = env.injected_at or time.monotonic()
             await progressing()
             recovered_ts = time.time()
             fired, resolved = await env.alerts_since(alerts_from)
