@@ -266,6 +266,41 @@ async def dhan_disconnect_800(env: ChaosEnv) -> None:
     await _dhan(env, kind="disconnect", code="800")  # a code Dhan does not document: reconnect
 
 
+async def _dhan_fatal(env: ChaosEnv, code: int) -> None:
+    """806-809 (not subscribed, token expired, bad client id, auth failed): the feed must stop by itself with
+    the auth exit code (3) and the supervisor must not restart it (a retry cannot fix a token); the operator's
+    hand (a new token: the simulator accepts the same one) is the harness starting the feed again."""
+    from shared.errors import AuthError
+
+    feed = env.sup.children["feed"]
+    old = feed.pid
+    await env.sim_fault(kind="disconnect", code=str(code))
+    env.injected_at = time.monotonic()
+
+    async def stopped() -> bool:
+        return feed.pid != old and feed.state == "crashed" and feed.exit_code == AuthError.exit_code
+
+    await env.wait(stopped, f"feed stopped with exit code {AuthError.exit_code} after Dhan's {code}, not restarted")
+    await env.sup.start("feed")
+    env.reconnected_at = time.monotonic()
+
+
+async def dhan_disconnect_806(env: ChaosEnv) -> None:
+    await _dhan_fatal(env, 806)
+
+
+async def dhan_disconnect_807(env: ChaosEnv) -> None:
+    await _dhan_fatal(env, 807)
+
+
+async def dhan_disconnect_808(env: ChaosEnv) -> None:
+    await _dhan_fatal(env, 808)
+
+
+async def dhan_disconnect_809(env: ChaosEnv) -> None:
+    await _dhan_fatal(env, 809)
+
+
 async def dhan_drop(env: ChaosEnv) -> None:
     await _dhan(env, kind="drop")
 
@@ -305,6 +340,10 @@ FAULTS: dict[str, Callable[[ChaosEnv], Awaitable[None]]] = {
     "mysql restart (private MariaDB)": mysql_restart,
     "dhan disconnect 805": dhan_disconnect_805,
     "dhan disconnect 800 (unknown)": dhan_disconnect_800,
+    "dhan 806 (operator restarts)": dhan_disconnect_806,
+    "dhan 807 (operator restarts)": dhan_disconnect_807,
+    "dhan 808 (operator restarts)": dhan_disconnect_808,
+    "dhan 809 (operator restarts)": dhan_disconnect_809,
     "dhan drop (no close frame)": dhan_drop,
     "dhan silent stall": dhan_stall,
     "malformed frames": malformed_frames,
