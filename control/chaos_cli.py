@@ -21,7 +21,9 @@ sees it.
 from __future__ import annotations
 
 import argparse
+import asyncio
 import shutil
+import signal
 import sys
 import tempfile
 import uuid
@@ -103,11 +105,21 @@ async def run(args: argparse.Namespace, settings: Settings) -> int:
               else f"recording {record_frames} frames first")
     print(f"dhan chaos: {len(faults)} fault(s), {source}, replay at {rate:g} frames/s, work folder {work}",
           flush=True)
+    # SIGTERM (a CI timeout, kill) unwinds like Ctrl-C: children stopped, private servers, database and work
+    # folder removed, instead of an exit that leaves them behind
+    loop = asyncio.get_running_loop()
+    main = asyncio.current_task()
+    assert main is not None
+    loop.add_signal_handler(signal.SIGTERM, main.cancel)
     try:
         result = await run_chaos(private, work, faults, journals=args.journal or None, record_frames=record_frames,
                                  record_rate=args.record_rate, rate=rate, min_trades=100,
                                  private_mariadb=args.private_mariadb, on_result=_print_result)
+    except asyncio.CancelledError:
+        print("dhan chaos: stopped by SIGTERM; children stopped and private data removed", file=sys.stderr)
+        return 143
     finally:
+        loop.remove_signal_handler(signal.SIGTERM)
         if not args.private_mariadb:
             _drop_database(private)
         if not args.keep and args.work is None:

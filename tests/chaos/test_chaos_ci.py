@@ -30,6 +30,8 @@ async def test_short_chaos_run_loses_and_duplicates_nothing(db_settings: Setting
     # the windows tile the run: every journaled trade is in exactly one row
     assert sum(w.events for w in result.windows) == result.trades > 100, table
     assert (result.missing, result.duplicated) == (0, 0), result.lines
+    # every stored trade is in the journal too: the SIGKILLed feed's last frames came back from its write-ahead file
+    assert result.extra == 0, result.lines
     assert result.problems == 0, result.lines
     # the stack's market was the recording, served to its end by the replay server
     assert result.recording is not None and result.recording.frames >= RECORD_FRAMES
