@@ -47,12 +47,22 @@ def _sim_child(settings: Settings, out_path: str, ready: Any) -> None:
     import signal
 
     sent_at: dict[tuple[int, int, int], float] = {}
+    last_volume: dict[tuple[int, int], int] = {}
     u32 = struct.Struct("<I").unpack_from
     clock = time.time
 
     def record(_inst: object, pkt: bytes) -> None:
+        # A trade is a rise of the cumulative volume over the instrument's previous packet, as the feed sees it.
+        # The first packet of an instrument (at subscribe, after a re-centre) carries the day's volume so far:
+        # the feed takes it as a baseline, not a trade, so it is no sample (counted, it made "latencies" of
+        # seconds: the time until the option's next real trade). Repeats of a volume keep the first send time.
         if pkt[0] == 8 or pkt[0] == 4:  # full / quote: volume at offset 22
-            sent_at[(pkt[3], u32(pkt, 4)[0], u32(pkt, 22)[0])] = clock()
+            inst = (pkt[3], u32(pkt, 4)[0])
+            volume = u32(pkt, 22)[0]
+            previous = last_volume.get(inst)
+            last_volume[inst] = volume
+            if previous is not None and volume > previous:
+                sent_at.setdefault((*inst, volume), clock())
 
     async def main() -> None:
         stop = asyncio.Event()
