@@ -4,6 +4,9 @@ A quote is applied only if it is not older than the row's, in the writer's forwa
 day volume, receive time), so history from ``dhan_quotes`` and live events from the stream can overlap
 without a stale value winning. Each applied quote records, per watched column, whether the value rose or
 fell and when (``flash``), which the view turns into a brief green/red cell background.
+
+:meth:`BoardModel.take_changed` gives the rows to repaint since the last paint (a quote applied, or a
+flash that ended) and :meth:`BoardModel.view` what a row shows, so a view repaints only cells that changed.
 """
 
 from __future__ import annotations
@@ -13,7 +16,9 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-__all__ = ["COLUMNS", "FLASH_COLUMNS", "BoardModel", "QuoteRow"]
+from viz.models import fmt
+
+__all__ = ["COLUMNS", "FLASH_COLUMNS", "BoardModel", "CellView", "QuoteRow"]
 
 # (id, title) in display order
 COLUMNS: tuple[tuple[str, str], ...] = (
@@ -29,6 +34,9 @@ COLUMNS: tuple[tuple[str, str], ...] = (
     ("updated", "Updated"),
 )
 FLASH_COLUMNS = ("ltp", "volume", "oi", "bid", "ask")
+_SIGNED_COLUMNS = frozenset(("change", "change_pct", "oi_change"))  # text green when up, red when down
+# (text, text colour, background) of one cell; colours are theme names ("up", "flash_down"...) or None
+CellView = tuple[str, str | None, str | None]
 _QUOTE_FIELDS = ("ltp", "volume", "oi", "bid", "ask", "prev_close", "close", "prev_oi", "exchange_ts")
 
 
@@ -99,6 +107,9 @@ class BoardModel:
         self.dirty: set[str] = set()
         self.added = False  # rows were added since the last paint (the view resets its row count)
         self._clock = clock
+        # (key, column) -> time of the cell's running flash, oldest first (bounded by the cells, whether or
+        # not anyone takes the changes: the terminal board does not)
+        self._flashes: dict[tuple[str, str], float] = {}
 
     def add_instrument(
         self, key: str, symbol: str, *, segment: str = "", role: str = "", tick_size: float = 0.05
@@ -140,6 +151,8 @@ class BoardModel:
             old = getattr(row, column)
             if flash and old is not None and new != old:
                 row.flash[column] = (1 if new > old else -1, now)
+                self._flashes.pop((key, column), None)  # re-inserted last: the dict stays oldest first
+                self._flashes[(key, column)] = now
             setattr(row, column, new)
         prev = q.get("prev_close") or q.get("close")
         if prev:
@@ -158,6 +171,43 @@ class BoardModel:
     def take_dirty(self) -> set[str]:
         dirty, self.dirty = self.dirty, set()
         return dirty
+
+    def take_changed(self, window_s: float) -> set[str]:
+        """Rows whose cells changed since the last call: a quote was applied, or a flash older than
+        ``window_s`` ended (its background goes back). Rows that only keep flashing are not reported."""
+        now = self._clock()
+        changed = self.take_dirty()
+        ended: list[tuple[str, str]] = []
+        for cell, t in self._flashes.items():
+            if now - t <= window_s:  # still on (as in flash_of), and so is every later one
+                break
+            ended.append(cell)
+        for cell in ended:
+            del self._flashes[cell]
+            changed.add(cell[0])
+        return changed
+
+    @property
+    def flash_pending(self) -> bool:
+        """A flash is still running: its end has to be painted even if no quote arrives."""
+        return bool(self._flashes)
+
+    def view(self, key: str, window_s: float) -> list[CellView]:
+        """What each of ``COLUMNS`` shows now: text (blank when unknown), green/red text for signed
+        columns, and the flash background of a cell changed within ``window_s``."""
+        row = self.rows[key]
+        decimals = fmt.display_decimals(row.tick_size)
+        now = self._clock()
+        out: list[CellView] = []
+        for column, _ in COLUMNS:
+            value = row.value(column)
+            fg = ("up" if value > 0 else "down") if column in _SIGNED_COLUMNS and value else None
+            entry = row.flash.get(column)
+            bg = None
+            if entry is not None and value is not None and now - entry[1] <= window_s:  # blank cells stay blank
+                bg = "flash_up" if entry[0] > 0 else "flash_down"
+            out.append((fmt.board_cell(column, value, decimals, missing=""), fg, bg))
+        return out
 
     def flash_of(self, key: str, column: str, window_s: float) -> int:
         """+1/-1 while the cell's last change is younger than ``window_s``, else 0."""

@@ -4,6 +4,7 @@ Rows are strikes ascending; each side (CE/PE) holds LTP, OI, OI change (vs previ
 the greeks service's IV, delta, gamma, theta and vega. The ATM strike is the listed strike nearest the
 underlying price (the future the greeks are priced on, else the underlying's own quote), the lower one on
 a tie. :meth:`ChainModel.smile` gives IV by strike for each side, for the plot under the table.
+:meth:`ChainModel.take_dirty` gives the contracts changed since the last paint (a view repaints only those).
 """
 
 from __future__ import annotations
@@ -77,6 +78,8 @@ class ChainModel:
     underlying_price: float | None = None
     underlying_keys: set[str] = field(default_factory=set)  # quotes that move the underlying price
     version: int = 0  # bumped on every applied change (the view repaints when it moved)
+    contracts_version: int = 0  # bumped when the set of contracts (the table's rows) changed
+    dirty: set[str] = field(default_factory=set)  # sides changed since the last take_dirty()
 
     def set_contracts(self, contracts: list[OptionContract]) -> None:
         self.sides = {c.key: self.sides.get(c.key) or ChainSide(c) for c in contracts}
@@ -85,6 +88,12 @@ class ChainModel:
             self.by_strike.setdefault(side.contract.strike, {})[side.contract.option_type] = side
         self.strikes = sorted(self.by_strike)
         self.version += 1
+        self.contracts_version += 1
+
+    def take_dirty(self) -> set[str]:
+        """Keys of the sides whose quote or greeks changed since the last call."""
+        dirty, self.dirty = self.dirty, set()
+        return dirty
 
     def apply_quote(self, key: str, q: Mapping[str, Any]) -> bool:
         if key in self.underlying_keys and q.get("ltp"):
@@ -107,6 +116,7 @@ class ChainModel:
             side.volume = int(q["volume"])
         side.version += 1
         self.version += 1
+        self.dirty.add(key)
         return True
 
     def apply_greeks(self, key: str, g: Mapping[str, Any]) -> bool:
@@ -124,6 +134,7 @@ class ChainModel:
             self.underlying_price = float(g["underlying_price"])
         side.version += 1
         self.version += 1
+        self.dirty.add(key)
         return True
 
     def atm_strike(self) -> float | None:

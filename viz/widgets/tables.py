@@ -22,3 +22,12 @@ class DataTable(QTableView):
             vh.setVisible(False)
             vh.setDefaultSectionSize(ROW_HEIGHT_PX)
         self.setItemDelegate(FastCellDelegate(source, self))
+
+    def shown_rows(self) -> tuple[int, int]:
+        """First and last row in the viewport (all rows when the view cannot tell yet); ``(0, -1)`` if none."""
+        model, viewport = self.model(), self.viewport()
+        n = model.rowCount() if model is not None else 0
+        if n == 0 or viewport is None:
+            return 0, n - 1
+        top, bottom = self.rowAt(0), self.rowAt(viewport.height() - 1)
+        return max(top, 0), (n - 1 if bottom < 0 else bottom)

@@ -72,7 +72,10 @@ class QuoteBoardWindow(VizWindow):
         header = self.view.horizontalHeader()
         assert header is not None
         header.setSectionResizeMode(QHeaderView.ResizeMode.Stretch)
-        header.setSectionResizeMode(0, QHeaderView.ResizeMode.ResizeToContents)
+        # the symbol column is fitted when the rows change, not kept fitted: ResizeToContents re-measures
+        # every row on every cell update (~6 ms a frame with 200 instruments, bench/viz_frames.py)
+        header.setSectionResizeMode(0, QHeaderView.ResizeMode.Interactive)
+        self.table_model.modelReset.connect(self._fit_symbols)
         sort_col = int(self.recall("sort_column", -1))  # -1: as listed (indices, futures, stocks, options)
         sort_desc = str(self.recall("sort_desc", "false")) == "true"
         self.view.sortByColumn(sort_col, Qt.SortOrder.DescendingOrder if sort_desc else Qt.SortOrder.AscendingOrder)
@@ -91,6 +94,9 @@ class QuoteBoardWindow(VizWindow):
         self.table_model.set_filter(self.filter_edit.text(), str(self.role_box.value()))
         self.remember("filter", self.filter_edit.text())
         self.remember("role", self.role_box.value())
+
+    def _fit_symbols(self) -> None:
+        self.view.resizeColumnToContents(0)
 
     def _sort_changed(self, column: int, order: Qt.SortOrder) -> None:
         self.remember("sort_column", column)
@@ -182,10 +188,10 @@ class QuoteBoardWindow(VizWindow):
             dialog.paint()
 
     def paint_models(self) -> None:
-        self.table_model.refresh()
+        self.table_model.refresh(self.view.shown_rows())
 
     def frame(self) -> None:
-        # flashes fade on their own clock: repaint while any cell is flashing even without new data
-        if self.board.flashing_keys(0.6) or self.table_model._flashing:
+        # flashes end on their own clock (and a throttled sort comes due): refresh without new data too
+        if self.table_model.wants_frame:
             self.mark_dirty()
         super().frame()
