@@ -5,7 +5,7 @@ Processes: the simulator (child, records the send time of every trade by (segmen
 --runs): rows/s committed per table, the writer group's lag on the ticks stream (max seen), and p50/p99 of
 send -> commit for trades. Commit time is when this script first sees the trade's row: it polls
 ``MAX(cum_volume)`` per instrument every --poll-ms (primary-key reads), so figures carry up to that much
-polling delay. Uses a private database, dropped afterwards.
+polling delay plus the poll's own time (printed). Uses a private database, dropped afterwards.
 Run: .venv/bin/python bench/pipeline_e2e.py [--rates 1000,10000,max] [--seconds 10] [--runs 3]
 """
 
@@ -60,6 +60,7 @@ async def one_run(rate: float, seconds: float, redis_url: str, mysql_base: str, 
     seen: dict[tuple[int, int], list[tuple[int, float]]] = {}  # (seg code, sid) -> [(max volume, first seen)]
     seg_codes = {"IDX_I": 0, "NSE_EQ": 1, "NSE_FNO": 2, "MCX_COMM": 5}
     max_lag = 0
+    poll_s: list[float] = []  # how long each poll took: the figures carry up to that much of its own delay
     try:  # everything after the children started: a failure still stops them and drops the database
         conn = await aiomysql.connect(**{**target.connect_kwargs(), "autocommit": True})
         t_end = time.monotonic() + 40
@@ -75,10 +76,13 @@ async def one_run(rate: float, seconds: float, redis_url: str, mysql_base: str, 
             t0_wall = time.time()
             last_lag_check = 0.0
             while time.monotonic() - t0 < seconds:
+                q0 = time.perf_counter()
                 await cur.execute("SELECT exchange_segment, security_id, MAX(cum_volume) FROM dhan_ticks "
                                   "GROUP BY exchange_segment, security_id")
+                rows = await cur.fetchall()
                 now = time.time()
-                for seg, sid, vol in await cur.fetchall():
+                poll_s.append(time.perf_counter() - q0)
+                for seg, sid, vol in rows:
                     key = (seg_codes.get(seg, -1), int(sid))
                     hist = seen.setdefault(key, [])
                     if not hist or hist[-1][0] < vol:
@@ -130,7 +134,8 @@ async def one_run(rate: float, seconds: float, redis_url: str, mysql_base: str, 
     lat.sort()
     pct = (lambda q: lat[min(len(lat) - 1, int(q * len(lat)))] * 1000) if lat else (lambda q: float("nan"))
     out = {f"{t}_per_s": (counts1[t] - counts0[t]) / el for t in TABLES}
-    out.update({"p50_ms": pct(0.5), "p99_ms": pct(0.99), "max_lag": float(max_lag), "samples": float(len(lat))})
+    out.update({"p50_ms": pct(0.5), "p99_ms": pct(0.99), "max_lag": float(max_lag), "samples": float(len(lat)),
+                "poll_ms": statistics.median(poll_s) * 1000 if poll_s else float("nan")})
     return out
 
 
@@ -151,7 +156,8 @@ def main() -> None:
         print(f"rate {r:>6}: ticks rows/s {med['dhan_ticks_per_s']:>8,.0f}  summary upserts/s "
               f"{med['dhan_trade_summary_per_s']:>6,.0f}  writer lag max {med['max_lag']:>8,.0f}  "
               f"send->commit p50 {med['p50_ms']:7.1f} ms  p99 {med['p99_ms']:7.1f} ms  "
-              f"(trades {med['samples']:,.0f}; median of {args.runs})", flush=True)
+              f"(trades {med['samples']:,.0f}; median of {args.runs}; one poll takes {med['poll_ms']:.1f} ms)",
+              flush=True)
 
 
 if __name__ == "__main__":
