@@ -159,8 +159,12 @@ class Settings(BaseSettings):
     # with half the lock time and bisect work of 4000. The timer only shapes batches below the drain rate
     # (a backlog fills them by size). End to end at 10k frames/s (~27k entries/s, bench/pipeline_e2e.py,
     # medians of 2): 50 ms gave send->commit p50 99 / p99 186 ms, 20 ms gave 74 / 146 ms at the same rows/s.
+    # Once the writer kept the deadline itself (stop 9; before, Redis closed each batch 15-50 ms late) and the
+    # bench polled cheaply, four sets of 3 runs at 10k/s: 20 ms p50 49-51 / p99 96-109 ms, 10 ms p50 38-44 /
+    # p99 83-102 ms (one outlier set 71 / 186); at 1k/s 20 ms 34 / 39, 10 ms 25 / 31, 5 ms 18 / 25 ms.
+    # 10 ms: at most ~100 commits/s when quiet, an easy load for MySQL.
     writer_batch_max: int = Field(2000, ge=1, description="entries per MySQL transaction at most")
-    writer_batch_ms: int = Field(20, ge=1, description="longest wait to fill a batch (ms)")
+    writer_batch_ms: int = Field(10, ge=1, description="longest wait to fill a batch (ms)")
     writer_pool_size: int = Field(4, ge=1, le=64, description="MySQL connections per writer")
     writer_consumer: str | None = Field(None, description="consumer name in group 'writer' (default host-pid)")
     writer_claim_idle_ms: int = Field(30_000, ge=1000, description="pending entries idle this long are reclaimed")
