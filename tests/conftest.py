@@ -27,6 +27,13 @@ def free_port() -> int:
 
 
 _PREFIXES: set[str] = set()
+_TMP_DIRS: set[Path] = set()  # make_settings' default spool and journal folders, removed at the end
+
+
+def track_prefix(prefix: str) -> str:
+    """A key prefix a test uses without make_settings (e.g. a subprocess's env): deleted at the end too."""
+    _PREFIXES.add(prefix)
+    return prefix
 
 
 def make_settings(**overrides: Any) -> Settings:
@@ -44,6 +51,7 @@ def make_settings(**overrides: Any) -> Settings:
         "spool_dir": Path(os.environ.get("TMPDIR", "/tmp")) / f"dhan-spool-{uuid.uuid4().hex[:8]}",
         "journal_dir": Path(os.environ.get("TMPDIR", "/tmp")) / f"dhan-journal-{uuid.uuid4().hex[:8]}",
     }
+    _TMP_DIRS.update(p for name, p in base.items() if name in ("spool_dir", "journal_dir") and name not in overrides)
     base.update(overrides)
     _PREFIXES.add(str(base["key_prefix"]))
     return Settings(_env_file=None, **base)  # type: ignore[call-arg]
@@ -51,9 +59,15 @@ def make_settings(**overrides: Any) -> Settings:
 
 @pytest.fixture(scope="session", autouse=True)
 def _remove_test_keys() -> Iterator[None]:
-    """Whatever a test left in the shared local Redis under its unique prefix is deleted at the end."""
+    """Whatever a test left in the shared local Redis under its unique prefix is deleted at the end, and the
+    default spool and journal folders of make_settings with it."""
     yield
+    import shutil
+
     import redis
+
+    for folder in _TMP_DIRS:
+        shutil.rmtree(folder, ignore_errors=True)
 
     client = redis.Redis.from_url(os.environ.get("DHAN_TEST_REDIS_URL", "redis://127.0.0.1:6379/0"))
     try:

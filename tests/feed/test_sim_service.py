@@ -19,7 +19,7 @@ from feed.sim.cli import SimService, add_arguments, apply_overrides
 from shared.errors import ConfigError
 from shared.keys import Keys
 from shared.settings import Settings
-from tests.conftest import eventually, make_settings
+from tests.conftest import eventually, make_settings, track_prefix
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -71,7 +71,7 @@ def test_overrides_from_the_command_line() -> None:
 
 
 def test_dhan_sim_runs_for_its_duration(tmp_path: Path) -> None:
-    prefix = f"tsim{os.getpid()}:"
+    prefix = track_prefix(f"tsim{os.getpid()}:")
     env = {k: v for k, v in os.environ.items() if not k.startswith("DHAN_")}
     env.update({"DHAN_KEY_PREFIX": prefix, "PYTHONPATH": str(ROOT), "DHAN_LOG_FORMAT": "json"})
     proc = subprocess.run(
@@ -101,7 +101,7 @@ def test_a_port_in_use_is_a_one_line_error(tmp_path: Path) -> None:
         busy.listen()
         port = busy.getsockname()[1]
         env = {k: v for k, v in os.environ.items() if not k.startswith("DHAN_")}
-        env.update({"DHAN_KEY_PREFIX": f"tsim{os.getpid()}b:", "PYTHONPATH": str(ROOT),
+        env.update({"DHAN_KEY_PREFIX": track_prefix(f"tsim{os.getpid()}b:"), "PYTHONPATH": str(ROOT),
                     "DHAN_LOG_FORMAT": "json"})
         proc = subprocess.run(
             [sys.executable, "-m", "shared.cli", "sim", "--port", str(port), "--duration", "5"],
