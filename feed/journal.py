@@ -141,10 +141,13 @@ def wal_path(directory: Path, instance: str) -> Path:
 Record = tuple[float, bytes | dict[str, Any]]  # a frame, or a note (meta dict), with its time
 
 
+_WRITER_NOTES = frozenset({"file", "session", "recovered"})
+
+
 def _is_stream_meta(meta: Mapping[str, Any] | None) -> bool:
-    """A meta record the feed put in the stream (a universe change), not one the writer adds by itself
-    (file, session, recovered, the universe snapshot at a day rotation)."""
-    return meta is not None and meta.get("type") == "universe" and not meta.get("snapshot")
+    """A meta record the feed put in the stream (``note``, ``note_universe``), not one the writer adds by
+    itself (file, session, recovered, the universe snapshot at a day rotation)."""
+    return meta is not None and meta.get("type") not in _WRITER_NOTES and not meta.get("snapshot")
 
 
 def _record_key(record: Record) -> tuple[float, Any]:

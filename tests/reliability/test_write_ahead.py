@@ -74,6 +74,7 @@ _WRITER = textwrap.dedent("""
                 j.append(frame, ts)
             if start == 2500:
                 j.note_universe({"NSE_EQ:2885": b'{"seg":"NSE_EQ","sid":2885,"tick_size":0.1}'}, [])
+                j.note("marker", {"at": start})  # any note of the feed's is a stream record too
             j.write_ahead()  # as the publisher does before each send
             if start + chunk < len(items) - held:
                 j._wake.set()  # let the writer thread take this chunk (its timer is a minute)
@@ -116,7 +117,7 @@ async def test_frames_of_a_killed_writer_are_recovered_once_in_order(
     main_path = next(tmp_path.glob("*.djr"))  # noqa: ASYNC240 (a test's tmp dir)
     in_journal = sum(1 for _ in JournalReader(main_path).frames())
     taken = sum(min(chunk, 5000 - s) for s in range(0, 5000, chunk) if s + chunk < 5000 - held)
-    assert in_journal == taken and written_before_kill == taken + (taken >= 2500 + chunk)  # (+ the note)
+    assert in_journal == taken and written_before_kill == taken + 2 * (taken >= 2500 + chunk)  # (+ the notes)
 
     settings = make_settings(journal_dir=tmp_path, journal_block_kb=8)
     j = Journal(settings, instance="feed", clock=lambda: DAY1_EVENING - 3000)
@@ -132,6 +133,7 @@ async def test_frames_of_a_killed_writer_are_recovered_once_in_order(
     assert sum(1 for r in records[: universe[0][0]] if isinstance(r[1], bytes)) == 2500 + chunk  # its place
     kinds = [m["type"] for _, m in metas]
     assert kinds.count("recovered") == 1 and kinds.count("session") == 2
+    assert kinds.count("marker") == 1 and metas[kinds.index("marker")][0] == universe[0][0] + 1
     assert not wal_path(tmp_path, "feed").exists()  # a clean stop leaves no write-ahead file
 
 
