@@ -85,6 +85,9 @@ class Settings(BaseSettings):
     sim_host: str = Field("127.0.0.1", description="address the simulator binds and the feed dials")
     sim_port: int = Field(8765, ge=1, le=65535, description="simulator port (WebSocket at /, CSVs over HTTP)")
     sim_token: SecretStr | None = Field(None, description="simulator accepts only this token when set")
+    sim_faults: bool = Field(
+        False, description="simulator accepts POST /fault (fault injection, as dhan sim --faults); needs DHAN_SIM_TOKEN"
+    )
     instruments_url: str | None = Field(None, description="scrip master URL or file path")
 
     # --- universe ---
