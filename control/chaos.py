@@ -43,7 +43,7 @@ from control.chaos_windows import WindowCounts, count_by_window
 from control.supervisor import ChildSpec, Supervisor
 from shared.errors import ConfigError
 from shared.keys import Keys
-from shared.logs import get_logger
+from shared.logs import add_secrets, get_logger
 from shared.settings import Settings
 
 __all__ = [
@@ -444,6 +444,7 @@ async def run_chaos(settings: Settings, work: Path, faults: list[str], *, journa
     update: dict[str, Any] = {"sim_port": free_port(), "key_prefix": f"chaos{uuid.uuid4().hex[:8]}:"}
     if settings.sim_token is None:  # POST /fault needs one (feed.sim.guard)
         update["sim_token"] = SecretStr(secrets.token_urlsafe(24))
+        add_secrets([update["sim_token"].get_secret_value()])
     try:
         if private_mariadb:
             mariadb = ChaosMariaDB(work)

@@ -284,6 +284,22 @@ class Settings(BaseSettings):
     def redis_url_masked(self) -> str:
         return mask_url(self.redis_url.get_secret_value())
 
+    def secret_values(self) -> list[str]:
+        """Every secret held, for log redaction: each token, and each URL's password as written and decoded."""
+        out: list[str] = []
+        for name in type(self).model_fields:
+            value = getattr(self, name)
+            if not isinstance(value, SecretStr) or not value.get_secret_value():
+                continue
+            raw = value.get_secret_value()
+            if "://" not in raw:
+                out.append(raw)
+                continue
+            password = urlsplit(raw).password
+            if password:
+                out += [password, unquote(password)]
+        return out
+
     def masked(self) -> dict[str, Any]:
         """Effective settings for display: secrets as ``***``, URLs with their passwords masked."""
         out: dict[str, Any] = {}
