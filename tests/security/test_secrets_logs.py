@@ -229,3 +229,20 @@ def test_secret_values_hold_every_form() -> None:
     values = set(s.secret_values())
     assert {TOKEN, "sim-" + "ab" * 10, REDIS_PW, quote(REDIS_PW, safe=""), MYSQL_PW} <= values
     assert not any("://" in v for v in values)  # passwords, not whole URLs (the host stays readable)
+
+
+@pytest.mark.parametrize("fmt", ["json", "console"])
+async def test_stdlib_records_with_a_secret_traceback_are_redacted(fmt: str, reject_401: str,
+                                                                   capsys: pytest.CaptureFixture[str],
+                                                                   restore_logging: None) -> None:
+    """aiohttp, redis and aiomysql log through the stdlib ``logging``: their records go through the same
+    renderer, tracebacks included."""
+    configure_logging("probe", fmt=fmt, secrets=[TOKEN])
+    async with aiohttp.ClientSession() as http:
+        try:
+            await http.ws_connect(f"ws://{reject_401}/?token={TOKEN}")
+        except aiohttp.WSServerHandshakeError as exc:
+            logging.getLogger("aiohttp.client").error("handshake failed: %s", exc, exc_info=exc)
+    out = capsys.readouterr().out
+    assert "handshake failed" in out and "WSServerHandshakeError" in out and "***" in out
+    assert_clean(out, f"stdlib records ({fmt})")
