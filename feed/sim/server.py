@@ -394,8 +394,7 @@ class SimServer:
             "tokens_expired": self._tokens_expired,
             "refused": {str(k): v for k, v in self.refused.items()},
             "bad_requests": self.bad_requests,
-            "faults": self.settings.sim_faults,
-            "faults_refused": self.faults_refused,
+            "faults": self.settings.sim_faults, "faults_refused": self.faults_refused,
             "foreign_origin_refused": self.origin_guard.refused,
             "clients": [c.summary() for c in self._conns.values()],
         }
