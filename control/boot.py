@@ -20,11 +20,17 @@ __all__ = ["check_display", "make_app", "run_control"]
 
 
 def check_display() -> None:
-    """A one-line error instead of Qt's abort when there is no display."""
-    if sys.platform != "linux" or os.environ.get("QT_QPA_PLATFORM"):
+    """A one-line error instead of Qt's abort when there is no display or X11 libraries Qt's xcb platform
+    loads are missing."""
+    if sys.platform != "linux":
         return
-    if not (os.environ.get("DISPLAY") or os.environ.get("WAYLAND_DISPLAY")):
+    if not (os.environ.get("QT_QPA_PLATFORM") or os.environ.get("DISPLAY") or os.environ.get("WAYLAND_DISPLAY")):
         raise ConfigError("no display: run it under X11/Wayland, or set QT_QPA_PLATFORM=offscreen")
+    from viz.qtcheck import xcb_problem  # Qt-free; the viz windows' boot asks the same
+
+    problem = xcb_problem()
+    if problem is not None:
+        raise ConfigError(problem)
 
 
 def make_app() -> object:

@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import asyncio
 import os
+import secrets
 import signal
 import time
 import uuid
@@ -42,7 +43,7 @@ from control.chaos_windows import WindowCounts, count_by_window
 from control.supervisor import ChildSpec, Supervisor
 from shared.errors import ConfigError
 from shared.keys import Keys
-from shared.logs import get_logger
+from shared.logs import add_secrets, get_logger
 from shared.settings import Settings
 
 __all__ = [
@@ -173,9 +174,11 @@ class ChaosEnv:
         import aiohttp
 
         url = f"http://{self.settings.sim_host}:{self.settings.sim_port}/fault"
-        async with aiohttp.ClientSession() as session, session.post(url, params=query) as resp:
+        token = self.settings.sim_token.get_secret_value() if self.settings.sim_token is not None else ""
+        async with aiohttp.ClientSession() as session, session.post(url, params={**query, "token": token}) as resp:
             if resp.status != 200:
-                raise RuntimeError(f"chaos: simulator refused fault {query}: HTTP {resp.status}")
+                why = (await resp.text())[:200]
+                raise RuntimeError(f"chaos: simulator refused fault {query}: HTTP {resp.status} {why}")
 
     async def feed_reconnected(self, before: int) -> None:
         """Wait for the feed's connection count in the events stream to pass ``before``."""
@@ -399,7 +402,7 @@ class ChaosResult:
 
 def _env_for(settings: Settings, redis_url: str, journal_dir: Path, spool_dir: Path,
              sim_rate: float) -> dict[str, str]:
-    return {
+    env = {
         "DHAN_REDIS_URL": redis_url,
         "DHAN_MYSQL_URL": settings.mysql_url.get_secret_value(),
         "DHAN_KEY_PREFIX": settings.key_prefix,
@@ -415,6 +418,9 @@ def _env_for(settings: Settings, redis_url: str, journal_dir: Path, spool_dir: P
         # stays silent for good, which is not a fault of the stack
         "DHAN_MONITOR_INSTRUMENT_SILENT_S": "86400",
     }
+    if settings.sim_token is not None:  # the replay's fault injection needs it; the feed presents it too
+        env["DHAN_SIM_TOKEN"] = settings.sim_token.get_secret_value()
+    return env
 
 
 def _needs_greeks(faults: list[str]) -> bool:
@@ -436,6 +442,9 @@ async def run_chaos(settings: Settings, work: Path, faults: list[str], *, journa
     await asyncio.to_thread(work.mkdir, parents=True, exist_ok=True)
     mariadb: ChaosMariaDB | None = None
     update: dict[str, Any] = {"sim_port": free_port(), "key_prefix": f"chaos{uuid.uuid4().hex[:8]}:"}
+    if settings.sim_token is None:  # POST /fault needs one (feed.sim.guard)
+        update["sim_token"] = SecretStr(secrets.token_urlsafe(24))
+        add_secrets([update["sim_token"].get_secret_value()])
     try:
         if private_mariadb:
             mariadb = ChaosMariaDB(work)
@@ -486,8 +495,8 @@ async def _run_stack(settings: Settings, work: Path, faults: list[str], recordin
     services = ("feed", "writer", "greeks", "monitor") if _needs_greeks(faults) else ("feed", "writer", "monitor")
     sup = Supervisor(work / "logs", stable_s=5.0)
     # the replay is the simulator's stand-in: same port, same URL; --hold keeps it up once the journal is served
-    sup.add(ChildSpec("replay", ("replay", *map(str, recording.paths), "--speed", f"{speed:.6g}", "--hold"),
-                      env=env_vars))
+    sup.add(ChildSpec("replay", ("replay", *map(str, recording.paths), "--speed", f"{speed:.6g}", "--hold",
+                                 "--faults"), env=env_vars))
     for name in services:
         sup.add(ChildSpec(name, (name,), env=env_vars))
     client = aioredis.Redis.from_url(redis.url, socket_connect_timeout=1, socket_timeout=5)

@@ -1,8 +1,11 @@
 """The ``.env`` file (Qt-free): show it with secrets masked, validate an edit with the Settings class, write it.
 
 * :func:`masked_text` shows the file with every secret value masked (``***``, or the URL with its password
-  masked). When the edited text comes back, a value still equal to its masked form means "unchanged" and the
-  original secret is put back (:func:`unmask_text`), so secrets never have to be shown to be kept.
+  masked). A secret is a ``SecretStr`` setting (``DHAN_ACCESS_TOKEN``, ``DHAN_REDIS_URL``, ...) or any variable
+  whose name contains PASSWORD, TOKEN, SECRET or KEY, in any case (docker compose's ``REDIS_PASSWORD``,
+  ``MYSQL_ROOT_PASSWORD`` ...; the settings themselves are read case-insensitively). When the edited text
+  comes back, a value still equal to its masked form means "unchanged" and the original secret is put back
+  (:func:`unmask_text`), so secrets never have to be shown to be kept.
 * :func:`validate` loads the text through :class:`~shared.settings.Settings` exactly as a service would (the
   process environment still overrides the file) and returns the settings or a one-line error.
 * :func:`write_env` never writes an invalid file, and writes atomically with mode 0600 (a temp file created
@@ -23,11 +26,15 @@ from pydantic import SecretStr
 from shared.errors import ConfigError
 from shared.settings import Settings, load_settings, mask_url
 
-__all__ = ["SECRET_FIELDS", "changed_fields", "masked_text", "read_env", "unmask_text", "validate", "write_env"]
+__all__ = [
+    "SECRET_FIELDS", "SECRET_WORDS", "changed_fields", "is_secret", "masked_text", "read_env", "unmask_text",
+    "validate", "write_env",
+]  # fmt: skip
 
 SECRET_FIELDS = frozenset(n for n, f in Settings.model_fields.items()
                           if f.annotation is not None and "SecretStr" in str(f.annotation))
-_LINE = re.compile(r"^(\s*(?:export\s+)?)(DHAN_[A-Z0-9_]+)(\s*=\s*)(.*?)\s*$")
+SECRET_WORDS = ("PASSWORD", "TOKEN", "SECRET", "KEY")
+_LINE = re.compile(r"^(\s*(?:export\s+)?)([A-Za-z_][A-Za-z0-9_]*)(\s*=\s*)(.*?)\s*$")
 
 
 def _strip_quotes(v: str) -> str:
@@ -41,8 +48,10 @@ def _mask(value: str) -> str:
     return mask_url(raw) if "://" in raw else "***"
 
 
-def _is_secret(var: str) -> bool:
-    return var.removeprefix("DHAN_").lower() in SECRET_FIELDS
+def is_secret(var: str) -> bool:
+    """True for a variable whose value the editor masks (see the module docstring)."""
+    upper = var.upper()
+    return upper.removeprefix("DHAN_").lower() in SECRET_FIELDS or any(w in upper for w in SECRET_WORDS)
 
 
 def read_env(path: Path) -> str:
@@ -67,7 +76,7 @@ def masked_text(text: str) -> str:
     lines = []
     for line in text.splitlines():
         m = _LINE.match(line)
-        if m and not line.lstrip().startswith("#") and _is_secret(m.group(2)):
+        if m and not line.lstrip().startswith("#") and is_secret(m.group(2)):
             line = f"{m.group(1)}{m.group(2)}{m.group(3)}{_mask(m.group(4))}"
         lines.append(line)
     return "\n".join(lines) + ("\n" if text.endswith("\n") or not text else "")
@@ -79,7 +88,7 @@ def unmask_text(edited: str, original: str) -> str:
     lines = []
     for line in edited.splitlines():
         m = _LINE.match(line)
-        if m and not line.lstrip().startswith("#") and _is_secret(m.group(2)) and m.group(2) in orig:
+        if m and not line.lstrip().startswith("#") and is_secret(m.group(2)) and m.group(2) in orig:
             old = orig[m.group(2)]
             if m.group(4) == _mask(old):
                 line = f"{m.group(1)}{m.group(2)}{m.group(3)}{old}"

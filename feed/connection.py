@@ -26,7 +26,7 @@ from feed.subscriptions import ShardPlan
 from shared.backoff import backoff_s
 from shared.clock import Clock, system_clock
 from shared.errors import AuthError
-from shared.logs import get_logger
+from shared.logs import clip, get_logger
 from shared.markethours import is_market_open
 from shared.settings import Settings, mask_url
 
@@ -133,8 +133,9 @@ class DhanConnection:
                                                 compress=0)
         except (aiohttp.ClientError, OSError, TimeoutError) as exc:
             self.attempt += 1
+            # redacted before it is cut: a cut token would no longer be recognised (aiohttp's text holds the URL)
             self.log.warning("connect_failed", url=mask_url(url), attempt=self.attempt,
-                             error=str(exc).splitlines()[0][:200] or type(exc).__name__)
+                             error=clip(exc) or type(exc).__name__)
             return
         self._ws = ws
         t_conn = self.clock()
@@ -160,7 +161,7 @@ class DhanConnection:
                     raise reader.exception()  # type: ignore[misc]
                 cause = reader.result()
         except (aiohttp.ClientError, OSError, ConnectionError) as exc:
-            cause = f"error: {exc}"
+            cause = f"error: {clip(exc)}"
         finally:
             self.connected.clear()
             self._ws = None
@@ -195,7 +196,7 @@ class DhanConnection:
             elif msg.type in (aiohttp.WSMsgType.CLOSE, aiohttp.WSMsgType.CLOSING, aiohttp.WSMsgType.CLOSED):
                 return "server_closed"
             elif msg.type is aiohttp.WSMsgType.ERROR:
-                return f"error: {ws.exception()}"
+                return f"error: {clip(ws.exception())}"
 
     async def _guard_routine(self, stopping: asyncio.Event, t_conn: float) -> str:
         """Returns "shutdown" when asked to stop, "stall" when the socket went silent in market hours."""

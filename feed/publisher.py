@@ -34,7 +34,7 @@ from redis.exceptions import RedisError
 from feed.resp import RespConnection, RespError
 from shared.backoff import backoff_s
 from shared.keys import Keys
-from shared.logs import get_logger
+from shared.logs import clip, get_logger
 from shared.settings import Settings
 
 __all__ = ["KIND_DEPTH", "KIND_QUOTES", "KIND_TICKS", "Publisher"]
@@ -247,7 +247,7 @@ class Publisher:
                 await self._drop_connection()
                 if self.outage_started is None:
                     self.outage_started = time.time()
-                    self.log.warning("redis_write_failed", error=str(exc).splitlines()[0][:200],
+                    self.log.warning("redis_write_failed", error=clip(exc),
                                      buffered=self.buffered)
                 delay = backoff_s(attempt, base_s=0.1, cap_s=5.0)
                 if attempt % 10 == 0:

@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from feed.replay import ReplayServer
+from feed.sim.cli import add_faults_argument
 from shared.errors import ConfigError
 from shared.service import Service
 from shared.settings import Settings
@@ -79,7 +80,8 @@ class ReplayService(Service):
             "packets_sent": sent, "packets_per_s": round((sent - sent_prev) / max(now - t_prev, 1e-9), 1),
             "replay_started": s["replay_started"], "replay_finished": s["replay_finished"],
             "journal_ts": round(s["journal_ts"], 3), "unrouted": s["unrouted"],
-            "bad_requests": s["bad_requests"],
+            "bad_requests": s["bad_requests"], "faults_refused": s["faults_refused"],
+            "foreign_origin_refused": s["foreign_origin_refused"],
         }
 
 
@@ -94,6 +96,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--start-quiet-s", type=float, default=0.3,
                         help="start once subscriptions have been quiet this long (default 0.3)")
     parser.add_argument("--hold", action="store_true", help="stay up after the journal is served")
+    add_faults_argument(parser)
 
 
 async def run(args: argparse.Namespace, settings: Settings) -> int:
@@ -102,6 +105,8 @@ async def run(args: argparse.Namespace, settings: Settings) -> int:
     speed = parse_speed(args.speed)
     if args.port is not None and not 0 <= args.port <= 65535:
         raise ConfigError(f"--port {args.port} is not a port number")
+    if args.faults:
+        settings = settings.model_copy(update={"sim_faults": True})
     text = await fetch_scrip_master(args.instruments) if args.instruments else None
     server = ReplayServer(settings, args.journal, speed=speed, host=args.host, port=args.port,
                           start_quiet_s=args.start_quiet_s, instruments_text=text)

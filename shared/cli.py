@@ -94,37 +94,29 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def run_command(name: str, module: Any, args: argparse.Namespace) -> int:
-    from shared.logs import configure_logging, get_logger
+    from shared.logs import configure_logging, get_logger, redact
     from shared.settings import load_settings
 
     try:
         settings = load_settings()
-        secrets = [
-            s.get_secret_value()
-            for s in (settings.access_token, settings.sim_token)
-            if s is not None
-        ]
-        mysql_pw = settings.mysql.password.get_secret_value()
-        if mysql_pw:
-            secrets.append(mysql_pw)
         configure_logging(
             name,
             level=args.log_level or settings.log_level,
             fmt=args.log_format or settings.log_format,
-            secrets=secrets,
+            secrets=settings.secret_values(),  # the Dhan and sim tokens, the Redis and MySQL passwords
         )
         result = module.run(args, settings)
         if inspect.iscoroutine(result):
             result = asyncio.run(result)
         return int(result or 0)
     except DhanError as exc:
-        print(f"dhan {name}: error: {exc}", file=sys.stderr)
+        print(f"dhan {name}: error: {redact(str(exc))}", file=sys.stderr)
         return exc.exit_code
     except KeyboardInterrupt:
         return 130
     except Exception as exc:  # unexpected: keep the traceback in the log, one line for the person
         get_logger(name).exception("unexpected_error")
-        print(f"dhan {name}: unexpected error: {type(exc).__name__}: {exc}", file=sys.stderr)
+        print(f"dhan {name}: unexpected error: {type(exc).__name__}: {redact(str(exc))}", file=sys.stderr)
         return 1
 
 

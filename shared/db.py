@@ -18,6 +18,7 @@ import pymysql
 
 from shared.clock import ist_now
 from shared.errors import MySQLUnavailable, SchemaMismatch
+from shared.logs import clip
 from shared.schema import SCHEMA_VERSION, apply_migrations, ensure_partitions, read_version
 from shared.settings import Settings
 
@@ -49,7 +50,7 @@ def mysql_unavailable(settings: Settings, cause: BaseException | str) -> MySQLUn
         if isinstance(cause, pymysql.err.MySQLError) and len(cause.args) > 1
         else str(cause)
     )
-    text = (text.splitlines() or [type(cause).__name__ if isinstance(cause, BaseException) else ""])[0][:160]
+    text = clip(text, 160) or (type(cause).__name__ if isinstance(cause, BaseException) else "")
     return MySQLUnavailable(
         f"MySQL at {settings.mysql.masked} is not reachable ({text}); "
         "start it (start-stop-daemon --start --oknodo --background --exec /usr/sbin/mariadbd) "

@@ -38,7 +38,7 @@ from redis.exceptions import ResponseError
 from shared.backoff import backoff_s
 from shared.clock import IST
 from shared.keys import Keys
-from shared.logs import get_logger
+from shared.logs import clip, get_logger
 from shared.settings import Settings
 
 __all__ = [
@@ -250,7 +250,7 @@ class GapRecorder:
                 self.failures += 1
                 attempt += 1
                 pending_first = True
-                self.log.warning("gaps_retry", error=str(exc).splitlines()[0][:200] if str(exc) else type(exc).__name__,
+                self.log.warning("gaps_retry", error=clip(exc) or type(exc).__name__,
                                  attempt=attempt)
                 delay = backoff_s(attempt, base_s=0.2, cap_s=5.0)
                 with contextlib.suppress(TimeoutError):
@@ -308,7 +308,7 @@ class GapRecorder:
                                     await self._crash_gap(cur, eid, event)
                                 self.rows_changed += await apply_event(cur, eid.decode(), event)
                         except (TypeError, ValueError) as exc:  # a malformed event is skipped, never retried
-                            self.log.warning("gaps_bad_event", entry=eid.decode(), error=str(exc)[:200])
+                            self.log.warning("gaps_bad_event", entry=eid.decode(), error=clip(exc))
                 await conn.commit()
             except BaseException:
                 await conn.rollback()
@@ -332,7 +332,7 @@ async def run_gap_recorder(settings: Settings, consumer: str, stopping: asyncio.
             pool = await create_pool(settings, minsize=1, maxsize=1)
         except (MySQLUnavailable, SchemaMismatch, OSError) as exc:
             attempt += 1
-            log.warning("gaps_pool_retry", error=str(exc)[:200], attempt=attempt)
+            log.warning("gaps_pool_retry", error=clip(exc), attempt=attempt)
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(stopping.wait(), backoff_s(attempt, base_s=0.5, cap_s=10.0))
     if pool is None:

@@ -1,48 +1,79 @@
 """Logging, configured once per process: structlog events, JSON to stdout (console renderer on a TTY).
 
 Warnings and errors are also kept in :data:`LOG_SINK` so the service can append them to the capped
-``dhan:logs`` stream (see ``shared.service``). Known secret values are redacted from every event before it is
-rendered, so a token or password that slips into an exception text still never reaches a log.
+``dhan:logs`` stream (see ``shared.service``). Known secret values (``configure_logging(secrets=...)``,
+:func:`add_secrets`) are redacted from every rendered line, the formatted traceback included, and from what
+goes to the sink, so a token or password that slips into an exception text never reaches a log. Text that is
+cut short must be redacted before it is cut (:func:`clip`): a cut secret is no longer recognised.
 """
 
 from __future__ import annotations
 
 import collections
 import logging
+import re
 import sys
+from collections.abc import Iterable
 from typing import Any
+from urllib.parse import quote, quote_plus
 
 import orjson
 import structlog
 
-__all__ = ["LOG_SINK", "configure_logging", "get_logger", "redact"]
+__all__ = ["LOG_SINK", "add_secrets", "clip", "configure_logging", "get_logger", "redact"]
 
 LOG_SINK: collections.deque[dict[str, Any]] = collections.deque(maxlen=10_000)
-_SECRETS: list[str] = []
+MIN_SECRET_CHARS = 4  # shorter values would mask ordinary words
+_SECRETS: set[str] = set()
+_pattern: re.Pattern[str] | None = None
 _SINK_LEVELS = frozenset({"warning", "error", "critical", "exception"})
 
 
+def _forms(secret: str) -> set[str]:
+    """The ways a secret is written in a line: as is, URL-encoded (a password inside a URL), and escaped by
+    JSON (the JSON renderer) or ``repr`` (exception texts)."""
+    json_form = orjson.dumps(secret).decode()[1:-1]
+    return {secret, quote(secret, safe=""), quote(secret), quote_plus(secret), json_form, repr(secret)[1:-1]}
+
+
+def add_secrets(secrets: Iterable[str | None]) -> None:
+    """Redact these values from now on (as well as those already known)."""
+    global _pattern
+    for secret in secrets:
+        if secret and len(secret) >= MIN_SECRET_CHARS:
+            _SECRETS.update(f for f in _forms(secret) if len(f) >= MIN_SECRET_CHARS)
+    if _SECRETS:  # longest first: a secret that contains another is replaced whole
+        _pattern = re.compile("|".join(re.escape(s) for s in sorted(_SECRETS, key=len, reverse=True)))
+
+
 def redact(text: str) -> str:
-    for secret in _SECRETS:
-        if secret in text:
-            text = text.replace(secret, "***")
-    return text
+    """``text`` with every known secret replaced by ``***`` (unchanged, and cheap, when none is known)."""
+    pattern = _pattern
+    return text if pattern is None else pattern.sub("***", text)
 
 
-def _redact_processor(_: Any, __: str, event_dict: dict[str, Any]) -> dict[str, Any]:
-    if not _SECRETS:
-        return event_dict
-    for key, value in event_dict.items():
-        if isinstance(value, str):
-            event_dict[key] = redact(value)
-    return event_dict
+def clip(text: object, limit: int = 200) -> str:
+    """First line of ``text``, redacted, then cut to ``limit`` characters (for error fields and messages)."""
+    lines = redact(str(text)).splitlines()
+    return lines[0][:limit] if lines else ""
 
 
 def _sink_processor(_: Any, method: str, event_dict: dict[str, Any]) -> dict[str, Any]:
     if event_dict.get("level", method) in _SINK_LEVELS:
-        LOG_SINK.append({k: (v if isinstance(v, (int, float, bool)) or v is None else str(v))
+        LOG_SINK.append({k: (v if isinstance(v, (int, float, bool)) or v is None else redact(str(v)))
                          for k, v in event_dict.items()})
     return event_dict
+
+
+class _Redacted:
+    """Wraps the renderer: the finished line is redacted, after the traceback was formatted into it."""
+
+    def __init__(self, renderer: Any) -> None:
+        self.renderer = renderer
+
+    def __call__(self, logger: Any, method: str, event_dict: dict[str, Any]) -> Any:
+        line = self.renderer(logger, method, event_dict)
+        return redact(line) if _pattern is not None and isinstance(line, str) else line
 
 
 class _StdoutLogger:
@@ -72,15 +103,17 @@ def configure_logging(
     service: str, *, level: str = "info", fmt: str = "auto", secrets: list[str] | None = None
 ) -> None:
     """Set up structlog and route stdlib loggers (aiohttp, redis, aiomysql) through the same chain."""
-    _SECRETS[:] = [s for s in (secrets or []) if s and len(s) >= 4]
+    global _pattern
+    _SECRETS.clear()
+    _pattern = None
+    add_secrets(secrets or [])
     use_console = fmt == "console" or (fmt == "auto" and sys.stdout.isatty())
     shared: list[Any] = [
         structlog.contextvars.merge_contextvars,
         structlog.processors.add_log_level,
         structlog.processors.TimeStamper(fmt="iso", utc=True),
-        _redact_processor,
     ]
-    renderer: Any = (
+    renderer = _Redacted(
         # plain tracebacks: rich's default shows local variables, which could hold a token or password
         structlog.dev.ConsoleRenderer(colors=False, exception_formatter=structlog.dev.plain_traceback)
         if use_console
@@ -100,7 +133,9 @@ def configure_logging(
     structlog.contextvars.clear_contextvars()
     structlog.contextvars.bind_contextvars(service=service)
     handler = _CurrentStdoutHandler()
-    handler.setFormatter(structlog.stdlib.ProcessorFormatter(foreign_pre_chain=shared, processor=renderer))
+    formatter = structlog.stdlib.ProcessorFormatter
+    tail = [formatter.remove_processors_meta, *([] if use_console else [structlog.processors.format_exc_info])]
+    handler.setFormatter(formatter(foreign_pre_chain=shared, processors=[*tail, renderer]))
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(logging.WARNING)

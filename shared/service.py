@@ -36,7 +36,7 @@ from shared import __version__
 from shared.bus import connect_redis, follow_channel
 from shared.health import HealthServer, health_port
 from shared.keys import Keys
-from shared.logs import LOG_SINK, get_logger
+from shared.logs import LOG_SINK, clip, get_logger
 from shared.settings import Settings
 
 __all__ = ["Service"]
@@ -229,7 +229,7 @@ class Service:
             "rss_mb": _rss_mb(),
         }
         if self.exit_error is not None:
-            fields["error"] = f"{type(self.exit_error).__name__}: {self.exit_error}"[:300]
+            fields["error"] = clip(f"{type(self.exit_error).__name__}: {self.exit_error}", 300)
         if self._set_up:
             for k, v in self.metrics().items():
                 fields[k] = v

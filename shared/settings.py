@@ -85,6 +85,9 @@ class Settings(BaseSettings):
     sim_host: str = Field("127.0.0.1", description="address the simulator binds and the feed dials")
     sim_port: int = Field(8765, ge=1, le=65535, description="simulator port (WebSocket at /, CSVs over HTTP)")
     sim_token: SecretStr | None = Field(None, description="simulator accepts only this token when set")
+    sim_faults: bool = Field(
+        False, description="simulator accepts POST /fault (fault injection, as dhan sim --faults); needs DHAN_SIM_TOKEN"
+    )
     instruments_url: str | None = Field(None, description="scrip master URL or file path")
 
     # --- universe ---
@@ -280,6 +283,22 @@ class Settings(BaseSettings):
     @property
     def redis_url_masked(self) -> str:
         return mask_url(self.redis_url.get_secret_value())
+
+    def secret_values(self) -> list[str]:
+        """Every secret held, for log redaction: each token, and each URL's password as written and decoded."""
+        out: list[str] = []
+        for name in type(self).model_fields:
+            value = getattr(self, name)
+            if not isinstance(value, SecretStr) or not value.get_secret_value():
+                continue
+            raw = value.get_secret_value()
+            if "://" not in raw:
+                out.append(raw)
+                continue
+            password = urlsplit(raw).password
+            if password:
+                out += [password, unquote(password)]
+        return out
 
     def masked(self) -> dict[str, Any]:
         """Effective settings for display: secrets as ``***``, URLs with their passwords masked."""

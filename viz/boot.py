@@ -29,14 +29,20 @@ APP_NAME = "dhan-viz"
 
 
 def check_display() -> None:
-    """A one-line error instead of Qt's abort when no display is available (probing, not configuration)."""
-    if sys.platform != "linux" or os.environ.get("QT_QPA_PLATFORM"):
+    """A one-line error instead of Qt's abort when no display is available or X11 libraries Qt's xcb
+    platform loads are missing (probing, not configuration)."""
+    if sys.platform != "linux":
         return
-    if not (os.environ.get("DISPLAY") or os.environ.get("WAYLAND_DISPLAY")):
+    if not (os.environ.get("QT_QPA_PLATFORM") or os.environ.get("DISPLAY") or os.environ.get("WAYLAND_DISPLAY")):
         raise ConfigError(
             "no display: run it under X11/Wayland, use 'dhan viz quotes --tui' in a terminal, "
             "or set QT_QPA_PLATFORM=offscreen (with --screenshot)"
         )
+    from viz.qtcheck import xcb_problem
+
+    problem = xcb_problem()
+    if problem is not None:
+        raise ConfigError(problem)
 
 
 def make_app() -> object:

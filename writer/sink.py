@@ -22,6 +22,7 @@ import aiomysql
 import pymysql
 
 from shared.db import check_schema, create_pool
+from shared.logs import clip
 from shared.schema import ensure_partitions
 from shared.settings import Settings
 from writer import sql
@@ -61,7 +62,7 @@ class WriteResult:
 def _classify(exc: BaseException) -> Exception:
     code = exc.args[0] if isinstance(exc, pymysql.err.MySQLError) and exc.args else None
     text = str(exc.args[1] if isinstance(exc, pymysql.err.MySQLError) and len(exc.args) > 1 else exc)
-    text = (text.splitlines() or [type(exc).__name__])[0][:200]
+    text = clip(text) or type(exc).__name__
     label = f"MySQL {code}: {text}" if code is not None else f"{type(exc).__name__}: {text}"
     if code in _ROW_CODES:
         return RowError(label)

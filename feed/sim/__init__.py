@@ -3,7 +3,8 @@
 Modules: ``reference`` (packaged real data), ``contracts`` (generated derivatives), ``scrip_master`` (CSV
 layouts), ``model`` (price processes, smile), ``book`` (one instrument's state and packets), ``market``
 (all instruments, subscriptions, the update generator), ``connection`` (one client, framed writes),
-``faults``, ``server`` (:class:`SimServer`) and ``cli`` (the service).
+``faults``, ``guard`` (who may inject faults; foreign web origins refused), ``server`` (:class:`SimServer`)
+and ``cli`` (the service).
 """
 
 from feed.sim.connection import Recorder

@@ -12,7 +12,7 @@ from shared.errors import ConfigError
 from shared.service import Service
 from shared.settings import Settings
 
-__all__ = ["HELP", "SimService", "add_arguments", "run"]
+__all__ = ["HELP", "SimService", "add_arguments", "add_faults_argument", "run"]
 
 HELP = "Dhan-protocol exchange simulator (WebSocket feed + scrip master over HTTP)"
 
@@ -58,6 +58,8 @@ class SimService(Service):
             "subscribed": stats["subscribed"],
             "packets_sent": sent,
             "bad_requests": stats["bad_requests"],
+            "faults_refused": stats["faults_refused"],
+            "foreign_origin_refused": stats["foreign_origin_refused"],
             "packets_per_s": round(rate, 1),
             "updates": stats["updates"],
             "target_rate": self.server.rate,
@@ -72,12 +74,19 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="seed of the simulated market (default DHAN_SIM_SEED)")
     parser.add_argument("--rate", type=float, default=None, metavar="UPDATES_PER_S",
                         help="updates per second across subscribed instruments (default DHAN_SIM_RATE)")
+    add_faults_argument(parser)
+
+
+def add_faults_argument(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--faults", action="store_true", default=None,
+                        help="accept POST /fault?token=<DHAN_SIM_TOKEN> (fault injection; default DHAN_SIM_FAULTS)")
 
 
 def apply_overrides(args: argparse.Namespace, settings: Settings) -> Settings:
     """Settings with the command-line overrides applied (validated like the environment)."""
     update: dict[str, Any] = {}
-    names = (("host", "sim_host"), ("port", "sim_port"), ("seed", "sim_seed"), ("rate", "sim_rate"))
+    names = (("host", "sim_host"), ("port", "sim_port"), ("seed", "sim_seed"), ("rate", "sim_rate"),
+             ("faults", "sim_faults"))
     for arg, field in names:
         value = getattr(args, arg, None)
         if value is not None:

@@ -1,6 +1,7 @@
 """Fault knobs of the simulator: what can go wrong on a Dhan connection, on demand.
 
-Kinds (``POST /fault?kind=...`` or :meth:`feed.sim.server.SimServer.inject_fault`):
+Kinds (``POST /fault?kind=...&token=...`` when fault injection is on, see :mod:`feed.sim.guard`; in-process
+:meth:`feed.sim.server.SimServer.inject_fault`):
 
 ========== =====================================================================================
 drop       abrupt close: the TCP connection is aborted without a WebSocket close frame

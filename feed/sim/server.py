@@ -11,7 +11,8 @@ Instruments that are not simulated may be subscribed (they count against the lim
 
 ``async with SimServer(settings) as sim:`` runs it in-process (``sim.url``, ``sim.port``,
 ``await sim.inject_fault(...)``, ``sim.sent_count``, and an optional ``recorder`` called with every packet
-written). Time comes from an injectable clock, so tests drive the market deterministically.
+written). Time comes from an injectable clock, so tests drive the market deterministically. Who may inject
+faults, and why web pages of other origins are refused: :mod:`feed.sim.guard`.
 """
 
 from __future__ import annotations
@@ -41,6 +42,7 @@ from feed.protocol.encode import pack_disconnect, pack_market_status
 from feed.protocol.requests import MAX_REQUEST_BYTES, RequestError, parse_request
 from feed.sim.connection import Recorder, SimConnection
 from feed.sim.faults import Fault, FaultError, malformed_message, parse_fault
+from feed.sim.guard import OriginGuard, check_fault_settings, fault_refusal, own_origins, same_secret
 from feed.sim.market import MODES, Market
 from feed.sim.scrip_master import render_compact, render_detailed
 from shared.clock import IST, Clock, system_clock
@@ -77,6 +79,7 @@ class SimServer:
         self, settings: Settings, *, clock: Clock | None = None, recorder: Recorder | None = None,
         seed: int | None = None, rate: float | None = None, host: str | None = None, port: int | None = None,
     ) -> None:
+        check_fault_settings(settings)
         self.settings = settings
         self.host = host or settings.sim_host
         self.port = settings.sim_port if port is None else port
@@ -90,12 +93,14 @@ class SimServer:
         self.updates_count = 0
         self.refused: Counter[int] = Counter()
         self.bad_requests = 0
+        self.faults_refused = 0
         self.emitter: asyncio.Task[None] | None = None
         self._conns: dict[int, SimConnection] = {}
         self._next_conn_id = 1
         self._tokens_expired = False
         self._runner: web.AppRunner | None = None
         self._fault_rng = random.Random(self.seed)
+        self.origin_guard = OriginGuard(self.log)
         self._turn_s = max(0.001, min(0.05, 100.0 / self.rate))
 
     # --- lifecycle ---
@@ -118,7 +123,7 @@ class SimServer:
 
     async def start(self) -> None:
         self.market = Market(self.settings, self.clock(), seed=self.seed)
-        app = web.Application()
+        app = web.Application(middlewares=[self.origin_guard.middleware])
         app.router.add_get("/", self._handle_ws)
         app.router.add_get("/api-scrip-master.csv", self._handle_compact)
         app.router.add_get("/api-scrip-master-detailed.csv", self._handle_detailed)
@@ -136,10 +141,11 @@ class SimServer:
             ) from None
         self._runner = runner
         self.port = int(runner.addresses[0][1])
+        self.origin_guard.origins = own_origins(self.host, self.port)
         self.emitter = asyncio.create_task(self._emit_routine(), name="sim.emitter")
         self.emitter.add_done_callback(self._on_emitter_done)
         self.log.info("sim_listening", url=self.url, instruments=len(self.market.instruments), rate=self.rate,
-                      seed=self.seed)
+                      seed=self.seed, faults=self.settings.sim_faults)
 
     async def stop(self) -> None:
         """Stop sending, close every client with 1001 going-away, stop listening. Safe to call twice."""
@@ -202,7 +208,7 @@ class SimServer:
             return 808
         token = query.get("token", "")
         expected = self.settings.sim_token
-        if expected is not None and token != expected.get_secret_value():
+        if expected is not None and not same_secret(token, expected.get_secret_value()):
             return 809
         if self._tokens_expired:
             return 807
@@ -347,13 +353,13 @@ class SimServer:
         return len(targets)
 
     # --- HTTP ---
-    def _authorised(self, request: web.Request) -> bool:
-        expected = self.settings.sim_token
-        return expected is None or request.query.get("token") == expected.get_secret_value()
-
     async def _handle_fault(self, request: web.Request) -> web.Response:
-        if not self._authorised(request):
-            return web.json_response({"error": "token required"}, status=403)
+        why = fault_refusal(self.settings, request.query)
+        if why is not None:
+            self.faults_refused += 1
+            if self.faults_refused == 1 or self.faults_refused % 1000 == 0:  # a flood logs a line per 1000
+                self.log.warning("fault_refused", why=why, count=self.faults_refused)
+            return web.json_response({"error": why}, status=403)
         try:
             fault = parse_fault(request.query)
         except FaultError as exc:
@@ -388,5 +394,7 @@ class SimServer:
             "tokens_expired": self._tokens_expired,
             "refused": {str(k): v for k, v in self.refused.items()},
             "bad_requests": self.bad_requests,
+            "faults": self.settings.sim_faults, "faults_refused": self.faults_refused,
+            "foreign_origin_refused": self.origin_guard.refused,
             "clients": [c.summary() for c in self._conns.values()],
         }

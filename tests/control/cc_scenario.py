@@ -30,7 +30,7 @@ SERVICES = ("sim", "writer", "feed", "greeks", "monitor", "scheduler")
 _CHILD_FIELDS = (
     "key_prefix", "redis_url", "mysql_url", "sim_port", "sim_rate", "heartbeat_interval_s", "health_port_base",
     "nifty_strikes", "banknifty_strikes", "include_nifty50", "monitor_stale_s", "monitor_market_hours",
-    "monitor_interval_s", "shutdown_deadline_s", "spool_dir", "sim_session_clock",
+    "monitor_interval_s", "shutdown_deadline_s", "spool_dir", "sim_session_clock", "sim_token", "sim_faults",
 )
 
 
@@ -52,7 +52,7 @@ def scenario_settings(db_settings: Settings, tmp: Path) -> Settings:
         "sim_rate": 200.0, "nifty_strikes": 2, "banknifty_strikes": 2, "include_nifty50": True,
         "heartbeat_interval_s": 0.5, "monitor_stale_s": 3.0, "monitor_market_hours": "always",
         "monitor_interval_s": 0.5, "shutdown_deadline_s": 3.0, "spool_dir": tmp / "spool",
-        "sim_session_clock": "open",
+        "sim_session_clock": "open", "sim_token": SecretStr("cc-fault-token-" + "5b8e" * 6), "sim_faults": True,
     })
 
 
@@ -69,8 +69,10 @@ async def grab(app: QApplication, window: ControlWindow, tab: str, out_dir: Path
 async def _sim_drop(s: Settings) -> None:
     import aiohttp
 
+    assert s.sim_token is not None
     async with aiohttp.ClientSession() as http, http.post(
-            f"http://{s.sim_host}:{s.sim_port}/fault", params={"kind": "drop"}) as resp:
+            f"http://{s.sim_host}:{s.sim_port}/fault",
+            params={"kind": "drop", "token": s.sim_token.get_secret_value()}) as resp:
         assert resp.status == 200, await resp.text()
 
 

@@ -81,3 +81,54 @@ def test_effective_settings_view_masks_secrets() -> None:
                       mysql_url="mysql://app:pw-s3cret@db:3306/x")
     shown = repr(s.masked())
     assert "eyJ-very-secret-token" not in shown and "pw-s3cret" not in shown
+
+
+MIXED = """# compose and desk
+REDIS_PASSWORD=redis-pw-1a2b3c
+MYSQL_ROOT_PASSWORD="root-pw-4d5e6f"
+export MYSQL_PASSWORD=app-pw-7a8b9c
+dhan_client_id=1000000001
+dhan_access_token=eyJ-lower-case-token
+Github_Api_Key=ghkey-0f0f0f
+my_secret=plain-secret-x1
+DHAN_SIM_TOKEN=sim-token-y2
+COMPOSE_PROFILES=sim
+DHAN_SIM_RATE=50
+"""
+MIXED_SECRETS = ("redis-pw-1a2b3c", "root-pw-4d5e6f", "app-pw-7a8b9c", "eyJ-lower-case-token", "ghkey-0f0f0f",
+                 "plain-secret-x1", "sim-token-y2")
+
+
+def test_every_password_token_secret_or_key_is_masked_in_any_case() -> None:
+    shown = masked_text(MIXED)
+    for secret in MIXED_SECRETS:
+        assert secret not in shown, secret
+    for line in ("REDIS_PASSWORD=***", "MYSQL_ROOT_PASSWORD=***", "export MYSQL_PASSWORD=***",
+                 "dhan_access_token=***", "Github_Api_Key=***", "my_secret=***", "DHAN_SIM_TOKEN=***"):
+        assert line in shown.splitlines(), line
+    for kept in ("dhan_client_id=1000000001", "COMPOSE_PROFILES=sim", "DHAN_SIM_RATE=50"):
+        assert kept in shown.splitlines(), kept
+    # a masked value left as it is keeps the secret; the file's own quoting is kept too
+    back = unmask_text(shown.replace("DHAN_SIM_RATE=50", "DHAN_SIM_RATE=60"), MIXED)
+    assert back == MIXED.replace("DHAN_SIM_RATE=50", "DHAN_SIM_RATE=60")
+
+
+def test_config_tab_editor_shows_no_secret_and_saves_them_back(tmp_path: Path) -> None:
+    from PyQt6.QtWidgets import QApplication
+
+    from control.center import ControlCenter
+    from control.ui.config_tab import ConfigTab
+
+    app = QApplication.instance() or QApplication([])
+    env = tmp_path / ".env"
+    env.write_text(MIXED)
+    tab = ConfigTab(ControlCenter(make_settings(), log_dir=tmp_path / "log", env_path=env))
+    shown = tab.editor.toPlainText()
+    assert "dhan_access_token=***" in shown and not any(s in shown for s in MIXED_SECRETS)
+    tab.editor.setPlainText(shown.replace("DHAN_SIM_RATE=50", "DHAN_SIM_RATE=70"))
+    tab.save_btn.click()
+    assert tab.result.text().startswith("saved"), tab.result.text()
+    assert env.read_text() == MIXED.replace("DHAN_SIM_RATE=50", "DHAN_SIM_RATE=70")
+    assert not any(s in tab.editor.toPlainText() for s in MIXED_SECRETS)
+    tab.deleteLater()
+    app.processEvents()

@@ -382,7 +382,7 @@ async def test_fault_malformed_message(variant: str, counter: str) -> None:
 
 
 async def test_fault_endpoint_over_http() -> None:
-    async with running(sim_token="tkn-1234") as (sim, _clock, http):
+    async with running(sim_token="tkn-1234", sim_faults=True) as (sim, _clock, http):
         c = await connect(sim, http, token="tkn-1234")
         async with http.post(sim.http_url + "/fault?kind=stall&seconds=1") as resp:
             assert resp.status == 403

@@ -67,7 +67,8 @@ def test_overrides_from_the_command_line() -> None:
     with pytest.raises(ConfigError, match="--rate"):
         apply_overrides(parser.parse_args(["--rate", "-1"]), make_settings())
     unchanged = apply_overrides(parser.parse_args([]), make_settings(sim_seed=3))
-    assert unchanged.sim_seed == 3
+    assert unchanged.sim_seed == 3 and unchanged.sim_faults is False
+    assert apply_overrides(parser.parse_args(["--faults"]), make_settings()).sim_faults is True
 
 
 def test_dhan_sim_runs_for_its_duration(tmp_path: Path) -> None:

@@ -6,6 +6,7 @@ from __future__ import annotations
 import itertools
 from pathlib import Path
 
+import aiohttp
 import redis.asyncio as aioredis
 
 from feed.journal import JournalReader
@@ -16,6 +17,8 @@ from tests.conftest import eventually
 
 from .conftest import feed_settings
 from .helpers import JournaledFeed, Running, sim_instruments, stream_events, stream_len, without_recv_ts
+
+FAULT_TOKEN = "replay-fault-token-" + "9d2c" * 6
 
 
 async def test_replay_reproduces_the_live_events(tmp_path: Path, rclient: aioredis.Redis) -> None:
@@ -70,7 +73,7 @@ async def test_replay_honours_the_simulator_faults(tmp_path: Path, rclient: aior
         assert await run.stop() == 0
     assert run.svc.journal.path is not None
 
-    again = feed_settings(tmp_path / "replay", stall_timeout_s=1.0)
+    again = feed_settings(tmp_path / "replay", stall_timeout_s=1.0, sim_faults=True, sim_token=FAULT_TOKEN)
     rclient.cleanup.append(again)  # type: ignore[attr-defined]
     # half the recorded pace: the recording (several seconds) outlasts the faults below
     server = ReplayServer(again, [run.svc.journal.path], speed=0.5)
@@ -83,9 +86,11 @@ async def test_replay_honours_the_simulator_faults(tmp_path: Path, rclient: aior
             base = stats.frames
             await eventually(lambda: stats.frames > base + 20, timeout_s=30, message="frames after the fault")
 
-        for variant in ("truncated", "unknown", "garbage"):
+        for variant in ("truncated", "unknown", "garbage"):  # over HTTP, as dhan chaos sends them
             bad = stats.bad
-            assert await server.inject_fault("malformed", variant=variant) == 1
+            fault = {"kind": "malformed", "variant": variant, "token": FAULT_TOKEN}
+            async with aiohttp.ClientSession() as http, http.post(server.http_url + "/fault", params=fault) as resp:
+                assert resp.status == 200 and (await resp.json())["connections"] == 1
             await eventually(lambda: stats.bad > bad, message=f"malformed {variant} counted")  # noqa: B023
         assert server.unrouted == 0
 
