@@ -15,7 +15,7 @@ import sys
 from pathlib import Path
 
 from shared.errors import ConfigError
-from shared.lifeline import detach_terminal
+from shared.lifeline import detach_output
 from shared.settings import Settings
 
 __all__ = ["check_display", "make_app", "run_control"]
@@ -53,7 +53,7 @@ async def _run(settings: Settings, env_path: Path, log_dir: Path, keep_running: 
     loop = asyncio.get_running_loop()
     def close_window(signum: int, _frame: object) -> None:
         if signum == signal.SIGHUP:
-            detach_terminal()                # the terminal is gone: the shutdown's log lines must not fail on it
+            detach_output()                  # the terminal is gone: the shutdown's log lines must not fail on it
         loop.call_soon_threadsafe(window.close)
 
     previous = {s: signal.signal(s, close_window) for s in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)}

@@ -15,11 +15,14 @@ wrongly). The kernel sends the signal when the parent *thread* that forked the c
 from their event loop's (main) thread. Elsewhere than Linux nothing is bound.
 
 :func:`on_hangup` makes SIGHUP (the terminal closed) a clean stop: output to the dead terminal goes to
-``/dev/null`` first, so the shutdown's log lines do not fail on it.
+``/dev/null`` first, so the shutdown's log lines do not fail on it. Writes can fail before the handler runs
+(the hangup comes first): log lines that cannot be written are dropped (``shared.logs``), and ``dhan up``
+stops cleanly when its screen cannot be drawn (:func:`output_lost`).
 """
 
 from __future__ import annotations
 
+import errno
 import os
 import signal
 import stat
@@ -27,8 +30,8 @@ import sys
 from collections.abc import Callable, MutableMapping
 
 __all__ = [
-    "PARENT_PID_ENV", "ParentGone", "bind_to_parent", "bound_argv", "detach_terminal", "die_with", "on_hangup",
-    "parent_env",
+    "PARENT_PID_ENV", "ParentGone", "bind_to_parent", "bound_argv", "detach_output", "die_with", "on_hangup",
+    "output_lost", "parent_env",
 ]
 
 PARENT_PID_ENV = "DHAN_PARENT_PID"
@@ -115,13 +118,15 @@ def bound_argv(argv: list[str]) -> list[str]:
     return [sys.executable, "-I", "-S", "-c", _SHIM, str(os.getpid()), *argv]
 
 
-def detach_terminal() -> None:
-    """Point stdout and stderr at /dev/null when they are a terminal (after a hangup, writing to it fails)."""
+def detach_output(fds: tuple[int, ...] = (1, 2), *, terminals_only: bool = True) -> None:
+    """Point ``fds`` (stdout and stderr) at /dev/null: after a hangup writing to the terminal fails (EIO), as
+    writing to a pipe whose reader has gone does (EPIPE). ``terminals_only``: only those that are a terminal
+    (a character device: a file or pipe a caller reads stays)."""
     fd_null = os.open(os.devnull, os.O_WRONLY)
     try:
-        for fd in (1, 2):
+        for fd in fds:
             try:
-                if stat.S_ISCHR(os.fstat(fd).st_mode):
+                if not terminals_only or stat.S_ISCHR(os.fstat(fd).st_mode):
                     os.dup2(fd_null, fd)
             except OSError:
                 continue
@@ -129,11 +134,16 @@ def detach_terminal() -> None:
         os.close(fd_null)
 
 
+def output_lost(exc: BaseException) -> bool:
+    """``exc`` says stdout went away: EIO (the terminal was closed) or EPIPE (its reader exited)."""
+    return isinstance(exc, OSError) and exc.errno in (errno.EIO, errno.EPIPE)
+
+
 def on_hangup(stop: Callable[[], None]) -> Callable[[], None]:
     """A SIGHUP handler: detach from the closed terminal, then ``stop`` as on SIGTERM."""
 
     def handler() -> None:
-        detach_terminal()
+        detach_output()
         stop()
 
     return handler

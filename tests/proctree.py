@@ -6,7 +6,7 @@ import os
 import subprocess
 from pathlib import Path
 
-__all__ = ["alive", "children", "cmdline", "dead_pid", "descendants"]
+__all__ = ["alive", "children", "cmdline", "dead_pid", "descendants", "with_env"]
 
 
 def _parents() -> dict[int, int]:
@@ -63,3 +63,17 @@ def dead_pid() -> int:
     proc = subprocess.Popen(["true"])
     proc.wait()
     return proc.pid
+
+
+def with_env(name: str, value: str) -> set[int]:
+    """Live processes whose environment has ``name=value`` (e.g. a test's own key prefix): what it started,
+    however deep, wherever it was reparented to."""
+    want = f"{name}={value}".encode()
+    out = set()
+    for pid in filter(str.isdigit, os.listdir("/proc")):
+        try:
+            if want in Path(f"/proc/{pid}/environ").read_bytes().split(b"\0"):
+                out.add(int(pid))
+        except OSError:
+            continue
+    return alive(out)
