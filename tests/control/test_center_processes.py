@@ -52,8 +52,11 @@ def _start_control(env: dict[str, str], tmp: Path) -> subprocess.Popen[bytes]:
 
 
 @pytest.mark.timeout(180)
-async def test_what_a_sigkilled_control_center_launched_stops(db_settings: Settings, tmp_path: Path,
-                                                              redis_client: aioredis.Redis, leftovers: None) -> None:
+@pytest.mark.parametrize("sig", [signal.SIGKILL, signal.SIGHUP], ids=["SIGKILL", "SIGHUP"])
+async def test_what_the_control_center_launched_stops_with_it(sig: signal.Signals, db_settings: Settings,
+                                                             tmp_path: Path, redis_client: aioredis.Redis,
+                                                             leftovers: None) -> None:
+    """SIGKILL: the kernel stops its children (bound to it); SIGHUP (its terminal closed): it stops them."""
     proc = _start_control(_env(db_settings, tmp_path), tmp_path)
     keys = Keys(db_settings.key_prefix)
     launched: set[int] = set()
@@ -70,8 +73,9 @@ async def test_what_a_sigkilled_control_center_launched_stops(db_settings: Setti
     try:
         await eventually(three_running, timeout_s=120, interval_s=0.1, message="sim, writer, feed launched")
         assert proc.poll() is None, (tmp_path / "control.out").read_text()[-3000:]
-        proc.kill()
-        await asyncio.to_thread(proc.wait, 10)
+        proc.send_signal(sig)
+        code = await asyncio.to_thread(proc.wait, 60)
+        assert code == (-signal.SIGKILL if sig == signal.SIGKILL else 0), (tmp_path / "control.out").read_text()
         await eventually(lambda: not alive(launched), timeout_s=30, message="what it launched stopped")
         await eventually(lambda: not with_env("DHAN_KEY_PREFIX", db_settings.key_prefix), timeout_s=30,
                          message="nothing of its stack left")
