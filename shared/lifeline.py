@@ -10,9 +10,10 @@ a ``multiprocessing`` child calls :func:`die_with` with its parent's pid first t
 
 The variable is removed from the child's environment when read, so its own children are not bound to their
 grandparent. A ``dhan`` started through an intermediary that passed the variable on (``make run``, a shell)
-sees a parent pid other than the one named and is left unbound (it is bound to nothing it could outlive
-wrongly). The kernel sends the signal when the parent *thread* that forked the child exits: callers spawn
-from their event loop's (main) thread. Elsewhere than Linux nothing is bound.
+sees a parent pid other than the one named and is left unbound: bound to the intermediary, it would stop
+when, say, a shell that started it in the background exits. The kernel sends the signal when the parent
+*thread* that forked the child exits: callers spawn from their event loop's (main) thread. Elsewhere than
+Linux nothing is bound.
 
 :func:`on_hangup` makes SIGHUP (the terminal closed) a clean stop: output to the dead terminal goes to
 ``/dev/null`` first, so the shutdown's log lines do not fail on it. Writes can fail before the handler runs

@@ -126,3 +126,17 @@ async def test_sighup_stops_a_service_cleanly(settings: Settings, redis_client: 
         if proc.returncode is None:
             proc.kill()
             await proc.wait()
+
+
+def test_log_lines_to_a_stdout_gone_away_are_dropped_not_raised() -> None:
+    """The reader of stdout exited (or its terminal closed): logging must not break the process's shutdown."""
+    code = ("import sys\nfrom shared.logs import configure_logging, get_logger\n"
+            "configure_logging('t', fmt='json')\nlog = get_logger('t')\n"
+            "for i in range(3):\n    log.info('line', i=i)\nprint('went on', file=sys.stderr)\n")
+    proc = subprocess.Popen([sys.executable, "-c", code], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    assert proc.stdout is not None and proc.stderr is not None
+    proc.stdout.close()                                   # the reader is gone before the first line
+    err = proc.stderr.read()
+    proc.stderr.close()
+    assert proc.wait(30) == 0, err
+    assert err == "went on\n"
