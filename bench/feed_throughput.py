@@ -31,6 +31,7 @@ import redis.asyncio as aioredis
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from feed.sim import SimServer
+from shared.lifeline import die_with, parent_env
 from shared.settings import Settings
 
 
@@ -42,9 +43,11 @@ def _free_port() -> int:
         return int(s.getsockname()[1])
 
 
-def _sim_child(settings: Settings, out_path: str, ready: Any) -> None:
+def _sim_child(settings: Settings, out_path: str, ready: Any, parent_pid: int) -> None:
     """Child process: the simulator, recording the send time of every full/quote packet by (seg, id, volume)."""
     import signal
+
+    die_with(parent_pid)  # a bench killed midway leaves no simulator behind
 
     sent_at: dict[tuple[int, int, int], float] = {}
     last_volume: dict[tuple[int, int], int] = {}
@@ -87,13 +90,13 @@ async def one_run(rate: float, seconds: float, redis_url: str) -> dict[str, floa
     out_path = f"/tmp/{prefix[:-1]}-sent.pickle"
     ctx = mp.get_context("spawn")
     ready = ctx.Event()
-    sim = ctx.Process(target=_sim_child, args=(settings, out_path, ready), daemon=True)
+    sim = ctx.Process(target=_sim_child, args=(settings, out_path, ready, os.getpid()), daemon=True)
     sim.start()
     ready.wait(30)
     client = aioredis.Redis.from_url(redis_url)
     seen: list[tuple[tuple[int, int, int], float]] = []
     seg_codes = {"IDX_I": 0, "NSE_EQ": 1, "NSE_FNO": 2, "MCX_COMM": 5}
-    proc = subprocess.Popen([sys.executable, "-m", "shared.cli", "feed"], env=env,
+    proc = subprocess.Popen([sys.executable, "-m", "shared.cli", "feed"], env={**env, **parent_env()},
                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     try:
         hb_key = f"{prefix}svc:feed"

@@ -31,6 +31,7 @@ import redis.asyncio as aioredis
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from bench.feed_throughput import _free_port, _sim_child
+from shared.lifeline import parent_env
 from shared.settings import Settings
 
 TABLES = ("dhan_ticks", "dhan_quotes", "dhan_depth", "dhan_trade_summary")
@@ -50,11 +51,11 @@ async def one_run(rate: float, seconds: float, redis_url: str, mysql_base: str, 
     out_path = f"/tmp/{prefix[:-1]}-sent.pickle"
     ctx = mp.get_context("spawn")
     ready = ctx.Event()
-    sim = ctx.Process(target=_sim_child, args=(settings, out_path, ready), daemon=True)
+    sim = ctx.Process(target=_sim_child, args=(settings, out_path, ready, os.getpid()), daemon=True)
     sim.start()
     ready.wait(30)
-    procs = [subprocess.Popen([sys.executable, "-m", "shared.cli", name], env=env, stdout=subprocess.DEVNULL,
-                              stderr=subprocess.DEVNULL) for name in ("writer", "feed")]
+    procs = [subprocess.Popen([sys.executable, "-m", "shared.cli", name], env={**env, **parent_env()},
+                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL) for name in ("writer", "feed")]
     target = settings.mysql
     client = aioredis.Redis.from_url(redis_url, decode_responses=True)
     conn: Any = None

@@ -26,6 +26,7 @@ from feed.protocol.constants import SEGMENT_BY_CODE
 from feed.sim.connection import frame_binary
 from feed.sim.market import MODES, Market
 from feed.sim.server import SimServer
+from shared.lifeline import bound_argv
 from shared.settings import Settings
 
 CLIENT = textwrap.dedent(
@@ -90,7 +91,7 @@ async def bench_wire(mode: str, seconds: float, frames_path: Path) -> tuple[floa
         frames_path.write_text("\n".join(build_requests(instruments, mode)))
         url = sim.url + "?version=2&token=bench&clientId=1&authType=2"
         proc = await asyncio.create_subprocess_exec(
-            sys.executable, "-c", CLIENT, url, str(frames_path), str(seconds), stdout=subprocess.PIPE,
+            *bound_argv([sys.executable, "-c", CLIENT, url, str(frames_path), str(seconds)]), stdout=subprocess.PIPE,
         )
         await asyncio.sleep(0.5)  # let the client connect and warm up before the server-side count starts
         u0, t0 = sim.updates_count, time.perf_counter()

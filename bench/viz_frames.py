@@ -28,9 +28,16 @@ os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from bench.viz_load import produce, seed
+from shared.lifeline import bound_argv, die_with
 from shared.settings import Settings, load_settings
 
 WINDOWS = ("volume-profile", "tick-chart", "volume-profile-chart", "market-breadth", "quote-board", "option-chain")
+
+
+def _produce_bound(parent_pid: int, *args: Any) -> None:
+    """The producer, stopped with this bench even when it is killed."""
+    die_with(parent_pid)
+    produce(*args)
 
 
 def percentile(values: list[float], p: float) -> float:
@@ -220,9 +227,10 @@ def main() -> None:
             first_cum = start_cum + (i + 1) * 100_000_000
             first_ets = start_ets + (i + 1) * 3_600
             producer = multiprocessing.Process(
-                target=produce,
+                target=_produce_bound,
                 daemon=True,
                 args=(
+                    os.getpid(),
                     settings.redis_url.get_secret_value(),
                     prefix,
                     args.rate,
@@ -244,7 +252,8 @@ def main() -> None:
                 "--seconds",
                 str(args.seconds),
             ] + (["--profile"] if args.profile else [])
-            child = subprocess.run(cmd, capture_output=True, text=True, timeout=args.seconds + 180, check=False)
+            child = subprocess.run(bound_argv(cmd), capture_output=True, text=True, timeout=args.seconds + 180,
+                                   check=False)
             producer.terminate()
             producer.join()
             lines = [ln for ln in child.stdout.splitlines() if ln.startswith("RESULT ")]

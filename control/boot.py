@@ -1,7 +1,8 @@
 """Control Center entry: QApplication, a qasync loop under ``asyncio.Runner``, the window, a clean close.
 
 The center (Redis readers, supervisor) is opened after the window is shown and closed after the window
-closes: what it launched is stopped (unless ``keep_running``), its tasks cancelled, Redis closed. Qt's
+closes (also on SIGINT, SIGTERM and SIGHUP): what it launched is stopped (unless ``keep_running``), its tasks
+cancelled, Redis closed. What it launched is bound to it and also stops when it is SIGKILLed. Qt's
 "quit on last window closed" is off, so the loop ends only after that async shutdown.
 """
 
@@ -14,6 +15,7 @@ import sys
 from pathlib import Path
 
 from shared.errors import ConfigError
+from shared.lifeline import detach_output
 from shared.settings import Settings
 
 __all__ = ["check_display", "make_app", "run_control"]
@@ -55,8 +57,12 @@ async def _run(settings: Settings, env_path: Path, log_dir: Path, keep_running: 
                            auto_restart=auto_restart)
     window = ControlWindow(center)
     loop = asyncio.get_running_loop()
-    previous = {s: signal.signal(s, lambda *_: loop.call_soon_threadsafe(window.close))
-                for s in (signal.SIGINT, signal.SIGTERM)}
+    def close_window(signum: int, _frame: object) -> None:
+        if signum == signal.SIGHUP:
+            detach_output()                  # the terminal is gone: the shutdown's log lines must not fail on it
+        loop.call_soon_threadsafe(window.close)
+
+    previous = {s: signal.signal(s, close_window) for s in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)}
     try:
         window.show()
         await center.open()

@@ -60,8 +60,9 @@ class ControlCenter:
         self.stop_children_on_close = stop_children_on_close
         self.log = get_logger("control")
         self.entries: list[Entry] = catalog(settings)
+        # children outlive it only when told to keep running
         self.supervisor = Supervisor(log_dir, stop_timeout_s=max(10.0, 2 * settings.shutdown_deadline_s),
-                                     on_change=self._on_child_change)
+                                     on_change=self._on_child_change, bind_children=stop_children_on_close)
         for e in self.entries:
             self.supervisor.add(child_spec(e, child_env or {}, auto_restart=auto_restart))
         self.transitions: collections.deque[tuple[float, str, str, int | None]] = collections.deque(maxlen=500)

@@ -27,10 +27,12 @@ import signal
 import sys
 import tempfile
 import uuid
+from collections.abc import Callable
 from pathlib import Path
 
 from control.chaos import CI_FAULTS, FAULTS, FULL_FAULTS, MYSQL_RESTART, FaultResult, run_chaos
 from shared.errors import ConfigError
+from shared.lifeline import on_hangup
 from shared.settings import Settings
 
 __all__ = ["HELP", "IS_SERVICE", "add_arguments", "run"]
@@ -105,21 +107,32 @@ async def run(args: argparse.Namespace, settings: Settings) -> int:
               else f"recording {record_frames} frames first")
     print(f"dhan chaos: {len(faults)} fault(s), {source}, replay at {rate:g} frames/s, work folder {work}",
           flush=True)
-    # SIGTERM (a CI timeout, kill) unwinds like Ctrl-C: children stopped, private servers, database and work
-    # folder removed, instead of an exit that leaves them behind
+    # SIGTERM (a CI timeout, kill) and SIGHUP (the terminal closed) unwind like Ctrl-C: children stopped,
+    # private servers, database and work folder removed, instead of an exit that leaves them behind
     loop = asyncio.get_running_loop()
     main = asyncio.current_task()
     assert main is not None
-    loop.add_signal_handler(signal.SIGTERM, main.cancel)
+    stopped_by: list[str] = []
+
+    def stop_by(name: str) -> Callable[[], None]:
+        def handler() -> None:
+            stopped_by.append(name)
+            main.cancel()
+        return handler
+
+    loop.add_signal_handler(signal.SIGTERM, stop_by("SIGTERM"))
+    loop.add_signal_handler(signal.SIGHUP, on_hangup(stop_by("SIGHUP")))
     try:
         result = await run_chaos(private, work, faults, journals=args.journal or None, record_frames=record_frames,
                                  record_rate=args.record_rate, rate=rate, min_trades=100,
                                  private_mariadb=args.private_mariadb, on_result=_print_result)
     except asyncio.CancelledError:
-        print("dhan chaos: stopped by SIGTERM; children stopped and private data removed", file=sys.stderr)
+        print(f"dhan chaos: stopped by {stopped_by[0] if stopped_by else 'a signal'}; children stopped and private "
+              "data removed", file=sys.stderr)
         return 143
     finally:
         loop.remove_signal_handler(signal.SIGTERM)
+        loop.remove_signal_handler(signal.SIGHUP)
         if not args.private_mariadb:
             _drop_database(private)
         if not args.keep and args.work is None:

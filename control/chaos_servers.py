@@ -1,5 +1,6 @@
 """Private servers of a chaos run: a redis-server with AOF and a mariadbd, each restartable (or killed) by a
-fault; the shared local servers are never touched."""
+fault; the shared local servers are never touched. Both are bound to the harness (``shared.lifeline``): they
+stop when it exits, even by SIGKILL."""
 
 from __future__ import annotations
 
@@ -9,6 +10,8 @@ import time
 from pathlib import Path
 
 import redis.asyncio as aioredis
+
+from shared.lifeline import bound_argv
 
 __all__ = ["ChaosMariaDB", "ChaosRedis", "free_port"]
 
@@ -42,8 +45,9 @@ class ChaosRedis:
             raise RuntimeError("redis-server binary not on PATH")
         persistence = ("--appendonly", "yes", "--appendfsync", "always") if self.aof else ("--appendonly", "no")
         self.proc = await asyncio.create_subprocess_exec(
-            exe, "--port", str(self.port), "--bind", "127.0.0.1", "--save", "", *persistence,
-            "--dir", str(self.dir), "--logfile", str(self.dir / "redis.log"), stdin=asyncio.subprocess.DEVNULL,
+            *bound_argv([exe, "--port", str(self.port), "--bind", "127.0.0.1", "--save", "", *persistence,
+                         "--dir", str(self.dir), "--logfile", str(self.dir / "redis.log")]),
+            stdin=asyncio.subprocess.DEVNULL,
         )  # fmt: skip
         deadline = time.monotonic() + 30
         client = aioredis.Redis(port=self.port, socket_connect_timeout=0.5)
@@ -84,8 +88,8 @@ class ChaosMariaDB:
         exe = shutil.which("mariadb-install-db") or "/usr/bin/mariadb-install-db"
         await asyncio.to_thread(self.dir.mkdir, parents=True, exist_ok=True)
         proc = await asyncio.create_subprocess_exec(
-            exe, "--no-defaults", f"--datadir={self.datadir}", "--user=root",
-            "--auth-root-authentication-method=normal", "--skip-test-db", "--skip-name-resolve",
+            *bound_argv([exe, "--no-defaults", f"--datadir={self.datadir}", "--user=root",
+                         "--auth-root-authentication-method=normal", "--skip-test-db", "--skip-name-resolve"]),
             stdout=asyncio.subprocess.DEVNULL, stderr=asyncio.subprocess.DEVNULL,
         )  # fmt: skip
         if await asyncio.wait_for(proc.wait(), 180) != 0:
@@ -96,10 +100,12 @@ class ChaosMariaDB:
 
         exe = shutil.which("mariadbd") or "/usr/sbin/mariadbd"
         self.proc = await asyncio.create_subprocess_exec(
-            exe, "--no-defaults", f"--datadir={self.datadir}", f"--port={self.port}", "--bind-address=127.0.0.1",
-            f"--socket={self.dir / 'mysqld.sock'}", "--user=root", f"--pid-file={self.dir / 'mysqld.pid'}",
-            "--skip-log-bin", "--skip-grant-tables", "--innodb-buffer-pool-size=64M", "--skip-name-resolve",
-            f"--log-error={self.dir / 'error.log'}",
+            *bound_argv([
+                exe, "--no-defaults", f"--datadir={self.datadir}", f"--port={self.port}", "--bind-address=127.0.0.1",
+                f"--socket={self.dir / 'mysqld.sock'}", "--user=root", f"--pid-file={self.dir / 'mysqld.pid'}",
+                "--skip-log-bin", "--skip-grant-tables", "--innodb-buffer-pool-size=64M", "--skip-name-resolve",
+                f"--log-error={self.dir / 'error.log'}",
+            ]),
             stdout=asyncio.subprocess.DEVNULL, stderr=asyncio.subprocess.DEVNULL,
         )  # fmt: skip
         deadline = time.monotonic() + timeout_s

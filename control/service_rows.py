@@ -118,15 +118,19 @@ def _detail(name: str, hb: dict[str, str]) -> str:
     return ""
 
 
+def _ours(child: ChildState | None, hb: dict[str, str]) -> bool:
+    """The heartbeat is the local child's current process's (its pid on this host)."""
+    return (child is not None and child.pid is not None and bool(hb) and hb.get("host", HOST) == HOST
+            and num(hb.get("pid")) == child.pid)
+
+
 def _service_state(child: ChildState | None, hb: dict[str, str], age: float | None,
                    stale_s: float) -> tuple[str, str, bool]:
     """(state, step, local) for a service with a heartbeat."""
     fresh = bool(hb) and age is not None and age <= stale_s
     local_alive = child is not None and child.state == "running" and child.pid is not None
     if local_alive:
-        assert child is not None
-        ours = hb and hb.get("host", HOST) == HOST and num(hb.get("pid")) == child.pid
-        if not ours:
+        if not _ours(child, hb):
             return "starting", "launching", True
         if not fresh:
             return "stale heartbeat", hb.get("step", ""), True
@@ -183,6 +187,8 @@ def _row(name: str, kind: str, child: ChildState | None, hb: dict[str, str], now
     updated = num(hb.get("updated_at")) if hb else None
     age = None if updated is None else max(0.0, now - updated)
     state, step, local = _service_state(child, hb, age, stale_s)
+    if local and child is not None and child.pid is not None and not _ours(child, hb):
+        hb = {}       # another process's heartbeat under this name (a second stack): none of its figures are ours
     row = ServiceRow(name, kind, state, step, local=local, available=available, restarts=_restarts(child))
     pid = num(hb.get("pid")) if hb else None
     host = hb.get("host", "") if hb else ""

@@ -44,6 +44,7 @@ async def _until(cc: ControlCenter, ok: Callable[[], bool], deadline_s: float,
 
 async def _prepare(cc: ControlCenter) -> bool:
     """Redis, schema, simulator, instruments. False when a step failed (the sequence stops)."""
+    from control.readiness import wait_ready
     from control.stack import load_instruments, prepare_database, wait_http
 
     t, s, log = cc.startup, cc.settings, get_logger("start_all")
@@ -59,6 +60,8 @@ async def _prepare(cc: ControlCenter) -> bool:
             t.begin("sim", "starting the simulator")
             if not cc.runs_elsewhere("sim"):
                 await cc.start("sim")
+                # its own heartbeat, not just an answer on the port: that may be another stack's simulator
+                await wait_ready(cc.supervisor, "sim", cc.redis, cc.keys, timeout_s=30)
             await wait_http(f"http://{s.sim_host}:{s.sim_port}/health", 30)
             t.ok("sim", f"answering on {s.sim_host}:{s.sim_port}")
         t.begin("instruments", "fetching the scrip master")

@@ -9,6 +9,7 @@ from typing import Any
 import redis.asyncio as aioredis
 from redis.exceptions import RedisError
 
+from control.readiness import heartbeat_is_childs
 from shared.bus import connect_redis
 from shared.keys import STREAM_KINDS, Keys
 from shared.settings import Settings
@@ -133,16 +134,18 @@ class StackStatus:
         return f("step")
 
     def service_rows(self) -> list[tuple[str, str, str, str, str, str, str]]:
-        """(service, state, pid, rate, lag, errors, detail) per service: supervisor state + heartbeat figures."""
-        names: list[str] = []
-        if self.supervisor is not None:
-            names += list(self.supervisor.children)
-        names += [n for n in self.heartbeats if n not in names]
+        """(service, state, pid, rate, lag, errors, detail) per service: supervisor state + heartbeat figures.
+
+        With a supervisor, only its children are shown, each with a heartbeat only when that heartbeat is its
+        current process's (its pid): another run's services on the same prefix never mix in."""
+        names = list(self.supervisor.children) if self.supervisor is not None else list(self.heartbeats)
         now = time.time()
         out = []
         for name in names:
             hb = self.heartbeats.get(name, {})
             child = self.supervisor.children.get(name) if self.supervisor is not None else None
+            if child is not None and not heartbeat_is_childs(hb, child):
+                hb = {}
             state = hb.get("state", "")
             updated = _num(hb.get("updated_at"))
             if child is not None and child.state in ("crashed", "stopped", "stopping", "exited"):

@@ -1,7 +1,9 @@
 """Child-process supervision (Qt-free): start, stop, restart, watch; restart on failure with backoff.
 
 Used by ``dhan up`` and by the Control Center. Each child is ``python -m shared.cli <command> ...`` with the
-same environment, its stdout/stderr appended to ``<log_dir>/<name>.log``. A child that exits non-zero (or by
+same environment, its stdout/stderr appended to ``<log_dir>/<name>.log``. Children are bound to this
+process (``shared.lifeline``): they get SIGTERM when it exits, even by SIGKILL, unless ``bind_children`` is
+off (a Control Center told to leave what it launched running). A child that exits non-zero (or by
 a signal) while it should run is "crashed" and, when its spec says so, restarted after a backoff that grows
 with consecutive crashes and resets after ``stable_s`` of uptime. Exit code 75 means "restart me" (the
 service got ``restart`` on ``dhan:control``) and restarts at once.
@@ -19,6 +21,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from shared.backoff import backoff_s
+from shared.lifeline import parent_env
 from shared.logs import get_logger
 
 __all__ = ["ChildSpec", "ChildState", "Supervisor"]
@@ -47,12 +50,14 @@ class ChildState:
     proc: asyncio.subprocess.Process | None = None
     want_running: bool = False
     watcher: asyncio.Task[None] | None = None
+    log_offset: int = 0                  # size of its log file when this process was started
 
 
 class Supervisor:
     def __init__(self, log_dir: Path, *, stop_timeout_s: float = 10.0, stable_s: float = 30.0,
-                 on_change: Callable[[ChildState], None] | None = None) -> None:
+                 on_change: Callable[[ChildState], None] | None = None, bind_children: bool = True) -> None:
         self.log_dir = log_dir
+        self.bind_children = bind_children
         self.stop_timeout_s = stop_timeout_s
         self.stable_s = stable_s
         self.children: dict[str, ChildState] = {}
@@ -80,7 +85,10 @@ class Supervisor:
         log_path = self.log_dir / f"{child.spec.name}.log"
         # handed to the child as its stdout and closed here right after; a quick local open, not worth a thread
         logf = open(log_path, "ab", buffering=0)  # noqa: SIM115, ASYNC230
+        child.log_offset = logf.tell()
         env = {**os.environ, **child.spec.env, "PYTHONUNBUFFERED": "1"}
+        if self.bind_children:
+            env.update(parent_env())
         try:
             child.proc = await asyncio.create_subprocess_exec(
                 sys.executable, "-m", "shared.cli", *child.spec.args,
@@ -119,7 +127,7 @@ class Supervisor:
             self.on_change(child)
             return
         child.state = "crashed"
-        child.last_error = self._last_line(child)
+        child.last_error = self.last_line(child.spec.name)
         child.crashes_in_row = 1 if uptime >= self.stable_s else child.crashes_in_row + 1
         self.log.warning("child_crashed", child=child.spec.name, exit_code=code, error=child.last_error)
         self.on_change(child)
@@ -130,11 +138,13 @@ class Supervisor:
                 child.restarts += 1
                 await self._spawn(child)
 
-    def _last_line(self, child: ChildState) -> str:
-        path = self.log_dir / f"{child.spec.name}.log"
+    def last_line(self, name: str) -> str:
+        """The last non-blank line its current (or last) process wrote to its log; "" when none."""
+        child = self.children[name]
+        path = self.log_dir / f"{name}.log"
         try:
             with open(path, "rb") as fh:
-                fh.seek(max(0, path.stat().st_size - 4096))
+                fh.seek(max(child.log_offset, path.stat().st_size - 4096))
                 lines = [ln for ln in fh.read().decode(errors="replace").splitlines() if ln.strip()]
             return lines[-1][:300] if lines else ""
         except OSError:

@@ -74,7 +74,14 @@ def add_common_arguments(parser: argparse.ArgumentParser, *, service: bool = Tru
 
 
 def main(argv: list[str] | None = None) -> int:
+    from shared.lifeline import ParentGone, bind_to_parent
+
     argv = list(sys.argv[1:] if argv is None else argv)
+    try:
+        bind_to_parent()  # first: a child of a supervisor dies with it (a parent already gone: no start)
+    except ParentGone as exc:
+        print(f"dhan {argv[0]}: {exc}" if argv else f"dhan: {exc}", file=sys.stderr)
+        return 1
     top = _top_parser()
     if not argv or argv[0] in ("-h", "--help") or argv[0].startswith("-"):
         top.parse_args(argv)  # prints help / version and exits

@@ -92,6 +92,12 @@ class Keys:
         """Hash ``SEGMENT:ID`` -> latest encoded quote (for late joiners; written by the feed)."""
         return f"{self.prefix}last:quote"
 
+    @property
+    def up_lock(self) -> str:
+        """String (orjson ``{pid, host, started_at}``, with a TTL refreshed while it runs): the ``dhan up``
+        running on this prefix; a second one refuses to start."""
+        return f"{self.prefix}up:lock"
+
     # consumer groups
     WRITER_GROUP = "writer"
     GREEKS_GROUP = "greeks"

@@ -20,6 +20,8 @@ from urllib.parse import quote, quote_plus
 import orjson
 import structlog
 
+from shared.lifeline import detach_output, output_lost
+
 __all__ = ["LOG_SINK", "add_secrets", "clip", "configure_logging", "get_logger", "redact"]
 
 LOG_SINK: collections.deque[dict[str, Any]] = collections.deque(maxlen=10_000)
@@ -82,10 +84,24 @@ class _StdoutLogger:
 
     def msg(self, message: str) -> None:
         out = sys.stdout
-        out.write(message + "\n")
-        out.flush()
+        try:
+            out.write(message + "\n")
+            out.flush()
+        except OSError as exc:
+            # stdout went away (terminal closed, reader exited): the line is lost, the process must go on
+            # (e.g. stopping its children cleanly); later lines go to /dev/null instead of failing again
+            if not output_lost(exc) or _fileno(out) != 1:
+                raise
+            detach_output((1,), terminals_only=False)
 
     log = debug = info = warn = warning = error = err = critical = exception = fatal = failure = msg
+
+
+def _fileno(stream: Any) -> int | None:
+    try:
+        return int(stream.fileno())
+    except (AttributeError, ValueError, OSError):
+        return None
 
 
 def _logger_factory(*_: Any) -> _StdoutLogger:

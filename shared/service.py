@@ -3,7 +3,7 @@
 A service implements :meth:`Service.run` (its main loop, which returns when ``self.stopping`` is set) and
 :meth:`Service.metrics` (counters and rates for the heartbeat). The base owns everything else:
 
-* one stop event (``self.stopping``), set by SIGTERM/SIGINT, ``--duration``, ``dhan:control`` or a failed task;
+* one stop event (``self.stopping``), set by SIGTERM/SIGINT/SIGHUP, ``--duration``, ``dhan:control`` or a failed task;
 * background tasks created through :meth:`spawn`, named, referenced, and watched: a task that dies stops the
   service with its error logged; at shutdown they are cancelled and awaited under a deadline;
 * a heartbeat hash ``<prefix>svc:<name>`` written every ``heartbeat_interval_s`` with a TTL of 5 periods;
@@ -36,6 +36,7 @@ from shared import __version__
 from shared.bus import connect_redis, follow_channel
 from shared.health import HealthServer, health_port
 from shared.keys import Keys
+from shared.lifeline import on_hangup
 from shared.logs import LOG_SINK, clip, get_logger
 from shared.settings import Settings
 
@@ -135,6 +136,8 @@ class Service:
         for sig in (signal.SIGTERM, signal.SIGINT):
             with contextlib.suppress(NotImplementedError, RuntimeError):  # non-main thread or Windows
                 loop.add_signal_handler(sig, self.stop, sig.name)
+        with contextlib.suppress(NotImplementedError, RuntimeError, AttributeError):  # no SIGHUP on Windows
+            loop.add_signal_handler(signal.SIGHUP, on_hangup(lambda: self.stop("SIGHUP")))
         self.redis = await connect_redis(self.settings)
         set_up = False
         failed = True
