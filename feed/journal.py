@@ -51,6 +51,7 @@ import contextlib
 import os
 import re
 import socket
+import stat
 import struct
 import sys
 import threading
@@ -77,7 +78,7 @@ from shared import __version__
 from shared.clock import IST, Clock, system_clock
 from shared.errors import ConfigError
 from shared.logs import get_logger
-from shared.settings import Settings, mask_url
+from shared.settings import JOURNAL_BLOCK_KB_MAX, Settings, mask_url
 
 __all__ = [
     "FORMAT_VERSION", "SIM_LISTING_SETTINGS", "Block", "Journal", "JournalReader", "ReadStats", "day_bounds",
@@ -96,7 +97,16 @@ _LITTLE = sys.byteorder == "little"
 assert array("d").itemsize == 8 and array("I").itemsize == 4, "journal columns need f64 and u32 arrays"
 
 
-MAX_BLOCK_RAW = 64 * 1024 * 1024  # a header claiming more is damage, not data
+# Largest block payload a writer can produce; a header claiming more is damage, not data. A frames block closes
+# once it holds journal_block_kb (at most JOURNAL_BLOCK_KB_MAX KiB, the setting's bound) and the record that
+# crossed it: one WebSocket message (the feed takes at most FEED_MESSAGE_MAX_BYTES, feed/connection.py) and its
+# 12 bytes of columns. A meta block (a universe snapshot: ~300 B per instrument, 25,000 at most) stays far below.
+# The reader never holds more than one block's compressed and raw bytes, whatever a header or a compressed
+# stream claims (see JournalReader._inflate).
+FEED_MESSAGE_MAX_BYTES = 1 << 20
+MAX_BLOCK_RAW = JOURNAL_BLOCK_KB_MAX * 1024 + FEED_MESSAGE_MAX_BYTES + 12
+# Incompressible data grows when compressed (zstd: ~n/256 and a frame header; zlib: 5 B per stored 16 KiB).
+MAX_BLOCK_COMP = MAX_BLOCK_RAW + MAX_BLOCK_RAW // 128 + 1024
 REOPEN_EVERY_S = 5.0
 WAL_RESET_BYTES = 8 * 1024 * 1024  # the write-ahead file starts over past this (once the journal holds it all)
 MATCH_RECORDS = 16  # records matched to find where the journal ends inside the write-ahead file
@@ -248,6 +258,8 @@ class JournalReader:
         self.stats = ReadStats()
         self._zstd_d: Any = None
         try:
+            if not stat.S_ISREG(self.path.stat().st_mode):  # a directory, a FIFO (open would wait forever)
+                raise ConfigError(f"cannot read journal {self.path}: not a regular file")
             with self.path.open("rb") as fh:
                 sig = fh.read(len(SIGNATURE))
         except OSError as exc:
@@ -301,7 +313,7 @@ class JournalReader:
         """(block, size); (None, -1) when it runs past EOF, (None, 0) when damaged."""
         magic, kind, codec, _, count, raw_len, comp_len, first_ts, last_ts = _HEAD.unpack_from(head)
         if magic != BLOCK_MAGIC or kind not in (KIND_FRAMES, KIND_META) or raw_len > MAX_BLOCK_RAW \
-                or comp_len > MAX_BLOCK_RAW or codec not in (CODEC_STORED, CODEC_ZLIB, CODEC_ZSTD):
+                or comp_len > MAX_BLOCK_COMP or codec not in (CODEC_STORED, CODEC_ZLIB, CODEC_ZSTD):
             return None, 0
         if pos + HEADER_BYTES + comp_len > data_end:
             # A header that is intact (its CRC cannot be checked without the payload) but whose payload is
@@ -313,14 +325,8 @@ class JournalReader:
             return None, (-1 if self._resync(fh, pos + 1, data_end) >= data_end else 0)
         if not decode:
             return Block(kind, first_ts, last_ts, pos, HEADER_BYTES + comp_len), HEADER_BYTES + comp_len
-        try:
-            if codec == CODEC_ZSTD:
-                raw = self._zstd().decompress(body, max_output_size=raw_len)
-            else:
-                raw = zlib.decompress(body) if codec == CODEC_ZLIB else body
-        except (zlib.error, ZstdError):
-            return None, 0
-        if len(raw) != raw_len:
+        raw = self._inflate(codec, body, raw_len)
+        if raw is None:
             return None, 0
         block = Block(kind, first_ts, last_ts, pos, HEADER_BYTES + comp_len)
         if kind == KIND_META:
@@ -335,6 +341,29 @@ class JournalReader:
                 return None, 0
             block.records = records
         return block, HEADER_BYTES + comp_len
+
+    def _inflate(self, codec: int, body: bytes, raw_len: int) -> bytes | None:
+        """The block's payload, or None unless it is exactly ``raw_len`` bytes. Never produces more than
+        ``raw_len`` + 1 bytes, whatever the compressed stream claims: a zstd frame header declaring 1 TiB,
+        a zlib bomb (1 MB that inflates to 1 GB)."""
+        try:
+            if codec == CODEC_ZSTD:
+                # decompress() allocates the size a frame header declares and uses max_output_size only
+                # when the header declares none: a declared size other than the block's is damage.
+                declared = zstandard.frame_content_size(body) if zstandard is not None else -1
+                if declared not in (raw_len, -1):
+                    return None
+                raw = self._zstd().decompress(body, max_output_size=max(raw_len, 1))
+            elif codec == CODEC_ZLIB:
+                inflater = zlib.decompressobj()
+                raw = inflater.decompress(body, raw_len + 1)  # max_length: stops at the first byte too many
+                if not inflater.eof:
+                    return None
+            else:
+                raw = body
+        except (zlib.error, ZstdError):
+            return None
+        return raw if len(raw) == raw_len else None
 
     def _zstd(self) -> Any:
         if self._zstd_d is None:

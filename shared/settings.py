@@ -15,10 +15,11 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from shared.errors import ConfigError
 
-__all__ = ["MySQLTarget", "Settings", "load_settings", "mask_url"]
+__all__ = ["JOURNAL_BLOCK_KB_MAX", "MySQLTarget", "Settings", "load_settings", "mask_url"]
 
 DHAN_FEED_URL = "wss://api-feed.dhan.co"
 DHAN_SCRIP_MASTER_URL = "https://images.dhan.co/api-data/api-scrip-master.csv"
+JOURNAL_BLOCK_KB_MAX = 65_536  # journal readers size their block cap from this bound (feed/journal.py)
 
 
 def mask_url(url: str) -> str:
@@ -116,7 +117,9 @@ class Settings(BaseSettings):
     journal_enabled: bool = Field(True, description="append every raw frame to the daily journal (replay, verify)")
     journal_dir: Path = Field(Path("var/journal"), description="where the journal files go (<IST day>.<instance>.djr)")
     journal_block_ms: int = Field(200, ge=1, le=60_000, description="a journal block closes this long after it opened")
-    journal_block_kb: int = Field(256, ge=4, le=65_536, description="... or when it holds this many KiB of frames")
+    journal_block_kb: int = Field(
+        256, ge=4, le=JOURNAL_BLOCK_KB_MAX, description="... or when it holds this many KiB of frames"
+    )
     journal_fsync: Literal["none", "block", "interval"] = Field(
         "interval", description="journal fsync: none (OS decides), block (after every block), interval (see below)"
     )
