@@ -87,6 +87,12 @@ class Settings(BaseSettings):
     sim_port: int = Field(8765, ge=1, le=65535, description="simulator port (WebSocket at /, CSVs over HTTP)")
     sim_token: SecretStr | None = Field(None, description="simulator accepts only this token when set")
     instruments_url: str | None = Field(None, description="scrip master URL or file path")
+    instruments_max_mb: int = Field(
+        256, ge=1, le=4096, description="a scrip master (download or file) larger than this many MiB is refused"
+    )
+    instruments_timeout_s: float = Field(
+        60.0, gt=0, description="the scrip master download must end within this many seconds"
+    )
 
     # --- universe ---
     nifty_strikes: int = Field(20, ge=0, le=200, description="NIFTY options: ATM +/- this many strikes")
