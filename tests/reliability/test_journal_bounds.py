@@ -234,3 +234,31 @@ def test_feed_recovers_a_hostile_write_ahead_file_in_bounded_memory(tmp_path: Pa
     assert recovered and recovered[0]["frames"] == 3, done.out
     frames = [f for p in sorted(journal_dir.glob("*.djr")) for _, f in JournalReader(p).frames()]
     assert frames == before + after
+
+
+# --- meta records with absurd values (dhan verify mirrors the feed from them) ---
+@pytest.mark.parametrize("tick", ["abc", 5e-324, "inf", [1], -1, 0, 1e300])
+def test_verify_scan_takes_absurd_universe_records_as_defaults(tmp_path: Path, tick: object) -> None:
+    """A tick size that is text, not positive, or whose inverse overflows the normaliser's rounding is the
+    default tick; a removed key with 5,000 digits (past int()'s limit) or an ``added`` that is no object is
+    ignored. The trades around them are still read."""
+    from feed.normalise import DEFAULT_TICK
+    from feed.protocol.encode import pack_quote
+    from feed.verify import scan_journal
+
+    notes = [
+        {"type": "universe", "added": {"NSE_EQ:2885": {"seg": "NSE_EQ", "sid": 2885, "tick_size": tick}},
+         "removed": ["NSE_EQ:" + "9" * 5000]},
+        {"type": "universe", "added": ["NSE_EQ:2885"], "removed": "NSE_EQ:2885"},
+    ]
+    metas = [orjson.dumps(n) for n in notes]
+    quotes = [pack_quote(1, 2885, ltp=ltp, ltq=10, ltt=1_795_600_000 + n, atp=1234.5, volume=volume,
+                         total_sell_qty=50, total_buy_qty=60, open=1230.0, close=1240.0, high=1235.0, low=1220.0)
+              for n, (ltp, volume) in enumerate([(1234.55, 100), (1234.6, 110)])]  # a trade of 10 between
+    path = tmp_path / "j.djr"
+    path.write_bytes(SIGNATURE + block(KIND_META, CODEC_STORED, 0, len(metas[0]), metas[0])
+                     + frames_block(quotes) + block(KIND_META, CODEC_STORED, 0, len(metas[1]), metas[1]))
+    scan = scan_journal([path])
+    assert scan.read.corrupt_blocks == 0 and scan.frames == 2 and scan.trade_count == 1
+    if not (isinstance(tick, (int, float)) and 1e-6 <= tick <= 999_999):
+        assert scan.tick_sizes[(1, 2885)] == DEFAULT_TICK
