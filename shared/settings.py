@@ -308,6 +308,8 @@ def load_settings(**overrides: Any) -> Settings:
     """Build settings from the environment and ``.env``; a bad value is a one-line :class:`ConfigError`."""
     try:
         return Settings(**overrides)
+    except UnicodeDecodeError as exc:  # python-dotenv reading .env
+        raise ConfigError(f"bad configuration: the .env file is not UTF-8 text (byte {exc.start})") from None
     except ValidationError as exc:
         first = exc.errors()[0]
         loc = ".".join(str(p) for p in first.get("loc", ())) or "settings"
