@@ -107,6 +107,11 @@ FEED_MESSAGE_MAX_BYTES = 1 << 20
 MAX_BLOCK_RAW = JOURNAL_BLOCK_KB_MAX * 1024 + FEED_MESSAGE_MAX_BYTES + 12
 # Incompressible data grows when compressed (zstd: ~n/256 and a frame header; zlib: 5 B per stored 16 KiB).
 MAX_BLOCK_COMP = MAX_BLOCK_RAW + MAX_BLOCK_RAW // 128 + 1024
+# Receive times are epoch seconds in [0, 2**33) (1970 to 2242): datetime takes them (day_bounds, the replay's
+# listing as of its first frame). A time outside, NaN or infinite, makes its block damage. In the f64 columns
+# (little endian) such a time is one whose most significant byte is above 0x41: one C-level pass per block.
+TS_LIMIT = float(2**33)
+_TS_TOP_BYTES_OK = bytes(range(0x42))
 REOPEN_EVERY_S = 5.0
 WAL_RESET_BYTES = 8 * 1024 * 1024  # the write-ahead file starts over past this (once the journal holds it all)
 MATCH_RECORDS = 16  # records matched to find where the journal ends inside the write-ahead file
@@ -125,7 +130,7 @@ def pack_frames(tss: list[float], frames: list[bytes]) -> bytes:
 def unpack_frames(raw: bytes, count: int) -> list[tuple[float, bytes]] | None:
     """The records of a frames payload; None when the columns do not add up (damage)."""
     head = 12 * count
-    if len(raw) < head:
+    if len(raw) < head or raw[7 : 8 * count : 8].translate(None, _TS_TOP_BYTES_OK):  # a time out of range
         return None
     ts_col, len_col = array("d"), array("I")
     ts_col.frombytes(raw[: 8 * count])
@@ -325,6 +330,8 @@ class JournalReader:
             return None, (-1 if self._resync(fh, pos + 1, data_end) >= data_end else 0)
         if not decode:
             return Block(kind, first_ts, last_ts, pos, HEADER_BYTES + comp_len), HEADER_BYTES + comp_len
+        if not (0.0 <= first_ts < TS_LIMIT and 0.0 <= last_ts < TS_LIMIT):  # also NaN
+            return None, 0
         raw = self._inflate(codec, body, raw_len)
         if raw is None:
             return None, 0

@@ -8,6 +8,7 @@ feed's write-ahead recovery are run as the real commands: one line on stderr, no
 
 from __future__ import annotations
 
+import math
 import os
 import struct
 import zlib
@@ -66,14 +67,24 @@ def zlib_bomb() -> bytes:
     return b"".join(out)
 
 
-HOSTILE = ("zstd header claiming 1 TiB", "zlib bomb", "zlib bomb in the largest block a writer makes")
+HOSTILE = ("zstd header claiming 1 TiB", "zlib bomb", "zlib bomb in the largest block a writer makes",
+           "a receive time of NaN amid good ones", "receive times in the year 10^292")
+
+
+def times_block(tss: list[float], first_ts: float, last_ts: float) -> bytes:
+    raw = pack_frames(tss, [b"\x02" * 16] * len(tss))
+    head = _HEAD.pack(BLOCK_MAGIC, KIND_FRAMES, CODEC_STORED, 0, len(tss), len(raw), len(raw), first_ts, last_ts)
+    return head + _CRC.pack(zlib.crc32(raw, zlib.crc32(head))) + raw
 
 
 def hostile_blocks(bomb: bytes) -> list[bytes]:
-    """Each holds a stream far larger than the payload its header declares (see HOSTILE)."""
+    """Each holds a stream far larger than the payload its header declares, or times datetime cannot take
+    (see HOSTILE)."""
     return [block(KIND_FRAMES, CODEC_ZSTD, 1, 20, zstd_claiming(TIB)),
             block(KIND_FRAMES, CODEC_ZLIB, 1, 20, bomb),
-            block(KIND_FRAMES, CODEC_ZLIB, 1, MAX_BLOCK_RAW, bomb)]
+            block(KIND_FRAMES, CODEC_ZLIB, 1, MAX_BLOCK_RAW, bomb),
+            times_block([T0, math.nan, T0 + 2], T0, T0 + 2),
+            times_block([1e300], 1e300, 1e300)]
 
 
 # --- the reader ---
@@ -118,6 +129,20 @@ def test_blocks_whose_fields_lie_are_skipped_and_the_rest_is_read(tmp_path: Path
     reader = JournalReader(path)
     assert [f for _, f in reader.frames()] == [b"g" * 10, b"g" * 10]
     assert reader.stats.corrupt_blocks == 1
+
+
+@pytest.mark.parametrize(("tss", "first_ts", "last_ts"), [
+    ([T0], math.nan, T0), ([T0], T0, math.inf), ([T0], -1.0, T0), ([T0], T0, 2.0**33),  # the block's times
+    ([T0, math.nan], T0, T0), ([T0, -math.inf], T0, T0), ([T0, -5.0], T0, T0), ([1e300, T0], T0, T0),
+])
+def test_blocks_with_times_datetime_cannot_take_are_skipped(
+    tmp_path: Path, tss: list[float], first_ts: float, last_ts: float
+) -> None:
+    good = times_block([0.5, T0, 2.0**33 - 1], 0.5, 2.0**33 - 1)  # the edges of the range are fine
+    path = tmp_path / "j.djr"
+    path.write_bytes(SIGNATURE + good + times_block(tss, first_ts, last_ts) + good)
+    reader = JournalReader(path)
+    assert [t for t, _ in reader.frames()] == [0.5, T0, 2.0**33 - 1] * 2 and reader.stats.corrupt_blocks == 1
 
 
 def test_streams_without_a_declared_size_still_read(tmp_path: Path) -> None:
@@ -207,7 +232,7 @@ async def test_dhan_verify_counts_hostile_blocks_in_bounded_memory(
     env = clean_env(DHAN_MYSQL_URL=db_settings.mysql_url.get_secret_value())
     done = run_dhan(["verify", str(path)], cwd=tmp_path, env=env)
     assert done.code == 1 and not done.killed, done  # problems found: the damaged blocks
-    assert "3 corrupt blocks" in done.out and "result    3 problem(s)" in done.out, done.out
+    assert "5 corrupt blocks" in done.out and "result    5 problem(s)" in done.out, done.out
     assert done.err == "" and "Traceback" not in done.out
     assert done.peak_rss_bytes < PEAK_RSS_BOUND_BYTES, f"peak RSS {done.peak_rss_bytes >> 20} MiB"
 
