@@ -100,9 +100,11 @@ assert array("d").itemsize == 8 and array("I").itemsize == 4, "journal columns n
 # Largest block payload a writer can produce; a header claiming more is damage, not data. A frames block closes
 # once it holds journal_block_kb (at most JOURNAL_BLOCK_KB_MAX KiB, the setting's bound) and the record that
 # crossed it: one WebSocket message (the feed takes at most FEED_MESSAGE_MAX_BYTES, feed/connection.py) and its
-# 12 bytes of columns. A meta block (a universe snapshot: ~300 B per instrument, 25,000 at most) stays far below.
-# The reader never holds more than one block's compressed and raw bytes, whatever a header or a compressed
-# stream claims (see JournalReader._inflate).
+# 12 bytes of columns; write-ahead blocks are cut the same way. A meta block stays below: its largest, a
+# universe snapshot of Dhan's 25,000 instruments at most (5 connections x 5,000) at ~270 B each, is 6.75 MB.
+# The reader holds one block's compressed and raw bytes, whatever a header or a compressed stream claims (see
+# JournalReader._inflate), and the objects decoded from them: dhan verify peaks at 300 MB on blocks of this size
+# that decode to the most objects (empty frames, JSON numbers, JSON keys: 17 KB of zlib each on disk).
 FEED_MESSAGE_MAX_BYTES = 1 << 20
 MAX_BLOCK_RAW = JOURNAL_BLOCK_KB_MAX * 1024 + FEED_MESSAGE_MAX_BYTES + 12
 # Incompressible data grows when compressed (zstd: ~n/256 and a frame header; zlib: 5 B per stored 16 KiB).
@@ -579,12 +581,12 @@ class Journal:
                 frames.append(body)
                 continue
             if tss:
-                parts.append(codec.block(KIND_FRAMES, pack_frames(tss, frames), len(tss), tss[0], tss[-1]))
+                parts += self._wal_frames(tss, frames)
                 tss, frames = [], []
             assert isinstance(body, dict)
             parts.append(codec.block(KIND_META, orjson.dumps(_plain_universe(body)), 0, ts, ts))
         if tss:
-            parts.append(codec.block(KIND_FRAMES, pack_frames(tss, frames), len(tss), tss[0], tss[-1]))
+            parts += self._wal_frames(tss, frames)
         data = b"".join(parts)
         try:
             if self._wal_bytes > WAL_RESET_BYTES and self.written_seq >= self._wal_seq - len(items):
@@ -599,6 +601,22 @@ class Journal:
             return
         self._wal_bytes += len(data)
         self.wal_writes += 1
+
+    def _wal_frames(self, tss: list[float], frames: list[bytes]) -> list[bytes]:
+        """Stored frames blocks no larger than the writer thread's (journal_block_kb and one frame): a batch
+        after a long publisher stall can be far larger, and readers refuse blocks past MAX_BLOCK_RAW."""
+        limit, codec = self._block_bytes, self._wal_codec
+        if 12 * len(frames) + sum(map(len, frames)) < limit:  # the usual batch: one block
+            return [codec.block(KIND_FRAMES, pack_frames(tss, frames), len(tss), tss[0], tss[-1])]
+        out: list[bytes] = []
+        start = raw = 0
+        for i, frame in enumerate(frames, 1):
+            raw += 12 + len(frame)
+            if raw >= limit or i == len(frames):
+                part_ts, part = tss[start:i], frames[start:i]
+                out.append(codec.block(KIND_FRAMES, pack_frames(part_ts, part), len(part), part_ts[0], part_ts[-1]))
+                start, raw = i, 0
+        return out
 
     # --- lifecycle ---
     async def start(self) -> None:

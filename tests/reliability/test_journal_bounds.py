@@ -237,6 +237,55 @@ async def test_dhan_verify_counts_hostile_blocks_in_bounded_memory(
     assert done.peak_rss_bytes < PEAK_RSS_BOUND_BYTES, f"peak RSS {done.peak_rss_bytes >> 20} MiB"
 
 
+def amplifying_blocks(raw_len: int) -> list[bytes]:
+    """Blocks of ``raw_len`` that decode to the most Python objects per byte, ~17 KB each on disk: empty
+    frames (12 bytes of columns per record), and meta JSON of numbers or of keys."""
+    count = raw_len // 12
+    empty = bytes(12 * count)  # receive time 0.0, length 0
+    numbers = b'{"type":"x","p":[' + b"1.5," * ((raw_len - 40) // 4) + b'1]}'
+    keys = b"{" + b",".join(b'"%07x":0' % i for i in range((raw_len - 2) // 12)) + b"}"
+    return [block(KIND_FRAMES, CODEC_ZLIB, count, len(empty), zlib.compress(empty, 9), 1.0),
+            *(block(KIND_META, CODEC_ZLIB, 0, len(meta), zlib.compress(meta, 9), 1.0) for meta in (numbers, keys))]
+
+
+async def test_dhan_verify_memory_stays_bounded_on_blocks_that_decode_to_many_objects(
+    tmp_path: Path, db_settings: Settings
+) -> None:
+    """At the largest block a writer makes they are read (300 MB at the peak, measured); at the 64 MiB the
+    cap was before (over 1 GB to decode) they are refused unread."""
+    assert MAX_BLOCK_RAW < 10 << 20
+    await init_schema(db_settings)
+    path = tmp_path / "2026-11-25.feed.djr"
+    path.write_bytes(SIGNATURE + b"".join(amplifying_blocks(MAX_BLOCK_RAW) + amplifying_blocks(64 << 20)))
+    env = clean_env(DHAN_MYSQL_URL=db_settings.mysql_url.get_secret_value())
+    done = run_dhan(["verify", str(path)], cwd=tmp_path, env=env)
+    assert done.code == 1 and not done.killed and done.err == "" and "Traceback" not in done.out, done
+    assert f"{MAX_BLOCK_RAW // 12} frames in 3 blocks" in done.out and "3 corrupt blocks" in done.out, done.out
+    assert done.peak_rss_bytes < PEAK_RSS_BOUND_BYTES, f"peak RSS {done.peak_rss_bytes >> 20} MiB"
+
+
+async def test_a_write_ahead_batch_past_the_block_cap_is_cut_into_readable_blocks(tmp_path: Path) -> None:
+    """A publisher stalled for long hands write_ahead() one huge batch: it is written in blocks of the writer
+    thread's size, so a reader (the next start's recovery) takes every frame."""
+    from feed.journal import Journal, wal_path
+
+    settings = make_settings(journal_dir=tmp_path, journal_block_kb=64, journal_block_ms=60_000)
+    j = Journal(settings, instance="feed", clock=lambda: T0)
+    await j.start()
+    frame = b"\x08" * 1000
+    n = MAX_BLOCK_RAW // 1000 + 100  # more than the largest block a reader takes
+    try:
+        for i in range(n):
+            j.append(frame, T0 + i * 1e-3)
+        j.write_ahead()
+        reader = JournalReader(wal_path(tmp_path, "feed"))
+        sizes = [len(b.records) for b in reader.blocks()]
+        assert sum(sizes) == n and reader.stats.corrupt_blocks == 0
+        assert max(sizes) == 64 * 1024 // 1012 + 1  # closed by size, as the writer thread closes its blocks
+    finally:
+        await j.stop()
+
+
 def test_feed_recovers_a_hostile_write_ahead_file_in_bounded_memory(tmp_path: Path, zlib_bomb: bytes) -> None:
     """The frames around the hostile blocks are moved into the journal; the feed then runs as usual."""
     journal_dir = tmp_path / "journal"
