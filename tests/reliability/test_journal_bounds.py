@@ -336,3 +336,13 @@ def test_verify_scan_takes_absurd_universe_records_as_defaults(tmp_path: Path, t
     assert scan.read.corrupt_blocks == 0 and scan.frames == 2 and scan.trade_count == 1
     if not (isinstance(tick, (int, float)) and 1e-6 <= tick <= 999_999):
         assert scan.tick_sizes[(1, 2885)] == DEFAULT_TICK
+
+
+def test_dhan_verify_ignores_what_only_looks_like_a_write_ahead_file(tmp_path: Path) -> None:
+    from feed.verify_cli import pending_write_ahead
+
+    journal = tmp_path / "2026-11-25.feed.djr"
+    journal.write_bytes(SIGNATURE)
+    (tmp_path / "gone.wal").symlink_to(tmp_path / "nowhere")  # stat() raised FileNotFoundError
+    (tmp_path / "dir.wal").mkdir()
+    assert pending_write_ahead([journal]) == []
