@@ -8,10 +8,12 @@ feed's write-ahead recovery are run as the real commands: one line on stderr, no
 
 from __future__ import annotations
 
+import itertools
 import math
 import os
 import struct
 import zlib
+from collections.abc import Iterable
 from pathlib import Path
 
 import orjson
@@ -237,15 +239,31 @@ async def test_dhan_verify_counts_hostile_blocks_in_bounded_memory(
     assert done.peak_rss_bytes < PEAK_RSS_BOUND_BYTES, f"peak RSS {done.peak_rss_bytes >> 20} MiB"
 
 
+def _deflated(pieces: Iterable[bytes]) -> tuple[int, bytes]:
+    """(raw length, zlib stream) of the concatenated pieces, never all in memory at once."""
+    packer, out, raw_len = zlib.compressobj(9), [], 0
+    for piece in pieces:
+        raw_len += len(piece)
+        out.append(packer.compress(piece))
+    out.append(packer.flush())
+    return raw_len, b"".join(out)
+
+
 def amplifying_blocks(raw_len: int) -> list[bytes]:
-    """Blocks of ``raw_len`` that decode to the most Python objects per byte, ~17 KB each on disk: empty
-    frames (12 bytes of columns per record), and meta JSON of numbers or of keys."""
-    count = raw_len // 12
-    empty = bytes(12 * count)  # receive time 0.0, length 0
-    numbers = b'{"type":"x","p":[' + b"1.5," * ((raw_len - 40) // 4) + b'1]}'
-    keys = b"{" + b",".join(b'"%07x":0' % i for i in range((raw_len - 2) // 12)) + b"}"
-    return [block(KIND_FRAMES, CODEC_ZLIB, count, len(empty), zlib.compress(empty, 9), 1.0),
-            *(block(KIND_META, CODEC_ZLIB, 0, len(meta), zlib.compress(meta, 9), 1.0) for meta in (numbers, keys))]
+    """Blocks of about ``raw_len`` that decode to the most Python objects per byte (9 KB to 12 MB on disk):
+    empty frames (12 bytes of columns per record), and meta JSON of numbers or of distinct keys. Built in
+    pieces: the test process stays small."""
+    count, step = raw_len // 12, 1 << 16
+    empty = (bytes(min(step, 12 * count - i)) for i in range(0, 12 * count, step))  # time 0.0, length 0
+    numbers = itertools.chain([b'{"type":"x","p":['], (b"1.5," * (step // 4) for _ in range(raw_len // step - 1)),
+                              [b"1]}"])
+    keys = itertools.chain([b'{"type":"x"'], (b"".join(b',"%07x":0' % k for k in range(i, i + 1024))
+                                              for i in range(0, raw_len // 12 - 1024, 1024)), [b"}"])
+    out = []
+    for kind, pieces, n in ((KIND_FRAMES, empty, count), (KIND_META, numbers, 0), (KIND_META, keys, 0)):
+        size, body = _deflated(pieces)
+        out.append(block(kind, CODEC_ZLIB, n, size, body, 1.0))
+    return out
 
 
 async def test_dhan_verify_memory_stays_bounded_on_blocks_that_decode_to_many_objects(
