@@ -18,6 +18,7 @@ from __future__ import annotations
 import contextlib
 import os
 import re
+import stat
 import tempfile
 from pathlib import Path
 
@@ -34,6 +35,8 @@ __all__ = [
 SECRET_FIELDS = frozenset(n for n, f in Settings.model_fields.items()
                           if f.annotation is not None and "SecretStr" in str(f.annotation))
 SECRET_WORDS = ("PASSWORD", "TOKEN", "SECRET", "KEY")
+# Every setting with its description (.env.example) is ~9 KB: a file past this is not one to edit here.
+ENV_FILE_MAX_BYTES = 1 << 20
 _LINE = re.compile(r"^(\s*(?:export\s+)?)([A-Za-z_][A-Za-z0-9_]*)(\s*=\s*)(.*?)\s*$")
 
 
@@ -55,12 +58,24 @@ def is_secret(var: str) -> bool:
 
 
 def read_env(path: Path) -> str:
+    """The file's text ("" when it does not exist yet); a one-line ConfigError when it is not a settings file
+    (larger than ENV_FILE_MAX_BYTES, not UTF-8, not a regular file)."""
     try:
-        return path.read_text()
+        if not stat.S_ISREG(path.stat().st_mode):
+            raise ConfigError(f"cannot read {path}: not a regular file")
+        with path.open("rb") as fh:
+            raw = fh.read(ENV_FILE_MAX_BYTES + 1)
     except FileNotFoundError:
         return ""
     except OSError as exc:
-        raise ConfigError(f"cannot read {path}: {exc.strerror}") from None
+        raise ConfigError(f"cannot read {path}: {exc.strerror or exc}") from None
+    if len(raw) > ENV_FILE_MAX_BYTES:
+        raise ConfigError(f"{path} is larger than {ENV_FILE_MAX_BYTES >> 10} KiB: not a settings file")
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise ConfigError(f"{path} is not UTF-8 text (byte {exc.start}): fix it in a text editor") from None
+    return text.replace("\r\n", "\n").replace("\r", "\n")  # as text-mode reading did
 
 
 def _values(text: str) -> dict[str, str]:

@@ -13,13 +13,15 @@ Pure parsing plus one small loader (:func:`fetch_scrip_master`). Facts of the fo
 - Derivative rows often have an empty symbol name: the underlying comes from the trading symbol
   (``NIFTY-Nov2026-25000-CE`` -> ``NIFTY``, ``BAJAJ-AUTO-Dec2026-FUT`` -> ``BAJAJ-AUTO``).
 
-A row that cannot be read is skipped and counted (:class:`ScripMasterReport`), never raised; a header that is
-not a scrip master at all is a one-line :class:`~shared.errors.ConfigError`.
+A row that cannot be read is skipped and counted (:class:`ScripMasterReport`), never raised: a field past the
+csv module's limit, a number that overflows (``inf`` lots, a ``1.0e400`` id) or that no feed packet or
+``dhan_instruments`` column can hold. A header that is not a scrip master at all is a one-line
+:class:`~shared.errors.ConfigError`. :func:`fetch_scrip_master` (:mod:`feed.instruments_fetch`, re-exported
+here) reads at most ``max_bytes`` (download or file) within ``timeout_s``.
 """
 
 from __future__ import annotations
 
-import asyncio
 import csv
 import io
 import math
@@ -28,11 +30,14 @@ import re
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import date
-from pathlib import Path
 
-from shared.errors import ConfigError, DhanError
+from feed.instruments_fetch import SCRIP_MASTER_MAX_BYTES, fetch_scrip_master
+from shared.errors import ConfigError
 
 __all__ = [
+    "MAX_TICK_RS",
+    "MIN_TICK_RS",
+    "SCRIP_MASTER_MAX_BYTES",
     "SEGMENT_MAP",
     "InstrumentInfo",
     "ScripMasterReport",
@@ -93,6 +98,12 @@ _DETAILED = {
     "symbol_name": "SYMBOL_NAME",
 }
 _DEFAULT_TICK = 0.01  # rupees, for rows whose tick reads 0 or empty
+# What a row's numbers may be: the feed's packets carry security ids as u32; dhan_instruments stores lot sizes as
+# INT UNSIGNED, strikes as DECIMAL(16,4) and ticks as DECIMAL(12,6). Outside these a row is bad, not stored wrong.
+_U32_MAX = 2**32 - 1
+_STRIKE_MAX = 1e12
+MIN_TICK_RS = 1e-6
+MAX_TICK_RS = 999_999.0
 _REQUIRED = ("exch_id", "segment_code", "security_id", "instrument")
 
 
@@ -145,7 +156,7 @@ class ScripMasterReport:
     def _bad(self, line: int, reason: str) -> None:
         self.bad_rows += 1
         if len(self.bad_examples) < 5:
-            self.bad_examples.append(f"line {line}: {reason}")
+            self.bad_examples.append(f"line {line}: {reason[:200]}")
 
 
 def underlying_from_symbol(trading_symbol: str) -> str:
@@ -213,25 +224,34 @@ class _Parser:
         self.defaulted_ticks = 0
 
     def _lot(self, raw: str) -> int:
-        lot = int(float(raw)) if raw else 1
-        if lot <= 0:
-            raise ValueError(f"bad lot size {raw!r}")
-        self._lots[raw] = lot
+        value = float(raw) if raw else 1.0
+        if not 1 <= value <= _U32_MAX:  # also nan and inf
+            raise ValueError(f"bad lot size {raw[:40]!r}")
+        lot = self._lots[raw] = int(value)
         return lot
 
     def _tick(self, raw: str, is_index: bool) -> float:
         """Rupee tick of a row: index rows carry rupees, tradable rows paise."""
         value = float(raw) if raw else 0.0
         if value < 0 or not math.isfinite(value):
-            raise ValueError(f"bad tick size {raw!r}")
+            raise ValueError(f"bad tick size {raw[:40]!r}")
         if value == 0:
             # A real row carries 0 (the GIFTNIFTY index, July 2026). Index values are quoted to the paisa,
             # so Rs 0.01 keeps rounding harmless and never divides by zero downstream. Not cached: counted.
             self.defaulted_ticks += 1
             return _DEFAULT_TICK
         tick = value if is_index else round(value / 100.0, 8)
+        if not MIN_TICK_RS <= tick <= MAX_TICK_RS:
+            raise ValueError(f"bad tick size {raw[:40]!r}")
         self._ticks[(raw, is_index)] = tick
         return tick
+
+    @staticmethod
+    def _security_id(raw: str) -> int:
+        value = float(raw) if "." in raw else int(raw)  # "13.0" in some dumps
+        if not 1 <= value <= _U32_MAX:  # also nan and inf ("1.0e400")
+            raise ValueError(f"bad security id {raw[:40]!r}")
+        return int(value)
 
     def expiry(self, raw: str) -> date | None:
         try:
@@ -281,9 +301,7 @@ class _Parser:
             if not exch_id or not segment_code:
                 raise ValueError("empty exchange or segment")
             return None
-        security_id = int(float(sid_raw)) if "." in sid_raw else int(sid_raw)
-        if security_id <= 0:
-            raise ValueError(f"bad security id {sid_raw!r}")
+        security_id = self._security_id(sid_raw)
         instrument = instrument.upper()
         if not instrument:
             raise ValueError("empty instrument")
@@ -309,8 +327,8 @@ class _Parser:
         strike: float | None = None
         if option_type == "CE" or option_type == "PE":
             strike = float(strike_raw)
-            if not strike > 0:
-                raise ValueError(f"option without a strike ({strike_raw!r})")
+            if not 0 < strike < _STRIKE_MAX:
+                raise ValueError(f"option without a usable strike ({strike_raw[:40]!r})")
             opt: str | None = option_type
         else:
             opt = None
@@ -334,10 +352,25 @@ class _Parser:
         )
 
 
+def _numbered_rows(text: str) -> Iterator[tuple[int, list[str] | csv.Error]]:
+    """(record number, fields) per CSV record, blank ones included; a record the csv module refuses (a field
+    past its 128 KiB limit) comes as its error, and reading goes on with the next line."""
+    reader = _csv_rows(text)
+    line = 0
+    while True:
+        line += 1
+        try:
+            yield line, next(reader)
+        except StopIteration:
+            return
+        except csv.Error as exc:
+            yield line, exc
+
+
 def parse_scrip_master_report(text: str) -> ScripMasterReport:
     """Parse a compact or detailed scrip master; bad rows are counted in the report, never raised."""
-    rows = enumerate(_csv_rows(text), start=1)  # line numbers count CSV records, blank ones included
-    header = next((row for _, row in rows if any(row)), None)
+    rows = _numbered_rows(text)
+    header = next((row for _, row in rows if isinstance(row, list) and any(row)), None)
     if header is None:
         raise ConfigError("not a Dhan scrip master: the file is empty")
     layout, cols = _column_index(header)
@@ -348,11 +381,14 @@ def parse_scrip_master_report(text: str) -> ScripMasterReport:
     append = out.append
     unmapped = 0
     for line, row in rows:
+        if isinstance(row, csv.Error):
+            report._bad(line, str(row))
+            continue
         if not row:  # blank line
             continue
         try:
             info = parse(row)
-        except (ValueError, IndexError) as exc:
+        except (ValueError, IndexError, OverflowError) as exc:
             if any(row):
                 report._bad(line, str(exc))
             continue
@@ -369,45 +405,3 @@ def parse_scrip_master_report(text: str) -> ScripMasterReport:
 def parse_scrip_master(text: str) -> list[InstrumentInfo]:
     """The instruments of a scrip master (:func:`parse_scrip_master_report` also counts skipped rows)."""
     return parse_scrip_master_report(text).instruments
-
-
-def _decode(data: bytes) -> str:
-    try:
-        return data.decode("utf-8-sig")
-    except UnicodeDecodeError:
-        # Names occasionally carry Latin-1 bytes; the fields we key on are ASCII either way.
-        return data.decode("latin-1")
-
-
-async def fetch_scrip_master(url_or_path: str, *, timeout_s: float = 60) -> str:
-    """The scrip master's text from an http(s) URL or a local file path (``file://`` accepted)."""
-    if url_or_path.startswith(("http://", "https://")):
-        return await _fetch_http(url_or_path, timeout_s)
-    path = Path(url_or_path.removeprefix("file://"))
-    try:
-        data = await asyncio.to_thread(path.read_bytes)
-    except FileNotFoundError:
-        raise ConfigError(f"scrip master file not found: {path} (set DHAN_INSTRUMENTS_URL)") from None
-    except OSError as exc:
-        raise ConfigError(f"cannot read scrip master file {path}: {exc.strerror or exc}") from None
-    return _decode(data)
-
-
-async def _fetch_http(url: str, timeout_s: float) -> str:
-    import aiohttp
-
-    from shared.settings import mask_url
-
-    shown = mask_url(url)
-    try:
-        timeout = aiohttp.ClientTimeout(total=timeout_s)
-        async with aiohttp.ClientSession(timeout=timeout) as session, session.get(url) as resp:
-            if resp.status != 200:
-                raise DhanError(f"scrip master download failed: HTTP {resp.status} from {shown}")
-            data = await resp.read()
-    except TimeoutError:
-        raise DhanError(f"scrip master download timed out after {timeout_s:g}s: {shown}") from None
-    except aiohttp.ClientError as exc:
-        reason = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
-        raise DhanError(f"scrip master unreachable at {shown}: {reason}") from None
-    return _decode(data)

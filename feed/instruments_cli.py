@@ -49,7 +49,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--date", default=None, metavar="YYYY-MM-DD", help="trading day for --show (default: today in IST)"
     )
-    parser.add_argument("--timeout", type=float, default=60.0, metavar="SECONDS", help="download timeout")
+    parser.add_argument("--timeout", type=float, default=None, metavar="SECONDS",
+                        help="download timeout (default DHAN_INSTRUMENTS_TIMEOUT_S)")
 
 
 def parse_prices(items: list[str]) -> dict[str, float]:
@@ -162,7 +163,10 @@ async def run(args: argparse.Namespace, settings: Settings) -> int:
     prices = parse_prices(args.price)
     day = _parse_day(args.date)
     source = args.url or settings.effective_instruments_url
-    text = await fetch_scrip_master(source, timeout_s=args.timeout)
+    timeout_s = settings.instruments_timeout_s if args.timeout is None else args.timeout
+    if not timeout_s > 0:
+        raise ConfigError(f"--timeout {args.timeout}: must be above 0 seconds")
+    text = await fetch_scrip_master(source, timeout_s=timeout_s, max_bytes=settings.instruments_max_mb << 20)
     report = parse_scrip_master_report(text)
     shown = mask_url(source) if "://" in source else source
     print("\n".join(_summary(report, shown)))

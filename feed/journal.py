@@ -51,6 +51,7 @@ import contextlib
 import os
 import re
 import socket
+import stat
 import struct
 import sys
 import threading
@@ -77,7 +78,7 @@ from shared import __version__
 from shared.clock import IST, Clock, system_clock
 from shared.errors import ConfigError
 from shared.logs import get_logger
-from shared.settings import Settings, mask_url
+from shared.settings import JOURNAL_BLOCK_KB_MAX, Settings, mask_url
 
 __all__ = [
     "FORMAT_VERSION", "SIM_LISTING_SETTINGS", "Block", "Journal", "JournalReader", "ReadStats", "day_bounds",
@@ -96,7 +97,23 @@ _LITTLE = sys.byteorder == "little"
 assert array("d").itemsize == 8 and array("I").itemsize == 4, "journal columns need f64 and u32 arrays"
 
 
-MAX_BLOCK_RAW = 64 * 1024 * 1024  # a header claiming more is damage, not data
+# Largest block payload a writer can produce; a header claiming more is damage, not data. A frames block closes
+# once it holds journal_block_kb (at most JOURNAL_BLOCK_KB_MAX KiB, the setting's bound) and the record that
+# crossed it: one WebSocket message (the feed takes at most FEED_MESSAGE_MAX_BYTES, feed/connection.py) and its
+# 12 bytes of columns; write-ahead blocks are cut the same way. A meta block stays below: its largest, a
+# universe snapshot of Dhan's 25,000 instruments at most (5 connections x 5,000) at ~270 B each, is 6.75 MB.
+# The reader holds one block's compressed and raw bytes, whatever a header or a compressed stream claims (see
+# JournalReader._inflate), and the objects decoded from them: dhan verify peaks at 300 MB on blocks of this size
+# that decode to the most objects (empty frames, JSON numbers, JSON keys: 17 KB of zlib each on disk).
+FEED_MESSAGE_MAX_BYTES = 1 << 20
+MAX_BLOCK_RAW = JOURNAL_BLOCK_KB_MAX * 1024 + FEED_MESSAGE_MAX_BYTES + 12
+# Incompressible data grows when compressed (zstd: ~n/256 and a frame header; zlib: 5 B per stored 16 KiB).
+MAX_BLOCK_COMP = MAX_BLOCK_RAW + MAX_BLOCK_RAW // 128 + 1024
+# Receive times are epoch seconds in [0, 2**33) (1970 to 2242): datetime takes them (day_bounds, the replay's
+# listing as of its first frame). A time outside, NaN or infinite, makes its block damage. In the f64 columns
+# (little endian) such a time is one whose most significant byte is above 0x41: one C-level pass per block.
+TS_LIMIT = float(2**33)
+_TS_TOP_BYTES_OK = bytes(range(0x42))
 REOPEN_EVERY_S = 5.0
 WAL_RESET_BYTES = 8 * 1024 * 1024  # the write-ahead file starts over past this (once the journal holds it all)
 MATCH_RECORDS = 16  # records matched to find where the journal ends inside the write-ahead file
@@ -115,7 +132,7 @@ def pack_frames(tss: list[float], frames: list[bytes]) -> bytes:
 def unpack_frames(raw: bytes, count: int) -> list[tuple[float, bytes]] | None:
     """The records of a frames payload; None when the columns do not add up (damage)."""
     head = 12 * count
-    if len(raw) < head:
+    if len(raw) < head or raw[7 : 8 * count : 8].translate(None, _TS_TOP_BYTES_OK):  # a time out of range
         return None
     ts_col, len_col = array("d"), array("I")
     ts_col.frombytes(raw[: 8 * count])
@@ -248,6 +265,8 @@ class JournalReader:
         self.stats = ReadStats()
         self._zstd_d: Any = None
         try:
+            if not stat.S_ISREG(self.path.stat().st_mode):  # a directory, a FIFO (open would wait forever)
+                raise ConfigError(f"cannot read journal {self.path}: not a regular file")
             with self.path.open("rb") as fh:
                 sig = fh.read(len(SIGNATURE))
         except OSError as exc:
@@ -301,7 +320,7 @@ class JournalReader:
         """(block, size); (None, -1) when it runs past EOF, (None, 0) when damaged."""
         magic, kind, codec, _, count, raw_len, comp_len, first_ts, last_ts = _HEAD.unpack_from(head)
         if magic != BLOCK_MAGIC or kind not in (KIND_FRAMES, KIND_META) or raw_len > MAX_BLOCK_RAW \
-                or comp_len > MAX_BLOCK_RAW or codec not in (CODEC_STORED, CODEC_ZLIB, CODEC_ZSTD):
+                or comp_len > MAX_BLOCK_COMP or codec not in (CODEC_STORED, CODEC_ZLIB, CODEC_ZSTD):
             return None, 0
         if pos + HEADER_BYTES + comp_len > data_end:
             # A header that is intact (its CRC cannot be checked without the payload) but whose payload is
@@ -313,14 +332,10 @@ class JournalReader:
             return None, (-1 if self._resync(fh, pos + 1, data_end) >= data_end else 0)
         if not decode:
             return Block(kind, first_ts, last_ts, pos, HEADER_BYTES + comp_len), HEADER_BYTES + comp_len
-        try:
-            if codec == CODEC_ZSTD:
-                raw = self._zstd().decompress(body, max_output_size=raw_len)
-            else:
-                raw = zlib.decompress(body) if codec == CODEC_ZLIB else body
-        except (zlib.error, ZstdError):
+        if not (0.0 <= first_ts < TS_LIMIT and 0.0 <= last_ts < TS_LIMIT):  # also NaN
             return None, 0
-        if len(raw) != raw_len:
+        raw = self._inflate(codec, body, raw_len)
+        if raw is None:
             return None, 0
         block = Block(kind, first_ts, last_ts, pos, HEADER_BYTES + comp_len)
         if kind == KIND_META:
@@ -335,6 +350,29 @@ class JournalReader:
                 return None, 0
             block.records = records
         return block, HEADER_BYTES + comp_len
+
+    def _inflate(self, codec: int, body: bytes, raw_len: int) -> bytes | None:
+        """The block's payload, or None unless it is exactly ``raw_len`` bytes. Never produces more than
+        ``raw_len`` + 1 bytes, whatever the compressed stream claims: a zstd frame header declaring 1 TiB,
+        a zlib bomb (1 MB that inflates to 1 GB)."""
+        try:
+            if codec == CODEC_ZSTD:
+                # decompress() allocates the size a frame header declares and uses max_output_size only
+                # when the header declares none: a declared size other than the block's is damage.
+                declared = zstandard.frame_content_size(body) if zstandard is not None else -1
+                if declared not in (raw_len, -1):
+                    return None
+                raw = self._zstd().decompress(body, max_output_size=max(raw_len, 1))
+            elif codec == CODEC_ZLIB:
+                inflater = zlib.decompressobj()
+                raw = inflater.decompress(body, raw_len + 1)  # max_length: stops at the first byte too many
+                if not inflater.eof:
+                    return None
+            else:
+                raw = body
+        except (zlib.error, ZstdError):
+            return None
+        return raw if len(raw) == raw_len else None
 
     def _zstd(self) -> Any:
         if self._zstd_d is None:
@@ -543,12 +581,12 @@ class Journal:
                 frames.append(body)
                 continue
             if tss:
-                parts.append(codec.block(KIND_FRAMES, pack_frames(tss, frames), len(tss), tss[0], tss[-1]))
+                parts += self._wal_frames(tss, frames)
                 tss, frames = [], []
             assert isinstance(body, dict)
             parts.append(codec.block(KIND_META, orjson.dumps(_plain_universe(body)), 0, ts, ts))
         if tss:
-            parts.append(codec.block(KIND_FRAMES, pack_frames(tss, frames), len(tss), tss[0], tss[-1]))
+            parts += self._wal_frames(tss, frames)
         data = b"".join(parts)
         try:
             if self._wal_bytes > WAL_RESET_BYTES and self.written_seq >= self._wal_seq - len(items):
@@ -563,6 +601,22 @@ class Journal:
             return
         self._wal_bytes += len(data)
         self.wal_writes += 1
+
+    def _wal_frames(self, tss: list[float], frames: list[bytes]) -> list[bytes]:
+        """Stored frames blocks no larger than the writer thread's (journal_block_kb and one frame): a batch
+        after a long publisher stall can be far larger, and readers refuse blocks past MAX_BLOCK_RAW."""
+        limit, codec = self._block_bytes, self._wal_codec
+        if 12 * len(frames) + sum(map(len, frames)) < limit:  # the usual batch: one block
+            return [codec.block(KIND_FRAMES, pack_frames(tss, frames), len(tss), tss[0], tss[-1])]
+        out: list[bytes] = []
+        start = raw = 0
+        for i, frame in enumerate(frames, 1):
+            raw += 12 + len(frame)
+            if raw >= limit or i == len(frames):
+                part_ts, part = tss[start:i], frames[start:i]
+                out.append(codec.block(KIND_FRAMES, pack_frames(part_ts, part), len(part), part_ts[0], part_ts[-1]))
+                start, raw = i, 0
+        return out
 
     # --- lifecycle ---
     async def start(self) -> None:

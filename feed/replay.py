@@ -27,6 +27,7 @@ from pathlib import Path
 from typing import Any
 
 from aiohttp import web
+from pydantic import ValidationError
 
 from feed.journal import KIND_FRAMES, SIM_LISTING_SETTINGS, JournalReader
 from feed.protocol.constants import MAX_INSTRUMENTS_PER_CONNECTION, SEGMENT_BY_NAME, RequestCode
@@ -50,6 +51,7 @@ _VALUES_RE = re.compile(r"'[^']*'|\"[^\"]*\"|\d+")
 def journal_start(paths: Sequence[Path]) -> tuple[float, dict[str, Any]]:
     """(receive time of the first frame, the first file's header); ConfigError when there is no frame."""
     header: dict[str, Any] = {}
+    damaged = 0
     for path in paths:
         reader = JournalReader(path)
         for block in reader.blocks():
@@ -57,14 +59,26 @@ def journal_start(paths: Sequence[Path]) -> tuple[float, dict[str, Any]]:
                 return block.first_ts, header
             if not header and block.meta is not None:
                 header = block.meta
-    raise ConfigError(f"no frames in {', '.join(str(p) for p in paths)}: nothing to replay")
+        damaged += reader.stats.corrupt_blocks
+    skipped = f" ({damaged} damaged block(s) skipped)" if damaged else ""
+    raise ConfigError(f"no frames in {', '.join(str(p) for p in paths)}{skipped}: nothing to replay")
 
 
-def _listing_settings(settings: Settings, header: dict[str, Any]) -> Settings:
+def _listing_settings(settings: Settings, header: dict[str, Any], source: Path) -> Settings:
+    """``settings`` with the simulator settings the journal recorded (its listing as of the recording),
+    validated as DHAN_* values are: a header asking for 3,000,000 strikes is refused, not built."""
     recorded = header.get("sim")
     if not isinstance(recorded, dict):
         return settings
-    return settings.model_copy(update={k: v for k, v in recorded.items() if k in SIM_LISTING_SETTINGS})
+    update = {k: v for k, v in recorded.items() if k in SIM_LISTING_SETTINGS}
+    try:
+        return Settings.model_validate({**settings.model_dump(), **update})
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        name = ".".join(str(p) for p in first.get("loc", ())) or "sim"
+        shown = repr(update.get(name, ""))[:40]
+        raise ConfigError(f"{source}: the journal's header records an invalid simulator setting {name}="
+                          f"{shown} ({first.get('msg', 'invalid')})") from None
 
 
 class ReplayServer(SimServer):
@@ -93,7 +107,7 @@ class ReplayServer(SimServer):
         self._subscribers: dict[tuple[int, int], set[SimConnection]] = {}
         self._prev_close: dict[tuple[int, int], bytes] = {}
         self._last_request_at: float | None = None
-        super().__init__(_listing_settings(settings, self.header), clock=self._journal_clock,
+        super().__init__(_listing_settings(settings, self.header, self.paths[0]), clock=self._journal_clock,
                          recorder=recorder, host=host, port=port)
 
     def _journal_clock(self) -> float:

@@ -107,7 +107,10 @@ async def run(args: argparse.Namespace, settings: Settings) -> int:
         raise ConfigError(f"--port {args.port} is not a port number")
     if args.faults:
         settings = settings.model_copy(update={"sim_faults": True})
-    text = await fetch_scrip_master(args.instruments) if args.instruments else None
+    text = None
+    if args.instruments:
+        text = await fetch_scrip_master(args.instruments, timeout_s=settings.instruments_timeout_s,
+                                        max_bytes=settings.instruments_max_mb << 20)
     server = ReplayServer(settings, args.journal, speed=speed, host=args.host, port=args.port,
                           start_quiet_s=args.start_quiet_s, instruments_text=text)
     service = ReplayService(settings, server, hold=args.hold, duration_s=args.duration)

@@ -82,15 +82,18 @@ class FeedService(Service):
     async def _load_instruments(self) -> list[InstrumentInfo]:
         if self._preloaded is not None:
             return self._preloaded
-        url = self.settings.effective_instruments_url
+        settings = self.settings
+        url = settings.effective_instruments_url
         attempt = 0
         while True:
             try:
-                text = await fetch_scrip_master(url)
+                text = await fetch_scrip_master(url, timeout_s=settings.instruments_timeout_s,
+                                                max_bytes=settings.instruments_max_mb << 20)
                 break
             except DhanError as exc:
                 attempt += 1
-                if attempt >= 8 or self.stopping.is_set():
+                # ConfigError: a missing file, a body past the size cap - the same on every attempt
+                if isinstance(exc, ConfigError) or attempt >= 8 or self.stopping.is_set():
                     raise
                 delay = backoff_s(attempt, base_s=0.5, cap_s=5.0)
                 self.log.warning("instruments_fetch_retry", attempt=attempt, delay_s=round(delay, 2), error=str(exc))

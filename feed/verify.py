@@ -32,6 +32,7 @@ from typing import Any
 
 import orjson
 
+from feed.instruments import MAX_TICK_RS, MIN_TICK_RS
 from feed.journal import KIND_META, JournalReader, ReadStats
 from feed.normalise import DEFAULT_TICK, Normaliser
 from feed.protocol.constants import SEGMENT_BY_NAME
@@ -110,22 +111,32 @@ class _Mirror:
                 self.reset()
         elif kind == "universe":
             sizes: dict[tuple[int, int], float] = {}
-            for rec in (meta.get("added") or {}).values():
+            added = meta.get("added")
+            for rec in (added.values() if isinstance(added, dict) else ()):
                 if not isinstance(rec, dict) or not isinstance(rec.get("sid"), int):
                     continue
                 code = SEGMENT_BY_NAME.get(str(rec.get("seg")))
                 if code is not None:
-                    sizes[(code, rec["sid"])] = float(rec.get("tick_size") or DEFAULT_TICK)
+                    sizes[(code, rec["sid"])] = _recorded_tick(rec.get("tick_size"))
             self.scan.tick_sizes.update(sizes)
             self.norm.set_tick_sizes(sizes)
             gone: list[tuple[int, int]] = []
-            for text in meta.get("removed") or []:
+            removed = meta.get("removed")
+            for text in (removed if isinstance(removed, list) else ()):
                 seg, _, digits = str(text).partition(":")
-                if seg in SEGMENT_BY_NAME and digits.isascii() and digits.isdigit():
+                if seg in SEGMENT_BY_NAME and digits.isascii() and digits.isdigit() and len(digits) <= 10:
                     gone.append((SEGMENT_BY_NAME[seg], int(digits)))
             self.snapshot_quotes(gone)
             for seg_code, sid in gone:
                 self.norm.forget(seg_code, sid)
+
+
+def _recorded_tick(value: Any) -> float:
+    """A universe record's tick size; the default when it is not a usable one (a damaged or hostile journal
+    may hold text, 0, a negative, or a size whose inverse overflows the normaliser's rounding)."""
+    if isinstance(value, (int, float)) and not isinstance(value, bool) and MIN_TICK_RS <= value <= MAX_TICK_RS:
+        return float(value)
+    return DEFAULT_TICK
 
 
 def scan_journal(

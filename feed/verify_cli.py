@@ -78,7 +78,15 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 def pending_write_ahead(journals: list[Path]) -> list[Path]:
     """Write-ahead files beside the journals still holding records (a killed feed not started since)."""
     dirs = {p.resolve().parent for p in journals}
-    return sorted(w for d in dirs for w in d.glob("*.wal") if w.stat().st_size > len(SIGNATURE))
+    return sorted(w for d in dirs for w in d.glob("*.wal") if _size(w) > len(SIGNATURE))
+
+
+def _size(path: Path) -> int:
+    """Bytes of a regular file; 0 for anything else (a dangling link, a directory named *.wal)."""
+    try:
+        return path.stat().st_size if path.is_file() else 0
+    except OSError:
+        return 0
 
 
 async def run(args: argparse.Namespace, settings: Settings) -> int:

@@ -15,10 +15,13 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from shared.errors import ConfigError
 
-__all__ = ["MySQLTarget", "Settings", "load_settings", "mask_url"]
+__all__ = ["JOURNAL_BLOCK_KB_MAX", "MySQLTarget", "Settings", "load_settings", "mask_url"]
 
 DHAN_FEED_URL = "wss://api-feed.dhan.co"
 DHAN_SCRIP_MASTER_URL = "https://images.dhan.co/api-data/api-scrip-master.csv"
+# Journal readers size their block cap from this bound (feed/journal.py), and so the memory a block decodes to:
+# at 8 MiB (32x the 256 KiB default) dhan verify peaks at 300 MB on a hostile file's worst blocks; 16 MiB: 540 MB.
+JOURNAL_BLOCK_KB_MAX = 8_192
 
 
 def mask_url(url: str) -> str:
@@ -89,6 +92,12 @@ class Settings(BaseSettings):
         False, description="simulator accepts POST /fault (fault injection, as dhan sim --faults); needs DHAN_SIM_TOKEN"
     )
     instruments_url: str | None = Field(None, description="scrip master URL or file path")
+    instruments_max_mb: int = Field(
+        256, ge=1, le=4096, description="a scrip master (download or file) larger than this many MiB is refused"
+    )
+    instruments_timeout_s: float = Field(
+        60.0, gt=0, description="the scrip master download must end within this many seconds"
+    )
 
     # --- universe ---
     nifty_strikes: int = Field(20, ge=0, le=200, description="NIFTY options: ATM +/- this many strikes")
@@ -119,7 +128,9 @@ class Settings(BaseSettings):
     journal_enabled: bool = Field(True, description="append every raw frame to the daily journal (replay, verify)")
     journal_dir: Path = Field(Path("var/journal"), description="where the journal files go (<IST day>.<instance>.djr)")
     journal_block_ms: int = Field(200, ge=1, le=60_000, description="a journal block closes this long after it opened")
-    journal_block_kb: int = Field(256, ge=4, le=65_536, description="... or when it holds this many KiB of frames")
+    journal_block_kb: int = Field(
+        256, ge=4, le=JOURNAL_BLOCK_KB_MAX, description="... or when it holds this many KiB of frames"
+    )
     journal_fsync: Literal["none", "block", "interval"] = Field(
         "interval", description="journal fsync: none (OS decides), block (after every block), interval (see below)"
     )
@@ -318,6 +329,8 @@ def load_settings(**overrides: Any) -> Settings:
     """Build settings from the environment and ``.env``; a bad value is a one-line :class:`ConfigError`."""
     try:
         return Settings(**overrides)
+    except UnicodeDecodeError as exc:  # python-dotenv reading .env
+        raise ConfigError(f"bad configuration: the .env file is not UTF-8 text (byte {exc.start})") from None
     except ValidationError as exc:
         first = exc.errors()[0]
         loc = ".".join(str(p) for p in first.get("loc", ())) or "settings"

@@ -9,7 +9,9 @@ list is treated as weekends-only and :meth:`TradingCalendar.covers` says so.
 
 from __future__ import annotations
 
+import errno
 import json
+import stat
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
 from pathlib import Path
@@ -26,9 +28,41 @@ EXCHANGES = ("NSE", "MCX")
 _NEW_YORK = ZoneInfo("America/New_York")
 
 
+# The shipped file is 2.5 KB for one year; decades of holidays stay far below. A bigger file is not a calendar.
+MAX_FILE_BYTES = 1 << 20
+_CLOSED = ("all", "morning", "evening")
+
+
 def _hhmm(text: str) -> time:
     hh, mm = text.split(":")
     return time(int(hh), int(mm))
+
+
+def _holiday(value: Any) -> dict[str, str]:
+    """``"name"`` or ``{"name": ..., "closed": "all" | "morning" | "evening"}``, checked when loaded (not on
+    the day it is looked up)."""
+    h = value if isinstance(value, dict) else {"name": value}
+    name, closed = h.get("name"), h.get("closed", "all")
+    if not isinstance(name, str) or closed not in _CLOSED:
+        raise ValueError(f"a holiday needs a name and closed all, morning or evening: {str(value)[:80]}")
+    return {"name": name, "closed": closed}
+
+
+def _special(value: Any) -> dict[str, str]:
+    name = value.get("name", "special session")
+    if not isinstance(name, str):
+        raise ValueError(f"a special session's name must be text: {str(value)[:80]}")
+    opens, closes = value["open"], value["close"]
+    _hhmm(opens)  # checked when loaded, not on the day
+    _hhmm(closes)
+    return {"name": name, "open": opens, "close": closes}
+
+
+def _year(value: Any) -> int:
+    year = int(value)
+    if not 1 <= year <= 9999:
+        raise ValueError(f"year {year} out of range")
+    return year
 
 
 @dataclass(frozen=True, slots=True)
@@ -57,31 +91,44 @@ class TradingCalendar:
     def __init__(self, data: dict[str, Any]) -> None:
         try:
             self.sessions = {ex: {k: _hhmm(v) for k, v in s.items()} for ex, s in data["sessions"].items()}
-            self.years = {int(y) for y in data.get("years", [])}
-            self.holidays: dict[str, dict[date, dict[str, str]]] = {}
-            for ex, days in data.get("holidays", {}).items():
-                self.holidays[ex] = {
-                    date.fromisoformat(d): (v if isinstance(v, dict) else {"name": v, "closed": "all"})
-                    for d, v in days.items()
-                }
+            self.years = {_year(y) for y in data.get("years", [])}
+            self.holidays: dict[str, dict[date, dict[str, str]]] = {
+                ex: {date.fromisoformat(d): _holiday(v) for d, v in days.items()}
+                for ex, days in data.get("holidays", {}).items()
+            }
             self.special: dict[str, dict[date, dict[str, str]]] = {
-                ex: {date.fromisoformat(d): v for d, v in days.items()}
+                ex: {date.fromisoformat(d): _special(v) for d, v in days.items()}
                 for ex, days in data.get("special_sessions", {}).items()
             }
-        except (KeyError, ValueError, TypeError, AttributeError) as exc:
-            raise ConfigError(f"holiday calendar is malformed: {type(exc).__name__}: {exc}") from None
+        except (KeyError, ValueError, TypeError, AttributeError, OverflowError) as exc:
+            raise ConfigError(f"holiday calendar is malformed: {type(exc).__name__}: {str(exc)[:200]}") from None
         for ex in EXCHANGES:
-            if ex not in self.sessions:
-                raise ConfigError(f"holiday calendar has no session times for {ex}")
+            if not {"open", "close"} <= self.sessions.get(ex, {}).keys():
+                raise ConfigError(f"holiday calendar has no session times (open, close) for {ex}")
 
     @classmethod
     def load(cls, path: Path | None = None) -> TradingCalendar:
-        path = path or DEFAULT_FILE
+        """The calendar in ``path`` (default: the shipped one); a one-line ConfigError naming the file when it
+        cannot be read, is larger than MAX_FILE_BYTES, or is not a calendar."""
+        path = Path(path or DEFAULT_FILE)
         try:
-            data = json.loads(Path(path).read_text())
-        except (OSError, ValueError) as exc:
-            raise ConfigError(f"cannot read the holiday calendar {path}: {exc}") from None
-        return cls(data)
+            if not stat.S_ISREG(path.stat().st_mode):  # a directory, or a FIFO that open() would wait on
+                raise OSError(errno.EINVAL, "not a regular file")
+            with path.open("rb") as fh:
+                raw = fh.read(MAX_FILE_BYTES + 1)
+            if len(raw) > MAX_FILE_BYTES:
+                raise ValueError(f"larger than {MAX_FILE_BYTES >> 10} KiB")
+            data = json.loads(raw)
+        except OSError as exc:
+            raise ConfigError(f"cannot read the holiday calendar {path}: {exc.strerror or exc}") from None
+        except (ValueError, RecursionError) as exc:  # JSONDecodeError, UnicodeDecodeError; nesting too deep
+            raise ConfigError(f"cannot read the holiday calendar {path}: {str(exc)[:200]}") from None
+        if not isinstance(data, dict):
+            raise ConfigError(f"holiday calendar {path} is malformed: a JSON object expected")
+        try:
+            return cls(data)
+        except ConfigError as exc:
+            raise ConfigError(f"{path}: {exc}") from None
 
     def covers(self, year: int) -> bool:
         return year in self.years
@@ -109,7 +156,7 @@ class TradingCalendar:
             return []
         s = self.sessions[exchange]
         hol = self.holidays.get(exchange, {}).get(day)
-        closed = hol.get("closed", "all") if hol else ""
+        closed = hol["closed"] if hol else ""
         name = hol["name"] if hol else ""
         if closed == "all":
             return []
