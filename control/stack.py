@@ -19,7 +19,7 @@ from typing import Any
 import aiohttp
 
 from control.status import StackStatus, render_plain, render_rich
-from control.supervisor import ChildSpec, Supervisor
+from control.supervisor import ChildSpec, ChildState, Supervisor
 from shared.errors import DhanError
 from shared.logs import get_logger
 from shared.settings import Settings
@@ -103,7 +103,14 @@ async def run(args: argparse.Namespace, settings: Settings) -> int:
     env: dict[str, str] = {}
     if args.rate is not None:
         env["DHAN_SIM_RATE"] = str(args.rate)
-    sup = Supervisor(args.log_dir)
+    stop = asyncio.Event()
+    unwatched: list[str] = []  # children whose supervision died: the stack stops, exit 1
+
+    def watch_failed(child: ChildState, exc: BaseException) -> None:
+        unwatched.append(f"{child.spec.name} ({child.last_error})")
+        stop.set()
+
+    sup = Supervisor(args.log_dir, on_watch_failed=watch_failed)
     if settings.use_simulator:
         sup.add(ChildSpec("sim", ("sim",), env=env))
     sup.add(ChildSpec("feed", ("feed",), env=env))
@@ -111,7 +118,6 @@ async def run(args: argparse.Namespace, settings: Settings) -> int:
     if not args.no_greeks:
         sup.add(ChildSpec("greeks", ("greeks",), env=env))
 
-    stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(sig, stop.set)
@@ -142,6 +148,9 @@ async def run(args: argparse.Namespace, settings: Settings) -> int:
         status.step = "stopping"
         await sup.stop_all(STOP_ORDER)
         await status.close()
+    if unwatched:
+        print(f"dhan up: stopped: supervision failed for {unwatched[0]} (see {args.log_dir}/)", file=sys.stderr)
+        return 1
     crashed = [c.spec.name for c in sup.children.values() if c.state == "crashed"]
     if crashed:
         print(f"dhan up: stopped; crashed during the run: {', '.join(crashed)} (see {args.log_dir}/)", file=sys.stderr)

@@ -33,6 +33,7 @@ import asyncio
 import collections
 import contextlib
 import time
+import uuid
 from collections.abc import Callable
 from itertools import islice
 from pathlib import Path
@@ -198,7 +199,8 @@ class Publisher:
                        **{_KIND_NAMES[k]: n for k, n in dropped.by_kind.items()},
                        instruments=len(dropped.instruments), kept=len(kept), reason=reason,
                        took_ms=round((time.perf_counter() - t0) * 1000, 1))
-        self._on_event({"type": "dropped", "ts": time.time(), "reason": reason,
+        # its own id keys the ledger's rows, so an event sent twice (a retried flush) is stored once
+        self._on_event({"type": "dropped", "id": uuid.uuid4().hex, "ts": time.time(), "reason": reason,
                         "superseded": dropped.superseded, "instruments": dropped.instruments})
 
     def health_problem(self) -> str | None:

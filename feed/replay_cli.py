@@ -50,6 +50,8 @@ class ReplayService(Service):
 
     async def setup(self) -> None:
         await self.server.start()
+        assert self.server.emitter is not None
+        self.adopt(self.server.emitter)  # reads the journal: its death stops the replay (exit 1), never a hang
 
     async def run(self) -> None:
         finished = asyncio.create_task(self.server.finished.wait(), name="replay.finished")

@@ -37,6 +37,7 @@ __all__ = ["FeedService"]
 
 FIRST_PACKET_DEADLINE_S = 5.0
 DRAIN_SHARE = 0.6  # of shutdown_deadline_s for the publisher to drain at stop
+EVENTS_END_S = 1.0  # for the events routine's last flush at stop
 EVENTS_MAXLEN = 100_000
 
 
@@ -76,8 +77,9 @@ class FeedService(Service):
         self._recentre_lock = asyncio.Lock()
         self._pub_stop = asyncio.Event()  # set at teardown: publisher drains then returns
         self._pub_task: asyncio.Task[None] | None = None
+        self._events_task: asyncio.Task[None] | None = None
         # Every raw frame with its receive time, off the hot path (a bounded queue drained by a thread).
-        self.journal = Journal(settings, instance=self.instance)
+        self.journal = Journal(settings, instance=self.instance, on_failure=self._on_journal_failed)
 
     # --- setup ---
     async def _load_instruments(self) -> list[InstrumentInfo]:
@@ -148,6 +150,9 @@ class FeedService(Service):
             pub.add(KIND_DEPTH, d)
             d.clear()
 
+    def _on_journal_failed(self, exc: BaseException) -> None:
+        self.fail(f"{self.instance}.journal", exc)  # its writer thread: owned like a task
+
     def _on_decode_problem(self, kind: str, info: dict[str, Any]) -> None:
         self.log.warning("bad_packet", kind=kind, **info)
 
@@ -161,7 +166,8 @@ class FeedService(Service):
         self._pub_task = self.spawn(self.publisher.run(self._pub_stop), "publisher", cancel_at_stop=False)
         conn_tasks = [self.spawn(c.run(self.stopping), f"conn{c.index}") for c in self.connections]
         self.spawn(self._recentre_routine(), "recentre")
-        self.spawn(self._events_routine(), "events")
+        # not cancelled at stop: it ends by itself after its last flush (a cancel mid-write could send twice)
+        self._events_task = self.spawn(self._events_routine(), "events", cancel_at_stop=False)
         self.spawn(self._last_quote_routine(), "last_quote")
         await self.stopping.wait()
         await asyncio.gather(*conn_tasks, return_exceptions=True)
@@ -173,7 +179,7 @@ class FeedService(Service):
             await self._drain_publisher()
         finally:
             try:
-                await self._flush_events()
+                await self._end_events()
                 if self.publisher is not None:
                     await self.publisher.close()
             finally:
@@ -192,6 +198,13 @@ class FeedService(Service):
         if pub is not None:  # a death of the task is logged by its owner (Service._on_task_done)
             died = task.exception() if task is not None and task.done() and not task.cancelled() else None
             pub.spill_for_exit(died)
+
+    async def _end_events(self) -> None:
+        """The events routine ends by itself at stop, after its last flush; then what came since is sent."""
+        task = self._events_task
+        if task is not None and not task.done():
+            await asyncio.wait({task}, timeout=EVENTS_END_S)
+        await self._flush_events()
 
     def health_problem(self) -> str | None:
         return self.publisher.health_problem() if self.publisher is not None else None

@@ -10,7 +10,8 @@ The feed writes lifecycle events to the Redis stream ``Keys.events`` (feed/conne
   open ``universe_out`` gap, or, when it had none (first entry), gets a zero-length ``universe_in`` marker.
 * ``dropped`` (feed/publisher.py: memory cap reached while Redis and the spool both failed) -> one closed
   ``dropped`` gap per instrument over the receive times of its dropped events; ``reason`` says how many of
-  each kind and why (schema 003).
+  each kind and why (schema 003). Its rows are keyed by the event's own ``id``, not the entry id, so the
+  same event written twice (a flush retried after its write went through) is stored once.
 
 Rows are keyed by the stream entry id (``gap_key``) and inserted with ``INSERT IGNORE``; closing is an
 ``UPDATE ... WHERE end_ts IS NULL``: an event delivered twice changes nothing. An entry is acknowledged only
@@ -159,6 +160,7 @@ def rows_for_event(entry_id: str, event: dict[str, Any]) -> list[tuple[str, tupl
 
 def _dropped_rows(entry_id: str, ts: float, event: dict[str, Any]) -> list[tuple[str, tuple[Any, ...]]]:
     why = str(event.get("reason") or "")
+    base = str(event.get("id") or entry_id)[:40]  # the event's own id: a copy of it sent twice is one row
     out: list[tuple[str, tuple[Any, ...]]] = []
     for key, info in (event.get("instruments") or {}).items():
         if not isinstance(info, dict) or ":" not in key:
@@ -167,7 +169,7 @@ def _dropped_rows(entry_id: str, ts: float, event: dict[str, Any]) -> list[tuple
         counts = ", ".join(f"{info[k]} {k}" for k in ("quotes", "depth", "ticks", "greeks") if info.get(k))
         start = float(info.get("from") or ts)
         end = max(start, float(info.get("to") or start))
-        out.append((INSERT_GAP, (f"{entry_id}:{key}", seg, sid, None, "dropped", start, end,
+        out.append((INSERT_GAP, (f"{base}:{key}", seg, sid, None, "dropped", start, end,
                                  f"dropped {counts}: {why}"[:REASON_CHARS])))
     return out
 

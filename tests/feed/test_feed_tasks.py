@@ -10,13 +10,16 @@ from typing import Any
 
 import aiohttp
 import orjson
+import pytest
 import redis.asyncio as aioredis
 from structlog.testing import capture_logs
 
+from feed.connection import DhanConnection, FrameSinkError
 from feed.publisher import KIND_TICKS
 from feed.service import FeedService
 from feed.sim import SimServer
 from feed.spool import parse_spool
+from feed.subscriptions import ShardPlan
 from shared.settings import Settings
 from tests.conftest import PrivateRedis, eventually, make_settings
 from tests.feed.diskfull import small_disk
@@ -147,10 +150,41 @@ async def test_a_full_disk_under_a_redis_outage_keeps_the_feed_connected_and_its
                 assert await asyncio.wait_for(serving, 20) == 0
             assert sum(pub.published) + sum(pub.dropped) + pub.spilled >= added()
             events = [orjson.loads(f[b"d"]) for _, f in await client.xrange(settings.key_prefix + "events")]
-            dropped = [e for e in events if e["type"] == "dropped"]
+            dropped = list({e["id"]: e for e in events if e["type"] == "dropped"}.values())
             assert dropped and all(e["instruments"] for e in dropped)
             assert sum(n.get("quotes", 0) + n.get("depth", 0) for e in dropped
                        for n in e["instruments"].values()) == pub.dropped[0] + pub.dropped[2]
     finally:
         await client.aclose()
         red.stop()
+
+
+async def test_a_dead_journal_thread_stops_the_feed_and_keeps_its_write_ahead_file(tmp_path: Path) -> None:
+    settings = _feed_settings(spool_dir=tmp_path / "spool", journal_dir=tmp_path / "journal")
+    async with SimServer(settings):
+        svc = FeedService(settings)
+        serving = asyncio.create_task(svc.serve())
+        await eventually(lambda: svc.journal.written_frames > 20, timeout_s=20)
+        svc.journal._q.append((0.0, object()))  # a record its writer thread cannot write: the thread dies on it
+        svc.journal._wake.set()
+        assert await asyncio.wait_for(serving, 30) == 1
+    assert svc.failed_task == "feed.journal" and "TypeError" in svc.failure
+    assert (tmp_path / "journal" / "feed.wal").exists()  # recovered by the next start
+
+
+async def test_an_error_while_processing_a_frame_is_not_a_connection_error() -> None:
+    settings = _feed_settings(reconnect_base_s=0.01)
+    plan = ShardPlan()
+    plan.add({("IDX_I", 13): "quote", ("NSE_EQ", 2885): "quote"})
+    seen = [0]
+
+    def on_frame(frame: bytes, recv_ts: float) -> None:
+        seen[0] += 1
+        if seen[0] == 5:
+            raise OSError(28, "No space left on device")  # e.g. a disk write downstream
+
+    async with SimServer(settings):
+        conn = DhanConnection(0, settings, plan, on_frame)
+        with pytest.raises(FrameSinkError, match="No space left on device"):
+            await asyncio.wait_for(conn.run(asyncio.Event()), 20)
+    assert conn.reconnects == 0 and seen[0] == 5

@@ -3,6 +3,7 @@ feed, and compare: the replayed feed must publish the very events the live one d
 
 from __future__ import annotations
 
+import asyncio
 import itertools
 from pathlib import Path
 
@@ -10,6 +11,7 @@ import redis.asyncio as aioredis
 
 from feed.journal import JournalReader
 from feed.replay import ReplayServer
+from feed.replay_cli import ReplayService
 from feed.service import FeedService
 from feed.sim import SimServer
 from tests.conftest import eventually
@@ -102,3 +104,25 @@ async def test_replay_honours_the_simulator_faults(tmp_path: Path, rclient: aior
             await flowing_again()
         assert not server.finished.is_set()  # every fault above happened mid-replay
         assert await feed.stop() == 0
+
+
+async def test_a_replay_whose_journal_cannot_be_read_fails_instead_of_hanging(tmp_path: Path,
+                                                                            rclient: aioredis.Redis) -> None:
+    live = feed_settings(tmp_path)
+    rclient.cleanup.append(live)  # type: ignore[attr-defined]
+    async with SimServer(live):
+        instruments = await sim_instruments(live, options=False)
+        run = Running(JournaledFeed(live, instruments=instruments))
+        await eventually(lambda: run.svc.decoder.stats.frames > 50, timeout_s=30, message="frames journaled")
+        assert await run.stop() == 0
+    path = run.svc.journal.path
+    assert path is not None
+    again = feed_settings(tmp_path / "replay")
+    rclient.cleanup.append(again)  # type: ignore[attr-defined]
+    replay = Running(ReplayService(again, ReplayServer(again, [path], speed=None)))
+    await eventually(lambda: replay.svc.state == "running", timeout_s=30)
+    path.unlink()  # gone before the first client subscribes: the replay loop cannot read it
+    feed = Running(FeedService(again, instruments=instruments))
+    code = await asyncio.wait_for(replay.task, 30)
+    assert code != 0 and replay.svc.failed_task == "sim.emitter" and "cannot read journal" in replay.svc.failure
+    assert await feed.stop() == 0
