@@ -93,6 +93,22 @@ async def load_instruments(settings: Settings, log: Any) -> int:
     return n
 
 
+async def start_stack(settings: Settings, sup: Supervisor, status: StackStatus, log: Any) -> None:
+    """Schema, simulator (no token), instrument master, then feed, writer and greeks, in that order."""
+    status.step = "creating schema"
+    await prepare_database(settings, log)
+    if settings.use_simulator:
+        status.step = "starting simulator"
+        await sup.start("sim")
+        await wait_http(f"http://{settings.sim_host}:{settings.sim_port}/health", 30)
+    status.step = "loading instruments"
+    await load_instruments(settings, log)
+    for name in ("feed", "writer", "greeks"):
+        if name in sup.children:
+            status.step = f"starting {name}"
+            await sup.start(name)
+
+
 async def run(args: argparse.Namespace, settings: Settings) -> int:
     from shared.preflight import check
 
@@ -124,18 +140,7 @@ async def run(args: argparse.Namespace, settings: Settings) -> int:
     status = StackStatus(settings, sup)
     live = not args.plain and sys.stdout.isatty()
     try:
-        status.step = "creating schema"
-        await prepare_database(settings, log)
-        if settings.use_simulator:
-            status.step = "starting simulator"
-            await sup.start("sim")
-            await wait_http(f"http://{settings.sim_host}:{settings.sim_port}/health", 30)
-        status.step = "loading instruments"
-        await load_instruments(settings, log)
-        for name in ("feed", "writer", "greeks"):
-            if name in sup.children:
-                status.step = f"starting {name}"
-                await sup.start(name)
+        await start_stack(settings, sup, status, log)
         status.step = "running"
         await status.open()
         started = time.monotonic()

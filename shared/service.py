@@ -205,9 +205,9 @@ class Service:
             if failed and self.exit_error is None and isinstance(raised, Exception):  # not a cancellation
                 self.exit_error = raised
             self.state = "crashed" if self.exit_error is not None else "stopped"
+            await self._cancel_tasks(self._tasks - self._after_teardown)  # the heartbeat routine among them
             if self.exit_error is not None:
                 await self._final_heartbeat()  # the crash and the dead task are seen now, not after teardown
-            await self._cancel_tasks(self._tasks - self._after_teardown)
             if set_up:
                 await self._teardown()
             await self._cancel_tasks(set(self._tasks))  # what teardown was to end and did not
