@@ -81,7 +81,7 @@ class ReplayService(Service):
             "packets_sent": sent, "packets_per_s": round((sent - sent_prev) / max(now - t_prev, 1e-9), 1),
             "replay_started": s["replay_started"], "replay_finished": s["replay_finished"],
             "journal_ts": round(s["journal_ts"], 3), "unrouted": s["unrouted"],
-            "bad_requests": s["bad_requests"],
+            "bad_requests": s["bad_requests"], "corrupt_blocks": s["corrupt_blocks"],
         }
 
 
