@@ -137,7 +137,10 @@ class Spool:
             self._damaged.discard(path)
             self.quarantine(path, "damaged records (its good records were sent)")
             return
-        path.unlink(missing_ok=True)
+        try:
+            path.unlink(missing_ok=True)
+        except OSError as exc:  # sent again at the next start: a duplicate is harmless, a dead publisher is not
+            self.log.warning("spool_delete_failed", file=path.name, error=exc.strerror or str(exc))
 
     def quarantine(self, path: Path, why: str) -> None:
         """Move ``path`` to ``quarantine/`` (never read again), logged and counted."""
