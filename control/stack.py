@@ -31,7 +31,7 @@ import redis.asyncio as aioredis
 from control.readiness import ChildFailed, wait_ready
 from control.stack_lock import StackLock
 from control.status import StackStatus, render_plain, render_rich
-from control.supervisor import ChildSpec, Supervisor
+from control.supervisor import ChildSpec, ChildState, Supervisor
 from shared.bus import connect_redis
 from shared.errors import DhanError
 from shared.keys import Keys
@@ -108,11 +108,17 @@ async def load_instruments(settings: Settings, log: Any) -> int:
     return n
 
 
-def _supervisor(args: argparse.Namespace, settings: Settings) -> Supervisor:
+def _supervisor(args: argparse.Namespace, settings: Settings, unwatched: list[str], stop: asyncio.Event) -> Supervisor:
+    """The stack's children; a child whose supervision dies is noted in ``unwatched`` and stops the stack."""
     env: dict[str, str] = {}
     if args.rate is not None:
         env["DHAN_SIM_RATE"] = str(args.rate)
-    sup = Supervisor(args.log_dir)
+
+    def watch_failed(child: ChildState, _exc: BaseException) -> None:
+        unwatched.append(f"{child.spec.name} ({child.last_error})")
+        stop.set()
+
+    sup = Supervisor(args.log_dir, on_watch_failed=watch_failed)
     if settings.use_simulator:
         sup.add(ChildSpec("sim", ("sim",), env=env))
     sup.add(ChildSpec("feed", ("feed",), env=env))
@@ -193,7 +199,8 @@ async def run(args: argparse.Namespace, settings: Settings) -> int:
 
 async def _run_locked(args: argparse.Namespace, settings: Settings, redis: aioredis.Redis, lock: StackLock,
                       stop: asyncio.Event, log: Any) -> int:
-    sup = _supervisor(args, settings)
+    unwatched: list[str] = []  # children whose supervision died: the stack stops, exit 1
+    sup = _supervisor(args, settings, unwatched, stop)
     status = StackStatus(settings, sup)
     live = not args.plain and sys.stdout.isatty()
     keeper = asyncio.create_task(lock.keep(stop), name="up.lock")
@@ -229,6 +236,9 @@ async def _run_locked(args: argparse.Namespace, settings: Settings, redis: aiore
         await status.close()
     if lock.lost:
         raise DhanError(lock.lost)
+    if unwatched:
+        print(f"dhan up: stopped: supervision failed for {unwatched[0]} (see {args.log_dir}/)", file=sys.stderr)
+        return 1
     crashed = [c.spec.name for c in sup.children.values() if c.state == "crashed"]
     if crashed:
         print(f"dhan up: stopped; crashed during the run: {', '.join(crashed)} (see {args.log_dir}/)", file=sys.stderr)

@@ -7,6 +7,11 @@ off (a Control Center told to leave what it launched running). A child that exit
 a signal) while it should run is "crashed" and, when its spec says so, restarted after a backoff that grows
 with consecutive crashes and resets after ``stable_s`` of uptime. Exit code 75 means "restart me" (the
 service got ``restart`` on ``dhan:control``) and restarts at once.
+
+Each child is watched by a task the supervisor owns (``ChildState.watcher``). If a watcher dies (a restart
+that cannot spawn: no log file, no process slot), the child shows ``crashed`` with the cause, the death is
+logged (``supervisor_watch_failed``) and ``on_watch_failed`` is called: the scheduler stops loudly then,
+``dhan up`` stops the stack with exit 1; nothing stays silently unwatched.
 """
 
 from __future__ import annotations
@@ -19,6 +24,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from shared.backoff import backoff_s
 from shared.lifeline import parent_env
@@ -55,13 +61,16 @@ class ChildState:
 
 class Supervisor:
     def __init__(self, log_dir: Path, *, stop_timeout_s: float = 10.0, stable_s: float = 30.0,
-                 on_change: Callable[[ChildState], None] | None = None, bind_children: bool = True) -> None:
+                 on_change: Callable[[ChildState], None] | None = None,
+                 on_watch_failed: Callable[[ChildState, BaseException], None] | None = None,
+                 bind_children: bool = True) -> None:
         self.log_dir = log_dir
         self.bind_children = bind_children
         self.stop_timeout_s = stop_timeout_s
         self.stable_s = stable_s
         self.children: dict[str, ChildState] = {}
         self.on_change = on_change or (lambda c: None)
+        self.on_watch_failed = on_watch_failed or (lambda c, e: None)
         self.log = get_logger("supervisor")
 
     def add(self, spec: ChildSpec) -> ChildState:
@@ -104,6 +113,18 @@ class Supervisor:
         self.log.info("child_started", child=child.spec.name, pid=child.pid)
         self.on_change(child)
         child.watcher = asyncio.create_task(self._watch(child, child.proc), name=f"watch.{child.spec.name}")
+        child.watcher.add_done_callback(lambda task: self._on_watch_done(child, task))
+
+    def _on_watch_done(self, child: ChildState, task: asyncio.Task[Any]) -> None:
+        if task.cancelled() or task.exception() is None:
+            return
+        exc = task.exception()
+        assert exc is not None
+        child.state = "crashed"
+        child.last_error = f"supervision failed: {type(exc).__name__}: {exc}"[:300]
+        self.log.error("supervisor_watch_failed", child=child.spec.name, error=child.last_error, exc_info=exc)
+        self.on_change(child)
+        self.on_watch_failed(child, exc)
 
     async def _watch(self, child: ChildState, proc: asyncio.subprocess.Process) -> None:
         code = await proc.wait()

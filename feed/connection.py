@@ -9,6 +9,10 @@ Reconnect policy: the first retry after a good session (data for ``GOOD_SESSION_
 exponential backoff with jitter (capped), forever; a connection that drops again sooner keeps backing off.
 A stall watchdog (socket open, no frame for ``stall_timeout_s``) forces a reconnect while the market is
 open (always against the simulator).
+
+Only socket trouble reconnects. An exception from ``on_frame`` (the feed's own processing, even an
+``OSError`` such as a full disk) is :class:`FrameSinkError` and one from the watchdog is raised as is: both
+end :meth:`DhanConnection.run`, whose owner stops the feed loudly, instead of a reconnect on every frame.
 """
 
 from __future__ import annotations
@@ -30,13 +34,17 @@ from shared.logs import clip, get_logger
 from shared.markethours import is_market_open
 from shared.settings import Settings, mask_url
 
-__all__ = ["DhanConnection"]
+__all__ = ["DhanConnection", "FrameSinkError"]
 
 FrameSink = Callable[[bytes, float], None]
 EventSink = Callable[[dict[str, Any]], None]
 _REASON = struct.Struct("<H")
 YIELD_EVERY_FRAMES = 200
 GOOD_SESSION_S = 10.0  # a connection that delivered data for this long resets the reconnect backoff
+
+
+class FrameSinkError(Exception):
+    """``on_frame`` raised: the fault is in what consumes the frames, not in the socket (never a reconnect)."""
 
 
 class DhanConnection:
@@ -154,9 +162,11 @@ class DhanConnection:
                 for task in (reader, guard):
                     task.cancel()
                 await asyncio.gather(reader, guard, return_exceptions=True)
-            if guard.done() and not guard.cancelled() and guard.exception() is None and guard.result():
-                cause = guard.result()
-            elif reader.done() and not reader.cancelled():
+            if guard.done() and not guard.cancelled():
+                if guard.exception() is not None:
+                    raise guard.exception()  # type: ignore[misc]
+                cause = guard.result() or cause
+            if cause == "closed" and reader.done() and not reader.cancelled():
                 if reader.exception() is not None:
                     raise reader.exception()  # type: ignore[misc]
                 cause = reader.result()
@@ -190,7 +200,10 @@ class DhanConnection:
                     self._got_data = True
                 if data and data[0] == 50 and len(data) >= 10:
                     self.last_reason = _REASON.unpack_from(data, 8)[0]
-                on_frame(data, now)
+                try:
+                    on_frame(data, now)
+                except Exception as exc:
+                    raise FrameSinkError(f"processing a frame failed: {type(exc).__name__}: {exc}") from exc
             elif msg.type is aiohttp.WSMsgType.TEXT:
                 self.log.info("text_frame", text=str(msg.data)[:200])
             elif msg.type in (aiohttp.WSMsgType.CLOSE, aiohttp.WSMsgType.CLOSING, aiohttp.WSMsgType.CLOSED):

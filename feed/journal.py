@@ -37,6 +37,12 @@ Blocks are independent (own compressed stream, own CRC): a torn tail after a cra
 or payload, bad CRC at the end) and ignored on read, and cut off when the writer reopens the file to append.
 A damaged block inside the file is skipped: the reader resynchronises on the next block magic.
 
+Damage never stops the feed: a write-ahead file with damaged blocks or malformed notes, or that cannot be read,
+and a journal file whose signature is gone, are moved to ``<journal_dir>/quarantine/`` (what could be read is
+recovered first), logged (``journal_quarantined``) and counted (``journal_quarantined``); the feed starts a
+fresh file. The writer thread dying is reported through ``on_failure`` (the feed then stops, exit 1) and
+keeps the write-ahead file for the next start.
+
 zstd (the zstandard package) by default, zlib (stdlib) as the fallback codec (``journal_codec``). Measured on
 simulator frames in 256 KiB blocks (bench/journal_replay.py): zstd level 3 stores 52 B/frame for 0.5 us of
 writer-thread CPU per frame and reads back at 0.2 us/frame; zlib level 3 stores 69 B/frame for 4.2 us and
@@ -195,6 +201,17 @@ def _plain_universe(meta: dict[str, Any]) -> dict[str, Any]:
         return meta
     added = {k: orjson.loads(v) if isinstance(v, (bytes, bytearray)) else dict(v) for k, v in meta["added"].items()}
     return {**meta, "added": added}
+
+
+def _note_ok(meta: Any) -> bool:
+    """A note the writer can store: a universe change needs its ``added`` mapping and ``removed`` list."""
+    if not isinstance(meta, dict):
+        return False
+    if meta.get("type") != "universe":
+        return True
+    added, removed = meta.get("added"), meta.get("removed")
+    return (isinstance(added, dict) and all(isinstance(v, (dict, bytes, bytearray)) for v in added.values())
+            and isinstance(removed, list))
 
 
 def _write_all(fd: int, data: bytes) -> None:
@@ -467,8 +484,12 @@ class Journal:
     """
 
     def __init__(self, settings: Settings, *, instance: str = "feed", meta: Mapping[str, Any] | None = None,
-                 clock: Clock = system_clock) -> None:
+                 clock: Clock = system_clock, on_failure: Callable[[BaseException], None] | None = None) -> None:
         self.settings = settings
+        self._on_failure = on_failure  # called on the event loop when the writer thread dies
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self.failure: BaseException | None = None
+        self.quarantined = 0
         self.enabled = settings.journal_enabled
         self.instance = instance
         self.directory = Path(settings.journal_dir)
@@ -627,7 +648,8 @@ class Journal:
         await asyncio.to_thread(self._open, self.clock(), False)
         if self._wal_on:
             await asyncio.to_thread(self._open_wal)
-        self._thread = threading.Thread(target=self._run, name=f"journal-{self.instance}", daemon=True)
+        self._loop = asyncio.get_running_loop()
+        self._thread = threading.Thread(target=self._thread_main, name=f"journal-{self.instance}", daemon=True)
         self._thread.start()
 
     async def stop(self) -> None:
@@ -638,8 +660,9 @@ class Journal:
         self._q.append((0.0, _STOP))
         self._wake.set()
         await asyncio.to_thread(thread.join)
-        # everything is in the journal now, unless blocks were lost: then the file is kept for the next start
-        self._close_wal(unlink=self.lost_frames == 0)
+        # everything is in the journal now, unless blocks were lost or the thread died: then the file is kept
+        # for the next start
+        self._close_wal(unlink=self.lost_frames == 0 and self.failure is None)
 
     def metrics(self) -> dict[str, Any]:
         return {
@@ -648,6 +671,7 @@ class Journal:
             "journal_bytes": self.bytes_written, "journal_fsyncs": self.fsyncs, "journal_errors": self.errors,
             "journal_cpu_s": round(self.thread_cpu_s, 3), "journal_wal_writes": self.wal_writes,
             "journal_wal_errors": self.wal_errors, "journal_recovered": self.recovered_frames,
+            "journal_quarantined": self.quarantined,
             "journal_file": str(self.path) if self.path else "",
         }
 
@@ -661,7 +685,12 @@ class Journal:
             if 0 < size < len(SIGNATURE) and SIGNATURE.startswith(path.read_bytes()):
                 size = 0  # a crash right after creating the file
             new = size == 0
-            end = 0 if new else JournalReader(path).valid_end()
+            try:
+                end = 0 if new else JournalReader(path).valid_end()
+            except ConfigError as exc:  # its signature is gone: nothing can be appended behind it
+                if not self._quarantine(path, str(exc)):
+                    raise
+                new, end = True, 0
             if path.exists() and path.stat().st_size > end:
                 cut = path.stat().st_size - end
                 with path.open("r+b") as tail:
@@ -719,10 +748,14 @@ class Journal:
         try:
             if not path.exists() or path.stat().st_size <= len(SIGNATURE):
                 return
-            records: list[Record] = list(JournalReader(path).records())
+            reader = JournalReader(path)
+            records: list[Record] = list(reader.records())
         except (OSError, ConfigError) as exc:
-            self.log.warning("journal_wal_unreadable", path=str(path), error=str(exc)[:200])
+            self._quarantine(path, f"unreadable: {exc}")  # not left for _open_wal to truncate
             return
+        malformed = [r for r in records if type(r[1]) is not bytes and not _note_ok(r[1])]
+        if malformed:
+            records = [r for r in records if type(r[1]) is bytes or _note_ok(r[1])]
         # by IST day of the frames (a note belongs with the frames around it), as the writer thread files them
         groups: list[tuple[date, list[Record]]] = []
         for rec in records:
@@ -750,6 +783,35 @@ class Journal:
         self._universe = {}  # the killed run's universe: the new run announces its own
         self.log.warning("journal_wal_recovered", path=str(path), frames=frames, notes=notes,
                          already_in_journal=len(records) - frames - notes)
+        if reader.stats.corrupt_blocks or malformed:
+            self._quarantine(path, f"{reader.stats.corrupt_blocks} damaged blocks, {len(malformed)} malformed "
+                                   "notes (skipped; the rest was recovered)")
+
+    def _quarantine(self, path: Path, why: str) -> bool:
+        """Move a damaged file to ``<journal_dir>/quarantine/`` (kept for inspection), logged and counted."""
+        dest = self.directory / "quarantine" / f"{path.name}.{time.time_ns()}"
+        try:
+            dest.parent.mkdir(parents=True, exist_ok=True)
+            path.rename(dest)
+        except OSError as exc:
+            self.log.error("journal_quarantine_failed", path=str(path), why=why[:200], error=exc.strerror or str(exc))
+            return False
+        self.quarantined += 1
+        self.log.error("journal_quarantined", path=str(path), moved_to=str(dest), why=why[:200])
+        return True
+
+    def _thread_main(self) -> None:
+        try:
+            self._run()
+        except BaseException as exc:
+            self.failure = exc
+            self.log.error("journal_thread_failed", error=f"{type(exc).__name__}: {exc}", exc_info=exc)
+            with contextlib.suppress(Exception):
+                self._close()  # what it wrote stays; the rest is in the write-ahead file, kept for the next start
+            loop, callback = self._loop, self._on_failure
+            if loop is not None and callback is not None:
+                with contextlib.suppress(RuntimeError):  # the loop already closed
+                    loop.call_soon_threadsafe(callback, exc)
 
     def _append_recovered(self, records: list[Record], note: dict[str, Any]) -> None:
         first_frame = next((ts for ts, body in records if type(body) is bytes), records[0][0])

@@ -2,8 +2,20 @@
 
 The socket reader never waits for Redis: it appends encoded events to an in-memory buffer (O(1)) and this
 publisher drains it in batches on its own task. While Redis is down the buffer grows to
-``publish_buffer_max`` events; past that the oldest events spill in order to spool files on disk, and when
-Redis answers again everything is written back oldest first (spool, then memory). Nothing is dropped.
+``publish_buffer_max`` events; past that the oldest events spill in order to spool files on disk
+(:mod:`feed.spool`), and when Redis answers again everything is written back oldest first (spool, then
+memory). Nothing is dropped while the disk takes the spool.
+
+When the spool cannot be written either (disk full, I/O error), the events stay in memory (they leave the
+buffer only once their file is written), ``spool_failing`` is raised (heartbeat field, ``/health`` problem,
+the monitor's ``spool_failing`` alert) and the write is retried with backoff, never on every frame. Past
+``publish_memory_max`` events the buffer sheds (:mod:`feed.shed`): superseded quotes and depth first, then
+the oldest events; drops are counted per kind and reported through ``on_event`` as a ``dropped`` event,
+which the gap ledger turns into one ``dropped`` gap per instrument.
+
+:meth:`spill_for_exit` puts whatever is still held (the pending batch and the buffer) into the spool when
+the feed stops, cleanly or because this publisher died; a spool file that was being sent when the publisher
+died of an unexpected error is quarantined, so a poison file cannot crash every restart.
 
 The hot path talks RESP directly: commands are assembled as bytes (a constant prefix per stream plus the
 payload), sent with one write on the publisher's own connection (:mod:`feed.resp`) and their replies parsed
@@ -20,10 +32,10 @@ from __future__ import annotations
 import asyncio
 import collections
 import contextlib
-import os
-import struct
 import time
+import uuid
 from collections.abc import Callable
+from itertools import islice
 from pathlib import Path
 from typing import Any
 
@@ -32,6 +44,8 @@ import redis.asyncio as aioredis
 from redis.exceptions import RedisError
 
 from feed.resp import RespConnection, RespError
+from feed.shed import shed
+from feed.spool import Spool
 from shared.backoff import backoff_s
 from shared.keys import Keys
 from shared.logs import clip, get_logger
@@ -41,7 +55,7 @@ __all__ = ["KIND_DEPTH", "KIND_QUOTES", "KIND_TICKS", "Publisher"]
 
 KIND_QUOTES, KIND_TICKS, KIND_DEPTH, KIND_GREEKS = 0, 1, 2, 3
 _KIND_NAMES = ("quotes", "ticks", "depth", "greeks")
-_REC = struct.Struct("<BI")
+_LATEST_STATE = frozenset({KIND_QUOTES, KIND_DEPTH, KIND_GREEKS})  # upserted per instrument: may be superseded
 
 
 def _nothing() -> None:
@@ -56,11 +70,13 @@ class Publisher:
     """Buffers encoded events and writes them to Redis in order; survives Redis outages without loss."""
 
     def __init__(self, settings: Settings, client: aioredis.Redis, *, publish: bool = True,
-                 write_ahead: Callable[[], None] | None = None) -> None:
+                 write_ahead: Callable[[], None] | None = None,
+                 on_event: Callable[[dict[str, Any]], None] | None = None) -> None:
         self.settings = settings
         # called before events leave this process (a send to Redis, a spool file): the feed's journal puts
         # their frames in its write-ahead file first (feed/journal.py)
         self._write_ahead = write_ahead or _nothing
+        self._on_event = on_event or (lambda event: None)  # lifecycle events for dhan:events (dropped gaps)
         self.keys = Keys(settings.key_prefix)
         self._client = client
         self._publish = publish
@@ -78,19 +94,25 @@ class Publisher:
         self._pub_prefix = [
             b"*3\r\n$7\r\nPUBLISH\r\n" + _bulk(self.keys.stream(name).encode()) for name in _KIND_NAMES
         ]
-        self._spool_dir = Path(settings.spool_dir)
-        self._spool_files: collections.deque[Path] = collections.deque()
-        self._spool_seq = 0
+        self.spool = Spool(settings.spool_dir, len(_KIND_NAMES), self.log)
         self._pending: list[tuple[int, bytes]] | None = None  # batch taken but not yet confirmed written
         self._pending_spool: Path | None = None  # the spool file _pending came from, if any
+        # the spool's disk failing: the error, write attempts, when to try again (monotonic)
+        self.spool_error = ""
+        self._spool_attempt = 0
+        self._spool_retry_at = 0.0
         # counters
         self.published = [0, 0, 0, 0]
+        self.dropped = [0, 0, 0, 0]
         self.batches = 0
         self.errors = 0
         self.spilled = 0
+        self.spool_write_errors = 0
+        self.lost_at_exit = 0
         self.outage_started: float | None = None
         self.last_latency_s = 0.0
-        self._recover_spool()
+        if self.spool.recover():
+            self.log.warning("spool_recovered", files=len(self.spool))
 
     # --- producer side (sync, called by the socket reader) ---
     def add(self, kind: int, payloads: list[bytes]) -> None:
@@ -107,69 +129,96 @@ class Publisher:
 
     @property
     def spooled_files(self) -> int:
-        return len(self._spool_files)
+        return len(self.spool)
 
     # --- spool ---
-    def _recover_spool(self) -> None:
-        """Spool files left by a previous run are sent first (they are older than anything new)."""
-        if self._spool_dir.is_dir():
-            for f in sorted(self._spool_dir.glob("spool-*.bin")):
-                self._spool_files.append(f)
-            if self._spool_files:
-                self.log.warning("spool_recovered", files=len(self._spool_files))
-
     def _spill(self) -> None:
-        """Move the oldest half of the memory buffer to a new spool file (keeps global order)."""
-        n = max(1, len(self._buf) - self.settings.publish_buffer_max // 2)
-        path = self._write_spool(n)
-        self.spilled += n
-        self.log.warning("buffer_spilled", events=n, file=path.name, spool_files=len(self._spool_files))
+        """Past the memory bound: the oldest events beyond half of it go to a new spool file. While the spool
+        cannot be written they stay in memory (retried with backoff), and past the memory cap they shed."""
+        now = time.monotonic()
+        if now >= self._spool_retry_at:
+            # at most half the bound per file: a backlog kept while the disk failed goes out over a few
+            # calls, not in one write (and one retry) of the whole memory cap
+            half = self.settings.publish_buffer_max // 2
+            n = max(1, min(len(self._buf) - half, half))
+            try:
+                path = self._spool_oldest(n)
+            except OSError as exc:
+                self._spool_failed(exc, now)
+            else:
+                self.spilled += n
+                self.log.warning("buffer_spilled", events=n, file=path.name, spool_files=len(self.spool))
+                if self.spool_error:
+                    self._spool_cleared("a spool file was written")
+                return
+        if len(self._buf) > self.settings.publish_memory_max:
+            self._shed()
 
-    def _write_spool(self, n: int) -> Path:
-        """Move the ``n`` oldest buffered events into a new spool file (fsynced, renamed into place)."""
+    def _spool_oldest(self, n: int) -> Path:
+        """The ``n`` oldest buffered events into a new spool file; they leave the buffer only once it is
+        written (OSError: they are all still buffered)."""
         self._write_ahead()
-        self._spool_dir.mkdir(parents=True, exist_ok=True)
-        self._spool_seq += 1
-        path = self._spool_dir / f"spool-{time.time_ns():020d}-{self._spool_seq:06d}.bin"
-        tmp = path.with_suffix(".tmp")
+        path = self.spool.write(islice(self._buf, n))
         popleft = self._buf.popleft
-        parts: list[bytes] = []
         for _ in range(n):
-            kind, payload = popleft()
-            parts.append(_REC.pack(kind, len(payload)))
-            parts.append(payload)
-        with open(tmp, "wb") as fh:
-            fh.write(b"".join(parts))
-            fh.flush()
-            os.fsync(fh.fileno())
-        tmp.rename(path)
-        self._spool_files.append(path)
+            popleft()
         return path
 
-    @staticmethod
-    def _read_spool(path: Path) -> list[tuple[int, bytes]]:
-        data = path.read_bytes()
-        out: list[tuple[int, bytes]] = []
-        off, n = 0, len(data)
-        while off + _REC.size <= n:
-            kind, size = _REC.unpack_from(data, off)
-            off += _REC.size
-            if off + size > n:
-                break  # torn tail (crash while writing): the .tmp rename makes this unlikely
-            out.append((kind, data[off : off + size]))
-            off += size
-        return out
+    def _spool_failed(self, exc: OSError, now: float) -> None:
+        self.spool_write_errors += 1
+        self._spool_attempt += 1
+        delay = backoff_s(self._spool_attempt, base_s=0.5, cap_s=10.0)
+        self._spool_retry_at = now + delay
+        error = exc.strerror or str(exc)
+        if not self.spool_error:
+            self.log.error("spool_write_failed", error=error, dir=str(self.spool.directory),
+                           buffered=len(self._buf), memory_max=self.settings.publish_memory_max,
+                           effect="events stay in memory; past the memory cap superseded quotes/depth are dropped")
+        elif self._spool_attempt % 10 == 0:
+            self.log.warning("spool_still_failing", error=error, attempt=self._spool_attempt,
+                             retry_in_s=round(delay, 2), buffered=len(self._buf))
+        self.spool_error = error
+
+    def _spool_cleared(self, why: str) -> None:
+        self.log.info("spool_failure_cleared", why=why, after_attempts=self._spool_attempt)
+        self.spool_error = ""
+        self._spool_attempt = 0
+        self._spool_retry_at = 0.0
+
+    def _shed(self) -> None:
+        """Memory cap reached with nowhere to put events: drop per :mod:`feed.shed`, count, report the gap."""
+        t0 = time.perf_counter()
+        target = self.settings.publish_memory_max - self.settings.publish_buffer_max // 2
+        kept, dropped = shed(self._buf, target, _LATEST_STATE, _KIND_NAMES)
+        self._buf.clear()
+        self._buf.extend(kept)
+        for kind, n in dropped.by_kind.items():
+            self.dropped[kind] += n
+        reason = f"memory cap {self.settings.publish_memory_max:,} events, spool failing ({self.spool_error})"
+        self.log.error("events_dropped", dropped=dropped.total, superseded=dropped.superseded,
+                       **{_KIND_NAMES[k]: n for k, n in dropped.by_kind.items()},
+                       instruments=len(dropped.instruments), kept=len(kept), reason=reason,
+                       took_ms=round((time.perf_counter() - t0) * 1000, 1))
+        # its own id keys the ledger's rows, so an event sent twice (a retried flush) is stored once
+        self._on_event({"type": "dropped", "id": uuid.uuid4().hex, "ts": time.time(), "reason": reason,
+                        "superseded": dropped.superseded, "instruments": dropped.instruments})
+
+    def health_problem(self) -> str | None:
+        if not self.spool_error:
+            return None
+        lost = sum(self.dropped)
+        return (f"spool cannot be written ({self.spool_error}): {len(self._buf):,} events held in memory"
+                + (f", {lost:,} dropped" if lost else ""))
 
     # --- consumer side ---
     def _next_batch(self) -> list[tuple[int, bytes]] | None:
         if self._pending is not None:
             return self._pending
         limit = self.settings.publish_batch_max
-        if self._spool_files:
+        head = self.spool.read_head() if len(self.spool) else None
+        if head is not None:
             # The head spool file is sent whole, in chunks of the batch size, before any memory event.
-            path = self._spool_files[0]
-            self._pending = self._read_spool(path)
-            self._pending_spool = path
+            self._pending_spool, self._pending = head
             return self._pending
         if not self._buf:
             return None
@@ -252,9 +301,9 @@ class Publisher:
                 delay = backoff_s(attempt, base_s=0.1, cap_s=5.0)
                 if attempt % 10 == 0:
                     self.log.warning("redis_still_down", attempt=attempt, retry_in_s=round(delay, 2),
-                                     buffered=self.buffered, spool_files=len(self._spool_files))
+                                     buffered=self.buffered, spool_files=len(self.spool))
                 if stopping.is_set() and attempt >= 3:
-                    self._spill_pending_for_exit()
+                    self.spill_for_exit()
                     return
                 with contextlib.suppress(TimeoutError):
                     await asyncio.wait_for(stopping.wait(), delay)
@@ -262,24 +311,40 @@ class Publisher:
             self.last_latency_s = time.perf_counter() - t0
             self.batches += 1
             if self._pending_spool is not None:
-                self._pending_spool.unlink(missing_ok=True)
-                self._spool_files.popleft()
+                self.spool.done(self._pending_spool)
+                self._pending_spool = None
             self._pending = None
+            if self.spool_error and len(self._buf) <= self.settings.publish_buffer_max:
+                self._spool_cleared("Redis took the events back under the memory bound")
             if self.outage_started is not None:
                 self.log.info("redis_write_recovered", after_s=round(time.time() - self.outage_started, 2),
                               attempts=attempt)
                 self.outage_started = None
             attempt = 0
 
-    def _spill_pending_for_exit(self) -> None:
-        """Shutting down with Redis unreachable: keep every unsent event on disk for the next run."""
-        if self._pending is not None and self._pending_spool is None:
-            for item in reversed(self._pending):
-                self._buf.appendleft(item)
+    def spill_for_exit(self, cause: BaseException | None = None) -> None:
+        """Stopping: every event still held (the pending batch, the buffer) goes to the spool for the next
+        run. ``cause``: the unexpected error this publisher died of; the spool file it was sending, if any,
+        is quarantined then (it may be what killed it: a restart must not die on it again)."""
+        if self._pending_spool is not None and cause is not None:
+            self.spool.quarantine(self._pending_spool, f"the publisher died sending it: {type(cause).__name__}: "
+                                                       f"{str(cause)[:200]}")
+        elif self._pending is not None and self._pending_spool is None:
+            self._buf.extendleft(reversed(self._pending))
         self._pending = None
-        if self._buf:
-            self._write_spool(len(self._buf))
-        self.log.warning("shutdown_with_unsent_events", spool_files=len(self._spool_files))
+        self._pending_spool = None
+        n = len(self._buf)
+        if not n:
+            return
+        try:
+            path = self._spool_oldest(n)
+        except OSError as exc:
+            self.lost_at_exit = n
+            self.log.error("events_lost_at_exit", events=n, dir=str(self.spool.directory),
+                           error=exc.strerror or str(exc))
+            return
+        self.spilled += n
+        self.log.warning("shutdown_with_unsent_events", events=n, file=path.name, spool_files=len(self.spool))
 
     async def close(self) -> None:
         await self._drop_connection()
@@ -290,8 +355,16 @@ class Publisher:
             "published_ticks": self.published[1],
             "published_depth": self.published[2],
             "buffered": self.buffered,
-            "spool_files": len(self._spool_files),
+            "spool_files": len(self.spool),
             "spilled_total": self.spilled,
+            "spool_failing": int(bool(self.spool_error)),
+            "spool_error": self.spool_error,
+            "spool_write_errors": self.spool_write_errors,
+            "spool_quarantined": self.spool.quarantined,
+            "spool_bad_records": self.spool.bad_records,
+            "dropped_quotes": self.dropped[KIND_QUOTES],
+            "dropped_ticks": self.dropped[KIND_TICKS],
+            "dropped_depth": self.dropped[KIND_DEPTH],
             "redis_errors": self.errors,
             "redis_down": int(self.outage_started is not None),
             "publish_batch_ms": round(self.last_latency_s * 1000, 3),

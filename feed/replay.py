@@ -104,6 +104,7 @@ class ReplayServer(SimServer):
         self.unrouted = 0
         self.disconnects_skipped = 0
         self.bad_requests = 0
+        self.corrupt_blocks = 0  # damaged journal blocks skipped (the reader resynchronises past them)
         self._subscribers: dict[tuple[int, int], set[SimConnection]] = {}
         self._prev_close: dict[tuple[int, int], bytes] = {}
         self._last_request_at: float | None = None
@@ -164,7 +165,14 @@ class ReplayServer(SimServer):
                       clients=len(self._conns), instruments=len(self._subscribers))
         n = 0
         for path in self.paths:
-            for block in JournalReader(path).blocks():
+            reader = JournalReader(path)
+            skipped = 0
+            for block in reader.blocks():
+                if reader.stats.corrupt_blocks > skipped:  # damage before this block: counted, logged, passed
+                    self.corrupt_blocks += reader.stats.corrupt_blocks - skipped
+                    skipped = reader.stats.corrupt_blocks
+                    self.log.warning("journal_block_skipped", path=str(path), corrupt_blocks=skipped,
+                                     before_offset=block.offset)
                 if block.kind != KIND_FRAMES:
                     continue
                 for ts, frame in block.records:
@@ -182,7 +190,7 @@ class ReplayServer(SimServer):
         self.frames_read = n
         self.finished.set()
         self.log.info("replay_finished", frames=n, routed=self.frames_routed, unrouted=self.unrouted,
-                      elapsed_s=round(time.monotonic() - t0, 3))
+                      corrupt_blocks=self.corrupt_blocks, elapsed_s=round(time.monotonic() - t0, 3))
         await asyncio.Event().wait()  # stay up (the service decides when to stop)
 
     def _route(self, frame: bytes) -> None:
@@ -242,5 +250,6 @@ class ReplayServer(SimServer):
             "speed": self.speed or "max",
             "journal_ts": self.journal_ts, "frames_routed": self.frames_routed, "unrouted": self.unrouted,
             "disconnects_skipped": self.disconnects_skipped, "bad_requests": self.bad_requests,
+            "corrupt_blocks": self.corrupt_blocks,
         })
         return out

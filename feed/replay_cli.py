@@ -51,6 +51,8 @@ class ReplayService(Service):
 
     async def setup(self) -> None:
         await self.server.start()
+        assert self.server.emitter is not None
+        self.adopt(self.server.emitter)  # reads the journal: its death stops the replay (exit 1), never a hang
 
     async def run(self) -> None:
         finished = asyncio.create_task(self.server.finished.wait(), name="replay.finished")
@@ -81,7 +83,7 @@ class ReplayService(Service):
             "replay_started": s["replay_started"], "replay_finished": s["replay_finished"],
             "journal_ts": round(s["journal_ts"], 3), "unrouted": s["unrouted"],
             "bad_requests": s["bad_requests"], "faults_refused": s["faults_refused"],
-            "foreign_origin_refused": s["foreign_origin_refused"],
+            "foreign_origin_refused": s["foreign_origin_refused"], "corrupt_blocks": s["corrupt_blocks"],
         }
 
 

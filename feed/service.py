@@ -36,6 +36,8 @@ from shared.service import Service
 __all__ = ["FeedService"]
 
 FIRST_PACKET_DEADLINE_S = 5.0
+DRAIN_SHARE = 0.6  # of shutdown_deadline_s for the publisher to drain at stop
+EVENTS_END_S = 1.0  # for the events routine's last flush at stop
 EVENTS_MAXLEN = 100_000
 
 
@@ -75,8 +77,9 @@ class FeedService(Service):
         self._recentre_lock = asyncio.Lock()
         self._pub_stop = asyncio.Event()  # set at teardown: publisher drains then returns
         self._pub_task: asyncio.Task[None] | None = None
+        self._events_task: asyncio.Task[None] | None = None
         # Every raw frame with its receive time, off the hot path (a bounded queue drained by a thread).
-        self.journal = Journal(settings, instance=self.instance)
+        self.journal = Journal(settings, instance=self.instance, on_failure=self._on_journal_failed)
 
     # --- setup ---
     async def _load_instruments(self) -> list[InstrumentInfo]:
@@ -123,7 +126,8 @@ class FeedService(Service):
             raise ConfigError("the universe is empty: check the scrip master (DHAN_INSTRUMENTS_URL) and settings")
         self.plan.add({k: m.mode for k, m in self.universe.members.items()})  # replayed by each connection
         await self._write_universe(self.universe.members.values(), ())
-        self.publisher = Publisher(self.settings, self.redis, write_ahead=self.journal.write_ahead)
+        self.publisher = Publisher(self.settings, self.redis, write_ahead=self.journal.write_ahead,
+                                   on_event=self._on_conn_event)
         for idx in range(self.plan.connections):
             self.connections.append(self._make_connection(idx))
         self.log.info("universe_selected", instruments=len(self.universe.members),
@@ -149,6 +153,9 @@ class FeedService(Service):
             pub.add(KIND_DEPTH, d)
             d.clear()
 
+    def _on_journal_failed(self, exc: BaseException) -> None:
+        self.fail(f"{self.instance}.journal", exc)  # its writer thread: owned like a task
+
     def _on_decode_problem(self, kind: str, info: dict[str, Any]) -> None:
         self.log.warning("bad_packet", kind=kind, **info)
 
@@ -158,29 +165,52 @@ class FeedService(Service):
     # --- run ---
     async def run(self) -> None:
         assert self.publisher is not None
-        # Not spawn()ed: it must outlive the other tasks at shutdown to drain the buffer (see teardown).
-        self._pub_task = asyncio.create_task(self.publisher.run(self._pub_stop), name="feed.publisher")
+        # Owned like every task, but left running at shutdown until teardown has let it drain the buffer.
+        self._pub_task = self.spawn(self.publisher.run(self._pub_stop), "publisher", cancel_at_stop=False)
         conn_tasks = [self.spawn(c.run(self.stopping), f"conn{c.index}") for c in self.connections]
         self.spawn(self._recentre_routine(), "recentre")
-        self.spawn(self._events_routine(), "events")
+        # not cancelled at stop: it ends by itself after its last flush (a cancel mid-write could send twice)
+        self._events_task = self.spawn(self._events_routine(), "events", cancel_at_stop=False)
         self.spawn(self._last_quote_routine(), "last_quote")
         await self.stopping.wait()
         await asyncio.gather(*conn_tasks, return_exceptions=True)
 
     async def teardown(self) -> None:
-        # Connections stop with the stop event; then let the publisher drain what is buffered.
-        self._pub_stop.set()
-        task = self._pub_task
-        if task is not None:
+        # Connections stop with the stop event; then the publisher drains what is buffered, and whatever it
+        # still holds (Redis down, or the publisher died) goes to the spool before anything else can fail.
+        try:
+            await self._drain_publisher()
+        finally:
             try:
-                await asyncio.wait_for(asyncio.shield(task), self.settings.shutdown_deadline_s)
-            except TimeoutError:
-                self.log.warning("publisher_drain_deadline", buffered=self.publisher.buffered if self.publisher else 0)
+                await self._end_events()
+                if self.publisher is not None:
+                    await self.publisher.close()
+            finally:
+                await self.journal.stop()
+
+    async def _drain_publisher(self) -> None:
+        self._pub_stop.set()
+        task, pub = self._pub_task, self.publisher
+        if task is not None and not task.done():
+            # part of teardown's own deadline, so the spill and the journal's close still fit in it
+            done, _ = await asyncio.wait({task}, timeout=DRAIN_SHARE * self.settings.shutdown_deadline_s)
+            if not done:
+                self.log.warning("publisher_drain_deadline", buffered=pub.buffered if pub else 0)
                 task.cancel()
+                await asyncio.gather(task, return_exceptions=True)
+        if pub is not None:  # a death of the task is logged by its owner (Service._on_task_done)
+            died = task.exception() if task is not None and task.done() and not task.cancelled() else None
+            pub.spill_for_exit(died)
+
+    async def _end_events(self) -> None:
+        """The events routine ends by itself at stop, after its last flush; then what came since is sent."""
+        task = self._events_task
+        if task is not None and not task.done():
+            await asyncio.wait({task}, timeout=EVENTS_END_S)
         await self._flush_events()
-        if self.publisher is not None:
-            await self.publisher.close()
-        await self.journal.stop()
+
+    def health_problem(self) -> str | None:
+        return self.publisher.health_problem() if self.publisher is not None else None
 
     # --- universe ---
     def _prices(self) -> dict[str, float]:
@@ -312,6 +342,9 @@ class FeedService(Service):
             await pipe.execute()
         except (RedisError, OSError):
             self._events[:0] = events  # keep them for the next try
+        except BaseException:
+            self._events[:0] = events  # cancelled mid-write at stop: teardown's flush sends them
+            raise
 
     # --- heartbeat ---
     def metrics(self) -> dict[str, Any]:

@@ -8,6 +8,10 @@ The feed writes lifecycle events to the Redis stream ``Keys.events`` (feed/conne
 * ``connected`` (conn N) -> closes every open feed-wide gap of connection N at the event's time.
 * ``universe_change`` -> each removed instrument opens a ``universe_out`` gap; each added one closes its
   open ``universe_out`` gap, or, when it had none (first entry), gets a zero-length ``universe_in`` marker.
+* ``dropped`` (feed/publisher.py: memory cap reached while Redis and the spool both failed) -> one closed
+  ``dropped`` gap per instrument over the receive times of its dropped events; ``reason`` says how many of
+  each kind and why (schema 003). Its rows are keyed by the event's own ``id``, not the entry id, so the
+  same event written twice (a flush retried after its write went through) is stored once.
 
 Rows are keyed by the stream entry id (``gap_key``) and inserted with ``INSERT IGNORE``; closing is an
 ``UPDATE ... WHERE end_ts IS NULL``: an event delivered twice changes nothing. An entry is acknowledged only
@@ -149,6 +153,24 @@ def rows_for_event(entry_id: str, event: dict[str, Any]) -> list[tuple[str, tupl
             # a feed's start, which re-announces its whole universe (one marker per instrument per restart)
             sql = CLOSE_UNIVERSE_OUT_ONLY if event.get("reason") in QUIET_REASONS else CLOSE_UNIVERSE_OUT
             out.append((sql, (ts, seg, sid, ts)))
+    elif kind == "dropped":
+        out.extend(_dropped_rows(entry_id, ts, event))
+    return out
+
+
+def _dropped_rows(entry_id: str, ts: float, event: dict[str, Any]) -> list[tuple[str, tuple[Any, ...]]]:
+    why = str(event.get("reason") or "")
+    base = str(event.get("id") or entry_id)[:40]  # the event's own id: a copy of it sent twice is one row
+    out: list[tuple[str, tuple[Any, ...]]] = []
+    for key, info in (event.get("instruments") or {}).items():
+        if not isinstance(info, dict) or ":" not in key:
+            continue  # an instrument the feed could not name: counted in its metrics only
+        seg, sid = _split_key(key)
+        counts = ", ".join(f"{info[k]} {k}" for k in ("quotes", "depth", "ticks", "greeks") if info.get(k))
+        start = float(info.get("from") or ts)
+        end = max(start, float(info.get("to") or start))
+        out.append((INSERT_GAP, (f"{base}:{key}", seg, sid, None, "dropped", start, end,
+                                 f"dropped {counts}: {why}"[:REASON_CHARS])))
     return out
 
 

@@ -5,8 +5,10 @@ endpoints off (the default in tests). The figures are the service's last heartbe
 (``Service.last_heartbeat``), never a fresh ``metrics()`` call: several services compute rates since the
 previous call, so a scrape between two heartbeats would skew them.
 
-* ``GET /health``: JSON ``{service, instance, state, step, healthy, reason, uptime_s, heartbeat_age_s}``;
-  status 200 when healthy (running, and the last heartbeat reached Redis within five periods), else 503.
+* ``GET /health``: JSON ``{service, instance, state, step, healthy, reason, failed_task, uptime_s,
+  heartbeat_age_s}``; status 200 when healthy (running, and the last heartbeat reached Redis within five
+  periods), else 503. A service failing (an owned task died) answers 503 with the task and its error as the
+  reason from the moment of the death until the process ends.
 * ``GET /metrics``: Prometheus text format. Every numeric heartbeat field ``x`` becomes the gauge ``dhan_x``
   labelled ``service`` and ``instance``; ``dhan_up`` is 1 while healthy; ``dhan_info`` carries version, host,
   state and step as labels. Heartbeat fields do not say whether they are counters, so all are gauges.
@@ -44,6 +46,10 @@ class HealthSource(Protocol):
     step: str
     last_heartbeat: dict[str, Any]
     heartbeat_ok_at: float
+    failed_task: str
+
+    @property
+    def failure(self) -> str: ...
 
     def health_problem(self) -> str | None: ...
 
@@ -59,8 +65,9 @@ def health_report(src: HealthSource, stale_after_s: float, now: float | None = N
     """The ``/health`` body; ``healthy`` False with a reason when not running or the heartbeat is stale."""
     now = time.time() if now is None else now
     age = now - src.heartbeat_ok_at if src.heartbeat_ok_at else None
-    reason = ""
-    if src.state != "running":
+    if src.failure:
+        reason = src.failure
+    elif src.state != "running":
         reason = f"state {src.state}" + (f" ({src.step})" if src.step else "")
     elif age is None or age > stale_after_s:
         reason = "heartbeat not reaching Redis"
@@ -69,7 +76,7 @@ def health_report(src: HealthSource, stale_after_s: float, now: float | None = N
     hb = src.last_heartbeat
     return {
         "service": src.name, "instance": src.instance, "state": src.state, "step": src.step,
-        "healthy": not reason, "reason": reason, "uptime_s": hb.get("uptime_s"),
+        "healthy": not reason, "reason": reason, "failed_task": src.failed_task, "uptime_s": hb.get("uptime_s"),
         "heartbeat_age_s": round(age, 3) if age is not None else None,
     }
 

@@ -4,8 +4,13 @@ A service implements :meth:`Service.run` (its main loop, which returns when ``se
 :meth:`Service.metrics` (counters and rates for the heartbeat). The base owns everything else:
 
 * one stop event (``self.stopping``), set by SIGTERM/SIGINT/SIGHUP, ``--duration``, ``dhan:control`` or a failed task;
-* background tasks created through :meth:`spawn`, named, referenced, and watched: a task that dies stops the
-  service with its error logged; at shutdown they are cancelled and awaited under a deadline;
+* background tasks created through :meth:`spawn` (or made elsewhere and handed over with :meth:`adopt`),
+  named, referenced and watched: a task that raises, or is cancelled while the service is not stopping, fails
+  the service (:meth:`fail`): the death is logged with the task's name, ``/health`` answers 503 naming it,
+  the heartbeat says ``crashed`` with ``failed_task``, ``teardown`` still runs (so a component can save what
+  it holds) and the process exits non-zero, for its supervisor (compose, ``dhan up``) to restart it. At
+  shutdown owned tasks are cancelled and awaited under a deadline, before ``teardown``; a task spawned with
+  ``cancel_at_stop=False`` (one that drains in ``teardown``) is left to ``teardown`` and cancelled after it;
 * a heartbeat hash ``<prefix>svc:<name>`` written every ``heartbeat_interval_s`` with a TTL of 5 periods;
 * warnings and errors appended to the capped ``<prefix>logs`` stream;
 * ``/health`` and ``/metrics`` over HTTP (``shared.health``) from the last heartbeat, when a port is set.
@@ -13,7 +18,8 @@ A service implements :meth:`Service.run` (its main loop, which returns when ``se
 The heartbeat and the control listener start before :meth:`setup`, so a service stuck while starting is
 visible (state ``starting`` and ``self.step``, which a subclass sets to say what it is doing, e.g.
 ``"loading instruments"``) and can be stopped. ``metrics()`` joins the heartbeat once ``setup`` has run.
-A service that ends with an error leaves a last heartbeat with state ``crashed`` and the ``error``.
+A service that ends with an error leaves a last heartbeat with state ``crashed`` and the ``error``; it is
+written once when the service starts stopping and again after ``teardown``.
 """
 
 from __future__ import annotations
@@ -40,9 +46,13 @@ from shared.lifeline import on_hangup
 from shared.logs import LOG_SINK, clip, get_logger
 from shared.settings import Settings
 
-__all__ = ["Service"]
+__all__ = ["Service", "TaskCancelled"]
 
 LOGS_MAXLEN = 50_000
+
+
+class TaskCancelled(Exception):
+    """An owned task was cancelled while its service was not stopping: nothing does its work any more."""
 
 
 def _rss_mb() -> float:
@@ -74,6 +84,8 @@ class Service:
         self.redis: aioredis.Redis | None = None
         self.exit_error: BaseException | None = None
         self._tasks: set[asyncio.Task[Any]] = set()
+        self._after_teardown: set[asyncio.Task[Any]] = set()  # owned tasks that teardown ends (cancel_at_stop=False)
+        self.failed_task = ""                            # the owned task whose death stopped the service
         self._restart_requested = False
         # heartbeat and health endpoints
         self.step = ""                                   # what the service is doing now (shown when stuck)
@@ -106,23 +118,46 @@ class Service:
         return None
 
     # --- lifecycle ---
-    def spawn(self, coro: Coroutine[Any, Any, Any], name: str) -> asyncio.Task[Any]:
-        task = asyncio.create_task(coro, name=f"{self.instance}.{name}")
+    def spawn(self, coro: Coroutine[Any, Any, Any], name: str, *, cancel_at_stop: bool = True) -> asyncio.Task[Any]:
+        """Run ``coro`` as an owned task named ``<instance>.<name>`` (see the module docstring)."""
+        return self.adopt(asyncio.create_task(coro, name=f"{self.instance}.{name}"), cancel_at_stop=cancel_at_stop)
+
+    def adopt(self, task: asyncio.Task[Any], *, cancel_at_stop: bool = True) -> asyncio.Task[Any]:
+        """Own a task a component created itself (e.g. a server's emitter): its death fails the service."""
         self._tasks.add(task)
+        if not cancel_at_stop:
+            self._after_teardown.add(task)
         task.add_done_callback(self._on_task_done)
         return task
 
     def _on_task_done(self, task: asyncio.Task[Any]) -> None:
         self._tasks.discard(task)
+        self._after_teardown.discard(task)
         if task.cancelled():
             if not self.stopping.is_set():
-                self.log.warning("task_cancelled", task=task.get_name())
+                self.fail(task.get_name(), TaskCancelled(f"task {task.get_name()} was cancelled"))
             return
         exc = task.exception()
-        if exc is not None and self.exit_error is None:
-            self.log.error("task_failed", task=task.get_name(), error=f"{type(exc).__name__}: {exc}", exc_info=exc)
+        if exc is not None:
+            self.fail(task.get_name(), exc)
+
+    def fail(self, what: str, exc: BaseException) -> None:
+        """``what`` (an owned task, a component's thread) died with ``exc``: log it and stop the service with
+        it as the exit error (the first death wins; every one is logged)."""
+        self.log.error("task_failed", task=what, error=f"{type(exc).__name__}: {exc}", exc_info=exc)
+        if self.exit_error is None:
             self.exit_error = exc
-            self.stop("task_failed")
+            self.failed_task = what
+        self.stop("task_failed")
+
+    @property
+    def failure(self) -> str:
+        """Why the service is failing, one line ("" while it is not): the dead task and its error."""
+        if self.exit_error is None:
+            return ""
+        error = f"{type(self.exit_error).__name__}: {self.exit_error}"
+        # redacted here: /health, the heartbeat and the last log line all show it
+        return clip(f"task {self.failed_task} failed: {error}" if self.failed_task else error, 1000)
 
     def stop(self, reason: str = "requested") -> None:
         if not self.stopping.is_set():
@@ -174,25 +209,37 @@ class Service:
             if failed and self.exit_error is None and isinstance(raised, Exception):  # not a cancellation
                 self.exit_error = raised
             self.state = "crashed" if self.exit_error is not None else "stopped"
-            await self._cancel_tasks()
+            await self._cancel_tasks(self._tasks - self._after_teardown)  # the heartbeat routine among them
+            if self.exit_error is not None:
+                await self._final_heartbeat()  # the crash and the dead task are seen now, not after teardown
             if set_up:
-                try:
-                    await asyncio.wait_for(self.teardown(), self.settings.shutdown_deadline_s)
-                except TimeoutError:
-                    self.log.warning("teardown_deadline_exceeded")
+                await self._teardown()
+            await self._cancel_tasks(set(self._tasks))  # what teardown was to end and did not
             await self._final_heartbeat()
             if self.health is not None:
                 await self.health.stop()
             await self.redis.aclose()
-            self.log.info("stopped", error=str(self.exit_error) if self.exit_error else None)
+            self.log.info("stopped", error=self.failure or None)
         if self.exit_error is not None:
             from shared.errors import DhanError
 
             return self.exit_error.exit_code if isinstance(self.exit_error, DhanError) else 1
         return 75 if self._restart_requested else 0
 
-    async def _cancel_tasks(self) -> None:
-        tasks = list(self._tasks)
+    async def _teardown(self) -> None:
+        """``teardown`` under the deadline; an error in it is logged and makes the exit a failure, but never
+        skips the last heartbeat."""
+        try:
+            await asyncio.wait_for(self.teardown(), self.settings.shutdown_deadline_s)
+        except TimeoutError:
+            self.log.warning("teardown_deadline_exceeded")
+        except Exception as exc:
+            self.log.error("teardown_failed", error=f"{type(exc).__name__}: {exc}", exc_info=exc)
+            if self.exit_error is None:
+                self.exit_error = exc
+            self.state = "crashed"
+
+    async def _cancel_tasks(self, tasks: set[asyncio.Task[Any]]) -> None:
         for t in tasks:
             t.cancel()
         if tasks:
@@ -232,7 +279,8 @@ class Service:
             "rss_mb": _rss_mb(),
         }
         if self.exit_error is not None:
-            fields["error"] = clip(f"{type(self.exit_error).__name__}: {self.exit_error}", 300)
+            fields["error"] = clip(self.failure, 300)
+            fields["failed_task"] = self.failed_task
         if self._set_up:
             for k, v in self.metrics().items():
                 fields[k] = v

@@ -115,6 +115,12 @@ class Settings(BaseSettings):
     reconnect_cap_s: float = Field(30.0, gt=0, description="largest reconnect backoff")
     publish_batch_max: int = Field(2000, ge=1, description="events per pipelined Redis write at most")
     publish_buffer_max: int = Field(200_000, ge=1000, description="events buffered in memory while Redis is down")
+    publish_memory_max: int = Field(
+        500_000, ge=1000,
+        description="events held in memory at most while the spool cannot be written either (disk full); "
+                    "past it superseded quotes/depth are dropped first, then the oldest events, counted and "
+                    "recorded as dropped gaps (~400 B an event: 500,000 is ~200 MiB)",
+    )
     spool_dir: Path = Field(Path("var/spool"), description="where events spill when the buffer is full")
     stream_maxlen_quotes: int = Field(2_000_000, ge=1000, description="MAXLEN ~ of dhan:quotes")
     stream_maxlen_ticks: int = Field(5_000_000, ge=1000, description="MAXLEN ~ of dhan:ticks")
@@ -262,6 +268,12 @@ class Settings(BaseSettings):
     def _credentials_pair(self) -> Settings:
         if (self.access_token is None) != (self.client_id is None):
             raise ValueError("DHAN_CLIENT_ID and DHAN_ACCESS_TOKEN go together: set both or neither")
+        return self
+
+    @model_validator(mode="after")
+    def _memory_above_buffer(self) -> Settings:
+        if self.publish_memory_max < self.publish_buffer_max:
+            raise ValueError("DHAN_PUBLISH_MEMORY_MAX must be at least DHAN_PUBLISH_BUFFER_MAX (the spill bound)")
         return self
 
     # --- derived values ---

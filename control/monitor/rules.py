@@ -7,6 +7,7 @@ services it has seen running (a heartbeat that vanishes after that is a crash), 
 been open and since when instrument data arrives; how long a condition has held is the alert book's business.
 
 Rules: ``redis_unreachable``, ``service_down`` (crashed, stale or vanished heartbeat), ``feed_disconnected``,
+``spool_failing`` (the feed cannot write its spool: events held in memory, dropped past its cap),
 ``db_write_failures``, ``mysql_down``, ``mysql_pool_exhausted``, ``redis_memory``, ``consumer_lag``,
 ``no_ticks`` and ``instrument_silent`` (the last two only while the market is open).
 """
@@ -128,6 +129,12 @@ class Rules:
                 yield Condition(f"feed_disconnected:{inst}", "feed_disconnected", "critical",
                                 f"{inst}: {up:.0f} of {conns:.0f} Dhan connections up",
                                 hold_s=self.th.feed_disconnected_s, service=inst)
+            if hb.get("spool_failing") == "1":
+                held = num(hb.get("buffered"), 0.0) or 0.0
+                dropped = sum(num(hb.get(f"dropped_{k}"), 0.0) or 0.0 for k in ("quotes", "depth", "ticks"))
+                yield Condition(f"spool_failing:{inst}", "spool_failing", "critical",
+                                f"{inst}: spool cannot be written ({hb.get('spool_error') or 'error'}); "
+                                f"{held:,.0f} events held in memory, {dropped:,.0f} dropped", service=inst)
 
     def _writer_and_mysql(self, snap: Snapshot) -> Iterator[Condition]:
         for inst, hb in self._live(snap, "writer"):

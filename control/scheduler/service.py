@@ -30,7 +30,7 @@ from redis.exceptions import RedisError
 
 from control.scheduler.calendar import MarketStatus, TradingCalendar
 from control.scheduler.plan import Plan, make_plan, parse_services
-from control.supervisor import ChildSpec, Supervisor
+from control.supervisor import ChildSpec, ChildState, Supervisor
 from shared.errors import ConfigError
 from shared.service import Service
 from shared.settings import Settings
@@ -65,12 +65,16 @@ class SchedulerService(Service):
         self.step = "loading the calendar"
         self.calendar = TradingCalendar.load(self.settings.scheduler_holidays_file)
         if self.settings.scheduler_mode == "supervise":
-            self.supervisor = Supervisor(self.log_dir, stop_timeout_s=self.settings.shutdown_deadline_s * 2)
+            self.supervisor = Supervisor(self.log_dir, stop_timeout_s=self.settings.shutdown_deadline_s * 2,
+                                         on_watch_failed=self._on_watch_failed)
             for name in self.services:
                 self.supervisor.add(ChildSpec(name, (name,)))
         year = time.gmtime(self.clock()).tm_year
         if not self.calendar.covers(year):
             self.log.warning("calendar_year_missing", year=year, effect="weekends only")
+
+    def _on_watch_failed(self, child: ChildState, exc: BaseException) -> None:
+        self.fail(f"{self.instance}.watch.{child.spec.name}", exc)  # a child nobody watches: stop loudly
 
     async def run(self) -> None:
         while not self.stopping.is_set():

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import asyncio
 import time
 from typing import Any
 
@@ -30,17 +29,8 @@ class SimService(Service):
 
     async def setup(self) -> None:
         await self.server.start()
-
-    async def run(self) -> None:
-        emitter = self.server.emitter
-        assert emitter is not None
-        stop = asyncio.create_task(self.stopping.wait(), name="sim.stop_wait")
-        try:
-            await asyncio.wait({emitter, stop}, return_when=asyncio.FIRST_COMPLETED)
-        finally:
-            stop.cancel()
-        if emitter.done() and not emitter.cancelled() and emitter.exception() is not None:
-            raise emitter.exception()  # type: ignore[misc]
+        assert self.server.emitter is not None
+        self.adopt(self.server.emitter)  # the update loop: its death stops the simulator (exit 1)
 
     async def teardown(self) -> None:
         await self.server.stop()

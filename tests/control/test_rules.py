@@ -55,6 +55,19 @@ def test_feed_disconnected_writer_failures_pool() -> None:
     assert rules.evaluate(ok) == []
 
 
+def test_feed_spool_failing_is_critical_and_resolves() -> None:
+    rules = Rules(Thresholds())
+    failing = hb("feed", T0, connections=1, connections_up=1, spool_failing=1,
+                 spool_error="No space left on device", buffered=250_000, dropped_quotes=1200, dropped_depth=300,
+                 dropped_ticks=0)
+    (c,) = rules.evaluate(Snapshot(now=T0, heartbeats={"feed": failing}))
+    assert (c.key, c.rule, c.severity, c.hold_s) == ("spool_failing:feed", "spool_failing", "critical", 0.0)
+    assert c.detail == ("feed: spool cannot be written (No space left on device); 250,000 events held in memory, "
+                        "1,500 dropped")
+    ok = hb("feed", T0 + 1, connections=1, connections_up=1, spool_failing=0, dropped_quotes=1200)
+    assert rules.evaluate(Snapshot(now=T0 + 1, heartbeats={"feed": ok})) == []
+
+
 def test_redis_memory_lag_and_unreachable() -> None:
     rules = Rules(Thresholds(redis_memory_pct=80, lag_max=100))
     snap = Snapshot(now=T0, redis_used_memory=81, redis_maxmemory=100,

@@ -129,3 +129,26 @@ async def test_stuck_children_are_stopped_with_the_scheduler(tmp_path: Path) -> 
 
     with pytest.raises(ConfigError):
         await SchedulerService(s, log_dir=tmp_path).serve()
+
+
+async def test_a_child_whose_supervision_dies_stops_the_scheduler_loudly(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, redis_client: aioredis.Redis
+) -> None:
+    s = make_settings(scheduler_services="monitor", scheduler_mode="supervise")
+    # the child cannot reach Redis: it exits 4 at once and the supervisor restarts it after a backoff
+    monkeypatch.setenv("DHAN_REDIS_URL", "redis://127.0.0.1:1/0")
+    monkeypatch.setenv("DHAN_HEALTH_PORT_BASE", "0")
+    sch = SchedulerService(s, clock=Clock(ist(25, 10, 0)), tick_s=0.05, log_dir=tmp_path)
+    task = asyncio.create_task(sch.serve())
+    await eventually(lambda: sch.supervisor is not None and sch.supervisor.children["monitor"].state == "crashed",
+                     timeout_s=30, message="the child crashed once")
+    # the restart cannot open the child's log: the watcher task dies (before: silently, the child never back)
+    log_file = tmp_path / "monitor.log"
+    log_file.unlink()
+    log_file.mkdir()
+    assert await asyncio.wait_for(task, 30) == 1
+    assert sch.failed_task == "scheduler.watch.monitor" and "IsADirectoryError" in sch.failure
+    child = sch.supervisor.children["monitor"]
+    assert child.state in ("crashed", "stopped") and "supervision failed" in child.last_error
+    hb = await redis_client.hgetall(sch.keys.svc("scheduler"))
+    assert hb[b"state"] == b"crashed" and hb[b"failed_task"] == b"scheduler.watch.monitor"

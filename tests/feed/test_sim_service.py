@@ -58,6 +58,19 @@ async def test_service_heartbeats_metrics_and_stops_cleanly(
     assert (await heartbeat())["state"] == "stopped"
 
 
+async def test_the_update_loop_ending_stops_the_simulator_loudly(settings: Settings,
+                                                                 redis_client: aioredis.Redis) -> None:
+    service = SimService(settings)
+    task = asyncio.create_task(service.serve())
+    await eventually(lambda: service.state == "running" and service.server.emitter is not None)
+    assert service.server.emitter is not None
+    service.server.emitter.cancel()  # nothing sends any more: the simulator must not stay up looking healthy
+    assert await asyncio.wait_for(task, 15) == 1
+    assert service.failed_task == "sim.emitter"
+    hb = await redis_client.hgetall(Keys(settings.key_prefix).svc("sim"))
+    assert hb[b"state"] == b"crashed" and hb[b"failed_task"] == b"sim.emitter"
+
+
 def test_overrides_from_the_command_line() -> None:
     parser = argparse.ArgumentParser()
     add_arguments(parser)

@@ -212,3 +212,22 @@ async def test_all_gaps_of_a_day_newest_first_across_instruments_and_the_feed(gs
     finally:
         pool.close()
         await pool.wait_closed()
+
+
+async def test_dropped_events_are_one_closed_gap_per_instrument(gsettings: Settings, gredis: aioredis.Redis) -> None:
+    """The feed's ``dropped`` event (memory cap reached with Redis and the spool failing, feed/shed.py)."""
+    event = {"type": "dropped", "id": "a1b2", "ts": T0 + 60,
+             "reason": "memory cap 3,000 events, spool failing (disk full)",
+             "superseded": 5, "instruments": {
+                 "NSE_FNO:1": {"from": T0 + 1, "to": T0 + 9, "quotes": 4, "depth": 1},
+                 "IDX_I:13": {"from": T0 + 2, "to": T0 + 2, "quotes": 1},
+                 "?": {"ticks": 2},  # an event the feed could not name: not a row
+             }}  # fmt: skip
+    async with running_writer(gsettings):
+        ids = await _publish(gredis, gsettings, [event, event])  # the same event twice (a retried flush)
+        await eventually(lambda: _group_done(gredis, gsettings, ids[-1]), timeout_s=60, message="read")
+        rows = await _rows(gsettings)
+    assert [(r[0], r[1], r[3], float(r[4]), float(r[5])) for r in rows] == [
+        ("NSE_FNO", 1, "dropped", T0 + 1, T0 + 9), ("IDX_I", 13, "dropped", T0 + 2, T0 + 2),
+    ]  # fmt: skip
+    assert rows[0][6] == "dropped 4 quotes, 1 depth: memory cap 3,000 events, spool failing (disk full)"

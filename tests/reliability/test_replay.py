@@ -3,14 +3,17 @@ feed, and compare: the replayed feed must publish the very events the live one d
 
 from __future__ import annotations
 
+import asyncio
 import itertools
 from pathlib import Path
 
 import aiohttp
 import redis.asyncio as aioredis
+from structlog.testing import capture_logs
 
-from feed.journal import JournalReader
+from feed.journal import HEADER_BYTES, KIND_FRAMES, JournalReader
 from feed.replay import ReplayServer
+from feed.replay_cli import ReplayService
 from feed.service import FeedService
 from feed.sim import SimServer
 from tests.conftest import eventually
@@ -107,3 +110,55 @@ async def test_replay_honours_the_simulator_faults(tmp_path: Path, rclient: aior
             await flowing_again()
         assert not server.finished.is_set()  # every fault above happened mid-replay
         assert await feed.stop() == 0
+
+
+async def test_a_replay_whose_journal_cannot_be_read_fails_instead_of_hanging(tmp_path: Path,
+                                                                            rclient: aioredis.Redis) -> None:
+    live = feed_settings(tmp_path)
+    rclient.cleanup.append(live)  # type: ignore[attr-defined]
+    async with SimServer(live):
+        instruments = await sim_instruments(live, options=False)
+        run = Running(JournaledFeed(live, instruments=instruments))
+        await eventually(lambda: run.svc.decoder.stats.frames > 50, timeout_s=30, message="frames journaled")
+        assert await run.stop() == 0
+    path = run.svc.journal.path
+    assert path is not None
+    again = feed_settings(tmp_path / "replay")
+    rclient.cleanup.append(again)  # type: ignore[attr-defined]
+    replay = Running(ReplayService(again, ReplayServer(again, [path], speed=None)))
+    await eventually(lambda: replay.svc.state == "running", timeout_s=30)
+    path.unlink()  # gone before the first client subscribes: the replay loop cannot read it
+    feed = Running(FeedService(again, instruments=instruments))
+    code = await asyncio.wait_for(replay.task, 30)
+    assert code != 0 and replay.svc.failed_task == "sim.emitter" and "cannot read journal" in replay.svc.failure
+    assert await feed.stop() == 0
+
+
+async def test_a_damaged_block_is_skipped_counted_and_logged_by_the_replay(tmp_path: Path,
+                                                                        rclient: aioredis.Redis) -> None:
+    live = feed_settings(tmp_path)  # a block every 20 ms (journal_block_ms)
+    rclient.cleanup.append(live)  # type: ignore[attr-defined]
+    async with SimServer(live):
+        instruments = await sim_instruments(live, options=False)
+        run = Running(JournaledFeed(live, instruments=instruments))
+        await eventually(lambda: run.svc.journal.blocks > 6, timeout_s=30, message="several blocks journaled")
+        assert await run.stop() == 0
+    path = run.svc.journal.path
+    assert path is not None
+    frame_blocks = [b for b in JournalReader(path).blocks() if b.kind == KIND_FRAMES]
+    victim = frame_blocks[len(frame_blocks) // 2]
+    data = bytearray(path.read_bytes())
+    data[victim.offset + HEADER_BYTES + 3] ^= 0xFF  # one flipped byte: that block fails its CRC
+    path.write_bytes(bytes(data))
+    again = feed_settings(tmp_path / "replay")
+    rclient.cleanup.append(again)  # type: ignore[attr-defined]
+    server = ReplayServer(again, [path], speed=None)
+    with capture_logs() as logs:
+        async with server:
+            replayed = Running(FeedService(again, instruments=instruments))
+            await eventually(server.finished.is_set, timeout_s=60, message="the rest of the journal served")
+            assert await replayed.stop() == 0
+    assert server.corrupt_blocks == 1
+    assert server.frames_read == sum(len(b.records) for b in frame_blocks) - len(victim.records)
+    (skipped,) = [e for e in logs if e["event"] == "journal_block_skipped"]
+    assert skipped["log_level"] == "warning" and skipped["corrupt_blocks"] == 1
