@@ -27,7 +27,9 @@ ltt_future      the exchange time (LTT) is more than ``LTT_AHEAD_MAX_S`` ahead o
 ltt_past        the LTT is before ``LTT_FLOOR`` (0, "no trade yet", passes), or the packet carries a trade
                 and its LTT is more than ``TRADE_LTT_BEHIND_MAX_S`` behind the newest exchange time accepted
                 so far: a trade happens now, and its time becomes the trade day of the tick row. A packet
-                without a trade may carry an old LTT (an instrument untraded since before a weekend)
+                without a trade may carry an old LTT (an instrument untraded since before a weekend). The
+                reference is the data's own clock, not ours, so a journal replayed days later keeps its
+                trades; until a first LTT is accepted (the first packet of a session) only the floor applies
 volume_back     the cumulative volume is below the baseline on the same trading day: a stale or reordered
                 snapshot. So there is never a negative trade, and the baseline never moves back. A lower
                 volume with an LTT on a later day is the next session: its volume counts from 0 again
