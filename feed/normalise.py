@@ -192,31 +192,7 @@ class Normaliser:
             # Each branch computes (and so checks) every value first and changes state only after that.
             try:
                 if code == _FULL:
-                    ltp = rnd(p[4])
-                    atp, op, cl, hi, lo = rnd(p[7]), rnd(p[14]), rnd(p[15]), rnd(p[16]), rnd(p[17])
-                    bids = [[rnd(p[22]), p[18], p[20]], [rnd(p[28]), p[24], p[26]], [rnd(p[34]), p[30], p[32]],
-                            [rnd(p[40]), p[36], p[38]], [rnd(p[46]), p[42], p[44]]]
-                    asks = [[rnd(p[23]), p[19], p[21]], [rnd(p[29]), p[25], p[27]], [rnd(p[35]), p[31], p[33]],
-                            [rnd(p[41]), p[37], p[39]], [rnd(p[47]), p[43], p[45]]]
-                    if p[22] > p[23] > 0.0:
-                        raise BadValue("depth_crossed", p[22])
-                    bid = bids[0][0] if p[18] or p[22] else None
-                    ask = asks[0][0] if p[19] or p[23] else None
-                    qty = self._admit(inst, p[8], p[6], ltp, ltt_max)
-                    if qty:
-                        self._trade(inst, q, ltp, p[5], p[6], p[8], qty, p[11], bid, ask, recv_ts, ticks)
-                    seg = q["seg"]
-                    sid = q["sid"]
-                    q = inst.quote = {
-                        "v": 1, "seg": seg, "sid": sid, "ltp": ltp, "ltq": p[5], "exchange_ts": p[6],
-                        "atp": atp, "volume": p[8], "tsq": p[9], "tbq": p[10], "oi": p[11], "oi_high": p[12],
-                        "oi_low": p[13], "open": op, "close": cl, "high": hi, "low": lo,
-                        "prev_close": q["prev_close"], "prev_oi": q["prev_oi"], "bid": bid, "ask": ask,
-                        "recv_ts": recv_ts, "src": code,
-                    }
-                    quotes.append(_DUMPS(q))
-                    depth.append(_DUMPS({"v": 1, "seg": seg, "sid": sid, "exchange_ts": p[6], "recv_ts": recv_ts,
-                                         "bids": bids, "asks": asks}))
+                    self._full(inst, p, q, rnd, recv_ts, ltt_max, quotes, ticks, depth)
                 elif code == _QUOTE:
                     ltp = rnd(p[4])
                     atp, op, cl, hi, lo = rnd(p[7]), rnd(p[11]), rnd(p[12]), rnd(p[13]), rnd(p[14])
@@ -232,9 +208,9 @@ class Normaliser:
                 elif code == _TICKER:
                     ltp = rnd(p[4])
                     ltt = p[5]
-                    if not LTT_FLOOR <= ltt <= ltt_max:
-                        self._check_ticker_ltt(ltt, ltt_max)
-                    elif ltt > self._exchange_ts:
+                    if not LTT_FLOOR <= ltt <= ltt_max and ltt:  # 0: no trade yet
+                        raise BadValue("ltt_future" if ltt > ltt_max else "ltt_past", ltt)
+                    if ltt > self._exchange_ts:
                         self._advance_exchange_ts(ltt)
                     q["ltp"] = ltp; q["exchange_ts"] = ltt; q["recv_ts"] = recv_ts; q["src"] = code
                     quotes.append(_DUMPS(q))
@@ -250,6 +226,33 @@ class Normaliser:
                     self._meta(p)
             except BadValue as bad:
                 self._bad(bad, code, p[2], p[3])
+
+    def _full(self, inst: _Inst, p: Packet, q: dict[str, Any], rnd: Callable[[float], float], recv_ts: float,
+              ltt_max: float, quotes: list[bytes], ticks: list[bytes], depth: list[bytes]) -> None:
+        """The full packet (code 8) on the Python path: where the native path is not built, or refused it."""
+        ltp = rnd(p[4])
+        atp, op, cl, hi, lo = rnd(p[7]), rnd(p[14]), rnd(p[15]), rnd(p[16]), rnd(p[17])
+        bids = [[rnd(p[22]), p[18], p[20]], [rnd(p[28]), p[24], p[26]], [rnd(p[34]), p[30], p[32]],
+                [rnd(p[40]), p[36], p[38]], [rnd(p[46]), p[42], p[44]]]
+        asks = [[rnd(p[23]), p[19], p[21]], [rnd(p[29]), p[25], p[27]], [rnd(p[35]), p[31], p[33]],
+                [rnd(p[41]), p[37], p[39]], [rnd(p[47]), p[43], p[45]]]
+        if p[22] > p[23] > 0.0:
+            raise BadValue("depth_crossed", p[22])
+        bid = bids[0][0] if p[18] or p[22] else None
+        ask = asks[0][0] if p[19] or p[23] else None
+        qty = self._admit(inst, p[8], p[6], ltp, ltt_max)
+        if qty:
+            self._trade(inst, q, ltp, p[5], p[6], p[8], qty, p[11], bid, ask, recv_ts, ticks)
+        seg, sid = q["seg"], q["sid"]
+        inst.quote = {
+            "v": 1, "seg": seg, "sid": sid, "ltp": ltp, "ltq": p[5], "exchange_ts": p[6], "atp": atp,
+            "volume": p[8], "tsq": p[9], "tbq": p[10], "oi": p[11], "oi_high": p[12], "oi_low": p[13],
+            "open": op, "close": cl, "high": hi, "low": lo, "prev_close": q["prev_close"], "prev_oi": q["prev_oi"],
+            "bid": bid, "ask": ask, "recv_ts": recv_ts, "src": p[0],
+        }
+        quotes.append(_DUMPS(inst.quote))
+        depth.append(_DUMPS({"v": 1, "seg": seg, "sid": sid, "exchange_ts": p[6], "recv_ts": recv_ts,
+                             "bids": bids, "asks": asks}))
 
     def _depth_v1(self, p: Packet, q: dict[str, Any], rnd: Callable[[float], float], recv_ts: float,
                   quotes: list[bytes], depth: list[bytes]) -> None:
@@ -350,13 +353,6 @@ class Normaliser:
         inst.vol = volume
         inst.vol_ltt = ltt
         return volume - prev
-
-    @staticmethod
-    def _check_ticker_ltt(ltt: int, ltt_max: float) -> None:
-        if ltt > ltt_max:
-            raise BadValue("ltt_future", ltt)
-        if ltt:
-            raise BadValue("ltt_past", ltt)
 
     def _advance_exchange_ts(self, ltt: int) -> None:
         self._exchange_ts = ltt
