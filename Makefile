@@ -2,11 +2,13 @@
 PY      ?= python3.11
 VENV    ?= .venv
 BIN      = $(VENV)/bin
-STAMP    = $(VENV)/.installed-$(shell cat pyproject.toml | cksum | cut -d' ' -f1)
+# what the install builds from: a change to any of them reinstalls (the native extension is compiled then)
+BUILD_INPUTS = pyproject.toml setup.py $(wildcard feed/*.c feed/*/*.c)
+STAMP    = $(VENV)/.installed-$(shell cat $(BUILD_INPUTS) | cksum | cut -d' ' -f1)
 
 .PHONY: run test venv lint bench clean
 
-$(STAMP): pyproject.toml
+$(STAMP): $(BUILD_INPUTS)
 	@test -x $(BIN)/python || $(PY) -m venv $(VENV) || python3 -m venv $(VENV)
 	@$(BIN)/python -m pip install -q --disable-pip-version-check --upgrade pip
 	@$(BIN)/python -m pip install -q --disable-pip-version-check -e '.[gui,dev]'

@@ -6,6 +6,13 @@
  * both on random packets); the Python path remains the reference and the fallback when this module is
  * not built. Prices are printed as exact fixed-point decimals: value = round(x / tick) ticks, printed with
  * the tick's number of decimals from integer arithmetic (no printf on the hot path).
+ *
+ * Only good packets are encoded here. A price that is NaN, infinite, negative or not below PRICE_MAX, or a
+ * crossed top of book (best bid above best ask, both non-zero), makes encode_full return None: the caller
+ * then takes the Python path, which classifies and counts the bad value (one rule set, one place). Every
+ * price is checked before it is converted, so the conversion to integers is always defined. A tick that is
+ * not a whole number of 10^-decimals units (2.5e-6 at 6 decimals) cannot be printed exactly from integers:
+ * it is refused with ValueError, and the caller keeps such instruments on the Python path.
  */
 #define PY_SSIZE_T_CLEAN
 #include <Python.h>
@@ -14,6 +21,9 @@
 #include <string.h>
 
 static const int64_t POW10[] = {1, 10, 100, 1000, 10000, 100000, 1000000, 10000000};
+#define FULL_SIZE 162
+#define PRICE_MAX 1e9      /* as feed.normalise.PRICE_MAX: every price is >= 0 and below this */
+#define RECV_TS_MAX 1e11   /* receive times are epoch seconds; beyond this the microseconds overflow nothing */
 
 static inline uint32_t rd_u32(const unsigned char *p) { uint32_t v; memcpy(&v, p, 4); return v; }
 static inline uint16_t rd_u16(const unsigned char *p) { uint16_t v; memcpy(&v, p, 2); return v; }
@@ -46,13 +56,23 @@ static inline char *put_scaled(char *o, int64_t scaled, int dp) {
 
 typedef struct { double inv; int64_t tick_scaled; int dp; } Tick;
 
-static inline int64_t round_scaled(const Tick *t, double x) { return llround(x * t->inv) * t->tick_scaled; }
+/* x is a checked price (0 <= x < PRICE_MAX): x * inv fits an int64. rint rounds half to even (the default rounding mode), as
+ * Python's round() does, so both paths pick the same tick on an exact tie. */
+static inline int64_t round_scaled(const Tick *t, double x) { return (int64_t)rint(x * t->inv) * t->tick_scaled; }
+static inline int good_price(double x) { return x >= 0.0 && x < PRICE_MAX; }  /* false for NaN and +-inf */
+/* good_price of a wire float32 from its bits: non-negative floats order as their bit patterns, and NaN, +inf
+ * and every negative value but -0.0 lie above the bits of PRICE_MAX (1e9 is exact in float32) */
+#define PRICE_MAX_F32_BITS 0x4E6E6B28u
+static inline uint32_t bad_f32(const unsigned char *p) {
+    uint32_t u = rd_u32(p);
+    return (uint32_t)((u & 0x7FFFFFFFu) != 0) & (uint32_t)(u >= PRICE_MAX_F32_BITS);
+}
 static inline double scaled_value(const Tick *t, int64_t s) { return (double)s / (double)POW10[t->dp]; }
 
 static inline char *put_price(char *o, const Tick *t, double x) { return put_scaled(o, round_scaled(t, x), t->dp); }
 
 /* encode_full(buf, offset, tick, dp, seg, recv_ts, prev_close, prev_oi)
- * -> (quote_json, depth_json, ltp, ltq, ltt, volume, oi, bid|None, ask|None) */
+ * -> (quote_json, depth_json, ltp, ltq, ltt, volume, oi, bid|None, ask|None), or None for a bad packet */
 static PyObject *encode_full_v(PyObject *self, PyObject *const *args, Py_ssize_t nargs) {
     if (nargs != 8) { PyErr_SetString(PyExc_TypeError, "encode_full takes 8 arguments"); return NULL; }
     Py_buffer view;
@@ -65,14 +85,22 @@ static PyObject *encode_full_v(PyObject *self, PyObject *const *args, Py_ssize_t
     double recv_ts = PyFloat_AsDouble(args[5]);
     PyObject *prev_close = args[6], *prev_oi = args[7];
     if (PyErr_Occurred() || seg == NULL) { PyBuffer_Release(&view); return NULL; }
-    if (off < 0 || off + 162 > view.len || dp < 0 || dp > 6 || !(tick > 0) || seg_len > 32) {
+    /* off > len - 162, not off + 162 > len: the sum overflows for offsets near PY_SSIZE_T_MAX */
+    if (off < 0 || view.len < FULL_SIZE || off > view.len - FULL_SIZE || dp < 0 || dp > 6
+        || !(tick > 0.0 && tick < PRICE_MAX) || seg_len > 32 || !(recv_ts >= 0.0 && recv_ts < RECV_TS_MAX)) {
         PyBuffer_Release(&view);
-        PyErr_SetString(PyExc_ValueError, "encode_full: bad offset, tick or decimals");
+        PyErr_SetString(PyExc_ValueError, "encode_full: bad offset, tick, decimals or receive time");
+        return NULL;
+    }
+    double tick_units = tick * (double)POW10[dp];
+    double tick_whole = rint(tick_units);
+    if (tick_whole < 1.0 || fabs(tick_units - tick_whole) > 1e-9 * tick_units) {
+        PyBuffer_Release(&view);
+        PyErr_SetString(PyExc_ValueError, "encode_full: tick is not a whole number of 10^-decimals units");
         return NULL;
     }
     const unsigned char *p = (const unsigned char *)view.buf + off;
-    Tick t = {1.0 / tick, llround(tick * (double)POW10[dp]), (int)dp};
-    if (t.tick_scaled <= 0) t.tick_scaled = 1;
+    Tick t = {1.0 / tick, (int64_t)tick_whole, (int)dp};
 
     uint32_t sid = rd_u32(p + 4);
     float ltp_f = rd_f32(p + 8);
@@ -81,6 +109,17 @@ static PyObject *encode_full_v(PyObject *self, PyObject *const *args, Py_ssize_t
     uint32_t volume = rd_u32(p + 22), tsq = rd_u32(p + 26), tbq = rd_u32(p + 30);
     uint32_t oi = rd_u32(p + 34), oih = rd_u32(p + 38), oil = rd_u32(p + 42);
     const unsigned char *d = p + 62;
+    /* every price of the packet, checked before any is converted; None: the caller's Python path decides */
+    uint32_t bad = bad_f32(p + 8) | bad_f32(p + 18) | bad_f32(p + 46) | bad_f32(p + 50) | bad_f32(p + 54)
+                   | bad_f32(p + 58);
+    for (int i = 0; i < 5; i++) bad |= bad_f32(d + 20 * i + 12) | bad_f32(d + 20 * i + 16);
+    if (bad || (rd_f32(d + 12) > rd_f32(d + 16) && rd_f32(d + 16) > 0.0f)) goto bad;  /* or a crossed book */
+    double pc = 0.0;
+    if (prev_close != Py_None) {
+        pc = PyFloat_AsDouble(prev_close);
+        if (PyErr_Occurred()) goto fail;
+        if (!good_price(pc)) goto bad;
+    }
     int has_bid = rd_u32(d) != 0 || rd_f32(d + 12) != 0.0f;
     int has_ask = rd_u32(d + 4) != 0 || rd_f32(d + 16) != 0.0f;
     int64_t ltp_s = round_scaled(&t, ltp_f);
@@ -106,7 +145,7 @@ static PyObject *encode_full_v(PyObject *self, PyObject *const *args, Py_ssize_t
     o = put_str(o, ",\"low\":"); o = put_price(o, &t, rd_f32(p + 58));
     o = put_str(o, ",\"prev_close\":");
     if (prev_close == Py_None) o = put_str(o, "null");
-    else { double pc = PyFloat_AsDouble(prev_close); if (PyErr_Occurred()) goto fail; o = put_price(o, &t, pc); }
+    else o = put_price(o, &t, pc);
     o = put_str(o, ",\"prev_oi\":");
     if (prev_oi == Py_None) o = put_str(o, "null");
     else { long long po = PyLong_AsLongLong(prev_oi); if (PyErr_Occurred()) goto fail; o = put_i64(o, po); }
@@ -114,7 +153,7 @@ static PyObject *encode_full_v(PyObject *self, PyObject *const *args, Py_ssize_t
     o = put_str(o, ",\"ask\":"); if (has_ask) o = put_scaled(o, ask_s, t.dp); else o = put_str(o, "null");
     o = put_str(o, ",\"recv_ts\":");
     {
-        int64_t us = llround(recv_ts * 1e6);
+        int64_t us = (int64_t)rint(recv_ts * 1e6);
         o = put_scaled(o, us, 6);
     }
     o = put_str(o, ",\"src\":8}");
@@ -123,7 +162,7 @@ static PyObject *encode_full_v(PyObject *self, PyObject *const *args, Py_ssize_t
     e = put_str(e, "{\"v\":1,\"seg\":\""); memcpy(e, seg, seg_len); e += seg_len;
     e = put_str(e, "\",\"sid\":"); e = put_u64(e, sid);
     e = put_str(e, ",\"exchange_ts\":"); e = put_u64(e, ltt);
-    e = put_str(e, ",\"recv_ts\":"); e = put_scaled(e, llround(recv_ts * 1e6), 6);
+    e = put_str(e, ",\"recv_ts\":"); e = put_scaled(e, (int64_t)rint(recv_ts * 1e6), 6);
     for (int side = 0; side < 2; side++) {
         e = put_str(e, side == 0 ? ",\"bids\":[" : "],\"asks\":[");
         for (int i = 0; i < 5; i++) {
@@ -146,6 +185,9 @@ static PyObject *encode_full_v(PyObject *self, PyObject *const *args, Py_ssize_t
     return Py_BuildValue("(y#y#dIIIINN)", q, (Py_ssize_t)(o - q), dj, (Py_ssize_t)(e - dj),
                          scaled_value(&t, ltp_s), (unsigned int)ltq, (unsigned int)ltt, (unsigned int)volume,
                          (unsigned int)oi, bid, ask);
+bad:
+    PyBuffer_Release(&view);
+    Py_RETURN_NONE;
 fail:
     PyBuffer_Release(&view);
     return NULL;
@@ -154,7 +196,7 @@ fail:
 static PyMethodDef methods[] = {
     {"encode_full", (PyCFunction)(void (*)(void))encode_full_v, METH_FASTCALL,
      "encode_full(buf, offset, tick, decimals, seg, recv_ts, prev_close, prev_oi) -> "
-     "(quote_json, depth_json, ltp, ltq, ltt, volume, oi, bid, ask)"},
+     "(quote_json, depth_json, ltp, ltq, ltt, volume, oi, bid, ask), or None when a price is bad"},
     {NULL, NULL, 0, NULL},
 };
 

@@ -61,7 +61,9 @@ class FeedService(Service):
         self._preloaded = instruments
         self._today = today
         self.decoder = Decoder(self._on_decode_problem)
-        self.normaliser = Normaliser()
+        self.normaliser = Normaliser(on_bad=self._on_bad_value)
+        self.frame_errors = 0  # frames the normaliser raised on (a bug, not bad data: bad values are counted)
+        self._frame_error_types: set[str] = set()
         self.plan = ShardPlan()
         self.connections: list[DhanConnection] = []
         self.publisher: Publisher | None = None
@@ -138,9 +140,12 @@ class FeedService(Service):
 
     # --- hot path ---
     def _on_frame(self, frame: bytes, recv_ts: float) -> None:
-        self.journal.append(frame, recv_ts)
+        self.journal.append(frame, recv_ts)  # the raw frame, good or bad: the journal holds what Dhan sent
         q, t, d = self._q, self._t, self._d
-        self.normaliser.feed_frame(self.decoder, frame, recv_ts, q, t, d)
+        try:
+            self.normaliser.feed_frame(self.decoder, frame, recv_ts, q, t, d)
+        except Exception as exc:  # one frame must never end the read loop, and with it the feed
+            self._on_frame_error(frame, exc)
         pub = self.publisher
         assert pub is not None
         if q:
@@ -158,6 +163,16 @@ class FeedService(Service):
 
     def _on_decode_problem(self, kind: str, info: dict[str, Any]) -> None:
         self.log.warning("bad_packet", kind=kind, **info)
+
+    def _on_bad_value(self, kind: str, info: dict[str, Any]) -> None:
+        self.log.warning("bad_value", kind=kind, detail="packet dropped; counted in bad_values_<kind>", **info)
+
+    def _on_frame_error(self, frame: bytes, exc: Exception) -> None:
+        self.frame_errors += 1
+        name = type(exc).__name__
+        if name not in self._frame_error_types:  # once per exception type, with its traceback
+            self._frame_error_types.add(name)
+            self.log.error("frame_failed", error=f"{name}: {exc}"[:300], head_hex=frame[:16].hex(), exc_info=exc)
 
     def _on_conn_event(self, event: dict[str, Any]) -> None:
         self._events.append(event)
@@ -363,8 +378,10 @@ class FeedService(Service):
             "instruments": len(self.plan), "connections": len(self.connections),
             "connections_up": sum(1 for c in self.connections if c.connected.is_set()),
             "reconnects": sum(c.reconnects for c in self.connections),
-            "universe_changes": self.universe_changes,
+            "universe_changes": self.universe_changes, "frame_errors": self.frame_errors,
+            "bad_values": self.normaliser.bad_total,
         }
+        out.update({f"bad_values_{kind}": n for kind, n in self.normaliser.bad_values.items()})
         ages = [time.time() - c.last_frame_at for c in self.connections if c.last_frame_at]
         out["last_frame_age_s"] = round(min(ages), 3) if ages else ""
         if self.publisher is not None:

@@ -3,6 +3,8 @@ digest of what a fresh feed publishes when the journal is replayed to it (see te
 
 Run from the repository root, then commit both files with a message saying why they changed:
     .venv/bin/python scripts/record_golden_session.py [--trades 600]
+A meant change of the normaliser keeps the recording and only digests it again:
+    .venv/bin/python scripts/record_golden_session.py --digest-only
 Uses the local Redis (a unique key prefix, removed afterwards).
 """
 
@@ -24,19 +26,22 @@ from tests.conftest import make_settings
 from tests.reliability.golden import GOLDEN_DIR, record_session, replay_digest
 
 
-async def _main(trades: int) -> None:
+async def _main(trades: int, digest_only: bool) -> None:
     work = Path(tempfile.mkdtemp(prefix="dhan-golden-"))
     common = {"sim_rate": 300.0, "sim_seed": 42, "journal_block_ms": 50}
     live = make_settings(journal_dir=work / "live", **common)
     again = make_settings(journal_dir=work / "replay", **common)
     client = aioredis.Redis.from_url(live.redis_url.get_secret_value())
     try:
-        journal = await record_session(live, client, trades)
-        GOLDEN_DIR.mkdir(parents=True, exist_ok=True)
-        for old in GOLDEN_DIR.glob("*.djr"):
-            old.unlink()
-        target = GOLDEN_DIR / f"session-{journal.name}"
-        shutil.copyfile(journal, target)
+        if digest_only:
+            target = next(GOLDEN_DIR.glob("session-*.djr"))
+        else:
+            journal = await record_session(live, client, trades)
+            GOLDEN_DIR.mkdir(parents=True, exist_ok=True)
+            for old in GOLDEN_DIR.glob("*.djr"):
+                old.unlink()
+            target = GOLDEN_DIR / f"session-{journal.name}"
+            shutil.copyfile(journal, target)
         digest = await replay_digest(again, client, target)
         (GOLDEN_DIR / "digest.json").write_bytes(orjson.dumps(digest, option=orjson.OPT_INDENT_2) + b"\n")
         print(f"golden session: {target} ({target.stat().st_size:,} bytes), {digest['frames']} frames, "
@@ -53,4 +58,6 @@ async def _main(trades: int) -> None:
 if __name__ == "__main__":
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--trades", type=int, default=600, help="record until this many trades were published")
-    asyncio.run(_main(ap.parse_args().trades))
+    ap.add_argument("--digest-only", action="store_true", help="keep the committed recording, digest it again")
+    args = ap.parse_args()
+    asyncio.run(_main(args.trades, args.digest_only))

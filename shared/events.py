@@ -17,23 +17,35 @@ tick   ``{v, seg, sid, ltp, qty, ltq, volume, exchange_ts, oi, side, bid, ask, r
 depth  ``{v, seg, sid, exchange_ts, recv_ts, bids: [[price, qty, orders] x5], asks: [...]}``.
 greeks ``{v, seg, sid, underlying_seg, underlying_sid, strike, option_type, expiry, price, underlying_price,
         iv, delta, gamma, vega, theta, rho, exchange_ts, recv_ts}``.
+
+Every price in an event is finite, at least 0 and below ``PRICE_MAX`` (:func:`is_price`): the feed drops a
+packet that breaks this (``feed.normalise``), and readers check it again where a value could reach a
+computation or a screen (greeks, viz), so a bad value can never become a crash or a garbage figure.
 """
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, TypeGuard
 
 import orjson
 
 __all__ = [
-    "EVENT_FIELD", "EVENT_VERSION", "Event", "decode_batch", "decode_event", "encode_batch", "encode_event",
-    "instrument_key",
+    "EVENT_FIELD", "EVENT_VERSION", "PRICE_MAX", "Event", "decode_batch", "decode_event", "encode_batch",
+    "encode_event", "instrument_key", "is_price",
 ]
 
 EVENT_VERSION = 1
 EVENT_FIELD = b"d"
 
 Event = dict[str, Any]
+
+# Above any price traded in India (MRF ~1.5e5, index levels ~1e5), and DECIMAL(18,4) holds it exactly.
+PRICE_MAX = 1e9
+
+
+def is_price(value: object) -> TypeGuard[float]:
+    """A usable price: an int or float (not bool), finite, ``0 <= value < PRICE_MAX`` (NaN fails)."""
+    return isinstance(value, int | float) and not isinstance(value, bool) and 0.0 <= value < PRICE_MAX
 
 encode_event = orjson.dumps
 decode_event = orjson.loads

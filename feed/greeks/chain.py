@@ -18,6 +18,10 @@ Rules (the simulator prices options with the same ones, so what it generates inv
 * Greeks come from :func:`black76.greeks` at the solved volatility, in its units: vega per 1.00 of
   volatility, theta per year, rho per 1.00 of rate. ``iv`` and every greek are null when no volatility
   reproduces the price (see :func:`iv.implied_vol`); never NaN.
+* Inputs are checked where they enter (the feed drops bad packets, but a reader must not trust that): a price
+  is used only when :func:`shared.events.is_price` holds (finite, below ``PRICE_MAX``) and is positive, an
+  exchange time only when it is an integer a uint32 can hold, a strike only when finite and positive.
+  Anything else counts as no price, no time or no option, so a bad value never reaches the solver.
 * Greeks are computed on option quotes only. A future's move alone does not recompute its options: their
   last prices belong to the old ``F``, and pairing them with the new one would invent a volatility change.
 """
@@ -35,7 +39,7 @@ import orjson
 from feed.greeks.black76 import EXPIRY_TIME_IST, greeks, year_fraction
 from feed.greeks.iv import implied_vol
 from shared.clock import IST, dhan_epoch_to_utc_epoch
-from shared.events import EVENT_VERSION, Event
+from shared.events import EVENT_VERSION, Event, is_price
 
 __all__ = [
     "MID_MAX_SPREAD",
@@ -52,6 +56,8 @@ __all__ = [
 OPTION_INSTRUMENTS = frozenset({"OPTIDX", "OPTSTK"})
 FUTURE_INSTRUMENTS = frozenset({"FUTIDX", "FUTSTK"})
 MID_MAX_SPREAD = 0.2  # widest bid/ask spread, as a share of the mid, for the mid to be preferred
+_U32_MAX = 0xFFFFFFFF  # exchange times are uint32 on the wire
+_RECV_TS_MAX = 1e11  # receive times are epoch seconds
 
 
 @dataclass(frozen=True, slots=True)
@@ -92,6 +98,8 @@ def parse_instrument(key: str, raw: bytes | str | Mapping[str, Any]) -> Instrume
             return None
         expiry = date.fromisoformat(d["expiry"]) if d.get("expiry") else None
         strike = float(d["strike"]) if d.get("strike") is not None else None
+        if strike is not None and not (math.isfinite(strike) and strike > 0.0):
+            strike = None  # not an option we can price (is_option is False)
         close = math.inf
         if expiry is not None:
             close = datetime.combine(expiry, EXPIRY_TIME_IST, tzinfo=IST).timestamp()
@@ -143,25 +151,32 @@ class InstrumentBook:
         return None
 
 
+def _exchange_ts(quote: Event) -> int | None:
+    ts = quote.get("exchange_ts")
+    return ts if type(ts) is int and 0 < ts <= _U32_MAX else None
+
+
 def quote_time_utc(quote: Event) -> float | None:
     """True epoch of a quote: its exchange time unshifted, else our receive time."""
-    ts = quote.get("exchange_ts")
-    if isinstance(ts, int | float) and ts > 0:
-        return float(dhan_epoch_to_utc_epoch(int(ts)))
+    ts = _exchange_ts(quote)
+    if ts is not None:
+        return float(dhan_epoch_to_utc_epoch(ts))
     recv = quote.get("recv_ts")
-    return float(recv) if isinstance(recv, int | float) and recv > 0 else None
+    if isinstance(recv, int | float) and not isinstance(recv, bool) and 0.0 < recv < _RECV_TS_MAX:
+        return float(recv)
+    return None
 
 
 def quote_price(quote: Event, source: str = "ltp") -> float | None:
     """The price of a quote by ``source`` (see the module docstring); ``None`` when there is none."""
     if source == "mid":
         bid, ask = quote.get("bid"), quote.get("ask")
-        if isinstance(bid, int | float) and isinstance(ask, int | float) and 0.0 < bid <= ask:
+        if is_price(bid) and is_price(ask) and 0.0 < bid <= ask:
             mid = 0.5 * (bid + ask)
             if ask - bid <= MID_MAX_SPREAD * mid:
                 return round(mid, 4)
     ltp = quote.get("ltp")
-    return float(ltp) if isinstance(ltp, int | float) and ltp > 0.0 else None
+    return float(ltp) if is_price(ltp) and ltp > 0.0 else None
 
 
 def _r(x: float, nd: int) -> float:
@@ -190,7 +205,7 @@ def compute_greeks(option: Instrument, quote: Event, future: Instrument, f: floa
         "strike": option.strike, "option_type": option.option_type, "expiry": option.expiry.isoformat(),
         "price": premium, "underlying_price": f, "iv": None,
         "delta": None, "gamma": None, "vega": None, "theta": None, "rho": None,
-        "exchange_ts": quote.get("exchange_ts"), "recv_ts": quote.get("recv_ts") or now_utc,
+        "exchange_ts": _exchange_ts(quote), "recv_ts": quote.get("recv_ts") or now_utc,
     }
     if iv is not None:
         g = greeks(f, option.strike, t, rate, iv, is_call)

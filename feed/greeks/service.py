@@ -182,7 +182,7 @@ class GreeksService(Service):
                 quotes.append(q)
         # Futures first, so every option finds its F; then options by time.
         book = self.chain.book
-        quotes.sort(key=lambda q: (not _is_future(book, q), q.get("exchange_ts") or 0))
+        quotes.sort(key=lambda q: (not _is_future(book, q), _exchange_ts(q)))
         res = self.chain.process(quotes, now_utc=time.time())
         if self.fresh_group and res.events:
             await self._publish(res.events)
@@ -351,3 +351,9 @@ class GreeksService(Service):
 def _is_future(book: InstrumentBook, q: Event) -> bool:
     inst = book.by_key.get(f"{q.get('seg')}:{q.get('sid')}")
     return inst is not None and inst.is_future
+
+
+def _exchange_ts(q: Event) -> int:
+    """A sort key from a quote's exchange time; 0 when it is missing or not an integer (a corrupt entry)."""
+    ts = q.get("exchange_ts")
+    return ts if type(ts) is int else 0

@@ -23,8 +23,8 @@ __all__ = ["WRITE_BUFFER_HIGH_BYTES", "Recorder", "SimConnection", "frame_binary
 
 Recorder = Callable[[Instrument, bytes], None]
 """Called with ``((segment name, security id), packet)`` for every packet written to a client, in order
-(prev-close, market status, updates and disconnect packets; not the deliberately malformed messages of the
-``malformed`` fault). With several clients it sees each client's copy."""
+(prev-close, market status, updates and disconnect packets; not the deliberately bad messages of the
+``malformed`` and ``hostile`` faults). With several clients it sees each client's copy."""
 
 WRITE_BUFFER_HIGH_BYTES = 8 * 1024 * 1024
 _BINARY_FIN = 0x82

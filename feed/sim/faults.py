@@ -12,6 +12,10 @@ malformed  one bad message: ``variant`` truncated (a full packet cut short), unk
 expire     the token "expires": open connections get 807 and close, new ones are refused with 807
            until ``clear``
 clear      undo ``expire`` (and end any stall)
+hostile    a burst of bad values for ``count`` (default 1) subscribed instruments per connection: NaN,
+           infinite, huge and negative prices, a crossed book, volume going back, reordered and duplicated
+           packets, LTTs long ago and far ahead, OI above 2^31 (see :mod:`feed.sim.hostile`); the server
+           adds what the feed should count to ``hostile_sent`` (``/health``, and the reply of POST /fault)
 ========== =====================================================================================
 
 Every kind but ``expire``/``clear`` applies to all open connections, or to one when ``conn`` names it.
@@ -28,10 +32,11 @@ from feed.protocol.encode import pack_full
 
 __all__ = ["FAULT_KINDS", "MALFORMED_VARIANTS", "Fault", "FaultError", "malformed_message", "parse_fault"]
 
-FAULT_KINDS = ("drop", "disconnect", "stall", "malformed", "expire", "clear")
+FAULT_KINDS = ("drop", "disconnect", "stall", "malformed", "expire", "clear", "hostile")
 MALFORMED_VARIANTS = ("truncated", "unknown", "garbage")
 UNKNOWN_RESPONSE_CODE = 99
 _MAX_STALL_S = 3600.0
+_MAX_HOSTILE_INSTRUMENTS = 5000
 
 
 class FaultError(ValueError):
@@ -45,6 +50,7 @@ class Fault:
     seconds: float = 5.0
     variant: str = "truncated"
     conn: int | None = None  # a connection id from /health, or None for all
+    count: int = 1  # hostile: instruments per connection
 
 
 def parse_fault(query: Mapping[str, str]) -> Fault:
@@ -56,8 +62,9 @@ def parse_fault(query: Mapping[str, str]) -> Fault:
         code = int(query.get("code", "807"))
         seconds = float(query.get("seconds", "5"))
         conn = int(query["conn"]) if "conn" in query else None
+        count = int(query.get("count", "1"))
     except ValueError:
-        raise FaultError("code and conn must be integers, seconds a number") from None
+        raise FaultError("code, conn and count must be integers, seconds a number") from None
     if not 0 <= code <= 0xFFFF:
         raise FaultError(f"disconnect code {code} does not fit a uint16")
     if not 0.0 <= seconds <= _MAX_STALL_S:
@@ -65,7 +72,9 @@ def parse_fault(query: Mapping[str, str]) -> Fault:
     variant = query.get("variant", "truncated")
     if variant not in MALFORMED_VARIANTS:
         raise FaultError(f"unknown malformed variant {variant!r}; use one of {', '.join(MALFORMED_VARIANTS)}")
-    return Fault(kind, code, seconds, variant, conn)
+    if not 1 <= count <= _MAX_HOSTILE_INSTRUMENTS:
+        raise FaultError(f"count must be within 1..{_MAX_HOSTILE_INSTRUMENTS}")
+    return Fault(kind, code, seconds, variant, conn, count)
 
 
 def malformed_message(variant: str, rng: random.Random) -> bytes:

@@ -43,9 +43,10 @@ from feed.protocol.requests import MAX_REQUEST_BYTES, RequestError, parse_reques
 from feed.sim.connection import Recorder, SimConnection
 from feed.sim.faults import Fault, FaultError, malformed_message, parse_fault
 from feed.sim.guard import OriginGuard, check_fault_settings, fault_refusal, own_origins, same_secret
+from feed.sim.hostile import hostile_burst
 from feed.sim.market import MODES, Market
 from feed.sim.scrip_master import render_compact, render_detailed
-from shared.clock import IST, Clock, system_clock
+from shared.clock import IST, Clock, system_clock, to_dhan_epoch
 from shared.errors import ConfigError
 from shared.logs import get_logger
 from shared.settings import Settings
@@ -94,6 +95,7 @@ class SimServer:
         self.refused: Counter[int] = Counter()
         self.bad_requests = 0
         self.faults_refused = 0
+        self.hostile_sent: Counter[str] = Counter()  # bad values sent by the hostile fault, by kind
         self.emitter: asyncio.Task[None] | None = None
         self._conns: dict[int, SimConnection] = {}
         self._next_conn_id = 1
@@ -319,16 +321,16 @@ class SimServer:
     # --- faults ---
     async def inject_fault(
         self, kind: str, *, code: int = 807, seconds: float = 5.0, variant: str = "truncated",
-        conn: int | None = None,
+        conn: int | None = None, count: int = 1,
     ) -> int:
         """Apply a fault (see :mod:`feed.sim.faults`) now; returns how many connections it touched."""
         fault = parse_fault({"kind": kind, "code": str(code), "seconds": str(seconds), "variant": variant,
-                             **({"conn": str(conn)} if conn is not None else {})})
+                             "count": str(count), **({"conn": str(conn)} if conn is not None else {})})
         return await self._apply(fault)
 
     async def _apply(self, fault: Fault) -> int:
         self.log.warning("fault_injected", kind=fault.kind, code=fault.code, seconds=fault.seconds,
-                         variant=fault.variant, conn=fault.conn)
+                         variant=fault.variant, conn=fault.conn, count=fault.count)
         if fault.kind == "clear":
             self._tokens_expired = False
             for c in self._conns.values():
@@ -346,6 +348,10 @@ class SimServer:
                 c.stalled_until = time.monotonic() + fault.seconds
             elif fault.kind == "malformed":
                 self.sent_count += c.write_now([malformed_message(fault.variant, self._fault_rng)])
+            elif fault.kind == "hostile":
+                packets, kinds = hostile_burst(self.market, c.subs, fault.count, to_dhan_epoch(self.clock()))
+                self.hostile_sent.update(kinds)
+                self.sent_count += c.write_now(packets)  # not recorded: the recorder sees what the market made
             elif fault.kind == "disconnect":
                 self.sent_count += c.write_now([pack_disconnect(fault.code)], self.recorder)
         if fault.kind == "disconnect" and targets:
@@ -365,7 +371,8 @@ class SimServer:
         except FaultError as exc:
             return web.json_response({"error": str(exc)}, status=400)
         touched = await self._apply(fault)
-        return web.json_response({"kind": fault.kind, "connections": touched})
+        extra = {"hostile_sent": dict(self.hostile_sent)} if fault.kind == "hostile" else {}
+        return web.json_response({"kind": fault.kind, "connections": touched, **extra})
 
     async def _handle_compact(self, request: web.Request) -> web.Response:
         assert self.market is not None
@@ -396,5 +403,6 @@ class SimServer:
             "bad_requests": self.bad_requests,
             "faults": self.settings.sim_faults, "faults_refused": self.faults_refused,
             "foreign_origin_refused": self.origin_guard.refused,
+            "hostile_sent": dict(self.hostile_sent),
             "clients": [c.summary() for c in self._conns.values()],
         }

@@ -139,3 +139,45 @@ def test_option_quote_without_a_price_is_skipped_and_mid_applies_to_futures() ->
     )
     assert res.no_price == 1 and [e["sid"] for e in res.events] == [4]
     assert res.events[0]["underlying_price"] == 26_010.1 and res.events[0]["price"] == 120.0
+
+
+BAD_NUMBERS = (float("nan"), float("inf"), -float("inf"), 3e38, 1e18, -5.0, "101.5", True, [1])
+
+
+def _sane(ev: dict[str, Any]) -> bool:
+    import math
+
+    from shared.events import is_price
+
+    prices = all(is_price(ev[k]) for k in ("price", "underlying_price", "strike"))
+    greeks = all(ev[k] is None or math.isfinite(ev[k]) for k in ("iv", "delta", "gamma", "vega", "theta", "rho"))
+    times = ev["exchange_ts"] is None or type(ev["exchange_ts"]) is int
+    return prices and greeks and times and math.isfinite(ev["recv_ts"])
+
+
+@pytest.mark.parametrize("bad", BAD_NUMBERS)
+def test_bad_values_in_quotes_are_no_price_never_a_crash_or_a_garbage_greek(bad: Any) -> None:
+    """The feed drops such packets; if one got through anyway, it must read as "no price" / "no time"."""
+    st = ChainState(book(*BASE), 0.065, price_source="mid")
+    good_f = quote("NSE_FNO", 2, 26_000.0)
+    res = st.process([
+        good_f,
+        quote("NSE_FNO", 2, bad),  # a bad future price: the last good one stays
+        quote("NSE_FNO", 2, bad, bid=bad, ask=bad),
+        quote("NSE_FNO", 3, bad),
+        quote("NSE_FNO", 4, bad, bid=bad, ask=bad),
+    ])
+    assert res.no_price == 2 and res.events == [] and st.future_price["NSE_FNO:2"] == 26_000.0
+    res = st.process([quote("NSE_FNO", 3, 120.0, exchange_ts=bad), quote("NSE_FNO", 4, 80.0, bid=bad, ask=81.0)])
+    assert [e["sid"] for e in res.events] == [3, 4]  # a bad time falls back to recv_ts; a bad bid to the LTP
+    for ev in res.events:
+        assert _sane(ev), ev
+        assert ev["underlying_price"] == 26_000.0 and ev["iv"] is not None
+    assert quote_time_utc({"exchange_ts": bad, "recv_ts": bad}) is None
+
+
+@pytest.mark.parametrize("strike", [float("nan"), float("inf"), -1.0, 0.0])
+def test_an_option_with_a_bad_strike_is_not_an_option(strike: float) -> None:
+    row = inst(3, "OPTIDX", "option", expiry=NEAR, strike=26_000.0, option_type="CE")
+    parsed = parse_instrument("NSE_FNO:3", {**row, "strike": strike})
+    assert parsed is not None and not parsed.is_option

@@ -393,3 +393,27 @@ async def test_unknown_instrument_reloads_the_universe(
     finally:
         svc.stop("test")
         assert await asyncio.wait_for(task, 10) == 0
+
+
+async def test_bad_values_in_the_last_quotes_and_the_stream_never_stop_the_service(
+    settings: Settings, redis_client: aioredis.Redis
+) -> None:
+    """A corrupt last-quote entry (an exchange time that is text) and quotes with huge or negative prices:
+    the service seeds, computes what is sane, skips the rest as "no price", and keeps running."""
+    keys, m = Keys(settings.key_prefix), Market()
+    await write_universe(redis_client, keys, m.records())
+    good = m.option_quote(26_000.0, "CE", 26_000.0)
+    latest = [
+        quote_event("NSE_FNO", 101, 26_000.0, m.now),
+        {**good, "exchange_ts": "09:15:00"},  # sorted against integers at seeding
+        {**m.option_quote(26_100.0, "PE", 26_000.0), "ltp": 3e38},
+    ]
+    await redis_client.hset(
+        keys.last_quote, mapping={instrument_key(q["seg"], q["sid"]): orjson.dumps(q) for q in latest}
+    )
+    await add_quotes(redis_client, keys, [quote_event("NSE_FNO", 101, 1e18, m.now), {**good, "ltp": -5.0},
+                                          m.option_quote(26_200.0, "CE", 26_000.0)])
+    svc = await run_drained(settings, group_start="0")
+    events = await read_greeks(redis_client, keys)
+    assert svc.seeded == 1 and svc.no_price == 1 and svc.quotes == 3  # the seeded one reads its time from recv_ts
+    assert [(e["strike"], e["underlying_price"]) for e in events] == [(26_000.0, 26_000.0), (26_200.0, 26_000.0)]

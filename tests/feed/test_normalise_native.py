@@ -1,6 +1,9 @@
-"""The native full-packet path produces the same events as the pure-Python reference path."""
+"""The native full-packet path produces the same events as the pure-Python reference path, bad values included."""
 
 from __future__ import annotations
+
+import math
+import sys
 
 import orjson
 import pytest
@@ -8,47 +11,100 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from feed.normalise import FAST_PATH_AVAILABLE, Normaliser
+from feed.prices import decimals
 from feed.protocol.decode import Decoder
 from feed.protocol.encode import pack_full, pack_prev_close
 
 pytestmark = pytest.mark.skipif(not FAST_PATH_AVAILABLE, reason="native fast path not built (no C compiler)")
 
-TICKS = {0.05: 0.05, 0.1: 0.1, 1.0: 1.0, 0.0025: 0.0025, 0.01: 0.01}
+# the usual exchange ticks, and odd ones: not a whole number of 10^-6 (2.5e-6), below 10^-6 (1e-7), inexact
+# in binary (0.3)
+TICKS = (0.05, 0.1, 1.0, 0.0025, 0.01, 0.25, 5.0, 0.3, 1e-6, 2.5e-6, 1e-7)
+RECV0 = 1795578300.0
+LTT = 1795598100  # RECV0 in Dhan's epoch
+SPECIAL = (math.nan, math.inf, -math.inf, 3e38, 1e18, 1e9, 999_999_936.0, 1e-45, 1e-40, -0.0, -1.0, 2.5, 0.125)
 
 level = st.tuples(
     st.integers(0, 2**32 - 1), st.integers(0, 2**32 - 1), st.integers(0, 65535), st.integers(0, 65535),
     st.integers(0, 4_000_000), st.integers(0, 4_000_000),
 )
+# mostly prices on the tick grid (as the exchange sends them), sometimes anything a float32 can hold
+price = st.one_of(
+    st.integers(0, 4_000_000), st.integers(0, 4_000_000), st.integers(0, 4_000_000),
+    st.sampled_from(SPECIAL), st.floats(width=32),
+)
+ltt = st.one_of(st.integers(LTT - 5, LTT + 100), st.integers(LTT - 5, LTT + 100),
+                st.sampled_from([0, 1, 5, LTT - 3 * 86_400, LTT + 86_400, LTT + 3 * 86_400, 2**32 - 1]))
 packet = st.fixed_dictionaries({
-    "ltp": st.integers(0, 4_000_000), "ltq": st.integers(0, 65535), "ltt": st.integers(0, 2**32 - 1),
-    "atp": st.integers(0, 4_000_000), "volume": st.integers(0, 2**32 - 1),
+    "ltp": price, "ltq": st.integers(0, 65535), "ltt": ltt, "atp": price,
+    "volume": st.one_of(st.integers(0, 2**32 - 1), st.integers(0, 5000)),
     "tsq": st.integers(0, 2**32 - 1), "tbq": st.integers(0, 2**32 - 1), "oi": st.integers(0, 2**32 - 1),
-    "ohlc": st.tuples(*[st.integers(0, 4_000_000)] * 4), "depth": st.lists(level, min_size=5, max_size=5),
+    "ohlc": st.tuples(*[price] * 4), "depth": st.lists(level, min_size=5, max_size=5),
+    "bad_depth": st.one_of(st.none(), st.tuples(st.integers(0, 9), st.sampled_from(SPECIAL))),
 })
 
 
 def _frame(d: dict, tick: float, sid: int) -> bytes:
-    px = lambda n: n * tick  # noqa: E731 - prices on the tick grid, as the exchange sends them
-    depth = [(a, b, c, e, px(f) if f % 7 else 0.0, px(g)) for a, b, c, e, f, g in d["depth"]]
+    def px(n: int | float) -> float:  # integers are tick counts (prices on the grid), floats as they are
+        return n * tick if isinstance(n, int) else n
+
+    depth = [[a, b, c, e, px(f) if f % 7 else 0.0, px(g)] for a, b, c, e, f, g in d["depth"]]
+    if d["bad_depth"] is not None:
+        at, value = d["bad_depth"]
+        depth[at // 2][4 + at % 2] = value
     o, c, h, lo = (px(x) for x in d["ohlc"])
     return pack_full(2, sid, ltp=px(d["ltp"]), ltq=d["ltq"], ltt=d["ltt"], atp=px(d["atp"]), volume=d["volume"],
                      total_sell_qty=d["tsq"], total_buy_qty=d["tbq"], oi=d["oi"], oi_high=d["oi"], oi_low=0,
-                     open=o, close=c, high=h, low=lo, depth=depth)
+                     open=o, close=c, high=h, low=lo, depth=[tuple(lv) for lv in depth])
 
 
-def _events(frames: list[bytes], tick: float, fast: bool) -> tuple[list, list, list]:
+def _events(frames: list[bytes], tick: float, fast: bool) -> tuple[list, list, list, dict, int]:
     norm = Normaliser({(2, 9): tick}, fast=fast)
     dec = Decoder()
     q: list[bytes] = []
     t: list[bytes] = []
     d: list[bytes] = []
     for i, f in enumerate(frames):
-        norm.feed_frame(dec, f, 1795578300.0 + i * 0.001234, q, t, d)
-    return ([orjson.loads(x) for x in q], [orjson.loads(x) for x in t], [orjson.loads(x) for x in d])
+        norm.feed_frame(dec, f, RECV0 + i * 0.001234, q, t, d)
+    return ([orjson.loads(x) for x in q], [orjson.loads(x) for x in t], [orjson.loads(x) for x in d],
+            norm.bad_values, dec.stats.packets)
 
 
-@settings(max_examples=150, deadline=None)
-@given(st.lists(packet, min_size=1, max_size=6), st.sampled_from(sorted(TICKS)), st.booleans())
-def test_native_equals_python(packets: list[dict], tick: float, prev: bool) -> None:
-    frames = ([pack_prev_close(2, 9, 100 * tick, 1234)] if prev else []) + [_frame(p, tick, 9) for p in packets]
+@settings(max_examples=400, deadline=None)
+@given(st.lists(packet, min_size=1, max_size=6), st.sampled_from(TICKS), st.one_of(st.none(), price))
+def test_native_equals_python(packets: list[dict], tick: float, prev: float | int | None) -> None:
+    frames = [_frame(p, tick, 9) for p in packets]
+    if prev is not None:
+        frames.insert(0, pack_prev_close(2, 9, prev * tick if isinstance(prev, int) else prev, 1234))
     assert _events(frames, tick, True) == _events(frames, tick, False)
+
+
+def _good_frame() -> bytes:
+    return pack_full(2, 9, ltp=100.05, ltq=1, ltt=LTT, atp=100.0, volume=5, total_sell_qty=0, total_buy_qty=0,
+                     oi=3_000_000_000, oi_high=0, oi_low=0, open=1.0, close=1.0, high=1.0, low=1.0)
+
+
+def test_native_refuses_bad_prices_and_ticks_it_cannot_print() -> None:
+    from feed._fastfeed import encode_full
+
+    good = _good_frame()
+    assert encode_full(good, 0, 0.05, 2, "NSE_FNO", RECV0, None, None)[6] == 3_000_000_000  # OI over 2^31
+    bad = bytearray(good)
+    bad[8:12] = bytes.fromhex("0000c07f")  # LTP = NaN
+    assert encode_full(bytes(bad), 0, 0.05, 2, "NSE_FNO", RECV0, None, None) is None
+    assert encode_full(good, 0, 0.05, 2, "NSE_FNO", RECV0, math.inf, None) is None  # a bad previous close
+    with pytest.raises(ValueError, match="whole number"):
+        encode_full(good, 0, 2.5e-6, decimals(2.5e-6), "NSE_FNO", RECV0, None, None)
+    for off in (sys.maxsize - 100, sys.maxsize, 1, -1):  # off + 162 would overflow for the first two
+        with pytest.raises(ValueError, match="bad offset"):
+            encode_full(good, off, 0.05, 2, "NSE_FNO", RECV0, None, None)
+    for recv_ts in (math.nan, math.inf, -1.0):
+        with pytest.raises(ValueError, match="receive time"):
+            encode_full(good, 0, 0.05, 2, "NSE_FNO", recv_ts, None, None)
+
+
+def test_odd_tick_prices_equal_the_reference() -> None:
+    frame = pack_full(2, 9, ltp=25000.0, ltq=1, ltt=LTT, atp=1.0, volume=5, total_sell_qty=0, total_buy_qty=0,
+                      oi=0, oi_high=0, oi_low=0, open=1.0, close=1.0, high=1.0, low=1.0)
+    fast, pure = _events([frame], 2.5e-6, True), _events([frame], 2.5e-6, False)
+    assert fast == pure and fast[0][0]["ltp"] == 25000.0

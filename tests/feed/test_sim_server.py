@@ -21,6 +21,7 @@ from structlog.testing import capture_logs
 from feed.protocol.decode import Decoder, Packet, packet_as_dict
 from feed.protocol.requests import build_disconnect, build_requests
 from feed.sim.book import KIND_EQUITY, KIND_FUTURE, KIND_OPTION
+from feed.sim.hostile import HOSTILE_OI
 from feed.sim.server import SimServer
 from shared.clock import IST, to_dhan_epoch
 from tests.conftest import eventually, make_settings
@@ -419,3 +420,41 @@ def test_session_clock_open_starts_the_day_at_0915_ist() -> None:
     assert datetime.fromtimestamp(clock(), IST) == datetime(2026, 7, 15, 9, 16, 30, tzinfo=IST)
     wall = session_clock(make_settings(sim_session_clock="wall"), base=lambda: real[0])
     assert wall() == real[0]
+
+
+async def test_fault_hostile_sends_every_bad_value_and_says_what_the_feed_should_count() -> None:
+    from feed.normalise import Normaliser
+
+    async with running(sim_token="tkn-1234", sim_faults=True) as (sim, clock, http):
+        c = await connect(sim, http, token="tkn-1234")
+        wanted = [("IDX_I", 13), *pick(sim, KIND_FUTURE, "NIFTY"), *pick(sim, KIND_OPTION, "NIFTY", count=2)]
+        await c.send(build_requests(wanted, "full"))
+        await step(sim, clock, times=3)
+        norm = Normaliser()
+        quotes: list[bytes] = []
+        ticks: list[bytes] = []
+
+        def feed(frames: list[bytes]) -> None:
+            for f in frames:
+                norm.feed_frame(c.decoder, f, clock.t, quotes, ticks, [])
+
+        feed(await c.read_sent())
+        assert norm.bad_total == 0 and ticks
+        before = len(ticks)
+        async with http.post(sim.http_url + "/fault?kind=hostile&count=2&token=tkn-1234") as resp:
+            body = await resp.json()
+        assert resp.status == 200 and body["connections"] == 1
+        await eventually(lambda: c.sent() > len(c.frames))
+        feed(await c.read_sent())
+        sent = sim.stats()["hostile_sent"]
+        assert body["hostile_sent"] == sent and set(sent) == set(norm.bad_values)  # every kind, for 2 instruments
+        assert norm.bad_values == sent and all(n % 2 == 0 for n in sent.values())
+        assert len(ticks) == before  # no bad value made a trade, nor did the duplicates
+        assert HOSTILE_OI in {orjson.loads(q)["oi"] for q in quotes}  # OI above 2^31 passes whole
+        await c.ws.close()
+
+
+async def test_fault_hostile_count_is_checked() -> None:
+    async with running(sim_token="tkn-1234", sim_faults=True) as (sim, _clock, http), \
+            http.post(sim.http_url + "/fault?kind=hostile&count=0&token=tkn-1234") as resp:
+        assert resp.status == 400 and "count" in (await resp.json())["error"]

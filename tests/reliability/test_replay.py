@@ -16,6 +16,7 @@ from feed.replay import ReplayServer
 from feed.replay_cli import ReplayService
 from feed.service import FeedService
 from feed.sim import SimServer
+from feed.verify import scan_journal
 from tests.conftest import eventually
 
 from .conftest import feed_settings
@@ -162,3 +163,41 @@ async def test_a_damaged_block_is_skipped_counted_and_logged_by_the_replay(tmp_p
     assert server.frames_read == sum(len(b.records) for b in frame_blocks) - len(victim.records)
     (skipped,) = [e for e in logs if e["event"] == "journal_block_skipped"]
     assert skipped["log_level"] == "warning" and skipped["corrupt_blocks"] == 1
+
+
+async def test_a_journal_with_hostile_frames_replays_without_a_crash(tmp_path: Path, rclient: aioredis.Redis) -> None:
+    """The journal keeps the raw hostile frames. Served again (``dhan replay``) to a fresh feed, and decoded
+    again by ``dhan verify``'s mirror, they are dropped and counted as live, and the events are the same."""
+    live = feed_settings(tmp_path)
+    rclient.cleanup.append(live)  # type: ignore[attr-defined]
+    async with SimServer(live) as sim:
+        instruments = await sim_instruments(live, options=False)
+        run = Running(JournaledFeed(live, instruments=instruments))
+        await eventually(lambda: run.svc.decoder.stats.frames >= 500, timeout_s=60, message="500 frames live")
+        assert await sim.inject_fault("hostile", count=4) == 1
+        await eventually(lambda: run.svc.normaliser.bad_total == sum(sim.hostile_sent.values()), timeout_s=30)
+        frames = run.svc.decoder.stats.frames
+        await eventually(lambda: run.svc.decoder.stats.frames >= frames + 200, timeout_s=60)
+        assert await run.stop() == 0
+    counted = dict(run.svc.normaliser.bad_values)
+    assert counted == {**counted, **sim.hostile_sent} and run.svc.frame_errors == 0
+    assert run.svc.journal.path is not None and run.svc.journal.lost_frames == 0
+
+    scan = scan_journal([run.svc.journal.path])  # dhan verify's decoding of the journal
+    assert scan.trade_count == await stream_len(rclient, live, "ticks") > 0
+
+    again = feed_settings(tmp_path / "replay")
+    rclient.cleanup.append(again)  # type: ignore[attr-defined]
+    server = ReplayServer(again, [run.svc.journal.path], speed=None)
+    async with server:
+        replayed = Running(FeedService(again, instruments=instruments))
+        await eventually(server.finished.is_set, timeout_s=60, message="journal served")
+        await server.drained()
+        await eventually(lambda: replayed.svc.decoder.stats.frames == server.frames_routed, timeout_s=30,
+                         message="every replayed frame decoded")
+        assert replayed.svc.state == "running"
+        assert await replayed.stop() == 0
+    assert replayed.svc.normaliser.bad_values == counted
+    for kind in ("quotes", "ticks", "depth"):
+        a = await stream_events(rclient, live, kind)
+        assert without_recv_ts(await stream_events(rclient, again, kind)) == without_recv_ts(a), kind

@@ -16,7 +16,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from viz.models import fmt
+from viz.models import fmt, values
 
 __all__ = ["COLUMNS", "FLASH_COLUMNS", "BoardModel", "CellView", "QuoteRow"]
 
@@ -89,14 +89,6 @@ class QuoteRow:
         return getattr(self, column)
 
 
-def _num(value: Any) -> float | None:
-    return None if value is None else float(value)
-
-
-def _int(value: Any) -> int | None:
-    return None if value is None else int(value)
-
-
 class BoardModel:
     """Rows by instrument key in insertion order; ``dirty`` collects keys changed since the last paint."""
 
@@ -130,21 +122,23 @@ class BoardModel:
         return row
 
     def apply(self, key: str, q: Mapping[str, Any], *, flash: bool = True) -> bool:
-        """Apply a quote (event dict or ``dhan_quotes`` row with the same field names) if not older."""
+        """Apply a quote (event dict or ``dhan_quotes`` row with the same field names) if not older.
+
+        A bad value (NaN, infinite, huge, wrong type: :mod:`viz.models.values`) is taken as missing."""
         row = self.rows.get(key)
         if row is None:
             return False
-        order = (float(q.get("exchange_ts") or 0), float(q.get("volume") or 0), float(q.get("recv_ts") or 0))
+        order = values.quote_order(q)
         if order < row.order:
             return False
         row.order = order
         now = self._clock()
         for column, new in (
-            ("ltp", _num(q.get("ltp"))),
-            ("volume", _int(q.get("volume"))),
-            ("oi", _int(q.get("oi"))),
-            ("bid", _num(q.get("bid"))),
-            ("ask", _num(q.get("ask"))),
+            ("ltp", values.price(q.get("ltp"))),
+            ("volume", values.quantity(q.get("volume"))),
+            ("oi", values.quantity(q.get("oi"))),
+            ("bid", values.price(q.get("bid"))),
+            ("ask", values.price(q.get("ask"))),
         ):
             if new is None:
                 continue
@@ -154,13 +148,15 @@ class BoardModel:
                 self._flashes.pop((key, column), None)  # re-inserted last: the dict stays oldest first
                 self._flashes[(key, column)] = now
             setattr(row, column, new)
-        prev = q.get("prev_close") or q.get("close")
+        prev = values.price(q.get("prev_close")) or values.price(q.get("close"))
         if prev:
-            row.prev_close = float(prev)
-        if q.get("prev_oi") is not None:
-            row.prev_oi = int(q["prev_oi"])
-        if q.get("exchange_ts"):
-            row.exchange_ts = int(q["exchange_ts"])
+            row.prev_close = prev
+        prev_oi = values.quantity(q.get("prev_oi"))
+        if prev_oi is not None:
+            row.prev_oi = prev_oi
+        ets = values.exchange_ts(q.get("exchange_ts"))
+        if ets:
+            row.exchange_ts = ets
         self.dirty.add(key)
         return True
 

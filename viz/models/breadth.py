@@ -15,6 +15,8 @@ from dataclasses import dataclass, field
 import numpy as np
 import numpy.typing as npt
 
+from viz.models import values
+
 __all__ = ["Breadth", "BreadthCounts", "Stock"]
 
 
@@ -91,10 +93,14 @@ class Breadth:
     def update(
         self, key: str, *, ltp: float | None = None, prev_close: float | None = None, exchange_ts: int | None = None
     ) -> bool:
-        """Apply a price and/or previous close to a basket stock; False when the key is not in the basket."""
+        """Apply a price and/or previous close to a basket stock; False when the key is not in the basket.
+
+        A bad value (:mod:`viz.models.values`) is taken as missing."""
         stock = self.stocks.get(key)
         if stock is None:
             return False
+        ltp, prev_close = values.price(ltp), values.price(prev_close)
+        exchange_ts = values.exchange_ts(exchange_ts)
         if prev_close:
             stock.prev_close = prev_close
         if ltp:

@@ -13,6 +13,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from viz.models import values
+
 __all__ = ["SIDE_FIELDS", "ChainModel", "ChainSide", "OptionContract"]
 
 SIDE_FIELDS: tuple[tuple[str, str], ...] = (
@@ -29,6 +31,9 @@ SIDE_FIELDS: tuple[tuple[str, str], ...] = (
 # The greeks service sends Black-76 in its units (theta per year, vega per 1.00 of volatility); a chain
 # shows what a trader reads: theta per calendar day and vega per volatility point.
 _DISPLAY_SCALE = {"iv": 100.0, "theta": 1.0 / 365.0, "vega": 1.0 / 100.0}
+# What Black-76 can give (iv: the solver's bracket is 0.0001..5); anything else is shown as unknown.
+_GREEK_RANGES = {"iv": (0.0, 10.0), "delta": (-1.0, 1.0), "gamma": (0.0, 1e9), "theta": (-1e9, 1e9),
+                 "vega": (0.0, 1e9)}
 
 
 @dataclass(frozen=True, slots=True)
@@ -96,24 +101,24 @@ class ChainModel:
         return dirty
 
     def apply_quote(self, key: str, q: Mapping[str, Any]) -> bool:
-        if key in self.underlying_keys and q.get("ltp"):
-            self.underlying_price = float(q["ltp"])
+        """Apply a quote if not older than the side's; a bad value (:mod:`viz.models.values`) is missing."""
+        ltp = values.price(q.get("ltp"))
+        if key in self.underlying_keys and ltp:
+            self.underlying_price = ltp
             self.version += 1
         side = self.sides.get(key)
         if side is None:
             return key in self.underlying_keys
-        order = (float(q.get("exchange_ts") or 0), float(q.get("volume") or 0), float(q.get("recv_ts") or 0))
+        order = values.quote_order(q)
         if order < side.quote_order:
             return False
         side.quote_order = order
-        if q.get("ltp") is not None:
-            side.ltp = float(q["ltp"])
-        if q.get("oi") is not None:
-            side.oi = int(q["oi"])
-        if q.get("prev_oi") is not None:
-            side.prev_oi = int(q["prev_oi"])
-        if q.get("volume") is not None:
-            side.volume = int(q["volume"])
+        if ltp is not None:
+            side.ltp = ltp
+        for name in ("oi", "prev_oi", "volume"):
+            count = values.quantity(q.get(name))
+            if count is not None:
+                setattr(side, name, count)
         side.version += 1
         self.version += 1
         self.dirty.add(key)
@@ -123,15 +128,15 @@ class ChainModel:
         side = self.sides.get(key)
         if side is None:
             return False
-        order = (float(g.get("exchange_ts") or 0), float(g.get("recv_ts") or 0))
+        order = (float(values.exchange_ts(g.get("exchange_ts")) or 0), values.finite(g.get("recv_ts")) or 0.0)
         if order < side.greeks_order:
             return False
         side.greeks_order = order
-        for name in ("iv", "delta", "gamma", "theta", "vega"):
-            value = g.get(name)
-            setattr(side, name, None if value is None else float(value))
-        if g.get("underlying_price"):
-            self.underlying_price = float(g["underlying_price"])
+        for name, (lo, hi) in _GREEK_RANGES.items():
+            setattr(side, name, values.within(g.get(name), lo, hi))
+        underlying = values.price(g.get("underlying_price"))
+        if underlying:
+            self.underlying_price = underlying
         side.version += 1
         self.version += 1
         self.dirty.add(key)

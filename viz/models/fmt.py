@@ -1,7 +1,10 @@
-"""Number formats for Indian markets: prices at the tick's decimals, quantities grouped in lakhs and crores."""
+"""Number formats for Indian markets: prices at the tick's decimals, quantities grouped in lakhs and crores.
+
+Unknown values (None) and values no number format can show (NaN, infinities) read "-", never "nan"."""
 
 from __future__ import annotations
 
+import math
 from datetime import UTC, datetime
 from typing import Any
 
@@ -15,14 +18,14 @@ def display_decimals(tick_size: float) -> int:
 
 
 def price(value: float | None, decimals: int = 2) -> str:
-    if value is None:
+    if value is None or not math.isfinite(value):
         return "-"
     return f"{value:,.{decimals}f}"
 
 
 def qty(value: float | None) -> str:
     """Indian grouping: 12,34,56,789."""
-    if value is None:
+    if value is None or not math.isfinite(value):
         return "-"
     n = round(value)
     sign, digits = ("-" if n < 0 else ""), str(abs(n))
@@ -40,7 +43,7 @@ def qty(value: float | None) -> str:
 
 def compact(value: float | None) -> str:
     """12.3K, 4.56L (lakh), 1.23Cr (crore)."""
-    if value is None:
+    if value is None or not math.isfinite(value):
         return "-"
     v = abs(value)
     sign = "-" if value < 0 else ""
@@ -54,20 +57,20 @@ def compact(value: float | None) -> str:
 
 
 def signed(value: float | None, decimals: int = 2) -> str:
-    if value is None:
+    if value is None or not math.isfinite(value):
         return "-"
     return f"{value:+,.{decimals}f}"
 
 
 def pct(value: float | None, decimals: int = 2) -> str:
-    if value is None:
+    if value is None or not math.isfinite(value):
         return "-"
     return f"{value:+.{decimals}f}%"
 
 
 def ist_time(exchange_ts: int | None) -> str:
     """Dhan's exchange epoch (IST wall clock counted as UTC) -> ``HH:MM:SS`` IST."""
-    if not exchange_ts:
+    if not exchange_ts or type(exchange_ts) is not int or not 0 < exchange_ts <= 0xFFFFFFFF:
         return "-"
     return datetime.fromtimestamp(exchange_ts, UTC).strftime("%H:%M:%S")
 

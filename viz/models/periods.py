@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from viz.models import values
 from viz.models.bars import SESSION_ORIGIN_S, period_index
 from viz.models.profile import PriceLadder, Profile, ProfileStats, ValueAreaMethod, point_of_control
 from viz.models.ticks import TickSeries
@@ -98,6 +99,8 @@ class PeriodProfiles:
         return float(prof.price[row]) if row >= 0 else None
 
     def add(self, price: float, qty: int, side: int, exchange_ts: int) -> None:
+        if values.price(price) is None or values.quantity(qty) is None or values.exchange_ts(exchange_ts) is None:
+            return  # a bad value belongs to no period
         index = int(period_index(exchange_ts, self.period_s, self.origin_s))
         day_start = exchange_ts // 86_400 * 86_400
         last = self.periods[-1] if self.periods else None

@@ -27,6 +27,8 @@ from typing import Any, Literal
 import numpy as np
 import numpy.typing as npt
 
+from shared.events import PRICE_MAX
+from viz.models import values
 from viz.models.ticks import SIDE_BUY, SIDE_SELL
 
 __all__ = [
@@ -184,6 +186,8 @@ class PriceLadder:
         self._base = new_base
 
     def add(self, price: float, qty: int, side: int) -> None:
+        if values.price(price) is None or values.quantity(qty) is None:
+            return  # a bad value (NaN, infinite, huge) has no row
         idx = round(price / self.tick_size)
         if not len(self._buy) or not self._base <= idx < self._base + len(self._buy):
             self._cover(idx, idx)
@@ -196,13 +200,17 @@ class PriceLadder:
             self._other[row] += qty
 
     def add_many(self, price: Any, qty: Any, side: Any) -> None:
+        price = np.asarray(price, dtype=np.float64)
+        qty = np.asarray(qty, dtype=np.int64)
+        side = np.asarray(side)
+        good = (price >= 0.0) & (price < PRICE_MAX) & (qty >= 0)  # NaN fails the comparisons
+        if not good.all():
+            price, qty, side = price[good], qty[good], side[good]
         if len(price) == 0:
             return
         idx = self.tick_index(price)
         self._cover(int(idx.min()), int(idx.max()))
         rows = idx - self._base
-        qty = np.asarray(qty, dtype=np.int64)
-        side = np.asarray(side)
         size = len(self._buy)
         for code, arr in ((SIDE_BUY, self._buy), (SIDE_SELL, self._sell)):
             mask = side == code

@@ -8,16 +8,19 @@ full, so appending is O(1) amortised and every model can rebuild itself from the
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
-from typing import Any
+from typing import Any, TypeVar
 
 import numpy as np
 import numpy.typing as npt
 
-__all__ = ["SIDE_BUY", "SIDE_CODES", "SIDE_NONE", "SIDE_SELL", "TickSeries", "side_code"]
+from viz.models import values
+
+__all__ = ["SIDE_BUY", "SIDE_CODES", "SIDE_NONE", "SIDE_SELL", "TickSeries", "sane_ticks", "side_code"]
 
 SIDE_NONE, SIDE_BUY, SIDE_SELL = 0, 1, 2
 SIDE_CODES: dict[str | None, int] = {"B": SIDE_BUY, "S": SIDE_SELL, "": SIDE_NONE, None: SIDE_NONE}
 
+_Tick = TypeVar("_Tick", bound=Mapping[str, Any])
 F64 = npt.NDArray[np.float64]
 I64 = npt.NDArray[np.int64]
 I8 = npt.NDArray[np.int8]
@@ -25,6 +28,13 @@ I8 = npt.NDArray[np.int8]
 
 def side_code(side: str | None) -> int:
     return SIDE_CODES.get(side, SIDE_NONE)
+
+
+def sane_ticks(events: Iterable[_Tick]) -> list[_Tick]:
+    """The tick events whose price, quantities and exchange time are usable (:mod:`viz.models.values`)."""
+    return [e for e in events
+            if values.price(e.get("ltp")) is not None and values.quantity(e.get("volume")) is not None
+            and values.quantity(e.get("qty")) and values.exchange_ts(e.get("exchange_ts"))]
 
 
 class TickSeries:
@@ -83,8 +93,10 @@ class TickSeries:
         self._n += k
 
     def extend_events(self, events: Iterable[Mapping[str, Any]]) -> int:
-        """Append tick events (``shared.events`` dicts); returns how many."""
-        rows = [(e["volume"], e["ltp"], e["qty"], SIDE_CODES.get(e.get("side"), 0), e["exchange_ts"]) for e in events]
+        """Append tick events (``shared.events`` dicts); returns how many. An event with a bad value
+        (:func:`sane_ticks`) is left out."""
+        rows = [(e["volume"], e["ltp"], e["qty"], SIDE_CODES.get(e.get("side"), 0), e["exchange_ts"])
+                for e in sane_ticks(events)]
         if rows:
             cols = list(zip(*rows, strict=True))
             self.extend(*cols)

@@ -26,7 +26,7 @@ from viz.data.catalog import Instrument, default_future, find_instrument
 from viz.data.live import read_universe
 from viz.data.sources import TickSource
 from viz.models.gaps import gap_summary
-from viz.models.ticks import TickSeries
+from viz.models.ticks import TickSeries, sane_ticks
 from viz.widgets.controls import InstrumentCombo, labelled
 from viz.windows.base import Routine, VizOptions, VizWindow
 
@@ -173,6 +173,7 @@ class PriceWindow(VizWindow):
         self.mark_loaded()
 
     def add_ticks(self, events: list[dict[str, Any]]) -> None:
+        events = sane_ticks(events)  # a bad value must reach no model
         self.ticks.extend_events(events)
         self.on_add(events)
         self.mark_dirty()
