@@ -129,3 +129,14 @@ async def test_stuck_children_are_stopped_with_the_scheduler(tmp_path: Path) -> 
 
     with pytest.raises(ConfigError):
         await SchedulerService(s, log_dir=tmp_path).serve()
+
+
+@pytest.mark.parametrize(("when", "warning"), [
+    (datetime(2026, 12, 31, 23, 59, tzinfo=IST), ""),
+    (datetime(2027, 1, 1, 0, 1, tzinfo=IST), "no holiday list for 2027"),  # still 2026 in UTC
+], ids=["23:59 IST 31 Dec", "00:01 IST 1 Jan"])
+async def test_the_missing_holiday_list_is_the_ist_years(when: datetime, warning: str) -> None:
+    s = make_settings(scheduler_services="feed,writer", scheduler_mode="control")
+    sch = SchedulerService(s, clock=Clock(when))
+    await sch.setup()
+    assert sch.metrics()["calendar_warning"] == warning
