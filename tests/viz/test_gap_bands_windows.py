@@ -135,14 +135,19 @@ def test_market_breadth_shades_the_feeds_outages(sync_db: Settings, qt_state: An
                                                       OPEN + 60 * m + 5) for m in range(30)])
         await store(settings, redis, "quotes", [quote("NSE_EQ", 100 + i, 101.0, close=100.0, ets=OPEN + 1805)
                                                 for i in range(3)])
+        today = ist(2026, 6, 3)  # days after the line's session
         await insert_gaps(settings, [
             ("b-stall", None, None, 1, "stall", _true(OPEN + 600), _true(OPEN + 720)),
             ("b-inst", SEG, SID, None, "universe_out", _true(OPEN + 300), _true(OPEN + 400)),  # not feed-wide
+            ("b-today", None, None, 0, "disconnect", today + 36_000, today + 36_060),  # 10:00 IST today
         ])
-        async with open_window(MarketBreadthWindow, settings) as w:
-            await eventually(lambda: w.loaded.is_set() and len(w.gaps) == 1, timeout_s=20, message="gaps read")
+        async with open_window(MarketBreadthWindow, settings, clock=PinnedClock(today + 37_800)) as w:
+            # before the line has minutes it is today's; then the line's day's stall
+            await eventually(lambda: w.loaded.is_set() and [g.kind for g in w.gaps] == ["stall"], timeout_s=20,
+                             message="the line's day's gaps read")
             w.frame()
-            assert bands_of(w.plot) == [(OPEN + 600, OPEN + 720)]  # on the exchange-time axis
+            assert bands_of(w.plot) == [(OPEN + 600, OPEN + 720)]  # on the exchange-time axis: the line's day
+            assert w.status_model.gaps == "GAPS today: 1 (60 s), last disconnect 10:00:00-10:01:00"
             if (shots := _shots()) is not None:
                 await grab(w, shots / "market-breadth-gaps.png")
         await redis.aclose()
