@@ -6,11 +6,12 @@ chosen IST moment, never the real time, so the test means the same at 00:01 IST 
 
 from __future__ import annotations
 
+import time
 from datetime import datetime
 
-from shared.clock import IST
+from shared.clock import IST, Clock
 
-__all__ = ["PinnedClock", "ist"]
+__all__ = ["PinnedClock", "ist", "running_from"]
 
 
 def ist(year: int, month: int, day: int, hour: int = 0, minute: int = 0, second: float = 0.0) -> float:
@@ -33,3 +34,9 @@ class PinnedClock:
 
     def __call__(self) -> float:
         return self.t
+
+
+def running_from(t0: float, speed: float = 1.0) -> Clock:
+    """A clock that starts at ``t0`` and runs ``speed`` times as fast as real time (for running services)."""
+    m0 = time.monotonic()
+    return lambda: t0 + (time.monotonic() - m0) * speed

@@ -8,27 +8,19 @@ window's trades must equal ``dhan_ticks`` exactly: the same cumulative volumes, 
 from __future__ import annotations
 
 import asyncio
-import time
 from datetime import date
 from typing import Any
 
 import redis.asyncio as aioredis
 
-from shared.clock import Clock
 from shared.db import create_pool
 from shared.keys import Keys
 from shared.settings import Settings
-from tests.clocks import ist
+from tests.clocks import ist, running_from
 from tests.conftest import eventually, make_settings
 from tests.viz.helpers import open_window, run_qt
 
-SESSION = date(2026, 6, 2)  # a Tuesday: the stack and the windows all run on this day's clock
-
-
-def session_clock(speed: float) -> Clock:
-    t0 = ist(SESSION.year, SESSION.month, SESSION.day, 9, 20)
-    m0 = time.monotonic()
-    return lambda: t0 + (time.monotonic() - m0) * speed
+SESSION = date(2026, 6, 3)  # a Wednesday: the stack and the windows all run on this day's clock
 
 
 async def mysql_ticks(settings: Settings, seg: str, sid: int) -> list[int]:
@@ -75,7 +67,7 @@ def test_windows_on_the_running_stack(sync_db: Settings, qt_state: Any) -> None:
     async def scenario() -> None:
         redis = aioredis.Redis.from_url(settings.redis_url.get_secret_value())
         keys = Keys(settings.key_prefix)
-        clock = session_clock(20.0)
+        clock = running_from(ist(SESSION.year, SESSION.month, SESSION.day, 9, 20), speed=20.0)
         sim = SimServer(settings, clock=clock, rate=150)
         await sim.start()
         feed, writer = FeedService(settings, today=SESSION), WriterService(settings, clock=clock)
