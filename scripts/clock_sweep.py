@@ -19,7 +19,8 @@ import subprocess
 import sys
 from pathlib import Path
 
-# name -> (UTC start, why). IST = UTC + 5:30; the holiday is in control/scheduler/data/holidays.json.
+# name -> (UTC start, why). IST = UTC + 5:30; the holiday is in control/scheduler/data/holidays.json; the
+# simulator lists NIFTY weeklies on Tuesdays until 15:30 IST.
 MOMENTS: dict[str, tuple[str, str]] = {
     "ist_0001": ("2026-12-03 18:31:00", "00:01 IST Fri: the IST day began a minute ago, the UTC day did not"),
     "ist_2359": ("2026-12-04 18:29:00", "23:59 IST Fri: the run crosses midnight IST into a Saturday"),
@@ -29,6 +30,8 @@ MOMENTS: dict[str, tuple[str, str]] = {
     "weekend": ("2026-12-05 06:00:00", "11:30 IST Saturday"),
     "holiday": ("2026-12-25 06:00:00", "11:30 IST on an NSE holiday (Christmas, a Friday)"),
     "new_year": ("2026-12-31 18:31:00", "00:01 IST 1 Jan 2027: IST year differs from UTC year; no holiday list"),
+    "expiry_eve": ("2026-12-07 04:00:00", "09:30 IST Monday, a day before a NIFTY weekly expiry"),
+    "expiry_day": ("2026-12-08 05:30:00", "11:00 IST Tuesday, a NIFTY weekly expiry day"),
 }
 FAILED = re.compile(r"^(?:FAILED|ERROR) (\S+)")
 
