@@ -38,6 +38,7 @@ from control.snapshot import Snapshot, SnapshotCollector, num
 from control.startup import StartupTracker
 from control.supervisor import ChildState, Supervisor
 from shared.bus import connect_redis, follow_channel
+from shared.clock import Clock, system_clock
 from shared.keys import Keys
 from shared.logs import get_logger
 from shared.settings import Settings
@@ -52,8 +53,9 @@ FORGET_HEARTBEAT_S = 3600.0   # a vanished heartbeat is shown as stale this long
 class ControlCenter:
     def __init__(self, settings: Settings, *, log_dir: Path = Path("var/log"), env_path: Path = Path(".env"),
                  child_env: dict[str, str] | None = None, stop_children_on_close: bool = True,
-                 auto_restart: bool = True) -> None:
+                 auto_restart: bool = True, clock: Clock = system_clock) -> None:
         self.settings = settings
+        self.clock = clock  # "now" for market hours and today's gap ledger (tests pin it)
         self.keys = Keys(settings.key_prefix)
         self.env_path = env_path
         self.log_dir = log_dir
@@ -97,7 +99,7 @@ class ControlCenter:
         self.watcher = QuoteWatcher(self.redis, self.keys)
         self.logs = LogTail(self.redis, self.keys)
         self.alerts = AlertFeed(self.redis, self.keys, by=f"control@{_host()}")
-        self.gaps = GapFeed(self.settings)
+        self.gaps = GapFeed(self.settings, clock=self.clock)
         self.spawn(self.watcher.run(self.stopping), "quotes")
         self.spawn(self.logs.run(self.stopping), "logs")
         self.spawn(self.alerts.run(self.stopping), "alerts")
@@ -156,7 +158,7 @@ class ControlCenter:
         now = time.time()
         snap = await self.collector.collect(now)
         snap.market_open = self.settings.monitor_market_hours == "always" or self.calendar.is_open(
-            now, self.exchanges)
+            self.clock(), self.exchanges)
         snap.last_seen = self.watcher.last_seen()
         self.snapshot = snap
         # A heartbeat that expired is remembered: a silent process shows as "stale heartbeat", not "stopped".

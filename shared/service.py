@@ -94,6 +94,7 @@ class Service:
         self.health_port = health_port(self.name, settings.health_port_base)  # None: no endpoints; 0: any
         self.health: HealthServer | None = None
         self._set_up = False
+        self._control_ready = asyncio.Event()  # subscribed to dhan:control: a 'running' service hears a stop
 
     # --- for subclasses ---
     async def setup(self) -> None:
@@ -186,6 +187,7 @@ class Service:
             self.step = ""
             if self.duration_s is not None:
                 self.spawn(self._duration_routine(self.duration_s), "duration")
+            await self._await_control_listener()
             self.state = "running"
             self.log.info("started", version=__version__, pid=os.getpid())
             main = asyncio.create_task(self.run(), name=f"{self.instance}.run")
@@ -327,10 +329,24 @@ class Service:
         except (RedisError, OSError, TimeoutError):
             pass
 
+    async def _await_control_listener(self, timeout_s: float = 5.0) -> None:
+        """A service says ``running`` once it listens to ``dhan:control``: a stop sent as soon as it is seen
+        running (by a supervisor, the scheduler, a test) is not lost to a subscription still on its way."""
+        try:
+            await asyncio.wait_for(self._control_ready.wait(), timeout_s)
+        except TimeoutError:
+            self.log.warning("control_channel_not_ready", waited_s=timeout_s)
+
+    def _on_control_subscribed(self, subscribed: bool) -> None:
+        if subscribed:
+            self._control_ready.set()
+        else:
+            self._control_ready.clear()
+
     async def _control_routine(self) -> None:
         assert self.redis is not None
         await follow_channel(self.redis, self.keys.control, self.stopping, self._handle_control, log=self.log,
-                             lost_event="control_channel_lost")
+                             lost_event="control_channel_lost", on_subscribed=self._on_control_subscribed)
 
     async def _handle_control(self, data: Any) -> None:
         try:

@@ -20,6 +20,12 @@ os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 DATA = Path(__file__).parent / "data"
 
 
+def real_clock_env() -> dict[str, str]:
+    """Our environment without libfaketime: database servers a test starts keep the real clock, as the shared
+    Redis and MariaDB do when the tests run under ``faketime`` (tests/shared/test_clock_moments.py)."""
+    return {k: v for k, v in os.environ.items() if not k.startswith("FAKETIME") and k != "LD_PRELOAD"}
+
+
 def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
@@ -161,6 +167,7 @@ class PrivateRedis:
             [exe, "--port", str(self.port), "--bind", "127.0.0.1", "--save", "3600 1" if self.persist else "",
              "--appendonly", "no",
              "--dir", str(self.dir), "--logfile", str(self.dir / "redis.log")],
+            env=real_clock_env(),
         )
         import redis
 

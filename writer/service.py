@@ -36,7 +36,7 @@ from redis.exceptions import RedisError
 
 from shared.backoff import backoff_s
 from shared.bus import connect_redis
-from shared.clock import ist_now
+from shared.clock import Clock, ist_now, system_clock
 from shared.gaps import run_gap_recorder
 from shared.keys import STREAM_KINDS
 from shared.service import Service
@@ -69,8 +69,10 @@ class WriterService(Service):
         drain: bool = False,
         consumer: str | None = None,
         instance: str | None = None,
+        clock: Clock = system_clock,
     ) -> None:
         super().__init__(settings, duration_s=duration_s, instance=instance)
+        self.clock = clock  # "today" for partition maintenance (tests pin it)
         self.drain = drain
         self.consumer = consumer or settings.writer_consumer or f"{socket.gethostname()}-{os.getpid()}"
         self.sink = MySQLSink(settings)
@@ -408,7 +410,8 @@ class WriterService(Service):
     async def _partition_routine(self) -> None:
         while not self.stopping.is_set():
             try:
-                added = await self.sink.ensure_partitions(ist_now().date(), self.settings.writer_partition_months_ahead)
+                added = await self.sink.ensure_partitions(
+                    ist_now(self.clock).date(), self.settings.writer_partition_months_ahead)
                 if added:
                     self.log.info("partitions_added", table="dhan_ticks", partitions=added)
             except PermissionError as exc:

@@ -31,6 +31,7 @@ from redis.exceptions import RedisError
 from control.scheduler.calendar import MarketStatus, TradingCalendar
 from control.scheduler.plan import Plan, make_plan, parse_services
 from control.supervisor import ChildSpec, ChildState, Supervisor
+from shared.clock import ist_now
 from shared.errors import ConfigError
 from shared.service import Service
 from shared.settings import Settings
@@ -69,7 +70,7 @@ class SchedulerService(Service):
                                          on_watch_failed=self._on_watch_failed)
             for name in self.services:
                 self.supervisor.add(ChildSpec(name, (name,)))
-        year = time.gmtime(self.clock()).tm_year
+        year = ist_now(self.clock).year  # the IST year: 1 Jan starts at 18:30 UTC
         if not self.calendar.covers(year):
             self.log.warning("calendar_year_missing", year=year, effect="weekends only")
 
@@ -165,7 +166,7 @@ class SchedulerService(Service):
             out[f"market_{ex.lower()}"] = st.status
             out[f"market_{ex.lower()}_reason"] = st.reason
         if self.calendar is not None:
-            year = time.gmtime(self.clock()).tm_year
+            year = ist_now(self.clock).year
             out["calendar_warning"] = "" if self.calendar.covers(year) else f"no holiday list for {year}"
         if self.supervisor is not None:
             for name, child in self.supervisor.children.items():

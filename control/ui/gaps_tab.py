@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import time
-
 from PyQt6.QtWidgets import QLabel, QTableView, QVBoxLayout, QWidget
 
 from control.center import ControlCenter
@@ -42,7 +40,7 @@ class GapsTab(QWidget):
         feed = self.center.gaps
         if feed is None:
             return
-        now = time.time()
+        now = self.center.clock()
         # an open gap's duration grows: redrawn each refresh while one is open, else when the ledger changed
         key = (feed.version, feed.open_count() and int(now))
         if key != self._drawn:

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import os
-import time
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -19,6 +18,7 @@ from shared.clock import IST
 from shared.gaps import Gap, day_bounds
 from shared.keys import Keys
 from shared.settings import Settings
+from tests.clocks import PinnedClock, ist
 from tests.conftest import eventually
 
 
@@ -48,7 +48,11 @@ def test_rows_name_instruments_mark_open_gaps_and_count_to_now() -> None:
 
 
 @pytest.mark.timeout(120)
-def test_gaps_tab_lists_todays_gaps_newest_first(db_settings: Settings, tmp_path: Path) -> None:
+@pytest.mark.parametrize(("now", "market_open"), [(ist(2026, 6, 2, 0, 20), False), (ist(2026, 6, 2, 14, 0), True)],
+                         ids=["00:20", "14:00"])  # a Tuesday
+def test_gaps_tab_lists_todays_gaps_newest_first(
+    db_settings: Settings, tmp_path: Path, now: float, market_open: bool
+) -> None:
     import qasync
     from PyQt6.QtWidgets import QApplication
 
@@ -59,9 +63,8 @@ def test_gaps_tab_lists_todays_gaps_newest_first(db_settings: Settings, tmp_path
     app = QApplication.instance() or QApplication(["test"])
     QApplication.setQuitOnLastWindowClosed(False)
     s = db_settings
-    now = time.time()
     midnight, _ = day_bounds(datetime.fromtimestamp(now, IST).date())
-    t = max(midnight + 1, now - 3 * 3600)  # every start today, even just after midnight
+    t = max(midnight + 1, now - 3 * 3600)  # every start today, also just after midnight
     rows: list[tuple[Any, ...]] = [
         ("c-1", None, None, 0, "disconnect", t, t + 20, "server_closed; 805 too many connections"),
         ("c-2", "NSE_FNO", 35001, None, "universe_out", t + 60, t + 660, "atm_shift"),
@@ -69,6 +72,7 @@ def test_gaps_tab_lists_todays_gaps_newest_first(db_settings: Settings, tmp_path
         ("c-4", "NSE_FNO", 35003, None, "universe_in", t + 120, t + 120, "atm_shift"),   # a marker: not listed
         ("c-5", None, None, 1, "stall", t + 300, None, "stall"),
         ("c-6", None, None, 0, "disconnect", midnight - 900, midnight - 600, "yesterday"),  # not today
+        ("c-7", None, None, 1, "disconnect", midnight - 120, midnight + 30, "across midnight"),  # today's too
     ]
 
     async def scenario() -> None:
@@ -86,26 +90,31 @@ def test_gaps_tab_lists_todays_gaps_newest_first(db_settings: Settings, tmp_path
         await redis.hset(Keys(s.key_prefix).universe, "NSE_FNO:35001",
                          orjson.dumps({"seg": "NSE_FNO", "sid": 35001, "symbol": "NIFTY-Jun2026-FUT"}))
         await redis.aclose()
-        center = ControlCenter(s, log_dir=tmp_path / "log", env_path=tmp_path / ".env")
+        center = ControlCenter(s, log_dir=tmp_path / "log", env_path=tmp_path / ".env", clock=PinnedClock(now))
         window = ControlWindow(center)
         window.show()
         try:
             await center.open()
             window.tabs.setCurrentWidget(window.gaps)
             tab = window.gaps
-            await eventually(lambda: tab.model.rowCount() == 4, timeout_s=30, message="today's gaps listed")
+            await eventually(lambda: tab.model.rowCount() == 5, timeout_s=30, message="today's gaps listed")
             cells = [tuple(r) for r in tab.model.rows]
             assert [(c[0], c[1], c[4]) for c in cells] == [
                 ("stall", "whole feed", "OPEN"),
                 ("universe_out", "NSE_FNO:35002", "OPEN"),
                 ("universe_out", "NIFTY-Jun2026-FUT (NSE_FNO:35001)", _hms(t + 660)),
                 ("disconnect", "whole feed", _hms(t + 20)),
+                ("disconnect", "whole feed", "00:00:30"),
             ]  # fmt: skip
+            assert cells[0][5] == fmt_duration(now - t - 300) + " so far"  # open: counted to the pinned now
             assert cells[2][5] == "10 min 00 s" and cells[3][2] == "conn 0" and cells[3][6].endswith("connections")
+            assert cells[4][3] == "23:58:00" and cells[4][5] == "2 min 30 s"
             assert tab.model.backgrounds[:2] == [tab.model.backgrounds[0]] * 2 and tab.model.backgrounds[0]
-            assert tab.model.backgrounds[2:] == [None, None]  # open ones highlighted, closed ones plain
-            assert window.tabs.tabText(window.tabs.indexOf(tab)) == "Gaps (4, 2 OPEN)"
-            assert tab.summary.text().startswith("4 gaps today, 2 open")
+            assert tab.model.backgrounds[2:] == [None, None, None]  # open ones highlighted, closed ones plain
+            assert window.tabs.tabText(window.tabs.indexOf(tab)) == "Gaps (5, 2 OPEN)"
+            assert tab.summary.text().startswith("5 gaps today, 2 open")
+            await eventually(lambda: center.snapshot is not None, message="center refreshed")
+            assert center.snapshot is not None and center.snapshot.market_open is market_open  # the same clock
             if where := os.environ.get("DHAN_TEST_SHOTS"):
                 window.resize(1400, 500)
                 for _ in range(3):  # the loop runs Qt's layout and paint events meanwhile

@@ -19,10 +19,13 @@ from control.monitor.service import MonitorService
 from shared.db import init_schema
 from shared.keys import Keys
 from shared.settings import Settings
+from tests.clocks import PinnedClock, ist
 from tests.conftest import eventually
 from tests.control.test_monitor_live import running, wait_alert
 from tests.writer.conftest import quote
 from writer.service import WriterService
+
+SUNDAY = PinnedClock(ist(2026, 6, 7, 11, 0))  # market closed: no quiet-feed alert among the writer's
 
 
 def _sql(s: Settings) -> pymysql.connections.Connection:
@@ -67,7 +70,7 @@ async def test_writer_failures_per_minute_raise_an_alert(
     await init_schema(s)
     conn = _sql(s)
     try:
-        async with writer_running(s) as w, running(MonitorService(s)) as mon:
+        async with writer_running(s) as w, running(MonitorService(s, market_clock=SUNDAY)) as mon:
             await _add_quote(redis_client, keys, 1)
             await eventually(lambda: w.stats.entries >= 1, message="first quote written")
             assert not [c for c in mon.conditions if c.rule == "db_write_failures"]
@@ -96,7 +99,7 @@ async def test_exhausted_writer_pool_raises_an_alert(
     await init_schema(s)
     locker = _sql(s)
     try:
-        async with writer_running(s) as w, running(MonitorService(s)):
+        async with writer_running(s) as w, running(MonitorService(s, market_clock=SUNDAY)):
             await _add_quote(redis_client, keys, 1)
             await eventually(lambda: w.stats.entries >= 1, message="first quote written")
             with locker.cursor() as cur:

@@ -152,3 +152,14 @@ async def test_a_child_whose_supervision_dies_stops_the_scheduler_loudly(
     assert child.state in ("crashed", "stopped") and "supervision failed" in child.last_error
     hb = await redis_client.hgetall(sch.keys.svc("scheduler"))
     assert hb[b"state"] == b"crashed" and hb[b"failed_task"] == b"scheduler.watch.monitor"
+
+
+@pytest.mark.parametrize(("when", "warning"), [
+    (datetime(2026, 12, 31, 23, 59, tzinfo=IST), ""),
+    (datetime(2027, 1, 1, 0, 1, tzinfo=IST), "no holiday list for 2027"),  # still 2026 in UTC
+], ids=["23:59 IST 31 Dec", "00:01 IST 1 Jan"])
+async def test_the_missing_holiday_list_is_the_ist_years(when: datetime, warning: str) -> None:
+    s = make_settings(scheduler_services="feed,writer", scheduler_mode="control")
+    sch = SchedulerService(s, clock=Clock(when))
+    await sch.setup()
+    assert sch.metrics()["calendar_warning"] == warning

@@ -228,8 +228,12 @@ async def test_service_reads_back_the_simulated_smile(
 
 # --- (b), end to end: the simulator's WebSocket -> feed -> Redis -> greeks service ---
 async def test_end_to_end_from_the_simulator(redis_client: aioredis.Redis) -> None:
-    """The real simulator (in-process, wall clock) feeds the real feed service; the greeks service reads
-    what the feed publishes. Truth is the simulator's smile at each event's own ``F`` and time.
+    """The real simulator (in-process) feeds the real feed service; the greeks service reads what the feed
+    publishes. Truth is the simulator's smile at each event's own ``F`` and time.
+
+    Sim and feed run from 11:00 IST on a Wednesday, 6 days before the weekly expiry: on the wall clock the run
+    failed from the Monday morning before each weekly expiry to its close (a day out, the wings' worst error
+    passes 1 vol point; on the day, sub-tick premiums have no IV), about a day in every week.
 
     The simulator prices an option on its model forward, and a trade prints at its bid or ask; the feed
     sees the books and trades around those values, so the recovered smile carries the books' rounding
@@ -240,12 +244,13 @@ async def test_end_to_end_from_the_simulator(redis_client: aioredis.Redis) -> No
     server = pytest.importorskip("feed.sim.server", reason="simulator server not built yet")
     feed_service = pytest.importorskip("feed.service", reason="feed service not built yet")
     from feed.greeks.service import GreeksService
+    from tests.clocks import ist, running_from
     from tests.conftest import eventually, make_settings
 
     settings = make_settings(include_nifty50=False, nifty_strikes=20, banknifty_strikes=10)
     keys = Keys(settings.key_prefix)
-    async with server.SimServer(settings, rate=1500):
-        feed = feed_service.FeedService(settings)
+    async with server.SimServer(settings, rate=1500, clock=running_from(ist(2026, 6, 3, 11, 0))):
+        feed = feed_service.FeedService(settings, today=date(2026, 6, 3))
         svc = GreeksService(settings, group_start="0")
         tasks = [asyncio.create_task(feed.serve()), asyncio.create_task(svc.serve())]
         try:

@@ -6,6 +6,7 @@ import pytest
 
 from feed.subscriptions import ShardPlan
 from shared.errors import ConfigError
+from tests.clocks import PinnedClock, ist
 
 
 def test_fills_one_connection_then_opens_the_next() -> None:
@@ -71,3 +72,31 @@ def test_reconnect_backoff_resets_only_after_a_good_session() -> None:
     conn.last_reason = 807
     conn._after_disconnect("server_closed", now[0] - 1.0, True)
     assert conn.fatal is not None and "807" in str(conn.fatal)
+
+
+@pytest.mark.parametrize(("when", "active"), [
+    (ist(2026, 6, 2, 8, 59, 59), False),   # Tuesday before the pre-open
+    (ist(2026, 6, 2, 9, 0), True),          # pre-open
+    (ist(2026, 6, 2, 15, 29, 59), True),
+    (ist(2026, 6, 2, 15, 30), False),       # NSE closed
+    (ist(2026, 6, 6, 11, 0), False),        # Saturday
+    (ist(2026, 6, 2, 23, 0), False),
+], ids=["08:59:59", "09:00", "15:29:59", "15:30", "saturday", "23:00"])
+def test_stall_watchdog_sleeps_outside_nse_hours_on_the_connections_clock(when: float, active: bool) -> None:
+    from feed.connection import DhanConnection
+    from tests.conftest import make_settings
+
+    settings = make_settings(client_id="1", access_token="t", mcx_enabled=False)  # Dhan, not the simulator
+    conn = DhanConnection(0, settings, ShardPlan(), lambda f, t: None, clock=PinnedClock(when))
+    assert conn._watchdog_active() is active
+
+
+@pytest.mark.xfail(strict=True, reason="shared.markethours has no holidays (the scheduler's calendar has): "
+                                       "on an NSE holiday a silent feed reconnects every stall_timeout_s")
+def test_stall_watchdog_sleeps_on_an_nse_holiday() -> None:
+    from feed.connection import DhanConnection
+    from tests.conftest import make_settings
+
+    settings = make_settings(client_id="1", access_token="t", mcx_enabled=False)  # Dhan, not the simulator
+    christmas = PinnedClock(ist(2026, 12, 25, 11, 0))  # a Friday, in control/scheduler/data/holidays.json
+    assert not DhanConnection(0, settings, ShardPlan(), lambda f, t: None, clock=christmas)._watchdog_active()

@@ -166,3 +166,28 @@ async def test_an_adopted_task_is_owned(settings: Settings) -> None:
     assert await asyncio.wait_for(svc.serve(), 10) == 1
     await helper
     assert svc.failed_task == "sim.emitter" and "emitter broke" in svc.failure
+
+
+class _Listening(Service):
+    """Records, when its main loop starts (the moment it says ``running``), how many listen to dhan:control."""
+
+    name = "monitor"
+    listeners_at_run: int | None = None
+
+    async def run(self) -> None:
+        assert self.redis is not None
+        ((_, count),) = await self.redis.pubsub_numsub(self.keys.control)
+        self.listeners_at_run = int(count)
+        await self.stopping.wait()
+
+
+async def test_a_running_service_already_listens_to_control(settings: Settings,
+                                                            redis_client: aioredis.Redis) -> None:
+    """A stop published the moment a service is seen running is heard (a supervisor or the scheduler may
+    send it at once): the control subscription is in place before ``running``."""
+    svc = _Listening(settings)
+    task = asyncio.create_task(svc.serve())
+    await eventually(lambda: svc.listeners_at_run is not None, message="main loop started")
+    assert svc.listeners_at_run == 1
+    await redis_client.publish(svc.keys.control, b'{"target": "monitor", "cmd": "stop"}')
+    assert await asyncio.wait_for(task, 10) == 0

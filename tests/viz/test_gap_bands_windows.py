@@ -15,6 +15,7 @@ import redis.asyncio as aioredis
 from shared.clock import IST_OFFSET_S
 from shared.keys import Keys
 from shared.settings import Settings
+from tests.clocks import PinnedClock, ist
 from tests.conftest import eventually
 from tests.viz.helpers import OPEN, open_window, quote, run_qt, store, tick, write_universe
 from tests.viz.test_windows_latest import STOCKS, stock_record
@@ -83,7 +84,8 @@ def test_tick_chart_and_profile_chart_shade_the_ledgers_gaps(sync_db: Settings, 
             ("t-other", SEG, 35002, None, "universe_out", _true(OPEN + 100), _true(OPEN + 200)),  # not ours
             ("t-in", SEG, SID, None, "universe_in", _true(OPEN + 50), _true(OPEN + 50)),  # a marker, not a hole
         ])
-        async with open_window(TickChartWindow, settings, instrument="NIFTY JUN FUT") as w:
+        clock = PinnedClock(ist(2026, 6, 3, 10, 30))  # days after the session; nothing traded today
+        async with open_window(TickChartWindow, settings, instrument="NIFTY JUN FUT", clock=clock) as w:
             w.n_box.set_value(25)
             await eventually(lambda: w.loaded.is_set() and len(w.gaps) == 3, timeout_s=20, message="gaps read")
             w.frame()
@@ -95,9 +97,8 @@ def test_tick_chart_and_profile_chart_shade_the_ledgers_gaps(sync_db: Settings, 
             labels = sorted(label.toPlainText() for label in w.gap_bands.labels if label.isVisible())
             assert labels == ["disconnect", "universe_out (OPEN)"]
             # the status line speaks of today: of the shown session's gaps only the open one reaches it, and
-            # only today's part of it counts
-            assert w.status_model.gaps.startswith("GAPS today: 1 (") and "universe_out" in w.status_model.gaps
-            assert int(w.status_model.gaps.split("(")[1].split(" s)")[0].replace(",", "")) <= 86_400
+            # only today's part of it counts (midnight to 10:30)
+            assert w.status_model.gaps == "GAPS today: 1 (37,800 s), last universe_out 09:48:43-now (OPEN)"
             if (shots := _shots()) is not None:
                 w.price_plot.setXRange(-0.6, 10, padding=0)
                 w.following = False
@@ -134,14 +135,19 @@ def test_market_breadth_shades_the_feeds_outages(sync_db: Settings, qt_state: An
                                                       OPEN + 60 * m + 5) for m in range(30)])
         await store(settings, redis, "quotes", [quote("NSE_EQ", 100 + i, 101.0, close=100.0, ets=OPEN + 1805)
                                                 for i in range(3)])
+        today = ist(2026, 6, 3)  # days after the line's session
         await insert_gaps(settings, [
             ("b-stall", None, None, 1, "stall", _true(OPEN + 600), _true(OPEN + 720)),
             ("b-inst", SEG, SID, None, "universe_out", _true(OPEN + 300), _true(OPEN + 400)),  # not feed-wide
+            ("b-today", None, None, 0, "disconnect", today + 36_000, today + 36_060),  # 10:00 IST today
         ])
-        async with open_window(MarketBreadthWindow, settings) as w:
-            await eventually(lambda: w.loaded.is_set() and len(w.gaps) == 1, timeout_s=20, message="gaps read")
+        async with open_window(MarketBreadthWindow, settings, clock=PinnedClock(today + 37_800)) as w:
+            # before the line has minutes it is today's; then the line's day's stall
+            await eventually(lambda: w.loaded.is_set() and [g.kind for g in w.gaps] == ["stall"], timeout_s=20,
+                             message="the line's day's gaps read")
             w.frame()
-            assert bands_of(w.plot) == [(OPEN + 600, OPEN + 720)]  # on the exchange-time axis
+            assert bands_of(w.plot) == [(OPEN + 600, OPEN + 720)]  # on the exchange-time axis: the line's day
+            assert w.status_model.gaps == "GAPS today: 1 (60 s), last disconnect 10:00:00-10:01:00"
             if (shots := _shots()) is not None:
                 await grab(w, shots / "market-breadth-gaps.png")
         await redis.aclose()

@@ -8,25 +8,19 @@ window's trades must equal ``dhan_ticks`` exactly: the same cumulative volumes, 
 from __future__ import annotations
 
 import asyncio
-import time
-from datetime import datetime
-from datetime import time as dtime
+from datetime import date
 from typing import Any
 
 import redis.asyncio as aioredis
 
-from shared.clock import IST
 from shared.db import create_pool
 from shared.keys import Keys
 from shared.settings import Settings
+from tests.clocks import ist, running_from
 from tests.conftest import eventually, make_settings
 from tests.viz.helpers import open_window, run_qt
 
-
-def session_clock(speed: float) -> Any:
-    t0 = datetime.combine(datetime.now(IST).date(), dtime(9, 20), tzinfo=IST).timestamp()
-    m0 = time.monotonic()
-    return lambda: t0 + (time.monotonic() - m0) * speed
+SESSION = date(2026, 6, 3)  # a Wednesday: the stack and the windows all run on this day's clock
 
 
 async def mysql_ticks(settings: Settings, seg: str, sid: int) -> list[int]:
@@ -36,7 +30,7 @@ async def mysql_ticks(settings: Settings, seg: str, sid: int) -> list[int]:
             await cur.execute(
                 "SELECT cum_volume FROM dhan_ticks WHERE exchange_segment=%s AND security_id=%s "
                 "AND trade_date=%s ORDER BY cum_volume",
-                (seg, sid, datetime.now(IST).date()),
+                (seg, sid, SESSION),
             )
             rows = await cur.fetchall()
             await conn.rollback()
@@ -73,12 +67,14 @@ def test_windows_on_the_running_stack(sync_db: Settings, qt_state: Any) -> None:
     async def scenario() -> None:
         redis = aioredis.Redis.from_url(settings.redis_url.get_secret_value())
         keys = Keys(settings.key_prefix)
-        sim = SimServer(settings, clock=session_clock(20.0), rate=150)
+        clock = running_from(ist(SESSION.year, SESSION.month, SESSION.day, 9, 20), speed=20.0)
+        sim = SimServer(settings, clock=clock, rate=150)
         await sim.start()
-        feed, writer = FeedService(settings), WriterService(settings)
+        feed, writer = FeedService(settings, today=SESSION), WriterService(settings, clock=clock)
         tasks = [asyncio.create_task(s.serve(), name=s.name) for s in (feed, writer)]
         try:
-            async with open_window(VolumeProfileWindow, settings) as vp, open_window(QuoteBoardWindow, settings) as qb:
+            async with (open_window(VolumeProfileWindow, settings, clock=clock) as vp,
+                        open_window(QuoteBoardWindow, settings, clock=clock) as qb):
                 await eventually(lambda: vp.loaded.is_set() and qb.loaded.is_set(), timeout_s=60)
                 inst = vp.instrument
                 assert inst is not None and inst.underlying == "NIFTY" and inst.instrument.startswith("FUT")

@@ -9,6 +9,7 @@ from PyQt6.QtCore import Qt
 
 from shared.keys import Keys
 from shared.settings import Settings
+from tests.clocks import PinnedClock, ist
 from tests.conftest import eventually
 from tests.viz.helpers import (
     OPEN,
@@ -255,6 +256,30 @@ def test_window_remembers_geometry_theme_and_choices(sync_db: Settings, qt_state
             assert w2.table_model.sort_column == 3 and w2.table_model.descending
         async with open_window(QuoteBoardWindow, settings, theme="dark") as w3:
             assert w3.theme.name == "dark"  # --theme wins over the remembered one
+        await redis.aclose()
+
+    run_qt(scenario)
+
+
+def test_option_chain_defaults_to_the_nearest_expiry_not_past_on_the_ist_day(sync_db: Settings, qt_state: Any) -> None:
+    """At 00:01 IST on 2 Jun (still 1 Jun in UTC) the 1 Jun expiry is over: the chain opens on 8 Jun's."""
+    from viz.windows.option_chain import OptionChainWindow
+
+    settings = sync_db
+
+    async def scenario() -> None:
+        redis = aioredis.Redis.from_url(settings.redis_url.get_secret_value())
+        opts = [
+            record("NSE_FNO", 60 + 2 * i + j, f"NIFTY-{expiry}-26000-{t}", role="option", instrument="OPTIDX",
+                   expiry=expiry, strike=26000.0, option_type=t)
+            for i, expiry in enumerate(("2026-06-01", "2026-06-08")) for j, t in enumerate(("CE", "PE"))
+        ]
+        await write_universe(redis, Keys(settings.key_prefix), [record("NSE_FNO", 35001, "NIFTY-FUT"), *opts])
+        async with open_window(OptionChainWindow, settings, clock=PinnedClock(ist(2026, 6, 2, 0, 1))) as w:
+            await eventually(lambda: w.chain.expiry != "", timeout_s=20, message="expiry chosen")
+            assert w.chain.expiry == "2026-06-08"
+            w.frame()
+            assert "expiry 2026-06-08 (6 days)" in w.header.text()
         await redis.aclose()
 
     run_qt(scenario)

@@ -2,13 +2,17 @@
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Any
 
 import numpy as np
+import pytest
 import redis.asyncio as aioredis
 
+from shared.clock import IST
 from shared.keys import Keys
 from shared.settings import Settings
+from tests.clocks import PinnedClock, ist
 from tests.conftest import eventually
 from tests.viz.helpers import DAY, StepWriter, open_window, record, run_qt, ticks_run, write_universe, xadd
 from viz.models.profile import PriceLadder
@@ -162,28 +166,35 @@ def test_volume_profile_chart_window(sync_db: Settings, qt_state: Any) -> None:
     run_qt(scenario)
 
 
-def test_price_windows_show_todays_gaps_from_the_ledger(sync_db: Settings, qt_state: Any) -> None:
-    import time
-
+@pytest.mark.parametrize(("now", "expected"), [
+    (ist(2026, 6, 1, 10, 30), "GAPS today: 1 (60 s), last disconnect 10:28:30-10:29:30"),
+    (ist(2026, 6, 2, 0, 1), "GAPS today: 1 (30 s), last disconnect 23:59:30-00:00:30"),  # today's half
+    (ist(2026, 6, 1, 23, 59, 59), "GAPS today: 1 (60 s), last disconnect 23:58:29-23:59:29"),
+], ids=["midday", "00:01", "23:59:59"])
+def test_price_windows_show_todays_gaps_from_the_ledger(
+    sync_db: Settings, qt_state: Any, now: float, expected: str
+) -> None:
     import aiomysql
 
     from viz.windows.tick_chart import TickChartWindow
 
     settings = sync_db
+    midnight = ist(*datetime.fromtimestamp(now, IST).timetuple()[:3])
 
     async def scenario() -> None:
         redis = aioredis.Redis.from_url(settings.redis_url.get_secret_value())
         await seed_seam(settings, redis, 20)
-        now = time.time()
         conn = await aiomysql.connect(**settings.mysql.connect_kwargs())
-        async with conn.cursor() as cur:  # a feed-wide disconnect 30 s long that ended a minute ago
-            await cur.execute(
+        async with conn.cursor() as cur:  # a feed-wide disconnect a minute long that ended 30 s ago; yesterday's
+            await cur.executemany(
                 "INSERT INTO dhan_gaps (gap_key, exchange_segment, security_id, conn, kind, start_ts, end_ts, reason) "
-                "VALUES ('t-1', NULL, NULL, 0, 'disconnect', %s, %s, 'test')", (now - 90, now - 60))
+                "VALUES (%s, NULL, NULL, 0, 'disconnect', %s, %s, 'test')",
+                [("t-1", now - 90, now - 30), ("t-0", midnight - 200, midnight - 100)])
         await conn.commit()
         conn.close()
-        async with open_window(TickChartWindow, settings, instrument="NIFTY JUN FUT") as w:
-            await eventually(lambda: "GAPS today: 1 (30 s), last disconnect" in w.status_model.text(), timeout_s=20)
+        async with open_window(TickChartWindow, settings, instrument="NIFTY JUN FUT", clock=PinnedClock(now)) as w:
+            await eventually(lambda: w.status_model.gaps != "", timeout_s=20, message="gaps read")
+            assert w.status_model.gaps == expected
         await redis.aclose()
 
     run_qt(scenario)

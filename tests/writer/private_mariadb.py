@@ -11,7 +11,7 @@ from pathlib import Path
 import pymysql
 import pytest
 
-from tests.conftest import free_port
+from tests.conftest import free_port, real_clock_env
 
 MARIADBD = shutil.which("mariadbd") or "/usr/sbin/mariadbd"
 INSTALL_DB = shutil.which("mariadb-install-db") or "/usr/bin/mariadb-install-db"
@@ -35,7 +35,7 @@ class PrivateMariaDB:
         subprocess.run(
             [INSTALL_DB, "--no-defaults", f"--datadir={self.datadir}", "--user=root",
              "--auth-root-authentication-method=normal", "--skip-test-db", "--skip-name-resolve"],
-            check=True, capture_output=True, timeout=120,
+            check=True, capture_output=True, timeout=120, env=real_clock_env(),
         )  # fmt: skip
 
     def start(self, timeout_s: float = 60.0) -> None:
@@ -44,7 +44,7 @@ class PrivateMariaDB:
              "--bind-address=127.0.0.1", f"--socket={self.dir / 'mysqld.sock'}", "--user=root",
              f"--pid-file={self.dir / 'mysqld.pid'}", "--skip-log-bin", "--skip-grant-tables",
              "--innodb-buffer-pool-size=64M", "--skip-name-resolve", f"--log-error={self.dir / 'error.log'}"],
-            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=real_clock_env(),
         )  # fmt: skip
         deadline = time.monotonic() + timeout_s
         while True:  # poll the condition "accepts a connection" (startup takes ~0.2-2 s)

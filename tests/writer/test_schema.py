@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import argparse
+import asyncio
 import os
 import subprocess
 import sys
 import uuid
+from collections.abc import Awaitable
 from datetime import date
 from pathlib import Path
 
@@ -19,7 +21,8 @@ from shared.db import SCHEMA_VERSION, check_schema, connect, create_pool, init_s
 from shared.errors import ConfigError, MySQLUnavailable, SchemaMismatch
 from shared.schema import ensure_partitions, load_migrations, plan_partitions, split_statements
 from shared.settings import Settings
-from tests.conftest import free_port, make_settings
+from tests.clocks import PinnedClock, ist
+from tests.conftest import eventually, free_port, make_settings
 
 from .conftest import query
 
@@ -217,3 +220,30 @@ def test_writer_refuses_a_database_without_schema(db_settings: Settings) -> None
     assert proc.stderr.strip() == (
         f"dhan writer: error: database {db_settings.mysql.database!r} does not exist: run dhan db init"
     )
+
+
+async def test_the_running_writer_adds_the_partitions_of_its_clocks_ist_month(db_settings: Settings) -> None:
+    """At 00:01 IST on 1 Feb (31 Jan in UTC) one month ahead means up to March's partition."""
+    from writer.service import WriterService
+
+    await init_schema(db_settings, today=date(2026, 11, 25), months_ahead=1)
+    s = db_settings.model_copy(update={"writer_partition_months_ahead": 1, "shutdown_deadline_s": 3.0})
+    writer = WriterService(s, clock=PinnedClock(ist(2027, 2, 1, 0, 1)))
+    task = asyncio.create_task(writer.serve())
+    sql = ("SELECT PARTITION_NAME FROM information_schema.PARTITIONS WHERE TABLE_SCHEMA = DATABASE() "
+           "AND TABLE_NAME = 'dhan_ticks' ORDER BY PARTITION_ORDINAL_POSITION")
+
+    async def partitions() -> list[str]:
+        return [r[0] for r in await query(s, sql)]
+
+    try:
+        await eventually(lambda: writer.state == "running" or task.done(), timeout_s=20, message="writer running")
+        await eventually(lambda: _has(partitions(), "p202703"), timeout_s=20, message="March's partition added")
+        assert (await partitions())[-5:] == ["p202612", "p202701", "p202702", "p202703", "pmax"]
+    finally:
+        writer.stop("test")
+        assert await asyncio.wait_for(task, 20) == 0
+
+
+async def _has(names: Awaitable[list[str]], name: str) -> bool:
+    return name in await names

@@ -20,6 +20,7 @@ from PyQt6.QtCore import QByteArray, QSettings, QTimer
 from PyQt6.QtGui import QAction, QCloseEvent
 from PyQt6.QtWidgets import QApplication, QLabel, QMainWindow, QToolBar, QWidget
 
+from shared.clock import Clock, system_clock
 from shared.keys import Keys
 from shared.logs import get_logger
 from shared.settings import Settings
@@ -39,6 +40,7 @@ SHUTDOWN_DEADLINE_S = 3.0
 class VizOptions:
     instrument: str | None = None
     theme: str | None = None
+    clock: Clock = system_clock  # "now" for today's session and gaps (tests pin it; rates use time.monotonic)
 
 
 class VizWindow(QMainWindow):
@@ -51,6 +53,7 @@ class VizWindow(QMainWindow):
         super().__init__()
         self.settings = settings
         self.options = options or VizOptions()
+        self.clock = self.options.clock
         self.keys = Keys(settings.key_prefix)
         self.log = get_logger(f"viz.{self.NAME}")
         self.status_model = StatusModel()

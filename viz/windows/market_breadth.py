@@ -12,7 +12,6 @@ day) and summed up in the status line (today's).
 from __future__ import annotations
 
 import asyncio
-import time
 from collections.abc import Mapping
 from datetime import date, timedelta
 from typing import Any
@@ -58,7 +57,7 @@ class MarketBreadthWindow(VizWindow):
         super().__init__(settings, options)
         self.breadth = Breadth()
         self.gaps: list[Gap] = []  # the whole feed's, on the A/D line's day
-        self.gaps_now = time.time()
+        self.gaps_now = self.clock()
         self.sort_box = ChoiceBox([("% change", "change"), ("symbol", "symbol")])
         self.sort_box.set_value(str(self.recall("sort", "change")))
         self.sort_box.currentIndexChanged.connect(self._sort_changed)
@@ -108,7 +107,7 @@ class MarketBreadthWindow(VizWindow):
         """Every few seconds, the whole feed's holes from the gap ledger (outages and stalls, shared.gaps)."""
         while True:
             pool = await self.link.pool()
-            now = time.time()
+            now = self.clock()
             today = ist_trading_day(now)
             minutes = self.breadth.minutes
             shown = today if not minutes else _exchange_day(minutes[-1])

@@ -25,6 +25,7 @@ import pyqtgraph as pg
 from PyQt6.QtCore import Qt, QTimer
 from PyQt6.QtWidgets import QHeaderView, QLabel, QSplitter, QTableView, QVBoxLayout, QWidget
 
+from shared.clock import ist_trading_day
 from shared.settings import Settings
 from viz.data import history
 from viz.data.catalog import Instrument, default_future
@@ -156,7 +157,7 @@ class OptionChainWindow(VizWindow):
             return
         underlying = self._wanted_underlying if self._wanted_underlying in underlyings else underlyings[0]
         expiries = sorted({i.expiry for i in opts if i.underlying == underlying and i.expiry})
-        today = date.today().isoformat()
+        today = ist_trading_day(self.clock()).isoformat()  # the IST day: a UTC machine is a day behind till 05:30
         expiry = (
             self._wanted_expiry
             if self._wanted_expiry in expiries
@@ -330,7 +331,7 @@ class OptionChainWindow(VizWindow):
         pcr = f"{pe_oi / ce_oi:.2f}" if ce_oi else "-"
         days = ""
         if c.expiry:
-            days = f" ({(date.fromisoformat(c.expiry) - date.today()).days} days)"
+            days = f" ({(date.fromisoformat(c.expiry) - ist_trading_day(self.clock())).days} days)"
         atm = c.atm_strike()
         return (
             f"<b>{c.underlying}</b> &middot; expiry {c.expiry}{days} &middot; future "

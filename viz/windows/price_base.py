@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import time
 from datetime import date, timedelta
 from typing import Any
 
@@ -70,7 +69,7 @@ class PriceWindow(VizWindow):
         self.header.setWordWrap(True)  # a long header wraps instead of widening the window
         self._wanted = self.options.instrument or self.recall("instrument")
         self.gaps: list[Gap] = []  # the shown session's, from the gap ledger (shared.gaps)
-        self.gaps_now = time.time()  # when they were read: an open gap runs to here
+        self.gaps_now = self.clock()  # when they were read: an open gap runs to here
         self._gaps_wake = asyncio.Event()
 
     # --- subclass hooks ---
@@ -95,7 +94,7 @@ class PriceWindow(VizWindow):
             inst = self.instrument
             if inst is not None:
                 pool = await self.link.pool()
-                now = time.time()
+                now = self.clock()
                 today = ist_trading_day(now)
                 shown = today if self.session_day is None else date(1970, 1, 1) + timedelta(days=self.session_day)
                 midnight, _ = bounds = day_bounds(today)
@@ -159,7 +158,8 @@ class PriceWindow(VizWindow):
         self.status_model.gaps = ""
         self._gaps_wake.set()
         self.on_instrument(inst)
-        self.source = TickSource(self.link, self.keys, inst, self, self.status_model)
+        self.source = TickSource(self.link, self.keys, inst, self, self.status_model,
+                                 today=lambda: ist_trading_day(self.clock()))
         self.spawn(self.source.run, "ticks")
         self.mark_dirty()
 
