@@ -217,26 +217,31 @@ class StreamReader:
             pipe.xack(self.streams[kind], self.group, *ids)
         await pipe.execute()
 
-    async def dead_letter(self, poison: list[Poison], *, maxlen: int) -> None:
-        """Move entries to the dead-letter stream (reason, origin, payload) and ack them, atomically."""
+    async def dead_letter(self, poison: list[Poison], *, maxlen: int, payload_max: int) -> None:
+        """Move entries to the dead-letter stream (reason, origin, payload) and ack them, atomically.
+
+        A payload over ``payload_max`` bytes keeps only its start (``payload_bytes`` says how long it was):
+        the dead letter is capped by entries, and must not hold the memory the cap on entries refused.
+        """
         if not poison:
             return
         now = time.time()
         pipe = self.client.pipeline(transaction=True)
         for p in poison:
-            meta = {
+            payload = p.entry.payload or b""
+            meta: dict[str, Any] = {
                 "stream": self.streams[p.entry.kind],
                 "id": p.entry.entry_id.decode(),
                 "reason": p.reason,
                 "consumer": self.consumer,
+                "group": self.group,
                 "ts": round(now, 3),
             }
-            pipe.xadd(
-                self.keys.deadletter,
-                {"d": orjson.dumps(meta), "payload": p.entry.payload or b""},
-                maxlen=maxlen,
-                approximate=True,
-            )
+            if len(payload) > payload_max:
+                meta["payload_bytes"] = len(payload)
+                payload = payload[:payload_max]
+            pipe.xadd(self.keys.deadletter, {"d": orjson.dumps(meta), "payload": payload}, maxlen=maxlen,
+                      approximate=True)  # fmt: skip
         for p in poison:
             pipe.xack(self.streams[p.entry.kind], self.group, p.entry.entry_id)
         await pipe.execute()

@@ -5,9 +5,8 @@ while the condition holds; when the condition no longer holds, one ``resolved`` 
 from Redis after a monitor restart stay active while their condition holds, whatever its hold time, so a
 restart neither repeats nor drops them.
 
-Event (orjson, stream field ``d``; the channel carries a JSON array of events)::
-
-    {v, id, key, rule, severity, state: firing|resolved, ts, since, detail, service, duration_s (resolved)}
+Events are :mod:`shared.alerts`'s (``duration_s`` added on resolution), published with its
+:func:`~shared.alerts.publish_alerts`.
 """
 
 from __future__ import annotations
@@ -15,10 +14,9 @@ from __future__ import annotations
 from typing import Any
 
 from control.monitor.rules import Condition
+from shared.alerts import ALERT_VERSION, firing_alert, resolved_alert
 
 __all__ = ["ALERT_VERSION", "AlertBook"]
-
-ALERT_VERSION = 1
 
 
 class AlertBook:
@@ -51,11 +49,7 @@ class AlertBook:
                 current["detail"] = c.detail          # keep the display current, no new event
                 continue
             if now - since >= c.hold_s:
-                alert = {
-                    "v": ALERT_VERSION, "id": f"{c.key}@{int(now * 1000)}", "key": c.key, "rule": c.rule,
-                    "severity": c.severity, "state": "firing", "ts": round(now, 3), "since": round(since, 3),
-                    "detail": c.detail, "service": c.service,
-                }
+                alert = firing_alert(c.key, c.rule, c.severity, c.detail, c.service, now, since=since)
                 self.active[c.key] = alert
                 self.fired += 1
                 events.append(dict(alert))
@@ -64,11 +58,7 @@ class AlertBook:
         for key in [k for k in self.active if k not in holding]:
             alert = self.active.pop(key)
             self.resolved += 1
-            events.append({
-                **alert, "state": "resolved", "ts": round(now, 3),
-                "duration_s": round(now - float(alert.get("ts", now)), 1),
-                "detail": f"recovered: {alert.get('detail', '')}",
-            })
+            events.append(resolved_alert(alert, now))
         return events
 
     def pending(self, now: float) -> dict[str, float]:
