@@ -19,10 +19,10 @@ import time
 from dataclasses import dataclass
 from typing import Any
 
-import orjson
 import redis.asyncio as aioredis
 from redis.exceptions import ResponseError
 
+from shared.deadletter import dead_letter_fields
 from shared.events import EVENT_FIELD
 from shared.keys import STREAM_KINDS, Keys
 from writer.batch import Entry, Poison
@@ -218,30 +218,17 @@ class StreamReader:
         await pipe.execute()
 
     async def dead_letter(self, poison: list[Poison], *, maxlen: int, payload_max: int) -> None:
-        """Move entries to the dead-letter stream (reason, origin, payload) and ack them, atomically.
-
-        A payload over ``payload_max`` bytes keeps only its start (``payload_bytes`` says how long it was):
-        the dead letter is capped by entries, and must not hold the memory the cap on entries refused.
-        """
+        """Move entries to the dead-letter stream (:mod:`shared.deadletter`) and ack them, atomically."""
         if not poison:
             return
         now = time.time()
         pipe = self.client.pipeline(transaction=True)
         for p in poison:
-            payload = p.entry.payload or b""
-            meta: dict[str, Any] = {
-                "stream": self.streams[p.entry.kind],
-                "id": p.entry.entry_id.decode(),
-                "reason": p.reason,
-                "consumer": self.consumer,
-                "group": self.group,
-                "ts": round(now, 3),
-            }
-            if len(payload) > payload_max:
-                meta["payload_bytes"] = len(payload)
-                payload = payload[:payload_max]
-            pipe.xadd(self.keys.deadletter, {"d": orjson.dumps(meta), "payload": payload}, maxlen=maxlen,
-                      approximate=True)  # fmt: skip
+            fields = dead_letter_fields(
+                stream=self.streams[p.entry.kind], entry_id=p.entry.entry_id.decode(), reason=p.reason,
+                consumer=self.consumer, group=self.group, payload=p.entry.payload, payload_max=payload_max, now=now,
+            )  # fmt: skip
+            pipe.xadd(self.keys.deadletter, fields, maxlen=maxlen, approximate=True)
         for p in poison:
             pipe.xack(self.streams[p.entry.kind], self.group, p.entry.entry_id)
         await pipe.execute()

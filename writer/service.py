@@ -37,7 +37,7 @@ from shared.alerts import publish_alerts, resolved_alert
 from shared.backoff import backoff_s
 from shared.bus import connect_redis
 from shared.clock import ist_now
-from shared.gaps import run_gap_recorder
+from shared.gaps import GapRecorder, run_gap_recorder
 from shared.keys import STREAM_KINDS
 from shared.service import Service
 from shared.settings import Settings
@@ -92,6 +92,7 @@ class WriterService(Service):
         self._next_reclaim = 0.0
         self._partition_firing: dict[str, Any] | None = None  # the partition alert while it fires
         self.lease_renewals = 0
+        self.gap_recorder: GapRecorder | None = None
 
     # --- lifecycle ---
     async def setup(self) -> None:
@@ -101,6 +102,9 @@ class WriterService(Service):
         self._client = await connect_redis(self.settings)
         self.reader = StreamReader(self._client, self.keys, self.consumer)
         await self.reader.ensure_groups()
+
+    def _gaps_started(self, recorder: GapRecorder) -> None:
+        self.gap_recorder = recorder
 
     def health_problem(self) -> str | None:
         if self._incident_since is not None:
@@ -121,6 +125,9 @@ class WriterService(Service):
         out["inflight_batches"] = self._outstanding
         out["held_entries"] = self._held_count()
         out["lease_renewals_total"] = self.lease_renewals
+        if self.gap_recorder is not None:
+            out["gaps_dead_letters"] = self.gap_recorder.dead_letters
+            out["gaps_failures_total"] = self.gap_recorder.failures
         for kind in STREAM_KINDS:
             out[f"lag_{kind}"] = self._lag[kind]
             out[f"pending_{kind}"] = self._pending[kind]
@@ -134,7 +141,7 @@ class WriterService(Service):
         self.spawn(self._lease_routine(), "lease")
         self.spawn(self._partition_routine(), "partitions")
         # gap ledger (shared/gaps.py): its own consumer group "gaps" on the feed's events stream
-        self.spawn(run_gap_recorder(self.settings, self.consumer, self.stopping), "gaps")
+        self.spawn(run_gap_recorder(self.settings, self.consumer, self.stopping, started=self._gaps_started), "gaps")
         # Before the first read: a read skips any gap the trim left and, on a group that never read, also
         # hides it from the group's counter, so losses from while no writer ran are counted first.
         await self._redis_retry(self._check_streams)

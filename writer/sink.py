@@ -21,7 +21,7 @@ from typing import Any
 import aiomysql
 import pymysql
 
-from shared.db import check_schema, create_pool
+from shared.db import ROW_ERROR_CODES, check_schema, create_pool
 from shared.schema import ensure_partitions
 from shared.settings import Settings
 from writer import sql
@@ -32,10 +32,8 @@ __all__ = ["MySQLSink", "PartitionError", "RowError", "TransientError", "WriteRe
 # Server gone, connection lost or killed, too many connections, shutting down, lock wait timeout,
 # deadlock, query interrupted, read-only: the same batch can succeed later.
 _TRANSIENT_CODES = frozenset({1040, 1053, 1205, 1213, 1290, 1317, 1836, 1927, 2003, 2006, 2013, 2014, 2055})
-# A value in one of the rows can never be stored: find it by bisecting the batch, dead-letter it. 1526 (no
-# partition for the date: only when the table lost its catch-all pmax, which raises the partition alert)
-# too, so that one day's ticks cannot hold up every stream behind them.
-_ROW_CODES = frozenset({1048, 1062, 1264, 1265, 1292, 1366, 1367, 1406, 1526, 1690, 3819, 4025})
+# A value in one of the rows can never be stored (shared.db.ROW_ERROR_CODES): find it by bisecting the
+# batch, dead-letter it.
 _ER_ACCESS_DENIED_TABLE = 1142
 _RECOMPUTE_KEYS_PER_STATEMENT = 500
 _ISOLATION = "SET SESSION TRANSACTION ISOLATION LEVEL REPEATABLE READ"
@@ -73,7 +71,7 @@ def _classify(exc: BaseException) -> Exception:
     text = str(exc.args[1] if isinstance(exc, pymysql.err.MySQLError) and len(exc.args) > 1 else exc)
     text = (text.splitlines() or [type(exc).__name__])[0][:200]
     label = f"MySQL {code}: {text}" if code is not None else f"{type(exc).__name__}: {text}"
-    if code in _ROW_CODES:
+    if code in ROW_ERROR_CODES:
         return RowError(label)
     # Everything else (server gone, timeouts, but also a missing table or a revoked grant) is a condition of
     # the database, not of one entry: keep the entries and retry, loudly, rather than dead-letter a stream.

@@ -2,13 +2,14 @@
 
 Each check takes any value (an event is untrusted JSON) and either returns its SQL literal or raises
 ``TypeError`` (wrong type) or ``ValueError`` (out of the column's range) with a one-line message; the
-message shows the value through :func:`show`, which is short and safe on any input.
+message shows the value through :func:`show` (:func:`shared.events.show_value`), short and safe on any input.
 """
 
 from __future__ import annotations
 
-import reprlib
 from typing import Any
+
+from shared.events import show_value as show
 
 __all__ = [
     "NUMBER", "PRICE_MAX", "RECV_TS_MAX", "STRIKE_MAX", "TRADE_PRICE_MAX", "TRADE_QTY_MAX", "U32", "U64", "bad",
@@ -30,15 +31,6 @@ RECV_TS_MAX = 1e11  # DECIMAL(17,6)
 # bounds, overflowing a day's turnover takes over 200,000 extreme trades of one instrument.
 TRADE_QTY_MAX = U32
 TRADE_PRICE_MAX = 1e9
-
-_SHOW = reprlib.Repr()
-_SHOW.maxstring = _SHOW.maxother = 40
-_SHOW.maxlevel = 2
-
-
-def show(value: Any) -> str:
-    """A value for an error message: short, and safe on any input (``repr`` of deep nesting recurses)."""
-    return _SHOW.repr(value)
 
 
 def bad(what: str, value: Any) -> Exception:
