@@ -188,8 +188,8 @@ class Settings(BaseSettings):
     writer_deadletter_maxlen: int = Field(100_000, ge=100, description="MAXLEN ~ of the dead-letter stream")
     writer_entry_max_bytes: int = Field(
         65_536, ge=1024,
-        description="largest stream entry (its d field) the writer parses; larger ones are dead-lettered with "
-                    "their first this-many bytes (events are under 1 KB)",
+        description="largest stream entry (its d field) the writer and greeks parse; larger ones, and the "
+                    "payload of any dead letter, keep their first this-many bytes (events are under 1 KB)",
     )  # fmt: skip
 
     # --- logging ---
