@@ -11,12 +11,15 @@ Events are :mod:`shared.alerts`'s (``duration_s`` added on resolution), publishe
 
 from __future__ import annotations
 
+import math
 from typing import Any
 
 from control.monitor.rules import Condition
 from shared.alerts import ALERT_VERSION, firing_alert, resolved_alert
 
 __all__ = ["ALERT_VERSION", "AlertBook"]
+
+_TEXT_FIELDS = ("id", "rule", "severity", "detail", "service")
 
 
 class AlertBook:
@@ -28,12 +31,17 @@ class AlertBook:
         self.fired = 0
         self.resolved = 0
 
-    def load(self, active: dict[str, dict[str, Any]]) -> None:
+    def load(self, active: dict[str, Any]) -> None:
+        """Resume from the ``alerts:active`` hash. An entry not in the monitor's shape is left out: resolving,
+        logging or showing it would fail on every evaluation after every restart."""
         for key, alert in active.items():
-            if alert.get("state") == "firing":
-                self.active[key] = alert
-                since = alert.get("since") or alert.get("ts") or 0.0
-                self._since[key] = float(since) if isinstance(since, (int, float, str)) else 0.0
+            if not isinstance(alert, dict) or alert.get("state") != "firing":
+                continue
+            ts, since = alert.get("ts"), alert.get("since")
+            if not _time(ts) or not all(type(alert.get(f)) is str for f in _TEXT_FIELDS):
+                continue
+            self.active[key] = alert
+            self._since[key] = float(since) if _time(since) else float(ts)
 
     def update(self, conditions: list[Condition], now: float) -> list[dict[str, Any]]:
         """Events to publish for this evaluation (firing first, then resolved)."""
@@ -64,3 +72,7 @@ class AlertBook:
     def pending(self, now: float) -> dict[str, float]:
         """Conditions holding but not yet fired: key -> seconds held so far."""
         return {k: now - s for k, s in self._since.items() if k not in self.active}
+
+
+def _time(value: Any) -> bool:
+    return type(value) in (int, float) and math.isfinite(value)
