@@ -22,7 +22,7 @@ _INSTRUMENT_KEY_RE = re.compile(r"([A-Z][A-Z0-9_]{0,15}):(\d{1,10})")
 
 def timestamp(event: dict[str, Any]) -> float:
     ts = event.get("ts")
-    if type(ts) not in (int, float) or not 0 <= ts < TS_MAX:  # NaN fails the comparison too
+    if not isinstance(ts, int | float) or isinstance(ts, bool) or not 0 <= ts < TS_MAX:  # NaN fails it too
         raise ValueError(f"bad ts {show_value(ts)}")
     return float(ts)
 

@@ -314,11 +314,11 @@ class GapRecorder:
         now = time.time()
         pipe = self.client.pipeline(transaction=True)
         for eid, raw, reason in failed:
-            fields = dead_letter_fields(
+            letter = dead_letter_fields(
                 stream=self.keys.events, entry_id=eid.decode(), reason=reason, consumer=self.consumer,
                 group=GAPS_GROUP, payload=raw, payload_max=self.payload_max, now=now,
             )  # fmt: skip
-            pipe.xadd(self.keys.deadletter, fields, maxlen=self.deadletter_maxlen, approximate=True)
+            pipe.xadd(self.keys.deadletter, letter, maxlen=self.deadletter_maxlen, approximate=True)
         pipe.xack(self.keys.events, GAPS_GROUP, *[eid for eid, _ in entries])
         await pipe.execute()
         self.events_seen += len(entries)

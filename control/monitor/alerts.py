@@ -12,7 +12,7 @@ Events are :mod:`shared.alerts`'s (``duration_s`` added on resolution), publishe
 from __future__ import annotations
 
 import math
-from typing import Any
+from typing import Any, TypeGuard
 
 from control.monitor.rules import Condition
 from shared.alerts import ALERT_VERSION, firing_alert, resolved_alert
@@ -74,5 +74,5 @@ class AlertBook:
         return {k: now - s for k, s in self._since.items() if k not in self.active}
 
 
-def _time(value: Any) -> bool:
+def _time(value: Any) -> TypeGuard[int | float]:
     return type(value) in (int, float) and math.isfinite(value)
