@@ -1,11 +1,11 @@
 """Stream entries -> rows, pure: decode, validate, collapse and aggregate one batch (no I/O).
 
 Rows are rendered here as SQL value tuples (ASCII text) because this is the writer's hot path: one format
-per row with type-strict specs is about 40 % cheaper than the driver's generic escaping, and validates as
-it goes. Every value is either a strict numeric format (``:d`` accepts ints only, ``:.4f`` numbers only,
-non-finite rejected), NULL, or a quoted literal from a validated cache (segments, sides, dates): no text
-from an event reaches SQL unchecked. An event that fails is a :class:`Poison` with the reason; the rest of
-the batch goes on.
+per row is about 40 % cheaper than the driver's generic escaping, and validates as it goes. Every value is
+checked for its exact type and its column's range before it is used (:mod:`writer.values`), then rendered
+as a number, NULL, or a quoted literal from a validated cache (segments, sides, dates): no text from an
+event reaches SQL unchecked. An entry that fails, for whatever reason, is a :class:`Poison` with a one-line
+reason; the rest of the batch goes on.
 
 Per batch: quotes, depth and greeks collapse to the newest per instrument (the order of the forward-only
 upserts in ``sql.py``); ticks are deduplicated on their natural key (instrument, trade day, cum volume)
