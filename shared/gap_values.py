@@ -11,7 +11,9 @@ from typing import Any
 
 from shared.events import show_value
 
-__all__ = ["CONN_MAX", "EVENT_MAX_BYTES", "SID_MAX", "TS_MAX", "conn_number", "instruments", "text", "timestamp"]
+__all__ = [
+    "CONN_MAX", "EVENT_MAX_BYTES", "SID_MAX", "TS_MAX", "conn_number", "instrument", "instruments", "text", "timestamp",
+]  # fmt: skip
 
 EVENT_MAX_BYTES = 4 << 20  # a feed's start announces its whole universe: 25,000 instruments are ~0.5 MB
 TS_MAX = 1e10  # start_ts/end_ts DECIMAL(16,6)
@@ -20,10 +22,11 @@ SID_MAX = 0xFFFFFFFF  # INT UNSIGNED
 _INSTRUMENT_KEY_RE = re.compile(r"([A-Z][A-Z0-9_]{0,15}):(\d{1,10})")
 
 
-def timestamp(event: dict[str, Any]) -> float:
-    ts = event.get("ts")
+def timestamp(event: dict[str, Any], field: str = "ts") -> float:
+    """An epoch-seconds field of an event (``ts``, or another such as a dropped range's ``from``)."""
+    ts = event.get(field)
     if not isinstance(ts, int | float) or isinstance(ts, bool) or not 0 <= ts < TS_MAX:  # NaN fails it too
-        raise ValueError(f"bad ts {show_value(ts)}")
+        raise ValueError(f"bad {field} {show_value(ts)}")
     return float(ts)
 
 
@@ -47,16 +50,18 @@ def text(value: Any) -> str:
     raise ValueError(f"bad text {show_value(value)}")
 
 
+def instrument(key: Any) -> tuple[str, int]:
+    """``"NSE_FNO:35001"`` -> ``("NSE_FNO", 35001)``."""
+    match = _INSTRUMENT_KEY_RE.fullmatch(key) if type(key) is str else None
+    if match is None or int(match.group(2)) > SID_MAX:
+        raise ValueError(f"bad instrument key {show_value(key)}")
+    return match.group(1), int(match.group(2))
+
+
 def instruments(value: Any) -> list[tuple[str, str, int]]:
     """``["NSE_FNO:35001", ...]`` -> ``(key, segment, security id)`` each."""
     if value is None:
         return []
     if type(value) is not list:
         raise ValueError(f"bad instrument list {show_value(value)}")
-    out = []
-    for key in value:
-        match = _INSTRUMENT_KEY_RE.fullmatch(key) if type(key) is str else None
-        if match is None or int(match.group(2)) > SID_MAX:
-            raise ValueError(f"bad instrument key {show_value(key)}")
-        out.append((key, match.group(1), int(match.group(2))))
-    return out
+    return [(key, *instrument(key)) for key in value]
