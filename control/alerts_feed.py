@@ -1,9 +1,10 @@
 """Alerts for the Control Center (Qt-free): history and live events from ``<prefix>alerts``, acknowledgements.
 
-The monitor appends ``firing``/``resolved`` events (see :mod:`control.monitor.alerts`); other services may
-append their own alerts in a looser shape (the writer's ``{rule, severity, source, message, ts}``), which are
-shown as firing events too. An alert is acknowledged by writing its id into the ``alerts:ack`` hash, so every
-desk sees the acknowledgement. :meth:`AlertFeed.rows` gives one row per alert id (its latest event).
+Every service appends events in :mod:`shared.alerts`'s format (the monitor's rules, the writer's trimmed
+streams and partition maintenance); an event in a looser shape (``{rule, severity, source, message, ts}``, which
+older writers appended) is shown as a firing event. An alert is acknowledged by writing its id into the
+``alerts:ack`` hash, so every desk sees the acknowledgement. :meth:`AlertFeed.rows` gives one row per alert id
+(its latest event).
 """
 
 from __future__ import annotations

@@ -10,9 +10,12 @@ so instruments already quiet before the watcher started are seen too.
 from __future__ import annotations
 
 import asyncio
+import math
+import re
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Any
 
 import orjson
 import redis.asyncio as aioredis
@@ -23,7 +26,11 @@ from shared.events import instrument_key
 from shared.keys import Keys
 from shared.logs import get_logger
 
-__all__ = ["QuoteSeen", "QuoteWatcher"]
+__all__ = ["MAX_INSTRUMENTS", "QuoteSeen", "QuoteWatcher"]
+
+MAX_INSTRUMENTS = 100_000  # four feeds at Dhan's limit (5 connections x 5,000 instruments each)
+_SEGMENT_RE = re.compile(r"[A-Z][A-Z0-9_]{0,15}")
+_SID_MAX = 0xFFFFFFFF
 
 
 @dataclass(slots=True)
@@ -34,15 +41,22 @@ class QuoteSeen:
 
 
 class QuoteWatcher:
-    """Subscribes to the quotes channel; ``seen`` maps ``"SEG:ID"`` to :class:`QuoteSeen`."""
+    """Subscribes to the quotes channel; ``seen`` maps ``"SEG:ID"`` to :class:`QuoteSeen`.
 
-    def __init__(self, redis: aioredis.Redis, keys: Keys, *, clock: Callable[[], float] = time.time) -> None:
+    A quote is taken only with a segment and security id as the feed writes them, so a message cannot make
+    keys of anything; ``seen`` holds at most ``max_instruments`` (the least recently quoted go first).
+    """
+
+    def __init__(self, redis: aioredis.Redis, keys: Keys, *, clock: Callable[[], float] = time.time,
+                 max_instruments: int = MAX_INSTRUMENTS) -> None:
         self.redis = redis
         self.keys = keys
         self.clock = clock
+        self.max_instruments = max_instruments
         self.seen: dict[str, QuoteSeen] = {}
         self.messages = 0
         self.bad_messages = 0
+        self.bad_quotes = 0
         self.subscribed = asyncio.Event()
         self.log = get_logger("quotes_seen")
 
@@ -64,14 +78,21 @@ class QuoteWatcher:
         now = self.clock()
         n = 0
         for ev in events:
-            if not isinstance(ev, dict) or "seg" not in ev or "sid" not in ev:
+            key = _key(ev)
+            if key is None:
+                self.bad_quotes += 1
                 continue
-            ltp = ev.get("ltp")
-            self.seen[instrument_key(ev["seg"], ev["sid"])] = QuoteSeen(
-                now, float(ltp) if isinstance(ltp, (int, float)) else None, ev.get("recv_ts"))
+            self._see(key, QuoteSeen(now, _number(ev.get("ltp")), _number(ev.get("recv_ts"))))
             n += 1
         self.messages += 1
         return n
+
+    def _see(self, key: str, seen: QuoteSeen) -> None:
+        if key not in self.seen and len(self.seen) >= self.max_instruments:
+            oldest = sorted(self.seen, key=lambda k: self.seen[k].at)[: max(1, self.max_instruments // 10)]
+            for k in oldest:
+                del self.seen[k]
+        self.seen[key] = seen
 
     async def seed(self) -> None:
         """Start from the feed's last-quote hash (a quote's own ``recv_ts`` is its time)."""
@@ -84,12 +105,10 @@ class QuoteWatcher:
                 ev = orjson.loads(value)
             except orjson.JSONDecodeError:
                 continue
-            ts = ev.get("recv_ts") if isinstance(ev, dict) else None
-            if isinstance(ts, (int, float)) and "seg" in ev and "sid" in ev:
-                key = instrument_key(ev["seg"], ev["sid"])
-                if key not in self.seen:
-                    ltp = ev.get("ltp")
-                    self.seen[key] = QuoteSeen(float(ts), ltp if isinstance(ltp, (int, float)) else None, ts)
+            key = _key(ev)
+            ts = _number(ev.get("recv_ts")) if key is not None else None
+            if key is not None and ts is not None and key not in self.seen:
+                self._see(key, QuoteSeen(ts, _number(ev.get("ltp")), ts))
 
     async def run(self, stopping: asyncio.Event) -> None:
         """Listen until ``stopping``; reconnects after a lost connection."""
@@ -103,3 +122,17 @@ class QuoteWatcher:
 
         await follow_channel(self.redis, self.keys.quotes, stopping, self.ingest, log=self.log,
                              lost_event="quotes_channel_lost", on_subscribed=subscribed)
+
+
+def _key(ev: Any) -> str | None:
+    """``SEG:ID`` of a quote event, or None when it has no segment and security id as the feed writes them."""
+    if not isinstance(ev, dict):
+        return None
+    seg, sid = ev.get("seg"), ev.get("sid")
+    if type(seg) is not str or not _SEGMENT_RE.fullmatch(seg) or type(sid) is not int or not 0 <= sid <= _SID_MAX:
+        return None
+    return instrument_key(seg, sid)
+
+
+def _number(value: Any) -> float | None:
+    return float(value) if type(value) in (int, float) and math.isfinite(value) else None

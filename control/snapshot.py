@@ -144,9 +144,14 @@ class SnapshotCollector:
             uni: dict[str, dict[str, Any]] = {}
             for k, v in raw.items():
                 try:
-                    uni[_s(k)] = orjson.loads(v)
+                    record = orjson.loads(v)
                 except orjson.JSONDecodeError:
                     continue
+                # the rules and tabs read symbol and role as text: a record is kept only in the feed's shape
+                if isinstance(record, dict) and all(
+                    type(record.get(f)) in (str, type(None)) for f in ("symbol", "role")
+                ):
+                    uni[_s(k)] = record
             self._universe = uni
         snap.universe = self._universe
 

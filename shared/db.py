@@ -24,6 +24,7 @@ from shared.settings import Settings
 
 __all__ = [
     "DB_NAME_RE",
+    "ROW_ERROR_CODES",
     "SCHEMA_VERSION",
     "SESSION_SQL_MODE",
     "check_schema",
@@ -39,6 +40,11 @@ CONNECT_TIMEOUT_S = 5
 POOL_RECYCLE_S = 3600
 DB_NAME_RE = re.compile(r"^[A-Za-z0-9_$]{1,64}$")
 _ER_ACCESS_DENIED = 1045
+# Server errors that blame a value of a row (null, duplicate, out of range, truncated, wrong value, data too
+# long, no partition for the date, check constraint): the same statement fails again, whatever the retries,
+# so its entry is dead-lettered. 1526 happens only when dhan_ticks lost its catch-all pmax (which raises the
+# writer's partition alert); as a row error it holds up that day's ticks, not every stream behind them.
+ROW_ERROR_CODES = frozenset({1048, 1062, 1264, 1265, 1292, 1366, 1367, 1406, 1526, 1690, 3819, 4025})
 _ER_BAD_DB = 1049
 _CONNECTION_LOST = frozenset({2003, 2006, 2013})
 

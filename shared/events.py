@@ -25,13 +25,14 @@ computation or a screen (greeks, viz), so a bad value can never become a crash o
 
 from __future__ import annotations
 
+import reprlib
 from typing import Any, TypeGuard
 
 import orjson
 
 __all__ = [
     "EVENT_FIELD", "EVENT_VERSION", "PRICE_MAX", "Event", "decode_batch", "decode_event", "encode_batch",
-    "encode_event", "instrument_key", "is_price",
+    "encode_event", "instrument_key", "is_price", "show_value",
 ]
 
 EVENT_VERSION = 1
@@ -63,3 +64,14 @@ def decode_batch(data: bytes | str) -> list[Event]:
 def instrument_key(seg: str, sid: int | str) -> str:
     """``"NSE_FNO:35001"``: the hash field / map key of an instrument, everywhere."""
     return f"{seg}:{sid}"
+
+
+_SHOW = reprlib.Repr()
+_SHOW.maxstring = _SHOW.maxother = 40
+_SHOW.maxlevel = 2
+
+
+def show_value(value: Any) -> str:
+    """A value from an event for a one-line error message: short, and safe on any decoded JSON (``repr`` of
+    orjson's deepest nesting, 1,024 levels, raises RecursionError)."""
+    return _SHOW.repr(value)

@@ -15,7 +15,9 @@ The feed writes lifecycle events to the Redis stream ``Keys.events`` (feed/conne
 
 Rows are keyed by the stream entry id (``gap_key``) and inserted with ``INSERT IGNORE``; closing is an
 ``UPDATE ... WHERE end_ts IS NULL``: an event delivered twice changes nothing. An entry is acknowledged only
-after its commit. Redis or MySQL outages are retried with backoff; the recorder never stops its service.
+after its commit. Redis or MySQL outages are retried with backoff; the recorder never stops its service. An
+entry it cannot use (not JSON, a value dhan_gaps cannot hold: shared/gap_values.py, a row MySQL refuses, each
+in a savepoint of its own) goes to the dead-letter stream with its reason and is counted, never retried.
 :func:`gaps_between` (one instrument, feed-wide gaps included) is the query the charts call;
 :func:`all_gaps_between` (every instrument and the feed, newest first) is the Control Center's Gaps tab's.
 
@@ -28,7 +30,8 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import Sequence
+import time
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from datetime import time as dtime
@@ -36,11 +39,16 @@ from typing import Any
 
 import aiomysql
 import orjson
+import pymysql
 import redis.asyncio as aioredis
-from redis.exceptions import ResponseError
+from redis.exceptions import RedisError, ResponseError
 
 from shared.backoff import backoff_s
 from shared.clock import IST
+from shared.db import ROW_ERROR_CODES
+from shared.deadletter import dead_letter_fields
+from shared.events import show_value
+from shared.gap_values import EVENT_MAX_BYTES, conn_number, count_of, instrument, instruments, text, timestamp
 from shared.keys import Keys
 from shared.logs import clip, get_logger
 from shared.settings import Settings
@@ -123,52 +131,51 @@ def _entries(reply: Any) -> list[tuple[bytes, dict[bytes, bytes]]]:
     return out
 
 
-def _split_key(key: str) -> tuple[str, int]:
-    seg, _, sid = key.rpartition(":")
-    return seg, int(sid)
-
-
 def rows_for_event(entry_id: str, event: dict[str, Any]) -> list[tuple[str, tuple[Any, ...]]]:
-    """The SQL statements (text, args) one lifecycle event turns into; [] for events that make no gap."""
+    """The SQL statements (text, args) one lifecycle event turns into; [] for events that make no gap.
+    ``ValueError`` for a value dhan_gaps cannot hold."""
     kind = event.get("type")
-    ts = float(event.get("ts") or 0.0)
+    if kind not in ("disconnected", "connected", "universe_change", "dropped"):
+        return []
+    ts = timestamp(event)
     out: list[tuple[str, tuple[Any, ...]]] = []
     if kind == "disconnected":
-        cause = str(event.get("cause") or "")
+        cause = text(event.get("cause"))
         code = event.get("reason_code")
-        reason = cause if code is None else f"{cause}; {code} {event.get('reason') or ''}".strip()
+        reason = cause if code is None else f"{cause}; {text(code)} {text(event.get('reason'))}".strip()
         gap_kind = "stall" if cause == "stall" else "disconnect"
-        out.append((INSERT_GAP, (f"{entry_id}", None, None, int(event.get("conn") or 0), gap_kind, ts, None,
+        out.append((INSERT_GAP, (f"{entry_id}", None, None, conn_number(event), gap_kind, ts, None,
                                  reason[:REASON_CHARS])))
     elif kind == "connected":
-        out.append((CLOSE_FEED_GAPS, (ts, int(event.get("conn") or 0), ts)))
-    elif kind == "universe_change":
-        why = str(event.get("reason") or "")[:REASON_CHARS]
-        for key in event.get("removed") or ():
-            seg, sid = _split_key(key)
-            out.append((INSERT_GAP, (f"{entry_id}:{key}", seg, sid, None, "universe_out", ts, None, why)))
-        for key in event.get("added") or ():
-            seg, sid = _split_key(key)
-            # closes an open universe_out, or (none closed) apply_event adds a universe_in marker, except for
-            # a feed's start, which re-announces its whole universe (one marker per instrument per restart)
-            sql = CLOSE_UNIVERSE_OUT_ONLY if event.get("reason") in QUIET_REASONS else CLOSE_UNIVERSE_OUT
-            out.append((sql, (ts, seg, sid, ts)))
+        out.append((CLOSE_FEED_GAPS, (ts, conn_number(event), ts)))
     elif kind == "dropped":
         out.extend(_dropped_rows(entry_id, ts, event))
+    else:
+        why = text(event.get("reason"))[:REASON_CHARS]
+        for key, seg, sid in instruments(event.get("removed")):
+            out.append((INSERT_GAP, (f"{entry_id}:{key}", seg, sid, None, "universe_out", ts, None, why)))
+        for _, seg, sid in instruments(event.get("added")):
+            # closes an open universe_out, or (none closed) apply_event adds a universe_in marker, except for
+            # a feed's start, which re-announces its whole universe (one marker per instrument per restart)
+            sql = CLOSE_UNIVERSE_OUT_ONLY if why in QUIET_REASONS else CLOSE_UNIVERSE_OUT
+            out.append((sql, (ts, seg, sid, ts)))
     return out
 
 
 def _dropped_rows(entry_id: str, ts: float, event: dict[str, Any]) -> list[tuple[str, tuple[Any, ...]]]:
-    why = str(event.get("reason") or "")
-    base = str(event.get("id") or entry_id)[:40]  # the event's own id: a copy of it sent twice is one row
+    why = text(event.get("reason"))
+    base = text(event.get("id") or entry_id)[:40]  # the event's own id: a copy of it sent twice is one row
+    listed = event.get("instruments") or {}
+    if not isinstance(listed, dict):
+        raise ValueError(f"bad instruments {show_value(listed)}")
     out: list[tuple[str, tuple[Any, ...]]] = []
-    for key, info in (event.get("instruments") or {}).items():
+    for key, info in listed.items():
         if not isinstance(info, dict) or ":" not in key:
             continue  # an instrument the feed could not name: counted in its metrics only
-        seg, sid = _split_key(key)
-        counts = ", ".join(f"{info[k]} {k}" for k in ("quotes", "depth", "ticks", "greeks") if info.get(k))
-        start = float(info.get("from") or ts)
-        end = max(start, float(info.get("to") or start))
+        seg, sid = instrument(key)
+        counts = ", ".join(f"{count_of(info, k)} {k}" for k in ("quotes", "depth", "ticks", "greeks") if info.get(k))
+        start = timestamp(info, "from") if info.get("from") is not None else ts
+        end = max(start, timestamp(info, "to") if info.get("to") is not None else start)
         out.append((INSERT_GAP, (f"{base}:{key}", seg, sid, None, "dropped", start, end,
                                  f"dropped {counts}: {why}"[:REASON_CHARS])))
     return out
@@ -186,7 +193,7 @@ async def apply_event(cur: aiomysql.Cursor, entry_id: str, event: dict[str, Any]
             if await cur.fetchone():
                 changed += int(n or 0)
                 continue
-            why = str(event.get("reason") or "")[:REASON_CHARS]
+            why = text(event.get("reason"))[:REASON_CHARS]
             n = await cur.execute(INSERT_GAP, (f"{entry_id}:{seg}:{sid}", seg, sid, None, "universe_in", ts, ts, why))
         changed += int(n or 0)
     return changed
@@ -232,15 +239,21 @@ async def all_gaps_between(
 class GapRecorder:
     """Consumer of group ``gaps`` on the events stream; see the module docstring. ``run`` until stopped."""
 
-    def __init__(self, client: aioredis.Redis, pool: aiomysql.Pool, keys: Keys, consumer: str) -> None:
+    def __init__(
+        self, client: aioredis.Redis, pool: aiomysql.Pool, keys: Keys, consumer: str, *,
+        deadletter_maxlen: int = 100_000, payload_max: int = 65_536,
+    ) -> None:  # fmt: skip
         self.client = client
         self.pool = pool
         self.keys = keys
         self.consumer = consumer
+        self.deadletter_maxlen = deadletter_maxlen
+        self.payload_max = payload_max
         self.log = get_logger("gaps")
         self.events_seen = 0
         self.rows_changed = 0
         self.failures = 0
+        self.dead_letters = 0
 
     async def ensure_group(self) -> None:
         try:
@@ -282,14 +295,14 @@ class GapRecorder:
         """A ``connected`` whose connection's previous lifecycle event was also ``connected``: the feed ended
         without a ``disconnected`` (SIGKILL, crash). The gap runs from the last entry the feed published
         before this event (stream ids are Redis milliseconds) to this event."""
-        conn_no = int(event.get("conn") or 0)
+        conn_no = conn_number(event)
         previous: bytes | None = None
         for pid, fields in await self.client.xrevrange(self.keys.events, max=b"(" + eid, count=LOOKBACK_EVENTS):
             try:
                 ev = orjson.loads(fields.get(b"d", b"{}"))
-            except orjson.JSONDecodeError:
-                continue
-            if not isinstance(ev, dict) or int(ev.get("conn") or 0) != conn_no:
+                if not isinstance(ev, dict) or conn_number(ev) != conn_no:
+                    continue
+            except (orjson.JSONDecodeError, ValueError):  # a bad event before this one says nothing of it
                 continue
             if ev.get("type") == "disconnected":
                 return
@@ -299,7 +312,7 @@ class GapRecorder:
         if previous is None:
             return
         last_ms = int(previous.split(b"-")[0])
-        ts = float(event.get("ts") or 0.0)
+        ts = timestamp(event)
         # bounded by this connection's own time: the new session may publish before its event is flushed
         bound = f"({int(ts * 1000)}-0"
         for kind in ("quotes", "ticks", "depth"):
@@ -311,37 +324,74 @@ class GapRecorder:
                                        "feed ended without a disconnect (killed or crashed)"))
 
     async def _apply(self, entries: list[tuple[bytes, dict[bytes, bytes]]]) -> None:
-        ids = [eid for eid, _ in entries]
+        """One transaction for the entries, then dead letters and the acks in one MULTI."""
+        failed: list[tuple[bytes, bytes | None, str]] = []
         async with self.pool.acquire() as conn:
             try:
                 async with conn.cursor() as cur:
                     for eid, fields in entries:
-                        raw = fields.get(b"d")
-                        if raw is None:
-                            continue
-                        try:
-                            event = orjson.loads(raw)
-                        except orjson.JSONDecodeError:
-                            self.log.warning("gaps_bad_event", entry=eid.decode())
-                            continue
-                        try:
-                            if isinstance(event, dict):
-                                if event.get("type") == "connected":
-                                    await self._crash_gap(cur, eid, event)
-                                self.rows_changed += await apply_event(cur, eid.decode(), event)
-                        except (TypeError, ValueError) as exc:  # a malformed event is skipped, never retried
-                            self.log.warning("gaps_bad_event", entry=eid.decode(), error=clip(exc))
+                        reason = await self._apply_one(cur, eid, fields.get(b"d"))
+                        if reason is not None:
+                            failed.append((eid, fields.get(b"d"), reason))
                 await conn.commit()
             except BaseException:
                 await conn.rollback()
                 raise
-        await self.client.xack(self.keys.events, GAPS_GROUP, *ids)
+        now = time.time()
+        pipe = self.client.pipeline(transaction=True)
+        for eid, raw, reason in failed:
+            letter = dead_letter_fields(
+                stream=self.keys.events, entry_id=eid.decode(), reason=reason, consumer=self.consumer,
+                group=GAPS_GROUP, payload=raw, payload_max=self.payload_max, now=now,
+            )  # fmt: skip
+            pipe.xadd(self.keys.deadletter, letter, maxlen=self.deadletter_maxlen, approximate=True)
+        pipe.xack(self.keys.events, GAPS_GROUP, *[eid for eid, _ in entries])
+        await pipe.execute()
         self.events_seen += len(entries)
+        self.dead_letters += len(failed)
+        for eid, _, reason in failed[:5]:
+            self.log.warning("gaps_event_dead_lettered", entry=eid.decode(), reason=reason)
+
+    async def _apply_one(self, cur: aiomysql.Cursor, eid: bytes, raw: bytes | None) -> str | None:
+        """Apply one entry's event in a savepoint of its own; the one-line reason when it cannot be used."""
+        try:
+            if raw is None:
+                raise ValueError("entry has no 'd' field")
+            if len(raw) > EVENT_MAX_BYTES:
+                raise ValueError(f"entry of {len(raw):,} bytes is over the {EVENT_MAX_BYTES:,}-byte cap")
+            event = orjson.loads(raw)
+            if not isinstance(event, dict):
+                raise ValueError("event is not an object")
+            if not rows_for_event(eid.decode(), event):  # also checks every value
+                return None
+        except ValueError as exc:  # orjson.JSONDecodeError is one
+            return clip(f"{type(exc).__name__}: {exc}", 300)
+        await cur.execute("SAVEPOINT gap_event")
+        try:
+            if event.get("type") == "connected":
+                await self._crash_gap(cur, eid, event)
+            self.rows_changed += await apply_event(cur, eid.decode(), event)
+            return None
+        except pymysql.err.MySQLError as exc:
+            if not (exc.args and exc.args[0] in ROW_ERROR_CODES):
+                raise  # the server's condition, not this event's: the batch is retried
+            await cur.execute("ROLLBACK TO SAVEPOINT gap_event")
+            return f"rejected by MySQL: {exc.args[0]} {clip(exc.args[-1])}"
+        except (RedisError, OSError):
+            raise
+        except Exception as exc:  # a failure of ours on one event: dead-lettered with its trace, not retried
+            self.log.error("gaps_event_failed", entry=eid.decode(), error=clip(f"{type(exc).__name__}: {exc}", 300),
+                           exc_info=exc)  # fmt: skip
+            await cur.execute("ROLLBACK TO SAVEPOINT gap_event")
+            return f"internal error: {type(exc).__name__}"
 
 
-async def run_gap_recorder(settings: Settings, consumer: str, stopping: asyncio.Event) -> None:
+async def run_gap_recorder(
+    settings: Settings, consumer: str, stopping: asyncio.Event, *, started: Callable[[GapRecorder], None] | None = None
+) -> None:
     """The writer's hook: a Redis client and a one-connection pool of its own, a :class:`GapRecorder`
-    until ``stopping`` (its own client: the writer sets raw reply callbacks on its)."""
+    until ``stopping`` (its own client: the writer sets raw reply callbacks on its). ``started`` receives the
+    recorder (the writer reports its counters)."""
     from shared.bus import connect_redis
     from shared.db import create_pool
     from shared.errors import MySQLUnavailable, SchemaMismatch
@@ -361,7 +411,12 @@ async def run_gap_recorder(settings: Settings, consumer: str, stopping: asyncio.
         return
     client = await connect_redis(settings, check=False)
     try:
-        await GapRecorder(client, pool, Keys(settings.key_prefix), consumer).run(stopping)
+        recorder = GapRecorder(client, pool, Keys(settings.key_prefix), consumer,
+                               deadletter_maxlen=settings.writer_deadletter_maxlen,
+                               payload_max=settings.writer_entry_max_bytes)  # fmt: skip
+        if started is not None:
+            started(recorder)
+        await recorder.run(stopping)
     finally:
         await client.aclose()
         pool.close()

@@ -38,7 +38,7 @@ class Keys:
     # channels and capped streams for operations
     @property
     def alerts(self) -> str:
-        """Channel of alert events (monitor) and the capped stream of their history (field ``d``, orjson)."""
+        """Channel of alert events (any service, shared/alerts.py) and the capped stream of their history."""
         return f"{self.prefix}alerts"
 
     @property

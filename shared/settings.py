@@ -200,7 +200,17 @@ class Settings(BaseSettings):
     writer_partition_months_ahead: int = Field(
         12, ge=1, le=60, description="monthly dhan_ticks partitions kept ahead of today"
     )
+    writer_partition_lock_timeout_s: int = Field(
+        30, ge=0, le=3600,
+        description="longest wait for the partition maintenance lock (held by dhan db init or another writer); "
+                    "then retried with backoff and alerted",
+    )  # fmt: skip
     writer_deadletter_maxlen: int = Field(100_000, ge=100, description="MAXLEN ~ of the dead-letter stream")
+    writer_entry_max_bytes: int = Field(
+        65_536, ge=1024,
+        description="largest stream entry (its d field) the writer and greeks parse; larger ones, and the "
+                    "payload of any dead letter, keep their first this-many bytes (events are under 1 KB)",
+    )  # fmt: skip
 
     # --- logging ---
     log_level: Literal["debug", "info", "warning", "error"] = Field("info", description="log level")

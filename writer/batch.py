@@ -1,11 +1,11 @@
 """Stream entries -> rows, pure: decode, validate, collapse and aggregate one batch (no I/O).
 
 Rows are rendered here as SQL value tuples (ASCII text) because this is the writer's hot path: one format
-per row with type-strict specs is about 40 % cheaper than the driver's generic escaping, and validates as
-it goes. Every value is either a strict numeric format (``:d`` accepts ints only, ``:.4f`` numbers only,
-non-finite rejected), NULL, or a quoted literal from a validated cache (segments, sides, dates): no text
-from an event reaches SQL unchecked. An event that fails is a :class:`Poison` with the reason; the rest of
-the batch goes on.
+per row is about 40 % cheaper than the driver's generic escaping, and validates as it goes. Every value is
+checked for its exact type and its column's range before it is used (:mod:`writer.values`), then rendered
+as a number, NULL, or a quoted literal from a validated cache (segments, sides, dates): no text from an
+event reaches SQL unchecked. An entry that fails, for whatever reason, is a :class:`Poison` with a one-line
+reason; the rest of the batch goes on.
 
 Per batch: quotes, depth and greeks collapse to the newest per instrument (the order of the forward-only
 upserts in ``sql.py``); ticks are deduplicated on their natural key (instrument, trade day, cum volume)
@@ -26,15 +26,39 @@ from typing import Any
 import orjson
 
 from shared.events import EVENT_VERSION
+from writer.values import (
+    NUMBER,
+    RECV_TS_MAX,
+    STRIKE_MAX,
+    TRADE_PRICE_MAX,
+    TRADE_QTY_MAX,
+    U32,
+    U64,
+    bad,
+    dbl,
+    nprice,
+    nu32,
+    nu64,
+    show,
+    ts6,
+    u32,
+)
+from writer.values import price as render_price
 
-__all__ = ["Batch", "BatchBuilder", "Entry", "Poison", "TickItem", "TickKey", "fold_summary"]
+__all__ = ["ENTRY_MAX_BYTES", "Batch", "BatchBuilder", "Entry", "Poison", "TickItem", "TickKey", "fold_summary"]
 
-_SEG_RE = re.compile(r"^[A-Z][A-Z0-9_]{0,15}$")
-_WORD_RE = re.compile(r"^[A-Za-z0-9_.:-]{0,16}$")
-_SIDES = {"B": "'B'", "S": "'S'", "": "''", None: "''"}
-_OPTION_TYPES = {"CE": "'CE'", "PE": "'PE'", None: "NULL"}
-_MAX_U32 = 0xFFFFFFFF
-_CACHE_MAX = 200_000
+# used with fullmatch: ``$`` also matches before a trailing newline, and "NSE_FNO\n" is not a segment
+_SEG_RE = re.compile(r"[A-Z][A-Z0-9_]{0,15}")
+_WORD_RE = re.compile(r"[A-Za-z0-9_.:-]{0,16}")
+_SIDES = {"B": "'B'", "S": "'S'", "": "''"}
+_OPTION_TYPES = {"CE": "'CE'", "PE": "'PE'"}
+_EXPIRY_YEARS = (1970, 9999)
+# Memo caches hold validated values only; each is cleared when full, so hostile variety costs recomputation,
+# never memory. Legitimately there are a handful of segments, words and expiries, and at most 52,200
+# distinct exchange seconds a day (MCX, 09:00-23:30).
+_LITERALS_MAX = 1024
+_TIMES_MAX = 65_536
+ENTRY_MAX_BYTES = 65_536  # default cap on an entry's payload (events are under 1 KB); see writer_entry_max_bytes
 _EMPTY_LEVEL = "NULL,NULL,NULL"
 _EVENT_ERRORS = (orjson.JSONDecodeError, KeyError, TypeError, ValueError, OverflowError)
 
@@ -50,8 +74,11 @@ class Entry:
 
 @dataclass(slots=True)
 class Poison:
+    """An entry that cannot become a row, and why (one line). ``error`` is set for a failure of ours (a bug)."""
+
     entry: Entry
     reason: str
+    error: BaseException | None = None
 
 
 TickKey = tuple[str, int, str, int]  # (segment literal, security id, trade-date literal, cum volume)
@@ -77,76 +104,60 @@ class Batch:
         return len(self.ticks) + len(self.summary) + len(self.quotes) + len(self.depth) + len(self.greeks)
 
 
-def _n(x: Any) -> str:
-    """Nullable unsigned/signed integer."""
-    return "NULL" if x is None else f"{x:d}"
-
-
-def _p(x: Any) -> str:
-    """Price, four decimals; numbers only, finite only."""
-    s = f"{x:.4f}"
-    if s[-1] in "nf":  # 'nan', 'inf', '-inf'
-        raise ValueError(f"non-finite price {x!r}")
-    return s
-
-
-def _np(x: Any) -> str:
-    return "NULL" if x is None else _p(x)
-
-
-def _ts6(x: Any) -> str:
-    s = f"{x:.6f}"
-    if s[-1] in "nf":
-        raise ValueError(f"non-finite recv_ts {x!r}")
-    return s
-
-
-def _dbl(x: Any) -> str:
-    """DOUBLE (greeks): unknown or non-finite is NULL."""
-    if x is None:
-        return "NULL"
-    s = repr(float(x))
-    return "NULL" if s[-1] in "nf" else s
-
-
 class BatchBuilder:
-    """Turns entries into a :class:`Batch`. Holds only memo caches of pure conversions (bounded)."""
+    """Turns entries into a :class:`Batch`. Holds only memo caches of pure conversions (bounded).
 
-    def __init__(self) -> None:
-        self._segs: dict[Any, str] = {}
-        self._words: dict[Any, str] = {}
-        self._times: dict[Any, tuple[str, str]] = {}
-        self._dates: dict[Any, str] = {}
+    Every value of an event is checked for its type and its column's range before it is used; an entry
+    whose payload exceeds ``entry_max_bytes`` is not parsed at all.
+    """
+
+    def __init__(self, *, entry_max_bytes: int = ENTRY_MAX_BYTES) -> None:
+        self.entry_max_bytes = entry_max_bytes
+        self._segs: dict[str, str] = {}
+        self._words: dict[str | int, str] = {}
+        self._times: dict[int, tuple[str, str]] = {}
+        self._dates: dict[str, str] = {}
 
     # --- validated literals (cached: a handful of distinct values per batch) ---
     def _seg(self, value: Any) -> str:
+        if type(value) is not str:
+            raise bad("exchange segment", value)
         lit = self._segs.get(value)
         if lit is None:
-            if not isinstance(value, str) or not _SEG_RE.match(value):
-                raise ValueError(f"bad exchange segment {value!r}")
+            if not _SEG_RE.fullmatch(value):
+                raise ValueError(f"bad exchange segment {show(value)}")
+            if len(self._segs) >= _LITERALS_MAX:
+                self._segs.clear()
             lit = self._segs[value] = f"'{value}'"
         return lit
 
     def _word(self, value: Any) -> str:
+        if value is None:
+            return "''"
+        kind = type(value)
+        if kind is int:
+            if not 0 <= value < 256:  # the feed's ``src`` is Dhan's response code
+                raise ValueError(f"bad text value {value}")
+        elif kind is not str:
+            raise bad("text value", value)
         lit = self._words.get(value)
         if lit is None:
-            if value is None:
-                return "''"
-            if type(value) is int and 0 <= value < 256:  # the feed's ``src`` is Dhan's response code
-                lit = self._words[value] = f"'{value}'"
-                return lit
-            if not isinstance(value, str) or not _WORD_RE.match(value):
-                raise ValueError(f"bad text value {value!r}")
+            if kind is str and not _WORD_RE.fullmatch(value):
+                raise ValueError(f"bad text value {show(value)}")
+            if len(self._words) >= _LITERALS_MAX:
+                self._words.clear()
             lit = self._words[value] = f"'{value}'"
         return lit
 
     def _time(self, exchange_ts: Any) -> tuple[str, str]:
         """``(trade date, exchange_time_ist)`` literals of Dhan's epoch (IST wall time counted as UTC)."""
+        if type(exchange_ts) is not int:
+            raise bad("exchange_ts", exchange_ts)
         lits = self._times.get(exchange_ts)
         if lits is None:
-            if type(exchange_ts) is not int or not 0 < exchange_ts <= _MAX_U32:
-                raise ValueError(f"bad exchange_ts {exchange_ts!r}")
-            if len(self._times) >= _CACHE_MAX:
+            if not 0 < exchange_ts <= U32:
+                raise ValueError(f"bad exchange_ts {exchange_ts}")
+            if len(self._times) >= _TIMES_MAX:
                 self._times.clear()
             t = time.gmtime(exchange_ts)
             day = f"{t.tm_year:04d}-{t.tm_mon:02d}-{t.tm_mday:02d}"
@@ -157,20 +168,28 @@ class BatchBuilder:
         return lits
 
     def _ntime(self, exchange_ts: Any) -> tuple[str, str]:
-        return ("NULL", "NULL") if not exchange_ts else self._time(exchange_ts)
+        return ("NULL", "NULL") if exchange_ts is None or exchange_ts == 0 else self._time(exchange_ts)
 
     def _date(self, value: Any) -> str:
+        if value is None:
+            return "NULL"
+        if type(value) is not str:
+            raise bad("expiry", value)
         lit = self._dates.get(value)
         if lit is None:
-            if value is None:
-                return "NULL"
-            if not isinstance(value, str):
-                raise ValueError(f"bad expiry {value!r}")
-            lit = self._dates[value] = f"'{date.fromisoformat(value).isoformat()}'"
+            if len(value) > 10:  # YYYY-MM-DD
+                raise ValueError(f"bad expiry {show(value)}")
+            day = date.fromisoformat(value)
+            if not _EXPIRY_YEARS[0] <= day.year <= _EXPIRY_YEARS[1]:
+                raise ValueError(f"bad expiry {value}")
+            if len(self._dates) >= _LITERALS_MAX:
+                self._dates.clear()
+            lit = self._dates[value] = f"'{day.isoformat()}'"
         return lit
 
     # --- the batch ---
     def build(self, entries: Iterable[Entry]) -> Batch:
+        """Rows of ``entries``; any entry that cannot become a row is in ``poison`` (never an exception)."""
         entries = list(entries)
         batch = Batch(entries)
         ticks: dict[TickKey, tuple[int, int, int, Any, str]] = {}
@@ -181,15 +200,19 @@ class BatchBuilder:
             "depth": {},
             "greeks": {},
         }
+        cap = self.entry_max_bytes
         for entry in entries:
             try:
-                if entry.payload is None:
+                payload = entry.payload
+                if payload is None:
                     raise ValueError("entry has no 'd' field")
-                ev = orjson.loads(entry.payload)
+                if len(payload) > cap:  # not even parsed: the dead letter keeps its start
+                    raise ValueError(f"entry of {len(payload):,} bytes is over the {cap:,}-byte cap")
+                ev = orjson.loads(payload)
                 if type(ev) is not dict:
                     raise ValueError("event is not an object")
                 if ev.get("v") != EVENT_VERSION:
-                    raise ValueError(f"unsupported event version {ev.get('v')!r}")
+                    raise ValueError(f"unsupported event version {show(ev.get('v'))}")
                 kind = entry.kind
                 if kind == "ticks":
                     self._tick(ev, ticks)
@@ -200,9 +223,9 @@ class BatchBuilder:
                     if prev is None or order >= prev[0]:
                         rows[key] = (order, ev, entry)
                 else:
-                    raise ValueError(f"unknown stream kind {kind!r}")
-            except _EVENT_ERRORS as exc:
-                batch.poison.append(Poison(entry, _reason(exc)))
+                    raise ValueError(f"unknown stream kind {show(kind)}")
+            except Exception as exc:  # one entry's failure, whatever it is, is that entry's: never the writer's
+                batch.poison.append(_poison(entry, exc))
         if ticks:
             self._fold_ticks(ticks, batch)
         for kind, render, out in (
@@ -215,36 +238,53 @@ class BatchBuilder:
                 _, ev, entry = rows[key]
                 try:
                     out.append(render(ev, key))
-                except _EVENT_ERRORS as exc:
-                    batch.poison.append(Poison(entry, _reason(exc)))
+                except Exception as exc:  # as above
+                    batch.poison.append(_poison(entry, exc))
         return batch
 
     def _order(self, ev: dict[str, Any], kind: str) -> tuple[tuple[str, int], tuple[Any, ...]]:
-        """Instrument key and forward order of a latest-state event (the upsert guards' order)."""
-        sid = ev["sid"]
-        ets = ev.get("exchange_ts")
-        recv = ev["recv_ts"]
-        if type(sid) is not int or not (ets is None or type(ets) is int) or type(recv) not in (float, int):
-            raise TypeError("sid/exchange_ts must be integers, recv_ts a number")
+        """Instrument key and forward order of a latest-state event (the upsert guards' order).
+
+        Every part of the order is range-checked here: an out-of-range value must not win the collapse
+        over valid events of the same instrument and then be rejected, taking them with it.
+        """
+        seg = self._seg(ev["seg"])
+        sid, ets, recv = ev["sid"], ev.get("exchange_ts"), ev["recv_ts"]
+        if type(sid) is not int or not 0 <= sid <= U32:
+            raise bad("sid", sid)
+        if ets is not None and (type(ets) is not int or not 0 <= ets <= U32):
+            raise bad("exchange_ts", ets)
+        if type(recv) not in NUMBER or not 0 < recv < RECV_TS_MAX:
+            raise bad("recv_ts", recv)
         if kind == "quotes":
             volume = ev.get("volume")
-            if not (volume is None or type(volume) is int):
-                raise TypeError("volume must be an integer")
-            return (self._seg(ev["seg"]), sid), (ets or 0, volume or 0, recv)
-        return (self._seg(ev["seg"]), sid), (ets or 0, recv)
+            if volume is not None and (type(volume) is not int or not 0 <= volume <= U64):
+                raise bad("volume", volume)
+            return (seg, sid), (ets or 0, volume or 0, recv)
+        return (seg, sid), (ets or 0, recv)
 
     def _tick(self, ev: dict[str, Any], out: dict[TickKey, tuple[int, int, int, Any, str]]) -> None:
         seg = self._seg(ev["seg"])
-        sid = ev["sid"]
-        ets = ev["exchange_ts"]
+        sid, ets, cum, qty, ltp = ev["sid"], ev["exchange_ts"], ev["volume"], ev["qty"], ev["ltp"]
+        if type(sid) is not int or not 0 <= sid <= U32:
+            raise bad("sid", sid)
         day, ist = self._time(ets)
-        cum = ev["volume"]
-        px4 = round(ev["ltp"] * 10000)  # TypeError for non-numbers, ValueError/OverflowError non-finite
-        qty = ev["qty"]
+        if type(cum) is not int or not 0 <= cum <= U64:
+            raise bad("volume", cum)
+        if type(qty) is not int or not 0 <= qty <= TRADE_QTY_MAX:
+            raise bad("qty", qty)
+        if type(ltp) not in NUMBER or not -TRADE_PRICE_MAX <= ltp <= TRADE_PRICE_MAX:
+            raise bad("trade price", ltp)
+        px4 = round(ltp * 10000)
         oi = ev.get("oi")
+        side = ev.get("side")
+        side_lit = "''" if side is None else _SIDES.get(side) if type(side) is str else None
+        if side_lit is None:
+            raise ValueError(f"bad side {show(side)}")
         row = (
-            f"({seg},{sid:d},{day},{cum:d},{px4 / 10000:.4f},{qty:d},{_n(ev.get('ltq'))},{ets:d},{ist},"
-            f"{_ts6(ev['recv_ts'])},{_n(oi)},{_SIDES[ev.get('side')]},{_np(ev.get('bid'))},{_np(ev.get('ask'))})"
+            f"({seg},{sid:d},{day},{cum:d},{px4 / 10000:.4f},{qty:d},{nu32(ev.get('ltq'), 'ltq')},{ets:d},{ist},"
+            f"{ts6(ev['recv_ts'])},{nu64(oi, 'oi')},{side_lit},{nprice(ev.get('bid'), 'bid')},"
+            f"{nprice(ev.get('ask'), 'ask')})"
         )
         key = (seg, sid, day, cum)
         if key not in out:  # the first delivery of a natural key wins, as in the table
@@ -259,42 +299,53 @@ class BatchBuilder:
     def _quote(self, ev: dict[str, Any], key: tuple[str, int]) -> str:
         seg, sid = key
         ets = ev.get("exchange_ts")
-        volume = ev.get("volume")
-        recv = ev["recv_ts"]
-        ist = self._ntime(ets)[1]
         g = ev.get
         row = (
-            f"({seg},{sid:d},{_np(g('ltp'))},{_n(g('ltq'))},{_n(ets)},{ist},{_np(g('atp'))},{_n(volume)},"
-            f"{_n(g('tsq'))},{_n(g('tbq'))},{_n(g('oi'))},{_n(g('oi_high'))},{_n(g('oi_low'))},{_np(g('open'))},"
-            f"{_np(g('close'))},{_np(g('high'))},{_np(g('low'))},{_np(g('prev_close'))},{_n(g('prev_oi'))},"
-            f"{_np(g('bid'))},{_np(g('ask'))},{_ts6(recv)},{self._word(g('src'))})"
+            f"({seg},{sid:d},{nprice(g('ltp'), 'ltp')},{nu32(g('ltq'), 'ltq')},{nu32(ets, 'exchange_ts')},"
+            f"{self._ntime(ets)[1]},{nprice(g('atp'), 'atp')},{nu64(g('volume'), 'volume')},{nu64(g('tsq'), 'tsq')},"
+            f"{nu64(g('tbq'), 'tbq')},{nu64(g('oi'), 'oi')},{nu64(g('oi_high'), 'oi_high')},"
+            f"{nu64(g('oi_low'), 'oi_low')},{nprice(g('open'), 'open')},{nprice(g('close'), 'close')},"
+            f"{nprice(g('high'), 'high')},{nprice(g('low'), 'low')},{nprice(g('prev_close'), 'prev_close')},"
+            f"{nu64(g('prev_oi'), 'prev_oi')},{nprice(g('bid'), 'bid')},{nprice(g('ask'), 'ask')},{ts6(ev['recv_ts'])},"
+            f"{self._word(g('src'))})"
         )
         return row
 
     def _depth(self, ev: dict[str, Any], key: tuple[str, int]) -> str:
         seg, sid = key
         ets = ev.get("exchange_ts")
-        recv = ev["recv_ts"]
-        parts = [f"({seg},{sid:d},{_n(ets)},{self._ntime(ets)[1]},{_ts6(recv)}"]
-        for side in (ev["bids"], ev["asks"]):
-            if len(side) > 5:
-                raise ValueError("more than 5 depth levels")
-            for price, qty, orders in side:
-                parts.append(f"{_p(price)},{qty:d},{orders:d}")
+        parts = [f"({seg},{sid:d},{nu32(ets, 'exchange_ts')},{self._ntime(ets)[1]},{ts6(ev['recv_ts'])}"]
+        for name in ("bids", "asks"):
+            side = ev[name]
+            if type(side) is not list or len(side) > 5:
+                raise ValueError(f"{name} must be a list of at most 5 levels")
+            for level in side:
+                if type(level) is not list or len(level) != 3:
+                    raise ValueError(f"a depth level must be [price, qty, orders], not {show(level)}")
+                level_price, qty, orders = level
+                parts.append(f"{render_price(level_price)},{u32(qty, 'depth qty'):d},{u32(orders, 'depth orders'):d}")
             parts.extend([_EMPTY_LEVEL] * (5 - len(side)))
         return ",".join(parts) + ")"
 
     def _greeks(self, ev: dict[str, Any], key: tuple[str, int]) -> str:
         seg, sid = key
         ets = ev.get("exchange_ts")
-        recv = ev["recv_ts"]
         useg = ev.get("underlying_seg")
         g = ev.get
+        strike = g("strike")
+        if strike is not None and (type(strike) not in NUMBER or not -STRIKE_MAX < strike < STRIKE_MAX):
+            raise bad("strike", strike)
+        option_type = g("option_type")
+        opt = "NULL" if option_type is None else _OPTION_TYPES.get(option_type) if type(option_type) is str else None
+        if opt is None:
+            raise ValueError(f"bad option_type {show(option_type)}")
         row = (
-            f"({seg},{sid:d},{'NULL' if useg is None else self._seg(useg)},{_n(g('underlying_sid'))},"
-            f"{_np(g('strike'))},{_OPTION_TYPES[g('option_type')]},{self._date(g('expiry'))},{_np(g('price'))},"
-            f"{_np(g('underlying_price'))},{_dbl(g('iv'))},{_dbl(g('delta'))},{_dbl(g('gamma'))},"
-            f"{_dbl(g('vega'))},{_dbl(g('theta'))},{_dbl(g('rho'))},{_n(ets)},{self._ntime(ets)[1]},{_ts6(recv)})"
+            f"({seg},{sid:d},{'NULL' if useg is None else self._seg(useg)},"
+            f"{nu32(g('underlying_sid'), 'underlying_sid')},{nprice(strike, 'strike')},{opt},{self._date(g('expiry'))},"
+            f"{nprice(g('price'), 'price')},{nprice(g('underlying_price'), 'underlying_price')},{dbl(g('iv'), 'iv')},"
+            f"{dbl(g('delta'), 'delta')},{dbl(g('gamma'), 'gamma')},{dbl(g('vega'), 'vega')},"
+            f"{dbl(g('theta'), 'theta')},{dbl(g('rho'), 'rho')},{nu32(ets, 'exchange_ts')},{self._ntime(ets)[1]},"
+            f"{ts6(ev['recv_ts'])})"
         )
         return row
 
@@ -321,17 +372,22 @@ def fold_summary(items: list[TickItem]) -> tuple[list[str], list[tuple[str, int,
     rows = []
     for (seg, sid, day), a in acc.items():
         turnover = _fixed4(a[10])
+        oi = "NULL" if a[6] is None else f"{a[6]:d}"
         rows.append(
             f"({seg},{sid:d},{day},{a[1] / 10000:.4f},{a[7] / 10000:.4f},{a[8] / 10000:.4f},"
-            f"{a[4] / 10000:.4f},{a[9]:d},{turnover},ROUND({turnover}/NULLIF({a[9]:d},0),4),{_n(a[6])},"
+            f"{a[4] / 10000:.4f},{a[9]:d},{turnover},ROUND({turnover}/NULLIF({a[9]:d},0),4),{oi},"
             f"{a[11]:d},{a[0]:d},{a[3]:d},{a[2]:d},{a[5]:d},UTC_TIMESTAMP(6))"
         )
     return rows, list(acc)
 
 
-def _reason(exc: BaseException) -> str:
-    text = f"missing field {exc}" if isinstance(exc, KeyError) else f"{type(exc).__name__}: {exc}"
-    return text[:300]
+def _poison(entry: Entry, exc: Exception) -> Poison:
+    """The one-line reason of a failed entry; an exception the checks above do not raise is kept as a bug."""
+    if isinstance(exc, KeyError):
+        return Poison(entry, f"missing field {show(exc.args[0] if exc.args else None)}")
+    text = str(exc).splitlines()[0] if str(exc) else ""
+    reason = f"{type(exc).__name__}: {text}"[:300]
+    return Poison(entry, reason, None if isinstance(exc, _EVENT_ERRORS) else exc)
 
 
 def _fixed4(value: int) -> str:

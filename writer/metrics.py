@@ -26,6 +26,8 @@ class WriterMetrics:
         self.summary_recomputes = 0
         self.summary_partials = 0
         self.dead_letters = 0
+        self.internal_errors = 0  # entries dead-lettered by an unexpected exception (a bug, logged with its trace)
+        self.partition_failures = 0
         self.failures = 0
         self.trimmed_lost = 0
         self._failure_times: collections.deque[float] = collections.deque()
@@ -87,6 +89,8 @@ class WriterMetrics:
             "summary_partials_total": self.summary_partials,
             "summary_recomputes_total": self.summary_recomputes,
             "dead_letters": self.dead_letters,
+            "internal_errors_total": self.internal_errors,
+            "partition_failures_total": self.partition_failures,
             "failures_total": self.failures,
             "failures_per_min": self.failures_per_min(),
             "trimmed_unwritten_total": self.trimmed_lost,

@@ -19,10 +19,10 @@ import time
 from dataclasses import dataclass
 from typing import Any
 
-import orjson
 import redis.asyncio as aioredis
 from redis.exceptions import ResponseError
 
+from shared.deadletter import dead_letter_fields
 from shared.events import EVENT_FIELD
 from shared.keys import STREAM_KINDS, Keys
 from writer.batch import Entry, Poison
@@ -217,26 +217,18 @@ class StreamReader:
             pipe.xack(self.streams[kind], self.group, *ids)
         await pipe.execute()
 
-    async def dead_letter(self, poison: list[Poison], *, maxlen: int) -> None:
-        """Move entries to the dead-letter stream (reason, origin, payload) and ack them, atomically."""
+    async def dead_letter(self, poison: list[Poison], *, maxlen: int, payload_max: int) -> None:
+        """Move entries to the dead-letter stream (:mod:`shared.deadletter`) and ack them, atomically."""
         if not poison:
             return
         now = time.time()
         pipe = self.client.pipeline(transaction=True)
         for p in poison:
-            meta = {
-                "stream": self.streams[p.entry.kind],
-                "id": p.entry.entry_id.decode(),
-                "reason": p.reason,
-                "consumer": self.consumer,
-                "ts": round(now, 3),
-            }
-            pipe.xadd(
-                self.keys.deadletter,
-                {"d": orjson.dumps(meta), "payload": p.entry.payload or b""},
-                maxlen=maxlen,
-                approximate=True,
-            )
+            fields = dead_letter_fields(
+                stream=self.streams[p.entry.kind], entry_id=p.entry.entry_id.decode(), reason=p.reason,
+                consumer=self.consumer, group=self.group, payload=p.entry.payload, payload_max=payload_max, now=now,
+            )  # fmt: skip
+            pipe.xadd(self.keys.deadletter, fields, maxlen=maxlen, approximate=True)
         for p in poison:
             pipe.xack(self.streams[p.entry.kind], self.group, p.entry.entry_id)
         await pipe.execute()

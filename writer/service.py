@@ -30,29 +30,30 @@ import socket
 import time
 from typing import Any
 
-import orjson
 import redis.asyncio as aioredis
 from redis.exceptions import RedisError
 
+from shared.alerts import publish_alerts, resolved_alert
 from shared.backoff import backoff_s
 from shared.bus import connect_redis
 from shared.clock import Clock, ist_now, system_clock
-from shared.gaps import run_gap_recorder
+from shared.gaps import GapRecorder, run_gap_recorder
 from shared.keys import STREAM_KINDS
 from shared.service import Service
 from shared.settings import Settings
+from writer.alerts import RULE_TRIMMED, partition_alert, trimmed_alert
 from writer.batch import BatchBuilder, Entry, Poison
 from writer.metrics import WriterMetrics
 from writer.reader import StreamReader
-from writer.sink import MySQLSink, RowError, TransientError, WriteResult
+from writer.sink import MySQLSink, PartitionError, RowError, TransientError, WriteResult
 
 __all__ = ["WriterService"]
 
-ALERT_RULE_TRIMMED = "stream_trimmed_unwritten"
-ALERTS_MAXLEN = 10_000
 IDLE_BLOCK_MS = 250  # longest blocking read with nothing in hand: bounds stop latency
 BATCH_POLL_S = 0.002  # with a batch open: pause between non-blocking reads that found nothing
 PARTITION_CHECK_S = 6 * 3600.0
+PARTITION_RETRY_BASE_S = 1.0  # a failed maintenance is retried after 1, 2, 4 ... s, at most every 5 min
+PARTITION_RETRY_CAP_S = 300.0
 _Item = tuple[int, list[Entry], bool]  # token, entries, write one per transaction
 
 
@@ -76,7 +77,7 @@ class WriterService(Service):
         self.drain = drain
         self.consumer = consumer or settings.writer_consumer or f"{socket.gethostname()}-{os.getpid()}"
         self.sink = MySQLSink(settings)
-        self.builder = BatchBuilder()
+        self.builder = BatchBuilder(entry_max_bytes=settings.writer_entry_max_bytes)
         self.stats = WriterMetrics()
         self.reader: StreamReader | None = None
         self._client: aioredis.Redis | None = None
@@ -91,7 +92,9 @@ class WriterService(Service):
         self._incident_since: float | None = None
         self._incident_failures = 0
         self._next_reclaim = 0.0
+        self._partition_firing: dict[str, Any] | None = None  # the partition alert while it fires
         self.lease_renewals = 0
+        self.gap_recorder: GapRecorder | None = None
 
     # --- lifecycle ---
     async def setup(self) -> None:
@@ -101,6 +104,9 @@ class WriterService(Service):
         self._client = await connect_redis(self.settings)
         self.reader = StreamReader(self._client, self.keys, self.consumer)
         await self.reader.ensure_groups()
+
+    def _gaps_started(self, recorder: GapRecorder) -> None:
+        self.gap_recorder = recorder
 
     def health_problem(self) -> str | None:
         if self._incident_since is not None:
@@ -121,6 +127,9 @@ class WriterService(Service):
         out["inflight_batches"] = self._outstanding
         out["held_entries"] = self._held_count()
         out["lease_renewals_total"] = self.lease_renewals
+        if self.gap_recorder is not None:
+            out["gaps_dead_letters"] = self.gap_recorder.dead_letters
+            out["gaps_failures_total"] = self.gap_recorder.failures
         for kind in STREAM_KINDS:
             out[f"lag_{kind}"] = self._lag[kind]
             out[f"pending_{kind}"] = self._pending[kind]
@@ -134,7 +143,7 @@ class WriterService(Service):
         self.spawn(self._lease_routine(), "lease")
         self.spawn(self._partition_routine(), "partitions")
         # gap ledger (shared/gaps.py): its own consumer group "gaps" on the feed's events stream
-        self.spawn(run_gap_recorder(self.settings, self.consumer, self.stopping), "gaps")
+        self.spawn(run_gap_recorder(self.settings, self.consumer, self.stopping, started=self._gaps_started), "gaps")
         # Before the first read: a read skips any gap the trim left and, on a group that never read, also
         # hides it from the group's counter, so losses from while no writer ran are counted first.
         await self._redis_retry(self._check_streams)
@@ -364,8 +373,18 @@ class WriterService(Service):
 
     async def _dead_letter(self, poison: list[Poison]) -> None:
         assert self.reader is not None
-        await self._redis_retry(self.reader.dead_letter, poison, maxlen=self.settings.writer_deadletter_maxlen)
+        await self._redis_retry(
+            self.reader.dead_letter,
+            poison,
+            maxlen=self.settings.writer_deadletter_maxlen,
+            payload_max=self.settings.writer_entry_max_bytes,
+        )
         self.stats.dead_lettered(len(poison))
+        for p in poison:
+            if p.error is not None:  # not a bad value: a failure of the writer's own code, with its traceback
+                self.stats.internal_errors += 1
+                self.log.error("entry_failed_unexpectedly", stream=p.entry.kind, id=p.entry.entry_id.decode(),
+                               reason=p.reason, exc_info=p.error)  # fmt: skip
         for p in poison[:5]:
             self.log.warning("entry_dead_lettered", stream=p.entry.kind, id=p.entry.entry_id.decode(), reason=p.reason)
 
@@ -408,12 +427,16 @@ class WriterService(Service):
                 await self._report_lost(kind, state.lost)
 
     async def _partition_routine(self) -> None:
+        """Monthly ``dhan_ticks`` partitions ahead, every ``PARTITION_CHECK_S``; a failure is retried with
+        backoff under one alert, resolved by the next success (pmax takes the rows meanwhile, if it exists)."""
+        attempt = 0
         while not self.stopping.is_set():
             try:
                 added = await self.sink.ensure_partitions(
-                    ist_now(self.clock).date(), self.settings.writer_partition_months_ahead)
-                if added:
-                    self.log.info("partitions_added", table="dhan_ticks", partitions=added)
+                    ist_now(self.clock).date(),
+                    self.settings.writer_partition_months_ahead,
+                    self.settings.writer_partition_lock_timeout_s,
+                )
             except PermissionError as exc:
                 self.log.warning(
                     "partition_maintenance_denied",
@@ -421,8 +444,21 @@ class WriterService(Service):
                     fix="run dhan db init as an admin user (pmax still takes every row)",
                 )
                 return
-            except TransientError as exc:
-                self.log.warning("partition_maintenance_failed", cause=str(exc))
+            except (PartitionError, TransientError) as exc:
+                attempt += 1
+                self.stats.partition_failures += 1
+                delay = backoff_s(attempt, base_s=PARTITION_RETRY_BASE_S, cap_s=PARTITION_RETRY_CAP_S)
+                self.log.warning("partition_maintenance_failed", cause=str(exc), attempt=attempt,
+                                 retry_in_s=round(delay, 1))  # fmt: skip
+                await self._partition_alert(exc)
+                await self._sleep(delay)
+                continue
+            if added:
+                self.log.info("partitions_added", table="dhan_ticks", partitions=added)
+            if attempt:
+                self.log.info("partition_maintenance_recovered", attempts=attempt)
+                attempt = 0
+                await self._partition_alert(None)
             await self._sleep(PARTITION_CHECK_S)
 
     # --- alerts ---
@@ -438,23 +474,25 @@ class WriterService(Service):
     async def _alert(self, kind: str, count: int | None, how: str, ids: list[str] | None = None) -> None:
         stream = self.keys.stream(kind)
         self.stats.trimmed_lost += count or 0
-        alert = {
-            "rule": ALERT_RULE_TRIMMED, "severity": "critical", "source": self.instance, "stream": stream,
-            "entries": count, "ids": ids or [], "ts": round(time.time(), 3),
-            "message": f"{count if count is not None else 'some'} entries of {stream} {how}: they are not in "
-                       "MySQL; raise the stream cap (DHAN_STREAM_MAXLEN_*) or restore the writer sooner",
-        }  # fmt: skip
-        self.log.error(ALERT_RULE_TRIMMED, stream=stream, entries=count, how=how)
-        payload = orjson.dumps(alert)
+        self.log.error(RULE_TRIMMED, stream=stream, entries=count, how=how)
+        await self._publish_alert(trimmed_alert(stream, count, how, ids or [], self.instance, time.time()))
 
-        async def publish() -> None:
-            assert self._client is not None
-            pipe = self._client.pipeline(transaction=False)  # a fresh pipeline per attempt
-            pipe.publish(self.keys.alerts, payload)
-            pipe.xadd(self.keys.alerts, {"d": payload}, maxlen=ALERTS_MAXLEN, approximate=True)
-            await pipe.execute()
+    async def _partition_alert(self, exc: PartitionError | TransientError | None) -> None:
+        """Fire the partition alert on a failure (once per incident); resolve it when ``exc`` is None."""
+        firing = self._partition_firing
+        if exc is None and firing is not None:
+            self._partition_firing = None
+            await self._publish_alert(resolved_alert(firing, time.time()))
+        elif exc is not None and firing is None:
+            missing_pmax = isinstance(exc, PartitionError) and exc.missing_pmax
+            self._partition_firing = partition_alert(str(exc), missing_pmax, self.instance, time.time())
+            await self._publish_alert(self._partition_firing)
 
-        await self._redis_retry(publish)
+    async def _publish_alert(self, alert: dict[str, Any]) -> None:
+        assert self._client is not None
+        await self._redis_retry(
+            publish_alerts, self._client, self.keys, [alert], maxlen=self.settings.monitor_alerts_maxlen
+        )
 
     # --- helpers ---
     async def _sleep(self, delay_s: float) -> None:

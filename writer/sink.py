@@ -21,20 +21,20 @@ from typing import Any
 import aiomysql
 import pymysql
 
-from shared.db import check_schema, create_pool
+from shared.db import ROW_ERROR_CODES, check_schema, create_pool
 from shared.logs import clip
 from shared.schema import ensure_partitions
 from shared.settings import Settings
 from writer import sql
 from writer.batch import Batch, fold_summary
 
-__all__ = ["MySQLSink", "RowError", "TransientError", "WriteResult"]
+__all__ = ["MySQLSink", "PartitionError", "RowError", "TransientError", "WriteResult"]
 
 # Server gone, connection lost or killed, too many connections, shutting down, lock wait timeout,
 # deadlock, query interrupted, read-only: the same batch can succeed later.
 _TRANSIENT_CODES = frozenset({1040, 1053, 1205, 1213, 1290, 1317, 1836, 1927, 2003, 2006, 2013, 2014, 2055})
-# A value in one of the rows can never be stored: find it by bisecting the batch, dead-letter it.
-_ROW_CODES = frozenset({1048, 1062, 1264, 1265, 1292, 1366, 1367, 1406, 1690, 3819, 4025})
+# A value in one of the rows can never be stored (shared.db.ROW_ERROR_CODES): find it by bisecting the
+# batch, dead-letter it.
 _ER_ACCESS_DENIED_TABLE = 1142
 _RECOMPUTE_KEYS_PER_STATEMENT = 500
 _ISOLATION = "SET SESSION TRANSACTION ISOLATION LEVEL REPEATABLE READ"
@@ -46,6 +46,14 @@ class TransientError(Exception):
 
 class RowError(Exception):
     """A row of the batch can never be written (data too long, out of range...): bisect to find it."""
+
+
+class PartitionError(Exception):
+    """Partition maintenance failed; ``missing_pmax``: ticks past the last partition cannot be stored."""
+
+    def __init__(self, message: str, *, missing_pmax: bool = False) -> None:
+        super().__init__(message)
+        self.missing_pmax = missing_pmax
 
 
 @dataclass(slots=True)
@@ -64,7 +72,7 @@ def _classify(exc: BaseException) -> Exception:
     text = str(exc.args[1] if isinstance(exc, pymysql.err.MySQLError) and len(exc.args) > 1 else exc)
     text = clip(text) or type(exc).__name__
     label = f"MySQL {code}: {text}" if code is not None else f"{type(exc).__name__}: {text}"
-    if code in _ROW_CODES:
+    if code in ROW_ERROR_CODES:
         return RowError(label)
     # Everything else (server gone, timeouts, but also a missing table or a revoked grant) is a condition of
     # the database, not of one entry: keep the entries and retry, loudly, rather than dead-letter a stream.
@@ -204,18 +212,28 @@ class MySQLSink:
         result.summary, result.summary_mode = len(keys), "recompute"
         return inserted
 
-    async def ensure_partitions(self, today: date, months_ahead: int) -> list[str]:
-        """Monthly ``dhan_ticks`` partitions ahead; [] with no error when this user may not ALTER."""
+    async def ensure_partitions(self, today: date, months_ahead: int, lock_timeout_s: int = 30) -> list[str]:
+        """Monthly ``dhan_ticks`` partitions ahead (see :func:`shared.schema.ensure_partitions`).
+
+        Raises ``PermissionError`` when this user may not ALTER, :class:`PartitionError` when maintenance
+        failed for another reason (lock held, no ``pmax``, an unexpected partition layout, MySQL).
+        """
         conn = await self._acquire()
         assert self._pool is not None
         try:
-            added = await ensure_partitions(conn, today=today, months_ahead=months_ahead)
+            added = await ensure_partitions(conn, today=today, months_ahead=months_ahead, lock_timeout_s=lock_timeout_s)
             await conn.commit()
             return added
         except pymysql.err.MySQLError as exc:
             await self._discard(conn)
             if exc.args and exc.args[0] == _ER_ACCESS_DENIED_TABLE:
                 raise PermissionError(str(exc.args[-1])) from None
-            raise _classify(exc) from exc
+            raise PartitionError(str(_classify(exc))) from exc
+        except RuntimeError as exc:  # no pmax: splitting cannot work until the table is fixed
+            await self._discard(conn)
+            raise PartitionError(str(exc), missing_pmax=True) from exc
+        except (TimeoutError, ValueError, OSError) as exc:
+            await self._discard(conn)
+            raise PartitionError(f"{type(exc).__name__}: {exc}") from exc
         finally:
             await self._pool.release(conn)

@@ -5,20 +5,21 @@ while the condition holds; when the condition no longer holds, one ``resolved`` 
 from Redis after a monitor restart stay active while their condition holds, whatever its hold time, so a
 restart neither repeats nor drops them.
 
-Event (orjson, stream field ``d``; the channel carries a JSON array of events)::
-
-    {v, id, key, rule, severity, state: firing|resolved, ts, since, detail, service, duration_s (resolved)}
+Events are :mod:`shared.alerts`'s (``duration_s`` added on resolution), published with its
+:func:`~shared.alerts.publish_alerts`.
 """
 
 from __future__ import annotations
 
-from typing import Any
+import math
+from typing import Any, TypeGuard
 
 from control.monitor.rules import Condition
+from shared.alerts import ALERT_VERSION, firing_alert, resolved_alert
 
 __all__ = ["ALERT_VERSION", "AlertBook"]
 
-ALERT_VERSION = 1
+_TEXT_FIELDS = ("id", "rule", "severity", "detail", "service")
 
 
 class AlertBook:
@@ -30,12 +31,17 @@ class AlertBook:
         self.fired = 0
         self.resolved = 0
 
-    def load(self, active: dict[str, dict[str, Any]]) -> None:
+    def load(self, active: dict[str, Any]) -> None:
+        """Resume from the ``alerts:active`` hash. An entry not in the monitor's shape is left out: resolving,
+        logging or showing it would fail on every evaluation after every restart."""
         for key, alert in active.items():
-            if alert.get("state") == "firing":
-                self.active[key] = alert
-                since = alert.get("since") or alert.get("ts") or 0.0
-                self._since[key] = float(since) if isinstance(since, (int, float, str)) else 0.0
+            if not isinstance(alert, dict) or alert.get("state") != "firing":
+                continue
+            ts, since = alert.get("ts"), alert.get("since")
+            if not _time(ts) or not all(type(alert.get(f)) is str for f in _TEXT_FIELDS):
+                continue
+            self.active[key] = alert
+            self._since[key] = float(since) if _time(since) else float(ts)
 
     def update(self, conditions: list[Condition], now: float) -> list[dict[str, Any]]:
         """Events to publish for this evaluation (firing first, then resolved)."""
@@ -51,11 +57,7 @@ class AlertBook:
                 current["detail"] = c.detail          # keep the display current, no new event
                 continue
             if now - since >= c.hold_s:
-                alert = {
-                    "v": ALERT_VERSION, "id": f"{c.key}@{int(now * 1000)}", "key": c.key, "rule": c.rule,
-                    "severity": c.severity, "state": "firing", "ts": round(now, 3), "since": round(since, 3),
-                    "detail": c.detail, "service": c.service,
-                }
+                alert = firing_alert(c.key, c.rule, c.severity, c.detail, c.service, now, since=since)
                 self.active[c.key] = alert
                 self.fired += 1
                 events.append(dict(alert))
@@ -64,13 +66,13 @@ class AlertBook:
         for key in [k for k in self.active if k not in holding]:
             alert = self.active.pop(key)
             self.resolved += 1
-            events.append({
-                **alert, "state": "resolved", "ts": round(now, 3),
-                "duration_s": round(now - float(alert.get("ts", now)), 1),
-                "detail": f"recovered: {alert.get('detail', '')}",
-            })
+            events.append(resolved_alert(alert, now))
         return events
 
     def pending(self, now: float) -> dict[str, float]:
         """Conditions holding but not yet fired: key -> seconds held so far."""
         return {k: now - s for k, s in self._since.items() if k not in self.active}
+
+
+def _time(value: Any) -> TypeGuard[int | float]:
+    return type(value) in (int, float) and math.isfinite(value)

@@ -29,6 +29,7 @@ from control.monitor.rules import Condition, Rules, Thresholds, verdict
 from control.quotes_seen import QuoteWatcher
 from control.scheduler.calendar import TradingCalendar
 from control.snapshot import Snapshot, SnapshotCollector
+from shared.alerts import publish_alerts
 from shared.service import Service
 from shared.settings import Settings
 
@@ -114,18 +115,9 @@ class MonitorService(Service):
 
     async def _publish(self) -> None:
         assert self.redis is not None
-        events = self._outbox
         try:
-            pipe = self.redis.pipeline(transaction=False)
-            for ev in events:
-                pipe.xadd(self.keys.alerts, {"d": orjson.dumps(ev)},
-                          maxlen=self.settings.monitor_alerts_maxlen, approximate=True)
-                if ev["state"] == "firing":
-                    pipe.hset(self.keys.alerts_active, ev["key"], orjson.dumps(ev))
-                else:
-                    pipe.hdel(self.keys.alerts_active, ev["key"])
-            pipe.publish(self.keys.alerts, orjson.dumps(events))
-            await pipe.execute()
+            await publish_alerts(self.redis, self.keys, self._outbox, maxlen=self.settings.monitor_alerts_maxlen,
+                                 track_active=True)
             self._outbox = []
         except (RedisError, OSError) as exc:
             if len(self._outbox) > 10_000:

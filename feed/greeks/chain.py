@@ -29,6 +29,7 @@ Rules (the simulator prices options with the same ones, so what it generates inv
 from __future__ import annotations
 
 import math
+import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import date, datetime
@@ -39,7 +40,7 @@ import orjson
 from feed.greeks.black76 import EXPIRY_TIME_IST, greeks, year_fraction
 from feed.greeks.iv import implied_vol
 from shared.clock import IST, dhan_epoch_to_utc_epoch
-from shared.events import EVENT_VERSION, Event, is_price
+from shared.events import EVENT_VERSION, Event, is_price, show_value
 
 __all__ = [
     "MID_MAX_SPREAD",
@@ -50,13 +51,18 @@ __all__ = [
     "compute_greeks",
     "parse_instrument",
     "quote_price",
+    "quote_problem",
     "quote_time_utc",
 ]
 
 OPTION_INSTRUMENTS = frozenset({"OPTIDX", "OPTSTK"})
 FUTURE_INSTRUMENTS = frozenset({"FUTIDX", "FUTSTK"})
 MID_MAX_SPREAD = 0.2  # widest bid/ask spread, as a share of the mid, for the mid to be preferred
-_U32_MAX = 0xFFFFFFFF  # exchange times are uint32 on the wire
+# What a quote may carry in the fields read here (the writer's column ranges, writer/values.py): anything else
+# is refused before use, as a key, a price or a time, and before it could reach a greeks event.
+_SEGMENT_RE = re.compile(r"[A-Z][A-Z0-9_]{0,15}")
+_U32 = 0xFFFFFFFF  # exchange times are uint32 on the wire
+_PRICE_MAX = 1e14
 _RECV_TS_MAX = 1e11  # receive times are epoch seconds
 
 
@@ -90,26 +96,35 @@ class Instrument:
         return self.instrument in FUTURE_INSTRUMENTS and self.expiry is not None
 
 
+def _str(value: Any) -> str:
+    """A text field of a universe record: a string or nothing (``str()`` of anything else could recurse)."""
+    if value is None or type(value) is str:
+        return value or ""
+    raise TypeError(f"not a string: {show_value(value)}")
+
+
 def parse_instrument(key: str, raw: bytes | str | Mapping[str, Any]) -> Instrument | None:
     """A ``universe`` hash value (orjson dict from the feed) -> :class:`Instrument`; ``None`` if unusable."""
     try:
         d = orjson.loads(raw) if isinstance(raw, bytes | str) else raw
-        if not isinstance(d, Mapping):
+        if not isinstance(d, Mapping) or type(d.get("sid")) is not int:
             return None
-        expiry = date.fromisoformat(d["expiry"]) if d.get("expiry") else None
-        strike = float(d["strike"]) if d.get("strike") is not None else None
+        expiry = date.fromisoformat(_str(d["expiry"])) if d.get("expiry") else None
+        strike = d.get("strike")
+        if strike is not None and type(strike) not in (int, float):
+            return None
         if strike is not None and not (math.isfinite(strike) and strike > 0.0):
             strike = None  # not an option we can price (is_option is False)
         close = math.inf
         if expiry is not None:
             close = datetime.combine(expiry, EXPIRY_TIME_IST, tzinfo=IST).timestamp()
-        opt = d.get("option_type")
         return Instrument(
-            key=key, seg=str(d["seg"]), sid=int(d["sid"]), underlying=str(d.get("underlying") or ""),
-            instrument=str(d.get("instrument") or ""), role=str(d.get("role") or ""), expiry=expiry,
-            strike=strike, option_type=str(opt) if opt else None, expiry_close_utc=close,
+            key=key, seg=_str(d["seg"]), sid=d["sid"], underlying=_str(d.get("underlying")),
+            instrument=_str(d.get("instrument")), role=_str(d.get("role")), expiry=expiry,
+            strike=None if strike is None else float(strike), option_type=_str(d.get("option_type")) or None,
+            expiry_close_utc=close,
         )
-    except (orjson.JSONDecodeError, KeyError, TypeError, ValueError):
+    except (orjson.JSONDecodeError, KeyError, TypeError, ValueError, OverflowError):
         return None
 
 
@@ -153,7 +168,27 @@ class InstrumentBook:
 
 def _exchange_ts(quote: Event) -> int | None:
     ts = quote.get("exchange_ts")
-    return ts if type(ts) is int and 0 < ts <= _U32_MAX else None
+    return ts if type(ts) is int and 0 < ts <= _U32 else None
+
+
+def quote_problem(quote: Event) -> str | None:
+    """Why a quote cannot be used (one line), or None. Checks every field this module reads."""
+    seg, sid = quote.get("seg"), quote.get("sid")
+    if type(seg) is not str or not _SEGMENT_RE.fullmatch(seg):
+        return f"bad exchange segment {show_value(seg)}"
+    if type(sid) is not int or not 0 <= sid <= _U32:
+        return f"bad sid {show_value(sid)}"
+    ets = quote.get("exchange_ts")
+    if ets is not None and (type(ets) is not int or not 0 <= ets <= _U32):
+        return f"bad exchange_ts {show_value(ets)}"
+    recv = quote.get("recv_ts")
+    if recv is not None and (type(recv) not in (int, float) or not 0 < recv < _RECV_TS_MAX):
+        return f"bad recv_ts {show_value(recv)}"
+    for name in ("ltp", "bid", "ask"):
+        x = quote.get(name)
+        if x is not None and (type(x) not in (int, float) or not -_PRICE_MAX < x < _PRICE_MAX):
+            return f"bad {name} {show_value(x)}"
+    return None
 
 
 def quote_time_utc(quote: Event) -> float | None:
@@ -240,7 +275,10 @@ class ChainState:
         return {k for q in quotes if (k := f"{q.get('seg')}:{q.get('sid')}") not in by_key}
 
     def process(self, quotes: Iterable[Event], *, now_utc: float | None = None) -> BatchResult:
-        """Apply ``quotes`` in order; one greeks event per option, for its latest quote (coalesced)."""
+        """Apply ``quotes`` in order; one greeks event per option, for its latest quote (coalesced).
+
+        Every quote must have passed :func:`quote_problem`.
+        """
         res = BatchResult()
         latest: dict[str, tuple[Event, Instrument, Instrument, float]] = {}
         by_key = self.book.by_key

@@ -16,6 +16,9 @@ left off (its backlog is read in batches and coalesced per option).
 The universe (``Keys.universe``, written by the feed) is reloaded every ``universe_refresh_s`` and at once
 when a quote of an instrument it does not hold arrives (once per such instrument and universe version).
 Until it exists the service waits without reading, so quotes stay in the stream.
+An entry no quote can be made of (not JSON, over ``writer_entry_max_bytes``, a field of the wrong type or range:
+:func:`~feed.greeks.chain.quote_problem`) goes to the dead-letter stream with its reason before its ack
+(``dead_letters`` in the heartbeat).
 Finite mode (``drain``): stop once a read finds nothing new.
 """
 
@@ -29,8 +32,9 @@ from typing import Any
 import orjson
 from redis.exceptions import RedisError, ResponseError
 
-from feed.greeks.chain import BatchResult, ChainState, InstrumentBook
+from feed.greeks.chain import BatchResult, ChainState, InstrumentBook, quote_problem
 from shared.backoff import backoff_s
+from shared.deadletter import dead_letter_fields
 from shared.events import EVENT_FIELD, Event
 from shared.keys import Keys
 from shared.service import Service
@@ -39,6 +43,7 @@ from shared.settings import Settings
 __all__ = ["GreeksService"]
 
 Entry = tuple[bytes, dict[bytes, bytes] | None]
+UNKNOWN_CHECKED_MAX = 50_000  # unknown instruments remembered per universe version (any stream entry adds one)
 
 
 class GreeksService(Service):
@@ -125,6 +130,9 @@ class GreeksService(Service):
         self._unknown_checked.clear()
         book = InstrumentBook.from_hash(raw)
         self.chain.book = book
+        # what is kept per instrument follows the universe (re-centring and expiries replace it every day)
+        self.covered = {k for k in self.covered if k in book.by_key}
+        self.chain.future_price = {k: v for k, v in self.chain.future_price.items() if k in book.by_key}
         if raw:
             self.log.info("universe_loaded", instruments=len(book), options=book.options,
                           futures=sum(len(v) for v in book.futures.values()), rejected=book.rejected)
@@ -178,7 +186,7 @@ class GreeksService(Service):
                 q = orjson.loads(v)
             except orjson.JSONDecodeError:
                 continue
-            if isinstance(q, dict):
+            if isinstance(q, dict) and quote_problem(q) is None:  # (a bad one stays the feed's business)
                 quotes.append(q)
         # Futures first, so every option finds its F; then options by time.
         book = self.chain.book
@@ -257,34 +265,65 @@ class GreeksService(Service):
     async def _handle(self, entries: list[Entry]) -> None:
         quotes: list[Event] = []
         ids: list[bytes] = []
+        bad: list[tuple[bytes, bytes | None, str]] = []
         for eid, fields in entries:
             ids.append(eid)
             if not fields:
                 continue  # a pending entry already trimmed from the stream: nothing to compute, just ack
             blob = fields.get(EVENT_FIELD)
-            try:
-                q = orjson.loads(blob) if blob is not None else None
-            except orjson.JSONDecodeError:
-                q = None
-            if not isinstance(q, dict):
-                self.bad_entries += 1
-                if self.bad_entries == 1 or self.bad_entries % 1000 == 0:
-                    self.log.warning("bad_quote_entry", id=eid.decode(), total=self.bad_entries)
-                continue
-            quotes.append(q)
+            q, reason = self._decode(blob)
+            if reason is not None:
+                bad.append((eid, blob, reason))
+            else:
+                quotes.append(q)
         if quotes and self.chain.unknown_keys(quotes) - self._unknown_checked:
             # A quote of an instrument the universe did not have when last read: the feed may have just
             # re-centred. Reload once per such instrument (per universe version), not once per quote.
             await self._load_universe()
+            if len(self._unknown_checked) >= UNKNOWN_CHECKED_MAX:
+                self._unknown_checked.clear()
             self._unknown_checked |= self.chain.unknown_keys(quotes)
         res = self.chain.process(quotes, now_utc=time.time())
         if res.events:
             await self._publish(res.events)
+        if bad:
+            await self._dead_letter(bad)
         assert self.redis is not None
         await self.redis.xack(self.keys.quotes, self.group, *ids)
         self._count(res, len(quotes))
         last_ms = int(ids[-1].split(b"-", 1)[0])
         self.lag_ms = max(0, int(time.time() * 1000) - last_ms)
+
+    def _decode(self, blob: bytes | None) -> tuple[Event, str | None]:
+        """The quote of an entry's payload, or why it cannot be used (one line)."""
+        if blob is None:
+            return {}, "entry has no 'd' field"
+        if len(blob) > self.settings.writer_entry_max_bytes:
+            return {}, f"entry of {len(blob):,} bytes is over the {self.settings.writer_entry_max_bytes:,}-byte cap"
+        try:
+            q = orjson.loads(blob)
+        except orjson.JSONDecodeError as exc:
+            return {}, f"JSONDecodeError: {exc}"[:300]
+        if not isinstance(q, dict):
+            return {}, "event is not an object"
+        problem = quote_problem(q)
+        return q, None if problem is None else f"ValueError: {problem}"
+
+    async def _dead_letter(self, bad: list[tuple[bytes, bytes | None, str]]) -> None:
+        """Entries no quote can be made of: to the dead-letter stream with the reason, before their ack."""
+        assert self.redis is not None
+        now = time.time()
+        pipe = self.redis.pipeline(transaction=False)
+        for eid, blob, reason in bad:
+            fields = dead_letter_fields(
+                stream=self.keys.quotes, entry_id=eid.decode(), reason=reason, consumer=self.consumer,
+                group=self.group, payload=blob, payload_max=self.settings.writer_entry_max_bytes, now=now,
+            )  # fmt: skip
+            pipe.xadd(self.keys.deadletter, fields, maxlen=self.settings.writer_deadletter_maxlen, approximate=True)
+        await pipe.execute()
+        before, self.bad_entries = self.bad_entries, self.bad_entries + len(bad)
+        if before == 0 or before // 1000 != self.bad_entries // 1000:  # the first, then one line per thousand
+            self.log.warning("bad_quote_entry", id=bad[0][0].decode(), reason=bad[0][2], total=self.bad_entries)
 
     async def _publish(self, events: list[Event]) -> None:
         assert self.redis is not None
@@ -337,7 +376,8 @@ class GreeksService(Service):
             "no_price": self.no_price,
             "unknown": self.unknown,
             "coalesced": self.coalesced,
-            "bad_entries": self.bad_entries,
+            "bad_entries": self.bad_entries,  # dead-lettered (not JSON, over the size cap, a bad value)
+            "dead_letters": self.bad_entries,
             "redis_errors": self.redis_errors,
             "seeded": self.seeded,
             "lag_ms": self.lag_ms,

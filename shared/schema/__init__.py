@@ -167,13 +167,19 @@ def plan_partitions(
     return plan
 
 
-async def ensure_partitions(conn: Any, *, today: date, months_ahead: int = 12) -> list[str]:
-    """Split monthly partitions of ``dhan_ticks`` off ``pmax`` up to ``months_ahead``; returns names added."""
+async def ensure_partitions(
+    conn: Any, *, today: date, months_ahead: int = 12, lock_timeout_s: int = 30
+) -> list[str]:
+    """Split monthly partitions of ``dhan_ticks`` off ``pmax`` up to ``months_ahead``; returns names added.
+
+    Raises ``TimeoutError`` when another session holds the maintenance lock for ``lock_timeout_s`` and
+    ``RuntimeError`` when the table has no ``pmax`` to split.
+    """
     async with conn.cursor() as cur:
-        await cur.execute("SELECT GET_LOCK(%s, %s)", (PARTITION_LOCK, 30))
+        await cur.execute("SELECT GET_LOCK(%s, %s)", (PARTITION_LOCK, lock_timeout_s))
         (got,) = await cur.fetchone()
         if got != 1:
-            raise TimeoutError("another process held the partition maintenance lock for 30s")
+            raise TimeoutError(f"another session held the partition maintenance lock for {lock_timeout_s}s")
         try:
             await cur.execute(SELECT_PARTITIONS, (TICKS_TABLE,))
             existing = [(str(name), str(desc)) for name, desc in await cur.fetchall()]

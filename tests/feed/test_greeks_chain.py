@@ -9,7 +9,14 @@ import orjson
 import pytest
 
 from feed.greeks.black76 import price, year_fraction
-from feed.greeks.chain import ChainState, InstrumentBook, parse_instrument, quote_price, quote_time_utc
+from feed.greeks.chain import (
+    ChainState,
+    InstrumentBook,
+    parse_instrument,
+    quote_price,
+    quote_problem,
+    quote_time_utc,
+)
 from shared.clock import IST, to_dhan_epoch
 from tests.feed.test_greeks_service import instrument
 
@@ -57,6 +64,36 @@ def test_parse_instrument_tolerates_bad_rows() -> None:
     assert parse_instrument("x", b"[1, 2]") is None
     opt = parse_instrument("NSE_FNO:3", orjson.dumps(BASE[2]))
     assert opt is not None and opt.is_option and not opt.is_future and opt.expiry == NEAR
+
+
+def test_parse_instrument_refuses_what_str_or_int_would_choke_on() -> None:
+    deep = b'{"seg":' + b"[" * 1000 + b"]" * 1000 + b',"sid":3}'  # str() of it: RecursionError
+    assert parse_instrument("NSE_FNO:3", deep) is None
+    assert parse_instrument("NSE_FNO:3", orjson.dumps({**BASE[2], "sid": "9" * 5000})) is None  # int(): ValueError
+    assert parse_instrument("NSE_FNO:3", orjson.dumps({**BASE[2], "strike": [1]})) is None
+    assert parse_instrument("NSE_FNO:3", orjson.dumps({**BASE[2], "underlying": {"a": 1}})) is None
+    b = InstrumentBook.from_hash({b"NSE_FNO:9": deep, b"NSE_FNO:3": orjson.dumps(BASE[2])})
+    assert len(b) == 1 and b.rejected == 1
+
+
+@pytest.mark.parametrize(
+    ("change", "problem"),
+    [
+        ({}, None),
+        ({"bid": None, "ask": None, "ltp": None, "exchange_ts": None, "recv_ts": None}, None),
+        ({"seg": "NSE_FNO\n"}, "bad exchange segment 'NSE_FNO\\n'"),
+        ({"seg": [[["x"]]]}, "bad exchange segment [[[...]]]"),
+        ({"sid": True}, "bad sid True"),
+        ({"sid": -1}, "bad sid -1"),
+        ({"exchange_ts": 1.5e9}, "bad exchange_ts 1500000000.0"),
+        ({"recv_ts": "now"}, "bad recv_ts 'now'"),
+        ({"ltp": False}, "bad ltp False"),
+        ({"bid": 1e300}, "bad bid 1e+300"),
+        ({"ask": "x" * 100}, "bad ask 'xxxxxxxxxxxxxxxxx...xxxxxxxxxxxxxxxxxx'"),
+    ],
+)
+def test_quote_problem_checks_every_field_the_chain_reads(change: dict[str, Any], problem: str | None) -> None:
+    assert quote_problem({**quote("NSE_FNO", 3, 120.0), **change}) == problem
 
 
 def test_near_month_is_earliest_not_expired_at_quote_time() -> None:

@@ -399,13 +399,15 @@ async def test_bad_values_in_the_last_quotes_and_the_stream_never_stop_the_servi
     settings: Settings, redis_client: aioredis.Redis
 ) -> None:
     """A corrupt last-quote entry (an exchange time that is text) and quotes with huge or negative prices:
-    the service seeds, computes what is sane, skips the rest as "no price", and keeps running."""
+    the service seeds from what is sane (the corrupt entry is left out: quote_problem), computes what is sane,
+    skips the rest as "no price", and keeps running."""
     keys, m = Keys(settings.key_prefix), Market()
     await write_universe(redis_client, keys, m.records())
     good = m.option_quote(26_000.0, "CE", 26_000.0)
     latest = [
         quote_event("NSE_FNO", 101, 26_000.0, m.now),
-        {**good, "exchange_ts": "09:15:00"},  # sorted against integers at seeding
+        {**good, "exchange_ts": "09:15:00"},  # sorted against integers at seeding: left out
+        {**m.option_quote(25_900.0, "CE", 26_000.0)},
         {**m.option_quote(26_100.0, "PE", 26_000.0), "ltp": 3e38},
     ]
     await redis_client.hset(
@@ -415,5 +417,81 @@ async def test_bad_values_in_the_last_quotes_and_the_stream_never_stop_the_servi
                                           m.option_quote(26_200.0, "CE", 26_000.0)])
     svc = await run_drained(settings, group_start="0")
     events = await read_greeks(redis_client, keys)
-    assert svc.seeded == 1 and svc.no_price == 1 and svc.quotes == 3  # the seeded one reads its time from recv_ts
-    assert [(e["strike"], e["underlying_price"]) for e in events] == [(26_000.0, 26_000.0), (26_200.0, 26_000.0)]
+    assert svc.seeded == 1 and svc.no_price == 1 and svc.quotes == 2  # the 1e18 future: dead-lettered
+    assert svc.bad_entries == 1
+    assert [(e["strike"], e["underlying_price"]) for e in events] == [(25_900.0, 26_000.0), (26_200.0, 26_000.0)]
+
+
+async def test_entries_no_quote_can_be_made_of_are_dead_lettered_and_the_rest_computed(
+    settings: Settings, redis_client: aioredis.Redis
+) -> None:
+    keys, m = Keys(settings.key_prefix), Market()
+    await write_universe(redis_client, keys, m.records())
+    deep = b'{"v":1,"seg":' + b"[" * 1000 + b"]" * 1000 + b',"sid":1}'  # f"{seg}" of it: RecursionError
+    option = m.option_quote(26_000.0, "CE", 26_000.0)
+    bad = [
+        deep,
+        b"not json",
+        orjson.dumps({**option, "recv_ts": "now"}),  # would have reached the greeks event as it is
+        orjson.dumps({**option, "ltp": True}),
+        orjson.dumps({**quote_event("NSE_FNO", 101, 26_000.0, m.now), "bid": 1e300, "ask": 1e300}),
+        orjson.dumps({**option, "exchange_ts": 2**40}),
+        orjson.dumps({**option, "src": "x" * 70_000}),  # over the size cap
+    ]
+    pipe = redis_client.pipeline(transaction=False)
+    for blob in [orjson.dumps(quote_event("NSE_FNO", 101, 26_000.0, m.now)), *bad, orjson.dumps(option)]:
+        pipe.xadd(keys.quotes, {EVENT_FIELD: blob})
+    await pipe.execute()
+    svc = await run_drained(settings)
+    [ev] = await read_greeks(redis_client, keys)
+    assert ev["recv_ts"] == option["recv_ts"] and ev["underlying_price"] == 26_000.0
+    dead = [(orjson.loads(f[b"d"]), f[b"payload"]) for _, f in await redis_client.xrange(keys.deadletter)]
+    assert svc.bad_entries == len(dead) == len(bad) and svc.metrics()["dead_letters"] == len(bad)
+    reasons = [meta["reason"] for meta, _ in dead]
+    assert reasons[0] == "ValueError: bad exchange segment [[[...]]]" and reasons[1].startswith("JSONDecodeError")
+    assert reasons[2:6] == [
+        "ValueError: bad recv_ts 'now'", "ValueError: bad ltp True", "ValueError: bad bid 1e+300",
+        f"ValueError: bad exchange_ts {2**40}",
+    ]
+    assert reasons[6].endswith("-byte cap") and len(dead[6][1]) == settings.writer_entry_max_bytes
+    assert {(meta["group"], meta["stream"]) for meta, _ in dead} == {("greeks", keys.quotes)}
+    assert (await redis_client.xpending(keys.quotes, "greeks"))["pending"] == 0
+
+
+async def test_seeding_skips_last_quotes_it_cannot_use(settings: Settings, redis_client: aioredis.Redis) -> None:
+    keys, m = Keys(settings.key_prefix), Market()
+    await write_universe(redis_client, keys, m.records())
+    good = [quote_event("NSE_FNO", 101, 26_000.0, m.now), m.option_quote(26_000.0, "CE", 26_000.0)]
+    bad = {**m.option_quote(26_100.0, "PE", 26_000.0), "exchange_ts": "09:15"}  # sorting by time failed on it
+    await redis_client.hset(keys.last_quote, mapping={
+        **{instrument_key(q["seg"], q["sid"]): orjson.dumps(q) for q in good}, "NSE_FNO:x": orjson.dumps(bad),
+    })  # fmt: skip
+    svc = await run_drained(settings, group_start="$")
+    assert svc.seeded == 1 and [e["strike"] for e in await read_greeks(redis_client, keys)] == [26_000.0]
+
+
+async def test_what_it_keeps_per_instrument_stays_bounded(
+    settings: Settings, redis_client: aioredis.Redis, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import feed.greeks.service as service_module
+
+    monkeypatch.setattr(service_module, "UNKNOWN_CHECKED_MAX", 100)
+    keys, m = Keys(settings.key_prefix), Market()
+    await write_universe(redis_client, keys, m.records())
+    await add_quotes(redis_client, keys, [quote_event("NSE_FNO", 101, 26_000.0, m.now),
+                                          m.option_quote(26_000.0, "CE", 26_000.0)])  # fmt: skip
+    await add_quotes(redis_client, keys, [quote_event("NSE_FNO", 500_000 + i, 5.0, m.now) for i in range(600)])
+    svc = GreeksService(settings, group_start="0", batch_max=50, universe_refresh_s=3600.0)
+    task = asyncio.create_task(svc.serve())
+    try:
+        await eventually(lambda: svc.quotes == 602, message="all quotes read")
+        assert svc.unknown == 600 and len(svc._unknown_checked) <= 100 + 50  # one batch over the bound at most
+        assert len(svc.covered) == 1
+        option = m.options[(26_000.0, "CE")]
+        await redis_client.hdel(keys.universe, instrument_key(option["seg"], option["sid"]))  # re-centred away
+        await add_quotes(redis_client, keys, [quote_event("NSE_FNO", 700_000, 5.0, m.now)])  # unknown: reload
+        await eventually(lambda: not svc.covered, message="covered follows the universe")
+        assert set(svc.chain.future_price) == {"NSE_FNO:101"}
+    finally:
+        svc.stop("test")
+        assert await asyncio.wait_for(task, 10) == 0

@@ -113,7 +113,7 @@ async def test_redelivery_stores_nothing_twice_and_open_gap_stays_open(
     recorder = GapRecorder(gredis, pool, Keys(gsettings.key_prefix), "t1")
     task = asyncio.create_task(recorder.run(stopping))
     try:
-        events = [*_events(), b"not json", {"type": "disconnected", "conn": 1, "ts": T0 + 50, "cause": "error: x"}]
+        events = [*_events(), {"type": "disconnected", "conn": 1, "ts": T0 + 50, "cause": "error: x"}]
         ids = await _publish(gredis, gsettings, events)
         await eventually(lambda: _group_done(gredis, gsettings, ids[-1]), timeout_s=60, message="read all")
         first = await _rows(gsettings)
@@ -231,3 +231,80 @@ async def test_dropped_events_are_one_closed_gap_per_instrument(gsettings: Setti
         ("NSE_FNO", 1, "dropped", T0 + 1, T0 + 9), ("IDX_I", 13, "dropped", T0 + 2, T0 + 2),
     ]  # fmt: skip
     assert rows[0][6] == "dropped 4 quotes, 1 depth: memory cap 3,000 events, spool failing (disk full)"
+
+
+async def _run_recorder(settings: Settings, client: aioredis.Redis, events: list[Any]) -> GapRecorder:
+    """A recorder until it has read and acknowledged ``events`` (published now)."""
+    pool = await create_pool(settings, minsize=1, maxsize=1)
+    stopping = asyncio.Event()
+    recorder = GapRecorder(client, pool, Keys(settings.key_prefix), "t3", payload_max=1000)
+    task = asyncio.create_task(recorder.run(stopping))
+    try:
+        ids = await _publish(client, settings, events)
+        await eventually(lambda: _group_done(client, settings, ids[-1]), timeout_s=60, message="read all")
+        return recorder
+    finally:
+        stopping.set()
+        await asyncio.wait_for(task, 30)
+        pool.close()
+        await pool.wait_closed()
+
+
+async def _dead_letters(client: aioredis.Redis, settings: Settings) -> list[dict[str, Any]]:
+    return [orjson.loads(f[b"d"]) for _, f in await client.xrange(Keys(settings.key_prefix).deadletter)]
+
+
+async def test_events_it_cannot_use_are_dead_lettered_and_the_ledger_goes_on(
+    gsettings: Settings, gredis: aioredis.Redis
+) -> None:
+    deep = b'{"type":"disconnected","conn":0,"ts":%d,"cause":' % (T0 + 2) + b"[" * 1000 + b"]" * 1000 + b"}"
+    hostile: list[Any] = [
+        b"not json",
+        {"type": "disconnected", "conn": 70_000, "ts": T0 + 1, "cause": "x"},  # SMALLINT UNSIGNED
+        deep,  # str() of it raised RecursionError
+        {"type": "universe_change", "ts": T0 + 3, "reason": "atm_shift", "removed": [123]},
+        {"type": "universe_change", "ts": T0 + 4, "reason": "atm_shift", "removed": ["NSE_FNO:99999999999"]},
+        {"type": "universe_change", "ts": T0 + 5, "reason": ["atm_shift"], "added": ["NSE_FNO:1"]},
+        {"type": "connected", "conn": 0, "ts": 1e300},  # not a stream id, not a DECIMAL(16,6)
+        {"type": "disconnected", "conn": 0, "ts": "soon"},
+    ]
+    first = {"type": "disconnected", "conn": 0, "ts": T0, "cause": "server_closed"}
+    long_cause = {"type": "disconnected", "conn": 0, "ts": T0 + 6, "cause": "x" * 5000}  # fine: cut to the column
+    last = {"type": "connected", "conn": 0, "ts": T0 + 10}
+    recorder = await _run_recorder(gsettings, gredis, [first, *hostile, long_cause, last])
+    rows = await _rows(gsettings)
+    assert [(r[2], r[3], float(r[4]), float(r[5])) for r in rows] == [
+        (0, "disconnect", T0, T0 + 10), (0, "disconnect", T0 + 6, T0 + 10),
+    ]
+    assert len(rows[1][6]) == 255
+    metas = await _dead_letters(gredis, gsettings)
+    assert recorder.dead_letters == len(metas) == len(hostile)
+    reasons = [m["reason"] for m in metas]
+    assert all(len(r) < 120 and "\n" not in r for r in reasons), reasons
+    assert reasons[1:] == [
+        "ValueError: bad conn 70000", "ValueError: bad text [[[...]]]", "ValueError: bad instrument key 123",
+        "ValueError: bad instrument key 'NSE_FNO:99999999999'", "ValueError: bad text ['atm_shift']",
+        "ValueError: bad ts 1e+300", "ValueError: bad ts 'soon'",
+    ]
+    assert reasons[0].startswith("JSONDecodeError") and {m["group"] for m in metas} == {GAPS_GROUP}
+
+
+async def test_a_row_mysql_refuses_is_dead_lettered_and_the_rest_of_the_batch_kept(
+    gsettings: Settings, gredis: aioredis.Redis
+) -> None:
+    # A constraint the event cannot know about: its statement fails (MySQL 4025) inside its own savepoint.
+    await query(gsettings, "ALTER TABLE dhan_gaps ADD CONSTRAINT chk_end CHECK (end_ts IS NULL OR end_ts < %s)",
+                (T0 + 100,))  # fmt: skip
+    events = [
+        {"type": "disconnected", "conn": 0, "ts": T0, "cause": "server_closed"},
+        {"type": "connected", "conn": 0, "ts": T0 + 200},  # closing at T0 + 200 breaks the constraint
+        {"type": "disconnected", "conn": 1, "ts": T0 + 1, "cause": "server_closed"},
+        {"type": "connected", "conn": 1, "ts": T0 + 50},
+    ]
+    recorder = await _run_recorder(gsettings, gredis, events)
+    rows = await _rows(gsettings)
+    assert [(r[2], float(r[4]), None if r[5] is None else float(r[5])) for r in rows] == [
+        (0, T0, None), (1, T0 + 1, T0 + 50),
+    ]
+    [meta] = await _dead_letters(gredis, gsettings)
+    assert meta["reason"].startswith("rejected by MySQL: 4025") and recorder.dead_letters == 1

@@ -5,6 +5,7 @@ from __future__ import annotations
 import orjson
 import redis.asyncio as aioredis
 
+from control.alerts_feed import AlertFeed
 from shared.keys import Keys
 from shared.settings import Settings
 from tests.conftest import eventually
@@ -32,16 +33,26 @@ async def test_entries_trimmed_before_delivery_raise_one_alert(wsettings: Settin
         assert len(alerts) == 1
         assert alerts[0]["rule"] == "stream_trimmed_unwritten"
         assert alerts[0]["stream"] == keys.ticks and alerts[0]["entries"] == 90
-        published: list[dict] = []
+        assert (alerts[0]["state"], alerts[0]["severity"], alerts[0]["key"]) == (
+            "firing", "critical", f"stream_trimmed_unwritten:{keys.ticks}",
+        )  # the format of shared.alerts, as the monitor's
+        published: list[bytes] = []
 
         async def got_message() -> bool:
             msg = await pubsub.get_message(ignore_subscribe_messages=True, timeout=0.1)
             if msg is not None:
-                published.append(orjson.loads(msg["data"]))
+                published.append(msg["data"])
             return bool(published)
 
         await eventually(got_message, message="alert published on the channel")
-        assert published[0]["entries"] == 90
+        assert [a["entries"] for a in orjson.loads(published[0])] == [90]  # one array per publish, as the monitor's
+        feed = AlertFeed(wredis, keys)  # the Control Center's reader takes both the channel's and the stream's
+        feed.ingest(published[0])
+        await feed.load_backlog()
+        [row] = feed.rows()
+        assert (row.rule, row.state, row.severity) == ("stream_trimmed_unwritten", "firing", "critical")
+        assert len(row.history) == 2  # the same id from the channel and from the stream
+        assert "90 entries" in row.detail and row.service
     finally:
         await pubsub.aclose()
     await drain(wsettings)  # reported once: a later check finds nothing new
