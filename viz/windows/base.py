@@ -156,6 +156,11 @@ class VizWindow(QMainWindow):
         self.frame_ms.append((time.perf_counter() - t0) * 1000.0)
         if self._load_painted_pending:
             self._load_painted_pending = False
+            if not self.loaded.is_set():
+                # The first picture with data: its status bar says so too (not the timer's "starting" of up
+                # to STATUS_MS ago), and the log tells a screen grab from outside the process it may take it.
+                self.refresh_status()
+                self.log.info("viz_loaded", window=self.NAME, frame_ms=round(self.frame_ms[-1], 1))
             self.loaded.set()
 
     def refresh_status(self) -> None:
