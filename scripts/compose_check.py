@@ -15,8 +15,7 @@ visualizers drawn on an Xvfb display of this host through the X socket, grabbed 
 docs/screenshots/compose-*.png -> ``down`` and ``up``: rows and journal kept, uid 10001 writes the volumes ->
 the backup restored into a fresh mysql volume -> ``down -v``. Then one summary line.
 
-Two settings differ from a user's .env, both for determinism: the simulator's session clock is open now, and
-the monitor samples every 0.25 s (a ``restart redis`` lasts about a second; 1 s sampling can miss it).
+One setting differs from a user's .env: the simulator's session clock is open now, so trades flow at any hour.
 """
 
 from __future__ import annotations
@@ -67,7 +66,6 @@ def _env_values(images: dict[str, str]) -> dict[str, str]:
         "REDIS_MAXMEMORY": "512mb", "MYSQL_INNODB_BUFFER_POOL_SIZE": "256M",
         "DHAN_IMAGE_TAG": "check",
         "DHAN_SIM_SESSION_CLOCK": "open",
-        "DHAN_MONITOR_INTERVAL_S": "0.25",
         **images,
     }
 

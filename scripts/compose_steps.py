@@ -11,7 +11,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from scripts.compose_tools import CheckFailed, Compose, XDisplay, parse_flat, png_colours, wait_for, xwd_to_png
+from scripts.compose_tools import CheckFailed, Compose, XDisplay, looks_drawn, parse_flat, wait_for, xwd_to_png
 
 __all__ = ["ONE_SHOTS", "TABLES", "Steps", "alert_cycle", "streams_behind"]
 
@@ -276,12 +276,12 @@ class Steps:
             if not loaded.is_set():
                 raise CheckFailed(f"viz: {name} exited {proc.returncode} before drawing: {last[0] if last else ''}")
             png, width, height = xwd_to_png(self.display.grab())
-            colours = png_colours(png)
-            if colours < 64:
-                raise CheckFailed(f"viz: the grab of {name} on {display} is nearly blank ({colours} colours)")
+            drawn, how = looks_drawn(png)
             shots.mkdir(parents=True, exist_ok=True)
             (shots / f"compose-{name}.png").write_bytes(png)
-            self.facts.setdefault("shots", []).append(f"compose-{name}.png {width}x{height} {colours} colours")
+            if not drawn:
+                raise CheckFailed(f"viz: {name} on {display} shows no data ({how}; see compose-{name}.png)")
+            self.facts.setdefault("shots", []).append(f"compose-{name}.png {width}x{height}, {how}")
         finally:
             subprocess.run(["docker", "stop", "-t", "15", container], capture_output=True, timeout=60)
             code = proc.wait(60)

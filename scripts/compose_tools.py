@@ -17,6 +17,7 @@ import struct
 import subprocess
 import time
 import zlib
+from collections import Counter
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -28,6 +29,7 @@ __all__ = [
     "ServiceState",
     "XDisplay",
     "free_port",
+    "looks_drawn",
     "make_workspace",
     "parse_flat",
     "parse_ps",
@@ -260,8 +262,8 @@ def _png(raw: bytes, width: int, height: int) -> bytes:
     return b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", ihdr) + chunk(b"IDAT", zlib.compress(raw, 6)) + chunk(b"IEND", b"")
 
 
-def png_colours(png: bytes) -> int:
-    """Distinct colours in a PNG written by :func:`xwd_to_png` (a blank or single-colour grab has 1 or 2)."""
+def png_colours(png: bytes) -> tuple[int, float]:
+    """Distinct colours in a PNG written by :func:`xwd_to_png`, and the share of the commonest one."""
     pos, idat, width = 8, b"", 0
     while pos < len(png):
         (length,) = struct.unpack_from(">I", png, pos)
@@ -272,11 +274,18 @@ def png_colours(png: bytes) -> int:
             idat += body
         pos += 12 + length
     raw, stride = zlib.decompress(idat), 1 + width * 3
-    colours: set[bytes] = set()
+    colours: Counter[bytes] = Counter()
     for y in range(0, len(raw) // stride):
         row = raw[y * stride + 1: (y + 1) * stride]
         colours.update(row[i: i + 3] for i in range(0, len(row), 3))
-    return len(colours)
+    return len(colours), colours.most_common(1)[0][1] / colours.total()
+
+
+def looks_drawn(png: bytes) -> tuple[bool, str]:
+    """A window with data on it, not an empty frame: a table or chart of values leaves under 80 % of the
+    picture in one colour; an empty window (a frame, headers and a background) covers 90 % or more."""
+    colours, commonest = png_colours(png)
+    return colours >= 64 and commonest < 0.8, f"{colours} colours, {commonest:.0%} in the commonest"
 
 
 class XDisplay:

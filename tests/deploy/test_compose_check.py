@@ -19,7 +19,7 @@ import redis
 from control.monitor.alerts import AlertBook
 from control.monitor.rules import Condition
 from scripts.compose_steps import _DRAIN_SCRIPT, alert_cycle, streams_behind
-from scripts.compose_tools import Redactor, XDisplay, parse_ps, png_colours, xwd_to_png
+from scripts.compose_tools import Redactor, XDisplay, looks_drawn, parse_ps, png_colours, xwd_to_png
 from tests.conftest import PrivateRedis
 
 
@@ -132,7 +132,7 @@ def test_xwd_to_png_keeps_every_pixel(msb_first: bool) -> None:
     assert (width, height) == (3, 2) and (image.width(), image.height()) == (3, 2)
     got = [image.pixelColor(i % 3, i // 3).getRgb()[:3] for i in range(6)]
     assert got == pixels
-    assert png_colours(png) == 6
+    assert png_colours(png) == (6, 1 / 6)
 
 
 def test_xwd_to_png_refuses_what_it_cannot_read() -> None:
@@ -151,7 +151,23 @@ def test_a_real_x_server_is_started_grabbed_and_stopped() -> None:
         name = display.start()
         assert Path(f"/tmp/.X11-unix/X{name[1:]}").exists()
         png, width, height = xwd_to_png(display.grab())
-        assert (width, height) == (320, 200) and png_colours(png) >= 1
+        assert (width, height) == (320, 200) and png_colours(png)[0] <= 2   # the root window's background only
+        assert looks_drawn(png)[0] is False
     finally:
         display.stop()
     assert display.proc is None
+
+
+def test_an_empty_window_is_not_taken_for_one_with_data() -> None:
+    # 100 x 100: a background with a few hundred pixels of header text in 80 shades (what an empty table of a
+    # dark theme gives) versus the same with rows of values over a third of it.
+    background, shades = (20, 22, 26), [(100 + i, 100 + i, 100 + i) for i in range(80)]
+    empty = [background] * 10_000
+    for i in range(400):
+        empty[i] = shades[i % 80]
+    rows = list(empty)
+    for i in range(400, 4000):
+        rows[i] = shades[(i * 7) % 80] if i % 3 else (200, 60, 60)
+    for pixels, drawn in ((empty, False), (rows, True)):
+        png, _, _ = xwd_to_png(_xwd(100, 100, pixels, msb_first=False))
+        assert looks_drawn(png)[0] is drawn, looks_drawn(png)

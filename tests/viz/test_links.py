@@ -147,8 +147,10 @@ def test_first_frame_with_data_shows_a_current_status_bar(sync_db: Settings, qt_
                 await eventually(lambda: w.loaded.is_set(), timeout_s=20, message="history painted")
                 text = w.status_label.text()
                 assert "Redis: connected" in text and "MySQL: connected" in text, text
+                await eventually(lambda: any(e["event"] == "viz_loaded" for e in logs), message="viz_loaded")
                 w.mark_loaded()  # a later reload is painted again but not announced again
                 w.frame()
+                await qt_timer_fires()
         assert [e["window"] for e in logs if e["event"] == "viz_loaded"] == ["quote-board"]
 
     run_qt(scenario)
