@@ -32,7 +32,7 @@ from pathlib import Path
 from types import FrameType
 
 from scripts.compose_steps import Steps
-from scripts.compose_tools import CheckFailed, Compose, Redactor, free_port, make_workspace, write_env
+from scripts.compose_tools import CheckFailed, Compose, Redactor, StandIns, free_port, make_workspace, write_env
 
 REPO = Path(__file__).resolve().parents[1]
 BASE_IMAGE = "local/debian:bookworm"
@@ -40,17 +40,11 @@ PROFILE_SERVICES = ("redis", "mysql", "dbinit", "instruments", "sim", "feed", "w
                     "scheduler")
 
 
-def _image_env(public: bool, log: Path) -> tuple[dict[str, str], float]:
-    """DHAN_*_IMAGE for the stand-ins (built now) unless ``public``; and the seconds the build took."""
+def _standins(public: bool, log: Path) -> StandIns | None:
+    """The stand-in builder where no registry answers (the base image of docker-engine.sh is here)."""
     if public or subprocess.run(["docker", "image", "inspect", BASE_IMAGE], capture_output=True).returncode != 0:
-        return {}, 0.0
-    t0 = time.monotonic()
-    proc = subprocess.run([str(REPO / "scripts" / "standin-images.sh")], capture_output=True, timeout=900)
-    log.write_bytes(proc.stdout + proc.stderr)
-    if proc.returncode != 0:
-        raise CheckFailed(f"stand-ins: scripts/standin-images.sh exited {proc.returncode} (see {log})")
-    env = dict(line.split("=", 1) for line in proc.stdout.decode().splitlines() if line.startswith("DHAN_"))
-    return env, time.monotonic() - t0
+        return None
+    return StandIns(REPO / "scripts" / "standin-images.sh", log)
 
 
 def _env_values(images: dict[str, str]) -> dict[str, str]:
@@ -86,16 +80,15 @@ def run(args: argparse.Namespace) -> int:
     for old in logs.glob("*.log"):
         old.unlink()
     t_start = time.monotonic()
-    images, standin_s = _image_env(args.public_images, logs / "standins.log")
-    values = _env_values(images)
+    standins = _standins(args.public_images, logs / "standins.log")
+    values = _env_values(standins.env() if standins else {})
     redact = Redactor([values["REDIS_PASSWORD"], values["MYSQL_PASSWORD"], values["MYSQL_ROOT_PASSWORD"]])
     with tempfile.TemporaryDirectory(prefix="dhan-compose-check-") as tmp:
         work = Path(tmp)
         make_workspace(REPO, work)
         write_env(work / ".env", values)
         compose = Compose(work, _process_env(values), redact, logs / "compose.log")
-        steps = Steps(compose, values["COMPOSE_PROJECT_NAME"], REPO, logs, PROFILE_SERVICES)
-        steps.times["standins_s"] = standin_s
+        steps = Steps(compose, values["COMPOSE_PROJECT_NAME"], REPO, logs, PROFILE_SERVICES, standins)
         try:
             steps.run_all(shots=REPO / "docs" / "screenshots")
         except CheckFailed as exc:

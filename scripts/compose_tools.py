@@ -27,6 +27,7 @@ __all__ = [
     "Compose",
     "Redactor",
     "ServiceState",
+    "StandIns",
     "XDisplay",
     "free_port",
     "looks_drawn",
@@ -149,6 +150,44 @@ def parse_flat(text: str, first_key: str) -> list[dict[str, str]]:
     return out
 
 
+class StandIns:
+    """scripts/standin-images.sh, split so the Python stand-in is built before our images and the Redis and
+    MySQL ones while they build."""
+
+    def __init__(self, script: Path, log: Path) -> None:
+        self.script = script
+        self.log = log
+        self.proc: subprocess.Popen[bytes] | None = None
+
+    def env(self) -> dict[str, str]:
+        out = subprocess.run([str(self.script), "--env"], capture_output=True, check=True, timeout=60).stdout
+        return dict(line.split("=", 1) for line in out.decode().splitlines() if "=" in line)
+
+    def start(self, *targets: str) -> None:
+        with self.log.open("ab") as log:
+            self.proc = subprocess.Popen([str(self.script), *targets], stdout=log, stderr=subprocess.STDOUT)
+
+    def stop(self) -> None:
+        if self.proc is not None and self.proc.poll() is None:
+            self.proc.terminate()
+            self.proc.wait(30)
+        self.proc = None
+
+    def wait(self, timeout_s: float = 900) -> None:
+        if self.proc is None:
+            return
+        try:
+            code = self.proc.wait(timeout_s)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+            self.proc.wait()
+            raise CheckFailed(f"stand-ins: not built within {timeout_s:.0f} s (see {self.log.name})") from None
+        finally:
+            self.proc = None
+        if code != 0:
+            raise CheckFailed(f"stand-ins: scripts/standin-images.sh exited {code} (see {self.log.name})")
+
+
 class Compose:
     """``docker compose`` in the workspace, on the check's own project; every output is logged, redacted."""
 
@@ -159,9 +198,13 @@ class Compose:
         self.log_path = log
         self.t0 = time.monotonic()
 
+    def clean(self, text: str) -> str:
+        """What may be written down: secrets masked, terminal control sequences out."""
+        return _ANSI.sub("", self.redact(text))
+
     def log(self, text: str) -> None:
         with self.log_path.open("a") as f:
-            f.write(_ANSI.sub("", self.redact(text)).rstrip("\n") + "\n")
+            f.write(self.clean(text).rstrip("\n") + "\n")
 
     def command(self, text: str) -> None:
         self.log(f"[{time.monotonic() - self.t0:7.1f} s] $ {text}")

@@ -4,6 +4,7 @@
 # compose-check); real deployments keep docker-compose.yml's defaults. See docker/standin/Dockerfile.
 #
 #   scripts/standin-images.sh            build all three (in parallel), print the variables that select them
+#   scripts/standin-images.sh redis mysql   only these (python, redis, mysql)
 #   scripts/standin-images.sh --env      print only the variables (DHAN_PYTHON_IMAGE=... lines, for an .env)
 #
 # BASE_IMAGE (default local/debian:bookworm) is the Debian 12 image they start from.
@@ -30,16 +31,21 @@ if ! docker image inspect "$base" >/dev/null 2>&1; then
     exit 1
 fi
 
+targets=("$@")
+[ ${#targets[@]} -gt 0 ] || targets=(python redis mysql)
+for target in "${targets[@]}"; do
+    [ -n "${tags[$target]:-}" ] || { echo "standin-images: unknown stand-in '$target' (python, redis, mysql)" >&2; exit 2; }
+done
 logs=$(mktemp -d)
 trap 'rm -rf "$logs"' EXIT
 declare -A pids=()
-for target in python redis mysql; do
+for target in "${targets[@]}"; do
     DOCKER_BUILDKIT=1 docker build --quiet --build-arg BASE_IMAGE="$base" --target "$target" \
         -t "${tags[$target]}" docker/standin > "$logs/$target" 2>&1 &
     pids[$target]=$!
 done
 failed=0
-for target in python redis mysql; do
+for target in "${targets[@]}"; do
     if ! wait "${pids[$target]}"; then
         echo "standin-images: building the $target stand-in failed:" >&2
         tail -n 20 "$logs/$target" >&2
@@ -47,7 +53,7 @@ for target in python redis mysql; do
     fi
 done
 [ "$failed" = 0 ] || exit 1
-for target in python redis mysql; do
+for target in "${targets[@]}"; do
     echo "standin-images: ${tags[$target]} ($(docker image inspect -f '{{.Size}}' "${tags[$target]}" \
         | awk '{printf "%.0f MB", $1 / 1e6}'))"
 done
