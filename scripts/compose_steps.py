@@ -98,7 +98,7 @@ class Steps:
     # --- state ---
     def health_output(self, service: str) -> str:
         try:
-            health = self.c.container(service).get("State", {}).get("Health") or {}  # type: ignore[union-attr]
+            health = self.c.container(service).get("State", {}).get("Health") or {}
         except CheckFailed:
             return "no container"
         log = health.get("Log") or []
@@ -182,12 +182,12 @@ class Steps:
         self.times["rows_s"] = wait_for(filled, 120, "rows in all six tables")
 
     def crash_feed(self) -> None:
-        restarts = int(self.c.container("feed")["RestartCount"])  # type: ignore[call-overload]
+        restarts = int(self.c.container("feed")["RestartCount"])
         t0 = time.monotonic()
         self.c.run("exec", "-T", "feed", "sh", "-c", _CRASH_SCRIPT, timeout_s=60, service="feed")
 
         def restarted() -> tuple[bool, str]:
-            n = int(self.c.container("feed")["RestartCount"])  # type: ignore[call-overload]
+            n = int(self.c.container("feed")["RestartCount"])
             return n > restarts, f"restart count {n}"
 
         wait_for(restarted, 60, "feed: restarted by Docker after SIGKILL", interval_s=0.5)
@@ -266,6 +266,12 @@ class Steps:
         for name in WINDOWS:
             self.draw(name, display, shots)
         self.display.stop()
+        # closing remembered each window's geometry in the desktop-config volume, as the service user
+        out = self.c.run("run", "--rm", "--no-deps", "-T", "--entrypoint", "sh", "viz", "-c",
+                         "stat -c '%u %n' /home/dhan/.config/dhan-trading/*", timeout_s=120, service="viz",
+                         check=False).stdout.decode()
+        if not out.startswith("10001 "):
+            raise CheckFailed(f"viz: no window settings saved by uid 10001 in the desktop-config volume ({out!r})")
 
     def draw(self, name: str, display: str, shots: Path) -> None:
         container = f"{self.project}-viz-{name}"

@@ -21,6 +21,7 @@ from collections import Counter
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 __all__ = [
     "CheckFailed",
@@ -230,7 +231,7 @@ class Compose:
         proc = self.run("ps", "-a", "--format", "json", timeout_s=60, service="compose")
         return parse_ps(proc.stdout.decode())
 
-    def container(self, service: str) -> dict[str, object]:
+    def container(self, service: str) -> dict[str, Any]:
         state = self.ps().get(service)
         if state is None:
             raise CheckFailed(f"{service}: no container")
