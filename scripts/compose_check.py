@@ -9,11 +9,12 @@ public base images first (scripts/standin-images.sh); ``--public-images`` uses t
 Steps (each bounded; a failure is one line naming the service; logs, redacted, in var/compose-check/):
 build both images -> ``up -d`` -> every service healthy -> rows in the six tables -> the feed killed with
 SIGKILL (a crash: Docker restarts it) -> new rows; feed stopped, writer drained, ``dhan verify`` in a container
-on the journal volume: 0 lost, 0 duplicated; ``docker/backup.sh full`` and ``binlog`` -> feed started ->
-``restart redis``: feed and writer recover, the monitor's redis_unreachable alert fires and clears -> two
-visualizers drawn on an Xvfb display of this host through the X socket, grabbed from the X server into
-docs/screenshots/compose-*.png -> ``down`` and ``up``: rows and journal kept, uid 10001 writes the volumes ->
-the backup restored into a fresh mysql volume -> ``down -v``. Then one summary line.
+on the journal volume: 0 lost, 0 duplicated; ``docker/backup.sh full`` and ``binlog``, the journal archived ->
+feed started -> ``restart redis``: feed and writer recover, the monitor's redis_unreachable alert fires and
+clears -> two visualizers drawn on an Xvfb display of this host through the X socket, grabbed from the X server
+into docs/screenshots/compose-*.png, their settings saved in their volume -> ``down`` and ``up``: rows and
+journal kept, uid 10001 writes the volumes -> the backup restored into a fresh mysql volume (the README's way)
+-> ``down -v``. Then one summary line.
 
 One setting differs from a user's .env: the simulator's session clock is open now, so trades flow at any hour.
 """
