@@ -12,18 +12,10 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from scripts.compose_tools import (
-    CheckFailed,
-    Compose,
-    StandIns,
-    XDisplay,
-    looks_drawn,
-    parse_flat,
-    wait_for,
-    xwd_to_png,
-)
+from scripts.compose_tools import DRAIN_SCRIPT, CheckFailed, Compose, StandIns, alert_cycle, streams_behind, wait_for
+from scripts.compose_x11 import XDisplay, looks_drawn, xwd_to_png
 
-__all__ = ["ONE_SHOTS", "TABLES", "Steps", "alert_cycle", "streams_behind"]
+__all__ = ["ONE_SHOTS", "TABLES", "Steps"]
 
 # table -> the service whose failure leaves it empty
 TABLES = {"dhan_instruments": "instruments", "dhan_quotes": "writer", "dhan_depth": "writer",
@@ -31,42 +23,10 @@ TABLES = {"dhan_instruments": "instruments", "dhan_quotes": "writer", "dhan_dept
 ONE_SHOTS = ("dbinit", "instruments")
 STREAMS = ("dhan:ticks", "dhan:quotes", "dhan:depth", "dhan:greeks")
 WINDOWS = ("quote-board", "option-chain")
-# Per stream: the newest entry's id, then every consumer group (field/value lines, one group after another).
-_DRAIN_SCRIPT = ('for s in "$@"; do echo "== $s"; redis-cli --no-auth-warning XREVRANGE "$s" + - COUNT 1 '
-                 '| head -n 1; redis-cli --no-auth-warning XINFO GROUPS "$s"; done')
 # The service process is docker-init's child; SIGKILL to it is a crash (as the OOM killer's), which the
 # restart policy answers. `docker compose kill` is not: Docker records a kill through its API as a deliberate
 # stop and leaves the container down whatever the policy.
 _CRASH_SCRIPT = "kill -KILL $(cat /proc/1/task/1/children)"
-
-
-def streams_behind(text: str) -> list[str]:
-    """From the output of ``_DRAIN_SCRIPT``: "stream group: ..." for every group not done with its stream."""
-    behind: list[str] = []
-    for section in text.split("== ")[1:]:
-        lines = section.splitlines()
-        stream, rest = lines[0].strip(), lines[1:]
-        if not rest or rest[0].startswith(("name", "ERR")):
-            continue  # no entries yet (nothing to drain)
-        last_id = rest[0].strip()
-        for g in parse_flat("\n".join(rest[1:]), "name"):
-            if g.get("pending") != "0" or g.get("last-delivered-id") != last_id:
-                behind.append(f"{stream} {g.get('name')}: {g.get('pending')} pending, at "
-                              f"{g.get('last-delivered-id')} of {last_id}")
-    return behind
-
-
-def alert_cycle(text: str, rule: str, since_s: float) -> tuple[bool, str]:
-    """From ``XRANGE <alerts>`` output: did an alert of ``rule`` fire and resolve at or after ``since_s``?"""
-    states = []
-    for line in text.splitlines():
-        if line.startswith("{"):
-            event = json.loads(line)
-            if event.get("rule") == rule and float(event.get("ts", 0)) >= since_s:
-                states.append(event.get("state"))
-    fired = "firing" in states
-    cleared = fired and "resolved" in states[states.index("firing"):]
-    return cleared, f"{rule} events since the restart: {', '.join(states) or 'none'}"
 
 
 class Steps:
@@ -201,7 +161,7 @@ class Steps:
         self.c.run("stop", "feed", timeout_s=120, service="feed")
 
         def drained() -> tuple[bool, str]:
-            out = self.c.run("exec", "-T", "redis", "sh", "-c", _DRAIN_SCRIPT, "sh", *STREAMS, timeout_s=60,
+            out = self.c.run("exec", "-T", "redis", "sh", "-c", DRAIN_SCRIPT, "sh", *STREAMS, timeout_s=60,
                              service="redis").stdout.decode()
             behind = streams_behind(out)
             return not behind, "; ".join(behind)

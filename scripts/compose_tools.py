@@ -1,44 +1,27 @@
-"""Helpers of ``make compose-check`` (scripts/compose_check.py): a private compose project, waits, screen grabs.
+"""Helpers of ``make compose-check`` (scripts/compose_check.py): a private compose project, waits, parsers.
 
-Standard library only: the check runs with the host's python3 before (or without) the project's venv. Pure
-parts (``parse_ps``, ``parse_flat``, ``xwd_to_png``, ``Redactor``) are unit-tested in
-tests/deploy/test_compose_tools.py; the rest drives ``docker compose`` and an X server.
+Standard library only: the check runs with the host's python3 before (or without) the project's venv. The
+parsers that decide pass or fail (``parse_ps``, ``streams_behind``, ``alert_cycle``, ``Redactor``) are tested in
+tests/deploy/test_compose_check.py; the rest drives ``docker compose``.
 """
 
 from __future__ import annotations
 
-import contextlib
 import json
 import os
 import re
 import shutil
 import socket
-import struct
 import subprocess
 import time
-import zlib
-from collections import Counter
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 __all__ = [
-    "CheckFailed",
-    "Compose",
-    "Redactor",
-    "ServiceState",
-    "StandIns",
-    "XDisplay",
-    "free_port",
-    "looks_drawn",
-    "make_workspace",
-    "parse_flat",
-    "parse_ps",
-    "png_colours",
-    "wait_for",
-    "write_env",
-    "xwd_to_png",
+    "DRAIN_SCRIPT", "CheckFailed", "Compose", "Redactor", "ServiceState", "StandIns", "alert_cycle", "free_port",
+    "make_workspace", "parse_flat", "parse_ps", "streams_behind", "wait_for", "write_env",
 ]
 
 
@@ -259,127 +242,35 @@ class Compose:
         return proc.stdout.decode()
 
 
-# --- X11 window dumps -> PNG, without ImageMagick -------------------------------------------------------------
-
-_XWD_HEADER = struct.Struct(">25I")
-_ZPIXMAP, _TRUE_COLOR, _DIRECT_COLOR = 2, 4, 5
-
-
-def _channel_offsets(masks: tuple[int, int, int], bytes_pp: int, msb_first: bool) -> list[int]:
-    offsets = []
-    for mask in masks:
-        shift = (mask & -mask).bit_length() - 1
-        if mask >> shift != 0xFF or shift % 8:
-            raise ValueError(f"unsupported colour mask {mask:#x}")
-        offsets.append(bytes_pp - 1 - shift // 8 if msb_first else shift // 8)
-    return offsets
+# Per stream: the newest entry's id, then every consumer group (field/value lines, one group after another).
+DRAIN_SCRIPT = ('for s in "$@"; do echo "== $s"; redis-cli --no-auth-warning XREVRANGE "$s" + - COUNT 1 '
+                 '| head -n 1; redis-cli --no-auth-warning XINFO GROUPS "$s"; done')
 
 
-def xwd_to_png(data: bytes) -> tuple[bytes, int, int]:
-    """An ``xwd`` dump (ZPixmap, TrueColor, 24/32 bits per pixel) as PNG bytes; with its width and height."""
-    if len(data) < _XWD_HEADER.size:
-        raise ValueError("not an xwd dump: too short")
-    h = _XWD_HEADER.unpack_from(data)
-    header_size, fmt, width, height, byte_order, bpp, bpl, vclass = h[0], h[2], h[4], h[5], h[7], h[11], h[12], h[13]
-    ncolors = h[19]
-    if fmt != _ZPIXMAP or vclass not in (_TRUE_COLOR, _DIRECT_COLOR) or bpp not in (24, 32):
-        raise ValueError(f"unsupported xwd dump (format {fmt}, visual class {vclass}, {bpp} bits per pixel)")
-    bytes_pp = bpp // 8
-    r_off, g_off, b_off = _channel_offsets((h[14], h[15], h[16]), bytes_pp, msb_first=byte_order == 1)
-    start = header_size + ncolors * 12
-    if len(data) < start + bpl * height:
-        raise ValueError("xwd dump truncated")
-    raw = bytearray()
-    for y in range(height):
-        row = data[start + y * bpl: start + y * bpl + width * bytes_pp]
-        rgb = bytearray(width * 3)
-        rgb[0::3], rgb[1::3], rgb[2::3] = row[r_off::bytes_pp], row[g_off::bytes_pp], row[b_off::bytes_pp]
-        raw += b"\0" + rgb
-    return _png(bytes(raw), width, height), width, height
+def streams_behind(text: str) -> list[str]:
+    """From the output of ``DRAIN_SCRIPT``: "stream group: ..." for every group not done with its stream."""
+    behind: list[str] = []
+    for section in text.split("== ")[1:]:
+        lines = section.splitlines()
+        stream, rest = lines[0].strip(), lines[1:]
+        if not rest or rest[0].startswith(("name", "ERR")):
+            continue  # no entries yet (nothing to drain)
+        last_id = rest[0].strip()
+        for g in parse_flat("\n".join(rest[1:]), "name"):
+            if g.get("pending") != "0" or g.get("last-delivered-id") != last_id:
+                behind.append(f"{stream} {g.get('name')}: {g.get('pending')} pending, at "
+                              f"{g.get('last-delivered-id')} of {last_id}")
+    return behind
 
 
-def _png(raw: bytes, width: int, height: int) -> bytes:
-    def chunk(kind: bytes, body: bytes) -> bytes:
-        return struct.pack(">I", len(body)) + kind + body + struct.pack(">I", zlib.crc32(kind + body))
-
-    ihdr = struct.pack(">IIBBBBB", width, height, 8, 2, 0, 0, 0)   # 8-bit RGB
-    return b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", ihdr) + chunk(b"IDAT", zlib.compress(raw, 6)) + chunk(b"IEND", b"")
-
-
-def png_colours(png: bytes) -> tuple[int, float]:
-    """Distinct colours in a PNG written by :func:`xwd_to_png`, and the share of the commonest one."""
-    pos, idat, width = 8, b"", 0
-    while pos < len(png):
-        (length,) = struct.unpack_from(">I", png, pos)
-        kind, body = png[pos + 4: pos + 8], png[pos + 8: pos + 8 + length]
-        if kind == b"IHDR":
-            width = struct.unpack_from(">I", body)[0]
-        elif kind == b"IDAT":
-            idat += body
-        pos += 12 + length
-    raw, stride = zlib.decompress(idat), 1 + width * 3
-    colours: Counter[bytes] = Counter()
-    for y in range(0, len(raw) // stride):
-        row = raw[y * stride + 1: (y + 1) * stride]
-        colours.update(row[i: i + 3] for i in range(0, len(row), 3))
-    return len(colours), colours.most_common(1)[0][1] / colours.total()
-
-
-def looks_drawn(png: bytes) -> tuple[bool, str]:
-    """A window with data on it, not an empty frame: a table or chart of values leaves under 80 % of the
-    picture in one colour; an empty window (a frame, headers and a background) covers 90 % or more."""
-    colours, commonest = png_colours(png)
-    return colours >= 64 and commonest < 0.8, f"{colours} colours, {commonest:.0%} in the commonest"
-
-
-class XDisplay:
-    """An Xvfb display on this host, opened to local containers with ``xhost +local:`` (as the README tells
-    users to do with their own display); windows drawn there are grabbed from the X server with ``xwd``."""
-
-    TOOLS = ("Xvfb", "xhost", "xwd")
-
-    def __init__(self, width: int = 1280, height: int = 800) -> None:
-        self.size = (width, height)
-        self.proc: subprocess.Popen[bytes] | None = None
-        self.display = ""
-
-    def start(self) -> str:
-        missing = [t for t in self.TOOLS if shutil.which(t) is None]
-        if missing:
-            raise CheckFailed(f"viz: {', '.join(missing)} missing on the host "
-                              "(apt-get install xvfb x11-xserver-utils x11-apps)")
-        # -displayfd: Xvfb picks a free display number and writes it once it accepts connections
-        self.proc = subprocess.Popen(["Xvfb", "-displayfd", "1", "-screen", "0", f"{self.size[0]}x{self.size[1]}x24",
-                                      "-nolisten", "tcp"], stdout=subprocess.PIPE, stderr=subprocess.DEVNULL)
-        assert self.proc.stdout is not None
-        line = self.proc.stdout.readline().decode().strip()
-        if not line.isdigit():
-            raise CheckFailed("viz: Xvfb did not start")
-        self.display = f":{line}"
-        self._xhost("+local:")
-        return self.display
-
-    def _xhost(self, arg: str) -> None:
-        subprocess.run(["xhost", arg], env={**os.environ, "DISPLAY": self.display}, capture_output=True,
-                       check=True, timeout=30)
-
-    def grab(self) -> bytes:
-        out = subprocess.run(["xwd", "-root", "-silent", "-display", self.display], capture_output=True,
-                             check=True, timeout=60)
-        return out.stdout
-
-    def stop(self) -> None:
-        if self.proc is None:
-            return
-        if self.proc.poll() is None:
-            with contextlib.suppress(subprocess.SubprocessError, OSError):
-                self._xhost("-local:")
-            self.proc.terminate()
-            try:
-                self.proc.wait(10)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait()
-        if self.proc.stdout is not None:
-            self.proc.stdout.close()
-        self.proc = None
+def alert_cycle(text: str, rule: str, since_s: float) -> tuple[bool, str]:
+    """From ``XRANGE <alerts>`` output: did an alert of ``rule`` fire and resolve at or after ``since_s``?"""
+    states = []
+    for line in text.splitlines():
+        if line.startswith("{"):
+            event = json.loads(line)
+            if event.get("rule") == rule and float(event.get("ts", 0)) >= since_s:
+                states.append(event.get("state"))
+    fired = "firing" in states
+    cleared = fired and "resolved" in states[states.index("firing"):]
+    return cleared, f"{rule} events since the restart: {', '.join(states) or 'none'}"

@@ -18,8 +18,8 @@ import redis
 
 from control.monitor.alerts import AlertBook
 from control.monitor.rules import Condition
-from scripts.compose_steps import _DRAIN_SCRIPT, alert_cycle, streams_behind
-from scripts.compose_tools import Redactor, XDisplay, looks_drawn, parse_ps, png_colours, xwd_to_png
+from scripts.compose_tools import DRAIN_SCRIPT, Redactor, alert_cycle, parse_ps, streams_behind
+from scripts.compose_x11 import XDisplay, looks_drawn, png_colours, xwd_to_png
 from tests.conftest import PrivateRedis
 
 
@@ -59,7 +59,7 @@ def redis_cli(tmp_path: Path, private_redis: PrivateRedis) -> Path:
 
 def _drain_report(shim: Path, *streams: str) -> str:
     env = {**os.environ, "PATH": f"{shim}:{os.environ['PATH']}"}
-    return subprocess.run(["sh", "-c", _DRAIN_SCRIPT, "sh", *streams], capture_output=True, text=True, env=env,
+    return subprocess.run(["sh", "-c", DRAIN_SCRIPT, "sh", *streams], capture_output=True, text=True, env=env,
                           check=True, timeout=30).stdout
 
 
