@@ -6,7 +6,7 @@ BIN      = $(VENV)/bin
 BUILD_INPUTS = pyproject.toml setup.py $(wildcard feed/*.c feed/*/*.c)
 STAMP    = $(VENV)/.installed-$(shell cat $(BUILD_INPUTS) | cksum | cut -d' ' -f1)
 
-.PHONY: run test venv lint bench clean
+.PHONY: run test venv lint bench clean compose-check
 
 $(STAMP): $(BUILD_INPUTS)
 	@test -x $(BIN)/python || $(PY) -m venv $(VENV) || python3 -m venv $(VENV)
@@ -25,6 +25,10 @@ run: $(STAMP)
 test: $(STAMP)
 	@$(BIN)/python -m shared.preflight
 	@QT_QPA_PLATFORM=offscreen $(BIN)/python -m pytest -q $(ARGS)
+
+## The compose stack on a running Docker engine, start to finish (scripts/compose_check.py; needs no venv).
+compose-check:
+	@python3 -m scripts.compose_check $(ARGS)
 
 lint: $(STAMP)
 	@$(BIN)/ruff check shared feed writer viz control tests bench

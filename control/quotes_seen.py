@@ -58,6 +58,7 @@ class QuoteWatcher:
         self.bad_messages = 0
         self.bad_quotes = 0
         self.subscribed = asyncio.Event()
+        self.drops = 0         # times Redis cut the subscription (a restart closes every connection)
         self.log = get_logger("quotes_seen")
 
     def last_seen(self) -> dict[str, float]:
@@ -118,6 +119,7 @@ class QuoteWatcher:
             if ok:
                 self.subscribed.set()
             else:
+                self.drops += 1
                 self.subscribed.clear()
 
         await follow_channel(self.redis, self.keys.quotes, stopping, self.ingest, log=self.log,

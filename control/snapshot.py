@@ -59,6 +59,7 @@ class Snapshot:
     now: float
     redis_ok: bool = True
     redis_error: str = ""
+    redis_dropped: str = ""               # Redis answers, but cut a connection of ours since the last snapshot
     redis_now: float = 0.0
     redis_used_memory: int = 0
     redis_maxmemory: int = 0

@@ -32,8 +32,10 @@ full() {
     out="$backup_dir/full/dhan_trading-$(date -u +%Y%m%dT%H%M%SZ).sql.gz"
     # --single-transaction: a consistent InnoDB snapshot without blocking the writer; --source-data=2: the
     # binlog file and position of that snapshot, as a comment near the top (where a restore replays from).
-    # shellcheck disable=SC2016  # $CNF expands in the container
-    in_mysql 'mysqldump --defaults-extra-file="$CNF" --single-transaction --source-data=2 --quick \
+    # MariaDB's mysqldump (a MySQL-compatible image) knows the option by its older name, --master-data.
+    # shellcheck disable=SC2016  # $CNF and $POS expand in the container
+    in_mysql 'POS=--source-data=2; mysqldump --help | grep -q -- --source-data || POS=--master-data=2
+              mysqldump --defaults-extra-file="$CNF" --single-transaction "$POS" --quick \
                   --routines --events --triggers --hex-blob --databases dhan_trading' \
         | gzip -6 > "$out.partial"
     mv "$out.partial" "$out"

@@ -6,12 +6,13 @@
 #   install-python.sh deps VENV [EXTRA]  third-party dependencies named in pyproject.toml (plus EXTRA's, e.g. gui)
 #   install-python.sh app VENV           the package itself, without dependencies; compiles feed/_fastfeed (gcc)
 #   install-python.sh check VENV         the native fast path imports and `dhan --help` runs
+#   install-python.sh prune VENV         pip and setuptools out: they install, the image only runs (-25 MB)
 #
 # Run it from the source directory (pyproject.toml, setup.py, README.md and the packages).
 set -eu
 
-step=${1:?usage: install-python.sh deps|app|check VENV [EXTRA]}
-venv=${2:?usage: install-python.sh deps|app|check VENV [EXTRA]}
+step=${1:?usage: install-python.sh deps|app|check|prune VENV [EXTRA]}
+venv=${2:?usage: install-python.sh deps|app|check|prune VENV [EXTRA]}
 extra=${3:-}
 
 if [ ! -x "$venv/bin/python" ]; then
@@ -43,8 +44,11 @@ print("\n".join(names))
         "$py" -I -c 'import feed._fastfeed'
         "$venv/bin/dhan" --help > /dev/null
         ;;
+    prune)
+        "$py" -m pip uninstall --yes --quiet pip setuptools
+        ;;
     *)
-        echo "install-python.sh: unknown step '$step' (deps, app or check)" >&2
+        echo "install-python.sh: unknown step '$step' (deps, app, check or prune)" >&2
         exit 2
         ;;
 esac

@@ -20,7 +20,8 @@ HEADER = """\
 
 COMPOSE_HEADER = """\
 # ----------------------------------------------------------------------------------------------------------
-# docker compose only: read by docker-compose.yml, never by dhan (not settings; no DHAN_ prefix).
+# docker compose only: read by docker-compose.yml, never by dhan (not settings; the DHAN_*_IMAGE and
+# DHAN_IMAGE_TAG names too, though they carry the prefix).
 # docker compose reads this file for the ${...} in docker-compose.yml and passes it to every dhan container,
 # where docker-compose.yml points DHAN_REDIS_URL, DHAN_MYSQL_URL, DHAN_SIM_HOST, DHAN_SPOOL_DIR,
 # DHAN_JOURNAL_DIR and the health endpoints at the compose services and volumes: the loopback values above
@@ -45,6 +46,18 @@ COMPOSE_VARIABLES: tuple[tuple[str, str, str, bool], ...] = (
     ("MYSQL_INNODB_BUFFER_POOL_SIZE", "1G", "InnoDB buffer pool of the mysql service", False),
     ("REDIS_HOST_PORT", "6379", "host port of Redis (bound to 127.0.0.1 only)", False),
     ("MYSQL_HOST_PORT", "3306", "host port of MySQL (bound to 127.0.0.1 only)", False),
+    ("SIM_HOST_PORT", "9300", "host port of the simulator's /health and /metrics (127.0.0.1 only)", False),
+    ("FEED_HOST_PORT", "9301", "host port of the feed's /health and /metrics (127.0.0.1 only)", False),
+    ("MONITOR_HOST_PORT", "9304", "host port of the monitor's /health and /metrics (127.0.0.1 only)", False),
+    ("SCHEDULER_HOST_PORT", "9305", "host port of the scheduler's /health and /metrics (127.0.0.1 only)", False),
+    ("DHAN_PYTHON_IMAGE", "python:3.11.13-slim-bookworm",
+     "base of both images (build argument PYTHON_IMAGE): a private registry's copy, or a digest-pinned name",
+     False),
+    ("DHAN_REDIS_IMAGE", "redis:7.4-bookworm", "image of the redis service", False),
+    ("DHAN_MYSQL_IMAGE", "mysql:8.4", "image of the mysql service", False),
+    ("DHAN_IMAGE_TAG", "local",
+     "tag of the images built here (dhan-trading/feed, dhan-trading/viz); a new tag per upgrade keeps the "
+     "previous images for a rollback", False),
     ("X11_SOCKET_DIR", "/tmp/.X11-unix",
      "X11 socket directory mounted into control and viz (Docker Desktop + WSLg: /run/desktop/mnt/host/wslg/.X11-unix)",
      False),

@@ -6,10 +6,11 @@ instrument), a severity and a ``hold_s`` the condition must last before it fires
 services it has seen running (a heartbeat that vanishes after that is a crash), since when the market has
 been open and since when instrument data arrives; how long a condition has held is the alert book's business.
 
-Rules: ``redis_unreachable``, ``service_down`` (crashed, stale or vanished heartbeat), ``feed_disconnected``,
-``spool_failing`` (the feed cannot write its spool: events held in memory, dropped past its cap),
-``db_write_failures``, ``mysql_down``, ``mysql_pool_exhausted``, ``redis_memory``, ``consumer_lag``,
-``no_ticks`` and ``instrument_silent`` (the last two only while the market is open).
+Rules: ``redis_unreachable`` (down now, or a connection of the monitor cut since the last evaluation),
+``service_down`` (crashed, stale or vanished heartbeat), ``feed_disconnected``, ``spool_failing`` (the feed
+cannot write its spool: events held in memory, dropped past its cap), ``db_write_failures``, ``mysql_down``,
+``mysql_pool_exhausted``, ``redis_memory``, ``consumer_lag``, ``no_ticks`` and ``instrument_silent`` (the last
+two only while the market is open).
 """
 
 from __future__ import annotations
@@ -85,6 +86,11 @@ class Rules:
         else:
             self.market_open_since = None
         out = list(self._services(snap))
+        if snap.redis_dropped:
+            # an outage shorter than the evaluation interval (a Redis restart takes about a second) is seen
+            # only as a cut connection; it still is one: pub/sub messages of that moment were lost
+            out.append(Condition("redis_unreachable", "redis_unreachable", "critical",
+                                 f"Redis was unreachable for a moment ({snap.redis_dropped}); it answers again"))
         out += self._feed(snap)
         out += self._writer_and_mysql(snap)
         out += self._redis_and_lag(snap)

@@ -54,6 +54,7 @@ class MonitorService(Service):
         self.evaluations = 0
         self.eval_ms = 0.0
         self._outbox: list[dict[str, Any]] = []
+        self._drops_seen = 0                      # the watcher's subscription drops already evaluated
 
     async def setup(self) -> None:
         assert self.redis is not None
@@ -100,6 +101,9 @@ class MonitorService(Service):
         snap = await self.collector.collect(now)
         snap.market_open = self.market_open(self.market_clock())
         snap.last_seen = self.watcher.last_seen()
+        if self.watcher.drops != self._drops_seen:
+            self._drops_seen = self.watcher.drops
+            snap.redis_dropped = "the monitor's subscription was cut"
         self.snapshot = snap
         self.conditions = self.rules.evaluate(snap)
         events = self.book.update(self.conditions, now)

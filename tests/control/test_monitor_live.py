@@ -169,6 +169,27 @@ async def test_redis_memory_over_the_bound(private_redis: PrivateRedis) -> None:
         await r.aclose()
 
 
+async def test_a_redis_restart_between_two_evaluations_fires_and_clears(private_redis: PrivateRedis) -> None:
+    # `docker compose restart redis` is over in about a second: snapshots taken before and after it both
+    # succeed. The subscription Redis cut on the way down still tells.
+    s = mon_settings(redis_url=private_redis.url, monitor_interval_s=2.0)
+    keys = Keys(s.key_prefix)
+    async with running(MonitorService(s)) as mon:
+        await eventually(lambda: mon.watcher is not None and mon.watcher.subscribed.is_set(), message="subscribed")
+        n = mon.evaluations
+        await eventually(lambda: mon.evaluations > n, timeout_s=10, interval_s=0.005, message="an evaluation")
+        private_redis.stop()   # blocking: the monitor cannot evaluate until Redis is back
+        private_redis.start()
+        assert mon.evaluations == n + 1 and not [c for c in mon.conditions if c.rule == "redis_unreachable"]
+        r: aioredis.Redis = aioredis.Redis.from_url(private_redis.url)
+        try:
+            fired = await wait_alert(r, keys, "redis_unreachable")
+            assert "unreachable for a moment" in fired["detail"] and fired["severity"] == "critical"
+            await wait_alert(r, keys, "redis_unreachable", "resolved")
+        finally:
+            await r.aclose()
+
+
 async def test_consumer_lag_above_the_bound(redis_client: aioredis.Redis) -> None:
     s = mon_settings(monitor_lag_max=100)
     keys = Keys(s.key_prefix)

@@ -149,3 +149,18 @@ def test_verdict() -> None:
     assert verdict([]) == ("healthy", "every rule passes")
     assert verdict([warn]) == ("degraded", "mem high")
     assert verdict([warn, crit]) == ("down", "no ticks")
+
+
+def test_a_redis_outage_between_two_evaluations_still_fires_once() -> None:
+    # Seen only as a cut connection: the alert fires on that evaluation and resolves on the next, while the
+    # other conditions carry on (no flapping of alerts that still hold).
+    rules, book = Rules(Thresholds(redis_memory_pct=80)), AlertBook()
+    memory = {"redis_used_memory": 90, "redis_maxmemory": 100}
+    assert keys(rules.evaluate(Snapshot(now=T0, **memory))) == {"redis_memory"}
+    book.update(rules.evaluate(Snapshot(now=T0, **memory)), T0)
+    conds = rules.evaluate(Snapshot(now=T0 + 1, redis_dropped="subscription cut", **memory))
+    assert keys(conds) == {"redis_memory", "redis_unreachable"}
+    (fired,) = book.update(conds, T0 + 1)
+    assert fired["state"] == "firing" and "subscription cut" in fired["detail"] and fired["severity"] == "critical"
+    (resolved,) = book.update(rules.evaluate(Snapshot(now=T0 + 2, **memory)), T0 + 2)
+    assert resolved["key"] == "redis_unreachable" and resolved["state"] == "resolved"

@@ -39,7 +39,8 @@ DHAN_BIN = Path(sys.executable).parent / "dhan"
 # Headless services and their /health: every long-running dhan service has one.
 HEADLESS = ("sim", "feed", "writer", "greeks", "monitor", "scheduler")
 DESKTOP = ("control", "viz")
-RESTART = {**dict.fromkeys(HEADLESS, "on-failure"), "dbinit": "no", "redis": "unless-stopped",
+ONE_SHOTS = ("dbinit", "instruments")
+RESTART = {**dict.fromkeys(HEADLESS, "on-failure"), **dict.fromkeys(ONE_SHOTS, "no"), "redis": "unless-stopped",
            "mysql": "unless-stopped", "control": "no", "viz": "no"}
 PROFILES = {"sim": ["sim"], "control": ["control"], "viz": ["viz"]}
 # Values a user puts in .env; used to resolve the file as docker compose would.
@@ -91,8 +92,8 @@ def test_compose_file_follows_the_compose_specification() -> None:
 
 
 def test_the_expected_services_exist() -> None:
-    assert set(SERVICES) == {"redis", "mysql", "dbinit", *HEADLESS, *DESKTOP}
-    assert {n for n, k in OURS.items() if k == "feed"} == {"dbinit", *HEADLESS}
+    assert set(SERVICES) == {"redis", "mysql", *ONE_SHOTS, *HEADLESS, *DESKTOP}
+    assert {n for n, k in OURS.items() if k == "feed"} == {*ONE_SHOTS, *HEADLESS}
     assert {n for n, k in OURS.items() if k == "viz"} == set(DESKTOP)
 
 
@@ -134,7 +135,7 @@ def test_every_variable_is_a_setting_and_in_env_example() -> None:
         used |= {k for k in df.env(df.final) if k.startswith("DHAN_")}
     fields = {f"DHAN_{f.upper()}" for f in Settings.model_fields}
     for var in sorted(used):
-        if var.startswith("DHAN_"):
+        if var.startswith("DHAN_") and var not in compose_block:
             assert var in fields, f"{var} is used by the deployment but is not a setting"
         else:
             assert var in compose_block, f"{var}: add it to COMPOSE_VARIABLES in scripts/gen_env_example.py"
@@ -203,7 +204,10 @@ def test_healthcheck_calls_the_services_own_health_endpoint(name: str) -> None:
     assert (url.scheme, url.hostname, url.port, url.path) == ("http", "127.0.0.1", expected_port, "/health")
     assert settings.health_host == "0.0.0.0", "bind every interface inside the container (published, scraped)"
     for _, published, target in _published(name):
+        # the host port is a variable (a second stack, or the compose check, beside one on the defaults)
         assert int(target) == expected_port and published == target, f"{name}: publish the health port as is"
+        default = interpolate(next(str(p) for p in svc["ports"]), {})
+        assert default == f"127.0.0.1:{expected_port}:{expected_port}", f"{name}: default host port {default}"
 
 
 def test_the_healthcheck_script_is_in_the_feed_image() -> None:
@@ -221,13 +225,15 @@ def test_dependencies_wait_for_healthy_state() -> None:
     deps = {name: SERVICES[name].get("depends_on", {}) for name in SERVICES}
     healthy = {"condition": "service_healthy"}
     assert deps["dbinit"] == {"mysql": healthy}
+    # the scrip master comes from the simulator without a token: it must answer first
+    assert deps["instruments"] == {"dbinit": {"condition": "service_completed_successfully"},
+                                   "sim": {**healthy, "required": False}}
     assert deps["writer"] == {"redis": healthy, "mysql": healthy,
                               "dbinit": {"condition": "service_completed_successfully"}}
     assert deps["feed"]["redis"] == healthy
     assert deps["feed"]["sim"] == {"condition": "service_healthy", "required": False}
     for name in (*HEADLESS, *DESKTOP):
-        if name != "dbinit":
-            assert deps[name].get("redis") == healthy, name
+        assert deps[name].get("redis") == healthy, name
     for name in ("redis", "mysql"):
         assert SERVICES[name]["healthcheck"]["test"][0] in ("CMD", "CMD-SHELL")
 
@@ -255,7 +261,7 @@ def test_redis_is_durable_capped_and_password_protected() -> None:
 
 def test_mysql_keeps_binlogs_and_data_in_a_volume() -> None:
     mysql = SERVICES["mysql"]
-    assert mysql["image"].startswith("mysql:8")
+    assert interpolate(mysql["image"], {}).startswith("mysql:8")
     assert "--log-bin=binlog" in mysql["command"]
     assert any(v.endswith(":/var/lib/mysql") for v in mysql["volumes"])
 
@@ -295,3 +301,25 @@ def test_desktop_services_reach_the_x_server(name: str) -> None:
     svc = SERVICES[name]
     assert "DISPLAY" in svc["environment"]
     assert any(interpolate(v, {}).split(":")[1] == "/tmp/.X11-unix" for v in svc["volumes"])
+
+
+def test_base_images_are_variables_defaulting_to_the_public_pins() -> None:
+    # A private registry, an air-gapped host or the stand-ins of scripts/standin-images.sh set these.
+    defaults = {name: value for name, value, *_ in COMPOSE_VARIABLES}
+    for kind, path in DOCKERFILES.items():
+        pinned = parse_dockerfile(path).args["PYTHON_IMAGE"]
+        for name in (n for n, k in OURS.items() if k == kind):
+            arg = SERVICES[name]["build"]["args"]["PYTHON_IMAGE"]
+            assert interpolate(arg, {}) == pinned == defaults["DHAN_PYTHON_IMAGE"], name
+            assert interpolate(arg, {"DHAN_PYTHON_IMAGE": "registry.lan/python:3.11"}) == "registry.lan/python:3.11"
+    for service, var in (("redis", "DHAN_REDIS_IMAGE"), ("mysql", "DHAN_MYSQL_IMAGE")):
+        image = SERVICES[service]["image"]
+        assert interpolate(image, {}) == defaults[var], service
+        assert interpolate(image, {var: f"registry.lan/{service}:x"}) == f"registry.lan/{service}:x"
+
+
+def test_our_images_are_tagged_by_a_variable() -> None:
+    for name, kind in OURS.items():
+        image = SERVICES[name]["image"]
+        assert interpolate(image, {}) == f"dhan-trading/{kind}:local", name
+        assert interpolate(image, {"DHAN_IMAGE_TAG": "2026-12-04"}) == f"dhan-trading/{kind}:2026-12-04", name

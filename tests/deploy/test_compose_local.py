@@ -224,8 +224,8 @@ class Stack:
 
 
 def _order() -> list[str]:
-    """dbinit and the headless services in an order that satisfies every depends_on."""
-    wanted = ["dbinit", *HEADLESS]
+    """The one-shots and the headless services in an order that satisfies every depends_on."""
+    wanted = ["dbinit", "instruments", *HEADLESS]
     done: list[str] = []
     while len(done) < len(wanted):
         ready = [n for n in wanted if n not in done
@@ -271,17 +271,20 @@ async def test_compose_services_start_in_order_turn_healthy_and_fill_mysql(stack
     kw.pop("autocommit")
     kw["database"] = stack.user.database
 
-    def counts() -> tuple[int, int]:
+    def counts() -> tuple[int, int, int]:
         conn = pymysql.connect(**kw)
         try:
             with conn.cursor() as cur:
-                cur.execute("SELECT (SELECT COUNT(*) FROM dhan_quotes), (SELECT COUNT(*) FROM dhan_ticks)")
+                cur.execute("SELECT (SELECT COUNT(*) FROM dhan_quotes), (SELECT COUNT(*) FROM dhan_ticks), "
+                            "(SELECT COUNT(*) FROM dhan_instruments)")
                 row = cur.fetchone()
-                return (int(row[0]), int(row[1])) if row else (0, 0)
+                return (int(row[0]), int(row[1]), int(row[2])) if row else (0, 0, 0)
         finally:
             conn.close()
 
-    await eventually(lambda: min(counts()) > 0, timeout_s=60, interval_s=0.5, message="quotes and ticks in MySQL")
+    await stack.wait_completed("instruments", timeout_s=60)   # nothing waits for it; it must still finish
+    await eventually(lambda: min(counts()) > 0, timeout_s=60, interval_s=0.5,
+                     message="instruments, quotes and ticks in MySQL")
     codes = await stack.stop_all()
     assert codes == dict.fromkeys(codes, 0), codes   # clean SIGTERM everywhere (what docker stop sends)
-    assert codes["dbinit"] == 0 and set(codes) == {"dbinit", *HEADLESS}
+    assert set(codes) == {"dbinit", "instruments", *HEADLESS}

@@ -67,9 +67,10 @@ def test_builder_stage_installs_the_feed_image_python_layer(tmp_path: Path) -> N
             took_s = time.monotonic() - started
             output = f"{proc.stdout[-3000:]}\n{proc.stderr[-3000:]}"
             assert proc.returncode == 0, f"`{line}` failed (exit {proc.returncode}, {took_s:.0f}s):\n{output}"
-    # The steps the Dockerfile must contain, in this order: dependencies before code, then the check.
+    # The steps the Dockerfile must contain, in this order: dependencies before code, the check, the pruning.
     steps = [line.split("install-python.sh", 1)[1].split()[0] for line in install_lines]
-    assert steps == ["deps", "app", "check"], steps
+    assert steps == ["deps", "app", "check", "prune"], steps
+    assert not list((venv / "lib").glob("python3*/site-packages/pip")), "pip stays in the builder"
 
     py = venv / "bin" / "python"
     # The C extension was compiled by the app step (check imports it; this says which file it is).

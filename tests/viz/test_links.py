@@ -7,6 +7,7 @@ from typing import Any
 
 import redis.asyncio as aioredis
 from PyQt6.QtCore import QTimer
+from structlog.testing import capture_logs
 
 from shared.db import init_schema
 from shared.keys import Keys
@@ -127,3 +128,29 @@ async def test_cancel_is_not_mistaken_for_an_outage() -> None:
     await started.wait()
     assert not await link.stop([task], grace_s=1.0, deadline_s=1.0)
     assert task.cancelled() and runs == 1 and status.redis.ok is None  # no retry, no outage reported
+
+
+def test_first_frame_with_data_shows_a_current_status_bar(sync_db: Settings, qt_state: Any) -> None:
+    # A screen grab taken when the window reports its data drawn (viz_loaded) must not show "starting".
+    from viz.windows.quote_board import QuoteBoardWindow
+
+    settings = sync_db
+
+    async def scenario() -> None:
+        redis = aioredis.Redis.from_url(settings.redis_url.get_secret_value())
+        await write_universe(redis, Keys(settings.key_prefix), [record("NSE_FNO", 1, "NIFTY-FUT", custom="NIFTY FUT")])
+        await store(settings, redis, "quotes", [quote("NSE_FNO", 1, 26000.0, close=25900.0)])
+        await redis.aclose()
+        with capture_logs() as logs:
+            async with open_window(QuoteBoardWindow, settings) as w:
+                w._status_timer.stop()  # the periodic refresh would hide whether the load itself refreshes it
+                await eventually(lambda: w.loaded.is_set(), timeout_s=20, message="history painted")
+                text = w.status_label.text()
+                assert "Redis: connected" in text and "MySQL: connected" in text, text
+                await eventually(lambda: any(e["event"] == "viz_loaded" for e in logs), message="viz_loaded")
+                w.mark_loaded()  # a later reload is painted again but not announced again
+                w.frame()
+                await qt_timer_fires()
+        assert [e["window"] for e in logs if e["event"] == "viz_loaded"] == ["quote-board"]
+
+    run_qt(scenario)

@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from PyQt6.QtCore import QByteArray, QSettings, QTimer
-from PyQt6.QtGui import QAction, QCloseEvent
+from PyQt6.QtGui import QAction, QCloseEvent, QGuiApplication
 from PyQt6.QtWidgets import QApplication, QLabel, QMainWindow, QToolBar, QWidget
 
 from shared.clock import Clock, system_clock
@@ -159,7 +159,19 @@ class VizWindow(QMainWindow):
         self.frame_ms.append((time.perf_counter() - t0) * 1000.0)
         if self._load_painted_pending:
             self._load_painted_pending = False
+            if not self.loaded.is_set():
+                # The first picture with data: its status bar says so too (not the timer's "starting" of up
+                # to STATUS_MS ago). Announced once Qt has laid it out (the views lay out on a 0 ms timer).
+                self.refresh_status()
+                QTimer.singleShot(0, self._announce_loaded)
             self.loaded.set()
+
+    def _announce_loaded(self) -> None:
+        """Paint the loaded picture now and hand it to the window system, then log ``viz_loaded``: the moment a
+        screen grab from outside the process (make compose-check) may take it."""
+        self.repaint()
+        QGuiApplication.sync()
+        self.log.info("viz_loaded", window=self.NAME, frame_ms=round(self.frame_ms[-1], 1))
 
     def refresh_status(self) -> None:
         text = self.status_model.text()
