@@ -22,7 +22,7 @@ from typing import TypeVar
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from feed.instruments import parse_scrip_master_report
+from feed.instruments.parse import parse_scrip_master_report
 from feed.universe import UniverseSelector
 from shared.settings import Settings
 

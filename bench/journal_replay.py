@@ -27,7 +27,7 @@ from typing import Any
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from feed.connection import DhanConnection
-from feed.instruments import fetch_scrip_master, parse_scrip_master
+from feed.instruments.parse import fetch_scrip_master, parse_scrip_master
 from feed.journal import KIND_FRAMES, Journal, JournalReader, pack_frames
 from feed.normalise import Normaliser
 from feed.protocol.decode import Decoder

@@ -74,7 +74,7 @@ class Publisher:
                  on_event: Callable[[dict[str, Any]], None] | None = None) -> None:
         self.settings = settings
         # called before events leave this process (a send to Redis, a spool file): the feed's journal puts
-        # their frames in its write-ahead file first (feed/journal.py)
+        # their frames in its write-ahead file first (feed/journal/)
         self._write_ahead = write_ahead or _nothing
         self._on_event = on_event or (lambda event: None)  # lifecycle events for dhan:events (dropped gaps)
         self.keys = Keys(settings.key_prefix)

@@ -19,7 +19,7 @@ import orjson
 from redis.exceptions import RedisError
 
 from feed.connection import DhanConnection
-from feed.instruments import InstrumentInfo, fetch_scrip_master, parse_scrip_master_report
+from feed.instruments.parse import InstrumentInfo, fetch_scrip_master, parse_scrip_master_report
 from feed.journal import Journal
 from feed.normalise import Normaliser
 from feed.protocol.constants import SEGMENT_BY_NAME

@@ -25,7 +25,7 @@ from dataclasses import dataclass, field
 from datetime import date
 from importlib import resources
 
-from feed.instruments import InstrumentInfo
+from feed.instruments.parse import InstrumentInfo
 from feed.protocol.constants import MAX_CONNECTIONS, MAX_INSTRUMENTS_PER_CONNECTION
 from shared.errors import ConfigError
 from shared.settings import Settings

@@ -24,13 +24,13 @@ def main() -> int:
     import redis
     from PyQt6.QtWidgets import QApplication
 
-    from tests.conftest import make_settings
-    from tests.control.cc_scenario import run_scenario, scenario_settings
+    from devkit.cc_scenario import run_scenario, scenario_settings
+    from devkit.settings import isolated_settings
 
     out = Path(sys.argv[1]) if len(sys.argv) > 1 else Path("docs/screenshots")
     out.mkdir(parents=True, exist_ok=True)
     base = os.environ.get("DHAN_TEST_MYSQL_URL", "mysql://root@127.0.0.1:3306/x").rsplit("/", 1)[0]
-    db = make_settings(mysql_url=f"{base}/dhan_shots_{uuid.uuid4().hex[:8]}")
+    db = isolated_settings(mysql_url=f"{base}/dhan_shots_{uuid.uuid4().hex[:8]}")
     app = QApplication.instance() or QApplication(["control-screenshots"])
     app.setQuitOnLastWindowClosed(False)  # type: ignore[union-attr]
     with tempfile.TemporaryDirectory() as tmp:

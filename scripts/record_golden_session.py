@@ -22,15 +22,15 @@ import redis.asyncio as aioredis
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from tests.conftest import make_settings
-from tests.reliability.golden import GOLDEN_DIR, record_session, replay_digest
+from devkit.golden import GOLDEN_DIR, record_session, replay_digest
+from devkit.settings import isolated_settings
 
 
 async def _main(trades: int, digest_only: bool) -> None:
     work = Path(tempfile.mkdtemp(prefix="dhan-golden-"))
     common = {"sim_rate": 300.0, "sim_seed": 42, "journal_block_ms": 50}
-    live = make_settings(journal_dir=work / "live", **common)
-    again = make_settings(journal_dir=work / "replay", **common)
+    live = isolated_settings(journal_dir=work / "live", **common)
+    again = isolated_settings(journal_dir=work / "replay", **common)
     client = aioredis.Redis.from_url(live.redis_url.get_secret_value())
     try:
         if digest_only:

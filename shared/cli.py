@@ -24,18 +24,18 @@ __all__ = ["COMMANDS", "main"]
 COMMANDS: dict[str, tuple[str, str]] = {
     "sim": ("feed.sim.cli", "Dhan-protocol exchange simulator (WebSocket feed + scrip master over HTTP)"),
     "feed": ("feed.cli", "Dhan market feed -> Redis streams and channels"),
-    "instruments": ("feed.instruments_cli", "load the scrip master into dhan_instruments and show the universe"),
+    "instruments": ("feed.instruments.cli", "load the scrip master into dhan_instruments and show the universe"),
     "writer": ("writer.cli", "Redis streams -> MySQL, batched, exactly-once in effect"),
     "greeks": ("feed.greeks.cli", "option quotes -> implied volatility and greeks -> dhan:greeks"),
     "db": ("shared.db_cli", "database schema: dhan db init | status | create-user"),
-    "up": ("control.stack", "headless stack: sim (no token), feed, writer, greeks with a live status screen"),
+    "up": ("control.stack.up", "headless stack: sim (no token), feed, writer, greeks with a live status screen"),
     "monitor": ("control.monitor.cli", "alert rules over heartbeats and metrics -> dhan:alerts"),
     "scheduler": ("control.scheduler.cli", "market calendar: start and stop feed and writer around market hours"),
-    "control": ("control.cli", "PyQt6 Control Center"),
+    "control": ("control.center.cli", "PyQt6 Control Center"),
     "viz": ("viz.cli", "PyQt6 visualizers: dhan viz <name>"),
-    "replay": ("feed.replay_cli", "serve a recorded journal through the simulator's WebSocket"),
-    "verify": ("feed.verify_cli", "compare a journal with MySQL: every trade once, latest quotes equal"),
-    "chaos": ("control.chaos_cli", "fault injection on a private stack; prints fault, events, lost, dup, recovery"),
+    "replay": ("control.audit.replay_cli", "serve a recorded journal through the simulator's WebSocket"),
+    "verify": ("control.audit.verify_cli", "compare a journal with MySQL: every trade once, latest quotes equal"),
+    "chaos": ("control.chaos.cli", "fault injection on a private stack; prints fault, events, lost, dup, recovery"),
 }
 
 

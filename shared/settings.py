@@ -19,7 +19,7 @@ __all__ = ["JOURNAL_BLOCK_KB_MAX", "MySQLTarget", "Settings", "load_settings", "
 
 DHAN_FEED_URL = "wss://api-feed.dhan.co"
 DHAN_SCRIP_MASTER_URL = "https://images.dhan.co/api-data/api-scrip-master.csv"
-# Journal readers size their block cap from this bound (feed/journal.py), and so the memory a block decodes to:
+# Journal readers size their block cap from this bound (feed/journal/), and so the memory a block decodes to:
 # at 8 MiB (32x the 256 KiB default) dhan verify peaks at 300 MB on a hostile file's worst blocks; 16 MiB: 540 MB.
 JOURNAL_BLOCK_KB_MAX = 8_192
 

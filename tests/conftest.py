@@ -2,34 +2,29 @@
 
 from __future__ import annotations
 
-import asyncio
 import os
-import socket
 import time
 import uuid
-from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
+from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 import redis.asyncio as aioredis
 
+from devkit.settings import TEMP_FOLDER_SETTINGS, free_port, isolated_settings
+from devkit.waiting import eventually
 from shared.settings import Settings
 
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 DATA = Path(__file__).parent / "data"
+__all__ = ["DATA", "eventually", "free_port", "make_settings", "real_clock_env", "track_prefix"]  # tests import these
 
 
 def real_clock_env() -> dict[str, str]:
     """Our environment without libfaketime: database servers a test starts keep the real clock, as the shared
     Redis and MariaDB do when the tests run under ``faketime`` (tests/shared/test_clock_moments.py)."""
     return {k: v for k, v in os.environ.items() if not k.startswith("FAKETIME") and k != "LD_PRELOAD"}
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 _PREFIXES: set[str] = set()
@@ -43,24 +38,11 @@ def track_prefix(prefix: str) -> str:
 
 
 def make_settings(**overrides: Any) -> Settings:
-    """Settings isolated from the developer's .env and environment, with a unique Redis prefix."""
-    base: dict[str, Any] = {
-        "key_prefix": f"t{uuid.uuid4().hex[:10]}:",
-        "sim_port": free_port(),
-        "redis_url": os.environ.get("DHAN_TEST_REDIS_URL", "redis://127.0.0.1:6379/0"),
-        "mysql_url": os.environ.get("DHAN_TEST_MYSQL_URL", "mysql://root@127.0.0.1:3306/dhan_test"),
-        "client_id": None,
-        "access_token": None,
-        "sim_token": None,
-        "heartbeat_interval_s": 0.2,
-        "health_port_base": 0,  # no /health endpoints unless a test asks (Service.health_port = 0: a free port)
-        "spool_dir": Path(os.environ.get("TMPDIR", "/tmp")) / f"dhan-spool-{uuid.uuid4().hex[:8]}",
-        "journal_dir": Path(os.environ.get("TMPDIR", "/tmp")) / f"dhan-journal-{uuid.uuid4().hex[:8]}",
-    }
-    _TMP_DIRS.update(p for name, p in base.items() if name in ("spool_dir", "journal_dir") and name not in overrides)
-    base.update(overrides)
-    _PREFIXES.add(str(base["key_prefix"]))
-    return Settings(_env_file=None, **base)  # type: ignore[call-arg]
+    """:func:`devkit.settings.isolated_settings`, its key prefix and temporary folders removed at the end."""
+    settings = isolated_settings(**overrides)
+    _TMP_DIRS.update(getattr(settings, name) for name in TEMP_FOLDER_SETTINGS if name not in overrides)
+    _PREFIXES.add(settings.key_prefix)
+    return settings
 
 
 @pytest.fixture(scope="session", autouse=True)
@@ -107,22 +89,6 @@ async def redis_client(settings: Settings) -> AsyncIterator[aioredis.Redis]:
     async for client in redis_for(settings):
         yield client
 
-
-async def eventually(
-    predicate: Callable[[], Awaitable[bool] | bool], *, timeout_s: float = 10.0, interval_s: float = 0.02,
-    message: str = "condition not met",
-) -> None:
-    """Wait until ``predicate`` holds (polling a condition, never a fixed sleep); fail after ``timeout_s``."""
-    deadline = time.monotonic() + timeout_s
-    while True:
-        result = predicate()
-        if asyncio.iscoroutine(result) or isinstance(result, Awaitable):
-            result = await result  # type: ignore[misc]
-        if result:
-            return
-        if time.monotonic() > deadline:
-            raise AssertionError(f"{message} within {timeout_s}s")
-        await asyncio.sleep(interval_s)
 
 
 @pytest.fixture

@@ -1,4 +1,4 @@
-"""Alert rules (pure): a :class:`~control.snapshot.Snapshot` in, the conditions that hold now out.
+"""Alert rules (pure): a :class:`~control.monitor.snapshot.Snapshot` in, the conditions that hold now out.
 
 Each rule yields :class:`Condition` values with a de-duplication ``key`` (one alert per service, stream or
 instrument), a severity and a ``hold_s`` the condition must last before it fires (see
@@ -19,7 +19,7 @@ from collections import defaultdict
 from collections.abc import Iterator
 from dataclasses import dataclass
 
-from control.snapshot import Snapshot, num
+from control.monitor.snapshot import Snapshot, num
 from shared.settings import Settings
 
 __all__ = ["CRITICAL_SERVICES", "Condition", "Rules", "Thresholds", "verdict"]

@@ -1,6 +1,6 @@
 """``dhan monitor``: heartbeats and metrics -> alert rules every second -> ``<prefix>alerts``.
 
-Each evaluation collects a :class:`~control.snapshot.Snapshot` (heartbeats, Redis memory, streams and consumer
+Each evaluation collects a :class:`~control.monitor.snapshot.Snapshot` (heartbeats, Redis memory, streams and consumer
 groups, MySQL connections, last quote per instrument from the quotes channel), runs the rules
 (:mod:`control.monitor.rules`) and passes the conditions through the de-duplicating
 :class:`~control.monitor.alerts.AlertBook`. New ``firing`` and ``resolved`` events are appended to the capped
@@ -25,10 +25,10 @@ import orjson
 from redis.exceptions import RedisError
 
 from control.monitor.alerts import AlertBook
+from control.monitor.quotes_seen import QuoteWatcher
 from control.monitor.rules import Condition, Rules, Thresholds, verdict
-from control.quotes_seen import QuoteWatcher
+from control.monitor.snapshot import Snapshot, SnapshotCollector
 from control.scheduler.calendar import TradingCalendar
-from control.snapshot import Snapshot, SnapshotCollector
 from shared.alerts import publish_alerts
 from shared.service import Service
 from shared.settings import Settings

@@ -3,7 +3,7 @@
 Every second the service computes the plan (:mod:`control.scheduler.plan`) and the status of each exchange:
 
 * mode ``supervise`` (default): the scheduled services (``DHAN_SCHEDULER_SERVICES``, feed and writer) are its
-  own child processes (:class:`control.supervisor.Supervisor`, restarted on failure), running inside the
+  own child processes (:class:`control.stack.supervisor.Supervisor`, restarted on failure), running inside the
   window and stopped outside it; stopping the scheduler stops them.
 * mode ``control``: they run elsewhere (another host, containers). When the window opens or closes the
   scheduler publishes ``{"target": name, "cmd": "start"|"stop"}`` on ``dhan:control``: services stop by
@@ -30,7 +30,7 @@ from redis.exceptions import RedisError
 
 from control.scheduler.calendar import MarketStatus, TradingCalendar
 from control.scheduler.plan import Plan, make_plan, parse_services
-from control.supervisor import ChildSpec, ChildState, Supervisor
+from control.stack.supervisor import ChildSpec, ChildState, Supervisor
 from shared.clock import ist_now
 from shared.errors import ConfigError
 from shared.service import Service

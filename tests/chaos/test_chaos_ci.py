@@ -11,8 +11,8 @@ from pathlib import Path
 
 import pytest
 
-from control.chaos import CI_FAULTS, run_chaos
-from control.chaos_windows import AFTER, BEFORE
+from control.chaos.harness import CI_FAULTS, run_chaos
+from control.chaos.windows import AFTER, BEFORE
 from shared.settings import Settings
 
 RECORD_FRAMES = 8_000

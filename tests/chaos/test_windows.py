@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from control.chaos_windows import AFTER, BEFORE, count_by_window, window_bounds, window_index
+from control.chaos.windows import AFTER, BEFORE, count_by_window, window_bounds, window_index
 
 SPANS = [(100.0, 104.0), (105.0, 109.5), (110.0, 112.0)]  # (fault start, recovery confirmed)
 FAULTS = ["feed SIGKILL", "writer SIGKILL", "dhan drop"]

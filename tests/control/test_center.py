@@ -14,8 +14,8 @@ import orjson
 import pytest
 import redis.asyncio as aioredis
 
-from control.center import ControlCenter
-from control.service_rows import HOST
+from control.center.engine import ControlCenter
+from control.center.service_rows import HOST
 from shared.settings import Settings
 from tests.conftest import eventually, make_settings
 
@@ -115,7 +115,7 @@ async def test_a_stuck_service_says_in_which_step(center: ControlCenter, tmp_pat
     """The feed's scrip master comes from a server that never answers: Start All's step says where it hangs."""
     from aiohttp import web
 
-    import control.startall as startall
+    import control.center.startall as startall
 
     hold = asyncio.Event()
 

@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 import redis.asyncio as aioredis
 
-from control.center import ControlCenter
+from control.center.engine import ControlCenter
 from shared.keys import Keys
 from shared.lifeline import PARENT_PID_ENV
 from shared.settings import Settings
@@ -87,7 +87,7 @@ async def test_what_the_control_center_launched_stops_with_it(sig: signal.Signal
 
 async def test_start_all_does_not_take_another_stacks_simulator_for_its_own(
         db_settings: Settings, tmp_path: Path, leftovers: None) -> None:
-    from control.stack import wait_http
+    from control.stack.up import wait_http
 
     s = db_settings
     other_env = {**_env(s, tmp_path), "DHAN_KEY_PREFIX": f"{s.key_prefix}other:"}

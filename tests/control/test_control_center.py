@@ -8,8 +8,8 @@ from pathlib import Path
 import pytest
 import redis
 
+from devkit.cc_scenario import run_scenario, scenario_settings
 from shared.settings import Settings
-from tests.control.cc_scenario import run_scenario, scenario_settings
 
 
 @pytest.mark.timeout(420)

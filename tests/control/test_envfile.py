@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from control.catalog import affected_services
-from control.envfile import changed_fields, masked_text, unmask_text, validate, write_env
+from control.center.catalog import affected_services
+from control.center.envfile import changed_fields, masked_text, unmask_text, validate, write_env
 from shared.errors import ConfigError
 from tests.conftest import make_settings
 
@@ -116,8 +116,8 @@ def test_every_password_token_secret_or_key_is_masked_in_any_case() -> None:
 def test_config_tab_editor_shows_no_secret_and_saves_them_back(tmp_path: Path) -> None:
     from PyQt6.QtWidgets import QApplication
 
-    from control.center import ControlCenter
-    from control.ui.config_tab import ConfigTab
+    from control.center.engine import ControlCenter
+    from control.center.ui.config_tab import ConfigTab
 
     app = QApplication.instance() or QApplication([])
     env = tmp_path / ".env"

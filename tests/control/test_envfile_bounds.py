@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from control.envfile import ENV_FILE_MAX_BYTES, read_env
+from control.center.envfile import ENV_FILE_MAX_BYTES, read_env
 from shared.errors import ConfigError
 from tests.child import clean_env, run_dhan
 

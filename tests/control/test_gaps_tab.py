@@ -12,8 +12,8 @@ import orjson
 import pytest
 import redis.asyncio as aioredis
 
-from control.gaps_feed import fmt_duration, gap_rows
-from control.ui.gaps_tab import gaps_title
+from control.center.gaps_feed import fmt_duration, gap_rows
+from control.center.ui.gaps_tab import gaps_title
 from shared.clock import IST
 from shared.gaps import Gap, day_bounds
 from shared.keys import Keys
@@ -56,8 +56,8 @@ def test_gaps_tab_lists_todays_gaps_newest_first(
     import qasync
     from PyQt6.QtWidgets import QApplication
 
-    from control.center import ControlCenter
-    from control.ui.main_window import ControlWindow
+    from control.center.engine import ControlCenter
+    from control.center.ui.main_window import ControlWindow
     from shared.db import init_schema
 
     app = QApplication.instance() or QApplication(["test"])

@@ -8,8 +8,8 @@ import asyncio
 import orjson
 import redis.asyncio as aioredis
 
+from control.monitor.quotes_seen import QuoteWatcher
 from control.monitor.service import MonitorService
-from control.quotes_seen import QuoteWatcher
 from shared.keys import Keys
 from tests.conftest import eventually
 from tests.control.test_monitor_live import mon_settings, running

@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-from control.catalog import Entry
-from control.quotes_seen import QuoteSeen
-from control.service_rows import HOST, ProcessFigures, build_rows
-from control.snapshot import Snapshot
-from control.startup import StartupTracker
-from control.supervisor import ChildSpec, ChildState
+from control.center.catalog import Entry
+from control.center.service_rows import HOST, ProcessFigures, build_rows
+from control.center.startup import StartupTracker
+from control.monitor.quotes_seen import QuoteSeen
+from control.monitor.snapshot import Snapshot
+from control.stack.supervisor import ChildSpec, ChildState
 
 NOW = 1_800_000_000.0
 
@@ -64,7 +64,7 @@ def test_remote_cpu_from_heartbeat_deltas() -> None:
 
 
 def test_instrument_rows_quietest_first() -> None:
-    from control.ui.instruments_tab import instrument_rows
+    from control.center.ui.instruments_tab import instrument_rows
 
     uni = {"NSE_FNO:1": {"symbol": "A", "role": "option"}, "NSE_FNO:2": {"symbol": "B", "role": "option"},
            "NSE_FNO:3": {"symbol": "C", "role": "option"}}
@@ -77,7 +77,7 @@ def test_instrument_rows_quietest_first() -> None:
 
 
 def test_monitor_figures() -> None:
-    from control.ui.monitor_tab import figures
+    from control.center.ui.monitor_tab import figures
 
     snap = Snapshot(now=NOW, redis_used_memory=50 * 2**20, redis_maxmemory=100 * 2**20, mysql_ok=True,
                     mysql_threads=5, mysql_max_connections=151, heartbeats={

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from control.monitor.alerts import AlertBook
 from control.monitor.rules import Condition, Rules, Thresholds, verdict
-from control.snapshot import GroupInfo, Snapshot, StreamInfo
+from control.monitor.snapshot import GroupInfo, Snapshot, StreamInfo
 
 T0 = 1_800_000_000.0
 

@@ -11,7 +11,7 @@ import orjson
 import pytest
 import redis.asyncio as aioredis
 
-from control.stack_lock import StackAlreadyRunning, StackLock
+from control.stack.lock import StackAlreadyRunning, StackLock
 from shared.keys import Keys
 from shared.settings import Settings
 from tests.conftest import eventually

@@ -7,9 +7,9 @@ import socket
 import time
 from pathlib import Path
 
-from control.service_rows import ProcessFigures, build_rows
-from control.status import StackStatus
-from control.supervisor import ChildSpec, Supervisor
+from control.center.service_rows import ProcessFigures, build_rows
+from control.stack.status import StackStatus
+from control.stack.supervisor import ChildSpec, Supervisor
 from shared.settings import Settings
 from tests.conftest import make_settings
 
@@ -57,7 +57,7 @@ def test_a_crashed_child_shows_no_live_rate_from_another_run(tmp_path: Path) -> 
 
 
 def test_control_center_row_of_a_starting_child_shows_no_figures_of_another_process(tmp_path: Path) -> None:
-    from control.catalog import catalog
+    from control.center.catalog import catalog
 
     s = make_settings()
     sup = Supervisor(tmp_path)

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 from aiohttp import web
 
-from feed.instruments import (
+from feed.instruments.parse import (
     SEGMENT_MAP,
     InstrumentInfo,
     fetch_scrip_master,

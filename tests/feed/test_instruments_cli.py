@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from feed.instruments_cli import parse_prices
+from feed.instruments.cli import parse_prices
 from shared.cli import main
 from shared.errors import ConfigError
 from tests.conftest import DATA

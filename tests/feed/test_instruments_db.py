@@ -10,9 +10,9 @@ import aiomysql
 import pymysql
 import pytest
 
-from feed.instruments import parse_scrip_master
-from feed.instruments_cli import run
-from feed.instruments_db import fetch_stored_instruments, store_instruments
+from feed.instruments.cli import run
+from feed.instruments.parse import parse_scrip_master
+from feed.instruments.store import fetch_stored_instruments, store_instruments
 from shared.db import create_pool, init_schema
 from shared.errors import SchemaMismatch
 from shared.settings import Settings

@@ -17,7 +17,7 @@ from pathlib import Path
 import pytest
 from aiohttp import web
 
-from feed.instruments import fetch_scrip_master, parse_scrip_master_report
+from feed.instruments.parse import fetch_scrip_master, parse_scrip_master_report
 from shared.errors import ConfigError, DhanError
 from tests.child import PEAK_RSS_BOUND_BYTES, clean_env, run_dhan
 from tests.conftest import free_port, make_settings, track_prefix

@@ -14,7 +14,7 @@ import orjson
 import pytest
 import redis.asyncio as aioredis
 
-from control.stack import wait_http
+from control.stack.up import wait_http
 from feed.publisher import KIND_TICKS
 from feed.spool import REC
 from shared.keys import Keys

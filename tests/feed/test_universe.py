@@ -7,7 +7,7 @@ from itertools import count
 
 import pytest
 
-from feed.instruments import InstrumentInfo, parse_scrip_master, parse_scrip_master_report
+from feed.instruments.parse import InstrumentInfo, parse_scrip_master, parse_scrip_master_report
 from feed.universe import MAX_UNIVERSE, UniverseSelector, load_nifty50_symbols
 from shared.errors import ConfigError
 from tests.conftest import DATA, make_settings

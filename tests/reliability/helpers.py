@@ -3,32 +3,18 @@ a running-service handle, and stream readers."""
 
 from __future__ import annotations
 
-import asyncio
 from typing import Any
 
 import orjson
 import redis.asyncio as aioredis
 
-from feed.instruments import InstrumentInfo, fetch_scrip_master, parse_scrip_master
+from feed.instruments.parse import InstrumentInfo, fetch_scrip_master, parse_scrip_master
 from feed.service import FeedService
 from shared.keys import Keys
 from shared.settings import Settings
 
 # FeedService appends every frame to the journal itself (feed/service.py); the name stays for the tests.
 JournaledFeed = FeedService
-
-
-class Running:
-    """A service serving in a task."""
-
-    def __init__(self, svc: Any) -> None:
-        self.svc = svc
-        self.task = asyncio.create_task(svc.serve())
-
-    async def stop(self, timeout_s: float = 30.0) -> int:
-        self.svc.stop("test")
-        code = await asyncio.wait_for(self.task, timeout_s)
-        return int(code)
 
 
 async def sim_instruments(settings: Settings, *, options: bool = True) -> list[InstrumentInfo]:

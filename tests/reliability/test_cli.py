@@ -8,8 +8,8 @@ from pathlib import Path
 import pytest
 import redis.asyncio as aioredis
 
-from feed.replay import ReplayServer
-from feed.replay_cli import ReplayService, parse_speed
+from control.audit.replay import ReplayServer
+from control.audit.replay_cli import ReplayService, parse_speed
 from feed.service import FeedService
 from feed.sim import SimServer
 from shared.cli import main

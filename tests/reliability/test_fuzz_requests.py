@@ -19,11 +19,11 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from control.audit.replay import ReplayServer
 from feed.journal import Journal
 from feed.protocol.constants import SEGMENT_BY_NAME, RequestCode
 from feed.protocol.encode import pack_prev_close
 from feed.protocol.requests import build_requests, parse_request
-from feed.replay import ReplayServer
 from feed.sim import SimServer
 from feed.sim.connection import SimConnection
 from shared.settings import Settings

@@ -9,11 +9,10 @@ from pathlib import Path
 import orjson
 import redis.asyncio as aioredis
 
+from control.audit.verify import scan_journal
+from devkit.golden import GOLDEN_DIR, replay_digest
 from feed.journal import JournalReader
-from feed.verify import scan_journal
 from tests.conftest import make_settings
-
-from .golden import GOLDEN_DIR, replay_digest
 
 
 def _golden() -> tuple[Path, dict[str, object]]:

@@ -334,9 +334,9 @@ def test_verify_scan_takes_absurd_universe_records_as_defaults(tmp_path: Path, t
     """A tick size that is text, not positive, or whose inverse overflows the normaliser's rounding is the
     default tick; a removed key with 5,000 digits (past int()'s limit) or an ``added`` that is no object is
     ignored. The trades around them are still read."""
+    from control.audit.verify import scan_journal
     from feed.normalise import DEFAULT_TICK
     from feed.protocol.encode import pack_quote
-    from feed.verify import scan_journal
 
     notes = [
         {"type": "universe", "added": {"NSE_EQ:2885": {"seg": "NSE_EQ", "sid": 2885, "tick_size": tick}},
@@ -357,7 +357,7 @@ def test_verify_scan_takes_absurd_universe_records_as_defaults(tmp_path: Path, t
 
 
 def test_dhan_verify_ignores_what_only_looks_like_a_write_ahead_file(tmp_path: Path) -> None:
-    from feed.verify_cli import pending_write_ahead
+    from control.audit.verify_cli import pending_write_ahead
 
     journal = tmp_path / "2026-11-25.feed.djr"
     journal.write_bytes(SIGNATURE)

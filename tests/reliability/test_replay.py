@@ -11,12 +11,12 @@ import aiohttp
 import redis.asyncio as aioredis
 from structlog.testing import capture_logs
 
+from control.audit.replay import ReplayServer
+from control.audit.replay_cli import ReplayService
+from control.audit.verify import scan_journal
 from feed.journal import HEADER_BYTES, KIND_FRAMES, JournalReader
-from feed.replay import ReplayServer
-from feed.replay_cli import ReplayService
 from feed.service import FeedService
 from feed.sim import SimServer
-from feed.verify import scan_journal
 from tests.conftest import eventually
 
 from .conftest import feed_settings

@@ -20,10 +20,10 @@ import orjson
 import pytest
 import redis.asyncio as aioredis
 
-from control.stack import wait_http
-from control.supervisor import ChildSpec, Supervisor
+from control.audit.verify import day_of, scan_journal
+from control.stack.supervisor import ChildSpec, Supervisor
+from control.stack.up import wait_http
 from feed.journal import KIND_META, Journal, JournalReader, missing_from, wal_path
-from feed.verify import day_of, scan_journal
 from shared.keys import Keys
 from tests.conftest import eventually, make_settings
 
@@ -228,8 +228,8 @@ async def test_sigkilled_feed_keeps_every_published_trade_in_its_journal(tmp_pat
 
 
 def test_verify_names_a_write_ahead_file_left_by_a_killed_feed(tmp_path: Path) -> None:
+    from control.audit.verify_cli import pending_write_ahead
     from feed.journal import SIGNATURE
-    from feed.verify_cli import pending_write_ahead
 
     journal = tmp_path / "2026-11-25.feed.djr"
     journal.write_bytes(SIGNATURE)

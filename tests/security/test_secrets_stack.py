@@ -17,8 +17,8 @@ from pathlib import Path
 import pymysql
 import redis
 
-from control.stack import wait_http
-from control.supervisor import ChildSpec, Supervisor
+from control.stack.supervisor import ChildSpec, Supervisor
+from control.stack.up import wait_http
 from shared.db import connect
 from shared.settings import Settings
 from tests.conftest import PrivateRedis, eventually, free_port

@@ -22,7 +22,7 @@ from cryptography.x509.oid import NameOID
 from structlog.testing import capture_logs
 
 from feed.connection import DhanConnection
-from feed.instruments import fetch_scrip_master
+from feed.instruments.parse import fetch_scrip_master
 from feed.subscriptions import ShardPlan
 from shared.errors import DhanError
 from tests.conftest import eventually, free_port, make_settings

@@ -22,12 +22,12 @@ import aiohttp
 import orjson
 import redis.asyncio as aioredis
 
+from control.audit.verify import check, scan_journal
 from feed.greeks.service import GreeksService
 from feed.prices import BAD_VALUE_KINDS
 from feed.service import FeedService
 from feed.sim.hostile import HOSTILE_OI
 from feed.sim.server import SimServer
-from feed.verify import check, scan_journal
 from shared.clock import to_dhan_epoch
 from shared.db import connect, init_schema
 from shared.events import PRICE_MAX

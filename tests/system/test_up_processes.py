@@ -20,7 +20,7 @@ import orjson
 import pytest
 import redis.asyncio as aioredis
 
-from control.stack_lock import StackLock
+from control.stack.lock import StackLock
 from shared.keys import Keys
 from shared.lifeline import PARENT_PID_ENV, parent_env
 from shared.settings import Settings
@@ -273,7 +273,8 @@ async def test_make_run_window_closed_leaves_nothing(db_settings: Settings, tmp_
 async def test_grandchildren_go_when_a_supervisor_above_dhan_up_is_sigkilled(
         db_settings: Settings, tmp_path: Path, redis_client: aioredis.Redis, reaper: Reaper) -> None:
     """A supervisor's child that itself supervises (here ``dhan up``): killing the top one ends the whole tree."""
-    script = ("import asyncio,sys\nfrom pathlib import Path\nfrom control.supervisor import ChildSpec, Supervisor\n"
+    script = ("import asyncio,sys\nfrom pathlib import Path\n"
+              "from control.stack.supervisor import ChildSpec, Supervisor\n"
               "async def main():\n    sup = Supervisor(Path(sys.argv[1]))\n"
               "    sup.add(ChildSpec('up', tuple(sys.argv[2:])))\n    await sup.start('up')\n"
               "    await asyncio.Event().wait()\nasyncio.run(main())\n")

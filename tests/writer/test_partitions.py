@@ -10,7 +10,7 @@ import orjson
 import pymysql
 import redis.asyncio as aioredis
 
-from control.alerts_feed import AlertFeed
+from control.center.alerts_feed import AlertFeed
 from shared.keys import Keys
 from shared.schema import PARTITION_LOCK
 from shared.settings import Settings

@@ -5,7 +5,7 @@ from __future__ import annotations
 import orjson
 import redis.asyncio as aioredis
 
-from control.alerts_feed import AlertFeed
+from control.center.alerts_feed import AlertFeed
 from shared.keys import Keys
 from shared.settings import Settings
 from tests.conftest import eventually
