@@ -28,10 +28,10 @@ from feed.protocol.constants import DISCONNECT_REASONS, FATAL_DISCONNECT_REASONS
 from feed.protocol.requests import Instrument, build_disconnect, build_requests
 from feed.subscriptions import ShardPlan
 from shared.backoff import backoff_s
+from shared.calendar import TradingCalendar, default_calendar
 from shared.clock import Clock, system_clock
 from shared.errors import AuthError
 from shared.logs import clip, get_logger
-from shared.markethours import is_market_open
 from shared.settings import Settings, mask_url
 
 __all__ = ["DhanConnection", "FrameSinkError"]
@@ -52,7 +52,7 @@ class DhanConnection:
 
     def __init__(
         self, index: int, settings: Settings, plan: ShardPlan, on_frame: FrameSink, *,
-        on_event: EventSink | None = None, clock: Clock = system_clock,
+        on_event: EventSink | None = None, clock: Clock = system_clock, calendar: TradingCalendar | None = None,
     ) -> None:
         self.index = index
         self.settings = settings
@@ -60,6 +60,7 @@ class DhanConnection:
         self.on_frame = on_frame
         self.on_event = on_event or (lambda e: None)
         self.clock = clock
+        self.calendar = calendar or default_calendar()  # market hours for the stall watchdog
         self.log = get_logger("feed.connection").bind(conn=index)
         self._ws: aiohttp.ClientWebSocketResponse | None = None
         self._session: aiohttp.ClientSession | None = None
@@ -108,7 +109,7 @@ class DhanConnection:
     def _watchdog_active(self) -> bool:
         if self.settings.use_simulator or not self.settings.market_hours_only_watchdog:
             return True
-        return is_market_open(self.clock(), ("NSE", "MCX") if self.settings.mcx_enabled else ("NSE",))
+        return self.calendar.in_session(self.clock(), ("NSE", "MCX") if self.settings.mcx_enabled else ("NSE",))
 
     async def run(self, stopping: asyncio.Event) -> None:
         timeout = aiohttp.ClientTimeout(total=None, connect=10, sock_connect=10)

@@ -28,6 +28,7 @@ from feed.publisher import KIND_DEPTH, KIND_QUOTES, KIND_TICKS, Publisher
 from feed.subscriptions import Delta, ShardPlan
 from feed.universe import Member, Universe, UniverseChange, UniverseSelector
 from shared.backoff import backoff_s
+from shared.calendar import TradingCalendar
 from shared.clock import ist_trading_day
 from shared.errors import ConfigError, DhanError
 from shared.events import instrument_key
@@ -67,6 +68,7 @@ class FeedService(Service):
         self.plan = ShardPlan()
         self.connections: list[DhanConnection] = []
         self.publisher: Publisher | None = None
+        self.calendar: TradingCalendar | None = None  # market hours of the stall watchdog, loaded in setup
         self.selector: UniverseSelector | None = None
         self.universe: Universe | None = None
         self.universe_changes = 0
@@ -112,6 +114,7 @@ class FeedService(Service):
     async def setup(self) -> None:
         assert self.redis is not None
         await self.journal.start()
+        self.calendar = TradingCalendar.load(self.settings.scheduler_holidays_file)  # one line when unreadable
         self.step = "loading instruments"
         instruments = await self._load_instruments()
         self.step = "selecting universe"
@@ -136,7 +139,8 @@ class FeedService(Service):
                       by_role=self.universe.count_by_role(), connections=self.plan.connections)
 
     def _make_connection(self, idx: int) -> DhanConnection:
-        return DhanConnection(idx, self.settings, self.plan, self._on_frame, on_event=self._on_conn_event)
+        return DhanConnection(idx, self.settings, self.plan, self._on_frame, on_event=self._on_conn_event,
+                              calendar=self.calendar)
 
     # --- hot path ---
     def _on_frame(self, frame: bytes, recv_ts: float) -> None:

@@ -19,7 +19,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-# name -> (UTC start, why). IST = UTC + 5:30; the holiday is in control/scheduler/data/holidays.json; the
+# name -> (UTC start, why). IST = UTC + 5:30; the holiday is in shared/data/holidays.json; the
 # simulator lists NIFTY weeklies on Tuesdays until 15:30 IST.
 MOMENTS: dict[str, tuple[str, str]] = {
     "ist_0001": ("2026-12-03 18:31:00", "00:01 IST Fri: the IST day began a minute ago, the UTC day did not"),

@@ -256,7 +256,7 @@ class Settings(BaseSettings):
     scheduler_start_at: str = Field("08:55", description="IST time the services start on a trading day (HH:MM)")
     scheduler_stop_after_s: float = Field(300.0, ge=0, description="stop this long after the last session closes")
     scheduler_holidays_file: Path | None = Field(
-        None, description="holiday calendar JSON (default: the one shipped in control/scheduler/data)"
+        None, description="holiday calendar JSON (default: the one shipped in shared/data)"
     )
 
     @field_validator("key_prefix")

@@ -35,9 +35,9 @@ from control.center.startup import StartupTracker
 from control.monitor.quotes_seen import QuoteWatcher
 from control.monitor.rules import Condition, Rules, Thresholds, verdict
 from control.monitor.snapshot import Snapshot, SnapshotCollector, num
-from control.scheduler.calendar import TradingCalendar
 from control.stack.supervisor import ChildState, Supervisor
 from shared.bus import connect_redis, follow_channel
+from shared.calendar import TradingCalendar
 from shared.clock import Clock, system_clock
 from shared.keys import Keys
 from shared.logs import get_logger

@@ -28,8 +28,8 @@ from control.monitor.alerts import AlertBook
 from control.monitor.quotes_seen import QuoteWatcher
 from control.monitor.rules import Condition, Rules, Thresholds, verdict
 from control.monitor.snapshot import Snapshot, SnapshotCollector
-from control.scheduler.calendar import TradingCalendar
 from shared.alerts import publish_alerts
+from shared.calendar import TradingCalendar
 from shared.service import Service
 from shared.settings import Settings
 

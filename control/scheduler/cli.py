@@ -20,8 +20,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 def _show(settings: Settings) -> int:
     import time
 
-    from control.scheduler.calendar import TradingCalendar
     from control.scheduler.plan import make_plan
+    from shared.calendar import TradingCalendar
 
     cal = TradingCalendar.load(settings.scheduler_holidays_file)
     now = time.time()

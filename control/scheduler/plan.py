@@ -11,7 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime, time, timedelta
 
-from control.scheduler.calendar import TradingCalendar
+from shared.calendar import TradingCalendar
 from shared.clock import IST
 
 __all__ = ["LEAD_MIN_S", "Plan", "make_plan", "parse_services"]

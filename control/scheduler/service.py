@@ -28,9 +28,9 @@ from typing import Any
 import orjson
 from redis.exceptions import RedisError
 
-from control.scheduler.calendar import MarketStatus, TradingCalendar
 from control.scheduler.plan import Plan, make_plan, parse_services
 from control.stack.supervisor import ChildSpec, ChildState, Supervisor
+from shared.calendar import MarketStatus, TradingCalendar
 from shared.clock import ist_now
 from shared.errors import ConfigError
 from shared.service import Service

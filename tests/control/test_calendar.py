@@ -6,8 +6,8 @@ from datetime import date, datetime
 
 import pytest
 
-from control.scheduler.calendar import TradingCalendar
 from control.scheduler.plan import make_plan, parse_services
+from shared.calendar import TradingCalendar
 from shared.clock import IST
 from shared.errors import ConfigError
 

@@ -11,7 +11,7 @@ from typing import Any
 
 import pytest
 
-from control.scheduler.calendar import DEFAULT_FILE, MAX_FILE_BYTES, TradingCalendar
+from shared.calendar import DEFAULT_FILE, MAX_FILE_BYTES, TradingCalendar
 from shared.errors import ConfigError
 from tests.child import clean_env, run_dhan
 

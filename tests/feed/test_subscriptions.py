@@ -91,12 +91,10 @@ def test_stall_watchdog_sleeps_outside_nse_hours_on_the_connections_clock(when: 
     assert conn._watchdog_active() is active
 
 
-@pytest.mark.xfail(strict=True, reason="shared.markethours has no holidays (the scheduler's calendar has): "
-                                       "on an NSE holiday a silent feed reconnects every stall_timeout_s")
 def test_stall_watchdog_sleeps_on_an_nse_holiday() -> None:
     from feed.connection import DhanConnection
     from tests.conftest import make_settings
 
     settings = make_settings(client_id="1", access_token="t", mcx_enabled=False)  # Dhan, not the simulator
-    christmas = PinnedClock(ist(2026, 12, 25, 11, 0))  # a Friday, in control/scheduler/data/holidays.json
+    christmas = PinnedClock(ist(2026, 12, 25, 11, 0))  # a Friday, an NSE holiday in shared/data/holidays.json
     assert not DhanConnection(0, settings, ShardPlan(), lambda f, t: None, clock=christmas)._watchdog_active()

@@ -1,5 +1,8 @@
 """NSE/MCX trading calendar (pure): sessions per day in IST, holidays from a data file, market status.
 
+The one model of market hours: the scheduler starts and stops services by it, the monitor's market-hours rules
+and the feed's stall watchdog ask it whether the market is in session (holidays included).
+
 The data file (``data/holidays.json``, or ``DHAN_SCHEDULER_HOLIDAYS_FILE``) holds session times per exchange,
 the years it covers, holidays and special sessions (a Sunday budget session). NSE: pre-open 09:00-09:15,
 regular 09:15-15:30. MCX: 09:00 to 23:30, or 23:55 while New York is on standard time (MCX follows US
@@ -21,7 +24,7 @@ from zoneinfo import ZoneInfo
 from shared.clock import IST
 from shared.errors import ConfigError
 
-__all__ = ["DEFAULT_FILE", "EXCHANGES", "MarketStatus", "TradingCalendar", "Window"]
+__all__ = ["DEFAULT_FILE", "EXCHANGES", "MarketStatus", "TradingCalendar", "Window", "default_calendar"]
 
 DEFAULT_FILE = Path(__file__).parent / "data" / "holidays.json"
 EXCHANGES = ("NSE", "MCX")
@@ -211,3 +214,18 @@ class TradingCalendar:
     def is_open(self, now_utc: float, exchanges: tuple[str, ...]) -> bool:
         """True while any of ``exchanges`` is in its regular session (not pre-open)."""
         return any(self.status(now_utc, ex).status == "open" for ex in exchanges)
+
+    def in_session(self, now_utc: float, exchanges: tuple[str, ...]) -> bool:
+        """True while any of ``exchanges`` is in pre-open or its regular session: when data is expected."""
+        return any(self.status(now_utc, ex).status in ("open", "pre_open") for ex in exchanges)
+
+
+_DEFAULT: TradingCalendar | None = None
+
+
+def default_calendar() -> TradingCalendar:
+    """The shipped calendar, read once per process (for code not handed one, e.g. a connection in a test)."""
+    global _DEFAULT
+    if _DEFAULT is None:
+        _DEFAULT = TradingCalendar.load(None)
+    return _DEFAULT
