@@ -8,10 +8,13 @@ from typing import Any
 import orjson
 import redis.asyncio as aioredis
 
+from devkit.running import Running
 from feed.instruments.parse import InstrumentInfo, fetch_scrip_master, parse_scrip_master
 from feed.service import FeedService
 from shared.keys import Keys
 from shared.settings import Settings
+
+__all__ = ["JournaledFeed", "Running", "delete_prefix", "execute", "sim_instruments", "stream_events", "stream_len", "without_recv_ts"]
 
 # FeedService appends every frame to the journal itself (feed/service.py); the name stays for the tests.
 JournaledFeed = FeedService
