@@ -14,7 +14,10 @@ from feed.service import FeedService
 from shared.keys import Keys
 from shared.settings import Settings
 
-__all__ = ["JournaledFeed", "Running", "delete_prefix", "execute", "sim_instruments", "stream_events", "stream_len", "without_recv_ts"]
+__all__ = [
+    "JournaledFeed", "Running", "delete_prefix", "execute", "sim_instruments", "stream_events", "stream_len",
+    "without_recv_ts",
+]
 
 # FeedService appends every frame to the journal itself (feed/service.py); the name stays for the tests.
 JournaledFeed = FeedService
