@@ -255,8 +255,16 @@ def test_arrays_equal_the_one_by_one_fold(seed: int) -> None:
     cols = list(zip(*(t for _, t in shuffled), strict=True))
     oi = [-1 if x is None else x for x in cols[5]]
     assert candles_from_arrays(cols[0], cols[1], cols[2], cols[3], side_codes(cols[4]), oi) == expected
-    # and resampling the arrays' minutes equals resampling the fold's
-    assert resample(expected, 900, NSE) == resample(candles_from_arrays(*cols[:4], side_codes(cols[4]), oi), 900, NSE)
+    # and bars resampled from the minutes equal bars folded from the trades directly
+    for period in (300, 900, 3600, DAY_S):
+        direct: dict[int, Candle] = {}
+        for _, t in trades:
+            start = bucket_start(t.exchange_ts, period, NSE)
+            if start in direct:
+                direct[start].add(t)
+            else:
+                direct[start] = Candle.of_trade(t, start)
+        assert resample(expected, period, NSE) == [direct[k] for k in sorted(direct)]
 
 
 def test_arrays_refuse_a_repeated_trade() -> None:
