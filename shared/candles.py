@@ -56,6 +56,7 @@ __all__ = [
     "TIMEFRAMES_S",
     "Candle",
     "DuplicateTrade",
+    "LiveCandles",
     "Trade",
     "bucket_start",
     "fold_candles",
@@ -307,3 +308,63 @@ def resample(candles: Iterable[Candle], period_s: int, anchor_s: int) -> list[Ca
         else:
             bar.merge(candle)
     return [bars[k] for k in sorted(bars)]
+
+
+class LiveCandles:
+    """Bars of one instrument built one trade at a time, O(1) each (a chart's live model; any period).
+
+    A trade goes straight into its bar (:func:`bucket_start`), which gives the same bars as resampling the
+    1-minute candles (tests/shared/test_candles.py checks it). History comes first through :meth:`seed`
+    (bars of the same period, e.g. from ``RESAMPLE_QUERY``). Within a trading day cumulative volume rises
+    with every trade, so a trade at or below the day's highest cumulative volume seen is one already counted
+    (a redelivery, or a tick the history held): it is skipped and counted in ``repeats``.
+    """
+
+    __slots__ = ("_bars", "_in_order", "_last_cum", "anchor_s", "period_s", "repeats")
+
+    def __init__(self, period_s: int = MINUTE_S, anchor_s: int = 0) -> None:
+        _check_period(period_s)
+        self.period_s, self.anchor_s = period_s, anchor_s
+        self._bars: dict[int, Candle] = {}
+        self._last_cum: dict[int, int] = {}  # trading day -> highest cumulative volume in the bars
+        self._in_order = True
+        self.repeats = 0
+
+    def seed(self, bars: Iterable[Candle]) -> None:
+        """Load history bars (of this period and grid); later trades continue them."""
+        for bar in bars:
+            self._put(bar.copy())
+
+    def _put(self, bar: Candle) -> None:
+        start = bar.start_ts
+        if self._bars and start < next(reversed(self._bars)):
+            self._in_order = False
+        old = self._bars.get(start)
+        if old is None:
+            self._bars[start] = bar
+        else:
+            old.merge(bar)
+        day = start // DAY_S
+        self._last_cum[day] = max(self._last_cum.get(day, -1), bar.last_cum_volume)
+
+    def add(self, trade: Trade) -> Candle | None:
+        """Add one trade; returns its bar (updated), or None for a repeat."""
+        day = trade.exchange_ts // DAY_S
+        if trade.cum_volume <= self._last_cum.get(day, -1):
+            self.repeats += 1
+            return None
+        start = bucket_start(trade.exchange_ts, self.period_s, self.anchor_s)
+        bar = self._bars.get(start)
+        if bar is None:
+            self._put(Candle.of_trade(trade, start))
+            return self._bars[start]
+        bar.add(trade)
+        self._last_cum[day] = trade.cum_volume
+        return bar
+
+    def bars(self) -> list[Candle]:
+        """The bars, oldest first (the objects themselves: read, do not modify)."""
+        if not self._in_order:
+            self._bars = dict(sorted(self._bars.items()))
+            self._in_order = True
+        return list(self._bars.values())

@@ -19,6 +19,7 @@ from shared.candles import (
     DAY_S,
     Candle,
     DuplicateTrade,
+    LiveCandles,
     Trade,
     bucket_start,
     fold_candles,
@@ -288,3 +289,33 @@ def test_arrays_turnover_is_exact_beyond_int64() -> None:
 def test_side_codes() -> None:
     assert side_codes(["B", "S", "", "B"]).tolist() == [1, 2, 0, 1]
     assert side_codes(np.array([], dtype="U1")).tolist() == []
+
+
+def test_live_candles_one_trade_at_a_time() -> None:
+    live = LiveCandles()
+    for t in (T1, T2, T3, T4):
+        bar = live.add(t)
+    assert bar == MINUTE_915
+    assert live.add(T2) is None  # redelivered: cum 1015 <= 1036 already seen today
+    assert live.repeats == 1
+    assert live.bars() == [MINUTE_915]
+    # the next day's volume starts again from 0: not a repeat
+    next_day = live.add(Trade(at(9, 15, day=1), 5, p4(101), 5, "B"))
+    assert next_day is not None and next_day.start_ts == at(9, 15, day=1)
+    assert [b.start_ts for b in live.bars()] == [at(9, 15), at(9, 15, day=1)]
+
+
+@pytest.mark.parametrize("period", [60, 300, 3600, DAY_S])
+def test_live_candles_continue_history_and_skip_the_overlap(period: int) -> None:
+    trades = [t for _, t in _random_trades(8, 300)]
+    minutes = sorted(fold_candles([("X", t) for t in trades]).values(), key=lambda c: c.start_ts)
+    expected = resample(minutes, period, NSE)
+    cut = 250  # history holds trades[:cut]; the live stream starts 20 trades earlier (the seam's overlap)
+    history = resample(fold_candles([("X", t) for t in trades[:cut]]).values(), period, NSE)
+    live = LiveCandles(period, NSE)
+    live.seed(history)
+    for t in trades[cut - 20 :]:
+        live.add(t)
+    assert live.bars() == expected
+    assert live.repeats == 20
+    assert history == resample(fold_candles([("X", t) for t in trades[:cut]]).values(), period, NSE)  # not modified
