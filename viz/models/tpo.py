@@ -84,8 +84,9 @@ class TpoProfile:
         self.decimals = price_decimals(self.tick_size)
         self.open_ts = open_ts
         self.period_s = period_s
-        self._low: I64 = np.full(len(LETTERS), _NONE, np.int64)  # per period, in ticks
-        self._high: I64 = np.full(len(LETTERS), -_NONE, np.int64)
+        # per period, in ticks; Python lists: a live add is a few list operations, not numpy scalar calls
+        self._low: list[int] = [_NONE] * len(LETTERS)
+        self._high: list[int] = [-_NONE] * len(LETTERS)
 
     # --- adding ---
     def period_of(self, ts: Any) -> Any:
@@ -101,7 +102,7 @@ class TpoProfile:
 
     def add_range(self, ts: int, low: float, high: float) -> None:
         """A price range traded at ``ts`` (a 1-minute candle's low..high), O(1)."""
-        p = int(self.period_of(ts))
+        p = min(max((ts - self.open_ts) // self.period_s, 0), len(LETTERS) - 1)
         lo, hi = round(low / self.tick_size), round(high / self.tick_size)
         if lo < self._low[p]:
             self._low[p] = lo
@@ -116,22 +117,24 @@ class TpoProfile:
         periods = self.period_of(t)
         lo = self._tick(low)
         hi = lo if high is None else self._tick(high)
-        np.minimum.at(self._low, periods, lo)
-        np.maximum.at(self._high, periods, hi)
+        low_p, high_p = np.asarray(self._low, np.int64), np.asarray(self._high, np.int64)
+        np.minimum.at(low_p, periods, lo)
+        np.maximum.at(high_p, periods, hi)
+        self._low, self._high = low_p.tolist(), high_p.tolist()
 
     def clear(self) -> None:
-        self._low[:] = _NONE
-        self._high[:] = -_NONE
+        self._low = [_NONE] * len(LETTERS)
+        self._high = [-_NONE] * len(LETTERS)
 
     # --- reading ---
-    def _traded(self) -> npt.NDArray[np.intp]:
-        return np.flatnonzero(self._low != _NONE)
+    def _traded(self) -> list[int]:
+        return [p for p, lo in enumerate(self._low) if lo != _NONE]
 
     def period_range(self, period: int) -> tuple[float, float] | None:
         """``(low, high)`` price of a period, None if it has no trade."""
         if self._low[period] == _NONE:
             return None
-        return self._price(int(self._low[period])), self._price(int(self._high[period]))
+        return self._price(self._low[period]), self._price(self._high[period])
 
     def _price(self, tick: int) -> float:
         return round(tick * self.tick_size, self.decimals)
@@ -140,9 +143,10 @@ class TpoProfile:
         """``(row prices ascending, TPO count per row)`` from the lowest to the highest row traded."""
         k = max(1, int(ticks_per_row))
         traded = self._traded()
-        if len(traded) == 0:
+        if not traded:
             return np.zeros(0, np.float64), np.zeros(0, np.int64)
-        lo_rows, hi_rows = self._low[traded] // k, self._high[traded] // k
+        lo_rows = np.array([self._low[p] for p in traded], np.int64) // k
+        hi_rows = np.array([self._high[p] for p in traded], np.int64) // k
         base = int(lo_rows.min())
         size = int(hi_rows.max()) - base + 1
         diff = np.zeros(size + 1, np.int64)  # +1 at a period's low row, -1 past its high row
@@ -157,10 +161,11 @@ class TpoProfile:
         if len(prices) == 0:
             return []
         k = max(1, int(ticks_per_row))
-        base = int(self._low[self._traded()].min()) // k
+        traded = self._traded()
+        base = min(self._low[p] for p in traded) // k
         out = [""] * len(prices)
-        for p in self._traded():
-            for r in range(int(self._low[p]) // k - base, int(self._high[p]) // k - base + 1):
+        for p in traded:
+            for r in range(self._low[p] // k - base, self._high[p] // k - base + 1):
                 out[r] += LETTERS[p]
         return out
 
@@ -186,21 +191,21 @@ class TpoProfile:
         ib = [p for p in range(IB_PERIODS) if self._low[p] != _NONE]
         if not ib:
             return None
-        return InitialBalance(self._price(int(self._low[ib].min())), self._price(int(self._high[ib].max())),
-                              len(ib))
+        return InitialBalance(self._price(min(self._low[p] for p in ib)),
+                              self._price(max(self._high[p] for p in ib)), len(ib))
 
     def extensions(self) -> list[Extension]:
         """The periods after the IB that traded beyond it, in period order (up before down in a period)."""
         ib = [p for p in range(IB_PERIODS) if self._low[p] != _NONE]
         if not ib:
             return []
-        ib_low, ib_high = int(self._low[ib].min()), int(self._high[ib].max())
+        ib_low, ib_high = min(self._low[p] for p in ib), max(self._high[p] for p in ib)
         out = []
         for p in self._traded():
             if p < IB_PERIODS:
                 continue
             if self._high[p] > ib_high:
-                out.append(Extension(int(p), LETTERS[p], True, self._price(int(self._high[p]))))
+                out.append(Extension(p, LETTERS[p], True, self._price(self._high[p])))
             if self._low[p] < ib_low:
-                out.append(Extension(int(p), LETTERS[p], False, self._price(int(self._low[p]))))
+                out.append(Extension(p, LETTERS[p], False, self._price(self._low[p])))
         return out
