@@ -103,7 +103,7 @@ def candles_from_arrays(
         np.add.reduceat(np.where(sd == SIDE_SELL, q, 0), starts), ends - starts + 1, o[ends],
     )
     turnover = _turnover(px, q, starts)
-    base, first, last = cum[starts] - q[starts], cum[starts], cum[ends]
+    base, first, last = np.maximum(cum[starts] - q[starts], 0), cum[starts], cum[ends]
     rows = zip(*(c.tolist() for c in cols), turnover, base.tolist(), first.tolist(), last.tolist(), strict=True)
     return [Candle(m, op, hi, lo, cl, v, b, s, n, None if oi_ < 0 else oi_, t, ba, f, la)
             for m, op, hi, lo, cl, v, b, s, n, oi_, t, ba, f, la in rows]

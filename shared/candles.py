@@ -33,7 +33,8 @@ detectable too: a part whose first or last trade equals the other's is refused (
 trade chain that is not in the candle: 0 complete, > 0 trades missing (a feed restart, lost rows), < 0 some
 trade counted twice. ``qty`` is the rise of cumulative volume since the feed's previous trade, so the trades
 of one feed chain cover ``(cum_volume - qty, cum_volume]`` without overlap, and a candle's trades lie in
-``(base_cum_volume, last_cum_volume]``.
+``(base_cum_volume, last_cum_volume]``. A trade claiming more than its cumulative volume (never from the feed)
+has a base of 0, so a bad row cannot make a negative (unsigned) column; it shows as ``unseen_volume < 0``.
 """
 
 from __future__ import annotations
@@ -172,7 +173,7 @@ class Candle:
     trade_count: int
     oi: int | None
     turnover4: int  # the VWAP numerator, sum(price4 * qty)
-    base_cum_volume: int  # cumulative volume just before the first trade (its cum_volume - qty)
+    base_cum_volume: int  # cumulative volume just before the first trade: its cum_volume - qty, at least 0
     first_cum_volume: int
     last_cum_volume: int
 
@@ -181,7 +182,8 @@ class Candle:
         """The one-trade candle of ``trade``; its bar is the trade's minute unless ``start_ts`` is given."""
         ts, cum, px, qty, side, oi = trade
         return cls(minute_start(ts) if start_ts is None else start_ts, px, px, px, px, qty,
-                   qty if side == "B" else 0, qty if side == "S" else 0, 1, oi, px * qty, cum - qty, cum, cum)
+                   qty if side == "B" else 0, qty if side == "S" else 0, 1, oi, px * qty, max(cum - qty, 0), cum,
+                   cum)
 
     def add(self, trade: Trade) -> None:
         """Add one trade of this bar, O(1). Raises :class:`DuplicateTrade` for a repeat of the first or last
@@ -190,7 +192,7 @@ class Candle:
         if cum == self.first_cum_volume or cum == self.last_cum_volume:
             raise DuplicateTrade(f"trade at cumulative volume {cum} is already in the candle at {self.start_ts}")
         if cum < self.first_cum_volume:
-            self.open4, self.first_cum_volume, self.base_cum_volume = px, cum, cum - qty
+            self.open4, self.first_cum_volume, self.base_cum_volume = px, cum, max(cum - qty, 0)
         if cum > self.last_cum_volume:
             self.close4, self.last_cum_volume, self.oi = px, cum, oi
         if px > self.high4:

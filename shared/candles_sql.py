@@ -58,7 +58,7 @@ CREATE TABLE IF NOT EXISTS dhan_candles_1m (
     oi BIGINT UNSIGNED NULL,                  -- OI of the closing trade
     vwap_num DECIMAL(28,4) NOT NULL,          -- SUM(ltp * qty), exact
     vwap_den BIGINT UNSIGNED NOT NULL,        -- SUM(qty) (= volume)
-    base_cum_volume BIGINT UNSIGNED NOT NULL, -- cum_volume - qty of the first trade
+    base_cum_volume BIGINT UNSIGNED NOT NULL, -- cum_volume - qty of the first trade (at least 0)
     first_cum_volume BIGINT UNSIGNED NOT NULL,
     last_cum_volume BIGINT UNSIGNED NOT NULL,
     PRIMARY KEY (exchange_segment, security_id, trade_date, minute_ts)
@@ -169,7 +169,7 @@ CANDLES_FROM_TICKS = (
     "MAX(cum_volume) AS last_cum_volume FROM ("
     "SELECT k.*, "
     "FIRST_VALUE(ltp) OVER (PARTITION BY minute_ts ORDER BY cum_volume) AS t_open, "
-    "FIRST_VALUE(cum_volume - qty) OVER (PARTITION BY minute_ts ORDER BY cum_volume) AS t_base, "
+    "FIRST_VALUE(GREATEST(cum_volume, qty) - qty) OVER (PARTITION BY minute_ts ORDER BY cum_volume) AS t_base, "
     "FIRST_VALUE(ltp) OVER (PARTITION BY minute_ts ORDER BY cum_volume DESC) AS t_close, "
     "FIRST_VALUE(oi) OVER (PARTITION BY minute_ts ORDER BY cum_volume DESC) AS t_oi FROM ("
     "SELECT t.*, exchange_ts - exchange_ts MOD 60 AS minute_ts FROM dhan_ticks AS t "

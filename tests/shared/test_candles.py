@@ -140,6 +140,18 @@ def test_unseen_volume_shows_missing_and_double_counted_trades() -> None:
     assert whole.unseen_volume == -5
 
 
+def test_a_trade_claiming_more_than_its_cumulative_volume() -> None:
+    # qty 50 at cum 30 (impossible from the feed): the base is 0, not -20 (the column is unsigned), and the
+    # candle shows it: unseen 30 - 0 - 50 = -20
+    bad = Trade(at(9, 15), 30, p4(10), 50)
+    assert fold([bad]).base_cum_volume == 0
+    assert fold([bad]).unseen_volume == -20
+    assert candles_from_arrays([at(9, 15)], [30], [p4(10)], [50], [0])[0] == fold([bad])
+    later = fold([Trade(at(9, 15, 5), 40, p4(10), 10)])
+    later.add(bad)  # as the first trade of an existing candle
+    assert later.base_cum_volume == 0
+
+
 def test_minute_boundaries() -> None:
     # 09:14:59 is minute 09:14; 09:15:00 opens 09:15; 09:15:59 still 09:15; 09:16:00 is the next minute;
     # 15:30:00 is minute 15:30 (its own candle, not folded into 15:29)

@@ -118,6 +118,19 @@ def test_candles_from_ticks_of_the_hand_case(db: Any) -> None:
         assert [_row_candle(r) for r in cur.fetchall()] == [MINUTE_915]
 
 
+def test_a_bad_tick_never_breaks_the_statements(db: Any) -> None:
+    # qty 50 at cum 30 (impossible from the feed, not refused by the writer): upsert and recompute still work
+    # and agree, base 0 (see tests/shared/test_candles.py)
+    bad = Trade(at(9, 15), 30, p4(10), 50)
+    _upsert(db, [bad])
+    _insert_ticks(db, [bad])
+    with db.cursor(pymysql.cursors.DictCursor) as cur:
+        cur.execute(CANDLES_FROM_TICKS, {"segment": SEG, "security_id": SID, "trade_date": date(2026, 3, 2)})
+        recomputed = [_row_candle(r) for r in cur.fetchall()]
+    assert recomputed == _stored(db) == [fold_candles([("X", bad)])[("X", at(9, 15))]]
+    assert recomputed[0].base_cum_volume == 0
+
+
 def test_candles_from_ticks_equal_the_fold(db: Any) -> None:
     trades = [t for _, t in _random_trades(5, 500)]
     _insert_ticks(db, trades)
