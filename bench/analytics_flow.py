@@ -19,6 +19,7 @@ import sys
 import time
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
@@ -46,9 +47,9 @@ def rate(fn: Callable[[], int], runs: int) -> float:
     return statistics.median(out)
 
 
-def tick_events(n: int) -> list[dict[str, object]]:
+def tick_events(n: int) -> list[dict[str, Any]]:
     rng = random.Random(1)
-    price, out = 25_000.0, []
+    price, out = 25_000.0, list[dict[str, Any]]()
     for i in range(n):
         price = round(price + rng.choice((-0.1, -0.05, 0.0, 0.05, 0.1)), 2)
         out.append({"ltp": price, "qty": 75 * rng.randint(1, 4), "side": rng.choice(("B", "S", "")),
@@ -84,7 +85,7 @@ def bench_footprint(n: int, runs: int) -> None:
 
     price = np.array([e["ltp"] for e in events], dtype=np.float64)
     qty = np.array([e["qty"] for e in events], dtype=np.int64)
-    side = np.array([SIDE_CODES[e["side"]] for e in events], dtype=np.int64)  # type: ignore[index]
+    side = np.array([SIDE_CODES[e["side"]] for e in events], dtype=np.int64)
     ts = np.array([e["exchange_ts"] for e in events], dtype=np.int64)
 
     def bulk() -> int:
