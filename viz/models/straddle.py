@@ -104,7 +104,7 @@ class StraddleModel:
 
     def update(self, ts: int, contract: int, price: float = NAN, volume: int = -1, iv: float = NAN) -> bool:
         """One event: ``contract`` an index into ``specs`` or ``UNDERLYING`` (-1); ``price`` NaN, ``volume``
-        (cumulative) -1 and ``iv`` NaN when the event carries none. True when a point was recorded. O(1)."""
+        (cumulative) -1 and ``iv`` NaN when the event carries none. True when a point was recorded."""
         st = self.state
         qty = 0
         if contract == UNDERLYING:
