@@ -14,6 +14,7 @@ from typing import Any
 
 import aiohttp
 
+from feed.protocol.constants import SEGMENT_BY_CODE, SEGMENT_BY_NAME
 from feed.protocol.decode import Decoder, Packet, packet_as_dict
 from feed.protocol.depth import DepthDecoder, DepthPacket
 from feed.sim.book import KIND_OPTION
@@ -122,8 +123,6 @@ async def expect_refusal(sim: SimServer, http: aiohttp.ClientSession, reason: in
 
 
 def pick(sim: SimServer, kind: int, underlying: str | None = None, count: int = 1) -> list[tuple[str, int]]:
-    from feed.protocol.constants import SEGMENT_BY_CODE
-
     assert sim.market is not None
     found = [i for i in sim.market.instruments.values()
              if i.kind == kind and (underlying is None or i.underlying == underlying)]
@@ -135,8 +134,6 @@ def pick(sim: SimServer, kind: int, underlying: str | None = None, count: int = 
 def replies(sim: SimServer, wanted: Iterable[tuple[str, int]], mode: str) -> int:
     """Packets answering a connection's first subscription of ``wanted``: per simulated instrument its previous
     close and its state in ``mode`` (a quote comes with the OI on derivatives), then the market status."""
-    from feed.protocol.constants import SEGMENT_BY_NAME
-
     assert sim.market is not None
     n = 1
     for seg, sid in wanted:

@@ -5,27 +5,21 @@ the open, and the live-session rates as the update rate when ``DHAN_SIM_RATE`` i
 
 from __future__ import annotations
 
-from datetime import datetime
 from typing import Any
 
-from feed.protocol.constants import SEGMENT_BY_CODE
+from feed.protocol.constants import SEGMENT_BY_CODE, SEGMENT_BY_NAME
 from feed.protocol.decode import Packet, packet_as_dict
 from feed.protocol.requests import build_requests
 from feed.sim.book import KIND_EQUITY, KIND_FUTURE, KIND_INDEX, KIND_OPTION, SimInstrument
 from feed.sim.server import SimServer
-from shared.clock import IST, to_dhan_epoch
+from shared.clock import to_dhan_epoch
+from tests.clocks import ist
 from tests.conftest import eventually
 from tests.feed.simclient import Client, connect, f32, pick, running, step
 
 
-def ist(*args: int) -> float:
-    return datetime(*args, tzinfo=IST).timestamp()  # type: ignore[misc]
-
-
 def inst_of(sim: SimServer, wire: tuple[str, int]) -> SimInstrument:
     assert sim.market is not None
-    from feed.protocol.constants import SEGMENT_BY_NAME
-
     found = sim.market.lookup(SEGMENT_BY_NAME[wire[0]], wire[1])
     assert found is not None
     return found
