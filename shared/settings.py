@@ -155,7 +155,14 @@ class Settings(BaseSettings):
 
     # --- simulator ---
     sim_seed: int = Field(42, description="seed of the simulated market (same seed, same run)")
-    sim_rate: float = Field(50.0, gt=0, description="updates per second across all subscribed instruments")
+    sim_rate: float = Field(
+        0.0, ge=0, description="updates per second across all subscribed instruments; 0: each instrument at its "
+                               "rate in a live F&O session (feed/sim/activity.py)"
+    )
+    sim_market_hours: bool = Field(
+        False, description="simulator follows the NSE/MCX sessions and holidays (a snapshot on subscribe, then "
+                           "silence while closed); off: always open, for demos"
+    )
     sim_start_price_nifty: float = Field(26046.95, gt=0, description="NIFTY 50 index level at start")
     sim_start_price_banknifty: float = Field(59300.0, gt=0, description="NIFTY BANK index level at start")
     sim_session_clock: Literal["wall", "open"] = Field(

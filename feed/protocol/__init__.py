@@ -1,4 +1,5 @@
-"""Dhan market feed v2: constants, binary packet decode and encode, JSON subscription requests. Pure code."""
+"""Dhan market feed v2 and its 20/200-level depth feeds: constants, binary packet decode and encode, JSON
+subscription requests. Pure code."""
 
 from feed.protocol.constants import (
     DISCONNECT_REASONS,
@@ -13,6 +14,7 @@ from feed.protocol.constants import (
     ResponseCode,
 )
 from feed.protocol.decode import Decoder, DecodeStats
+from feed.protocol.depth import DepthDecoder, DepthDecodeStats, DepthPacket, book_problem
 
 __all__ = [
     "DISCONNECT_REASONS",
@@ -24,7 +26,11 @@ __all__ = [
     "SEGMENT_BY_NAME",
     "DecodeStats",
     "Decoder",
+    "DepthDecodeStats",
+    "DepthDecoder",
+    "DepthPacket",
     "ExchangeSegment",
     "RequestCode",
     "ResponseCode",
+    "book_problem",
 ]

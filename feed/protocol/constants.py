@@ -5,6 +5,9 @@ from __future__ import annotations
 from enum import IntEnum
 
 __all__ = [
+    "DEPTH_LEVELS",
+    "DEPTH_MAX_INSTRUMENTS",
+    "DEPTH_SEGMENTS",
     "DISCONNECT_REASONS",
     "MAX_CONNECTIONS",
     "MAX_FRAME_BYTES",
@@ -14,6 +17,8 @@ __all__ = [
     "PACKET_SIZES",
     "SEGMENT_BY_CODE",
     "SEGMENT_BY_NAME",
+    "DepthRequestCode",
+    "DepthResponseCode",
     "ExchangeSegment",
     "RequestCode",
     "ResponseCode",
@@ -93,3 +98,24 @@ DISCONNECT_REASONS: dict[int, str] = {
 }
 # Reasons that no reconnect can cure: the operator must act (new token, plan, client id).
 FATAL_DISCONNECT_REASONS = frozenset({806, 807, 808, 809})
+
+
+# --- the 20- and 200-level depth feeds: separate WebSockets, NSE only (Dhan docs "Full Market Depth") ---
+DEPTH_LEVELS = (20, 200)
+# Instruments per connection (and so per subscribe message): 50 on the 20-level feed, 1 on the 200-level one.
+DEPTH_MAX_INSTRUMENTS: dict[int, int] = {20: 50, 200: 1}
+DEPTH_SEGMENTS = frozenset({int(ExchangeSegment.NSE_EQ), int(ExchangeSegment.NSE_FNO)})
+
+
+class DepthRequestCode(IntEnum):
+    SUBSCRIBE = 23
+    # The official client (dhanhq 2.3.0) unsubscribes with 23 + 1; integrators quote Dhan's annexure as 25.
+    # Neither is confirmed against Dhan: requests are built with 24, the simulator accepts both.
+    UNSUBSCRIBE = 24
+    UNSUBSCRIBE_ANNEXURE = 25
+
+
+class DepthResponseCode(IntEnum):
+    BID = 41
+    ASK = 51
+    DISCONNECT = 50

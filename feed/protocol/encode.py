@@ -2,18 +2,23 @@
 
 Each function returns one packet with the length field set to the packet's total size.
 Depth is five ``(bid_qty, ask_qty, bid_orders, ask_orders, bid_price, ask_price)`` levels, best first.
+The depth feeds' packets (:func:`pack_depth_side`, :func:`pack_depth_disconnect`) follow
+:mod:`feed.protocol.depth`.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 
-from feed.protocol.constants import ResponseCode
+from feed.protocol.constants import DepthResponseCode, ResponseCode
 from feed.protocol.decode import STRUCTS
+from feed.protocol.depth import DEPTH_HEADER, DEPTH_ROW, HEADER_BYTES, DepthRow, side_bytes
 
 __all__ = [
     "EMPTY_DEPTH",
     "DepthLevel",
+    "pack_depth_disconnect",
+    "pack_depth_side",
     "pack_depth_v1",
     "pack_disconnect",
     "pack_full",
@@ -86,3 +91,25 @@ def pack_depth_v1(segment: int, security_id: int, ltp: float, depth: Sequence[De
 
 def pack_disconnect(reason: int, segment: int = 0, security_id: int = 0) -> bytes:
     return _X.pack(ResponseCode.DISCONNECT, _X.size, segment, security_id, reason)
+
+
+def pack_depth_side(segment: int, security_id: int, rows: Sequence[DepthRow], *, bid: bool,
+                    levels: int = 20, sequence: int = 0) -> bytes:
+    """One side of a depth-feed book: ``rows`` of ``(price, quantity, orders)``, best first. On the 20-level
+    feed the header's last field is ``sequence``; on the 200-level feed it is the row count."""
+    code = DepthResponseCode.BID if bid else DepthResponseCode.ASK
+    n = len(rows)
+    if n > levels:
+        raise ValueError(f"{n} rows do not fit a {levels}-level side")
+    last = n if levels == 200 else sequence
+    out = bytearray(side_bytes(n))
+    DEPTH_HEADER.pack_into(out, 0, len(out), code, segment, security_id, last)
+    pack = DEPTH_ROW.pack_into
+    for i, row in enumerate(rows):
+        pack(out, HEADER_BYTES + i * DEPTH_ROW.size, *row)
+    return bytes(out)
+
+
+def pack_depth_disconnect(reason: int, segment: int = 0, security_id: int = 0) -> bytes:
+    """The depth feeds' disconnect packet: the 12-byte header with ``reason`` in its last field."""
+    return DEPTH_HEADER.pack(HEADER_BYTES, DepthResponseCode.DISCONNECT, segment, security_id, reason)

@@ -1,4 +1,11 @@
-"""JSON subscription requests: build them within Dhan's limits (feed side), parse them safely (simulator side)."""
+"""JSON subscription requests: build them within Dhan's limits (feed side), parse them safely (simulator side).
+
+The live feed takes ``{"RequestCode", "InstrumentCount", "InstrumentList": [{"ExchangeSegment", "SecurityId"}]}``.
+The depth feeds take the same shape with request code 23 (unsubscribe 24, or 25: see
+:class:`~feed.protocol.constants.DepthRequestCode`); the official client also subscribes the 200-level feed
+with the instrument inline, ``{"RequestCode": 23, "ExchangeSegment": ..., "SecurityId": ...}``, and
+:func:`parse_depth_request` takes both.
+"""
 
 from __future__ import annotations
 
@@ -8,19 +15,26 @@ from dataclasses import dataclass
 import orjson
 
 from feed.protocol.constants import (
+    DEPTH_LEVELS,
+    DEPTH_MAX_INSTRUMENTS,
     MAX_INSTRUMENTS_PER_MESSAGE,
     MODE_REQUEST_CODES,
     SEGMENT_BY_NAME,
+    DepthRequestCode,
     RequestCode,
 )
 
-__all__ = ["Instrument", "Request", "RequestError", "build_disconnect", "build_requests", "parse_request"]
+__all__ = [
+    "Instrument", "Request", "RequestError", "build_depth_requests", "build_disconnect", "build_requests",
+    "parse_depth_request", "parse_request",
+]
 
 Instrument = tuple[str, int]
 """``(exchange segment name, security id)``: the identity of an instrument on the wire."""
 
 MAX_REQUEST_BYTES = 64 * 1024
 _VALID_CODES = frozenset(int(c) for c in RequestCode)
+_DEPTH_CODES = frozenset({int(c) for c in DepthRequestCode} | {int(RequestCode.DISCONNECT)})
 
 
 class RequestError(ValueError):
@@ -74,8 +88,7 @@ def build_disconnect() -> str:
     return orjson.dumps({"RequestCode": int(RequestCode.DISCONNECT)}).decode()
 
 
-def parse_request(text: str | bytes, *, max_instruments: int = MAX_INSTRUMENTS_PER_MESSAGE) -> Request:
-    """Validate one request frame as Dhan would; raises :class:`RequestError` with a one-line reason."""
+def _load(text: str | bytes) -> dict[str, object]:
     if len(text) > MAX_REQUEST_BYTES:
         raise RequestError(f"request frame of {len(text)} bytes exceeds {MAX_REQUEST_BYTES}")
     try:
@@ -84,11 +97,33 @@ def parse_request(text: str | bytes, *, max_instruments: int = MAX_INSTRUMENTS_P
         raise RequestError(f"request is not JSON: {exc.msg}") from None
     if not isinstance(obj, dict):
         raise RequestError("request must be a JSON object")
+    return obj
+
+
+def _code(obj: dict[str, object], valid: frozenset[int]) -> int:
     code = obj.get("RequestCode")
-    if not isinstance(code, int) or isinstance(code, bool) or code not in _VALID_CODES:
+    if not isinstance(code, int) or isinstance(code, bool) or code not in valid:
         raise RequestError(f"unknown RequestCode {code!r}")
-    if code in (RequestCode.DISCONNECT, RequestCode.CONNECT):
-        return Request(code, ())
+    return code
+
+
+def _instrument(item: object) -> Instrument:
+    if not isinstance(item, dict):
+        raise RequestError("each instrument must be an object with ExchangeSegment and SecurityId")
+    seg = item.get("ExchangeSegment")
+    sid = item.get("SecurityId")
+    if not isinstance(seg, str) or seg not in SEGMENT_BY_NAME:
+        raise RequestError(f"unknown ExchangeSegment {seg!r}")
+    if isinstance(sid, bool) or not isinstance(sid, (str, int)):
+        raise RequestError(f"SecurityId must be a string of digits, got {sid!r}")
+    sid_s = str(sid)
+    # isascii: str.isdigit() also admits digits like "\u00b2" that int() refuses (found by the fuzzer)
+    if not (sid_s.isascii() and sid_s.isdigit()) or len(sid_s) > 10 or int(sid_s) > 0xFFFFFFFF:
+        raise RequestError(f"SecurityId {sid_s[:20]!r} is not a valid id")
+    return (seg, int(sid_s))
+
+
+def _instrument_list(obj: dict[str, object], max_instruments: int) -> tuple[Instrument, ...]:
     raw = obj.get("InstrumentList")
     if not isinstance(raw, list):
         raise RequestError("InstrumentList must be a list")
@@ -97,22 +132,48 @@ def parse_request(text: str | bytes, *, max_instruments: int = MAX_INSTRUMENTS_P
     count = obj.get("InstrumentCount")
     if count is not None and count != len(raw):
         raise RequestError(f"InstrumentCount {count!r} does not match {len(raw)} instruments listed")
-    out: list[Instrument] = []
-    for item in raw:
-        if not isinstance(item, dict):
-            raise RequestError("each instrument must be an object with ExchangeSegment and SecurityId")
-        seg = item.get("ExchangeSegment")
-        sid = item.get("SecurityId")
-        if not isinstance(seg, str) or seg not in SEGMENT_BY_NAME:
-            raise RequestError(f"unknown ExchangeSegment {seg!r}")
-        if isinstance(sid, bool) or not isinstance(sid, (str, int)):
-            raise RequestError(f"SecurityId must be a string of digits, got {sid!r}")
-        sid_s = str(sid)
-        # isascii: str.isdigit() also admits digits like "\u00b2" that int() refuses (found by the fuzzer)
-        if not (sid_s.isascii() and sid_s.isdigit()) or len(sid_s) > 10 or int(sid_s) > 0xFFFFFFFF:
-            raise RequestError(f"SecurityId {sid_s[:20]!r} is not a valid id")
-        out.append((seg, int(sid_s)))
-    return Request(code, tuple(out))
+    return tuple(_instrument(item) for item in raw)
+
+
+def parse_request(text: str | bytes, *, max_instruments: int = MAX_INSTRUMENTS_PER_MESSAGE) -> Request:
+    """Validate one request frame as Dhan would; raises :class:`RequestError` with a one-line reason."""
+    obj = _load(text)
+    code = _code(obj, _VALID_CODES)
+    if code in (RequestCode.DISCONNECT, RequestCode.CONNECT):
+        return Request(code, ())
+    return Request(code, _instrument_list(obj, max_instruments))
+
+
+def parse_depth_request(text: str | bytes, levels: int = 20) -> Request:
+    """Validate one request frame of a depth feed (codes 23, 24, 25 and 12). Both shapes are taken: the
+    instrument list (at most 50 on the 20-level feed, 1 on the 200-level one) and the 200-level form with the
+    instrument inline. :class:`RequestError` with a one-line reason otherwise."""
+    if levels not in DEPTH_LEVELS:
+        raise ValueError(f"depth levels must be one of {DEPTH_LEVELS}")
+    obj = _load(text)
+    code = _code(obj, _DEPTH_CODES)
+    if code == RequestCode.DISCONNECT:
+        return Request(code, ())
+    if "InstrumentList" not in obj and "SecurityId" in obj:
+        return Request(code, (_instrument(obj),))
+    return Request(code, _instrument_list(obj, DEPTH_MAX_INSTRUMENTS[levels]))
+
+
+def build_depth_requests(instruments: Iterable[Instrument], levels: int = 20, *, subscribe: bool = True) -> list[str]:
+    """Text frames that (un)subscribe ``instruments`` on a depth feed: 50 per frame on the 20-level feed, one
+    on the 200-level feed (which serves one instrument per connection)."""
+    if levels not in DEPTH_LEVELS:
+        raise ValueError(f"depth levels must be one of {DEPTH_LEVELS}")
+    code = DepthRequestCode.SUBSCRIBE if subscribe else DepthRequestCode.UNSUBSCRIBE
+    items = list(instruments)
+    per = DEPTH_MAX_INSTRUMENTS[levels]
+    return [
+        orjson.dumps({
+            "RequestCode": int(code), "InstrumentCount": len(chunk),
+            "InstrumentList": [{"ExchangeSegment": seg, "SecurityId": str(sid)} for seg, sid in chunk],
+        }).decode()
+        for chunk in chunked(items, per)
+    ]
 
 
 def chunked(items: Sequence[Instrument], size: int) -> list[Sequence[Instrument]]:

@@ -52,7 +52,8 @@ class SimService(Service):
             "foreign_origin_refused": stats["foreign_origin_refused"],
             "packets_per_s": round(rate, 1),
             "updates": stats["updates"],
-            "target_rate": self.server.rate,
+            "target_rate": self.server.rate or stats["live_rate"],
+            "session": " ".join(f"{ex}:{st}" for ex, st in stats["session"].items()),
         }
 
 
@@ -63,7 +64,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--seed", type=int, default=None,
                         help="seed of the simulated market (default DHAN_SIM_SEED)")
     parser.add_argument("--rate", type=float, default=None, metavar="UPDATES_PER_S",
-                        help="updates per second across subscribed instruments (default DHAN_SIM_RATE)")
+                        help="updates per second across subscribed instruments; 0 (the default, DHAN_SIM_RATE): "
+                             "each instrument as busy as in a live F&O session")
+    parser.add_argument("--market-hours", action="store_true", default=None,
+                        help="follow the NSE and MCX sessions and holidays: a snapshot on subscribe, then silence "
+                             "while the market is closed (default DHAN_SIM_MARKET_HOURS: always open, for demos)")
     add_faults_argument(parser)
 
 
@@ -76,15 +81,15 @@ def apply_overrides(args: argparse.Namespace, settings: Settings) -> Settings:
     """Settings with the command-line overrides applied (validated like the environment)."""
     update: dict[str, Any] = {}
     names = (("host", "sim_host"), ("port", "sim_port"), ("seed", "sim_seed"), ("rate", "sim_rate"),
-             ("faults", "sim_faults"))
+             ("faults", "sim_faults"), ("market_hours", "sim_market_hours"))
     for arg, field in names:
         value = getattr(args, arg, None)
         if value is not None:
             update[field] = value
     if args.port is not None and not 0 <= args.port <= 65535:
         raise ConfigError(f"--port {args.port} is not a port number")
-    if args.rate is not None and args.rate <= 0:
-        raise ConfigError("--rate must be above 0")
+    if args.rate is not None and args.rate < 0:
+        raise ConfigError("--rate must be 0 (live-session activity) or above")
     return settings.model_copy(update=update)
 
 

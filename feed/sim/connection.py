@@ -6,6 +6,11 @@ a second, the packets produced in one event-loop turn are framed here and handed
 for ``send_bytes`` on a server socket without compression (FIN + binary opcode, unmasked, 7-bit or 16-bit
 length), and the socket is prepared with ``compress=False`` so no extension is negotiated. Control frames
 (ping, close) still go through aiohttp; every write is whole, so frames never interleave.
+
+A depth-feed connection (``feed`` ``twentydepth`` or ``twohundreddepth``) queues one item per instrument
+update, the bid packet and the ask packet back to back, and joins consecutive items into messages of up to
+``DEPTH_MESSAGE_BYTES``: several packets share a message there, as on Dhan's depth feeds, and an instrument's
+two sides never part.
 """
 
 from __future__ import annotations
@@ -19,14 +24,17 @@ from aiohttp import web
 from feed.protocol.constants import SEGMENT_BY_CODE
 from feed.protocol.requests import Instrument
 
-__all__ = ["WRITE_BUFFER_HIGH_BYTES", "Recorder", "SimConnection", "frame_binary"]
+__all__ = ["DEPTH_MESSAGE_BYTES", "FEEDS", "WRITE_BUFFER_HIGH_BYTES", "Recorder", "SimConnection", "frame_binary"]
 
 Recorder = Callable[[Instrument, bytes], None]
-"""Called with ``((segment name, security id), packet)`` for every packet written to a client, in order
-(prev-close, market status, updates and disconnect packets; not the deliberately bad messages of the
-``malformed`` and ``hostile`` faults). With several clients it sees each client's copy."""
+"""Called with ``((segment name, security id), packet)`` for every packet written to a client of the live feed,
+in order (prev-close, snapshots, market status, updates and disconnect packets; not the deliberately bad
+messages of the ``malformed`` and ``hostile`` faults, nor the depth feeds). With several clients it sees each
+client's copy."""
 
 WRITE_BUFFER_HIGH_BYTES = 8 * 1024 * 1024
+DEPTH_MESSAGE_BYTES = 8 * 1024
+FEEDS = ("main", "twentydepth", "twohundreddepth")
 _BINARY_FIN = 0x82
 
 
@@ -53,12 +61,14 @@ class SimConnection:
     """State of one authenticated client. ``out`` collects packets until :meth:`flush`."""
 
     __slots__ = (
-        "closing", "conn_id", "dropped", "out", "reported", "sent", "stalled_until", "status_sent", "subs",
-        "token", "transport", "ws",
+        "closing", "conn_id", "dropped", "feed", "out", "reported", "sent", "stalled_until", "status_sent",
+        "subs", "token", "transport", "ws",
     )
 
-    def __init__(self, conn_id: int, ws: web.WebSocketResponse, transport: Any, token: str) -> None:
+    def __init__(self, conn_id: int, ws: web.WebSocketResponse, transport: Any, token: str,
+                 feed: str = "main") -> None:
         self.conn_id = conn_id
+        self.feed = feed
         self.ws = ws
         self.transport = transport
         self.token = token
@@ -98,6 +108,8 @@ class SimConnection:
         if transport.get_write_buffer_size() > WRITE_BUFFER_HIGH_BYTES:
             self.dropped += len(out)
             return 0
+        if self.feed != "main":
+            out = _joined(out, DEPTH_MESSAGE_BYTES)
         headers = _HEADERS
         parts: list[bytes] = []
         append = parts.append
@@ -106,7 +118,7 @@ class SimConnection:
             append(pkt)
         transport.write(b"".join(parts))
         self.sent += len(out)
-        if recorder is not None:
+        if recorder is not None and self.feed == "main":
             for pkt in out:
                 recorder(packet_instrument(pkt), pkt)
         return len(out)
@@ -123,5 +135,21 @@ class SimConnection:
             self.transport.abort()
 
     def summary(self) -> dict[str, Any]:
-        return {"conn": self.conn_id, "subscribed": len(self.subs), "sent": self.sent,
+        return {"conn": self.conn_id, "feed": self.feed, "subscribed": len(self.subs), "sent": self.sent,
                 "dropped": self.dropped, "stalled": self.stalled}
+
+
+def _joined(items: list[bytes], limit: int) -> list[bytes]:
+    """Consecutive items joined into messages of at most ``limit`` bytes (an item larger alone)."""
+    out: list[bytes] = []
+    batch: list[bytes] = []
+    size = 0
+    for item in items:
+        if batch and size + len(item) > limit:
+            out.append(b"".join(batch))
+            batch, size = [], 0
+        batch.append(item)
+        size += len(item)
+    if batch:
+        out.append(b"".join(batch))
+    return out

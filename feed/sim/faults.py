@@ -18,7 +18,12 @@ hostile    a burst of bad values for ``count`` (default 1) subscribed instrument
            adds what the feed should count to ``hostile_sent`` (``/health``, and the reply of POST /fault)
 ========== =====================================================================================
 
-Every kind but ``expire``/``clear`` applies to all open connections, or to one when ``conn`` names it.
+Every kind but ``expire``/``clear`` applies to all open connections, or to one when ``conn`` names it, and
+``feed`` narrows it to the connections of one feed: ``main`` (the live feed), ``twentydepth``,
+``twohundreddepth``, ``depth`` (both depth feeds) or ``all`` (the default). On a depth connection the packets
+are the depth feeds' own: the 12-byte disconnect packet, a truncated depth packet, a 12-byte header with
+response code 99, and hostile books (see :func:`feed.sim.hostile.hostile_depth_burst`). ``expire`` and
+``clear`` are about the token, so they touch every feed.
 """
 
 from __future__ import annotations
@@ -28,11 +33,15 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 
 from feed.protocol.constants import ExchangeSegment
-from feed.protocol.encode import pack_full
+from feed.protocol.encode import pack_depth_disconnect, pack_depth_side, pack_disconnect, pack_full
 
-__all__ = ["FAULT_KINDS", "MALFORMED_VARIANTS", "Fault", "FaultError", "malformed_message", "parse_fault"]
+__all__ = [
+    "FAULT_FEEDS", "FAULT_KINDS", "MALFORMED_VARIANTS", "Fault", "FaultError", "disconnect_packet", "in_scope",
+    "malformed_message", "parse_fault",
+]
 
 FAULT_KINDS = ("drop", "disconnect", "stall", "malformed", "expire", "clear", "hostile")
+FAULT_FEEDS = ("all", "main", "depth", "twentydepth", "twohundreddepth")
 MALFORMED_VARIANTS = ("truncated", "unknown", "garbage")
 UNKNOWN_RESPONSE_CODE = 99
 _MAX_STALL_S = 3600.0
@@ -51,6 +60,7 @@ class Fault:
     variant: str = "truncated"
     conn: int | None = None  # a connection id from /health, or None for all
     count: int = 1  # hostile: instruments per connection
+    feed: str = "all"  # which connections: see FAULT_FEEDS
 
 
 def parse_fault(query: Mapping[str, str]) -> Fault:
@@ -74,11 +84,28 @@ def parse_fault(query: Mapping[str, str]) -> Fault:
         raise FaultError(f"unknown malformed variant {variant!r}; use one of {', '.join(MALFORMED_VARIANTS)}")
     if not 1 <= count <= _MAX_HOSTILE_INSTRUMENTS:
         raise FaultError(f"count must be within 1..{_MAX_HOSTILE_INSTRUMENTS}")
-    return Fault(kind, code, seconds, variant, conn, count)
+    feed = query.get("feed", "all")
+    if feed not in FAULT_FEEDS:
+        raise FaultError(f"unknown feed {feed!r}; use one of {', '.join(FAULT_FEEDS)}")
+    return Fault(kind, code, seconds, variant, conn, count, feed)
 
 
-def malformed_message(variant: str, rng: random.Random) -> bytes:
+def in_scope(fault: Fault, conn_id: int, conn_feed: str) -> bool:
+    """Whether ``fault`` touches the connection ``conn_id`` of feed ``conn_feed``."""
+    if fault.conn not in (None, conn_id):
+        return False
+    return fault.feed in ("all", conn_feed) or (fault.feed == "depth" and conn_feed != "main")
+
+
+def disconnect_packet(conn_feed: str, code: int) -> bytes:
+    """Dhan's disconnect packet with reason ``code``, as the feed ``conn_feed`` lays it out."""
+    return pack_disconnect(code) if conn_feed == "main" else pack_depth_disconnect(code)
+
+
+def malformed_message(variant: str, rng: random.Random, conn_feed: str = "main") -> bytes:
     """One WebSocket message that a robust decoder must count and skip, never crash on."""
+    if conn_feed != "main":
+        return _malformed_depth(variant, rng)
     if variant == "truncated":
         return pack_full(
             ExchangeSegment.NSE_FNO, 1, ltp=1.0, ltq=1, ltt=0, atp=1.0, volume=1, total_sell_qty=0,
@@ -88,3 +115,13 @@ def malformed_message(variant: str, rng: random.Random) -> bytes:
         return bytes([UNKNOWN_RESPONSE_CODE, 16, 0, 1, 1, 0, 0, 0]) + bytes(8)
     # garbage: a first byte that is no response code, then noise
     return bytes([0xEE]) + bytes(rng.getrandbits(8) for _ in range(36))
+
+
+def _malformed_depth(variant: str, rng: random.Random) -> bytes:
+    if variant == "truncated":  # a 20-row bid side cut short of the length its header gives (the row count in
+        # the last field is valid on both depth feeds)
+        return pack_depth_side(ExchangeSegment.NSE_FNO, 1, [(1.0, 1, 1)] * 20, bid=True, levels=200)[:100]
+    if variant == "unknown":  # a well-formed 12-byte header with response code 99
+        return bytes([12, 0, UNKNOWN_RESPONSE_CODE, 2, 1, 0, 0, 0]) + bytes(4)
+    # garbage: a header whose code byte is no response code, then noise
+    return bytes([37, 0, 0xEE]) + bytes(rng.getrandbits(8) for _ in range(34))

@@ -7,6 +7,11 @@ crossed book, the cumulative volume going back and an older snapshot arriving la
 LTTs long ago and far ahead, open interest above 2^31 (valid: it must reach MySQL whole), empty depth
 levels (valid) and duplicated packets (valid: no second trade). The burst opens and closes with the
 instrument's current full packet, so the feed's state before and after it is the market's.
+
+:func:`hostile_depth_burst` does the same for a depth feed: messages of a bid and an ask packet of one
+instrument, each pair with exactly one bad value the check :func:`feed.protocol.depth.book_problem` names
+(NaN, infinite, negative and huge prices at the touch and deeper, a crossed book), between the instrument's
+current book and a duplicate of it, plus an all-empty book (valid).
 """
 
 from __future__ import annotations
@@ -16,10 +21,19 @@ from collections import Counter
 from collections.abc import Iterable
 from typing import Any
 
-from feed.protocol.encode import DepthLevel, pack_full, pack_oi, pack_prev_close, pack_quote, pack_ticker
+from feed.protocol.depth import DepthRow
+from feed.protocol.encode import (
+    DepthLevel,
+    pack_depth_side,
+    pack_full,
+    pack_oi,
+    pack_prev_close,
+    pack_quote,
+    pack_ticker,
+)
 from feed.sim.book import KIND_INDEX, SimInstrument
 
-__all__ = ["HOSTILE_OI", "hostile_burst", "hostile_packets"]
+__all__ = ["HOSTILE_OI", "hostile_burst", "hostile_depth_burst", "hostile_depth_messages", "hostile_packets"]
 
 HOSTILE_OI = 3_000_000_000  # above 2^31 (a signed INT column would overflow), below 2^32 (the wire's uint32)
 _DAY_S = 86_400
@@ -91,22 +105,79 @@ def hostile_packets(inst: SimInstrument, now_ltt: int) -> list[tuple[bytes, str 
     return out
 
 
+def _with(rows: list[DepthRow], level: int, price: float) -> list[DepthRow]:
+    out = list(rows)
+    out[level] = (price, out[level][1] or 1, out[level][2] or 1)
+    return out
+
+
+def hostile_depth_messages(market: Any, inst: SimInstrument, levels: int) -> list[tuple[bytes, str | None]]:
+    """``[(bid packet + ask packet, kind or None), ...]`` for ``inst`` on the ``levels``-level feed."""
+    current = market.depth_message(inst, levels)
+    bids = inst.deep.rows(inst, bid=True, levels=levels)
+    asks = inst.deep.rows(inst, bid=False, levels=levels)
+    if len(bids) < 3:  # a cheap option's bid side may be short: bad values need levels to sit in
+        bids += [(inst.tick, inst.lot, 1)] * (3 - len(bids))
+
+    def pair(b: list[DepthRow], a: list[DepthRow]) -> bytes:
+        seg, sid = inst.segment, inst.security_id
+        fill: list[DepthRow] = [(0.0, 0, 0)]
+        pad_b = b + fill * (levels - len(b)) if levels == 20 else b
+        pad_a = a + fill * (levels - len(a)) if levels == 20 else a
+        return (pack_depth_side(seg, sid, pad_b, bid=True, levels=levels)
+                + pack_depth_side(seg, sid, pad_a, bid=False, levels=levels))
+
+    best_ask = asks[0][0]
+    return [
+        (current, None), (current, None),  # a duplicate: accepted
+        (pair(_with(bids, 2, math.nan), asks), "price_nan"),
+        (pair(bids, _with(asks, 0, math.nan)), "price_nan"),
+        (pair(_with(bids, 0, math.inf), asks), "price_inf"),
+        (pair(bids, _with(asks, 1, -math.inf)), "price_inf"),
+        (pair(bids, _with(asks, 0, 1e300)), "price_range"),
+        (pair(_with(bids, 1, -5.0), asks), "price_range"),
+        (pair(_with(bids, 2, 2e9), asks), "price_range"),
+        (pair(_with(bids, 0, best_ask + 10 * inst.tick), asks), "depth_crossed"),
+        (pair([], []), None),  # an empty book: valid
+        (current, None),  # back to the market's book
+    ]
+
+
+def _first(market: Any, subscribed: Iterable[tuple[int, int]], count: int) -> list[SimInstrument]:
+    """The first ``count`` simulated, non-index instruments of ``subscribed``, in key order."""
+    out: list[SimInstrument] = []
+    for key in sorted(subscribed):
+        inst = market.lookup(*key)
+        if inst is not None and inst.kind != KIND_INDEX:
+            out.append(inst)
+            if len(out) == count:
+                break
+    return out
+
+
+def _burst(pairs: Iterable[tuple[bytes, str | None]], packets: list[bytes], kinds: Counter[str]) -> None:
+    for packet, kind in pairs:
+        packets.append(packet)
+        if kind is not None:
+            kinds[kind] += 1
+
+
 def hostile_burst(market: Any, subscribed: Iterable[tuple[int, int]], count: int,
                   now_ltt: int) -> tuple[list[bytes], Counter[str]]:
     """The packets for the first ``count`` simulated, non-index instruments of ``subscribed`` (in key order),
     and how many of each bad-value kind they hold. ``market`` is the :class:`feed.sim.market.Market`."""
     packets: list[bytes] = []
     kinds: Counter[str] = Counter()
-    chosen = 0
-    for key in sorted(subscribed):
-        inst = market.lookup(*key)
-        if inst is None or inst.kind == KIND_INDEX:
-            continue
-        for packet, kind in hostile_packets(inst, now_ltt):
-            packets.append(packet)
-            if kind is not None:
-                kinds[kind] += 1
-        chosen += 1
-        if chosen == count:
-            break
+    for inst in _first(market, subscribed, count):
+        _burst(hostile_packets(inst, now_ltt), packets, kinds)
     return packets, kinds
+
+
+def hostile_depth_burst(market: Any, subscribed: Iterable[tuple[int, int]], count: int,
+                        levels: int) -> tuple[list[bytes], Counter[str]]:
+    """Like :func:`hostile_burst` for a depth connection: one message per pair (a bid and an ask packet)."""
+    messages: list[bytes] = []
+    kinds: Counter[str] = Counter()
+    for inst in _first(market, subscribed, count):
+        _burst(hostile_depth_messages(market, inst, levels), messages, kinds)
+    return messages, kinds

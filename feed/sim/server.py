@@ -1,28 +1,32 @@
-"""The simulator's server: Dhan's v2 market feed over WebSocket at ``/``, the scrip masters over HTTP.
+"""The simulator's server: Dhan's v2 live feed at ``/``, the 20- and 200-level depth feeds at ``/twentydepth``
+and ``/twohundreddepth``, the scrip masters over HTTP.
 
-Wire behaviour follows Dhan: query authentication (``?version=2&token=..&clientId=..&authType=2``); a refused
-connection receives the disconnect packet (code 50) with the reason (805 too many connections, 807 token
-expired, 808 client id, 809 authentication) and is closed; JSON subscribe/unsubscribe frames (100 per
-message, 5,000 per connection, 5 connections per token); a previous-close packet per instrument on
-subscribe, a market-status packet once per connection, then updates in the subscribed mode (ticker: code
-2; quote: code 4, plus code 5 when the OI of a derivative changes; full: code 8; index values: code 2 in
-every mode). A bad request frame is logged once per connection and ignored; request code 12 closes.
-Instruments that are not simulated may be subscribed (they count against the limits) but send nothing.
+Wire behaviour follows Dhan: query authentication (``?version=2&token=..&clientId=..&authType=2`` on the live
+feed, ``?token=..&clientId=..&authType=2`` on the depth feeds); a refused connection receives the disconnect
+packet (code 50, in its feed's layout) with the reason (805 too many connections, 807 token expired, 808 client
+id, 809 authentication) and is closed. Requests and what they get: :mod:`feed.sim.feeds` (snapshots on
+subscribe). Updates follow in the subscribed mode (ticker: code 2; quote: code 4, plus code 5 when the OI of a
+derivative changes; full: code 8; index values: code 2 in every mode; depth: a bid packet and an ask packet).
 
-``async with SimServer(settings) as sim:`` runs it in-process (``sim.url``, ``sim.port``,
-``await sim.inject_fault(...)``, ``sim.sent_count``, and an optional ``recorder`` called with every packet
-written). Time comes from an injectable clock, so tests drive the market deterministically. Who may inject
-faults, and why web pages of other origins are refused: :mod:`feed.sim.guard`.
+Connections: Dhan allows 5 WebSocket connections per user across the live and the depth feeds. What Dhan does
+with a sixth is not documented beyond reason 805 ("too many WebSocket connections"; some integrators report
+that the oldest connection is the one cut): the simulator refuses the sixth with 805 and leaves the five open,
+which a client can tell apart from its own connections failing.
+
+``async with SimServer(settings) as sim:`` runs it in-process (``sim.url``, ``sim.depth_url(20)``,
+``sim.port``, ``await sim.inject_fault(...)``, ``sim.sent_count``, and an optional ``recorder`` called with
+every live-feed packet written). Time comes from an injectable clock, so tests drive the market
+deterministically; ``DHAN_SIM_MARKET_HOURS`` makes it follow the exchanges' sessions (:mod:`feed.sim.hours`).
+Who may inject faults, and why web pages of other origins are refused: :mod:`feed.sim.guard`.
 """
 
 from __future__ import annotations
 
 import asyncio
 import random
-import re
 import time
 from collections import Counter
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from datetime import datetime
 from datetime import time as dtime
 from types import TracebackType
@@ -31,20 +35,14 @@ from typing import Any
 import orjson
 from aiohttp import WSCloseCode, WSMsgType, web
 
-from feed.protocol.constants import (
-    DISCONNECT_REASONS,
-    MAX_CONNECTIONS,
-    MAX_INSTRUMENTS_PER_CONNECTION,
-    SEGMENT_BY_NAME,
-    RequestCode,
-)
-from feed.protocol.encode import pack_disconnect, pack_market_status
-from feed.protocol.requests import MAX_REQUEST_BYTES, RequestError, parse_request
+from feed.protocol.constants import DISCONNECT_REASONS, MAX_CONNECTIONS
+from feed.protocol.requests import MAX_REQUEST_BYTES
 from feed.sim.connection import Recorder, SimConnection
-from feed.sim.faults import Fault, FaultError, malformed_message, parse_fault
+from feed.sim.faults import Fault, FaultError, disconnect_packet, in_scope, malformed_message, parse_fault
+from feed.sim.feeds import DepthFeed, MainFeed
 from feed.sim.guard import OriginGuard, check_fault_settings, fault_refusal, own_origins, same_secret
-from feed.sim.hostile import hostile_burst
-from feed.sim.market import MODES, Market
+from feed.sim.hostile import hostile_burst, hostile_depth_burst
+from feed.sim.market import Market
 from feed.sim.scrip_master import render_compact, render_detailed
 from shared.clock import IST, Clock, system_clock, to_dhan_epoch
 from shared.errors import ConfigError
@@ -57,10 +55,16 @@ PING_INTERVAL_S = 10.0  # Dhan pings its clients; aiohttp closes a client that s
 CLOSE_TIMEOUT_S = 3.0
 _MAX_CATCHUP_S = 1.0  # after a pause (or a big clock step) at most this much time is made up
 _MAX_UPDATES_PER_TURN = 5000
+_LIVE_TURN_S = 0.05
 # Larger than any valid request (MAX_REQUEST_BYTES) so an oversized one is logged and ignored like other bad
 # frames; only beyond this does aiohttp close the socket (1009).
 _MAX_CLIENT_MESSAGE_BYTES = 16 * MAX_REQUEST_BYTES
-_USAGE = "dhan sim: WebSocket feed here; connect with ?version=2&token=<token>&clientId=<id>&authType=2\n"
+_USAGE = {
+    "main": "dhan sim: WebSocket feed here; connect with ?version=2&token=<token>&clientId=<id>&authType=2\n",
+    "twentydepth": "dhan sim: 20-level depth feed here; connect with ?token=<token>&clientId=<id>&authType=2\n",
+    "twohundreddepth": "dhan sim: 200-level depth feed here; connect with ?token=<token>&clientId=<id>&authType=2\n",
+}
+RequestHandler = Callable[[SimConnection, str], bool]
 
 
 def session_clock(settings: Settings, base: Clock = system_clock) -> Clock:
@@ -84,7 +88,7 @@ class SimServer:
         self.settings = settings
         self.host = host or settings.sim_host
         self.port = settings.sim_port if port is None else port
-        self.rate = settings.sim_rate if rate is None else rate
+        self.rate = settings.sim_rate if rate is None else rate  # 0: each instrument at its live rate
         self.seed = settings.sim_seed if seed is None else seed
         self.clock = clock or session_clock(settings)
         self.recorder = recorder
@@ -97,13 +101,15 @@ class SimServer:
         self.faults_refused = 0
         self.hostile_sent: Counter[str] = Counter()  # bad values sent by the hostile fault, by kind
         self.emitter: asyncio.Task[None] | None = None
+        self.main_feed = MainFeed(self)
+        self.depth_feeds = {levels: DepthFeed(self, levels) for levels in (20, 200)}
         self._conns: dict[int, SimConnection] = {}
         self._next_conn_id = 1
         self._tokens_expired = False
         self._runner: web.AppRunner | None = None
         self._fault_rng = random.Random(self.seed)
         self.origin_guard = OriginGuard(self.log)
-        self._turn_s = max(0.001, min(0.05, 100.0 / self.rate))
+        self._turn_s = _LIVE_TURN_S if self.rate <= 0 else max(0.001, min(_LIVE_TURN_S, 100.0 / self.rate))
 
     # --- lifecycle ---
     async def __aenter__(self) -> SimServer:
@@ -119,6 +125,9 @@ class SimServer:
     def url(self) -> str:
         return f"ws://{self.host}:{self.port}/"
 
+    def depth_url(self, levels: int) -> str:
+        return f"ws://{self.host}:{self.port}/{self.depth_feeds[levels].name}"
+
     @property
     def http_url(self) -> str:
         return f"http://{self.host}:{self.port}"
@@ -127,6 +136,8 @@ class SimServer:
         self.market = Market(self.settings, self.clock(), seed=self.seed)
         app = web.Application(middlewares=[self.origin_guard.middleware])
         app.router.add_get("/", self._handle_ws)
+        for depth in self.depth_feeds.values():
+            app.router.add_get(f"/{depth.name}", self._depth_handler(depth))
         app.router.add_get("/api-scrip-master.csv", self._handle_compact)
         app.router.add_get("/api-scrip-master-detailed.csv", self._handle_detailed)
         app.router.add_get("/health", self._handle_health)
@@ -146,8 +157,9 @@ class SimServer:
         self.origin_guard.origins = own_origins(self.host, self.port)
         self.emitter = asyncio.create_task(self._emit_routine(), name="sim.emitter")
         self.emitter.add_done_callback(self._on_emitter_done)
-        self.log.info("sim_listening", url=self.url, instruments=len(self.market.instruments), rate=self.rate,
-                      seed=self.seed, faults=self.settings.sim_faults)
+        self.log.info("sim_listening", url=self.url, instruments=len(self.market.instruments),
+                      rate=self.rate or "live", market_hours=not self.market.hours.always_open, seed=self.seed,
+                      faults=self.settings.sim_faults)
 
     async def stop(self) -> None:
         """Stop sending, close every client with 1001 going-away, stop listening. Safe to call twice."""
@@ -177,7 +189,7 @@ class SimServer:
     async def _emit_routine(self) -> None:
         market, clock = self.market, self.clock
         assert market is not None
-        last = clock()
+        last = market.now  # the time the market was built at: a clock that moved since counts from there
         carry = 0.0
         while True:
             now = clock()
@@ -185,8 +197,9 @@ class SimServer:
             if dt > 0.0:
                 last = now
                 market.advance(now)
-                if market.active_count:
-                    want = carry + self.rate * market.rate_multiplier() * min(dt, _MAX_CATCHUP_S)
+                total = self.rate if self.rate > 0 else market.live_rate()
+                if market.active_count and total > 0.0:
+                    want = carry + total * market.rate_multiplier() * min(dt, _MAX_CATCHUP_S)
                     n = int(want)
                     if n > _MAX_UPDATES_PER_TURN:  # cannot keep up: drop the backlog rather than pile it up
                         n, carry = _MAX_UPDATES_PER_TURN, 0.0
@@ -204,7 +217,7 @@ class SimServer:
             if conn.out:
                 self.sent_count += conn.flush(recorder)
 
-    # --- WebSocket ---
+    # --- WebSockets ---
     def _auth_failure(self, query: Mapping[str, str]) -> int | None:
         if not query.get("clientId", "").strip():
             return 808
@@ -214,37 +227,51 @@ class SimServer:
             return 809
         if self._tokens_expired:
             return 807
+        # one budget across the live and the depth feeds, as Dhan counts connections per user
         if sum(1 for c in self._conns.values() if c.token == token and not c.closing) >= MAX_CONNECTIONS:
             return 805
         return None
 
     async def _handle_ws(self, request: web.Request) -> web.StreamResponse:
+        return await self._serve(request, "main", self._on_request)
+
+    def _on_request(self, conn: SimConnection, text: str) -> bool:
+        """Apply one JSON request of the live feed; True when the client asked to disconnect (code 12)."""
+        return self.main_feed.on_request(conn, text)
+
+    def _depth_handler(self, depth: DepthFeed) -> Callable[[web.Request], Any]:
+        async def handle(request: web.Request) -> web.StreamResponse:
+            return await self._serve(request, depth.name, depth.on_request)
+        return handle
+
+    async def _serve(self, request: web.Request, feed: str, on_request: RequestHandler) -> web.StreamResponse:
+        """One client WebSocket of ``feed`` from the handshake to its close."""
         ws = web.WebSocketResponse(
             compress=False, heartbeat=PING_INTERVAL_S, max_msg_size=_MAX_CLIENT_MESSAGE_BYTES,
             timeout=CLOSE_TIMEOUT_S,
         )
         if not ws.can_prepare(request).ok:
-            return web.Response(status=400, text=_USAGE)
+            return web.Response(status=400, text=_USAGE[feed])
         await ws.prepare(request)
         reason = self._auth_failure(request.query)
         if reason is not None:
             self.refused[reason] += 1
             why = DISCONNECT_REASONS.get(reason, "unknown")
-            self.log.warning("connection_refused", reason=reason, why=why)
-            await ws.send_bytes(pack_disconnect(reason))
+            self.log.warning("connection_refused", feed=feed, reason=reason, why=why)
+            await ws.send_bytes(disconnect_packet(feed, reason))
             await ws.close()
             return ws
-        conn = SimConnection(self._next_conn_id, ws, request.transport, request.query.get("token", ""))
+        conn = SimConnection(self._next_conn_id, ws, request.transport, request.query.get("token", ""), feed)
         self._next_conn_id += 1
         self._conns[conn.conn_id] = conn
-        self.log.info("connection_opened", conn=conn.conn_id, clients=len(self._conns))
+        self.log.info("connection_opened", conn=conn.conn_id, feed=feed, clients=len(self._conns))
         try:
             async for msg in ws:
                 if msg.type == WSMsgType.TEXT:
-                    if self._on_request(conn, msg.data):
+                    if on_request(conn, msg.data):
                         await ws.close()
                         break
-                else:
+                else:  # the official client follows its JSON disconnect with a binary v1 header: ignored
                     self.bad_requests += 1
                     if conn.report_once("binary"):
                         self.log.warning("request_ignored", conn=conn.conn_id, why="binary frame from client")
@@ -264,53 +291,6 @@ class SimServer:
                     market.unsubscribe(inst, conn)
         conn.subs.clear()
 
-    def _on_request(self, conn: SimConnection, text: str) -> bool:
-        """Apply one JSON request; True when the client asked to disconnect (code 12)."""
-        try:
-            req = parse_request(text)
-        except (RequestError, ValueError) as exc:  # ValueError too: a parser bug must not end the connection
-            self.bad_requests += 1
-            # log once per kind of problem: the reason with its quoted value masked, so the set stays small
-            kind = re.sub(r"'[^']*'|\"[^\"]*\"|\d+", "?", str(exc))[:60]
-            if conn.report_once(f"bad:{kind}"):
-                self.log.warning("request_ignored", conn=conn.conn_id, why=str(exc)[:200])
-            return False
-        if req.code == RequestCode.DISCONNECT:
-            self.log.info("client_disconnect_request", conn=conn.conn_id)
-            return True
-        mode = req.mode
-        if mode is None:  # CONNECT (a v1 request): nothing to do in v2
-            return False
-        market = self.market
-        assert market is not None
-        if req.is_subscribe:
-            mode_idx = MODES.index(mode)
-            replies: list[bytes] = []
-            for seg_name, sid in req.instruments:
-                key = (SEGMENT_BY_NAME[seg_name], sid)
-                if key not in conn.subs and len(conn.subs) >= MAX_INSTRUMENTS_PER_CONNECTION:
-                    if conn.report_once("limit"):
-                        self.log.warning("subscription_limit", conn=conn.conn_id,
-                                         limit=MAX_INSTRUMENTS_PER_CONNECTION)
-                    continue
-                conn.subs[key] = mode_idx
-                inst = market.lookup(*key)
-                if inst is not None:
-                    market.subscribe(inst, conn, mode_idx)
-                    replies.append(inst.prev_close_packet())
-            if not conn.status_sent:
-                conn.status_sent = True
-                replies.append(pack_market_status())
-            self.sent_count += conn.write_now(replies, self.recorder)
-        else:
-            for seg_name, sid in req.instruments:
-                key = (SEGMENT_BY_NAME[seg_name], sid)
-                if conn.subs.pop(key, None) is not None:
-                    inst = market.lookup(*key)
-                    if inst is not None:
-                        market.unsubscribe(inst, conn)
-        return False
-
     async def _close(self, conn: SimConnection, code: int = WSCloseCode.OK) -> None:
         conn.closing = True
         try:
@@ -321,25 +301,25 @@ class SimServer:
     # --- faults ---
     async def inject_fault(
         self, kind: str, *, code: int = 807, seconds: float = 5.0, variant: str = "truncated",
-        conn: int | None = None, count: int = 1,
+        conn: int | None = None, count: int = 1, feed: str = "all",
     ) -> int:
         """Apply a fault (see :mod:`feed.sim.faults`) now; returns how many connections it touched."""
         fault = parse_fault({"kind": kind, "code": str(code), "seconds": str(seconds), "variant": variant,
-                             "count": str(count), **({"conn": str(conn)} if conn is not None else {})})
+                             "count": str(count), "feed": feed, **({"conn": str(conn)} if conn is not None else {})})
         return await self._apply(fault)
 
     async def _apply(self, fault: Fault) -> int:
         self.log.warning("fault_injected", kind=fault.kind, code=fault.code, seconds=fault.seconds,
-                         variant=fault.variant, conn=fault.conn, count=fault.count)
+                         variant=fault.variant, conn=fault.conn, count=fault.count, feed=fault.feed)
         if fault.kind == "clear":
             self._tokens_expired = False
             for c in self._conns.values():
                 c.stalled_until = 0.0
             return len(self._conns)
-        if fault.kind == "expire":
+        if fault.kind == "expire":  # the token expires for every feed
             self._tokens_expired = True
-            fault = Fault("disconnect", 807)
-        targets = [c for c in self._conns.values() if fault.conn in (None, c.conn_id) and not c.closing]
+            fault = Fault("disconnect", 807, conn=fault.conn)
+        targets = [c for c in self._conns.values() if in_scope(fault, c.conn_id, c.feed) and not c.closing]
         for c in targets:
             if fault.kind == "drop":
                 c.abort()
@@ -347,17 +327,24 @@ class SimServer:
                 c.out.clear()
                 c.stalled_until = time.monotonic() + fault.seconds
             elif fault.kind == "malformed":
-                self.sent_count += c.write_now([malformed_message(fault.variant, self._fault_rng)])
+                self.sent_count += c.write_now([malformed_message(fault.variant, self._fault_rng, c.feed)])
             elif fault.kind == "hostile":
-                packets, kinds = hostile_burst(self.market, c.subs, fault.count, to_dhan_epoch(self.clock()))
-                self.hostile_sent.update(kinds)
-                self.sent_count += c.write_now(packets)  # not recorded: the recorder sees what the market made
+                self.sent_count += c.write_now(self._hostile(c, fault.count))
             elif fault.kind == "disconnect":
-                self.sent_count += c.write_now([pack_disconnect(fault.code)], self.recorder)
+                self.sent_count += c.write_now([disconnect_packet(c.feed, fault.code)], self.recorder)
         if fault.kind == "disconnect" and targets:
             await asyncio.gather(*(self._close(c) for c in targets))
         return len(targets)
 
+    def _hostile(self, conn: SimConnection, count: int) -> list[bytes]:
+        """The hostile burst for ``conn`` (not recorded: the recorder sees what the market made)."""
+        if conn.feed == "main":
+            packets, kinds = hostile_burst(self.market, conn.subs, count, to_dhan_epoch(self.clock()))
+        else:
+            levels = 20 if conn.feed == "twentydepth" else 200
+            packets, kinds = hostile_depth_burst(self.market, conn.subs, count, levels)
+        self.hostile_sent.update(kinds)
+        return packets
     # --- HTTP ---
     async def _handle_fault(self, request: web.Request) -> web.Response:
         why = fault_refusal(self.settings, request.query)
@@ -396,7 +383,8 @@ class SimServer:
             "subscriptions": sum(len(c.subs) for c in self._conns.values()),
             "sent": self.sent_count,
             "updates": self.updates_count,
-            "rate": self.rate,
+            "rate": self.rate, "live_rate": round(market.rate_now, 2) if market is not None else 0.0,
+            "session": dict(market.session) if market is not None else {},
             "seed": self.seed,
             "tokens_expired": self._tokens_expired,
             "refused": {str(k): v for k, v in self.refused.items()},

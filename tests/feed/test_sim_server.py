@@ -7,9 +7,6 @@ exactly when packets are produced and reads exactly what was sent (no fixed slee
 from __future__ import annotations
 
 import asyncio
-import struct
-from collections.abc import AsyncIterator, Iterable
-from contextlib import asynccontextmanager
 from datetime import datetime
 from typing import Any
 
@@ -18,126 +15,36 @@ import orjson
 import pytest
 from structlog.testing import capture_logs
 
-from feed.protocol.decode import Decoder, Packet, packet_as_dict
+from feed.protocol.decode import Decoder, packet_as_dict
 from feed.protocol.requests import build_disconnect, build_requests
 from feed.sim.book import KIND_EQUITY, KIND_FUTURE, KIND_OPTION
 from feed.sim.hostile import HOSTILE_OI
-from feed.sim.server import SimServer
 from shared.clock import IST, to_dhan_epoch
 from tests.conftest import eventually, make_settings
-
-T0 = datetime(2026, 7, 15, 11, 0, tzinfo=IST).timestamp()
-
-
-class ManualClock:
-    def __init__(self, t: float = T0) -> None:
-        self.t = t
-
-    def __call__(self) -> float:
-        return self.t
-
-
-def f32(x: float) -> float:
-    return float(struct.unpack("<f", struct.pack("<f", x))[0])
-
-
-def query(token: str = "tok", client_id: str | None = "1100000001") -> str:
-    q = f"?version=2&token={token}&authType=2"
-    return q + (f"&clientId={client_id}" if client_id is not None else "")
-
-
-@asynccontextmanager
-async def running(**overrides: Any) -> AsyncIterator[tuple[SimServer, ManualClock, aiohttp.ClientSession]]:
-    clock = ManualClock()
-    seed = overrides.pop("seed", None)
-    recorder = overrides.pop("recorder", None)
-    settings = make_settings(sim_rate=400.0, sim_burst_factor=0.0, **overrides)
-    sim = SimServer(settings, clock=clock, seed=seed, recorder=recorder)
-    async with sim, aiohttp.ClientSession() as http:
-        yield sim, clock, http
-
-
-class Client:
-    """One WebSocket client that reads exactly what the server says it sent."""
-
-    def __init__(self, sim: SimServer, ws: aiohttp.ClientWebSocketResponse, conn_id: int) -> None:
-        self.sim, self.ws, self.conn_id = sim, ws, conn_id
-        self.frames: list[bytes] = []
-        self.decoder = Decoder()
-
-    def sent(self) -> int:
-        return next((c["sent"] for c in self.sim.stats()["clients"] if c["conn"] == self.conn_id), 0)
-
-    async def send(self, frames: Iterable[str]) -> None:
-        for f in frames:
-            await self.ws.send_str(f)
-
-    async def read_sent(self) -> list[bytes]:
-        """Every frame the server has written to this client so far and we have not read."""
-        new: list[bytes] = []
-        while len(self.frames) + len(new) < self.sent():
-            msg = await self.ws.receive(timeout=10)
-            assert msg.type == aiohttp.WSMsgType.BINARY, msg
-            new.append(msg.data)
-        self.frames += new
-        return new
-
-    def decode(self, frames: list[bytes]) -> list[Packet]:
-        return [p for f in frames for p in self.decoder.decode(f)]
-
-
-async def connect(sim: SimServer, http: aiohttp.ClientSession, **q: Any) -> Client:
-    before = set(c["conn"] for c in sim.stats()["clients"])
-    ws = await http.ws_connect(sim.url + query(**q))
-    await eventually(lambda: len(sim.stats()["clients"]) > len(before))
-    conn_id = max(set(c["conn"] for c in sim.stats()["clients"]) - before)
-    return Client(sim, ws, conn_id)
-
-
-async def step(sim: SimServer, clock: ManualClock, seconds: float = 0.5, times: int = 1) -> None:
-    for _ in range(times):
-        before = sim.updates_count
-        clock.t += seconds
-        await eventually(lambda b=before: sim.updates_count > b, message="simulator made no updates")
-
-
-async def expect_refusal(sim: SimServer, http: aiohttp.ClientSession, reason: int, **q: Any) -> None:
-    async with http.ws_connect(sim.url + query(**q)) as ws:
-        msg = await ws.receive(timeout=10)
-        assert msg.type == aiohttp.WSMsgType.BINARY
-        assert packet_as_dict(Decoder().decode(msg.data)[0]) == {
-            "code": 50, "length": 10, "segment": 0, "security_id": 0, "reason": reason}
-        closing = await ws.receive(timeout=10)
-        assert closing.type in (aiohttp.WSMsgType.CLOSE, aiohttp.WSMsgType.CLOSED)
-
-
-def pick(sim: SimServer, kind: int, underlying: str | None = None, count: int = 1) -> list[tuple[str, int]]:
-    from feed.protocol.constants import SEGMENT_BY_CODE
-
-    assert sim.market is not None
-    found = [i for i in sim.market.instruments.values()
-             if i.kind == kind and (underlying is None or i.underlying == underlying)]
-    if kind == KIND_OPTION:  # the busiest: nearest the money
-        found.sort(key=lambda i: abs(i.strike - sim.market.fnear[i.underlying]))  # type: ignore[union-attr]
-    return [(SEGMENT_BY_CODE[i.segment], i.security_id) for i in found[:count]]
+from tests.feed.simclient import connect, expect_refusal, f32, pick, replies, running, step
 
 
 # --- authentication ---
-async def test_auth_any_token_when_unset_and_prev_close_then_status_on_subscribe() -> None:
+async def test_auth_any_token_when_unset_and_prev_close_snapshot_then_status_on_subscribe() -> None:
     async with running() as (sim, _clock, http):
         c = await connect(sim, http, token="whatever")
-        wanted = [("IDX_I", 13), ("IDX_I", 25), ("NSE_EQ", 2885), *pick(sim, KIND_FUTURE, "NIFTY")]
+        fut = pick(sim, KIND_FUTURE, "NIFTY")
+        wanted = [("IDX_I", 13), ("IDX_I", 25), ("NSE_EQ", 2885), *fut]
         await c.send(build_requests(wanted, "quote"))
-        await eventually(lambda: c.sent() >= len(wanted) + 1)
+        # per instrument: the previous close, then the current state in the mode (an index's value is a ticker,
+        # a derivative's quote comes with its OI); the market status once, after them
+        expected = [(6, 13), (2, 13), (6, 25), (2, 25), (6, 2885), (4, 2885), (6, fut[0][1]), (4, fut[0][1]),
+                    (5, fut[0][1]), (7, 0)]
+        await eventually(lambda: c.sent() >= len(expected))
         packets = c.decode(await c.read_sent())
-        assert [p[0] for p in packets] == [6] * len(wanted) + [7], "prev close per instrument, then status"
-        assert [(p[2], p[3]) for p in packets[:-1]] == [(0, 13), (0, 25), (1, 2885), (2, wanted[3][1])]
-        prev = {p[3]: packet_as_dict(p) for p in packets[:-1]}
+        assert [(p[0], p[3]) for p in packets] == expected
+        assert [(p[2], p[3]) for p in packets if p[0] == 6] == [(0, 13), (0, 25), (1, 2885), (2, fut[0][1])]
+        prev = {p[3]: packet_as_dict(p) for p in packets if p[0] == 6}
         assert prev[13]["prev_close"] == pytest.approx(26_046.95, abs=0.01)
-        assert prev[wanted[3][1]]["prev_oi"] > 0 and prev[2885]["prev_oi"] == 0
+        assert prev[fut[0][1]]["prev_oi"] > 0 and prev[2885]["prev_oi"] == 0
         await c.send(build_requests([("NSE_EQ", 1333)], "quote"))
-        await eventually(lambda: c.sent() >= len(wanted) + 2)
-        assert [p[0] for p in c.decode(await c.read_sent())] == [6], "market status only once per connection"
+        await eventually(lambda: c.sent() >= len(expected) + 2)
+        assert [p[0] for p in c.decode(await c.read_sent())] == [6, 4], "market status only once per connection"
         await c.ws.close()
 
 
@@ -149,7 +56,7 @@ async def test_auth_failures_send_dhans_disconnect_codes() -> None:
         await expect_refusal(sim, http, 808, token="s3cret-token", client_id="")
         good = await connect(sim, http, token="s3cret-token")
         await good.send(build_requests([("IDX_I", 13)], "ticker"))
-        await eventually(lambda: good.sent() == 2)
+        await eventually(lambda: good.sent() == 3)
         assert sim.refused == {809: 2, 808: 2}
         await good.ws.close()
 
@@ -192,10 +99,10 @@ async def test_request_limits_per_message_and_per_connection() -> None:
             rest = [("IDX_I", 13), ("NSE_EQ", 2885), *[("NSE_EQ", 200_000 + i) for i in range(99)]]
             await c.send(build_requests(rest, "ticker"))
             await eventually(lambda: sim.stats()["subscriptions"] == 5000)
-            # the market status after the first subscription, then NIFTY's prev close (the 5,000th)
-            await eventually(lambda: c.sent() == 2)
+            # the market status after the first subscription, then NIFTY's prev close and value (the 5,000th)
+            await eventually(lambda: c.sent() == 3)
         packets = c.decode(await c.read_sent())
-        assert [(p[0], p[3]) for p in packets] == [(7, 0), (6, 13)]
+        assert [(p[0], p[3]) for p in packets] == [(7, 0), (6, 13), (2, 13)]
         events = [e["event"] for e in logs]
         assert events.count("subscription_limit") == 1
         assert any(e["event"] == "request_ignored" and "101 instruments" in e["why"] for e in logs)
@@ -218,8 +125,8 @@ async def test_bad_request_frames_are_ignored_and_the_connection_keeps_working()
             await c.ws.send_bytes(b"\x00\x01binary")
             await c.ws.send_bytes(b"\x00\x02binary")
             await c.send(build_requests([("NSE_EQ", 2885)], "full"))
-            await eventually(lambda: c.sent() == 2)
-        assert [p[0] for p in c.decode(await c.read_sent())] == [6, 7]
+            await eventually(lambda: c.sent() == 3)
+        assert [p[0] for p in c.decode(await c.read_sent())] == [6, 8, 7]
         ignored = [e for e in logs if e["event"] == "request_ignored"]
         assert len(ignored) == len(bad) + 1, "each bad frame once; the two binary frames once together"
         assert sim.bad_requests == len(bad) + 2 and sim.stats()["bad_requests"] == len(bad) + 2
@@ -255,7 +162,7 @@ async def test_updates_in_each_mode_match_the_model(mode: str) -> None:
         wanted = [("IDX_I", 13), ("NSE_EQ", 2885), *pick(sim, KIND_FUTURE, "NIFTY"),
                   *pick(sim, KIND_OPTION, "NIFTY", 4)]
         await c.send(build_requests(wanted, mode))
-        await eventually(lambda: c.sent() == len(wanted) + 1)
+        await eventually(lambda: c.sent() == replies(sim, wanted, mode))
         await c.read_sent()
         volume: dict[int, int] = {}
         codes: dict[int, set[int]] = {}
@@ -299,7 +206,7 @@ async def test_unsubscribe_stops_updates() -> None:
         c = await connect(sim, http)
         fut = pick(sim, KIND_FUTURE, "NIFTY")
         await c.send(build_requests([*fut, ("NSE_EQ", 2885)], "full"))
-        await eventually(lambda: c.sent() == 3)
+        await eventually(lambda: c.sent() == 5)
         await c.read_sent()
         await step(sim, clock, times=3)
         assert {p[3] for p in c.decode(await c.read_sent())} == {fut[0][1], 2885}
@@ -318,7 +225,7 @@ async def test_same_seed_same_subscriptions_same_clock_same_bytes() -> None:
             wanted = [("IDX_I", 13), ("IDX_I", 25), *pick(sim, KIND_EQUITY, count=5), *pick(sim, KIND_FUTURE),
                       *pick(sim, KIND_OPTION, "NIFTY", 10)]
             await c.send(build_requests(wanted, "full"))
-            await eventually(lambda: c.sent() == len(wanted) + 1)
+            await eventually(lambda: c.sent() == replies(sim, wanted, "full"))
             for _ in range(5):
                 await step(sim, clock, 0.25)
             await c.read_sent()
@@ -356,7 +263,7 @@ async def test_fault_stall_sends_nothing_until_it_ends() -> None:
     async with running() as (sim, clock, http):
         c = await connect(sim, http)
         await c.send(build_requests([("NSE_EQ", 2885)], "quote"))
-        await eventually(lambda: c.sent() == 2)
+        await eventually(lambda: c.sent() == 3)
         await c.read_sent()
         await sim.inject_fault("stall", seconds=600)
         sent = c.sent()

@@ -84,6 +84,17 @@ def test_overrides_from_the_command_line() -> None:
     assert apply_overrides(parser.parse_args(["--faults"]), make_settings()).sim_faults is True
 
 
+def test_market_hours_and_live_rate_on_the_command_line() -> None:
+    parser = argparse.ArgumentParser()
+    add_arguments(parser)
+    default = apply_overrides(parser.parse_args([]), make_settings())
+    assert default.sim_market_hours is False and default.sim_rate == 0.0, "always open, live-session activity"
+    s = apply_overrides(parser.parse_args(["--market-hours", "--rate", "0"]), make_settings())
+    assert s.sim_market_hours is True and s.sim_rate == 0.0
+    text = " ".join(parser.format_help().split())
+    assert "--market-hours" in text and "always open, for demos" in text and "live F&O session" in text
+
+
 def test_dhan_sim_runs_for_its_duration(tmp_path: Path) -> None:
     prefix = track_prefix(f"tsim{os.getpid()}:")
     env = {k: v for k, v in os.environ.items() if not k.startswith("DHAN_")}
