@@ -107,7 +107,10 @@ class DhanConnection:
 
     # --- lifecycle ---
     def _watchdog_active(self) -> bool:
-        if self.settings.use_simulator or not self.settings.market_hours_only_watchdog:
+        """A silent socket is a stall only while data is expected: in session (holidays included), or always
+        against a simulator that ignores market hours (its default, for demos)."""
+        always_open_sim = self.settings.use_simulator and not self.settings.sim_market_hours
+        if always_open_sim or not self.settings.market_hours_only_watchdog:
             return True
         return self.calendar.in_session(self.clock(), ("NSE", "MCX") if self.settings.mcx_enabled else ("NSE",))
 

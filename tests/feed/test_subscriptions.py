@@ -98,3 +98,16 @@ def test_stall_watchdog_sleeps_on_an_nse_holiday() -> None:
     settings = make_settings(client_id="1", access_token="t", mcx_enabled=False)  # Dhan, not the simulator
     christmas = PinnedClock(ist(2026, 12, 25, 11, 0))  # a Friday, an NSE holiday in shared/data/holidays.json
     assert not DhanConnection(0, settings, ShardPlan(), lambda f, t: None, clock=christmas)._watchdog_active()
+
+
+@pytest.mark.parametrize(("market_hours", "active"), [(False, True), (True, False)],
+                         ids=["always-open sim", "sim with market hours"])
+def test_stall_watchdog_against_the_simulator_follows_its_market_hours(market_hours: bool, active: bool) -> None:
+    """At 20:00 IST a simulator run with market hours sends nothing after its snapshots: a quiet socket is no
+    stall; the always-open demo simulator keeps the watchdog on."""
+    from feed.connection import DhanConnection
+    from tests.conftest import make_settings
+
+    settings = make_settings(sim_market_hours=market_hours, mcx_enabled=False)  # no token: the simulator
+    evening = PinnedClock(ist(2026, 6, 3, 20, 0))  # a Wednesday, NSE closed
+    assert DhanConnection(0, settings, ShardPlan(), lambda f, t: None, clock=evening)._watchdog_active() is active
