@@ -1,4 +1,4 @@
-"""The faults of a chaos run: each one ``async fault(env) -> None`` on a :class:`~control.chaos.stack.ChaosEnv`.
+"""The faults of a chaos run: each one ``async fault(env) -> None`` on a :class:`~control.chaos.target.ChaosEnv`.
 
 Process faults SIGKILL a child's process group; server faults SIGKILL the private redis-server (AOF keeps
 what was written) or mariadbd, or KILL the database's connections. Dhan-side faults go to the replay
@@ -15,7 +15,7 @@ import asyncio
 import time
 from collections.abc import Awaitable, Callable
 
-from control.chaos.stack import ChaosEnv
+from control.chaos.target import ChaosEnv
 from shared.errors import AuthError
 
 __all__ = ["CI_FAULTS", "FAULTS", "FULL_FAULTS", "MYSQL_RESTART", "Fault"]

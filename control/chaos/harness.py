@@ -21,8 +21,8 @@ and cleared), the rows before the first and after the last fault, and the whole-
 (:meth:`~control.chaos.report.ChaosResult.table`).
 
 This module is the run's composition root: it builds the run's settings and :class:`~shared.keys.Keys` once
-and hands them to the recording, the stack (:mod:`control.chaos.stack`) and the report
-(:mod:`control.chaos.report`).
+and hands them to the recording (:mod:`control.chaos.source`) and the stack under attack
+(:mod:`control.chaos.target`); :mod:`control.chaos.report` verifies the run.
 """
 
 from __future__ import annotations
@@ -43,7 +43,7 @@ from control.chaos.faults import FAULTS
 from control.chaos.report import ChaosResult, FaultResult, verify_run
 from control.chaos.servers import ChaosMariaDB, ChaosRedis, free_port
 from control.chaos.source import Recording, ReplayWatch, journal_files, read_recording, record_session, replay_speed
-from control.chaos.stack import (
+from control.chaos.target import (
     RECOVER_TIMEOUT_S,
     STOP_ORDER,
     ChaosEnv,

@@ -1,4 +1,4 @@
-"""The stack a chaos run drives, and what faults act on and recovery is judged by.
+"""The target of a chaos run: the stack it drives, and what faults act on and recovery is judged by.
 
 :func:`stack_supervisor` puts ``dhan replay`` in the simulator's place (same port, same URL) and feed, writer,
 monitor (and greeks when a fault needs it, :func:`stack_services`) under one supervisor, each restarted on
