@@ -1,9 +1,7 @@
-"""The journal against MySQL: every trade stored once, latest quotes and day summaries right; and the repair.
+"""The journal against MySQL (``dhan verify``'s check, read-only): every trade stored once, latest quotes and
+day summaries right.
 
-The journal is decoded with the feed's own :class:`Decoder` and :class:`Normaliser`, mirroring the live feed
-from the journal's meta records: a new session resets them, ``universe`` records set tick sizes and make the
-normaliser forget instruments that left (as the feed does), so the trades derived here are the very trades
-the feed published. Then, per (instrument, trading day):
+Given a :class:`~control.audit.journal_scan.JournalScan`, per (instrument, trading day):
 
 * ticks: every journal trade's natural key (segment, id, day, cumulative volume) is in ``dhan_ticks`` exactly
   once with the same price and quantity; rows in MySQL inside the journal's volume range but not in the
@@ -12,206 +10,28 @@ the feed published. Then, per (instrument, trading day):
   exchange time and volume); a row ahead of it is ``superseded`` (information), behind it ``stale``;
 * summaries: ``dhan_trade_summary`` equals the recomputation from ``dhan_ticks`` for the journal's keys.
 
-:func:`repair` refills missing ticks through the writer's own row rendering (``writer.batch``) and statements
-(``writer.sql``), recomputes the touched summaries with the writer's recompute statement (right whether or
-not the lost ticks had been counted), and upserts stale, missing or differing quotes (forward-only, so never
-backwards). Memory: the first pass keeps three integers and a receive time per trade; the repair pass re-decodes
-the journal keeping only the missing ones.
+:func:`check` returns a :class:`Report` with the counts, a few examples of each problem, and what
+:mod:`control.audit.repair` needs (the missing trades' keys, the quotes and summaries to fix);
+:func:`report_lines` and :func:`report_dict` render it for ``dhan verify`` and ``dhan chaos``.
 """
 
 from __future__ import annotations
 
-import time
-from array import array
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
-from datetime import date, timedelta
+from datetime import timedelta
 from decimal import Decimal
-from pathlib import Path
 from typing import Any
 
-import orjson
-
-from feed.instruments.parse import MAX_TICK_RS, MIN_TICK_RS
-from feed.journal import KIND_META, JournalReader, ReadStats
-from feed.normalise import DEFAULT_TICK, Normaliser
+from control.audit.journal_scan import EPOCH, JournalScan, TickKey, TradeKey, day_text
+from feed.normalise import DEFAULT_TICK
 from feed.protocol.constants import SEGMENT_BY_NAME
-from feed.protocol.decode import Decoder
+from shared.db import connect
 
-__all__ = ["JournalScan", "Report", "TickKey", "TradeKey", "day_of", "scan_journal", "trade_recv_ts"]
+__all__ = ["KEYS_PER_QUERY", "Report", "check", "decimal4", "report_dict", "report_lines"]
 
-TickKey = tuple[str, int, int]  # (segment, security id, trading day as days since 1970-01-01)
-TradeKey = tuple[str, int, int, int]  # TickKey + cumulative volume: one trade (dhan_ticks' natural key)
 EXAMPLES_MAX = 10
-_EPOCH = date(1970, 1, 1)
-
-
-def day_of(exchange_ts: int) -> int:
-    """Trading day of Dhan's exchange time (IST wall time counted as UTC), as days since 1970-01-01."""
-    return exchange_ts // 86_400
-
-
-def day_text(day: int) -> str:
-    return (_EPOCH + timedelta(days=day)).isoformat()
-
-
-@dataclass(slots=True)
-class DayTrades:
-    """The journal's trades of one instrument and day: cumulative volume, price (1/10000), quantity, and the
-    receive time (epoch s) of the frame that carried each."""
-
-    cum: array[int] = field(default_factory=lambda: array("q"))
-    px4: array[int] = field(default_factory=lambda: array("q"))
-    qty: array[int] = field(default_factory=lambda: array("q"))
-    recv_ts: array[float] = field(default_factory=lambda: array("d"))
-
-
-@dataclass(slots=True)
-class JournalScan:
-    files: list[str] = field(default_factory=list)
-    read: ReadStats = field(default_factory=ReadStats)
-    frames: int = 0
-    bad_packets: int = 0
-    sessions: int = 0
-    trades: dict[TickKey, DayTrades] = field(default_factory=dict)
-    trade_count: int = 0
-    last_quotes: dict[tuple[str, int], dict[str, Any]] = field(default_factory=dict)
-    tick_sizes: dict[tuple[int, int], float] = field(default_factory=dict)
-    wanted_events: list[bytes] = field(default_factory=list)  # repair pass: the missing trades' events
-    elapsed_s: float = 0.0
-
-
-class _Mirror:
-    """Decoder + Normaliser driven by the journal's records as the live feed drove them."""
-
-    def __init__(self, scan: JournalScan) -> None:
-        self.scan = scan
-        self.decoder = Decoder()
-        self.norm = Normaliser(scan.tick_sizes)
-
-    def snapshot_quotes(self, keys: Iterable[tuple[int, int]] | None = None) -> None:
-        norm = self.norm
-        for code, sid in list(norm.first_seen if keys is None else keys):
-            state = norm.quote_state(code, sid)
-            if state is not None and state.get("recv_ts") is not None:
-                self.scan.last_quotes[(state["seg"], sid)] = state
-
-    def reset(self) -> None:
-        self.snapshot_quotes()
-        self.scan.frames += self.decoder.stats.frames
-        self.scan.bad_packets += self.decoder.stats.bad
-        self.decoder = Decoder()
-        self.norm = Normaliser(self.scan.tick_sizes)
-
-    def meta(self, meta: dict[str, Any]) -> None:
-        kind = meta.get("type")
-        if kind == "session":
-            self.scan.sessions += 1
-            if not meta.get("continued"):
-                self.reset()
-        elif kind == "universe":
-            sizes: dict[tuple[int, int], float] = {}
-            added = meta.get("added")
-            for rec in (added.values() if isinstance(added, dict) else ()):
-                if not isinstance(rec, dict) or not isinstance(rec.get("sid"), int):
-                    continue
-                code = SEGMENT_BY_NAME.get(str(rec.get("seg")))
-                if code is not None:
-                    sizes[(code, rec["sid"])] = _recorded_tick(rec.get("tick_size"))
-            self.scan.tick_sizes.update(sizes)
-            self.norm.set_tick_sizes(sizes)
-            gone: list[tuple[int, int]] = []
-            removed = meta.get("removed")
-            for text in (removed if isinstance(removed, list) else ()):
-                seg, _, digits = str(text).partition(":")
-                if seg in SEGMENT_BY_NAME and digits.isascii() and digits.isdigit() and len(digits) <= 10:
-                    gone.append((SEGMENT_BY_NAME[seg], int(digits)))
-            self.snapshot_quotes(gone)
-            for seg_code, sid in gone:
-                self.norm.forget(seg_code, sid)
-
-
-def _recorded_tick(value: Any) -> float:
-    """A universe record's tick size; the default when it is not a usable one (a damaged or hostile journal
-    may hold text, 0, a negative, or a size whose inverse overflows the normaliser's rounding)."""
-    if isinstance(value, (int, float)) and not isinstance(value, bool) and MIN_TICK_RS <= value <= MAX_TICK_RS:
-        return float(value)
-    return DEFAULT_TICK
-
-
-def scan_journal(
-    paths: Sequence[str | Path], *, want: set[TradeKey] | None = None
-) -> JournalScan:
-    """Decode the journal(s) in order. With ``want`` (keys of missing trades), keep those trades' events."""
-    t0 = time.perf_counter()
-    scan = JournalScan(files=[str(p) for p in paths])
-    mirror = _Mirror(scan)
-    quotes: list[bytes] = []
-    ticks: list[bytes] = []
-    depth: list[bytes] = []
-    trades = scan.trades
-    loads = orjson.loads
-    for path in paths:
-        reader = JournalReader(path)
-        for block in reader.blocks():
-            if block.kind == KIND_META:
-                assert block.meta is not None
-                mirror.meta(block.meta)
-                continue
-            feed_frame = mirror.norm.feed_frame
-            decoder = mirror.decoder
-            for ts, frame in block.records:
-                feed_frame(decoder, frame, ts, quotes, ticks, depth)
-                if ticks:
-                    for raw in ticks:
-                        ev = loads(raw)
-                        key = (ev["seg"], ev["sid"], day_of(ev["exchange_ts"]))
-                        if want is not None:
-                            if (*key, ev["volume"]) in want:
-                                scan.wanted_events.append(raw)
-                            continue
-                        day = trades.get(key)
-                        if day is None:
-                            day = trades[key] = DayTrades()
-                        day.cum.append(ev["volume"])
-                        day.px4.append(round(ev["ltp"] * 10000))
-                        day.qty.append(ev["qty"])
-                        day.recv_ts.append(ts)
-                        scan.trade_count += 1
-                    ticks.clear()
-                quotes.clear()
-                depth.clear()
-        st = reader.stats
-        r = scan.read
-        r.blocks += st.blocks
-        r.frames += st.frames
-        r.metas += st.metas
-        r.corrupt_blocks += st.corrupt_blocks
-        r.torn_tail_bytes += st.torn_tail_bytes
-        r.bytes_read += st.bytes_read
-    mirror.reset()
-    scan.elapsed_s = time.perf_counter() - t0
-    return scan
-
-
-def trade_recv_ts(scan: JournalScan, keys: Iterable[TradeKey]) -> dict[TradeKey, float]:
-    """Receive time of the (first) journal frame that carried each trade in ``keys``; keys the journal does not
-    hold are left out."""
-    by_day: dict[TickKey, list[int]] = {}
-    for seg, sid, day, cum in keys:
-        by_day.setdefault((seg, sid, day), []).append(cum)
-    out: dict[TradeKey, float] = {}
-    for tick_key, cums in by_day.items():
-        trades = scan.trades.get(tick_key)
-        if trades is None:
-            continue
-        first: dict[int, float] = {}
-        for cum, ts in zip(trades.cum, trades.recv_ts, strict=True):
-            first.setdefault(cum, ts)
-        for cum in cums:
-            if cum in first:
-                out[(*tick_key, cum)] = first[cum]
-    return out
+KEYS_PER_QUERY = 500
 
 
 @dataclass(slots=True)
@@ -265,9 +85,7 @@ _QUOTE_FIELDS = ("ltp", "ltq", "exchange_ts", "atp", "volume", "tsq", "tbq", "oi
 _PRICE_FIELDS = frozenset({"ltp", "atp", "open", "close", "high", "low", "prev_close", "bid", "ask"})
 _SUMMARY_COLUMNS = ("open", "high", "low", "close", "volume", "turnover", "vwap", "oi", "tick_count",
                     "first_cum_volume", "last_cum_volume", "first_exchange_ts", "last_exchange_ts")
-_KEYS_PER_QUERY = 500
 _UNKNOWN_TICK_TOLERANCE4 = round(DEFAULT_TICK * 10000)  # without a recorded tick size: within one 0.05 tick
-_ISOLATION = "SET SESSION TRANSACTION ISOLATION LEVEL REPEATABLE READ"
 
 
 def _key_where(keys: Sequence[TickKey]) -> tuple[str, list[Any]]:
@@ -296,8 +114,6 @@ def _recompute_select(where: str) -> str:
 
 async def check(settings: Any, scan: JournalScan) -> Report:
     """Compare the scanned journal with MySQL (read-only)."""
-    from shared.db import connect
-
     report = Report(scan)
     conn = await connect(settings)
     try:
@@ -351,8 +167,8 @@ async def _check_ticks(cur: Any, scan: JournalScan, report: Report) -> None:
 async def _check_quotes(cur: Any, scan: JournalScan, report: Report) -> None:
     keys = sorted(scan.last_quotes)
     rows: dict[tuple[str, int], dict[str, Any]] = {}
-    for start in range(0, len(keys), _KEYS_PER_QUERY):
-        chunk = keys[start : start + _KEYS_PER_QUERY]
+    for start in range(0, len(keys), KEYS_PER_QUERY):
+        chunk = keys[start : start + KEYS_PER_QUERY]
         await cur.execute(
             "SELECT exchange_segment, security_id, recv_ts, " + ", ".join(_QUOTE_FIELDS)
             + " FROM dhan_quotes WHERE (exchange_segment, security_id) IN ("
@@ -407,8 +223,8 @@ def _same(name: str, mine: Any, theirs: Any, tol4: int) -> bool:
 
 async def _check_summaries(cur: Any, scan: JournalScan, report: Report) -> None:
     keys = sorted(scan.trades)
-    for start in range(0, len(keys), _KEYS_PER_QUERY):
-        chunk = keys[start : start + _KEYS_PER_QUERY]
+    for start in range(0, len(keys), KEYS_PER_QUERY):
+        chunk = keys[start : start + KEYS_PER_QUERY]
         where, args = _key_where(chunk)
         await cur.execute(_recompute_select(where), args)
         expected = {(r[0], int(r[1]), r[2]): tuple(r[3:]) for r in await cur.fetchall()}
@@ -416,7 +232,7 @@ async def _check_summaries(cur: Any, scan: JournalScan, report: Report) -> None:
                           + " FROM dhan_trade_summary WHERE " + where, args)
         stored = {(r[0], int(r[1]), r[2]): tuple(r[3:]) for r in await cur.fetchall()}
         for seg, sid, day in chunk:
-            k = (seg, sid, _EPOCH + timedelta(days=day))
+            k = (seg, sid, EPOCH + timedelta(days=day))
             report.summaries_checked += 1
             if expected.get(k) != stored.get(k):
                 report.summaries_mismatched += 1
@@ -425,52 +241,38 @@ async def _check_summaries(cur: Any, scan: JournalScan, report: Report) -> None:
                                f"recomputed {expected.get(k)}")
 
 
-@dataclass(slots=True)
-class RepairResult:
-    ticks_inserted: int = 0
-    ticks_poison: int = 0
-    summaries_recomputed: int = 0
-    quotes_upserted: int = 0
+def report_dict(report: Report) -> dict[str, Any]:
+    r, s = report.scan.read, report.scan
+    return {
+        "files": s.files, "blocks": r.blocks, "frames": r.frames, "corrupt_blocks": r.corrupt_blocks,
+        "torn_tail_bytes": r.torn_tail_bytes, "bad_packets": s.bad_packets, "sessions": s.sessions,
+        "decode_s": round(s.elapsed_s, 3), "trades": s.trade_count, "instrument_days": report.instrument_days,
+        "found": report.found, "missing": report.missing, "duplicated": report.duplicated,
+        "value_mismatched": report.value_mismatched, "extra": report.extra,
+        "quotes_compared": report.quotes_compared, "quotes_equal": report.quotes_equal,
+        "quotes_mismatched": report.quotes_mismatched, "quotes_stale": report.quotes_stale,
+        "quotes_missing": report.quotes_missing, "quotes_superseded": report.quotes_superseded,
+        "summaries_checked": report.summaries_checked, "summaries_mismatched": report.summaries_mismatched,
+        "problems": report.problems, "examples": report.examples,
+    }
 
 
-async def repair(settings: Any, paths: Sequence[str | Path], report: Report) -> RepairResult:
-    """Refill what :func:`check` found missing through the writer's row rendering and statements."""
-    from shared.db import connect
-    from writer import sql
-    from writer.batch import BatchBuilder, Entry
-
-    result = RepairResult()
-    builder = BatchBuilder()
-    events = scan_journal(paths, want=report.missing_keys).wanted_events if report.missing_keys else []
-    summary_keys: set[tuple[str, int, str]] = {(f"'{seg}'", sid, f"'{day_text(day)}'")
-                                               for seg, sid, day in report.summary_keys_bad}
-    chunk_size = max(1, settings.writer_batch_max)
-    conn = await connect(settings)
-    try:
-        async with conn.cursor() as cur:
-            await cur.execute(_ISOLATION)
-            for start in range(0, len(events), chunk_size):
-                chunk = events[start : start + chunk_size]
-                batch = builder.build(Entry("ticks", b"repair", ev) for ev in chunk)
-                result.ticks_poison += len(batch.poison)
-                for text in sql.render_statements(sql.tick_insert, batch.ticks):
-                    result.ticks_inserted += await cur.execute(text)
-                await conn.commit()
-                summary_keys.update(batch.summary_keys)
-            # Recomputed, not incremented: right whether the lost ticks had been counted (rows deleted) or not
-            # (entries trimmed from the stream before the writer read them).
-            keys = sorted(summary_keys)
-            for start in range(0, len(keys), _KEYS_PER_QUERY):
-                await cur.execute(sql.summary_recompute(keys[start : start + _KEYS_PER_QUERY]))
-                await conn.commit()
-            result.summaries_recomputed = len(keys)
-            if report.quotes_to_fix:
-                quotes = [Entry("quotes", b"repair", orjson.dumps(q)) for q in report.quotes_to_fix]
-                batch = builder.build(quotes)
-                for text in sql.render_statements(sql.quote_upsert, batch.quotes):
-                    await cur.execute(text)
-                await conn.commit()
-                result.quotes_upserted = len(batch.quotes)
-    finally:
-        conn.close()
-    return result
+def report_lines(report: Report) -> list[str]:
+    r, s, p = report.scan.read, report.scan, report
+    out = [
+        f"journal   {len(s.files)} file(s): {r.frames} frames in {r.blocks} blocks, {s.sessions} session(s), "
+        f"{r.corrupt_blocks} corrupt blocks, torn tail {r.torn_tail_bytes} B, {s.bad_packets} bad packets "
+        f"(decoded in {s.elapsed_s:.2f}s)",
+        f"trades    {s.trade_count} in the journal over {p.instrument_days} instrument-days: "
+        f"{p.found} found, {p.missing} missing, {p.duplicated} duplicated, {p.value_mismatched} with other "
+        f"values ({p.extra} extra in MySQL, not in the journal)",
+        f"quotes    {p.quotes_compared} instruments: {p.quotes_equal} equal, {p.quotes_mismatched} "
+        f"mismatched, {p.quotes_stale} stale, {p.quotes_missing} missing ({p.quotes_superseded} superseded "
+        "by later writes)",
+        f"summary   {p.summaries_checked} instrument-days: {p.summaries_mismatched} differ from a "
+        "recomputation",
+    ]
+    for kind, items in p.examples.items():
+        out.extend(f"  {kind}: {text}" for text in items)
+    out.append("result    OK" if not p.problems else f"result    {p.problems} problem(s)")
+    return out

@@ -8,57 +8,23 @@ cannot be read is a one-line error with its own code.
 from __future__ import annotations
 
 import argparse
+import asyncio
 import sys
 from pathlib import Path
 from typing import Any
 
 import orjson
 
-from control.audit.verify import RepairResult, Report, check, repair, scan_journal
+from control.audit.journal_scan import scan_journal
+from control.audit.repair import RepairResult, repair
+from control.audit.verify import check, report_dict, report_lines
 from feed.journal import SIGNATURE
 from shared.settings import Settings
 
-__all__ = ["HELP", "IS_SERVICE", "add_arguments", "report_dict", "report_lines", "run"]
+__all__ = ["HELP", "IS_SERVICE", "add_arguments", "pending_write_ahead", "run"]
 
 HELP = "compare a journal with MySQL: every trade once, latest quotes equal"
 IS_SERVICE = False
-
-
-def report_dict(report: Report) -> dict[str, Any]:
-    r, s = report.scan.read, report.scan
-    return {
-        "files": s.files, "blocks": r.blocks, "frames": r.frames, "corrupt_blocks": r.corrupt_blocks,
-        "torn_tail_bytes": r.torn_tail_bytes, "bad_packets": s.bad_packets, "sessions": s.sessions,
-        "decode_s": round(s.elapsed_s, 3), "trades": s.trade_count, "instrument_days": report.instrument_days,
-        "found": report.found, "missing": report.missing, "duplicated": report.duplicated,
-        "value_mismatched": report.value_mismatched, "extra": report.extra,
-        "quotes_compared": report.quotes_compared, "quotes_equal": report.quotes_equal,
-        "quotes_mismatched": report.quotes_mismatched, "quotes_stale": report.quotes_stale,
-        "quotes_missing": report.quotes_missing, "quotes_superseded": report.quotes_superseded,
-        "summaries_checked": report.summaries_checked, "summaries_mismatched": report.summaries_mismatched,
-        "problems": report.problems, "examples": report.examples,
-    }
-
-
-def report_lines(report: Report) -> list[str]:
-    r, s, p = report.scan.read, report.scan, report
-    out = [
-        f"journal   {len(s.files)} file(s): {r.frames} frames in {r.blocks} blocks, {s.sessions} session(s), "
-        f"{r.corrupt_blocks} corrupt blocks, torn tail {r.torn_tail_bytes} B, {s.bad_packets} bad packets "
-        f"(decoded in {s.elapsed_s:.2f}s)",
-        f"trades    {s.trade_count} in the journal over {p.instrument_days} instrument-days: "
-        f"{p.found} found, {p.missing} missing, {p.duplicated} duplicated, {p.value_mismatched} with other "
-        f"values ({p.extra} extra in MySQL, not in the journal)",
-        f"quotes    {p.quotes_compared} instruments: {p.quotes_equal} equal, {p.quotes_mismatched} "
-        f"mismatched, {p.quotes_stale} stale, {p.quotes_missing} missing ({p.quotes_superseded} superseded "
-        "by later writes)",
-        f"summary   {p.summaries_checked} instrument-days: {p.summaries_mismatched} differ from a "
-        "recomputation",
-    ]
-    for kind, items in p.examples.items():
-        out.extend(f"  {kind}: {text}" for text in items)
-    out.append("result    OK" if not p.problems else f"result    {p.problems} problem(s)")
-    return out
 
 
 def _repair_line(result: RepairResult) -> str:
@@ -90,8 +56,6 @@ def _size(path: Path) -> int:
 
 
 async def run(args: argparse.Namespace, settings: Settings) -> int:
-    import asyncio
-
     for wal in pending_write_ahead(args.journal):
         print(f"dhan verify: {wal} holds frames of a killed feed that are not in the journal yet (its next "
               "start moves them in); their trades count as extra in MySQL", file=sys.stderr)

@@ -28,10 +28,11 @@ import redis.asyncio as aioredis
 
 from control.center.alerts_feed import AlertFeed
 from control.center.catalog import STOP_ORDER, Entry, catalog, child_spec
+from control.center.checklist import Checklist
 from control.center.gaps_feed import GapFeed
 from control.center.logs_tail import LogTail
 from control.center.service_rows import ProcessFigures, ServiceRow, build_rows, exit_text
-from control.center.startup import StartupTracker
+from control.center.start_all import StartAll, start_all_services
 from control.monitor.quotes_seen import QuoteWatcher
 from control.monitor.rules import Condition, Rules, Thresholds, verdict
 from control.monitor.snapshot import Snapshot, SnapshotCollector, num
@@ -74,7 +75,7 @@ class ControlCenter:
         self.exchanges: tuple[str, ...] = ("NSE", "MCX") if settings.mcx_enabled else ("NSE",)
         self.rules = Rules(Thresholds.from_settings(settings))
         self.figures = ProcessFigures()
-        self.startup = StartupTracker()
+        self.startup = Checklist()  # Start All's, drawn by the Services tab
         self.redis: aioredis.Redis | None = None
         self.collector: SnapshotCollector | None = None
         self.watcher: QuoteWatcher | None = None
@@ -95,7 +96,7 @@ class ControlCenter:
     # --- lifecycle ---
     async def open(self) -> None:
         self.redis = await connect_redis(self.settings)
-        self.collector = SnapshotCollector(self.settings, self.redis)
+        self.collector = SnapshotCollector(self.settings, self.redis, self.keys)
         self.watcher = QuoteWatcher(self.redis, self.keys)
         self.logs = LogTail(self.redis, self.keys)
         self.alerts = AlertFeed(self.redis, self.keys, by=f"control@{_host()}")
@@ -238,9 +239,9 @@ class ControlCenter:
         return await self.start(name)
 
     async def start_all(self) -> str:
-        from control.center.startall import run_start_all
-
-        return self._say(await run_start_all(self))
+        assert self.redis is not None
+        run = StartAll(self, self.startup, self.settings, self.redis, self.keys, self.supervisor)
+        return self._say(await run.run(start_all_services(self.entries)))
 
     async def stop_all(self) -> str:
         """Stop every service: local ones through the supervisor, the others through dhan:control."""

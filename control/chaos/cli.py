@@ -22,15 +22,20 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import shutil
 import signal
 import sys
 import tempfile
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
-from control.chaos.harness import CI_FAULTS, FAULTS, FULL_FAULTS, MYSQL_RESTART, FaultResult, run_chaos
+import pymysql
+
+from control.chaos.faults import CI_FAULTS, FAULTS, FULL_FAULTS, MYSQL_RESTART
+from control.chaos.harness import run_chaos
+from control.chaos.report import ChaosResult, FaultResult
 from shared.errors import ConfigError
 from shared.lifeline import on_hangup
 from shared.settings import Settings
@@ -65,8 +70,6 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def _drop_database(settings: Settings) -> None:
-    import pymysql
-
     target = settings.mysql
     conn = pymysql.connect(**{k: v for k, v in target.connect_kwargs(with_db=False).items() if k != "autocommit"})
     try:
@@ -81,10 +84,9 @@ def _print_result(r: FaultResult) -> None:
           flush=True)
 
 
-async def run(args: argparse.Namespace, settings: Settings) -> int:
-    if args.list:
-        print("\n".join(f"{name}{'  (CI)' if name in CI_FAULTS else ''}" for name in FAULTS))
-        return 0
+def choose_faults(args: argparse.Namespace) -> list[str]:
+    """The faults to run, in order: ``--fault`` as given, else the CI or the full set (with the MySQL restart
+    when there is a private MariaDB); ConfigError for an unknown fault or a MySQL restart without one."""
     unknown = [f for f in args.fault if f not in FAULTS]
     if unknown:
         raise ConfigError(f"unknown fault {unknown[0]!r}; dhan chaos --list names them")
@@ -93,22 +95,32 @@ async def run(args: argparse.Namespace, settings: Settings) -> int:
         faults = [*faults[:6], MYSQL_RESTART, *faults[6:]] if args.full else [*faults, MYSQL_RESTART]
     elif MYSQL_RESTART in faults and not args.private_mariadb:
         raise ConfigError(f"'{MYSQL_RESTART}' needs --private-mariadb (the shared server is never restarted)")
+    return list(faults)
+
+
+def _pace(args: argparse.Namespace) -> tuple[int, float]:
+    """Frames to record and the replay rate (frames/s), the CI or the full defaults unless given."""
     record_frames = args.record_frames if args.record_frames is not None else (
         FULL_RECORD_FRAMES if args.full else CI_RECORD_FRAMES)
     rate = args.rate if args.rate is not None else (FULL_RATE if args.full else CI_RATE)
     if record_frames <= 0 or rate <= 0 or args.record_rate <= 0:
         raise ConfigError("--record-frames, --record-rate and --rate must be above 0")
+    return record_frames, rate
+
+
+def _private_database(settings: Settings) -> Settings:
+    """The settings on a database of the run's own on the same server (dropped afterwards)."""
     base = settings.mysql_url.get_secret_value().rsplit("/", 1)[0]
-    private = settings.model_copy(
+    return settings.model_copy(
         update={"mysql_url": type(settings.mysql_url)(f"{base}/dhan_chaos_{uuid.uuid4().hex[:10]}")}
     )
-    work = args.work or Path(tempfile.mkdtemp(prefix="dhan-chaos-"))
-    source = (f"replaying {', '.join(map(str, args.journal))}" if args.journal
-              else f"recording {record_frames} frames first")
-    print(f"dhan chaos: {len(faults)} fault(s), {source}, replay at {rate:g} frames/s, work folder {work}",
-          flush=True)
-    # SIGTERM (a CI timeout, kill) and SIGHUP (the terminal closed) unwind like Ctrl-C: children stopped,
-    # private servers, database and work folder removed, instead of an exit that leaves them behind
+
+
+@contextlib.contextmanager
+def _cancelled_by_signals() -> Iterator[list[str]]:
+    """SIGTERM (a CI timeout, kill) and SIGHUP (the terminal closed) unwind like Ctrl-C: children stopped,
+    private servers, database and work folder removed, instead of an exit that leaves them behind. Yields
+    the names of the signals that came."""
     loop = asyncio.get_running_loop()
     main = asyncio.current_task()
     assert main is not None
@@ -123,20 +135,13 @@ async def run(args: argparse.Namespace, settings: Settings) -> int:
     loop.add_signal_handler(signal.SIGTERM, stop_by("SIGTERM"))
     loop.add_signal_handler(signal.SIGHUP, on_hangup(stop_by("SIGHUP")))
     try:
-        result = await run_chaos(private, work, faults, journals=args.journal or None, record_frames=record_frames,
-                                 record_rate=args.record_rate, rate=rate, min_trades=100,
-                                 private_mariadb=args.private_mariadb, on_result=_print_result)
-    except asyncio.CancelledError:
-        print(f"dhan chaos: stopped by {stopped_by[0] if stopped_by else 'a signal'}; children stopped and private "
-              "data removed", file=sys.stderr)
-        return 143
+        yield stopped_by
     finally:
         loop.remove_signal_handler(signal.SIGTERM)
         loop.remove_signal_handler(signal.SIGHUP)
-        if not args.private_mariadb:
-            _drop_database(private)
-        if not args.keep and args.work is None:
-            shutil.rmtree(work, ignore_errors=True)
+
+
+def _print_report(result: ChaosResult) -> int:
     print(result.table())
     rec, served = result.recording, result.replay
     if rec is not None:
@@ -149,3 +154,33 @@ async def run(args: argparse.Namespace, settings: Settings) -> int:
         print(f"dhan chaos: {result.problems} problem(s) found by verify", file=sys.stderr)
         return 1
     return 0
+
+
+async def run(args: argparse.Namespace, settings: Settings) -> int:
+    if args.list:
+        print("\n".join(f"{name}{'  (CI)' if name in CI_FAULTS else ''}" for name in FAULTS))
+        return 0
+    faults = choose_faults(args)
+    record_frames, rate = _pace(args)
+    private = _private_database(settings)
+    work = args.work or Path(tempfile.mkdtemp(prefix="dhan-chaos-"))
+    source = (f"replaying {', '.join(map(str, args.journal))}" if args.journal
+              else f"recording {record_frames} frames first")
+    print(f"dhan chaos: {len(faults)} fault(s), {source}, replay at {rate:g} frames/s, work folder {work}",
+          flush=True)
+    with _cancelled_by_signals() as stopped_by:
+        try:
+            result = await run_chaos(private, work, faults, journals=args.journal or None,
+                                     record_frames=record_frames, record_rate=args.record_rate, rate=rate,
+                                     min_trades=100, private_mariadb=args.private_mariadb,
+                                     on_result=_print_result)
+        except asyncio.CancelledError:
+            print(f"dhan chaos: stopped by {stopped_by[0] if stopped_by else 'a signal'}; children stopped and "
+                  "private data removed", file=sys.stderr)
+            return 143
+        finally:
+            if not args.private_mariadb:
+                _drop_database(private)
+            if not args.keep and args.work is None:
+                shutil.rmtree(work, ignore_errors=True)
+    return _print_report(result)

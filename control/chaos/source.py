@@ -21,6 +21,7 @@ import aiohttp
 import redis.asyncio as aioredis
 
 from control.stack.supervisor import ChildSpec, Supervisor
+from control.stack.up import load_instruments, wait_http
 from feed.journal import KIND_FRAMES, JournalReader
 from shared.errors import ConfigError
 from shared.keys import Keys
@@ -85,16 +86,15 @@ def replay_speed(rate_per_s: float, recording: Recording) -> float:
     return rate_per_s / recording.frames_per_s
 
 
-async def record_session(settings: Settings, directory: Path, env: dict[str, str], frames: int, log: Any) -> Recording:
+async def record_session(settings: Settings, keys: Keys, directory: Path, env: dict[str, str], frames: int,
+                         log: Any) -> Recording:
     """Run ``dhan sim`` and ``dhan feed`` with ``env`` (which points the journal at ``directory`` and Redis at
     a server of the caller's) until the feed has journaled ``frames`` frames; stop both cleanly."""
-    from control.stack.up import load_instruments, wait_http
-
     sup = Supervisor(directory.parent / "logs-recording", stable_s=5.0)
     for name in ("sim", "feed"):
         sup.add(ChildSpec(name, (name,), env=env))
     client = aioredis.Redis.from_url(env["DHAN_REDIS_URL"], socket_connect_timeout=1, socket_timeout=5)
-    key = Keys(settings.key_prefix).svc("feed")
+    key = keys.svc("feed")
     try:
         await sup.start("sim")
         await wait_http(f"http://{settings.sim_host}:{settings.sim_port}/health", 60)

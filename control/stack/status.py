@@ -48,9 +48,9 @@ def pick_errors(hb: dict[str, str]) -> int:
 class StackStatus:
     """Polls Redis and MySQL for what the status screen shows."""
 
-    def __init__(self, settings: Settings, supervisor: Any = None) -> None:
+    def __init__(self, settings: Settings, keys: Keys, supervisor: Any = None) -> None:
         self.settings = settings
-        self.keys = Keys(settings.key_prefix)
+        self.keys = keys
         self.supervisor = supervisor
         self.step = "starting"
         self.redis: aioredis.Redis | None = None

@@ -128,11 +128,10 @@ def _supervisor(args: argparse.Namespace, settings: Settings, unwatched: list[st
     return sup
 
 
-async def start_stack(sup: Supervisor, settings: Settings, redis: aioredis.Redis, status: StackStatus,
-                      log: Any) -> None:
+async def start_stack(sup: Supervisor, settings: Settings, redis: aioredis.Redis, keys: Keys,
+                      status: StackStatus, log: Any) -> None:
     """Schema, simulator, instruments, then feed, writer and greeks: each child counts as started once its
     own heartbeat says running (:class:`ChildFailed` otherwise)."""
-    keys = Keys(settings.key_prefix)
     status.step = "creating schema"
     await prepare_database(settings, log)
     if settings.use_simulator:
@@ -185,29 +184,30 @@ async def run(args: argparse.Namespace, settings: Settings) -> int:
     problems = await check(settings)
     if problems:
         raise DhanError(problems[0])
+    keys = Keys(settings.key_prefix)
     redis = await connect_redis(settings, decode=True)
     try:
-        lock = StackLock(redis, Keys(settings.key_prefix))
+        lock = StackLock(redis, keys)
         await lock.acquire()
         try:
-            return await _run_locked(args, settings, redis, lock, stop, log)
+            return await _run_locked(args, settings, redis, keys, lock, stop, log)
         finally:
             await lock.release()
     finally:
         await redis.aclose()
 
 
-async def _run_locked(args: argparse.Namespace, settings: Settings, redis: aioredis.Redis, lock: StackLock,
-                      stop: asyncio.Event, log: Any) -> int:
+async def _run_locked(args: argparse.Namespace, settings: Settings, redis: aioredis.Redis, keys: Keys,
+                      lock: StackLock, stop: asyncio.Event, log: Any) -> int:
     unwatched: list[str] = []  # children whose supervision died: the stack stops, exit 1
     sup = _supervisor(args, settings, unwatched, stop)
-    status = StackStatus(settings, sup)
+    status = StackStatus(settings, keys, sup)
     live = not args.plain and sys.stdout.isatty()
     keeper = asyncio.create_task(lock.keep(stop), name="up.lock")
     try:
         try:
             # --duration bounds the start-up too: a stack that cannot start still ends by itself
-            ready = await _until_stopped(start_stack(sup, settings, redis, status, log), stop, args.duration)
+            ready = await _until_stopped(start_stack(sup, settings, redis, keys, status, log), stop, args.duration)
         except ChildFailed as exc:  # said once everything is stopped (the finally below)
             raise ChildFailed(exc.name, f"{exc.reason}; stopped everything (logs in {args.log_dir}/)") from None
         if ready:

@@ -11,7 +11,8 @@ from pathlib import Path
 
 import pytest
 
-from control.chaos.harness import CI_FAULTS, run_chaos
+from control.chaos.faults import CI_FAULTS
+from control.chaos.harness import run_chaos
 from control.chaos.windows import AFTER, BEFORE
 from shared.settings import Settings
 

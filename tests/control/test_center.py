@@ -115,7 +115,7 @@ async def test_a_stuck_service_says_in_which_step(center: ControlCenter, tmp_pat
     """The feed's scrip master comes from a server that never answers: Start All's step says where it hangs."""
     from aiohttp import web
 
-    import control.center.startall as startall
+    import control.center.start_all as start_all
 
     hold = asyncio.Event()
 
@@ -133,10 +133,12 @@ async def test_a_stuck_service_says_in_which_step(center: ControlCenter, tmp_pat
     feed = center.supervisor.children["feed"]
     feed.spec = dataclasses.replace(feed.spec, restart_on_failure=False, env={
         **feed.spec.env, "DHAN_INSTRUMENTS_URL": f"http://127.0.0.1:{port}/master.csv"})
-    monkeypatch.setattr(startall, "SERVICE_DEADLINE_S", 3.0)
+    monkeypatch.setattr(start_all, "SERVICE_DEADLINE_S", 3.0)
     center.startup.reset([("feed", "feed running")])
+    assert center.redis is not None
+    run = start_all.StartAll(center, center.startup, center.settings, center.redis, center.keys, center.supervisor)
     try:
-        await startall._start_service(center, "feed")
+        await run.start_service("feed")
         step = center.startup.step("feed")
         assert step.status == "stuck" and step.detail == "stuck in step 'loading instruments'", step
         row = center.row("feed")

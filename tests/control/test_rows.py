@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 from control.center.catalog import Entry
+from control.center.checklist import Checklist
 from control.center.service_rows import HOST, ProcessFigures, build_rows
-from control.center.startup import StartupTracker
 from control.monitor.quotes_seen import QuoteSeen
 from control.monitor.snapshot import Snapshot
 from control.stack.supervisor import ChildSpec, ChildState
@@ -93,7 +93,7 @@ def test_monitor_figures() -> None:
 
 def test_startup_summary() -> None:
     clock = iter(float(i) for i in range(100))
-    t = StartupTracker(clock=lambda: next(clock))
+    t = Checklist(clock=lambda: next(clock))
     t.reset([("redis", "Redis reachable"), ("feed", "feed running")])
     t.ok("redis")
     t.begin("feed", "launching")

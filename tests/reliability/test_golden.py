@@ -9,7 +9,7 @@ from pathlib import Path
 import orjson
 import redis.asyncio as aioredis
 
-from control.audit.verify import scan_journal
+from control.audit.journal_scan import scan_journal
 from devkit.golden import GOLDEN_DIR, replay_digest
 from feed.journal import JournalReader
 from tests.conftest import make_settings

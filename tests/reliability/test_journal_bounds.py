@@ -334,7 +334,7 @@ def test_verify_scan_takes_absurd_universe_records_as_defaults(tmp_path: Path, t
     """A tick size that is text, not positive, or whose inverse overflows the normaliser's rounding is the
     default tick; a removed key with 5,000 digits (past int()'s limit) or an ``added`` that is no object is
     ignored. The trades around them are still read."""
-    from control.audit.verify import scan_journal
+    from control.audit.journal_scan import scan_journal
     from feed.normalise import DEFAULT_TICK
     from feed.protocol.encode import pack_quote
 

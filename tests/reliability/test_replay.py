@@ -11,9 +11,9 @@ import aiohttp
 import redis.asyncio as aioredis
 from structlog.testing import capture_logs
 
+from control.audit.journal_scan import scan_journal
 from control.audit.replay import ReplayServer
 from control.audit.replay_cli import ReplayService
-from control.audit.verify import scan_journal
 from feed.journal import HEADER_BYTES, KIND_FRAMES, JournalReader
 from feed.service import FeedService
 from feed.sim import SimServer

@@ -9,7 +9,9 @@ from pathlib import Path
 import pytest
 import redis.asyncio as aioredis
 
-from control.audit.verify import check, repair, scan_journal, trade_recv_ts
+from control.audit.journal_scan import scan_journal, trade_recv_ts
+from control.audit.repair import repair
+from control.audit.verify import check
 from control.audit.verify_cli import run as verify_cli
 from feed.sim import SimServer
 from shared.db import init_schema
@@ -136,6 +138,6 @@ async def test_trimmed_stream_gap_is_refilled_from_the_journal(
 
 
 def _day(days: int) -> str:
-    from control.audit.verify import day_text
+    from control.audit.journal_scan import day_text
 
     return day_text(days)

@@ -20,7 +20,7 @@ import orjson
 import pytest
 import redis.asyncio as aioredis
 
-from control.audit.verify import day_of, scan_journal
+from control.audit.journal_scan import day_of, scan_journal
 from control.stack.supervisor import ChildSpec, Supervisor
 from control.stack.up import wait_http
 from feed.journal import KIND_META, Journal, JournalReader, missing_from, wal_path

@@ -22,7 +22,8 @@ import aiohttp
 import orjson
 import redis.asyncio as aioredis
 
-from control.audit.verify import check, scan_journal
+from control.audit.journal_scan import scan_journal
+from control.audit.verify import check
 from feed.greeks.service import GreeksService
 from feed.prices import BAD_VALUE_KINDS
 from feed.service import FeedService

@@ -1,8 +1,9 @@
-"""Startup checklist (Qt-free): the steps of Start All with their state, detail and time, as they happen.
+"""The Start All checklist (Qt-free model): its steps with their state, detail and time, as they happen.
 
-Each step is ``pending``, ``active`` (with what it is doing now, e.g. the service's own ``step`` from its
-heartbeat), ``ok``, ``failed``, ``stuck`` (no progress within its deadline: the detail says in which step the
-service is) or ``skipped``. :meth:`StartupTracker.summary` is the one line the window shows.
+:mod:`control.center.start_all` runs the steps and marks them here; the Services tab draws them. Each step is
+``pending``, ``active`` (with what it is doing now, e.g. the service's own ``step`` from its heartbeat),
+``ok``, ``failed``, ``stuck`` (no progress within its deadline: the detail says in which step the service
+is) or ``skipped``. :meth:`Checklist.summary` is the one line the window shows.
 """
 
 from __future__ import annotations
@@ -11,7 +12,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 
-__all__ = ["StartupTracker", "Step"]
+__all__ = ["Checklist", "Step"]
 
 
 @dataclass(slots=True)
@@ -29,7 +30,7 @@ class Step:
         return (self.ended if self.ended is not None else (now or time.monotonic())) - self.started
 
 
-class StartupTracker:
+class Checklist:
     def __init__(self, clock: Callable[[], float] = time.monotonic) -> None:
         self.clock = clock
         self.steps: list[Step] = []
