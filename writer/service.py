@@ -37,12 +37,12 @@ from shared.alerts import publish_alerts, resolved_alert
 from shared.backoff import backoff_s
 from shared.bus import connect_redis
 from shared.clock import Clock, ist_now, system_clock
-from shared.gaps import GapRecorder, run_gap_recorder
 from shared.keys import STREAM_KINDS
 from shared.service import Service
 from shared.settings import Settings
 from writer.alerts import RULE_TRIMMED, partition_alert, trimmed_alert
 from writer.batch import BatchBuilder, Entry, Poison
+from writer.gaps import GapRecorder, run_gap_recorder
 from writer.metrics import WriterMetrics
 from writer.reader import StreamReader
 from writer.sink import MySQLSink, PartitionError, RowError, TransientError, WriteResult
@@ -142,8 +142,9 @@ class WriterService(Service):
             self.spawn(self._commit_routine(), f"commit{i}")
         self.spawn(self._lease_routine(), "lease")
         self.spawn(self._partition_routine(), "partitions")
-        # gap ledger (shared/gaps.py): its own consumer group "gaps" on the feed's events stream
-        self.spawn(run_gap_recorder(self.settings, self.consumer, self.stopping, started=self._gaps_started), "gaps")
+        # gap ledger (writer/gaps.py): its own consumer group "gaps" on the feed's events stream
+        self.spawn(run_gap_recorder(self.settings, self.keys, self.consumer, self.stopping,
+                                    started=self._gaps_started), "gaps")  # fmt: skip
         # Before the first read: a read skips any gap the trim left and, on a group that never read, also
         # hides it from the group's counter, so losses from while no writer ran are counted first.
         await self._redis_retry(self._check_streams)
