@@ -144,9 +144,9 @@ async def test_a_slow_writer_keeps_its_entries(wsettings: Settings, wredis: aior
 
                 await eventually(slow_is_blocked, message="slow writer blocked inside its transaction")
                 async with running_writer(settings, consumer="other") as other:
-                    renewed = slow.lease_renewals
+                    renewed = slow.stats.lease_renewals
                     # more than a claim timeout passes with the slow writer's transaction blocked
-                    await eventually(lambda: slow.lease_renewals >= renewed + 4, message="leases renewed")
+                    await eventually(lambda: slow.stats.lease_renewals >= renewed + 4, message="leases renewed")
                     owners = await wredis.xpending_range(
                         Keys(settings.key_prefix).ticks, Keys.WRITER_GROUP, min="-", max="+", count=100
                     )
