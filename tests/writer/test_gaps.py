@@ -21,6 +21,7 @@ from shared.settings import Settings
 from tests.conftest import PrivateRedis, eventually
 from writer.gap_rows import CLOSE_UNIVERSE_OUT, rows_for_event
 from writer.gaps import GAPS_GROUP, GapRecorder, apply_event
+from writer.service import WriterService
 
 from .conftest import query, running_writer
 
@@ -338,6 +339,18 @@ async def test_a_bug_of_ours_ends_the_recorder_with_its_error(gsettings: Setting
         await asyncio.gather(task, return_exceptions=True)
         pool.close()
         await pool.wait_closed()
+
+
+class _WriterWithABrokenLedger(WriterService):
+    def _gaps_started(self, recorder: GapRecorder) -> None:
+        raise KeyError("a bug of ours")
+
+
+async def test_a_gap_ledger_that_dies_fails_the_writer(gsettings: Settings) -> None:
+    """The ledger is the writer's owned task ``gaps``: its death stops the writer, named, with a failing exit."""
+    writer = _WriterWithABrokenLedger(gsettings)
+    code = await asyncio.wait_for(writer.serve(), 60)
+    assert code == 1 and writer.failed_task == "writer.gaps" and isinstance(writer.exit_error, KeyError)
 
 
 async def test_mysql_refusing_the_table_is_retried_and_loses_nothing(
