@@ -1,4 +1,4 @@
-"""Writer counters and the rates derived from them for the heartbeat (pure bookkeeping, injected clock)."""
+"""Writer counters, the rates derived from them and the heartbeat fields (pure bookkeeping, injected clock)."""
 
 from __future__ import annotations
 
@@ -7,6 +7,8 @@ import time
 from collections.abc import Callable
 from typing import Any
 
+from shared.keys import STREAM_KINDS
+from writer.gaps import GapRecorder
 from writer.sink import WriteResult
 
 __all__ = ["WriterMetrics"]
@@ -30,6 +32,9 @@ class WriterMetrics:
         self.partition_failures = 0
         self.failures = 0
         self.trimmed_lost = 0
+        self.lease_renewals = 0
+        self.lag: dict[str, int] = dict.fromkeys(STREAM_KINDS, 0)  # per stream, from the last group check
+        self.pending: dict[str, int] = dict.fromkeys(STREAM_KINDS, 0)
         self._failure_times: collections.deque[float] = collections.deque()
         self.recent_batch_sizes: collections.deque[int] = collections.deque(maxlen=1000)
         self._batch_entries = 0  # since the previous snapshot
@@ -101,4 +106,26 @@ class WriterMetrics:
         self._last_t, self._last_totals = now, totals
         self._batch_entries = self._batch_count = 0
         self._commit_s = 0.0
+        return out
+
+    def heartbeat(
+        self, *, pool: dict[str, int], consumer: str, mysql_ok: bool, inflight_batches: int, held_entries: int,
+        gaps: GapRecorder | None,
+    ) -> dict[str, Any]:  # fmt: skip
+        """The writer's heartbeat fields: :meth:`snapshot`, the pool's, the state the service passes in."""
+        out = self.snapshot()
+        out.update(pool)
+        out["consumer"] = consumer
+        out["mysql_ok"] = mysql_ok
+        out["inflight_batches"] = inflight_batches
+        out["held_entries"] = held_entries
+        out["lease_renewals_total"] = self.lease_renewals
+        if gaps is not None:  # the gap ledger's recorder, once it runs
+            out["gaps_dead_letters"] = gaps.dead_letters
+            out["gaps_failures_total"] = gaps.failures
+        for kind in STREAM_KINDS:
+            out[f"lag_{kind}"] = self.lag[kind]
+            out[f"pending_{kind}"] = self.pending[kind]
+        out["lag"] = sum(max(v, 0) for v in self.lag.values())
+        out["pending"] = sum(self.pending.values())
         return out

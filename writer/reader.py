@@ -27,7 +27,7 @@ from shared.events import EVENT_FIELD
 from shared.keys import STREAM_KINDS, Keys
 from writer.batch import Entry, Poison
 
-__all__ = ["GroupState", "StreamReader"]
+__all__ = ["GroupState", "StreamReader", "id_order"]
 
 # KEYS[1] stream, ARGV[1] group, ARGV[2] largest lag worth counting with XRANGE -> {length, lag (-1 unknown),
 # pending, lost, last-delivered-id, last-generated-id}.
@@ -180,7 +180,7 @@ class StreamReader:
         """How often each of our pending ``entries`` was delivered (XPENDING extended form)."""
         if not entries:
             return {}
-        ids = sorted((e.entry_id for e in entries), key=_id_key)
+        ids = sorted((e.entry_id for e in entries), key=id_order)
         rows = await self.client.xpending_range(
             self.streams[kind],
             self.group,
@@ -242,6 +242,7 @@ class StreamReader:
         return GroupState(int(length), int(lag), int(pending), int(lost), caught_up)
 
 
-def _id_key(entry_id: bytes) -> tuple[int, int]:
+def id_order(entry_id: bytes) -> tuple[int, int]:
+    """Sort key of a stream entry id (``b"ms-seq"``): Redis's own order."""
     ms, _, seq = entry_id.partition(b"-")
     return int(ms), int(seq or 0)

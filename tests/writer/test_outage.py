@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from pathlib import Path
 
+import pymysql
 import pytest
 import redis.asyncio as aioredis
 from pydantic import SecretStr
@@ -22,6 +23,7 @@ from .conftest import (
     count,
     group_pending,
     query,
+    quote,
     running_writer,
     tick,
     xadd,
@@ -144,9 +146,9 @@ async def test_a_slow_writer_keeps_its_entries(wsettings: Settings, wredis: aior
 
                 await eventually(slow_is_blocked, message="slow writer blocked inside its transaction")
                 async with running_writer(settings, consumer="other") as other:
-                    renewed = slow.lease_renewals
+                    renewed = slow.stats.lease_renewals
                     # more than a claim timeout passes with the slow writer's transaction blocked
-                    await eventually(lambda: slow.lease_renewals >= renewed + 4, message="leases renewed")
+                    await eventually(lambda: slow.stats.lease_renewals >= renewed + 4, message="leases renewed")
                     owners = await wredis.xpending_range(
                         Keys(settings.key_prefix).ticks, Keys.WRITER_GROUP, min="-", max="+", count=100
                     )
@@ -182,3 +184,23 @@ async def test_redis_restart_mid_stream_loses_nothing(db_settings: Settings, tmp
         assert await count(settings, "dhan_ticks") == 40
     finally:
         server.stop()
+
+
+async def test_a_batch_waiting_for_the_commit_queue_is_held_once(wsettings: Settings, wredis: aioredis.Redis) -> None:
+    """``held_entries`` while MySQL blocks: one batch written, one queued, one waiting for room, 15 entries."""
+    settings = wsettings.model_copy(update={"writer_batch_max": 5, "writer_inflight": 1})
+    kw = {k: v for k, v in settings.mysql.connect_kwargs(with_db=False).items() if k != "autocommit"}
+    locker = pymysql.connect(autocommit=True, database=settings.mysql.database, **kw)
+    try:
+        async with running_writer(settings) as writer:
+            with locker.cursor() as cur:
+                cur.execute("LOCK TABLES dhan_quotes WRITE")
+            await xadd(wredis, settings, "quotes", [quote(sid) for sid in range(1, 16)])
+            await eventually(lambda: writer.metrics()["inflight_batches"] == 3, message="three batches in hand")
+            assert writer.metrics()["held_entries"] == 15
+            with locker.cursor() as cur:
+                cur.execute("UNLOCK TABLES")
+            await eventually(lambda: writer.stats.entries == 15, timeout_s=20, message="all written")
+    finally:
+        locker.close()
+    assert await count(settings, "dhan_quotes") == 15

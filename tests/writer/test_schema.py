@@ -30,7 +30,7 @@ TABLES = {
     "dhan_schema_version", "dhan_instruments", "dhan_quotes", "dhan_depth", "dhan_ticks",
     "dhan_trade_summary",
     "dhan_options_greeks",
-    "dhan_gaps",  # 002_gaps.sql (shared/gaps.py)
+    "dhan_gaps",  # 002_gaps.sql (writer/gaps.py)
 }  # fmt: skip
 
 

@@ -1,4 +1,4 @@
-"""Values of the feed's lifecycle events, checked against dhan_gaps' columns (pure; see shared/gaps.py).
+"""Values of the feed's lifecycle events, checked against dhan_gaps' columns (pure; see writer/gap_rows.py).
 
 Each check raises ``ValueError`` with a one-line message (the value through :func:`shared.events.show_value`):
 a value MySQL refuses would fail its whole batch on every retry, so the gap ledger dead-letters the entry.

@@ -1,22 +1,29 @@
-"""Gap ledger (shared/gaps.py): the feed's lifecycle events become dhan_gaps intervals, once each."""
+"""Gap ledger (writer/gaps.py writes, shared/gaps.py reads): the feed's lifecycle events become dhan_gaps
+intervals, once each."""
 
 from __future__ import annotations
 
 import asyncio
 import time
 from collections.abc import AsyncIterator
+from pathlib import Path
 from typing import Any
 
 import orjson
 import pytest
 import redis.asyncio as aioredis
+from pydantic import SecretStr
 
 from shared.db import create_pool, init_schema
-from shared.gaps import GAPS_GROUP, Gap, GapRecorder, all_gaps_between, apply_event, gaps_between
+from shared.gaps import Gap, all_gaps_between, gaps_between
 from shared.keys import Keys
 from shared.settings import Settings
-from tests.conftest import eventually
-from tests.writer.conftest import query, running_writer
+from tests.conftest import PrivateRedis, eventually
+from writer.gap_rows import CLOSE_UNIVERSE_OUT, rows_for_event
+from writer.gaps import GAPS_GROUP, GapRecorder, apply_event
+from writer.service import WriterService
+
+from .conftest import query, running_writer
 
 T0 = 1_795_600_000.0
 
@@ -161,8 +168,6 @@ async def test_feed_killed_without_disconnect_is_a_gap_from_its_last_entry(
 
 
 def test_feed_start_universe_makes_no_markers_but_closes_bands() -> None:
-    from shared.gaps import CLOSE_UNIVERSE_OUT, rows_for_event
-
     start = {"type": "universe_change", "ts": T0, "reason": "initial_centre", "added": ["NSE_FNO:1"], "removed": []}
     shift = {**start, "reason": "atm_shift"}
     (quiet,) = rows_for_event("1-0", start)
@@ -308,3 +313,96 @@ async def test_a_row_mysql_refuses_is_dead_lettered_and_the_rest_of_the_batch_ke
     ]
     [meta] = await _dead_letters(gredis, gsettings)
     assert meta["reason"].startswith("rejected by MySQL: 4025") and recorder.dead_letters == 1
+
+
+class _BuggyRecorder(GapRecorder):
+    """A recorder with a bug of ours where a ``connected`` event goes (the crash-gap lookup)."""
+
+    async def _crash_gap(self, cur: Any, eid: bytes, event: dict[str, Any]) -> None:
+        raise KeyError("a bug of ours")
+
+
+async def test_a_bug_of_ours_ends_the_recorder_with_its_error(gsettings: Settings, gredis: aioredis.Redis) -> None:
+    """Not retried for ever, not blamed on the event: the task ends and its owner (the writer) fails loudly."""
+    pool = await create_pool(gsettings, minsize=1, maxsize=1)
+    recorder = _BuggyRecorder(gredis, pool, Keys(gsettings.key_prefix), "t4")
+    task = asyncio.create_task(recorder.run(asyncio.Event()))
+    try:
+        await _publish(gredis, gsettings, [{"type": "connected", "conn": 0, "ts": T0}])
+        await eventually(task.done, message="recorder ended")
+        assert isinstance(task.exception(), KeyError)
+        assert (recorder.failures, recorder.dead_letters) == (0, 0)
+        pending = await gredis.xpending(Keys(gsettings.key_prefix).events, GAPS_GROUP)
+        assert pending["pending"] == 1  # kept for a fixed writer
+    finally:
+        task.cancel()
+        await asyncio.gather(task, return_exceptions=True)
+        pool.close()
+        await pool.wait_closed()
+
+
+class _WriterWithABrokenLedger(WriterService):
+    def _gaps_started(self, recorder: GapRecorder) -> None:
+        raise KeyError("a bug of ours")
+
+
+async def test_a_gap_ledger_that_dies_fails_the_writer(gsettings: Settings) -> None:
+    """The ledger is the writer's owned task ``gaps``: its death stops the writer, named, with a failing exit."""
+    writer = _WriterWithABrokenLedger(gsettings)
+    code = await asyncio.wait_for(writer.serve(), 60)
+    assert code == 1 and writer.failed_task == "writer.gaps" and isinstance(writer.exit_error, KeyError)
+
+
+async def test_mysql_refusing_the_table_is_retried_and_loses_nothing(
+    gsettings: Settings, gredis: aioredis.Redis
+) -> None:
+    """A statement failing for the database's reasons (here: the table gone) is not the event's fault."""
+    await query(gsettings, "RENAME TABLE dhan_gaps TO dhan_gaps_away")
+    pool = await create_pool(gsettings, minsize=1, maxsize=1)
+    stopping = asyncio.Event()
+    recorder = GapRecorder(gredis, pool, Keys(gsettings.key_prefix), "t5")
+    task = asyncio.create_task(recorder.run(stopping))
+    try:
+        ids = await _publish(gredis, gsettings, _events()[:3])
+        await eventually(lambda: recorder.failures >= 2, message="retried")
+        await query(gsettings, "RENAME TABLE dhan_gaps_away TO dhan_gaps")
+        await eventually(lambda: _group_done(gredis, gsettings, ids[-1]), timeout_s=30, message="written")
+    finally:
+        stopping.set()
+        await asyncio.wait_for(task, 30)
+        pool.close()
+        await pool.wait_closed()
+    assert [(r[3], float(r[4]), float(r[5])) for r in await _rows(gsettings)] == [("disconnect", T0 + 10, T0 + 12)]
+    assert recorder.dead_letters == 0 and not await _dead_letters(gredis, gsettings)
+
+
+async def test_a_redis_restart_is_retried_and_loses_nothing(db_settings: Settings, tmp_path: Path) -> None:
+    server = PrivateRedis(tmp_path, persist=True)  # the stream, group and pending entries survive a restart
+    server.start()
+    settings = db_settings.model_copy(update={"redis_url": SecretStr(server.url)})
+    await init_schema(settings)
+    pool = await create_pool(settings, minsize=1, maxsize=1)
+    own = aioredis.Redis.from_url(server.url)  # the recorder's
+    client = aioredis.Redis.from_url(server.url)
+    stopping = asyncio.Event()
+    recorder = GapRecorder(own, pool, Keys(settings.key_prefix), "t6")
+    task = asyncio.create_task(recorder.run(stopping))
+    try:
+        first = await _publish(client, settings, _events()[:2])
+        await eventually(lambda: _group_done(client, settings, first[-1]), timeout_s=30, message="first written")
+        server.stop()
+        await client.aclose()
+        server.start()
+        client = aioredis.Redis.from_url(server.url)
+        later = await _publish(client, settings, _events()[2:4])
+        await eventually(lambda: _group_done(client, settings, later[-1]), timeout_s=30, message="later written")
+        assert recorder.failures >= 1
+    finally:
+        stopping.set()
+        await asyncio.wait_for(task, 30)
+        await client.aclose()
+        await own.aclose()
+        pool.close()
+        await pool.wait_closed()
+        server.stop()
+    assert [r[3] for r in await _rows(settings)] == ["disconnect", "stall"]

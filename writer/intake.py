@@ -1,0 +1,227 @@
+"""The writer's reading side: entries of group ``writer`` cut into batches for the :class:`Committer`.
+
+* Start: this consumer's own pending entries first, then idle entries of dead consumers (XAUTOCLAIM, again
+  every half claim timeout while MySQL writes succeed), then new ones.
+* Batches close at ``writer_batch_max`` entries or ``writer_batch_ms`` after their first entry, whichever
+  comes first. The deadline is kept here, not by Redis: with a batch open the reads do not block (what is
+  there now), and between empty reads the loop sleeps ``BATCH_POLL_S``. Redis times out a blocked read only
+  on its event-loop ticks (``hz`` 10: up to 100 ms), so ``BLOCK 20`` took 34 ms median, 68 ms max here, and
+  each batch closed late by that much (bench/pipeline_e2e.py at 1k/s: send -> commit p50 65 ms with it, 34
+  without). With nothing in hand the read blocks (an XADD wakes it at once; only its timeout is coarse).
+* Entries delivered ``writer_max_attempts`` times or more are written one per transaction.
+* Every entry held (read, not yet acknowledged) has its lease renewed, so no other writer reclaims it.
+* Lag and pending per stream for the heartbeat; entries trimmed before they were written -> alert.
+* ``drain``: stop once every stream's group lag is 0 and nothing is pending (tests, benchmarks).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Callable
+from typing import Any
+
+from redis.exceptions import RedisError
+
+from shared.backoff import backoff_s
+from shared.keys import STREAM_KINDS
+from shared.settings import Settings
+from writer.alerts import WriterAlerts
+from writer.batch import Entry
+from writer.committer import Committer
+from writer.metrics import WriterMetrics
+from writer.reader import StreamReader, id_order
+from writer.retry import wait_or_stop
+
+__all__ = ["BATCH_POLL_S", "IDLE_BLOCK_MS", "Intake"]
+
+IDLE_BLOCK_MS = 250  # longest blocking read with nothing in hand: bounds stop latency
+BATCH_POLL_S = 0.002  # with a batch open: pause between non-blocking reads that found nothing
+
+
+class Intake:
+    """Reads for the writer and hands its batches to ``committer``; see the module docstring."""
+
+    def __init__(
+        self, settings: Settings, reader: StreamReader, committer: Committer, alerts: WriterAlerts,
+        stats: WriterMetrics, *, stopping: asyncio.Event, log: Any, drain: bool, stop: Callable[[str], None],
+    ) -> None:  # fmt: skip
+        self._settings = settings
+        self._batch_max = settings.writer_batch_max
+        self._batch_s = settings.writer_batch_ms / 1000.0
+        self._reader = reader
+        self._committer = committer
+        self._alerts = alerts
+        self._stats = stats
+        self._stopping = stopping
+        self._log = log
+        self._drain = drain
+        self._stop = stop  # the service's: ``drain`` reached its end
+        self._carry: list[Entry] = []  # read beyond the open batch's room
+        self._batch: list[Entry] = []  # the batch being filled
+        self._deadline = 0.0  # monotonic time the open batch closes
+        self._next_reclaim = 0.0
+
+    def held(self) -> list[Entry]:
+        """Every entry read and not yet acknowledged."""
+        return [*self._carry, *self._batch, *self._committer.held()]
+
+    def held_count(self) -> int:
+        return len(self._carry) + len(self._batch) + self._committer.held_count()
+
+    # --- reading and batching ---
+    async def read_loop(self) -> None:
+        """Fill batches and hand them over until the writer stops, then the one in hand (the base bounds the
+        wait for it)."""
+        attempt = 0  # Redis read failures in a row
+        while not self._stopping.is_set():
+            now = time.monotonic()
+            if self._batch and (len(self._batch) >= self._batch_max or now >= self._deadline):
+                await self._submit_batch()
+            elif self._carry:
+                carry, self._carry = self._carry, []
+                self._add(carry, now)
+            else:
+                attempt = await self._read(now, attempt)
+        if self._batch:
+            await self._submit_batch()
+
+    async def _read(self, now: float, attempt: int) -> int:
+        """Reclaim when due, else one read into the open batch; returns the Redis failures in a row."""
+        try:
+            if now >= self._next_reclaim and self._committer.mysql_ok:
+                await self.reclaim()
+                self._next_reclaim = time.monotonic() + self._settings.writer_claim_idle_ms / 2000.0
+                return attempt
+            # a batch open: no BLOCK (Redis would time it out late, see the module docstring)
+            block_ms = None if self._batch else IDLE_BLOCK_MS
+            entries = await self._reader.read(self._batch_max - len(self._batch), block_ms)
+        except (RedisError, OSError) as exc:
+            attempt += 1
+            delay = backoff_s(attempt, base_s=0.2, cap_s=5.0)
+            self._log.warning("redis_read_failed", error=str(exc), attempt=attempt, delay_s=round(delay, 2))
+            await wait_or_stop(self._stopping, delay)
+            return attempt
+        if entries:
+            self._add(entries, time.monotonic())
+        elif self._batch:
+            await asyncio.sleep(min(BATCH_POLL_S, max(0.0, self._deadline - time.monotonic())))
+        elif self._drain and await self.drained():
+            self._log.info("drained", entries=self._stats.entries)
+            self._stop("drained")
+        return 0
+
+    def _add(self, entries: list[Entry], now: float) -> None:
+        """Into the open batch as far as it has room (its deadline starts with its first entry); the rest is
+        carried to the next batch."""
+        if not self._batch:
+            self._deadline = now + self._batch_s
+        room = self._batch_max - len(self._batch)
+        self._batch.extend(entries[:room])
+        self._carry.extend(entries[room:])
+
+    async def _submit_batch(self) -> None:
+        batch, self._batch = self._batch, []
+        await self._committer.submit(batch, isolate=False)
+
+    async def drained(self) -> bool:
+        if self._carry or self._batch or self._committer.outstanding:
+            return False
+        for kind in STREAM_KINDS:
+            state = await self._reader.group_state(kind)
+            if state is not None:
+                await self._alerts.lost(kind, state.lost)
+                if not state.caught_up or state.pending:
+                    return False
+        return True
+
+    async def recover_own_pending(self) -> None:
+        """Entries delivered to this consumer name before a restart: finish them first."""
+        cursors = {kind: b"0" for kind in STREAM_KINDS}
+        while cursors and not self._stopping.is_set():
+            gone: list[tuple[str, bytes]] = []
+            entries = await self._reader.read(self._batch_max, None, pending=cursors, gone=gone)
+            returned = {kind for kind, _ in gone} | {e.kind for e in entries}
+            for kind, entry_id in [*gone, *((e.kind, e.entry_id) for e in entries)]:
+                cursors[kind] = max(cursors[kind], entry_id, key=id_order)
+            cursors = {k: v for k, v in cursors.items() if k in returned}
+            if gone:
+                await self._alerts.trimmed_pending(gone)
+                await self._reader.ack(gone)
+            await self._submit_claimed(entries)
+        self._log.info("own_pending_recovered", consumer=self._reader.consumer)
+
+    async def reclaim(self) -> None:
+        """XAUTOCLAIM entries idle longer than ``writer_claim_idle_ms`` (their consumer is gone)."""
+        for kind in STREAM_KINDS:
+            cursor = b"0-0"
+            while True:
+                cursor, entries, gone = await self._reader.autoclaim(
+                    kind, self._settings.writer_claim_idle_ms, cursor, self._batch_max
+                )
+                if gone:
+                    await self._alerts.trimmed_pending(gone)
+                await self._submit_fresh(kind, entries)
+                if cursor in (b"0-0", "0-0") or self._stopping.is_set():
+                    break
+
+    async def _submit_fresh(self, kind: str, entries: list[Entry]) -> None:
+        """Reclaimed entries this writer does not hold already (an entry it is writing can look idle)."""
+        held = {(e.kind, e.entry_id) for e in self.held()} if entries else set()
+        fresh = [e for e in entries if (e.kind, e.entry_id) not in held]
+        if fresh:
+            self._log.info("entries_reclaimed", stream=kind, count=len(fresh))
+            await self._submit_claimed(fresh)
+
+    async def _submit_claimed(self, entries: list[Entry]) -> None:
+        """Queue redelivered entries; those delivered too often are written one per transaction."""
+        if not entries:
+            return
+        max_attempts = self._settings.writer_max_attempts
+        suspects: set[bytes] = set()
+        for kind in {e.kind for e in entries}:
+            counts = await self._reader.delivery_counts(kind, [e for e in entries if e.kind == kind])
+            suspects |= {i for i, n in counts.items() if n >= max_attempts}
+        normal = [e for e in entries if e.entry_id not in suspects]
+        for start in range(0, len(normal), self._batch_max):
+            await self._committer.submit(normal[start : start + self._batch_max], isolate=False)
+        isolated = [e for e in entries if e.entry_id in suspects]
+        if isolated:
+            self._log.warning("entries_isolated", count=len(isolated), min_deliveries=max_attempts)
+            await self._committer.submit(isolated, isolate=True)
+
+    # --- background routines (owned by the service) ---
+    async def lease_routine(self) -> None:
+        """Every third of the claim timeout, reset the idle time of every entry held (XCLAIM JUSTID).
+
+        A live writer's entries so never look abandoned, however long MySQL is down; a few thousand ids per
+        period cost Redis a few milliseconds. An entry delivered to us but lost on the way (a read reply
+        broken by a connection error) is not in memory, so it goes idle and is reclaimed normally.
+        """
+        period_s = self._settings.writer_claim_idle_ms / 3000.0
+        while not self._stopping.is_set():
+            await wait_or_stop(self._stopping, period_s)
+            held = self.held()
+            if not held:
+                continue
+            try:
+                await self._reader.renew(held)
+                self._stats.lease_renewals += 1
+            except (RedisError, OSError) as exc:
+                self._log.warning("lease_renew_failed", error=str(exc))
+
+    async def state_routine(self) -> None:
+        """Lag and pending per stream for the heartbeat; entries trimmed before delivery -> alert."""
+        while not self._stopping.is_set():
+            await wait_or_stop(self._stopping, max(self._settings.heartbeat_interval_s, 0.2))
+            try:
+                await self.check_streams()
+            except (RedisError, OSError) as exc:
+                self._log.debug("group_state_failed", error=str(exc))
+
+    async def check_streams(self) -> None:
+        for kind in STREAM_KINDS:
+            state = await self._reader.group_state(kind)
+            if state is not None:
+                self._stats.lag[kind], self._stats.pending[kind] = state.lag, state.pending
+                await self._alerts.lost(kind, state.lost)
