@@ -33,8 +33,6 @@ import contextlib
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from datetime import date, datetime, timedelta
-from datetime import time as dtime
 from typing import Any
 
 import aiomysql
@@ -44,7 +42,6 @@ import redis.asyncio as aioredis
 from redis.exceptions import RedisError, ResponseError
 
 from shared.backoff import backoff_s
-from shared.clock import IST
 from shared.db import ROW_ERROR_CODES
 from shared.deadletter import dead_letter_fields
 from shared.events import show_value
@@ -59,7 +56,6 @@ __all__ = [
     "Gap",
     "GapRecorder",
     "all_gaps_between",
-    "day_bounds",
     "gaps_between",
     "rows_for_event",
     "run_gap_recorder",
@@ -197,12 +193,6 @@ async def apply_event(cur: aiomysql.Cursor, entry_id: str, event: dict[str, Any]
             n = await cur.execute(INSERT_GAP, (f"{entry_id}:{seg}:{sid}", seg, sid, None, "universe_in", ts, ts, why))
         changed += int(n or 0)
     return changed
-
-
-def day_bounds(day: date) -> tuple[float, float]:
-    """True epoch seconds of an IST day's midnight and of the next one (the range a day's gaps are asked for)."""
-    midnight = datetime.combine(day, dtime(0), tzinfo=IST)
-    return midnight.timestamp(), (midnight + timedelta(days=1)).timestamp()
 
 
 def _gaps(rows: Sequence[Sequence[Any]]) -> list[Gap]:
