@@ -33,7 +33,7 @@ from control.center.logs_tail import LogTail
 from control.center.service_rows import ProcessFigures, ServiceRow, build_rows, exit_text
 from control.center.startup import StartupTracker
 from control.monitor.quotes_seen import QuoteWatcher
-from control.monitor.rules import Condition, Rules, Thresholds, verdict
+from control.monitor.rules import Condition, Rules, Thresholds, market_open, verdict
 from control.monitor.snapshot import Snapshot, SnapshotCollector, num
 from control.stack.supervisor import ChildState, Supervisor
 from shared.bus import connect_redis
@@ -75,7 +75,6 @@ class ControlCenter:
         # (time, feed messages/s, writer rows/s) per refresh, for the Monitor tab's chart
         self.rates: collections.deque[tuple[float, float, float]] = collections.deque(maxlen=RATES_KEEP)
         self.calendar = TradingCalendar.load(settings.scheduler_holidays_file)
-        self.exchanges: tuple[str, ...] = ("NSE", "MCX") if settings.mcx_enabled else ("NSE",)
         self.rules = Rules(Thresholds.from_settings(settings))
         self.figures = ProcessFigures()
         self.startup = StartupTracker()
@@ -153,8 +152,7 @@ class ControlCenter:
         assert self.collector is not None and self.watcher is not None
         now = time.time()
         snap = await self.collector.collect(now)
-        snap.market_open = self.settings.monitor_market_hours == "always" or self.calendar.is_open(
-            self.clock(), self.exchanges)
+        snap.market_open = market_open(self.calendar, self.clock(), self.settings)  # as the monitor counts it
         snap.last_seen = self.watcher.last_seen()
         self.snapshot = snap
         # A heartbeat that expired is remembered: a silent process shows as "stale heartbeat", not "stopped".

@@ -30,7 +30,7 @@ from redis.exceptions import RedisError
 
 from control.scheduler.plan import Plan, make_plan, parse_services
 from control.stack.supervisor import ChildSpec, ChildState, Supervisor
-from shared.calendar import MarketStatus, TradingCalendar
+from shared.calendar import MarketStatus, TradingCalendar, session_exchanges
 from shared.clock import ist_now
 from shared.control_channel import publish_command
 from shared.errors import ConfigError
@@ -53,7 +53,7 @@ class SchedulerService(Service):
         self.tick_s = tick_s
         self.log_dir = log_dir
         self.calendar: TradingCalendar | None = None
-        self.exchanges: tuple[str, ...] = ("NSE", "MCX") if settings.mcx_enabled else ("NSE",)
+        self.exchanges = session_exchanges(settings)
         self.services = parse_services(settings.scheduler_services)
         self.supervisor: Supervisor | None = None
         self.plan: Plan | None = None
