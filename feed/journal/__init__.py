@@ -81,13 +81,13 @@ except ImportError:  # pragma: no cover - zstandard is a dependency
     ZstdError = zlib.error  # type: ignore[misc,assignment]
 
 from shared import __version__
-from shared.clock import IST, Clock, day_bounds, ist_trading_day, system_clock
+from shared.clock import IST, Clock, system_clock
 from shared.errors import ConfigError
 from shared.logs import get_logger
 from shared.settings import JOURNAL_BLOCK_KB_MAX, Settings, mask_url
 
 __all__ = [
-    "FORMAT_VERSION", "SIM_LISTING_SETTINGS", "Block", "Journal", "JournalReader", "ReadStats",
+    "FORMAT_VERSION", "SIM_LISTING_SETTINGS", "Block", "Journal", "JournalReader", "ReadStats", "day_bounds",
     "journal_path", "source_meta", "wal_path",
 ]
 
@@ -218,6 +218,14 @@ def _write_all(fd: int, data: bytes) -> None:
     view = memoryview(data)
     while view:
         view = view[os.write(fd, view):]
+
+
+def day_bounds(epoch: float) -> tuple[date, float, float]:
+    """The IST day of ``epoch`` and its [start, end) in epoch seconds."""
+    day = datetime.fromtimestamp(epoch, IST).date()
+    start = datetime(day.year, day.month, day.day, tzinfo=IST).timestamp()
+    end = datetime.combine(day + timedelta(days=1), datetime.min.time(), tzinfo=IST).timestamp()
+    return day, start, end
 
 
 class BlockCodec:
@@ -669,8 +677,7 @@ class Journal:
 
     # --- writer thread ---
     def _open(self, epoch: float, continued: bool, recovered: dict[str, Any] | None = None) -> None:
-        day = ist_trading_day(epoch)
-        self._day_end = day_bounds(day)[1]
+        day, _, self._day_end = day_bounds(epoch)
         path = journal_path(self.directory, day, self.instance)
         try:
             path.parent.mkdir(parents=True, exist_ok=True)
@@ -753,7 +760,7 @@ class Journal:
         groups: list[tuple[date, list[Record]]] = []
         for rec in records:
             if type(rec[1]) is bytes or not groups:
-                day = ist_trading_day(rec[0])
+                day = day_bounds(rec[0])[0]
                 if not groups or groups[-1][0] != day:
                     groups.append((day, []))
             groups[-1][1].append(rec)
@@ -974,4 +981,4 @@ class Journal:
             self.errors += 1
             self._failed_at = time.monotonic()
             self.log.error("journal_rotate_failed", error=str(exc))
-            self._day_end = day_bounds(ist_trading_day(ts))[1]
+            _, _, self._day_end = day_bounds(ts)
