@@ -100,7 +100,7 @@ class ControlCenter:
     # --- lifecycle ---
     async def open(self) -> None:
         self.redis = await connect_redis(self.settings)
-        self.collector = SnapshotCollector(self.settings, self.redis)
+        self.collector = SnapshotCollector(self.settings, self.redis, self.keys)
         self.watcher = QuoteWatcher(self.redis, self.keys)
         self.logs = LogTail(self.redis, self.keys)
         self.alerts = AlertFeed(self.redis, self.keys, by=self.by)

@@ -59,7 +59,7 @@ class MonitorService(Service):
         assert self.redis is not None
         self.step = "loading the calendar"
         self.calendar = TradingCalendar.load(self.settings.scheduler_holidays_file)
-        self.collector = SnapshotCollector(self.settings, self.redis)
+        self.collector = SnapshotCollector(self.settings, self.redis, self.keys)
         self.watcher = QuoteWatcher(self.redis, self.keys)
         self.step = "loading active alerts"
         raw = await self.redis.hgetall(self.keys.alerts_active)

@@ -90,9 +90,9 @@ class Snapshot:
 class SnapshotCollector:
     """Fills a :class:`Snapshot` from Redis (and MySQL when ``with_mysql``)."""
 
-    def __init__(self, settings: Settings, redis: aioredis.Redis, *, with_mysql: bool = True) -> None:
+    def __init__(self, settings: Settings, redis: aioredis.Redis, keys: Keys, *, with_mysql: bool = True) -> None:
         self.settings = settings
-        self.keys = Keys(settings.key_prefix)
+        self.keys = keys
         self.redis = redis
         self.with_mysql = with_mysql
         self.log = get_logger("snapshot")
