@@ -80,7 +80,7 @@ def run_qt(main: Callable[[], Coroutine[Any, Any, int]], *, name: str = APP_NAME
 
 
 @contextlib.contextmanager
-def closing_on_signals(close: Callable[[], None]) -> Iterator[None]:
+def closing_on_signals(close: Callable[[], object]) -> Iterator[None]:
     """While inside: SIGINT, SIGTERM and SIGHUP call ``close`` on the running loop (a SIGHUP first points
     output away from the closed terminal, so the shutdown's log lines do not fail on it)."""
     loop = asyncio.get_running_loop()
