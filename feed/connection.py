@@ -28,7 +28,7 @@ from feed.protocol.constants import DISCONNECT_REASONS, FATAL_DISCONNECT_REASONS
 from feed.protocol.requests import Instrument, build_disconnect, build_requests
 from feed.subscriptions import ShardPlan
 from shared.backoff import backoff_s
-from shared.calendar import TradingCalendar, default_calendar
+from shared.calendar import TradingCalendar, default_calendar, session_exchanges
 from shared.clock import Clock, system_clock
 from shared.errors import AuthError
 from shared.logs import clip, get_logger
@@ -112,7 +112,7 @@ class DhanConnection:
         always_open_sim = self.settings.use_simulator and not self.settings.sim_market_hours
         if always_open_sim or not self.settings.market_hours_only_watchdog:
             return True
-        return self.calendar.in_session(self.clock(), ("NSE", "MCX") if self.settings.mcx_enabled else ("NSE",))
+        return self.calendar.in_session(self.clock(), session_exchanges(self.settings))
 
     async def run(self, stopping: asyncio.Event) -> None:
         timeout = aiohttp.ClientTimeout(total=None, connect=10, sock_connect=10)

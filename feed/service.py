@@ -217,7 +217,7 @@ class FeedService(Service):
                 self.log.warning("publisher_drain_deadline", buffered=pub.buffered if pub else 0)
                 task.cancel()
                 await asyncio.gather(task, return_exceptions=True)
-        if pub is not None:  # a death of the task is logged by its owner (Service._on_task_done)
+        if pub is not None:  # a death of the task is logged by its owner (shared.tasks.TaskOwner)
             died = task.exception() if task is not None and task.done() and not task.cancelled() else None
             pub.spill_for_exit(died)
 

@@ -23,12 +23,18 @@ from zoneinfo import ZoneInfo
 
 from shared.clock import IST
 from shared.errors import ConfigError
+from shared.settings import Settings
 
-__all__ = ["DEFAULT_FILE", "EXCHANGES", "MarketStatus", "TradingCalendar", "Window", "default_calendar"]
+__all__ = [
+    "DEFAULT_FILE", "EXCHANGES", "EXPIRY_TIME_IST", "MarketStatus", "TradingCalendar", "Window", "default_calendar",
+    "session_exchanges", "year_fraction",
+]
 
 DEFAULT_FILE = Path(__file__).parent / "data" / "holidays.json"
 EXCHANGES = ("NSE", "MCX")
 _NEW_YORK = ZoneInfo("America/New_York")
+EXPIRY_TIME_IST = time(15, 30)  # NSE derivatives expire at the close of their expiry day
+SECONDS_PER_YEAR = 365.0 * 86400.0
 
 
 # The shipped file is 2.5 KB for one year; decades of holidays stay far below. A bigger file is not a calendar.
@@ -218,6 +224,17 @@ class TradingCalendar:
     def in_session(self, now_utc: float, exchanges: tuple[str, ...]) -> bool:
         """True while any of ``exchanges`` is in pre-open or its regular session: when data is expected."""
         return any(self.status(now_utc, ex).status in ("open", "pre_open") for ex in exchanges)
+
+
+def session_exchanges(settings: Settings) -> tuple[str, ...]:
+    """The exchanges whose sessions matter: NSE, and MCX when its futures are subscribed (``mcx_enabled``)."""
+    return EXCHANGES if settings.mcx_enabled else ("NSE",)
+
+
+def year_fraction(expiry: date, at_utc_epoch: float, *, expiry_time: time = EXPIRY_TIME_IST) -> float:
+    """Years from ``at_utc_epoch`` to the expiry day's close (15:30 IST for NSE); never negative."""
+    end = datetime.combine(expiry, expiry_time, tzinfo=IST).timestamp()
+    return max(0.0, (end - at_utc_epoch) / SECONDS_PER_YEAR)
 
 
 _DEFAULT: TradingCalendar | None = None

@@ -15,6 +15,7 @@ __all__ = [
     "IST",
     "IST_OFFSET_S",
     "Clock",
+    "day_bounds",
     "dhan_epoch_to_ist",
     "dhan_epoch_to_utc_epoch",
     "ist_now",
@@ -54,3 +55,9 @@ def ist_now(clock: Clock = system_clock) -> datetime:
 def ist_trading_day(utc_epoch: float) -> date:
     """Calendar day in IST of a true epoch (the trading day for NSE and MCX sessions)."""
     return datetime.fromtimestamp(utc_epoch, IST).date()
+
+
+def day_bounds(day: date) -> tuple[float, float]:
+    """True epoch seconds of an IST day's midnight and of the next one: the day is ``[start, end)``."""
+    midnight = datetime.combine(day, datetime.min.time(), tzinfo=IST)
+    return midnight.timestamp(), (midnight + timedelta(days=1)).timestamp()

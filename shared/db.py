@@ -17,7 +17,7 @@ import aiomysql
 import pymysql
 
 from shared.clock import ist_now
-from shared.errors import MySQLUnavailable, SchemaMismatch
+from shared.errors import ConfigError, MySQLUnavailable, SchemaMismatch
 from shared.logs import clip
 from shared.schema import SCHEMA_VERSION, apply_migrations, ensure_partitions, read_version
 from shared.settings import Settings
@@ -28,6 +28,7 @@ __all__ = [
     "SCHEMA_VERSION",
     "SESSION_SQL_MODE",
     "check_schema",
+    "checked_database_name",
     "connect",
     "create_pool",
     "init_schema",
@@ -47,6 +48,14 @@ _ER_ACCESS_DENIED = 1045
 ROW_ERROR_CODES = frozenset({1048, 1062, 1264, 1265, 1292, 1366, 1367, 1406, 1526, 1690, 3819, 4025})
 _ER_BAD_DB = 1049
 _CONNECTION_LOST = frozenset({2003, 2006, 2013})
+
+
+def checked_database_name(name: str) -> str:
+    """``name``, which DDL writes between backquotes; :class:`ConfigError` unless it is 1 to 64 letters,
+    digits, '_' or '$' (what a database may be named without quoting, and nothing that could end the quote)."""
+    if not DB_NAME_RE.match(name):
+        raise ConfigError(f"database name {name!r} in DHAN_MYSQL_URL must be 1 to 64 letters, digits, '_' or '$'")
+    return name
 
 
 def mysql_unavailable(settings: Settings, cause: BaseException | str) -> MySQLUnavailable:
@@ -106,9 +115,7 @@ async def init_schema(settings: Settings, *, today: date | None = None, months_a
 
     Idempotent; returns the schema version now in place.
     """
-    name = settings.mysql.database
-    if not DB_NAME_RE.match(name):
-        raise SchemaMismatch(f"database name {name!r} must be letters, digits, '_' or '$' (max 64)")
+    name = checked_database_name(settings.mysql.database)
     conn = await connect(settings, with_db=False)
     try:
         async with conn.cursor() as cur:

@@ -17,7 +17,7 @@ from typing import Any
 
 import pymysql
 
-from shared.db import DB_NAME_RE, SCHEMA_VERSION, connect, init_schema
+from shared.db import SCHEMA_VERSION, checked_database_name, connect, init_schema
 from shared.errors import ConfigError, MySQLUnavailable
 from shared.schema import SELECT_PARTITIONS, TICKS_TABLE, read_version
 from shared.settings import Settings
@@ -107,9 +107,7 @@ async def _create_user(settings: Settings, user: str, password_env: str, host: s
         raise ConfigError(
             f"environment variable {password_env} is not set or empty: export the password there"
         )
-    database = settings.mysql.database
-    if not DB_NAME_RE.match(database):
-        raise ConfigError(f"database name {database!r} must be letters, digits, '_' or '$'")
+    database = checked_database_name(settings.mysql.database)
     conn = await connect(settings, with_db=False)
     try:
         async with conn.cursor() as cur:

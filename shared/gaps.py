@@ -13,15 +13,11 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import date, datetime, timedelta
-from datetime import time as dtime
 from typing import Any
 
 import aiomysql
 
-from shared.clock import IST
-
-__all__ = ["ALL_GAPS_LIMIT", "Gap", "all_gaps_between", "day_bounds", "gaps_between"]
+__all__ = ["ALL_GAPS_LIMIT", "Gap", "all_gaps_between", "gaps_between"]
 
 SELECT_GAPS = (
     "SELECT exchange_segment, security_id, conn, kind, start_ts, end_ts, reason FROM dhan_gaps "
@@ -48,12 +44,6 @@ class Gap:
     start_ts: float
     end_ts: float | None
     reason: str | None
-
-
-def day_bounds(day: date) -> tuple[float, float]:
-    """True epoch seconds of an IST day's midnight and of the next one (the range a day's gaps are asked for)."""
-    midnight = datetime.combine(day, dtime(0), tzinfo=IST)
-    return midnight.timestamp(), (midnight + timedelta(days=1)).timestamp()
 
 
 def _gaps(rows: Sequence[Sequence[Any]]) -> list[Gap]:

@@ -5,12 +5,17 @@ A service implements :meth:`Service.run` (its main loop, which returns when ``se
 
 * one stop event (``self.stopping``), set by SIGTERM/SIGINT/SIGHUP, ``--duration``, ``dhan:control`` or a failed task;
 * background tasks created through :meth:`spawn` (or made elsewhere and handed over with :meth:`adopt`),
-  named, referenced and watched: a task that raises, or is cancelled while the service is not stopping, fails
-  the service (:meth:`fail`): the death is logged with the task's name, ``/health`` answers 503 naming it,
-  the heartbeat says ``crashed`` with ``failed_task``, ``teardown`` still runs (so a component can save what
-  it holds) and the process exits non-zero, for its supervisor (compose, ``dhan up``) to restart it. At
-  shutdown owned tasks are cancelled and awaited under a deadline, before ``teardown``; a task spawned with
-  ``cancel_at_stop=False`` (one that drains in ``teardown``) is left to ``teardown`` and cancelled after it;
+  named, referenced and watched (:class:`~shared.tasks.TaskOwner`): a task that raises, or is cancelled
+  while the service is not stopping, fails the service: the death is logged with the task's name,
+  ``/health`` answers 503 naming it, the heartbeat says ``crashed`` with ``failed_task``, ``teardown``
+  still runs (so a component can save what it holds) and the process exits non-zero, for its supervisor
+  (compose, ``dhan up``) to restart it. A component's thread that dies is reported with :meth:`fail`, to
+  the same effect. At shutdown owned tasks are cancelled and awaited under a deadline, before
+  ``teardown``; a task spawned with ``cancel_at_stop=False`` (one that drains in ``teardown``) is left to
+  ``teardown`` and cancelled after it;
+* ``dhan:control`` (:class:`~shared.control_channel.ControlListener`): ``stop`` and ``restart`` addressed to
+  the service (its name, its instance or ``all``) stop it (a restart exits 75); other commands go to
+  :meth:`Service.on_control`;
 * a heartbeat hash ``<prefix>svc:<name>`` written every ``heartbeat_interval_s`` with a TTL of 5 periods;
 * warnings and errors appended to the capped ``<prefix>logs`` stream;
 * ``/health`` and ``/metrics`` over HTTP (``shared.health``) from the last heartbeat, when a port is set.
@@ -39,20 +44,20 @@ import redis.asyncio as aioredis
 from redis.exceptions import RedisError
 
 from shared import __version__
-from shared.bus import connect_redis, follow_channel
+from shared.bus import connect_redis
+from shared.control_channel import ControlCommand, ControlListener
+from shared.errors import DhanError
 from shared.health import HealthServer, health_port
 from shared.keys import Keys
 from shared.lifeline import on_hangup
 from shared.logs import LOG_SINK, clip, get_logger
 from shared.settings import Settings
+from shared.tasks import TaskCancelled, TaskOwner
 
 __all__ = ["Service", "TaskCancelled"]
 
 LOGS_MAXLEN = 50_000
-
-
-class TaskCancelled(Exception):
-    """An owned task was cancelled while its service was not stopping: nothing does its work any more."""
+CONTROL_READY_TIMEOUT_S = 5.0
 
 
 def _rss_mb() -> float:
@@ -83,8 +88,9 @@ class Service:
         self.started_at = time.time()
         self.redis: aioredis.Redis | None = None
         self.exit_error: BaseException | None = None
-        self._tasks: set[asyncio.Task[Any]] = set()
-        self._after_teardown: set[asyncio.Task[Any]] = set()  # owned tasks that teardown ends (cancel_at_stop=False)
+        # a death (or a cancellation nobody asked for while not stopping) fails the service
+        self.tasks = TaskOwner(self.log, prefix=f"{self.instance}.", on_failure=self._task_died,
+                               quiet_when=self.stopping)
         self.failed_task = ""                            # the owned task whose death stopped the service
         self._restart_requested = False
         # heartbeat and health endpoints
@@ -94,7 +100,7 @@ class Service:
         self.health_port = health_port(self.name, settings.health_port_base)  # None: no endpoints; 0: any
         self.health: HealthServer | None = None
         self._set_up = False
-        self._control_ready = asyncio.Event()  # subscribed to dhan:control: a 'running' service hears a stop
+        self.control: ControlListener | None = None
 
     # --- for subclasses ---
     async def setup(self) -> None:
@@ -121,31 +127,20 @@ class Service:
     # --- lifecycle ---
     def spawn(self, coro: Coroutine[Any, Any, Any], name: str, *, cancel_at_stop: bool = True) -> asyncio.Task[Any]:
         """Run ``coro`` as an owned task named ``<instance>.<name>`` (see the module docstring)."""
-        return self.adopt(asyncio.create_task(coro, name=f"{self.instance}.{name}"), cancel_at_stop=cancel_at_stop)
+        return self.tasks.spawn(coro, name, drains=not cancel_at_stop)
 
     def adopt(self, task: asyncio.Task[Any], *, cancel_at_stop: bool = True) -> asyncio.Task[Any]:
         """Own a task a component created itself (e.g. a server's emitter): its death fails the service."""
-        self._tasks.add(task)
-        if not cancel_at_stop:
-            self._after_teardown.add(task)
-        task.add_done_callback(self._on_task_done)
-        return task
-
-    def _on_task_done(self, task: asyncio.Task[Any]) -> None:
-        self._tasks.discard(task)
-        self._after_teardown.discard(task)
-        if task.cancelled():
-            if not self.stopping.is_set():
-                self.fail(task.get_name(), TaskCancelled(f"task {task.get_name()} was cancelled"))
-            return
-        exc = task.exception()
-        if exc is not None:
-            self.fail(task.get_name(), exc)
+        return self.tasks.adopt(task, drains=not cancel_at_stop)
 
     def fail(self, what: str, exc: BaseException) -> None:
-        """``what`` (an owned task, a component's thread) died with ``exc``: log it and stop the service with
-        it as the exit error (the first death wins; every one is logged)."""
+        """``what`` (a component's thread) died with ``exc``: log it and fail the service, as an owned task's
+        death does."""
         self.log.error("task_failed", task=what, error=f"{type(exc).__name__}: {exc}", exc_info=exc)
+        self._task_died(what, exc)
+
+    def _task_died(self, what: str, exc: BaseException) -> None:
+        """Stop the service with ``exc`` as the exit error: the first death wins (every one is logged)."""
         if self.exit_error is None:
             self.exit_error = exc
             self.failed_task = what
@@ -168,65 +163,84 @@ class Service:
 
     async def serve(self) -> int:
         """Run the service to completion; returns the process exit code."""
+        self._install_signal_handlers()
+        self.redis = await connect_redis(self.settings)
+        failed = True
+        try:
+            await self._start()
+            await self._run_main()
+            failed = False
+        finally:
+            await self._shut_down(sys.exc_info()[1] if failed else None)
+        if self.exit_error is not None:
+            return self.exit_error.exit_code if isinstance(self.exit_error, DhanError) else 1
+        return 75 if self._restart_requested else 0
+
+    def _install_signal_handlers(self) -> None:
         loop = asyncio.get_running_loop()
         for sig in (signal.SIGTERM, signal.SIGINT):
             with contextlib.suppress(NotImplementedError, RuntimeError):  # non-main thread or Windows
                 loop.add_signal_handler(sig, self.stop, sig.name)
         with contextlib.suppress(NotImplementedError, RuntimeError, AttributeError):  # no SIGHUP on Windows
             loop.add_signal_handler(signal.SIGHUP, on_hangup(lambda: self.stop("SIGHUP")))
-        self.redis = await connect_redis(self.settings)
-        set_up = False
-        failed = True
-        try:
-            self.step = self.step or "setting up"
-            self.spawn(self._heartbeat_routine(), "heartbeat")
-            self.spawn(self._control_routine(), "control")
-            await self._start_health()
-            await self.setup()
-            set_up = self._set_up = True
-            self.step = ""
-            if self.duration_s is not None:
-                self.spawn(self._duration_routine(self.duration_s), "duration")
-            await self._await_control_listener()
-            self.state = "running"
-            self.log.info("started", version=__version__, pid=os.getpid())
-            main = asyncio.create_task(self.run(), name=f"{self.instance}.run")
-            stop_wait = asyncio.create_task(self.stopping.wait(), name=f"{self.instance}.stop_wait")
-            await asyncio.wait({main, stop_wait}, return_when=asyncio.FIRST_COMPLETED)
-            if not main.done():
-                # run() saw the stop event too; give it the deadline to drain.
-                try:
-                    await asyncio.wait_for(asyncio.shield(main), self.settings.shutdown_deadline_s)
-                except TimeoutError:
-                    self.log.warning("run_deadline_exceeded", deadline_s=self.settings.shutdown_deadline_s)
-                    main.cancel()
-            stop_wait.cancel()
-            if main.done() and not main.cancelled() and main.exception() is not None and self.exit_error is None:
-                self.exit_error = main.exception()
-                self.log.error("run_failed", error=str(self.exit_error), exc_info=self.exit_error)
-            failed = False
-        finally:
-            self.stopping.set()
-            raised = sys.exc_info()[1]
-            if failed and self.exit_error is None and isinstance(raised, Exception):  # not a cancellation
-                self.exit_error = raised
-            self.state = "crashed" if self.exit_error is not None else "stopped"
-            await self._cancel_tasks(self._tasks - self._after_teardown)  # the heartbeat routine among them
-            if self.exit_error is not None:
-                await self._final_heartbeat()  # the crash and the dead task are seen now, not after teardown
-            if set_up:
-                await self._teardown()
-            await self._cancel_tasks(set(self._tasks))  # what teardown was to end and did not
-            await self._final_heartbeat()
-            if self.health is not None:
-                await self.health.stop()
-            await self.redis.aclose()
-            self.log.info("stopped", error=self.failure or None)
-        if self.exit_error is not None:
-            from shared.errors import DhanError
 
-            return self.exit_error.exit_code if isinstance(self.exit_error, DhanError) else 1
-        return 75 if self._restart_requested else 0
+    async def _start(self) -> None:
+        """Heartbeat, control listener and endpoints first, then ``setup``; ``running`` once a stop is heard."""
+        assert self.redis is not None
+        self.step = self.step or "setting up"
+        self.spawn(self._heartbeat_routine(), "heartbeat")
+        self.control = ControlListener(self.redis, self.keys, self._on_command, log=self.log,
+                                       accepts=lambda target: target in ("all", self.name, self.instance))
+        self.spawn(self.control.run(self.stopping), "control")
+        await self._start_health()
+        await self.setup()
+        self._set_up = True
+        self.step = ""
+        if self.duration_s is not None:
+            self.spawn(self._duration_routine(self.duration_s), "duration")
+        # A stop sent as soon as the service is seen running (by a supervisor, the scheduler, a test) is not
+        # lost to a subscription still on its way.
+        if not await self.control.wait_ready(CONTROL_READY_TIMEOUT_S):
+            self.log.warning("control_channel_not_ready", waited_s=CONTROL_READY_TIMEOUT_S)
+        self.state = "running"
+        self.log.info("started", version=__version__, pid=os.getpid())
+
+    async def _run_main(self) -> None:
+        """``run()`` until it returns or the stop event is set; then it gets the deadline to drain."""
+        main = asyncio.create_task(self.run(), name=f"{self.instance}.run")
+        stop_wait = asyncio.create_task(self.stopping.wait(), name=f"{self.instance}.stop_wait")
+        await asyncio.wait({main, stop_wait}, return_when=asyncio.FIRST_COMPLETED)
+        if not main.done():
+            try:
+                await asyncio.wait_for(asyncio.shield(main), self.settings.shutdown_deadline_s)
+            except TimeoutError:
+                self.log.warning("run_deadline_exceeded", deadline_s=self.settings.shutdown_deadline_s)
+                main.cancel()
+        stop_wait.cancel()
+        if main.done() and not main.cancelled() and main.exception() is not None and self.exit_error is None:
+            self.exit_error = main.exception()
+            self.log.error("run_failed", error=str(self.exit_error), exc_info=self.exit_error)
+
+    async def _shut_down(self, raised: BaseException | None) -> None:
+        """Owned tasks, ``teardown``, draining tasks, last heartbeat, endpoints, Redis; ``raised``: what
+        ended starting or running (an error, unless a cancellation)."""
+        assert self.redis is not None
+        self.stopping.set()
+        if self.exit_error is None and isinstance(raised, Exception):
+            self.exit_error = raised
+        self.state = "crashed" if self.exit_error is not None else "stopped"
+        deadline_s = self.settings.shutdown_deadline_s
+        await self.tasks.cancel_all(deadline_s, spare_draining=True)  # the heartbeat routine among them
+        if self.exit_error is not None:
+            await self._final_heartbeat()  # the crash and the dead task are seen now, not after teardown
+        if self._set_up:
+            await self._teardown()
+        await self.tasks.cancel_all(deadline_s)  # what teardown was to end and did not
+        await self._final_heartbeat()
+        if self.health is not None:
+            await self.health.stop()
+        await self.redis.aclose()
+        self.log.info("stopped", error=self.failure or None)
 
     async def _teardown(self) -> None:
         """``teardown`` under the deadline; an error in it is logged and makes the exit a failure, but never
@@ -240,14 +254,6 @@ class Service:
             if self.exit_error is None:
                 self.exit_error = exc
             self.state = "crashed"
-
-    async def _cancel_tasks(self, tasks: set[asyncio.Task[Any]]) -> None:
-        for t in tasks:
-            t.cancel()
-        if tasks:
-            _done, pending = await asyncio.wait(tasks, timeout=self.settings.shutdown_deadline_s)
-            for t in pending:
-                self.log.warning("task_still_pending", task=t.get_name())
 
     async def _start_health(self) -> None:
         if self.health_port is None:
@@ -329,42 +335,12 @@ class Service:
         except (RedisError, OSError, TimeoutError):
             pass
 
-    async def _await_control_listener(self, timeout_s: float = 5.0) -> None:
-        """A service says ``running`` once it listens to ``dhan:control``: a stop sent as soon as it is seen
-        running (by a supervisor, the scheduler, a test) is not lost to a subscription still on its way."""
-        try:
-            await asyncio.wait_for(self._control_ready.wait(), timeout_s)
-        except TimeoutError:
-            self.log.warning("control_channel_not_ready", waited_s=timeout_s)
-
-    def _on_control_subscribed(self, subscribed: bool) -> None:
-        if subscribed:
-            self._control_ready.set()
-        else:
-            self._control_ready.clear()
-
-    async def _control_routine(self) -> None:
-        assert self.redis is not None
-        await follow_channel(self.redis, self.keys.control, self.stopping, self._handle_control, log=self.log,
-                             lost_event="control_channel_lost", on_subscribed=self._on_control_subscribed)
-
-    async def _handle_control(self, data: Any) -> None:
-        try:
-            msg = orjson.loads(data)
-        except (orjson.JSONDecodeError, TypeError):
-            self.log.warning("control_message_invalid")
-            return
-        if not isinstance(msg, dict):
-            return
-        target = msg.get("target")
-        if target not in ("all", self.name, self.instance):
-            return
-        cmd = msg.get("cmd")
-        self.log.info("control_received", cmd=cmd)
-        if cmd == "stop":
+    async def _on_command(self, command: ControlCommand) -> None:
+        self.log.info("control_received", cmd=command.cmd)
+        if command.cmd == "stop":
             self.stop("control_stop")
-        elif cmd == "restart":
+        elif command.cmd == "restart":
             self._restart_requested = True
             self.stop("control_restart")
         else:
-            await self.on_control(str(cmd), msg)
+            await self.on_control(command.cmd, command.fields)

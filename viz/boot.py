@@ -1,9 +1,14 @@
-"""How every window process starts and ends: QApplication, a qasync loop under ``asyncio.Runner``, a close event.
+"""How every Qt process starts and ends (the visualizer windows and the Control Center): QApplication, a qasync
+loop under ``asyncio.Runner``, a close event.
 
-``run_window(cls, args, settings)``: builds the app and the window, shows it, starts its data routines,
-then awaits its ``closed`` event (closing the window, Ctrl+C, ``--duration`` or ``--screenshot`` done) and
-shuts down: tasks cancelled with a deadline, Redis and MySQL closed. Qt's own "quit when the last window
-closes" is off, so the loop stops only after that async shutdown.
+:func:`run_qt` checks the display (a one-line error instead of Qt's abort), makes the application and runs
+a coroutine on its loop; :func:`closing_on_signals` turns SIGINT, SIGTERM and SIGHUP (the terminal closed:
+output is detached from it first) into closing the window, so the process shuts down as when the window is
+closed. Qt's own "quit when the last window closes" is off: the loop stops only after that async shutdown.
+
+``run_window(cls, args, settings)``: builds a visualizer window, shows it, starts its data routines, then
+awaits its ``closed`` event (closing the window, a signal, ``--duration`` or ``--screenshot`` done) and
+shuts down: tasks cancelled with a deadline, Redis and MySQL closed.
 """
 
 from __future__ import annotations
@@ -14,38 +19,41 @@ import contextlib
 import os
 import signal
 import sys
+from collections.abc import Callable, Coroutine, Iterator
 from pathlib import Path
+from typing import Any
 
 from shared.errors import ConfigError
+from shared.lifeline import detach_output
 from shared.logs import get_logger
 from shared.settings import Settings
+from viz.qtcheck import xcb_problem
 
-__all__ = ["LOAD_TIMEOUT_S", "check_display", "make_app", "run_window", "save_screenshot"]
+__all__ = ["LOAD_TIMEOUT_S", "check_display", "closing_on_signals", "make_app", "run_qt", "run_window",
+           "save_screenshot"]
 
 LOAD_TIMEOUT_S = 60.0
 FAILING_GRACE_S = 2.0
 APP_ORG = "dhan-trading"
 APP_NAME = "dhan-viz"
+VIZ_ALTERNATIVES = "use 'dhan viz quotes --tui' in a terminal, or set QT_QPA_PLATFORM=offscreen (with --screenshot)"
+CLOSING_SIGNALS = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
 
 
-def check_display() -> None:
+def check_display(alternatives: str = VIZ_ALTERNATIVES) -> None:
     """A one-line error instead of Qt's abort when no display is available or X11 libraries Qt's xcb
-    platform loads are missing (probing, not configuration)."""
+    platform loads are missing (probing, not configuration); ``alternatives``: what else the user can do."""
     if sys.platform != "linux":
         return
     if not (os.environ.get("QT_QPA_PLATFORM") or os.environ.get("DISPLAY") or os.environ.get("WAYLAND_DISPLAY")):
-        raise ConfigError(
-            "no display: run it under X11/Wayland, use 'dhan viz quotes --tui' in a terminal, "
-            "or set QT_QPA_PLATFORM=offscreen (with --screenshot)"
-        )
-    from viz.qtcheck import xcb_problem
-
+        raise ConfigError(f"no display: run it under X11/Wayland, {alternatives}")
     problem = xcb_problem()
     if problem is not None:
         raise ConfigError(problem)
 
 
-def make_app() -> object:
+def make_app(name: str = APP_NAME) -> object:
+    """The process's QApplication (made once) named ``name``; keep the reference while the loop runs."""
     try:
         from PyQt6.QtWidgets import QApplication
     except ImportError as exc:
@@ -53,11 +61,41 @@ def make_app() -> object:
             f"PyQt6 is not installed ({exc}); install the GUI extra: pip install 'dhan-trading[gui]'"
         ) from None
     existing = QApplication.instance()
-    app = existing if isinstance(existing, QApplication) else QApplication([sys.argv[0] if sys.argv else "dhan-viz"])
+    app = existing if isinstance(existing, QApplication) else QApplication([sys.argv[0] if sys.argv else name])
     app.setOrganizationName(APP_ORG)
-    app.setApplicationName(APP_NAME)
+    app.setApplicationName(name)
     app.setQuitOnLastWindowClosed(False)
     return app
+
+
+def run_qt(main: Callable[[], Coroutine[Any, Any, int]], *, name: str = APP_NAME,
+           alternatives: str = VIZ_ALTERNATIVES) -> int:
+    """Run ``main()`` on a qasync loop of the application ``name``; returns its exit code."""
+    check_display(alternatives)
+    app = make_app(name)  # keep the reference: a collected QApplication takes every widget with it
+    import qasync  # with PyQt6, after make_app has said clearly when the GUI extra is missing
+
+    with asyncio.Runner(loop_factory=lambda: qasync.QEventLoop(app)) as runner:
+        return runner.run(main())
+
+
+@contextlib.contextmanager
+def closing_on_signals(close: Callable[[], object]) -> Iterator[None]:
+    """While inside: SIGINT, SIGTERM and SIGHUP call ``close`` on the running loop (a SIGHUP first points
+    output away from the closed terminal, so the shutdown's log lines do not fail on it)."""
+    loop = asyncio.get_running_loop()
+
+    def handler(signum: int, _frame: object) -> None:
+        if signum == signal.SIGHUP:
+            detach_output()
+        loop.call_soon_threadsafe(close)
+
+    previous = {s: signal.signal(s, handler) for s in CLOSING_SIGNALS}
+    try:
+        yield
+    finally:
+        for s, h in previous.items():
+            signal.signal(s, h)
 
 
 async def save_screenshot(
@@ -92,46 +130,31 @@ async def save_screenshot(
 
 
 async def _run(window_cls: type, args: argparse.Namespace, settings: Settings) -> int:
-    from viz.windows.base import VizOptions, VizWindow
+    from viz.windows.base import VizOptions, VizWindow  # PyQt6: only once make_app has checked it is there
 
     window = window_cls(settings, VizOptions(instrument=args.instrument, theme=args.theme))
     assert isinstance(window, VizWindow)
-    loop = asyncio.get_running_loop()
-
-    def request_close(*_: object) -> None:
-        loop.call_soon_threadsafe(window.close)
-
-    previous = {s: signal.signal(s, request_close) for s in (signal.SIGINT, signal.SIGTERM)}
-    helpers: list[asyncio.Task[None]] = []
-    try:
-        window.show()
-        await window.start()
-        if args.duration:
-            loop.call_later(float(args.duration), window.close)
-        if args.screenshot:
-
-            async def shoot() -> None:
-                ok = await save_screenshot(window, Path(args.screenshot))
-                if not ok:
-                    window.exit_code = 1
-                    get_logger("viz").error("viz_screenshot_failed", path=str(args.screenshot))
-                window.close()
-
-            helpers.append(loop.create_task(shoot(), name="screenshot"))
-        await window.closed.wait()
-    finally:
-        for t in helpers:
-            t.cancel()
-        await window.shutdown()
-        for s, h in previous.items():
-            signal.signal(s, h)
+    with closing_on_signals(window.close):
+        try:
+            window.show()
+            await window.start()
+            if args.duration:
+                asyncio.get_running_loop().call_later(float(args.duration), window.close)
+            if args.screenshot:
+                window.tasks.spawn(_shoot(window, Path(args.screenshot)), "screenshot")
+            await window.closed.wait()
+        finally:
+            await window.shutdown()
     return window.exit_code
 
 
-def run_window(window_cls: type, args: argparse.Namespace, settings: Settings) -> int:
-    check_display()
-    app = make_app()  # keep the reference: a collected QApplication takes every widget with it
-    import qasync
+async def _shoot(window: Any, path: Path) -> None:
+    """``--screenshot``: save the picture once loaded, then close the window (exit 1 when it could not)."""
+    if not await save_screenshot(window, path):
+        window.exit_code = 1
+        get_logger("viz").error("viz_screenshot_failed", path=str(path))
+    window.close()
 
-    with asyncio.Runner(loop_factory=lambda: qasync.QEventLoop(app)) as runner:
-        return runner.run(_run(window_cls, args, settings))
+
+def run_window(window_cls: type, args: argparse.Namespace, settings: Settings) -> int:
+    return run_qt(lambda: _run(window_cls, args, settings))

@@ -18,12 +18,12 @@ from __future__ import annotations
 import asyncio
 import collections
 import contextlib
+import socket
 import time
 from collections.abc import Callable, Coroutine
 from pathlib import Path
 from typing import Any
 
-import orjson
 import redis.asyncio as aioredis
 
 from control.center.alerts_feed import AlertFeed
@@ -34,21 +34,24 @@ from control.center.logs_tail import LogTail
 from control.center.service_rows import ProcessFigures, ServiceRow, build_rows, exit_text
 from control.center.start_all import StartAll, start_all_services
 from control.monitor.quotes_seen import QuoteWatcher
-from control.monitor.rules import Condition, Rules, Thresholds, verdict
+from control.monitor.rules import Condition, Rules, Thresholds, market_open, verdict
 from control.monitor.snapshot import Snapshot, SnapshotCollector, num
 from control.stack.supervisor import ChildState, Supervisor
-from shared.bus import connect_redis, follow_channel
+from shared.bus import connect_redis
 from shared.calendar import TradingCalendar
 from shared.clock import Clock, system_clock
+from shared.control_channel import ControlCommand, ControlListener, publish_command
 from shared.keys import Keys
 from shared.logs import get_logger
 from shared.settings import Settings
+from shared.tasks import TaskOwner
 
 __all__ = ["ControlCenter"]
 
 REFRESH_S = 1.0
 RATES_KEEP = 600      # refreshes of rate history (10 minutes)
 FORGET_HEARTBEAT_S = 3600.0   # a vanished heartbeat is shown as stale this long, then forgotten
+CLOSE_DEADLINE_S = 5.0
 
 
 class ControlCenter:
@@ -62,6 +65,7 @@ class ControlCenter:
         self.log_dir = log_dir
         self.stop_children_on_close = stop_children_on_close
         self.log = get_logger("control")
+        self.by = f"control@{socket.gethostname()}"  # who sends its commands and acknowledgements
         self.entries: list[Entry] = catalog(settings)
         # children outlive it only when told to keep running
         self.supervisor = Supervisor(log_dir, stop_timeout_s=max(10.0, 2 * settings.shutdown_deadline_s),
@@ -72,7 +76,6 @@ class ControlCenter:
         # (time, feed messages/s, writer rows/s) per refresh, for the Monitor tab's chart
         self.rates: collections.deque[tuple[float, float, float]] = collections.deque(maxlen=RATES_KEEP)
         self.calendar = TradingCalendar.load(settings.scheduler_holidays_file)
-        self.exchanges: tuple[str, ...] = ("NSE", "MCX") if settings.mcx_enabled else ("NSE",)
         self.rules = Rules(Thresholds.from_settings(settings))
         self.figures = ProcessFigures()
         self.startup = Checklist()  # Start All's, drawn by the Services tab
@@ -90,7 +93,9 @@ class ControlCenter:
         self.listeners: list[Callable[[], None]] = []
         self.stopping = asyncio.Event()
         self.refreshed = asyncio.Event()
-        self._tasks: set[asyncio.Task[Any]] = set()
+        # a task that dies is logged and shown in the status line; the window stays up
+        self.tasks = TaskOwner(self.log, prefix="control.", on_failure=self._task_died, quiet_when=self.stopping)
+        self.control: ControlListener | None = None
         self._last_hb: dict[str, dict[str, str]] = {}
 
     # --- lifecycle ---
@@ -99,24 +104,21 @@ class ControlCenter:
         self.collector = SnapshotCollector(self.settings, self.redis, self.keys)
         self.watcher = QuoteWatcher(self.redis, self.keys)
         self.logs = LogTail(self.redis, self.keys)
-        self.alerts = AlertFeed(self.redis, self.keys, by=f"control@{_host()}")
+        self.alerts = AlertFeed(self.redis, self.keys, by=self.by)
         self.gaps = GapFeed(self.settings, clock=self.clock)
         self.spawn(self.watcher.run(self.stopping), "quotes")
         self.spawn(self.logs.run(self.stopping), "logs")
         self.spawn(self.alerts.run(self.stopping), "alerts")
         self.spawn(self.gaps.run(self.stopping), "gaps")
-        self.spawn(self._control_routine(), "control")
+        self.control = ControlListener(self.redis, self.keys, self._on_command, log=self.log)
+        self.spawn(self.control.run(self.stopping), "control")
         self.spawn(self._refresh_routine(), "refresh")
 
     async def close(self) -> None:
         self.stopping.set()
         if self.stop_children_on_close:
             await self.stop_local()
-        tasks = list(self._tasks)
-        for t in tasks:
-            t.cancel()
-        if tasks:
-            await asyncio.wait(tasks, timeout=5)
+        await self.tasks.cancel_all(CLOSE_DEADLINE_S)
         if self.collector is not None:
             await self.collector.close()
         if self.gaps is not None:
@@ -125,17 +127,10 @@ class ControlCenter:
             await self.redis.aclose()
 
     def spawn(self, coro: Coroutine[Any, Any, Any], name: str) -> asyncio.Task[Any]:
-        task = asyncio.create_task(coro, name=f"control.{name}")
-        self._tasks.add(task)
-        task.add_done_callback(self._task_done)
-        return task
+        return self.tasks.spawn(coro, name)
 
-    def _task_done(self, task: asyncio.Task[Any]) -> None:
-        self._tasks.discard(task)
-        if not task.cancelled() and task.exception() is not None:
-            exc = task.exception()
-            self.log.error("task_failed", task=task.get_name(), error=f"{type(exc).__name__}: {exc}", exc_info=exc)
-            self.message = f"{task.get_name()} failed: {exc}"
+    def _task_died(self, name: str, exc: BaseException) -> None:
+        self.message = f"{name} failed: {exc}"
 
     def submit(self, coro: Coroutine[Any, Any, Any], name: str) -> asyncio.Task[Any]:
         """Run a user action in the background (the window's buttons); its outcome lands in ``message``."""
@@ -158,8 +153,7 @@ class ControlCenter:
         assert self.collector is not None and self.watcher is not None
         now = time.time()
         snap = await self.collector.collect(now)
-        snap.market_open = self.settings.monitor_market_hours == "always" or self.calendar.is_open(
-            self.clock(), self.exchanges)
+        snap.market_open = market_open(self.calendar, self.clock(), self.settings)  # as the monitor counts it
         snap.last_seen = self.watcher.last_seen()
         self.snapshot = snap
         # A heartbeat that expired is remembered: a silent process shows as "stale heartbeat", not "stopped".
@@ -202,8 +196,7 @@ class ControlCenter:
     # --- actions ---
     async def publish_control(self, target: str, cmd: str) -> None:
         assert self.redis is not None
-        await self.redis.publish(self.keys.control, orjson.dumps(
-            {"target": target, "cmd": cmd, "by": f"control@{_host()}", "ts": round(time.time(), 3)}))
+        await publish_command(self.redis, self.keys, target, cmd, by=self.by, now=time.time())
 
     async def start(self, name: str) -> str:
         e = self.entry(name)
@@ -273,27 +266,12 @@ class ControlCenter:
         return text
 
     # --- dhan:control (the scheduler's start requests) ---
-    async def _control_routine(self) -> None:
-        assert self.redis is not None
-        await follow_channel(self.redis, self.keys.control, self.stopping, self._on_control, log=self.log,
-                             lost_event="control_channel_lost")
-
-    async def _on_control(self, data: Any) -> None:
-        try:
-            msg = orjson.loads(data)
-        except (orjson.JSONDecodeError, TypeError):
+    async def _on_command(self, command: ControlCommand) -> None:
+        if command.cmd != "start":
             return
-        if not isinstance(msg, dict) or msg.get("cmd") != "start":
-            return
-        name = str(msg.get("target", ""))
+        name = command.target
         c = self.child(name)
         if c is None or c.started_at is None or self.is_local(name) or self.runs_elsewhere(name):
             return                           # never run here, or already running: not ours to start
-        self.log.info("control_start_honoured", service=name, by=msg.get("by"))
+        self.log.info("control_start_honoured", service=name, by=command.by or None)
         await self.supervisor.start(name)
-
-
-def _host() -> str:
-    import socket
-
-    return socket.gethostname()

@@ -20,10 +20,10 @@ from typing import Any
 import aiomysql
 import pymysql
 
-from shared.clock import IST, ist_trading_day
+from shared.clock import IST, day_bounds, ist_trading_day
 from shared.db import check_schema, create_pool
 from shared.errors import MySQLUnavailable, SchemaMismatch
-from shared.gaps import Gap, all_gaps_between, day_bounds
+from shared.gaps import Gap, all_gaps_between
 from shared.logs import get_logger
 from shared.settings import Settings
 

@@ -20,9 +20,10 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 
 from control.monitor.snapshot import Snapshot, num
+from shared.calendar import TradingCalendar, session_exchanges
 from shared.settings import Settings
 
-__all__ = ["CRITICAL_SERVICES", "Condition", "Rules", "Thresholds", "verdict"]
+__all__ = ["CRITICAL_SERVICES", "Condition", "Rules", "Thresholds", "market_open", "verdict"]
 
 CRITICAL_SERVICES = frozenset({"feed", "writer"})
 PEER_WINDOW_S = 60.0          # "peers tick": quoted within this window
@@ -222,6 +223,12 @@ class Rules:
             yield Condition(f"instrument_silent:{k}", "instrument_silent", "warning",
                             f"{names.get(k, k)} ({k}) silent for {_ago(a)} while its peers tick",
                             service="feed")
+
+
+def market_open(calendar: TradingCalendar, now_utc: float, settings: Settings) -> bool:
+    """Market hours as the rules count them: a regular session of an exchange we trade, or always when
+    ``monitor_market_hours`` is ``always`` (a simulator outside real hours)."""
+    return settings.monitor_market_hours == "always" or calendar.is_open(now_utc, session_exchanges(settings))
 
 
 def verdict(conditions: list[Condition]) -> tuple[str, str]:

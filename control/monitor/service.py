@@ -26,7 +26,7 @@ from redis.exceptions import RedisError
 
 from control.monitor.alerts import AlertBook
 from control.monitor.quotes_seen import QuoteWatcher
-from control.monitor.rules import Condition, Rules, Thresholds, verdict
+from control.monitor.rules import Condition, Rules, Thresholds, market_open, verdict
 from control.monitor.snapshot import Snapshot, SnapshotCollector
 from shared.alerts import publish_alerts
 from shared.calendar import TradingCalendar
@@ -46,7 +46,6 @@ class MonitorService(Service):
         self.rules = Rules(Thresholds.from_settings(settings))
         self.book = AlertBook()
         self.calendar: TradingCalendar | None = None
-        self.exchanges: tuple[str, ...] = ("NSE", "MCX") if settings.mcx_enabled else ("NSE",)
         self.collector: SnapshotCollector | None = None
         self.watcher: QuoteWatcher | None = None
         self.snapshot: Snapshot | None = None
@@ -88,10 +87,8 @@ class MonitorService(Service):
                 await asyncio.wait_for(self.stopping.wait(), interval)
 
     def market_open(self, now: float) -> bool:
-        if self.settings.monitor_market_hours == "always":
-            return True
         assert self.calendar is not None
-        return self.calendar.is_open(now, self.exchanges)
+        return market_open(self.calendar, now, self.settings)
 
     async def evaluate_once(self) -> list[dict[str, Any]]:
         """One evaluation: snapshot, rules, de-duplication, publication. Returns the new events."""

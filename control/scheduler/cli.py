@@ -21,11 +21,11 @@ def _show(settings: Settings) -> int:
     import time
 
     from control.scheduler.plan import make_plan
-    from shared.calendar import TradingCalendar
+    from shared.calendar import TradingCalendar, session_exchanges
 
     cal = TradingCalendar.load(settings.scheduler_holidays_file)
     now = time.time()
-    exchanges = ("NSE", "MCX") if settings.mcx_enabled else ("NSE",)
+    exchanges = session_exchanges(settings)
     plan = make_plan(cal, now, exchanges, settings.scheduler_start_at, settings.scheduler_stop_after_s)
     print(f"services {settings.scheduler_services} ({settings.scheduler_mode}): {plan.describe()}")
     for ex in ("NSE", "MCX"):

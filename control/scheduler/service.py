@@ -30,8 +30,9 @@ from redis.exceptions import RedisError
 
 from control.scheduler.plan import Plan, make_plan, parse_services
 from control.stack.supervisor import ChildSpec, ChildState, Supervisor
-from shared.calendar import MarketStatus, TradingCalendar
+from shared.calendar import MarketStatus, TradingCalendar, session_exchanges
 from shared.clock import ist_now
+from shared.control_channel import publish_command
 from shared.errors import ConfigError
 from shared.service import Service
 from shared.settings import Settings
@@ -52,7 +53,7 @@ class SchedulerService(Service):
         self.tick_s = tick_s
         self.log_dir = log_dir
         self.calendar: TradingCalendar | None = None
-        self.exchanges: tuple[str, ...] = ("NSE", "MCX") if settings.mcx_enabled else ("NSE",)
+        self.exchanges = session_exchanges(settings)
         self.services = parse_services(settings.scheduler_services)
         self.supervisor: Supervisor | None = None
         self.plan: Plan | None = None
@@ -122,8 +123,7 @@ class SchedulerService(Service):
         cmd = "start" if running else "stop"
         try:
             for name in self.services:
-                await self.redis.publish(self.keys.control, orjson.dumps(
-                    {"target": name, "cmd": cmd, "by": self.instance, "ts": round(self.clock(), 3)}))
+                await publish_command(self.redis, self.keys, name, cmd, by=self.instance, now=self.clock())
             self.log.info("scheduled_" + cmd, services=list(self.services), mode="control")
             self.actions += 1
             self._applied = running

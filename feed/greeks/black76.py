@@ -9,20 +9,10 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
-from datetime import date, datetime, time
 
-from shared.clock import IST
+from shared.calendar import EXPIRY_TIME_IST, year_fraction  # time to expiry: one formula, the viz's GEX's too
 
 __all__ = ["EXPIRY_TIME_IST", "Greeks", "greeks", "norm_cdf", "norm_pdf", "price", "year_fraction"]
-
-EXPIRY_TIME_IST = time(15, 30)
-SECONDS_PER_YEAR = 365.0 * 86400.0
-
-
-def year_fraction(expiry: date, at_utc_epoch: float, *, expiry_time: time = EXPIRY_TIME_IST) -> float:
-    """Years from ``at_utc_epoch`` to the expiry day's close (15:30 IST for NSE); never negative."""
-    end = datetime.combine(expiry, expiry_time, tzinfo=IST).timestamp()
-    return max(0.0, (end - at_utc_epoch) / SECONDS_PER_YEAR)
 
 _SQRT2 = math.sqrt(2.0)
 _INV_SQRT2PI = 1.0 / math.sqrt(2.0 * math.pi)

@@ -13,6 +13,7 @@ from pathlib import Path
 import orjson
 import pytest
 import redis.asyncio as aioredis
+from structlog.testing import capture_logs
 
 from control.center.engine import ControlCenter
 from control.center.service_rows import HOST
@@ -159,3 +160,18 @@ async def test_apply_settings_restarts_the_affected_running_services(center: Con
     await eventually(lambda: _state(center, "monitor") == "running", timeout_s=20, message="running again")
     child = center.child("monitor")
     assert child is not None and child.pid != first_pid and child.restarts == 1
+
+
+async def test_a_dead_task_or_action_is_logged_and_shown(center: ControlCenter) -> None:
+    """The Control Center's tasks are owned as a service's are (shared.tasks); a death keeps the window up and
+    is shown in its message line."""
+    async def broken() -> None:
+        raise RuntimeError("ledger unreadable")
+
+    with capture_logs() as logs:
+        task = center.submit(broken(), "acknowledge")
+        await eventually(lambda: task.done() and "failed" in center.message)
+    assert center.message == "control.action.acknowledge failed: ledger unreadable"
+    [event] = [e for e in logs if e["event"] == "task_failed"]
+    assert event["task"] == "control.action.acknowledge" and event["exc_info"] is task.exception()
+    assert "refresh" in center.tasks and "control" in center.tasks  # the others run on

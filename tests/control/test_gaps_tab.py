@@ -14,8 +14,8 @@ import redis.asyncio as aioredis
 
 from control.center.gaps_feed import fmt_duration, gap_rows
 from control.center.ui.gaps_tab import gaps_title
-from shared.clock import IST
-from shared.gaps import Gap, day_bounds
+from shared.clock import IST, day_bounds
+from shared.gaps import Gap
 from shared.keys import Keys
 from shared.settings import Settings
 from tests.clocks import PinnedClock, ist

@@ -2,9 +2,14 @@
 
 from __future__ import annotations
 
+from datetime import datetime
+
 from control.monitor.alerts import AlertBook
-from control.monitor.rules import Condition, Rules, Thresholds, verdict
+from control.monitor.rules import Condition, Rules, Thresholds, market_open, verdict
 from control.monitor.snapshot import GroupInfo, Snapshot, StreamInfo
+from shared.calendar import TradingCalendar
+from shared.clock import IST
+from tests.conftest import make_settings
 
 T0 = 1_800_000_000.0
 
@@ -164,3 +169,17 @@ def test_a_redis_outage_between_two_evaluations_still_fires_once() -> None:
     assert fired["state"] == "firing" and "subscription cut" in fired["detail"] and fired["severity"] == "critical"
     (resolved,) = book.update(rules.evaluate(Snapshot(now=T0 + 2, **memory)), T0 + 2)
     assert resolved["key"] == "redis_unreachable" and resolved["state"] == "resolved"
+
+
+def test_market_hours_the_monitor_and_the_control_center_count() -> None:
+    """One definition (control.monitor.rules.market_open): the exchanges we trade, holidays included, or always."""
+    cal = TradingCalendar.load(None)
+    tuesday_10 = datetime(2026, 12, 8, 10, 0, tzinfo=IST).timestamp()
+    tuesday_20 = datetime(2026, 12, 8, 20, 0, tzinfo=IST).timestamp()   # MCX's evening, NSE closed
+    sunday_10 = datetime(2026, 12, 6, 10, 0, tzinfo=IST).timestamp()
+    nse = make_settings(mcx_enabled=False)
+    mcx = make_settings(mcx_enabled=True)
+    always = make_settings(monitor_market_hours="always")
+    assert market_open(cal, tuesday_10, nse) and not market_open(cal, tuesday_20, nse)
+    assert market_open(cal, tuesday_20, mcx) and not market_open(cal, sunday_10, mcx)
+    assert market_open(cal, sunday_10, always)

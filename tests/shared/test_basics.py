@@ -1,12 +1,19 @@
 from __future__ import annotations
 
 import random
-from datetime import datetime
+from datetime import UTC, date, datetime
 
 import pytest
 
 from shared.backoff import backoff_s
-from shared.clock import IST, dhan_epoch_to_ist, dhan_epoch_to_utc_epoch, to_dhan_epoch
+from shared.clock import (
+    IST,
+    day_bounds,
+    dhan_epoch_to_ist,
+    dhan_epoch_to_utc_epoch,
+    ist_trading_day,
+    to_dhan_epoch,
+)
 from shared.errors import ConfigError
 from shared.keys import Keys
 from shared.settings import Settings, load_settings, mask_url
@@ -31,6 +38,15 @@ def test_dhan_epoch_is_ist_wall_time_as_utc() -> None:
     assert dhan_epoch_to_utc_epoch(shifted) == true_epoch
     ist = dhan_epoch_to_ist(shifted)
     assert (ist.hour, ist.minute, ist.utcoffset().total_seconds()) == (9, 15, 19800)  # type: ignore[union-attr]
+
+
+def test_day_bounds_are_the_ist_day_from_midnight_to_midnight() -> None:
+    """The one day_bounds (the gap ledger's day, the journal's file rotation): an IST day is [start, end)."""
+    start, end = day_bounds(date(2026, 12, 8))
+    assert datetime.fromtimestamp(start, UTC) == datetime(2026, 12, 7, 18, 30, tzinfo=UTC)  # 00:00 IST
+    assert end - start == 86_400
+    assert ist_trading_day(start) == date(2026, 12, 8) == ist_trading_day(end - 0.001)
+    assert ist_trading_day(end) == date(2026, 12, 9) and day_bounds(date(2026, 12, 9))[0] == end
 
 
 def test_keys_use_prefix() -> None:

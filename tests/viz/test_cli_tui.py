@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import os
+import signal
 import subprocess
 import sys
 from pathlib import Path
@@ -98,6 +99,39 @@ def test_screenshot_end_to_end(sync_db: Settings, tmp_path: Path) -> None:
     data = out.read_bytes()
     assert data[:8] == b"\x89PNG\r\n\x1a\n" and len(data) > 10_000
     assert "viz_screenshot_before_load" not in proc.stdout  # it waited for the history, not the timeout
+
+
+def _start_window(env: dict[str, str], out: Path) -> subprocess.Popen[bytes]:
+    with open(out, "wb") as fh:
+        return subprocess.Popen([sys.executable, "-m", "shared.cli", "viz", "volume-profile", "--duration", "90"],
+                                env=env, cwd=out.parent, stdout=fh, stderr=subprocess.STDOUT)
+
+
+@pytest.mark.timeout(120)
+async def test_a_closed_terminal_closes_the_window_cleanly(viz_db: tuple[Settings, aioredis.Redis],
+                                                          tmp_path: Path) -> None:
+    """SIGHUP (its terminal closed) shuts a window down as closing it does (exit 0), as it does the Control
+    Center: both boot through viz.boot.run_qt."""
+    settings, redis = viz_db
+    await write_universe(redis, Keys(settings.key_prefix), [record("NSE_FNO", 7, "NIFTY-FUT", custom="NIFTY FUT")])
+    await store(settings, redis, "ticks", ticks_run("NSE_FNO", 7, [26000.0 + (i % 9) * 0.05 for i in range(50)]))
+    env = {
+        **os.environ, "QT_QPA_PLATFORM": "offscreen", "HOME": str(tmp_path), "XDG_CONFIG_HOME": str(tmp_path),
+        "DHAN_KEY_PREFIX": settings.key_prefix, "DHAN_MYSQL_URL": settings.mysql_url.get_secret_value(),
+        "DHAN_REDIS_URL": settings.redis_url.get_secret_value(), "DHAN_LOG_LEVEL": "info",
+    }  # fmt: skip
+    out = tmp_path / "viz.out"
+    proc = _start_window(env, out)
+    try:
+        await eventually(lambda: "viz_loaded" in out.read_text() or proc.poll() is not None, timeout_s=60,
+                         message="window loaded")
+        assert proc.poll() is None, out.read_text()[-2000:]
+        proc.send_signal(signal.SIGHUP)
+        assert await asyncio.to_thread(proc.wait, 30) == 0, out.read_text()[-2000:]
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait(10)
 
 
 def test_visible_columns_drop_least_important_first() -> None:

@@ -13,12 +13,13 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
+from shared.candles import SESSION_OPEN_S
 from viz.models.ticks import SIDE_BUY, SIDE_SELL, TickSeries
 
 __all__ = ["SESSION_ORIGIN_S", "TICKS_PER_BAR_CHOICES", "Bars", "TickBars", "period_index", "period_start", "time_bars"]
 
 TICKS_PER_BAR_CHOICES = (10, 25, 50, 100, 200, 500)
-SESSION_ORIGIN_S = 9 * 3600 + 15 * 60  # NSE opens 09:15 IST: periods are counted from there
+SESSION_ORIGIN_S = SESSION_OPEN_S["NSE_FNO"]  # periods are counted from the NSE open (09:15 IST)
 F64 = npt.NDArray[np.float64]
 I64 = npt.NDArray[np.int64]
 

@@ -31,28 +31,25 @@ from __future__ import annotations
 import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from datetime import date, datetime, time
+from datetime import date
 from typing import Any
 
 import numpy as np
 import numpy.typing as npt
 
-from shared.clock import IST
+from shared.calendar import year_fraction
 from viz.models import values
 from viz.models.contracts import OptionSpec
 
-__all__ = ["EXPIRY_TIME_IST", "GexModel", "GexProfile", "black76_gamma", "crossings", "years_to_expiry"]
+__all__ = ["GexModel", "GexProfile", "black76_gamma", "crossings", "years_to_expiry"]
 
 F64 = npt.NDArray[np.float64]
-EXPIRY_TIME_IST = time(15, 30)  # NSE options expire at the close, as feed.greeks.black76 counts time
-_SECONDS_PER_YEAR = 365.0 * 86_400.0
 _INV_SQRT_2PI = 1.0 / math.sqrt(2.0 * math.pi)
 
 
 def years_to_expiry(expiry: str, at_utc: float) -> float:
     """Years from ``at_utc`` (true epoch) to 15:30 IST on the ISO ``expiry`` day; never negative."""
-    end = datetime.combine(date.fromisoformat(expiry), EXPIRY_TIME_IST, tzinfo=IST).timestamp()
-    return max(0.0, (end - at_utc) / _SECONDS_PER_YEAR)
+    return year_fraction(date.fromisoformat(expiry), at_utc)
 
 
 def black76_gamma(f: npt.ArrayLike, k: npt.ArrayLike, t: npt.ArrayLike, sigma: npt.ArrayLike,

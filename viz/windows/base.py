@@ -24,6 +24,7 @@ from shared.clock import Clock, system_clock
 from shared.keys import Keys
 from shared.logs import get_logger
 from shared.settings import Settings
+from shared.tasks import TaskOwner
 from viz.data.link import DataLink
 from viz.models.status import StatusModel
 from viz.widgets.theme import THEMES, Theme, apply_app_theme
@@ -34,6 +35,7 @@ Routine = Callable[[], Awaitable[None]]
 FRAME_HZ = 30
 STATUS_MS = 250
 SHUTDOWN_DEADLINE_S = 3.0
+LINK_GRACE_S = 0.3  # tasks get this long to end before the links close under a read that holds its cancellation
 
 
 @dataclass(frozen=True, slots=True)
@@ -60,7 +62,8 @@ class VizWindow(QMainWindow):
         self.link = DataLink(settings, self.status_model, name=f"viz.{self.NAME}")
         self.qs = QSettings()
         self.theme: Theme = THEMES.get(self.options.theme or str(self.recall("theme", "dark")), THEMES["dark"])
-        self.tasks: dict[str, asyncio.Task[Any]] = {}
+        # a routine that dies shows in the status line; the window stays up
+        self.tasks = TaskOwner(self.log, on_failure=self._task_died)
         self.loaded = asyncio.Event()  # the first history load has been painted
         self.closed = asyncio.Event()
         self.exit_code = 0
@@ -122,25 +125,12 @@ class VizWindow(QMainWindow):
         self._frame_timer.start()
         self._status_timer.start()
 
-    def spawn(self, routine: Routine, name: str) -> asyncio.Task[None]:
+    def spawn(self, routine: Routine, name: str) -> asyncio.Task[Any]:
         """Run ``routine()`` (run again after link failures) as the task ``name``, cancelling a previous one."""
-        old = self.tasks.pop(name, None)
-        if old is not None:
-            old.cancel()
-        task = asyncio.get_running_loop().create_task(self.link.run_forever(routine, name), name=name)
-        task.add_done_callback(self._task_done)
-        self.tasks[name] = task
-        return task
+        return self.tasks.spawn(self.link.run_forever(routine, name), name, replace=True)
 
-    def _task_done(self, task: asyncio.Task[Any]) -> None:
-        if self.tasks.get(task.get_name()) is task:
-            del self.tasks[task.get_name()]
-        if task.cancelled():
-            return
-        exc = task.exception()
-        if exc is not None:
-            self.log.error("viz_task_failed", task=task.get_name(), error=f"{type(exc).__name__}: {exc}", exc_info=exc)
-            self.status_model.note = f"internal error in {task.get_name()}: {type(exc).__name__}: {exc}"[:200]
+    def _task_died(self, name: str, exc: BaseException) -> None:
+        self.status_model.note = f"internal error in {name}: {type(exc).__name__}: {exc}"[:200]
 
     def mark_dirty(self) -> None:
         self._dirty = True
@@ -199,9 +189,7 @@ class VizWindow(QMainWindow):
     async def shutdown(self) -> None:
         self._frame_timer.stop()
         self._status_timer.stop()
-        pending = await self.link.stop(self.tasks.values(), deadline_s=SHUTDOWN_DEADLINE_S)
-        for t in pending:
-            self.log.warning("viz_task_still_pending", task=t.get_name())
+        await self.tasks.cancel_all(SHUTDOWN_DEADLINE_S, grace_s=LINK_GRACE_S, after_grace=self.link.close)
 
     def closeEvent(self, event: QCloseEvent | None) -> None:
         self.save_state()

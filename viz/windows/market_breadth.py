@@ -22,8 +22,8 @@ import pyqtgraph as pg
 from PyQt6.QtCore import Qt
 from PyQt6.QtWidgets import QLabel, QSplitter, QVBoxLayout, QWidget
 
-from shared.clock import ist_trading_day
-from shared.gaps import Gap, all_gaps_between, day_bounds
+from shared.clock import day_bounds, ist_trading_day
+from shared.gaps import Gap, all_gaps_between
 from shared.settings import Settings
 from viz.data import history
 from viz.data.live import read_universe

@@ -82,29 +82,10 @@ class OptionChainWindow(VizWindow):
         self.header = QLabel("waiting for the feed's options")
         self.header.setTextFormat(Qt.TextFormat.RichText)
         self.header.setWordWrap(True)  # a long header wraps instead of widening the window
-        self.view = DataTable(self.table_model)
-        self.view.setModel(self.table_model)
-        font = self.view.font()
-        font.setPointSizeF(font.pointSizeF() * 0.92)  # 19 columns: a size smaller fits them on one screen
-        self.view.setFont(font)
-        # fitted once per strike set (ResizeToContents would measure every cell on every update)
-        header = self.view.horizontalHeader()
-        assert header is not None
-        header.setSectionResizeMode(QHeaderView.ResizeMode.Interactive)
-        header.setStretchLastSection(True)
+        self.view = self._chain_table()
         self.smile_widget = chart_view(pg.PlotWidget())
         self.smile = self.smile_widget.getPlotItem()
-        self.smile.hideButtons()
-        self.smile.setLabel("left", "IV %")
-        self.smile.setLabel("bottom", "strike")
-        self.smile.addLegend(offset=(-10, 5))
-        self.ce_curve = self.smile.plot(name="calls", symbol="o", symbolSize=5)
-        self.pe_curve = self.smile.plot(name="puts", symbol="s", symbolSize=5)
-        self.spot_line = pg.InfiniteLine(angle=90, movable=False)
-        self.spot_line.label = pg.InfLineLabel(self.spot_line, text="", position=0.92, anchors=[(0, 0), (0, 0)])
-        self.smile.addItem(self.spot_line)
-        self.smile.disableAutoRange()  # sticky ranges instead (see _paint_smile)
-        self.smile.getViewBox().sigRangeChangedManually.connect(self._user_zoomed)
+        self.ce_curve, self.pe_curve, self.spot_line = self._smile_items()
         split = QSplitter(Qt.Orientation.Vertical)
         split.addWidget(self.view)
         split.addWidget(self.smile_widget)
@@ -115,6 +96,34 @@ class OptionChainWindow(VizWindow):
         lay.addWidget(self.header)
         lay.addWidget(split, 1)
         self.setCentralWidget(central)
+
+    def _chain_table(self) -> DataTable:
+        view = DataTable(self.table_model)
+        view.setModel(self.table_model)
+        font = view.font()
+        font.setPointSizeF(font.pointSizeF() * 0.92)  # 19 columns: a size smaller fits them on one screen
+        view.setFont(font)
+        # fitted once per strike set (ResizeToContents would measure every cell on every update)
+        header = view.horizontalHeader()
+        assert header is not None
+        header.setSectionResizeMode(QHeaderView.ResizeMode.Interactive)
+        header.setStretchLastSection(True)
+        return view
+
+    def _smile_items(self) -> tuple[Any, Any, Any]:
+        """The smile chart's axes, legend and sticky ranges; returns its calls and puts curves and spot line."""
+        self.smile.hideButtons()
+        self.smile.setLabel("left", "IV %")
+        self.smile.setLabel("bottom", "strike")
+        self.smile.addLegend(offset=(-10, 5))
+        ce_curve = self.smile.plot(name="calls", symbol="o", symbolSize=5)
+        pe_curve = self.smile.plot(name="puts", symbol="s", symbolSize=5)
+        spot_line = pg.InfiniteLine(angle=90, movable=False)
+        spot_line.label = pg.InfLineLabel(spot_line, text="", position=0.92, anchors=[(0, 0), (0, 0)])
+        self.smile.addItem(spot_line)
+        self.smile.disableAutoRange()  # sticky ranges instead (see _paint_smile)
+        self.smile.getViewBox().sigRangeChangedManually.connect(self._user_zoomed)
+        return ce_curve, pe_curve, spot_line
 
     # --- choosers ---
     def _options(self) -> list[Instrument]:

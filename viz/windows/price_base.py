@@ -18,8 +18,8 @@ from typing import Any
 from PyQt6.QtCore import Qt
 from PyQt6.QtWidgets import QLabel
 
-from shared.clock import ist_trading_day
-from shared.gaps import Gap, day_bounds, gaps_between
+from shared.clock import day_bounds, ist_trading_day
+from shared.gaps import Gap, gaps_between
 from shared.settings import Settings
 from viz.data.catalog import Instrument, default_future, find_instrument
 from viz.data.live import read_universe

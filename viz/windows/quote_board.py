@@ -120,9 +120,7 @@ class QuoteBoardWindow(VizWindow):
 
     def _depth_closed(self, key: str) -> None:
         self.depth_dialogs.pop(key, None)
-        task = self.tasks.pop(f"depth:{key}", None)
-        if task is not None:
-            task.cancel()
+        self.tasks.cancel(f"depth:{key}")
 
     # --- data ---
     def data_routines(self) -> dict[str, Routine]:
