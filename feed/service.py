@@ -20,7 +20,7 @@ from redis.exceptions import RedisError
 
 from feed.connection import DhanConnection
 from feed.instruments.parse import InstrumentInfo, fetch_scrip_master, parse_scrip_master_report
-from feed.journal import Journal
+from feed.journal import Journal, NullJournal, make_journal
 from feed.normalise import Normaliser
 from feed.protocol.constants import SEGMENT_BY_NAME
 from feed.protocol.decode import Decoder
@@ -83,7 +83,8 @@ class FeedService(Service):
         self._pub_task: asyncio.Task[None] | None = None
         self._events_task: asyncio.Task[None] | None = None
         # Every raw frame with its receive time, off the hot path (a bounded queue drained by a thread).
-        self.journal = Journal(settings, instance=self.instance, on_failure=self._on_journal_failed)
+        self.journal: Journal | NullJournal = make_journal(settings, instance=self.instance,
+                                                           on_failure=self._on_journal_failed)
 
     # --- setup ---
     async def _load_instruments(self) -> list[InstrumentInfo]:

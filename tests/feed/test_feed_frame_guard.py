@@ -43,4 +43,4 @@ async def test_a_frame_the_normaliser_raises_on_is_counted_and_the_next_one_flow
     assert failed[0]["head_hex"] == BOOM.hex() and failed[0]["log_level"] == "error"
     assert svc.publisher.buffered == 1  # the good frame's quote
     assert svc.metrics()["frame_errors"] == 2
-    assert len(svc.journal._q) == 3  # every frame journaled, the failing ones too
+    assert len(svc.journal.writer.queue) == 3  # every frame journaled, the failing ones too
