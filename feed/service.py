@@ -132,7 +132,7 @@ class FeedService(Service):
             raise ConfigError("the universe is empty: check the scrip master (DHAN_INSTRUMENTS_URL) and settings")
         self.plan.add({k: m.mode for k, m in self.universe.members.items()})  # replayed by each connection
         await self._write_universe(self.universe.members.values(), ())
-        self.publisher = Publisher(self.settings, self.redis, write_ahead=self.journal.write_ahead,
+        self.publisher = Publisher(self.settings, self.redis, self.keys, write_ahead=self.journal.write_ahead,
                                    on_event=self._on_conn_event)
         for idx in range(self.plan.connections):
             self.connections.append(self._make_connection(idx))
