@@ -5,7 +5,8 @@ Frames wait in the queue until ``journal_block_ms`` passes or a block holds ``jo
 closes the frames block before it (stream order). A frame past IST midnight rotates to the next day's file,
 which starts with a ``continued`` session note and a snapshot of the universe (each day's file is
 self-contained). A write error closes the file (its frames counted lost) and reopening is retried every
-``REOPEN_EVERY_S`` (:mod:`feed.journal.dayfile`). The thread dying is reported through ``on_failure`` on the event loop.
+``REOPEN_EVERY_S`` (:mod:`feed.journal.dayfile`). The thread dying is reported through ``on_failure`` on the
+event loop.
 """
 
 from __future__ import annotations

@@ -161,6 +161,9 @@ async def test_disabled_journal_writes_nothing(tmp_path: Path) -> None:
     j.note_universe({"IDX_I:13": {}}, [])
     await j.stop()
     assert not (tmp_path / "j").exists() and j.path is None
+    on = Journal(make_settings(journal_dir=tmp_path / "on"))
+    assert j.metrics().keys() == on.metrics().keys()  # the heartbeat shows the same fields, all nothing
+    assert {v for k, v in j.metrics().items() if k != "journal_file"} == {0} and j.metrics()["journal_file"] == ""
 
 
 async def test_unusable_directory_is_a_one_line_config_error(tmp_path: Path) -> None:
