@@ -150,7 +150,7 @@ class JournalFile:
         self._failed_at = time.monotonic()
 
     def retry_due(self) -> bool:
-        """Closed after a failure at least REOPEN_EVERY_S ago."""
+        """Closed, and the last failure (if any) at least REOPEN_EVERY_S ago: time to open it again."""
         return self._fh is None and time.monotonic() - self._failed_at >= REOPEN_EVERY_S
 
     def _fail(self, exc: OSError) -> None:
