@@ -47,7 +47,7 @@ from typing import Any
 
 import orjson
 
-from feed.depth import depth_v1_book, full_book
+from feed.depth_levels import depth_v1_book, full_book
 from feed.fields import (
     CODE,
     DEPTH_LTP,

@@ -1,4 +1,5 @@
-"""The five-level book of a full packet (code 8, Python path) and of the v1 market-depth packet (code 3).
+"""The depth levels of the normaliser's events: the five-level book of a full packet (code 8, Python path)
+and of the v1 market-depth packet (code 3). (The 20/200-level depth packets' codecs: feed/protocol/depth.py.)
 
 Per side, best first, ``[price rounded to the tick, quantity, orders]``; the best bid and ask are None when
 their level is empty (Dhan sends zeros). A book whose best bid is above its best ask, both non-zero, is
