@@ -188,18 +188,19 @@ async def main() -> None:
     configure_logging("bench", level="warning", fmt="console", secrets=[])
     journal, instruments, span = await record(settings, args.minutes * 60)
     assert journal.path is not None
-    n = journal.written_frames
+    counters = journal.counters
+    n = counters.written_frames
     size = journal.path.stat().st_size
     print(f"recorded   {span:.1f} s of the simulator at --rate {args.rate:g}: {n:,} frames ({n / span:,.0f}/s) "
-          f"for {instruments} instruments, dropped {journal.dropped}")
-    print(f"journal    {size / 2**20:.2f} MiB = {size / n:.1f} B/frame on disk (raw {journal.bytes_raw / n:.1f} "
+          f"for {instruments} instruments, dropped {counters.dropped}")
+    print(f"journal    {size / 2**20:.2f} MiB = {size / n:.1f} B/frame on disk (raw {counters.bytes_raw / n:.1f} "
           f"B/frame, {settings.journal_codec} level {settings.journal_compress_level}: "
-          f"{journal.bytes_raw / size:.2f}x), "
-          f"{journal.blocks} blocks, {journal.fsyncs} fsyncs ({settings.journal_fsync})")
+          f"{counters.bytes_raw / size:.2f}x), "
+          f"{counters.blocks} blocks, {counters.fsyncs} fsyncs ({settings.journal_fsync})")
     print(f"           a {TRADING_DAY_S / 3600:g} h day at this rate: {size / span * TRADING_DAY_S / 2**30:.2f} GiB")
     frames = list(JournalReader(journal.path).frames())
     print(f"write cost append() {append_cost_us(settings, frames):.3f} us/frame on the hot path; writer thread "
-          f"{journal.thread_cpu_s / n * 1e6:.2f} us/frame CPU ({journal.thread_cpu_s:.2f} s in all)")
+          f"{counters.thread_cpu_s / n * 1e6:.2f} us/frame CPU ({counters.thread_cpu_s:.2f} s in all)")
     print(f"           append() + write_ahead() every 50 frames: {await write_ahead_cost_us(settings, frames):.3f} "
           "us/frame on the hot path (the write-ahead file written)")
     del frames

@@ -52,7 +52,7 @@ async def record_session(settings: Settings, client: aioredis.Redis, trades: int
         await eventually(enough, timeout_s=120, message=f"{trades} trades recorded")
         assert await run.stop() == 0
     path = run.svc.journal.path
-    assert path is not None and run.svc.journal.lost_frames == 0
+    assert path is not None and run.svc.journal.counters.lost_frames == 0
     return path
 
 

@@ -47,6 +47,44 @@ from typing import Any
 
 import orjson
 
+from feed.depth_levels import depth_v1_book, full_book
+from feed.fields import (
+    CODE,
+    DEPTH_LTP,
+    DISCONNECT_REASON,
+    FULL_ATP,
+    FULL_CLOSE,
+    FULL_HIGH,
+    FULL_LOW,
+    FULL_LTP,
+    FULL_LTQ,
+    FULL_LTT,
+    FULL_OI,
+    FULL_OI_HIGH,
+    FULL_OI_LOW,
+    FULL_OPEN,
+    FULL_TOTAL_BUY_QTY,
+    FULL_TOTAL_SELL_QTY,
+    FULL_VOLUME,
+    OI_OI,
+    PREV_CLOSE_PREV_CLOSE,
+    PREV_CLOSE_PREV_OI,
+    QUOTE_ATP,
+    QUOTE_CLOSE,
+    QUOTE_HIGH,
+    QUOTE_LOW,
+    QUOTE_LTP,
+    QUOTE_LTQ,
+    QUOTE_LTT,
+    QUOTE_OPEN,
+    QUOTE_TOTAL_BUY_QTY,
+    QUOTE_TOTAL_SELL_QTY,
+    QUOTE_VOLUME,
+    SECURITY_ID,
+    SEGMENT,
+    TICKER_LTP,
+    TICKER_LTT,
+)
 from feed.prices import (
     BAD_VALUE_KINDS,
     DEFAULT_TICK,
@@ -59,6 +97,7 @@ from feed.prices import (
 )
 from feed.protocol.constants import SEGMENT_BY_CODE, ResponseCode
 from feed.protocol.decode import Decoder, Packet
+from feed.trades import LTT_FLOOR, TRADE_LTT_BEHIND_MAX_S, TradeRules
 from shared.clock import IST_OFFSET_S
 from shared.events import PRICE_MAX
 
@@ -73,12 +112,11 @@ __all__ = [
 ]
 
 FAST_PATH_AVAILABLE = _encode_full is not None
-LTT_FLOOR = 1_577_836_800  # 2020-01-01 00:00 in Dhan's epoch (IST wall time counted as UTC)
 LTT_AHEAD_MAX_S = 86_400
-TRADE_LTT_BEHIND_MAX_S = 86_400
-_DAY_S = 86_400
 _AHEAD = IST_OFFSET_S + LTT_AHEAD_MAX_S  # receive time (true epoch) -> latest acceptable Dhan-epoch LTT
 _FULL_SIZE = 162
+# byte offsets in a packet's response header (dhan-protocol.md): code u8, length u16, segment u8, security id u32
+_CODE_AT, _SEGMENT_AT, _SECURITY_ID_AT = 0, 3, 4
 _U32 = struct.Struct("<I")
 
 _DUMPS = orjson.dumps
@@ -88,6 +126,8 @@ _FULL = int(ResponseCode.FULL)
 _OI = int(ResponseCode.OI)
 _PREV = int(ResponseCode.PREV_CLOSE)
 _DEPTH = int(ResponseCode.MARKET_DEPTH)
+_STATUS = int(ResponseCode.MARKET_STATUS)
+_DISCONNECT = int(ResponseCode.DISCONNECT)
 
 BadSink = Callable[[str, dict[str, Any]], None]
 
@@ -131,8 +171,7 @@ class Normaliser:
         self.bad_values: dict[str, int] = dict.fromkeys(BAD_VALUE_KINDS, 0)
         self._on_bad = on_bad
         self._reported: set[str] = set()
-        self._exchange_ts = 0  # newest LTT accepted so far: the exchange's clock as the data tells it
-        self._trade_ltt_min = LTT_FLOOR
+        self._rules = TradeRules()  # the trade baselines' rules and the exchange's clock
 
     @property
     def bad_total(self) -> int:
@@ -175,15 +214,16 @@ class Normaliser:
         quotes: list[bytes], ticks: list[bytes], depth: list[bytes],
     ) -> None:
         state = self._state
+        rules = self._rules
         ltt_max = recv_ts + _AHEAD
         for p in packets:
-            code = p[0]
-            inst = state.get((p[2], p[3]))
+            code = p[CODE]
+            inst = state.get((p[SEGMENT], p[SECURITY_ID]))
             if inst is None:
-                if code == 7 or code == 50:  # market status / disconnect carry no instrument
+                if code in (_STATUS, _DISCONNECT):  # they carry no instrument
                     self._meta(p)
                     continue
-                inst = self._inst(p[2], p[3])
+                inst = self._inst(p[SEGMENT], p[SECURITY_ID])
             if inst.full_json is not None:  # state last set by the native path: materialise it
                 inst.quote = orjson.loads(inst.full_json)
                 inst.full_json = None
@@ -194,77 +234,69 @@ class Normaliser:
                 if code == _FULL:
                     self._full(inst, p, q, rnd, recv_ts, ltt_max, quotes, ticks, depth)
                 elif code == _QUOTE:
-                    ltp = rnd(p[4])
-                    atp, op, cl, hi, lo = rnd(p[7]), rnd(p[11]), rnd(p[12]), rnd(p[13]), rnd(p[14])
-                    qty = self._admit(inst, p[8], p[6], ltp, ltt_max)
+                    ltp = rnd(p[QUOTE_LTP])
+                    atp, op, cl = rnd(p[QUOTE_ATP]), rnd(p[QUOTE_OPEN]), rnd(p[QUOTE_CLOSE])
+                    hi, lo = rnd(p[QUOTE_HIGH]), rnd(p[QUOTE_LOW])
+                    ltq, ltt, volume = p[QUOTE_LTQ], p[QUOTE_LTT], p[QUOTE_VOLUME]
+                    qty = rules.admit(inst, volume, ltt, ltp, ltt_max)
                     if qty:
-                        self._trade(inst, q, ltp, p[5], p[6], p[8], qty, q["oi"], q["bid"], q["ask"], recv_ts,
-                                    ticks)
-                    q["ltp"] = ltp; q["ltq"] = p[5]; q["exchange_ts"] = p[6]; q["atp"] = atp
-                    q["volume"] = p[8]; q["tsq"] = p[9]; q["tbq"] = p[10]; q["open"] = op
-                    q["close"] = cl; q["high"] = hi; q["low"] = lo
-                    q["recv_ts"] = recv_ts; q["src"] = code
+                        self._trade(inst, q, ltp, ltq, ltt, volume, qty, q["oi"], q["bid"], q["ask"], recv_ts, ticks)
+                    q["ltp"] = ltp; q["ltq"] = ltq; q["exchange_ts"] = ltt; q["atp"] = atp; q["volume"] = volume
+                    q["tsq"] = p[QUOTE_TOTAL_SELL_QTY]; q["tbq"] = p[QUOTE_TOTAL_BUY_QTY]; q["open"] = op
+                    q["close"] = cl; q["high"] = hi; q["low"] = lo; q["recv_ts"] = recv_ts; q["src"] = code
                     quotes.append(_DUMPS(q))
                 elif code == _TICKER:
-                    ltp = rnd(p[4])
-                    ltt = p[5]
+                    ltp = rnd(p[TICKER_LTP])
+                    ltt = p[TICKER_LTT]
                     if not LTT_FLOOR <= ltt <= ltt_max and ltt:  # 0: no trade yet
                         raise BadValue("ltt_future" if ltt > ltt_max else "ltt_past", ltt)
-                    if ltt > self._exchange_ts:
-                        self._advance_exchange_ts(ltt)
+                    if ltt > rules.exchange_ts:
+                        rules.advance(ltt)
                     q["ltp"] = ltp; q["exchange_ts"] = ltt; q["recv_ts"] = recv_ts; q["src"] = code
                     quotes.append(_DUMPS(q))
                 elif code == _OI:
-                    q["oi"] = p[4]; q["recv_ts"] = recv_ts; q["src"] = code
+                    q["oi"] = p[OI_OI]; q["recv_ts"] = recv_ts; q["src"] = code
                     quotes.append(_DUMPS(q))
                 elif code == _PREV:
-                    q["prev_close"] = rnd(p[4]); q["prev_oi"] = p[5]; q["recv_ts"] = recv_ts; q["src"] = code
+                    q["prev_close"] = rnd(p[PREV_CLOSE_PREV_CLOSE]); q["prev_oi"] = p[PREV_CLOSE_PREV_OI]
+                    q["recv_ts"] = recv_ts; q["src"] = code
                     quotes.append(_DUMPS(q))
                 elif code == _DEPTH:
                     self._depth_v1(p, q, rnd, recv_ts, quotes, depth)
                 else:
                     self._meta(p)
             except BadValue as bad:
-                self._bad(bad, code, p[2], p[3])
+                self._bad(bad, code, p[SEGMENT], p[SECURITY_ID])
 
     def _full(self, inst: _Inst, p: Packet, q: dict[str, Any], rnd: Callable[[float], float], recv_ts: float,
               ltt_max: float, quotes: list[bytes], ticks: list[bytes], depth: list[bytes]) -> None:
         """The full packet (code 8) on the Python path: where the native path is not built, or refused it."""
-        ltp = rnd(p[4])
-        atp, op, cl, hi, lo = rnd(p[7]), rnd(p[14]), rnd(p[15]), rnd(p[16]), rnd(p[17])
-        bids = [[rnd(p[22]), p[18], p[20]], [rnd(p[28]), p[24], p[26]], [rnd(p[34]), p[30], p[32]],
-                [rnd(p[40]), p[36], p[38]], [rnd(p[46]), p[42], p[44]]]
-        asks = [[rnd(p[23]), p[19], p[21]], [rnd(p[29]), p[25], p[27]], [rnd(p[35]), p[31], p[33]],
-                [rnd(p[41]), p[37], p[39]], [rnd(p[47]), p[43], p[45]]]
-        if p[22] > p[23] > 0.0:
-            raise BadValue("depth_crossed", p[22])
-        bid = bids[0][0] if p[18] or p[22] else None
-        ask = asks[0][0] if p[19] or p[23] else None
-        qty = self._admit(inst, p[8], p[6], ltp, ltt_max)
+        ltp = rnd(p[FULL_LTP])
+        atp, op, cl = rnd(p[FULL_ATP]), rnd(p[FULL_OPEN]), rnd(p[FULL_CLOSE])
+        hi, lo = rnd(p[FULL_HIGH]), rnd(p[FULL_LOW])
+        bids, asks, bid, ask = full_book(p, rnd)
+        ltq, ltt, volume, oi = p[FULL_LTQ], p[FULL_LTT], p[FULL_VOLUME], p[FULL_OI]
+        qty = self._rules.admit(inst, volume, ltt, ltp, ltt_max)
         if qty:
-            self._trade(inst, q, ltp, p[5], p[6], p[8], qty, p[11], bid, ask, recv_ts, ticks)
+            self._trade(inst, q, ltp, ltq, ltt, volume, qty, oi, bid, ask, recv_ts, ticks)
         seg, sid = q["seg"], q["sid"]
         inst.quote = {
-            "v": 1, "seg": seg, "sid": sid, "ltp": ltp, "ltq": p[5], "exchange_ts": p[6], "atp": atp,
-            "volume": p[8], "tsq": p[9], "tbq": p[10], "oi": p[11], "oi_high": p[12], "oi_low": p[13],
-            "open": op, "close": cl, "high": hi, "low": lo, "prev_close": q["prev_close"], "prev_oi": q["prev_oi"],
-            "bid": bid, "ask": ask, "recv_ts": recv_ts, "src": p[0],
+            "v": 1, "seg": seg, "sid": sid, "ltp": ltp, "ltq": ltq, "exchange_ts": ltt, "atp": atp,
+            "volume": volume, "tsq": p[FULL_TOTAL_SELL_QTY], "tbq": p[FULL_TOTAL_BUY_QTY], "oi": oi,
+            "oi_high": p[FULL_OI_HIGH], "oi_low": p[FULL_OI_LOW], "open": op, "close": cl, "high": hi, "low": lo,
+            "prev_close": q["prev_close"], "prev_oi": q["prev_oi"], "bid": bid, "ask": ask, "recv_ts": recv_ts,
+            "src": _FULL,
         }
         quotes.append(_DUMPS(inst.quote))
-        depth.append(_DUMPS({"v": 1, "seg": seg, "sid": sid, "exchange_ts": p[6], "recv_ts": recv_ts,
+        depth.append(_DUMPS({"v": 1, "seg": seg, "sid": sid, "exchange_ts": ltt, "recv_ts": recv_ts,
                              "bids": bids, "asks": asks}))
 
     def _depth_v1(self, p: Packet, q: dict[str, Any], rnd: Callable[[float], float], recv_ts: float,
                   quotes: list[bytes], depth: list[bytes]) -> None:
         """The v1 market-depth packet (code 3): LTP and five levels, no exchange time."""
-        ltp = rnd(p[4])
-        bids = [[rnd(p[i + 4]), p[i], p[i + 2]] for i in (5, 11, 17, 23, 29)]
-        asks = [[rnd(p[i + 5]), p[i + 1], p[i + 3]] for i in (5, 11, 17, 23, 29)]
-        if p[9] > p[10] > 0.0:
-            raise BadValue("depth_crossed", p[9])
-        q["ltp"] = ltp; q["recv_ts"] = recv_ts; q["src"] = p[0]
-        q["bid"] = bids[0][0] if p[5] or p[9] else None
-        q["ask"] = asks[0][0] if p[6] or p[10] else None
+        ltp = rnd(p[DEPTH_LTP])
+        bids, asks, bid, ask = depth_v1_book(p, rnd)
+        q["ltp"] = ltp; q["recv_ts"] = recv_ts; q["src"] = _DEPTH; q["bid"] = bid; q["ask"] = ask
         quotes.append(_DUMPS(q))
         depth.append(_DUMPS({"v": 1, "seg": q["seg"], "sid": q["sid"], "exchange_ts": q["exchange_ts"],
                              "recv_ts": recv_ts, "bids": bids, "asks": asks}))
@@ -278,8 +310,8 @@ class Normaliser:
         The native path encodes good packets only; a full packet it refuses (a bad price, a crossed book)
         and an instrument whose tick it cannot print exactly go the reference Python path, which counts.
         """
-        if self.fast and len(frame) == _FULL_SIZE and frame[0] == _FULL:
-            key = (frame[3], _U32.unpack_from(frame, 4)[0])
+        if self.fast and len(frame) == _FULL_SIZE and frame[_CODE_AT] == _FULL:
+            key = (frame[_SEGMENT_AT], _U32.unpack_from(frame, _SECURITY_ID_AT)[0])
             inst = self._state.get(key)
             if inst is None:
                 inst = self._inst(*key)
@@ -292,7 +324,7 @@ class Normaliser:
                 stats.packets += 1
                 qj, dj, ltp, ltq, ltt, vol, oi, bid, ask = res
                 try:
-                    qty = self._admit(inst, vol, ltt, ltp, recv_ts + _AHEAD)
+                    qty = self._rules.admit(inst, vol, ltt, ltp, recv_ts + _AHEAD)
                 except BadValue as bad:
                     self._bad(bad, _FULL, key[0], key[1])
                     return
@@ -307,56 +339,6 @@ class Normaliser:
         packets = decoder.decode(frame)
         if packets:
             self.process(packets, recv_ts, quotes, ticks, depth)
-
-    def _admit(self, inst: _Inst, volume: int, ltt: int, ltp: float, ltt_max: float) -> int:
-        """The exchange-time and volume rules of a packet with a cumulative volume (quote, full), checked last.
-
-        Returns the traded quantity (0: no trade) and moves the baseline; raises :class:`BadValue`.
-        """
-        prev = inst.vol
-        if volume > prev >= 0 and self._trade_ltt_min <= ltt <= ltt_max:  # a trade: the common case first
-            inst.vol = volume
-            inst.vol_ltt = ltt
-            if ltt > self._exchange_ts:
-                self._advance_exchange_ts(ltt)
-            return volume - prev
-        if volume == prev and LTT_FLOOR <= ltt <= ltt_max:  # a book update
-            return 0
-        return self._admit_rare(inst, volume, ltt, ltp, ltt_max)
-
-    def _admit_rare(self, inst: _Inst, volume: int, ltt: int, ltp: float, ltt_max: float) -> int:
-        """:meth:`_admit` for the first packet, a new session, an LTT of 0 and every bad value."""
-        if ltt > ltt_max:
-            raise BadValue("ltt_future", ltt)
-        prev = inst.vol
-        if volume < prev:
-            if ltt // _DAY_S <= inst.vol_ltt // _DAY_S:
-                raise BadValue("volume_back", volume)
-            prev = 0  # a later trading day: the next session
-        if volume > prev >= 0:
-            if ltt < self._trade_ltt_min:
-                raise BadValue("ltt_past", ltt)
-        elif 0 < ltt < LTT_FLOOR:
-            raise BadValue("ltt_past", ltt)
-        if ltt > self._exchange_ts:
-            self._advance_exchange_ts(ltt)
-        if prev < 0:  # the first packet: only the baseline
-            inst.vol = volume
-            inst.vol_ltt = ltt
-            inst.last_trade_price = ltp
-            return 0
-        if volume <= prev:
-            if prev == 0 and inst.vol:  # the next session, before its first trade
-                inst.vol = 0
-                inst.vol_ltt = ltt
-            return 0
-        inst.vol = volume
-        inst.vol_ltt = ltt
-        return volume - prev
-
-    def _advance_exchange_ts(self, ltt: int) -> None:
-        self._exchange_ts = ltt
-        self._trade_ltt_min = max(LTT_FLOOR, ltt - TRADE_LTT_BEHIND_MAX_S)
 
     @staticmethod
     def _trade(
@@ -391,7 +373,7 @@ class Normaliser:
                                 "value": repr(bad.value)})
 
     def _meta(self, p: Packet) -> None:
-        if p[0] == 7:
+        if p[CODE] == _STATUS:
             self.status_packets += 1
-        elif p[0] == 50:
-            self.disconnect_reasons.append(p[4])
+        elif p[CODE] == _DISCONNECT:
+            self.disconnect_reasons.append(p[DISCONNECT_REASON])

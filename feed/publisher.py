@@ -69,7 +69,7 @@ def _bulk(b: bytes) -> bytes:
 class Publisher:
     """Buffers encoded events and writes them to Redis in order; survives Redis outages without loss."""
 
-    def __init__(self, settings: Settings, client: aioredis.Redis, *, publish: bool = True,
+    def __init__(self, settings: Settings, client: aioredis.Redis, keys: Keys, *, publish: bool = True,
                  write_ahead: Callable[[], None] | None = None,
                  on_event: Callable[[dict[str, Any]], None] | None = None) -> None:
         self.settings = settings
@@ -77,7 +77,7 @@ class Publisher:
         # their frames in its write-ahead file first (feed/journal/)
         self._write_ahead = write_ahead or _nothing
         self._on_event = on_event or (lambda event: None)  # lifecycle events for dhan:events (dropped gaps)
-        self.keys = Keys(settings.key_prefix)
+        self.keys = keys
         self._client = client
         self._publish = publish
         self.log = get_logger("feed.publisher")

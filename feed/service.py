@@ -20,7 +20,7 @@ from redis.exceptions import RedisError
 
 from feed.connection import DhanConnection
 from feed.instruments.parse import InstrumentInfo, fetch_scrip_master, parse_scrip_master_report
-from feed.journal import Journal
+from feed.journal import Journal, NullJournal, make_journal
 from feed.normalise import Normaliser
 from feed.protocol.constants import SEGMENT_BY_NAME
 from feed.protocol.decode import Decoder
@@ -83,7 +83,8 @@ class FeedService(Service):
         self._pub_task: asyncio.Task[None] | None = None
         self._events_task: asyncio.Task[None] | None = None
         # Every raw frame with its receive time, off the hot path (a bounded queue drained by a thread).
-        self.journal = Journal(settings, instance=self.instance, on_failure=self._on_journal_failed)
+        self.journal: Journal | NullJournal = make_journal(settings, instance=self.instance,
+                                                           on_failure=self._on_journal_failed)
 
     # --- setup ---
     async def _load_instruments(self) -> list[InstrumentInfo]:
@@ -131,7 +132,7 @@ class FeedService(Service):
             raise ConfigError("the universe is empty: check the scrip master (DHAN_INSTRUMENTS_URL) and settings")
         self.plan.add({k: m.mode for k, m in self.universe.members.items()})  # replayed by each connection
         await self._write_universe(self.universe.members.values(), ())
-        self.publisher = Publisher(self.settings, self.redis, write_ahead=self.journal.write_ahead,
+        self.publisher = Publisher(self.settings, self.redis, self.keys, write_ahead=self.journal.write_ahead,
                                    on_event=self._on_conn_event)
         for idx in range(self.plan.connections):
             self.connections.append(self._make_connection(idx))

@@ -165,6 +165,46 @@ def _usable_price(prices: Mapping[str, float], name: str) -> float | None:
     return p if math.isfinite(p) and p > 0 else None
 
 
+@dataclass
+class _Rows:
+    """The scrip master's rows the universe can draw from, by name (underlying or symbol)."""
+
+    indices: dict[str, list[InstrumentInfo]] = field(default_factory=dict)
+    futures: dict[str, list[InstrumentInfo]] = field(default_factory=dict)
+    options: dict[str, list[InstrumentInfo]] = field(default_factory=dict)
+    equities: dict[str, list[InstrumentInfo]] = field(default_factory=dict)
+    commodities: dict[str, list[InstrumentInfo]] = field(default_factory=dict)
+
+
+def _sort_rows(instruments: Iterable[InstrumentInfo], today: date, stocks: set[str], mcx: set[str]) -> _Rows:
+    """One pass over the master: the rows of each kind the settings ask for, not expired on ``today``."""
+    rows = _Rows()
+    for info in instruments:
+        seg = info.segment
+        if seg == "IDX_I":
+            if info.exch_id == "NSE" and info.underlying in OPTION_UNDERLYINGS:
+                rows.indices.setdefault(info.underlying, []).append(info)
+        elif seg == "NSE_FNO":
+            if info.underlying not in OPTION_UNDERLYINGS or info.expiry is None or info.expiry < today:
+                continue
+            if info.instrument == "FUTIDX":
+                rows.futures.setdefault(info.underlying, []).append(info)
+            elif info.instrument == "OPTIDX" and info.strike is not None:
+                rows.options.setdefault(info.underlying, []).append(info)
+        elif seg == "NSE_EQ":
+            if info.trading_symbol in stocks:
+                rows.equities.setdefault(info.trading_symbol, []).append(info)
+        elif (
+            seg == "MCX_COMM"
+            and info.instrument == "FUTCOM"
+            and info.underlying in mcx
+            and info.expiry is not None
+            and info.expiry >= today
+        ):
+            rows.commodities.setdefault(info.underlying, []).append(info)
+    return rows
+
+
 class UniverseSelector:
     """Builds the universe from the scrip master for one trading day, and re-centres the option windows."""
 
@@ -180,90 +220,85 @@ class UniverseSelector:
         self._today = today
         self._mode = settings.feed_mode
         self.notes: list[str] = []  # what was asked for but is not in the master (for the caller to log)
-        widths = {"NIFTY": settings.nifty_strikes, "BANKNIFTY": settings.banknifty_strikes}
         stocks = (
             set(load_nifty50_symbols() if nifty50 is None else nifty50) if settings.include_nifty50 else set()
         )
         mcx = set(MCX_UNDERLYINGS) if settings.mcx_enabled else set()
-
-        index_rows: dict[str, list[InstrumentInfo]] = {}
-        futures: dict[str, list[InstrumentInfo]] = {}
-        options: dict[str, list[InstrumentInfo]] = {}
-        equities: dict[str, list[InstrumentInfo]] = {}
-        commodities: dict[str, list[InstrumentInfo]] = {}
-        for info in instruments:
-            seg = info.segment
-            if seg == "IDX_I":
-                if info.exch_id == "NSE" and info.underlying in OPTION_UNDERLYINGS:
-                    index_rows.setdefault(info.underlying, []).append(info)
-            elif seg == "NSE_FNO":
-                if info.underlying not in OPTION_UNDERLYINGS or info.expiry is None or info.expiry < today:
-                    continue
-                if info.instrument == "FUTIDX":
-                    futures.setdefault(info.underlying, []).append(info)
-                elif info.instrument == "OPTIDX" and info.strike is not None:
-                    options.setdefault(info.underlying, []).append(info)
-            elif seg == "NSE_EQ":
-                if info.trading_symbol in stocks:
-                    equities.setdefault(info.trading_symbol, []).append(info)
-            elif (
-                seg == "MCX_COMM"
-                and info.instrument == "FUTCOM"
-                and info.underlying in mcx
-                and info.expiry is not None
-                and info.expiry >= today
-            ):
-                commodities.setdefault(info.underlying, []).append(info)
-
+        rows = _sort_rows(instruments, today, stocks, mcx)
+        self._index = self._pick_indices(rows.indices)
+        self._futures = self._pick_futures(rows.futures)
+        # the members that never move, in subscription order: indices, futures, stocks, commodities
         static: dict[tuple[str, int], Member] = {}
-        self._index: dict[str, InstrumentInfo] = {}
-        for name, sid in OPTION_UNDERLYINGS.items():
-            rows = index_rows.get(name, [])
-            if rows:  # the documented id wins if several rows carry the symbol
-                self._index[name] = next((r for r in rows if r.security_id == sid), rows[0])
-            else:
-                self.notes.append(f"index {name} not in the scrip master")
         if settings.include_indices:
             for info in self._index.values():
                 static[info.key] = Member(info, "ticker", "index")
-
-        self._futures: dict[str, list[InstrumentInfo]] = {}
-        for name in OPTION_UNDERLYINGS:
-            rows = futures.get(name, [])
-            expiries = sorted({r.expiry for r in rows if r.expiry is not None})[: settings.futures_expiries]
-            chosen = sorted(
-                (r for r in rows if r.expiry in expiries), key=lambda r: (r.expiry, r.security_id)
-            )
-            if not chosen:
-                self.notes.append(f"no {name} futures expiring on or after {today}")
-            self._futures[name] = chosen
+        for chosen in self._futures.values():
             for info in chosen:
                 static[info.key] = self._member(info, "future")
+        for info in self._pick_equities(rows.equities, stocks):
+            static[info.key] = self._member(info, "equity")
+        for info in self._pick_commodities(rows.commodities, mcx):
+            static[info.key] = self._member(info, "commodity")
+        self._static = static
+        self._chains = self._option_chains(rows.options)
+        _check_limit(len(static))
 
+    # --- selection at construction (each step notes what the master lacks) ---
+    def _pick_indices(self, rows: dict[str, list[InstrumentInfo]]) -> dict[str, InstrumentInfo]:
+        """The index row of each option underlying: the documented id wins if several rows carry the symbol."""
+        out: dict[str, InstrumentInfo] = {}
+        for name, sid in OPTION_UNDERLYINGS.items():
+            found = rows.get(name, [])
+            if found:
+                out[name] = next((r for r in found if r.security_id == sid), found[0])
+            else:
+                self.notes.append(f"index {name} not in the scrip master")
+        return out
+
+    def _pick_futures(self, rows: dict[str, list[InstrumentInfo]]) -> dict[str, list[InstrumentInfo]]:
+        """Each option underlying's futures of the nearest ``futures_expiries`` expiries, nearest first."""
+        out: dict[str, list[InstrumentInfo]] = {}
+        for name in OPTION_UNDERLYINGS:
+            found = rows.get(name, [])
+            expiries = sorted({r.expiry for r in found if r.expiry is not None})[: self._settings.futures_expiries]
+            chosen = sorted((r for r in found if r.expiry in expiries), key=lambda r: (r.expiry, r.security_id))
+            if not chosen:
+                self.notes.append(f"no {name} futures expiring on or after {self._today}")
+            out[name] = chosen
+        return out
+
+    def _pick_equities(self, rows: dict[str, list[InstrumentInfo]], stocks: set[str]) -> list[InstrumentInfo]:
+        """One row per NIFTY 50 stock, its EQ series when listed, in symbol order."""
+        out: list[InstrumentInfo] = []
         for symbol in sorted(stocks):
-            rows = equities.get(symbol, [])
-            if not rows:
+            found = rows.get(symbol, [])
+            if not found:
                 self.notes.append(f"NIFTY 50 stock {symbol} not in the scrip master")
                 continue
-            info = next((r for r in rows if r.series == "EQ"), rows[0])
-            static[info.key] = self._member(info, "equity")
+            out.append(next((r for r in found if r.series == "EQ"), found[0]))
+        return out
 
+    def _pick_commodities(self, rows: dict[str, list[InstrumentInfo]], mcx: set[str]) -> list[InstrumentInfo]:
+        """The front-month future of each MCX underlying, in name order."""
+        out: list[InstrumentInfo] = []
         for name in sorted(mcx):
-            rows = commodities.get(name, [])
-            if not rows:
-                self.notes.append(f"no MCX {name} futures expiring on or after {today}")
+            found = rows.get(name, [])
+            if not found:
+                self.notes.append(f"no MCX {name} futures expiring on or after {self._today}")
                 continue
-            front = min(rows, key=lambda r: (r.expiry or date.max, r.security_id))
-            static[front.key] = self._member(front, "commodity")
+            out.append(min(found, key=lambda r: (r.expiry or date.max, r.security_id)))
+        return out
 
-        self._static = static
-        self._chains: dict[str, _Chain] = {}
+    def _option_chains(self, rows: dict[str, list[InstrumentInfo]]) -> dict[str, _Chain]:
+        """Each option underlying's chain at its nearest expiry, with the window width of its setting."""
+        widths = {"NIFTY": self._settings.nifty_strikes, "BANKNIFTY": self._settings.banknifty_strikes}
+        chains: dict[str, _Chain] = {}
         for name, width in widths.items():
-            if name in options:
-                self._chains[name] = _nearest_chain(name, options[name], width)
+            if name in rows:
+                chains[name] = _nearest_chain(name, rows[name], width)
             else:
-                self.notes.append(f"no {name} options expiring on or after {today}")
-        _check_limit(len(static))
+                self.notes.append(f"no {name} options expiring on or after {self._today}")
+        return chains
 
     # --- public ---
     @property

@@ -13,6 +13,7 @@ from feed.protocol.decode import Decoder
 from feed.protocol.encode import pack_ticker
 from feed.publisher import Publisher
 from feed.service import FeedService
+from shared.keys import Keys
 from shared.settings import Settings
 
 BOOM = b"\x02boom"
@@ -32,7 +33,7 @@ async def test_a_frame_the_normaliser_raises_on_is_counted_and_the_next_one_flow
     settings: Settings, redis_client: aioredis.Redis
 ) -> None:
     svc = FeedService(settings, instruments=[])
-    svc.publisher = Publisher(settings, redis_client)
+    svc.publisher = Publisher(settings, redis_client, Keys(settings.key_prefix))
     svc.normaliser = FailingNormaliser(on_bad=svc._on_bad_value)
     good = pack_ticker(0, 13, 26046.95, 1_795_598_100)
     with capture_logs() as logs:
@@ -43,4 +44,4 @@ async def test_a_frame_the_normaliser_raises_on_is_counted_and_the_next_one_flow
     assert failed[0]["head_hex"] == BOOM.hex() and failed[0]["log_level"] == "error"
     assert svc.publisher.buffered == 1  # the good frame's quote
     assert svc.metrics()["frame_errors"] == 2
-    assert len(svc.journal._q) == 3  # every frame journaled, the failing ones too
+    assert len(svc.journal.writer.queue) == 3  # every frame journaled, the failing ones too

@@ -164,9 +164,10 @@ async def test_a_dead_journal_thread_stops_the_feed_and_keeps_its_write_ahead_fi
     async with SimServer(settings):
         svc = FeedService(settings)
         serving = asyncio.create_task(svc.serve())
-        await eventually(lambda: svc.journal.written_frames > 20, timeout_s=20)
-        svc.journal._q.append((0.0, object()))  # a record its writer thread cannot write: the thread dies on it
-        svc.journal._wake.set()
+        await eventually(lambda: svc.journal.counters.written_frames > 20, timeout_s=20)
+        # a record its writer thread cannot write: the thread dies on it
+        svc.journal.writer.queue.append((0.0, object()))
+        svc.journal.writer.wake.set()
         assert await asyncio.wait_for(serving, 30) == 1
     assert svc.failed_task == "feed.journal" and "TypeError" in svc.failure
     assert (tmp_path / "journal" / "feed.wal").exists()  # recovered by the next start

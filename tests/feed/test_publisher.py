@@ -8,11 +8,29 @@ import orjson
 import redis.asyncio as aioredis
 
 from feed.publisher import KIND_DEPTH, KIND_QUOTES, KIND_TICKS, Publisher
+from shared.keys import Keys
 from tests.conftest import PrivateRedis, eventually, make_settings
 
 
+async def test_streams_are_named_by_the_keys_it_is_given(settings, redis_client) -> None:
+    """The composition root builds Keys once and passes them: the publisher names no stream itself."""
+    keys = Keys(settings.key_prefix + "given:")  # under the test's prefix: removed with it
+    pub = Publisher(settings, redis_client, keys)
+    stop = asyncio.Event()
+    task = asyncio.create_task(pub.run(stop))
+    pub.add(KIND_TICKS, [orjson.dumps({"t": 1})])
+
+    async def written() -> bool:
+        return (await redis_client.xlen(keys.stream("ticks"))) == 1
+    await eventually(written, message="tick written under the given keys")
+    stop.set()
+    await task
+    await pub.close()
+    assert await redis_client.xlen(Keys(settings.key_prefix).stream("ticks")) == 0
+
+
 async def test_events_reach_streams_and_channels(settings, redis_client) -> None:
-    pub = Publisher(settings, redis_client)
+    pub = Publisher(settings, redis_client, Keys(settings.key_prefix))
     ps = redis_client.pubsub()
     await ps.subscribe(settings.key_prefix + "ticks")
     stop = asyncio.Event()
@@ -46,7 +64,7 @@ async def test_redis_outage_loses_nothing_and_keeps_order(private_redis: Private
     settings = make_settings(redis_url=private_redis.url, publish_buffer_max=1000, publish_batch_max=200,
                              spool_dir=tmp_path / "spool")
     client = aioredis.Redis.from_url(private_redis.url, socket_connect_timeout=0.5)
-    pub = Publisher(settings, client, publish=False)
+    pub = Publisher(settings, client, Keys(settings.key_prefix), publish=False)
     stop = asyncio.Event()
     task = asyncio.create_task(pub.run(stop))
     key = settings.key_prefix + "ticks"

@@ -14,6 +14,7 @@ from structlog.testing import capture_logs
 from feed.publisher import KIND_DEPTH, KIND_QUOTES, KIND_TICKS, Publisher
 from feed.shed import instrument_prefix, shed
 from feed.spool import REC, parse_spool
+from shared.keys import Keys
 from tests.conftest import PrivateRedis, eventually, make_settings
 from tests.feed.diskfull import small_disk
 
@@ -69,7 +70,7 @@ async def test_a_damaged_spool_file_is_quarantined_and_the_rest_is_sent(tmp_path
         _records(first[:2]) + REC.pack(9, 9) + b'{"bad":1}' + _records(first[2:]))
     (spool / "spool-00000000000000000002-000001.bin").write_bytes(_records([(KIND_TICKS, _ev(1, 3))]))
     settings = make_settings(spool_dir=spool)
-    pub = Publisher(settings, redis_client, publish=False)
+    pub = Publisher(settings, redis_client, Keys(settings.key_prefix), publish=False)
     stop = asyncio.Event()
     with capture_logs() as logs:
         task = asyncio.create_task(pub.run(stop))
@@ -94,7 +95,7 @@ async def test_full_disk_keeps_events_raises_spool_failing_then_sheds_superseded
                                  publish_buffer_max=1000, publish_memory_max=3000, publish_batch_max=500)
         client = aioredis.Redis.from_url(private_redis.url, socket_connect_timeout=0.5)
         events: list[dict[str, Any]] = []
-        pub = Publisher(settings, client, publish=False, on_event=events.append)
+        pub = Publisher(settings, client, Keys(settings.key_prefix), publish=False, on_event=events.append)
         stop = asyncio.Event()
         task = asyncio.create_task(pub.run(stop))
         private_redis.stop()
@@ -134,7 +135,7 @@ async def test_spool_write_succeeds_again_once_space_is_back(private_redis: Priv
         disk.fill()
         settings = make_settings(redis_url=private_redis.url, spool_dir=disk.path / "spool",
                                  publish_buffer_max=1000)
-        pub = Publisher(settings, aioredis.Redis.from_url(private_redis.url), publish=False)
+        pub = Publisher(settings, aioredis.Redis.from_url(private_redis.url), Keys(settings.key_prefix), publish=False)
         added = 1001
         pub.add(KIND_TICKS, [_ev(1, n) for n in range(added)])
         assert pub.spool_error and pub.buffered == added and pub.spooled_files == 0
@@ -157,7 +158,7 @@ async def test_spill_for_exit_on_a_full_disk_says_how_many_events_are_lost(tmp_p
     with small_disk(tmp_path / "disk") as disk:
         disk.fill()
         settings = make_settings(spool_dir=disk.path / "spool")
-        pub = Publisher(settings, redis_client, publish=False)
+        pub = Publisher(settings, redis_client, Keys(settings.key_prefix), publish=False)
         pub.add(KIND_TICKS, [_ev(1, n) for n in range(700)])
         with capture_logs() as logs:
             pub.spill_for_exit()

@@ -59,6 +59,6 @@ async def test_replay_service_serves_a_feed_then_stops_by_itself(tmp_path: Path,
     await eventually(lambda: service.state == "running", timeout_s=20, message="replay listening")
     feed = Running(FeedService(again, instruments=instruments))
     assert await asyncio.wait_for(served, 60) == 0  # the journal served and read: the replay ended by itself
-    assert service.server.frames_routed == run.svc.journal.written_frames
+    assert service.server.frames_routed == run.svc.journal.counters.written_frames
     await eventually(lambda: feed.svc.decoder.stats.frames == service.server.frames_routed, timeout_s=20)
     assert await feed.stop() == 0

@@ -10,7 +10,7 @@ from typing import Any
 
 import pytest
 
-from feed.journal import HEADER_BYTES, KIND_FRAMES, Journal, JournalReader, journal_path
+from feed.journal import HEADER_BYTES, KIND_FRAMES, Journal, JournalReader, NullJournal, journal_path, make_journal
 from shared.clock import IST
 from shared.errors import ConfigError
 from shared.settings import load_settings
@@ -57,8 +57,8 @@ async def test_round_trip_keeps_frames_receive_times_and_notes_in_order(
     assert sum(1 for r in records[: metas[2][0]] if isinstance(r[1], bytes)) == 2500  # stream position kept
     assert reader.header()["day"] == "2026-11-25" and reader.header()["source"] == "sim"
     assert reader.stats.blocks > 10 and reader.stats.torn_tail_bytes == reader.stats.corrupt_blocks == 0
-    assert j.written_frames == 5000 and j.dropped == j.lost_frames == 0
-    assert j.bytes_written == os.path.getsize(j.path) - 8  # noqa: ASYNC240 (a test, nothing else runs)
+    assert j.counters.written_frames == 5000 and j.counters.dropped == j.counters.lost_frames == 0
+    assert j.counters.bytes_written == os.path.getsize(j.path) - 8  # noqa: ASYNC240 (a test, nothing else runs)
     codec_id = {("zstd", 3): 2, ("zlib", 6): 1, ("zstd", 0): 0}[(codec, level)]
     assert j.path.read_bytes()[8 + 5] == codec_id  # the first block header's codec byte
 
@@ -69,7 +69,7 @@ async def test_frames_after_ist_midnight_go_to_the_next_days_file(tmp_path: Path
     j = await write(tmp_path, items, notes={0: (added, [])})
     day1 = journal_path(tmp_path, datetime(2026, 11, 25).date(), "feed")
     day2 = journal_path(tmp_path, datetime(2026, 11, 26).date(), "feed")
-    assert sorted(tmp_path.iterdir()) == [day1, day2] and j.rotations == 1  # noqa: ASYNC240
+    assert sorted(tmp_path.iterdir()) == [day1, day2] and j.counters.rotations == 1  # noqa: ASYNC240
     midnight = datetime(2026, 11, 26, tzinfo=IST).timestamp()
     first, second = list(JournalReader(day1).frames()), list(JournalReader(day2).frames())
     assert first + second == items
@@ -95,7 +95,7 @@ async def test_torn_tail_is_ignored_on_read_and_cut_when_appending_again(tmp_pat
         assert reader.stats.torn_tail_bytes == keep - last.offset and reader.stats.corrupt_blocks == 0
     more = frames(500, DAY1_EVENING - 3600, seed=8)
     again = await write(tmp_path, more)  # a restarted feed appends to the same day's file
-    assert again.path == j.path and again.truncated_tail_bytes == len(data) - 1 - last.offset
+    assert again.path == j.path and again.counters.truncated_tail_bytes == len(data) - 1 - last.offset
     reader = JournalReader(j.path)
     records = list(reader.records())
     assert [r for r in records if isinstance(r[1], bytes)] == items[:whole] + more
@@ -126,11 +126,11 @@ async def test_fsync_policies(tmp_path: Path, policy: str, interval_s: float) ->
     assert j.path is not None and list(JournalReader(j.path).frames()) == items
     frame_blocks = sum(1 for b in JournalReader(j.path).blocks() if b.kind == KIND_FRAMES)
     if policy == "none":
-        assert j.fsyncs == 0
+        assert j.counters.fsyncs == 0
     elif policy == "block":
-        assert j.fsyncs >= frame_blocks + 1  # every block, and the header blocks at open
+        assert j.counters.fsyncs >= frame_blocks + 1  # every block, and the header blocks at open
     else:
-        assert j.fsyncs == 2  # once at open, once at close: nothing in between within the hour
+        assert j.counters.fsyncs == 2  # once at open, once at close: nothing in between within the hour
 
 
 def test_unknown_fsync_policy_is_a_one_line_config_error(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -145,7 +145,7 @@ async def test_queue_is_bounded_and_append_works_before_start(tmp_path: Path) ->
     items = frames(1500, DAY1_EVENING - 60)
     for ts, frame in items:
         j.append(frame, ts)  # nothing drains yet: the first 1000 wait, the rest are dropped and counted
-    assert j.dropped == 500
+    assert j.counters.dropped == 500
     await j.start()
     await j.stop()
     assert j.path is not None and list(JournalReader(j.path).frames()) == items[:1000]
@@ -154,12 +154,16 @@ async def test_queue_is_bounded_and_append_works_before_start(tmp_path: Path) ->
 
 async def test_disabled_journal_writes_nothing(tmp_path: Path) -> None:
     settings = make_settings(journal_dir=tmp_path / "j", journal_enabled=False)
-    j = Journal(settings)
+    j = make_journal(settings)
+    assert isinstance(j, NullJournal)
     await j.start()
     j.append(b"\x08" * 162, 1.0)
     j.note_universe({"IDX_I:13": {}}, [])
     await j.stop()
     assert not (tmp_path / "j").exists() and j.path is None
+    on = Journal(make_settings(journal_dir=tmp_path / "on"))
+    assert j.metrics().keys() == on.metrics().keys()  # the heartbeat shows the same fields, all nothing
+    assert {v for k, v in j.metrics().items() if k != "journal_file"} == {0} and j.metrics()["journal_file"] == ""
 
 
 async def test_unusable_directory_is_a_one_line_config_error(tmp_path: Path) -> None:

@@ -21,12 +21,12 @@ import pytest
 import zstandard
 
 from feed.journal import (
-    _CRC,
-    _HEAD,
     BLOCK_MAGIC,
     CODEC_STORED,
     CODEC_ZLIB,
     CODEC_ZSTD,
+    CRC_STRUCT,
+    HEAD_STRUCT,
     KIND_FRAMES,
     KIND_META,
     MAX_BLOCK_RAW,
@@ -45,8 +45,8 @@ TIB = 1 << 40
 
 def block(kind: int, codec: int, count: int, raw_len: int, body: bytes, ts: float = T0) -> bytes:
     """A block with a valid CRC: the damage is in what it claims, not in its bytes."""
-    head = _HEAD.pack(BLOCK_MAGIC, kind, codec, 0, count, raw_len, len(body), ts, ts)
-    return head + _CRC.pack(zlib.crc32(body, zlib.crc32(head))) + body
+    head = HEAD_STRUCT.pack(BLOCK_MAGIC, kind, codec, 0, count, raw_len, len(body), ts, ts)
+    return head + CRC_STRUCT.pack(zlib.crc32(body, zlib.crc32(head))) + body
 
 
 def frames_block(frames: list[bytes], ts: float = T0) -> bytes:
@@ -75,8 +75,8 @@ HOSTILE = ("zstd header claiming 1 TiB", "zlib bomb", "zlib bomb in the largest 
 
 def times_block(tss: list[float], first_ts: float, last_ts: float) -> bytes:
     raw = pack_frames(tss, [b"\x02" * 16] * len(tss))
-    head = _HEAD.pack(BLOCK_MAGIC, KIND_FRAMES, CODEC_STORED, 0, len(tss), len(raw), len(raw), first_ts, last_ts)
-    return head + _CRC.pack(zlib.crc32(raw, zlib.crc32(head))) + raw
+    head = HEAD_STRUCT.pack(BLOCK_MAGIC, KIND_FRAMES, CODEC_STORED, 0, len(tss), len(raw), len(raw), first_ts, last_ts)
+    return head + CRC_STRUCT.pack(zlib.crc32(raw, zlib.crc32(head))) + raw
 
 
 def hostile_blocks(bomb: bytes) -> list[bytes]:
@@ -116,8 +116,8 @@ def test_blocks_whose_fields_lie_are_skipped_and_the_rest_is_read(tmp_path: Path
     zstd = zstandard.ZstdCompressor(level=3)
     bad = {
         "raw_len huge": block(KIND_FRAMES, CODEC_STORED, 2, 0xFFFF_FFFF, raw),
-        "comp_len huge": _HEAD.pack(BLOCK_MAGIC, KIND_FRAMES, CODEC_STORED, 0, 2, len(raw), 0xFFFF_FFFF, T0, T0)
-        + _CRC.pack(0) + raw,
+        "comp_len huge": HEAD_STRUCT.pack(BLOCK_MAGIC, KIND_FRAMES, CODEC_STORED, 0, 2, len(raw), 0xFFFF_FFFF, T0, T0)
+        + CRC_STRUCT.pack(0) + raw,
         "count huge": block(KIND_FRAMES, CODEC_STORED, 0xFFFF_FFFF, len(raw), raw),
         "zstd declares other size": block(KIND_FRAMES, CODEC_ZSTD, 2, len(raw) - 1, zstd.compress(raw)),
         "zstd output past raw_len": block(KIND_FRAMES, CODEC_ZSTD, 2, len(raw) - 1, zstandard.ZstdCompressor(

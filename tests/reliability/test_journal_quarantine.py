@@ -66,7 +66,7 @@ async def test_a_damaged_block_in_the_write_ahead_file_is_skipped_and_the_file_q
     with capture_logs() as logs:
         j = await _start(tmp_path)
         await j.stop()
-    assert j.recovered_frames == 200 and j.quarantined == 1
+    assert j.counters.recovered_frames == 200 and j.counters.quarantined == 1
     got = list(JournalReader(journal_path(tmp_path, T_DAY, "feed")).frames())
     assert got == a + c
     (name,) = _quarantined(tmp_path)
@@ -83,7 +83,7 @@ async def test_a_malformed_note_in_the_write_ahead_file_does_not_stop_the_start(
     wal_path(tmp_path, "feed").write_bytes(data)
     j = await _start(tmp_path)
     await j.stop()
-    assert j.recovered_frames == 200 and j.quarantined == 1
+    assert j.counters.recovered_frames == 200 and j.counters.quarantined == 1
     records = list(JournalReader(journal_path(tmp_path, T_DAY, "feed")).records())
     notes = [r[1] for r in records if isinstance(r[1], dict) and r[1]["type"] == "universe"]
     assert notes == [good_note]
@@ -102,7 +102,7 @@ async def test_a_journal_without_its_signature_is_set_aside_and_a_new_one_starte
     for ts, frame in frames(10, T + 60, seed=8):
         j.append(frame, ts)
     await j.stop()
-    assert j.quarantined == 1
+    assert j.counters.quarantined == 1
     assert list(JournalReader(path).frames()) == frames(10, T + 60, seed=8)
     (name,) = _quarantined(tmp_path)
     assert name.startswith(path.name + ".")
@@ -116,8 +116,8 @@ async def test_a_dead_writer_thread_is_reported_and_keeps_the_write_ahead_file(t
     for ts, frame in items:
         j.append(frame, ts)
     j.write_ahead()
-    j._q.append((T + 1, object()))  # a record the writer thread cannot turn into bytes: it dies on it
-    j._wake.set()
+    j.writer.queue.append((T + 1, object()))  # a record the writer thread cannot turn into bytes: it dies on it
+    j.writer.wake.set()
     await eventually(lambda: bool(died), message="failure reported on the loop")
     assert isinstance(died[0], TypeError) and j.failure is died[0]
     await j.stop()

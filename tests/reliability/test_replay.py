@@ -39,7 +39,7 @@ async def test_replay_reproduces_the_live_events(tmp_path: Path, rclient: aiored
         await eventually(enough, timeout_s=60, message="300 trades live")
         assert await run.stop() == 0
     journal = run.svc.journal
-    assert journal.path is not None and journal.dropped == 0 and journal.lost_frames == 0
+    assert journal.path is not None and journal.counters.dropped == 0 and journal.counters.lost_frames == 0
     recorded = list(JournalReader(journal.path).frames())
     # The journal holds what the feed received: the simulator's packets, in order, with their receive times.
     assert [f for _, f in recorded] == sent[: len(recorded)] and len(recorded) >= len(sent) - 50
@@ -142,7 +142,7 @@ async def test_a_damaged_block_is_skipped_counted_and_logged_by_the_replay(tmp_p
     async with SimServer(live):
         instruments = await sim_instruments(live, options=False)
         run = Running(JournaledFeed(live, instruments=instruments))
-        await eventually(lambda: run.svc.journal.blocks > 6, timeout_s=30, message="several blocks journaled")
+        await eventually(lambda: run.svc.journal.counters.blocks > 6, timeout_s=30, message="several blocks journaled")
         assert await run.stop() == 0
     path = run.svc.journal.path
     assert path is not None
@@ -181,7 +181,7 @@ async def test_a_journal_with_hostile_frames_replays_without_a_crash(tmp_path: P
         assert await run.stop() == 0
     counted = dict(run.svc.normaliser.bad_values)
     assert counted == {**counted, **sim.hostile_sent} and run.svc.frame_errors == 0
-    assert run.svc.journal.path is not None and run.svc.journal.lost_frames == 0
+    assert run.svc.journal.path is not None and run.svc.journal.counters.lost_frames == 0
 
     scan = scan_journal([run.svc.journal.path])  # dhan verify's decoding of the journal
     assert scan.trade_count == await stream_len(rclient, live, "ticks") > 0

@@ -33,7 +33,7 @@ async def record(settings: Settings, rclient: aioredis.Redis, trades: int) -> Pa
             return await stream_len(rclient, settings, "ticks") >= trades
         await eventually(enough, timeout_s=60, message=f"{trades} trades live")
         assert await run.stop() == 0
-    assert run.svc.journal.path is not None and run.svc.journal.dropped == 0
+    assert run.svc.journal.path is not None and run.svc.journal.counters.dropped == 0
     return run.svc.journal.path
 
 

@@ -57,14 +57,14 @@ def test_missing_from_needs_the_whole_run_not_one_equal_record() -> None:
 # --- a journal writer killed with frames only in the write-ahead file ---
 _WRITER = textwrap.dedent("""
     import asyncio, sys
-    import feed.journal as jmod
+    import feed.journal.wal as walmod
     from feed.journal import Journal
     from shared.settings import Settings
     from tests.reliability.test_journal import DAY1_EVENING, frames
 
     async def main():
         directory, chunk, held, reset = sys.argv[1], int(sys.argv[2]), int(sys.argv[3]), int(sys.argv[4])
-        jmod.WAL_RESET_BYTES = reset
+        walmod.WAL_RESET_BYTES = reset
         s = Settings(_env_file=None, journal_dir=directory, journal_block_ms=60000, journal_block_kb=8)
         j = Journal(s, instance="feed", clock=lambda: DAY1_EVENING - 3600)
         await j.start()
@@ -77,10 +77,10 @@ _WRITER = textwrap.dedent("""
                 j.note("marker", {"at": start})  # any note of the feed's is a stream record too
             j.write_ahead()  # as the publisher does before each send
             if start + chunk < len(items) - held:
-                j._wake.set()  # let the writer thread take this chunk (its timer is a minute)
-                while j.written_seq < j._wal_seq:
+                j.writer.wake.set()  # let the writer thread take this chunk (its timer is a minute)
+                while j.writer.written_seq < j.wal.handed_seq:
                     await asyncio.sleep(0.005)
-        print("ready", j.written_seq, flush=True)
+        print("ready", j.writer.written_seq, flush=True)
         await asyncio.Event().wait()
 
     asyncio.run(main())
@@ -122,7 +122,7 @@ async def test_frames_of_a_killed_writer_are_recovered_once_in_order(
     settings = make_settings(journal_dir=tmp_path, journal_block_kb=8)
     j = Journal(settings, instance="feed", clock=lambda: DAY1_EVENING - 3000)
     await j.start()
-    assert j.recovered_frames == 5000 - in_journal
+    assert j.counters.recovered_frames == 5000 - in_journal
     await j.stop()
 
     records = list(JournalReader(main_path).records())
@@ -146,9 +146,9 @@ async def test_clean_stop_removes_the_file_and_a_restart_recovers_nothing(tmp_pa
         for ts, frame in items:
             j.append(frame, ts)
         j.write_ahead()
-        assert j.wal_writes == 1 and wal_path(tmp_path, "feed").stat().st_size > 2000 * 12
+        assert j.counters.wal_writes == 1 and wal_path(tmp_path, "feed").stat().st_size > 2000 * 12
         await j.stop()
-        assert j.recovered_frames == 0 and not wal_path(tmp_path, "feed").exists()
+        assert j.counters.recovered_frames == 0 and not wal_path(tmp_path, "feed").exists()
     got = list(JournalReader(next(tmp_path.glob("*.djr"))).frames())  # noqa: ASYNC240 (a test's tmp dir)
     assert got == items + items
 
@@ -158,7 +158,7 @@ async def test_write_ahead_off_keeps_no_file(tmp_path: Path) -> None:
     await j.start()
     j.append(b"x" * 20, DAY1_EVENING)
     j.write_ahead()
-    assert j.wal_writes == 0 and not wal_path(tmp_path, "feed").exists()
+    assert j.counters.wal_writes == 0 and not wal_path(tmp_path, "feed").exists()
     await j.stop()
 
 
