@@ -4,7 +4,7 @@ Read back with :class:`JournalReader`; ``dhan replay`` serves a journal to a fee
 MySQL against it. Where each concern lives:
 
 =================  ==========================================================================================
-``format``         the file: blocks, codecs, the frames payload, file names, IST day bounds (pure)
+``format``         the file: blocks, codecs, the frames payload, file names (pure)
 ``reader``         :class:`JournalReader`: blocks and records of a file, torn tails and damage skipped
 ``journal``        :class:`Journal`, the feed's side: ``append`` on the hot path (a bounded queue), notes,
                    ``write_ahead``, start and stop; :class:`NullJournal` when ``journal_enabled`` is false
@@ -41,7 +41,6 @@ from feed.journal.format import (
     SIGNATURE,
     BlockCodec,
     Record,
-    day_bounds,
     journal_path,
     pack_frames,
     unpack_frames,
@@ -55,6 +54,6 @@ __all__ = [
     "BLOCK_MAGIC", "CODEC_STORED", "CODEC_ZLIB", "CODEC_ZSTD", "CRC_STRUCT", "FORMAT_VERSION", "HEADER_BYTES",
     "HEAD_STRUCT", "KIND_FRAMES", "KIND_META", "MATCH_RECORDS", "MAX_BLOCK_COMP", "MAX_BLOCK_RAW",
     "SIGNATURE", "SIM_LISTING_SETTINGS", "Block", "BlockCodec", "Journal", "JournalCounters",
-    "JournalReader", "NullJournal", "ReadStats", "Record", "day_bounds", "journal_path", "make_journal",
+    "JournalReader", "NullJournal", "ReadStats", "Record", "journal_path", "make_journal",
     "missing_from", "pack_frames", "source_meta", "unpack_frames", "wal_path",
 ]

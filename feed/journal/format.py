@@ -36,7 +36,7 @@ import sys
 import zlib
 from array import array
 from collections.abc import Callable, Mapping
-from datetime import date, datetime, timedelta
+from datetime import date
 from itertools import accumulate, pairwise
 from pathlib import Path
 from typing import Any
@@ -50,14 +50,13 @@ except ImportError:  # pragma: no cover - zstandard is a dependency
     zstandard = None  # type: ignore[assignment]
     ZstdError = zlib.error  # type: ignore[misc,assignment]
 
-from shared.clock import IST
 from shared.errors import ConfigError
 from shared.settings import JOURNAL_BLOCK_KB_MAX
 
 __all__ = [
     "BLOCK_MAGIC", "CODEC_STORED", "CODEC_ZLIB", "CODEC_ZSTD", "CRC_STRUCT", "FORMAT_VERSION", "HEADER_BYTES",
     "HEAD_STRUCT", "KIND_FRAMES", "KIND_META", "MAX_BLOCK_COMP", "MAX_BLOCK_RAW", "SIGNATURE", "TS_LIMIT",
-    "BlockCodec", "Record", "ZstdError", "day_bounds", "is_stream_meta", "journal_path", "pack_frames",
+    "BlockCodec", "Record", "ZstdError", "is_stream_meta", "journal_path", "pack_frames",
     "plain_universe", "unpack_frames", "wal_path", "zstandard",
 ]
 
@@ -130,14 +129,6 @@ def journal_path(directory: Path, day: date, instance: str) -> Path:
 def wal_path(directory: Path, instance: str) -> Path:
     """The write-ahead file of one feed instance (see :mod:`feed.journal.wal`)."""
     return Path(directory) / f"{_INSTANCE_RE.sub('_', instance) or 'feed'}.wal"
-
-
-def day_bounds(epoch: float) -> tuple[date, float, float]:
-    """The IST day of ``epoch`` and its [start, end) in epoch seconds."""
-    day = datetime.fromtimestamp(epoch, IST).date()
-    start = datetime(day.year, day.month, day.day, tzinfo=IST).timestamp()
-    end = datetime.combine(day + timedelta(days=1), datetime.min.time(), tzinfo=IST).timestamp()
-    return day, start, end
 
 
 def is_stream_meta(meta: Mapping[str, Any] | None) -> bool:

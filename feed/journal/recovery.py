@@ -17,9 +17,10 @@ from pathlib import Path
 from typing import Any
 
 from feed.journal.dayfile import quarantine
-from feed.journal.format import SIGNATURE, Record, day_bounds, journal_path
+from feed.journal.format import SIGNATURE, Record, journal_path
 from feed.journal.reader import JournalReader
 from feed.journal.writer import BlockWriter
+from shared.clock import ist_trading_day
 from shared.errors import ConfigError
 from shared.logs import get_logger
 
@@ -68,7 +69,7 @@ def _by_day(records: list[Record]) -> list[tuple[date, list[Record]]]:
     groups: list[tuple[date, list[Record]]] = []
     for rec in records:
         if type(rec[1]) is bytes or not groups:
-            day = day_bounds(rec[0])[0]
+            day = ist_trading_day(rec[0])
             if not groups or groups[-1][0] != day:
                 groups.append((day, []))
         groups[-1][1].append(rec)

@@ -24,9 +24,9 @@ from typing import Any
 
 from feed.journal.counters import JournalCounters
 from feed.journal.dayfile import JournalFile
-from feed.journal.format import FORMAT_VERSION, BlockCodec, Record, day_bounds, journal_path, plain_universe
+from feed.journal.format import FORMAT_VERSION, BlockCodec, Record, journal_path, plain_universe
 from shared import __version__
-from shared.clock import Clock
+from shared.clock import Clock, day_bounds, ist_trading_day
 from shared.errors import ConfigError
 from shared.logs import get_logger
 from shared.settings import Settings
@@ -84,7 +84,8 @@ class BlockWriter:
     # --- the day's file (the thread, or before it starts) ---
     def open(self, epoch: float, continued: bool, recovered: dict[str, Any] | None = None) -> None:
         """Open (or continue) the file of ``epoch``'s IST day and write its notes; ConfigError when it cannot."""
-        day, _, self._day_end = day_bounds(epoch)
+        day = ist_trading_day(epoch)
+        self._day_end = day_bounds(day)[1]
         path = journal_path(self.directory, day, self.instance)
         new = self.file.open(path)
         now = self._clock()
@@ -242,4 +243,4 @@ class BlockWriter:
             self.counters.errors += 1
             self.file.mark_failed()
             _log.error("journal_rotate_failed", error=str(exc))
-            _, _, self._day_end = day_bounds(ts)
+            self._day_end = day_bounds(ist_trading_day(ts))[1]
