@@ -231,7 +231,7 @@ def main() -> None:
                 daemon=True,
                 args=(
                     os.getpid(),
-                    settings.redis_url.get_secret_value(),
+                    settings.redis.url.get_secret_value(),
                     prefix,
                     args.rate,
                     time.time() + args.seconds + 90,
@@ -277,8 +277,8 @@ async def _cleanup(settings: Settings, db: str) -> None:
 
     from shared.db import connect
 
-    redis = aioredis.Redis.from_url(settings.redis_url.get_secret_value())
-    keys = [k async for k in redis.scan_iter(match=f"{settings.key_prefix}*")]
+    redis = aioredis.Redis.from_url(settings.redis.url.get_secret_value())
+    keys = [k async for k in redis.scan_iter(match=f"{settings.redis.key_prefix}*")]
     if keys:
         await redis.delete(*keys)
     await redis.aclose()

@@ -207,10 +207,10 @@ async def seed(settings: Settings, history: int) -> tuple[int, int]:
     from writer.sink import MySQLSink
 
     await init_schema(settings)
-    redis = aioredis.Redis.from_url(settings.redis_url.get_secret_value())
+    redis = aioredis.Redis.from_url(settings.redis.url.get_secret_value())
     recs = universe()
     await redis.hset(
-        f"{settings.key_prefix}universe", mapping={f"{r['seg']}:{r['sid']}": orjson.dumps(r) for r in recs}
+        f"{settings.redis.key_prefix}universe", mapping={f"{r['seg']}:{r['sid']}": orjson.dumps(r) for r in recs}
     )
     sink, builder = MySQLSink(settings), BatchBuilder()
     await sink.start()

@@ -100,7 +100,7 @@ async def main() -> None:
     finally:
         conn.close()
         await sink.stop()
-        target = settings.mysql
+        target = settings.mysql.target
         admin = pymysql.connect(
             host=target.host, port=target.port, user=target.user, password=target.password.get_secret_value()
         )

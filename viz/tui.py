@@ -66,7 +66,7 @@ class QuoteTui:
 
     def __init__(self, settings: Settings, *, words: str = "") -> None:
         self.settings = settings
-        self.keys = Keys(settings.key_prefix)
+        self.keys = Keys(settings.redis.key_prefix)
         self.status = StatusModel()
         self.link = DataLink(settings, self.status, name="viz.tui")
         self.board = BoardModel()

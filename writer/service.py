@@ -72,9 +72,9 @@ class WriterService(Service):
         super().__init__(settings, duration_s=duration_s, instance=instance)
         self.clock = clock  # "today" for partition maintenance (tests pin it)
         self.drain = drain
-        self.consumer = consumer or settings.writer_consumer or f"{socket.gethostname()}-{os.getpid()}"
+        self.consumer = consumer or settings.writer.consumer or f"{socket.gethostname()}-{os.getpid()}"
         self.sink = MySQLSink(settings)
-        self.builder = BatchBuilder(entry_max_bytes=settings.writer_entry_max_bytes)
+        self.builder = BatchBuilder(entry_max_bytes=settings.writer.entry_max_bytes)
         self.stats = WriterMetrics()
         self._retry = RedisRetry(self.stopping, self.log)
         self.gap_recorder: GapRecorder | None = None
@@ -93,7 +93,7 @@ class WriterService(Service):
     def _compose(self, client: aioredis.Redis, reader: StreamReader) -> _Parts:
         settings, stats, log = self.settings, self.stats, self.log
         alerts = WriterAlerts(client, self.keys, self._retry, service=self.instance,
-                              maxlen=settings.monitor_alerts_maxlen, stats=stats, log=log)  # fmt: skip
+                              maxlen=settings.monitor.alerts_maxlen, stats=stats, log=log)  # fmt: skip
         committer = Committer(settings, self.sink, self.builder, reader, stats, retry=self._retry,
                               stopping=self.stopping, log=log)  # fmt: skip
         intake = Intake(settings, reader, committer, alerts, stats, stopping=self.stopping, log=log,
@@ -126,7 +126,7 @@ class WriterService(Service):
     async def run(self) -> None:
         assert self._parts is not None
         intake, committer = self._parts.intake, self._parts.committer
-        for i in range(self.settings.writer_inflight):
+        for i in range(self.settings.writer.inflight):
             self.spawn(committer.commit_routine(), f"commit{i}")
         self.spawn(intake.lease_routine(), "lease")
         self.spawn(self._parts.partitions.partition_routine(), "partitions")

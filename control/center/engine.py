@@ -60,7 +60,7 @@ class ControlCenter:
                  auto_restart: bool = True, clock: Clock = system_clock) -> None:
         self.settings = settings
         self.clock = clock  # "now" for market hours and today's gap ledger (tests pin it)
-        self.keys = Keys(settings.key_prefix)
+        self.keys = Keys(settings.redis.key_prefix)
         self.env_path = env_path
         self.log_dir = log_dir
         self.stop_children_on_close = stop_children_on_close
@@ -68,14 +68,14 @@ class ControlCenter:
         self.by = f"control@{socket.gethostname()}"  # who sends its commands and acknowledgements
         self.entries: list[Entry] = catalog(settings)
         # children outlive it only when told to keep running
-        self.supervisor = Supervisor(log_dir, stop_timeout_s=max(10.0, 2 * settings.shutdown_deadline_s),
+        self.supervisor = Supervisor(log_dir, stop_timeout_s=max(10.0, 2 * settings.service.shutdown_deadline_s),
                                      on_change=self._on_child_change, bind_children=stop_children_on_close)
         for e in self.entries:
             self.supervisor.add(child_spec(e, child_env or {}, auto_restart=auto_restart))
         self.transitions: collections.deque[tuple[float, str, str, int | None]] = collections.deque(maxlen=500)
         # (time, feed messages/s, writer rows/s) per refresh, for the Monitor tab's chart
         self.rates: collections.deque[tuple[float, float, float]] = collections.deque(maxlen=RATES_KEEP)
-        self.calendar = TradingCalendar.load(settings.scheduler_holidays_file)
+        self.calendar = TradingCalendar.load(settings.scheduler.holidays_file)
         self.rules = Rules(Thresholds.from_settings(settings))
         self.figures = ProcessFigures()
         self.startup = Checklist()  # Start All's, drawn by the Services tab
@@ -163,7 +163,7 @@ class ControlCenter:
                      if now - (num(hb.get("updated_at")) or 0.0) > FORGET_HEARTBEAT_S]:
             del self._last_hb[name]
         self.rows = build_rows(self.entries, self.supervisor.children, dict(self._last_hb), now,
-                               self.settings.monitor_stale_s, self.figures)
+                               self.settings.monitor.stale_s, self.figures)
         self.conditions = self.rules.evaluate(snap)
         self.verdict = verdict(self.conditions)
         self.rates.append((now, snap.sum_field("feed", "published_per_s") or 0.0,

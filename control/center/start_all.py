@@ -140,13 +140,13 @@ class StartAll:
     async def _prepare(self) -> bool:
         """Redis, schema, simulator, instruments. False when a step failed (the sequence stops)."""
         t, s, log = self.checklist, self.settings, get_logger("start_all")
-        t.begin("redis", s.redis_url_masked)
+        t.begin("redis", s.redis.url_masked)
         try:
             await self.redis.ping()
-            t.ok("redis", s.redis_url_masked)
-            t.begin("mysql", s.mysql.masked)
+            t.ok("redis", s.redis.url_masked)
+            t.begin("mysql", s.mysql.target.masked)
             await prepare_database(s, log)
-            t.ok("mysql", f"{s.mysql.masked}: schema ready")
+            t.ok("mysql", f"{s.mysql.target.masked}: schema ready")
             if s.use_simulator:
                 await self._start_sim()
             t.begin("instruments", "fetching the scrip master")
@@ -166,8 +166,8 @@ class StartAll:
             await self.view.start("sim")
             # its own heartbeat, not just an answer on the port: that may be another stack's simulator
             await wait_ready(self.supervisor, "sim", self.redis, self.keys, timeout_s=SIM_READY_S)
-        await wait_http(f"http://{s.sim_host}:{s.sim_port}/health", SIM_READY_S)
-        self.checklist.ok("sim", f"answering on {s.sim_host}:{s.sim_port}")
+        await wait_http(f"http://{s.sim.host}:{s.sim.port}/health", SIM_READY_S)
+        self.checklist.ok("sim", f"answering on {s.sim.host}:{s.sim.port}")
 
     async def start_service(self, name: str) -> None:
         """One service's step: launched here unless it runs elsewhere, then running, crashed or stuck."""

@@ -22,9 +22,9 @@ from tests.conftest import eventually, make_settings
 
 
 def _env(s: Settings) -> dict[str, str]:
-    return {"DHAN_KEY_PREFIX": s.key_prefix, "DHAN_HEARTBEAT_INTERVAL_S": "0.2", "DHAN_HEALTH_PORT_BASE": "0",
-            "DHAN_REDIS_URL": s.redis_url.get_secret_value(), "DHAN_MYSQL_URL": s.mysql_url.get_secret_value(),
-            "DHAN_SPOOL_DIR": str(s.spool_dir), "DHAN_JOURNAL_DIR": str(s.journal_dir)}
+    return {"DHAN_KEY_PREFIX": s.redis.key_prefix, "DHAN_HEARTBEAT_INTERVAL_S": "0.2", "DHAN_HEALTH_PORT_BASE": "0",
+            "DHAN_REDIS_URL": s.redis.url.get_secret_value(), "DHAN_MYSQL_URL": s.mysql.url.get_secret_value(),
+            "DHAN_SPOOL_DIR": str(s.publish.spool_dir), "DHAN_JOURNAL_DIR": str(s.journal.dir)}
 
 
 @pytest.fixture
@@ -34,8 +34,8 @@ async def center(tmp_path: Path) -> AsyncIterator[ControlCenter]:
     await cc.open()
     yield cc
     await cc.close()
-    r: aioredis.Redis = aioredis.Redis.from_url(s.redis_url.get_secret_value())
-    keys = [k async for k in r.scan_iter(match=f"{s.key_prefix}*")]
+    r: aioredis.Redis = aioredis.Redis.from_url(s.redis.url.get_secret_value())
+    keys = [k async for k in r.scan_iter(match=f"{s.redis.key_prefix}*")]
     if keys:
         await r.delete(*keys)
     await r.aclose()
@@ -154,7 +154,7 @@ async def test_apply_settings_restarts_the_affected_running_services(center: Con
     await center.start("monitor")
     await eventually(lambda: _state(center, "monitor") == "running", timeout_s=20, message="running")
     first_pid = center.child("monitor").pid  # type: ignore[union-attr]
-    new = center.settings.model_copy(update={"monitor_lag_max": 5})
+    new = center.settings.replaced(monitor_lag_max=5)
     text = await center.apply_settings(new, ["monitor", "writer"])
     assert text == "settings saved; restarted monitor" and center.settings is new
     await eventually(lambda: _state(center, "monitor") == "running", timeout_s=20, message="running again")

@@ -79,15 +79,15 @@ def test_gaps_tab_lists_todays_gaps_newest_first(
         import aiomysql
 
         await init_schema(s)
-        conn = await aiomysql.connect(**s.mysql.connect_kwargs())
+        conn = await aiomysql.connect(**s.mysql.target.connect_kwargs())
         async with conn.cursor() as cur:
             await cur.executemany(
                 "INSERT INTO dhan_gaps (gap_key, exchange_segment, security_id, conn, kind, start_ts, end_ts, reason) "
                 "VALUES (%s, %s, %s, %s, %s, %s, %s, %s)", rows)
         await conn.commit()
         conn.close()
-        redis: aioredis.Redis = aioredis.Redis.from_url(s.redis_url.get_secret_value())
-        await redis.hset(Keys(s.key_prefix).universe, "NSE_FNO:35001",
+        redis: aioredis.Redis = aioredis.Redis.from_url(s.redis.url.get_secret_value())
+        await redis.hset(Keys(s.redis.key_prefix).universe, "NSE_FNO:35001",
                          orjson.dumps({"seg": "NSE_FNO", "sid": 35001, "symbol": "NIFTY-Jun2026-FUT"}))
         await redis.aclose()
         center = ControlCenter(s, log_dir=tmp_path / "log", env_path=tmp_path / ".env", clock=PinnedClock(now))
@@ -130,8 +130,8 @@ def test_gaps_tab_lists_todays_gaps_newest_first(
     finally:
         import redis as sync_redis
 
-        r = sync_redis.Redis.from_url(s.redis_url.get_secret_value())
-        keys = list(r.scan_iter(match=f"{s.key_prefix}*", count=1000))
+        r = sync_redis.Redis.from_url(s.redis.url.get_secret_value())
+        keys = list(r.scan_iter(match=f"{s.redis.key_prefix}*", count=1000))
         if keys:
             r.delete(*keys)
         r.close()

@@ -65,7 +65,7 @@ async def test_redis_py_clients_authenticate_as_acl_user(acl_redis: PrivateRedis
         assert await client.xlen("acl:t:quotes") == 1
     finally:
         await client.aclose()
-    assert PASSWORD not in settings.redis_url_masked
+    assert PASSWORD not in settings.redis.url_masked
 
 
 async def test_redis_py_wrong_password_and_no_auth_refused(acl_redis: PrivateRedis) -> None:

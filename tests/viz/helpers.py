@@ -138,7 +138,7 @@ class StepWriter:
         from writer.batch import BatchBuilder
         from writer.sink import MySQLSink
 
-        self.keys = Keys(settings.key_prefix)
+        self.keys = Keys(settings.redis.key_prefix)
         self.stream = self.keys.stream(kind)
         self.kind = kind
         self.redis = redis
@@ -240,7 +240,7 @@ def depth_event(seg: str, sid: int, mid: float, *, ets: int = OPEN) -> dict[str,
 
 async def store(settings: Settings, redis: aioredis.Redis, kind: str, events: Sequence[dict[str, Any]]) -> list[bytes]:
     """XADD events and run them through the writer path into MySQL (delivered, committed, acked)."""
-    keys = Keys(settings.key_prefix)
+    keys = Keys(settings.redis.key_prefix)
     ids = await xadd(redis, keys.stream(kind), events)
     async with StepWriter(settings, redis, kind) as w:
         await w.write_all()

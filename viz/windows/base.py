@@ -56,7 +56,7 @@ class VizWindow(QMainWindow):
         self.settings = settings
         self.options = options or VizOptions()
         self.clock = self.options.clock
-        self.keys = Keys(settings.key_prefix)
+        self.keys = Keys(settings.redis.key_prefix)
         self.log = get_logger(f"viz.{self.NAME}")
         self.status_model = StatusModel()
         self.link = DataLink(settings, self.status_model, name=f"viz.{self.NAME}")
