@@ -137,7 +137,7 @@ async def measure(name: str, settings: Settings, seconds: float) -> dict[str, An
     events = (window.status_model.meter.total - ev0) / (time.perf_counter() - wall0)
     clock.uninstall()
     window.close()
-    await window.shutdown()
+    await window.stop()
     return {
         "window": name,
         "load_s": load_s,

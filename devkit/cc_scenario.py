@@ -94,7 +94,7 @@ async def run_scenario(app: QApplication, s: Settings, tmp: Path, shots: Path) -
     out: dict[str, Any] = {}
     pids: set[int] = set()
     try:
-        await center.open()
+        await center.start()
         await eventually(lambda: bool(center.rows), message="first refresh")
         window.services.refresh()
         for name in SERVICES:
@@ -179,4 +179,4 @@ async def run_scenario(app: QApplication, s: Settings, tmp: Path, shots: Path) -
         return out
     finally:
         window.close()
-        await center.close()
+        await center.stop()

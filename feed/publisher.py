@@ -232,7 +232,7 @@ class Publisher:
     async def _connection(self) -> RespConnection:
         if self._conn is None or not self._conn.connected:
             conn = RespConnection(self.settings.redis.url.get_secret_value())
-            await conn.connect()
+            await conn.open()
             self._conn = conn
         return self._conn
 

@@ -1,5 +1,18 @@
 """Service base: lifecycle, owned tasks, signals, heartbeat, control channel, ``dhan:logs`` sink.
 
+Lifecycle vocabulary (the whole code base uses these verbs, and only these, for a thing's life):
+
+* a **service** (one process, this class): ``serve()`` runs its whole life and returns the exit code, calling
+  the hooks ``setup()`` -> ``run()`` -> ``teardown()``; ``stop(reason)`` asks it to end (sets ``stopping``);
+* a **component with activity of its own** (owned tasks, a thread, a server; e.g. the journal, the
+  simulator server, the health server, a viz window, the Control Center engine): ``await start()`` /
+  ``await stop()``; ``stop`` ends the activity, waits for it and is safe to call twice;
+* a **resource** with no activity of its own (a file, a connection, a pool; e.g. the writer's MySQL sink,
+  the RESP connection, the journal's day file): ``open()`` / ``close()``, ``close`` safe to call twice;
+* a **task body**: ``run(stopping)`` returns once the ``stopping`` event is set;
+* a **supervisor** acting on a child by name: ``start(name)`` / ``stop(name)`` / ``restart(name)`` (the
+  Control Center: ``start_service(name)`` ..., its own life being ``start()``/``stop()``).
+
 A service implements :meth:`Service.run` (its main loop, which returns when ``self.stopping`` is set) and
 :meth:`Service.metrics` (counters and rates for the heartbeat). The base owns everything else:
 

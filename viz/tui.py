@@ -148,7 +148,7 @@ async def _main(tui: QuoteTui, duration_s: float | None, console: Console) -> in
                     task.result()  # an unexpected failure surfaces here
                 live.update(tui.render(max(5, console.size.height - 4), console.size.width))
     finally:
-        await tui.link.stop([task])
+        await tui.link.cancel_and_close([task])
     return 0
 
 

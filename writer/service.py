@@ -83,7 +83,7 @@ class WriterService(Service):
 
     async def setup(self) -> None:
         self.step = "connecting to MySQL, checking the schema version"
-        await self.sink.start()  # MySQLUnavailable / SchemaMismatch: one line, before any stream work
+        await self.sink.open()  # MySQLUnavailable / SchemaMismatch: one line, before any stream work
         self.step = "creating consumer groups"
         self._client = await connect_redis(self.settings)
         reader = StreamReader(self._client, self.keys, self.consumer)
@@ -112,7 +112,7 @@ class WriterService(Service):
     async def teardown(self) -> None:
         if self._client is not None:
             await self._client.aclose()
-        await self.sink.stop()
+        await self.sink.close()
 
     def metrics(self) -> dict[str, Any]:
         assert self._parts is not None  # the base asks only once setup has run

@@ -99,7 +99,7 @@ class ControlCenter:
         self._last_hb: dict[str, dict[str, str]] = {}
 
     # --- lifecycle ---
-    async def open(self) -> None:
+    async def start(self) -> None:
         self.redis = await connect_redis(self.settings)
         self.collector = SnapshotCollector(self.settings, self.redis, self.keys)
         self.watcher = QuoteWatcher(self.redis, self.keys)
@@ -114,7 +114,7 @@ class ControlCenter:
         self.spawn(self.control.run(self.stopping), "control")
         self.spawn(self._refresh_routine(), "refresh")
 
-    async def close(self) -> None:
+    async def stop(self) -> None:
         self.stopping.set()
         if self.stop_children_on_close:
             await self.stop_local()
@@ -198,7 +198,7 @@ class ControlCenter:
         assert self.redis is not None
         await publish_command(self.redis, self.keys, target, cmd, by=self.by, now=time.time())
 
-    async def start(self, name: str) -> str:
+    async def start_service(self, name: str) -> str:
         e = self.entry(name)
         if not e.available:
             return self._say(f"{name}: not available in this build")
@@ -210,7 +210,7 @@ class ControlCenter:
         await self.supervisor.start(name.replace(" ", "-"))
         return self._say(f"{name} started")
 
-    async def stop(self, name: str) -> str:
+    async def stop_service(self, name: str) -> str:
         if self.is_local(name):
             await self.supervisor.stop(name.replace(" ", "-"))
             return self._say(f"{name} stopped")
@@ -222,14 +222,14 @@ class ControlCenter:
             c.want_running = False            # e.g. waiting for a restart after a crash: give up
         return self._say(f"{name} is not running")
 
-    async def restart(self, name: str) -> str:
+    async def restart_service(self, name: str) -> str:
         if self.is_local(name):
             await self.supervisor.restart(name.replace(" ", "-"))
             return self._say(f"{name} restarted")
         if self.runs_elsewhere(name):
             await self.publish_control(name, "restart")
             return self._say(f"restart sent to {name} on dhan:control")
-        return await self.start(name)
+        return await self.start_service(name)
 
     async def start_all(self) -> str:
         assert self.redis is not None
@@ -255,7 +255,7 @@ class ControlCenter:
         done = []
         for name in services:
             if self.is_local(name) or self.runs_elsewhere(name):
-                await self.restart(name)
+                await self.restart_service(name)
                 done.append(name)
         return self._say("settings saved; " + (f"restarted {', '.join(done)}" if done else
                                                "no running service affected"))

@@ -59,7 +59,7 @@ class ServiceView(Protocol):
 
     def is_local(self, name: str) -> bool: ...
 
-    async def start(self, name: str) -> str: ...
+    async def start_service(self, name: str) -> str: ...
 
 
 def start_all_services(entries: Sequence[Entry]) -> list[str]:
@@ -163,7 +163,7 @@ class StartAll:
         s = self.settings
         self.checklist.begin("sim", "starting the simulator")
         if not self.view.runs_elsewhere("sim"):
-            await self.view.start("sim")
+            await self.view.start_service("sim")
             # its own heartbeat, not just an answer on the port: that may be another stack's simulator
             await wait_ready(self.supervisor, "sim", self.redis, self.keys, timeout_s=SIM_READY_S)
         await wait_http(f"http://{s.sim.host}:{s.sim.port}/health", SIM_READY_S)
@@ -177,7 +177,7 @@ class StartAll:
             t.ok(name, f"already running at {r.where if r else 'elsewhere'}")
             return
         t.begin(name, "launching")
-        await view.start(name)
+        await view.start_service(name)
 
         def state() -> str:
             r = view.row(name)

@@ -98,12 +98,12 @@ async def test_start_all_does_not_take_another_stacks_simulator_for_its_own(
                        auto_restart=False)
     try:
         await wait_http(f"http://{s.sim.host}:{s.sim.port}/health", 30)  # another stack's simulator answers
-        await cc.open()
+        await cc.start()
         summary = await asyncio.wait_for(cc.start_all(), 120)
         assert summary.startswith("Start All stopped: failed: Simulator answering - sim did not start: exit 2: ")
         assert "address already in use" in summary, summary
         assert cc.child("feed") is not None and cc.child("feed").started_at is None  # type: ignore[union-attr]
     finally:
-        await cc.close()
+        await cc.stop()
         other.terminate()
         await other.wait()

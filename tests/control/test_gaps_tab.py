@@ -94,7 +94,7 @@ def test_gaps_tab_lists_todays_gaps_newest_first(
         window = ControlWindow(center)
         window.show()
         try:
-            await center.open()
+            await center.start()
             window.tabs.setCurrentWidget(window.gaps)
             tab = window.gaps
             await eventually(lambda: tab.model.rowCount() == 5, timeout_s=30, message="today's gaps listed")
@@ -122,7 +122,7 @@ def test_gaps_tab_lists_todays_gaps_newest_first(
                 assert window.grab().save(str(Path(where) / "control-gaps-test.png"))
         finally:
             window.close()
-            await center.close()
+            await center.stop()
 
     try:
         with asyncio.Runner(loop_factory=lambda: qasync.QEventLoop(app)) as runner:

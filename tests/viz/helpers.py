@@ -146,7 +146,7 @@ class StepWriter:
         self.builder = BatchBuilder()
 
     async def __aenter__(self) -> StepWriter:
-        await self.sink.start()
+        await self.sink.open()
         try:
             await self.redis.xgroup_create(self.stream, Keys.WRITER_GROUP, id="0", mkstream=True)
         except Exception as exc:  # BUSYGROUP: already there
@@ -155,7 +155,7 @@ class StepWriter:
         return self
 
     async def __aexit__(self, *exc: object) -> None:
-        await self.sink.stop()
+        await self.sink.close()
 
     async def deliver(self, count: int, consumer: str = "w1") -> list[tuple[bytes, bytes]]:
         reply = await self.redis.xreadgroup(Keys.WRITER_GROUP, consumer, {self.stream: ">"}, count=count)
@@ -262,4 +262,4 @@ class open_window:
 
     async def __aexit__(self, *exc: object) -> None:
         self.window.close()
-        await self.window.shutdown()
+        await self.window.stop()

@@ -168,4 +168,4 @@ async def test_tui_board_follows_quotes(viz_db: tuple[Settings, aioredis.Redis])
         assert "AAA" in text and "101.50" in text and "+1.50%" in text
         assert "Redis: connected" in text
     finally:
-        assert not await tui.link.stop([task])  # stops promptly, no retry after the cancel
+        assert not await tui.link.cancel_and_close([task])  # stops promptly, no retry after the cancel

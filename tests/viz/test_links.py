@@ -127,7 +127,7 @@ async def test_cancel_is_not_mistaken_for_an_outage() -> None:
 
     task = asyncio.create_task(link.run_forever(routine, "test"))
     await started.wait()
-    assert not await link.stop([task], grace_s=1.0, deadline_s=1.0)
+    assert not await link.cancel_and_close([task], grace_s=1.0, deadline_s=1.0)
     assert task.cancelled() and runs == 1 and status.redis.ok is None  # no retry, no outage reported
 
 

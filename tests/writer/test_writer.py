@@ -101,11 +101,11 @@ async def test_crash_between_commit_and_ack_is_harmless(wsettings: Settings, wre
     entries = await dead.read(10_000, None)
     assert len(entries) == 208
     sink = MySQLSink(wsettings)
-    await sink.start()
+    await sink.open()
     try:
         await sink.write(BatchBuilder().build(entries))
     finally:
-        await sink.stop()
+        await sink.close()
         await client.aclose()
     committed = await snapshot(wsettings)
     assert await group_pending(wredis, wsettings) == 208

@@ -166,7 +166,7 @@ class DataLink:
             )
             await asyncio.sleep(delay)
 
-    async def stop(
+    async def cancel_and_close(
         self, tasks: Iterable[asyncio.Task[Any]], *, grace_s: float = 0.3, deadline_s: float = 3.0
     ) -> set[asyncio.Task[Any]]:
         """Cancel ``tasks`` and close the links; returns tasks still running after ``deadline_s``.

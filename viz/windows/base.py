@@ -186,7 +186,7 @@ class VizWindow(QMainWindow):
                 f"background: {self.theme.error}; color: white; padding: 6px 10px; font-size: 13px;"
             )
 
-    async def shutdown(self) -> None:
+    async def stop(self) -> None:
         self._frame_timer.stop()
         self._status_timer.stop()
         await self.tasks.cancel_all(SHUTDOWN_DEADLINE_S, grace_s=LINK_GRACE_S, after_grace=self.link.close)
