@@ -111,8 +111,8 @@ async def one_run(args: argparse.Namespace, rng: random.Random) -> tuple[float, 
         key_prefix=f"bench{uuid.uuid4().hex[:8]}:",  # type: ignore[call-arg]
         heartbeat_interval_s=1.0,
     )
-    keys = Keys(settings.key_prefix)
-    r = aioredis.Redis.from_url(settings.redis_url.get_secret_value())
+    keys = Keys(settings.redis.key_prefix)
+    r = aioredis.Redis.from_url(settings.redis.url.get_secret_value())
     try:
         universe, entries = build(args.quotes, args.options_share, rng)
         await r.hset(keys.universe, mapping=universe)
@@ -127,7 +127,7 @@ async def one_run(args: argparse.Namespace, rng: random.Random) -> tuple[float, 
         elapsed = time.perf_counter() - t0
         return svc.quotes / elapsed, svc.greeks / elapsed, svc.greeks, svc.coalesced
     finally:
-        stale = [k async for k in r.scan_iter(match=f"{settings.key_prefix}*", count=1000)]
+        stale = [k async for k in r.scan_iter(match=f"{settings.redis.key_prefix}*", count=1000)]
         if stale:
             await r.delete(*stale)
         await r.aclose()

@@ -57,8 +57,8 @@ async def record(settings: Settings, seconds: float) -> tuple[Journal, int, floa
         text = await fetch_scrip_master(f"{sim.http_url}/api-scrip-master.csv")
         instruments = parse_scrip_master(text)
         selector = UniverseSelector(instruments, settings, ist_trading_day(time.time()))
-        universe = selector.initial({"NIFTY": settings.sim_start_price_nifty,
-                                     "BANKNIFTY": settings.sim_start_price_banknifty})
+        universe = selector.initial({"NIFTY": settings.sim.start_price_nifty,
+                                     "BANKNIFTY": settings.sim.start_price_banknifty})
         plan = ShardPlan()
         plan.add({k: m.mode for k, m in universe.members.items()})
         journal = Journal(settings, instance="bench")
@@ -104,7 +104,7 @@ def decode(path: Path) -> tuple[int, float, float, float, int]:
 
 def append_cost_us(journal_settings: Settings, frames: list[tuple[float, bytes]]) -> float:
     """Hot-path cost of ``Journal.append`` alone (queue only; the writer thread is not running)."""
-    j = Journal(journal_settings.model_copy(update={"journal_queue_max": len(frames) + 1}))
+    j = Journal(journal_settings.replaced(journal_queue_max=len(frames) + 1))
     t0 = time.perf_counter()
     for ts, f in frames:
         j.append(f, ts)
@@ -115,8 +115,8 @@ async def write_ahead_cost_us(journal_settings: Settings, frames: list[tuple[flo
     """Hot-path cost of ``append`` plus ``write_ahead`` every ``batch`` frames (as the publisher calls it),
     the write-ahead file really written; the writer thread runs meanwhile, as in the feed."""
     with tempfile.TemporaryDirectory() as tmp:
-        j = Journal(journal_settings.model_copy(update={"journal_dir": Path(tmp), "journal_write_ahead": True,
-                                                         "journal_queue_max": len(frames) + 1}))
+        j = Journal(journal_settings.replaced(journal_dir=Path(tmp), journal_write_ahead=True,
+                                                  journal_queue_max=len(frames) + 1))
         await j.start()
         t0 = time.perf_counter()
         for i, (ts, f) in enumerate(frames):
@@ -194,9 +194,9 @@ async def main() -> None:
     print(f"recorded   {span:.1f} s of the simulator at --rate {args.rate:g}: {n:,} frames ({n / span:,.0f}/s) "
           f"for {instruments} instruments, dropped {counters.dropped}")
     print(f"journal    {size / 2**20:.2f} MiB = {size / n:.1f} B/frame on disk (raw {counters.bytes_raw / n:.1f} "
-          f"B/frame, {settings.journal_codec} level {settings.journal_compress_level}: "
+          f"B/frame, {settings.journal.codec} level {settings.journal.compress_level}: "
           f"{counters.bytes_raw / size:.2f}x), "
-          f"{counters.blocks} blocks, {counters.fsyncs} fsyncs ({settings.journal_fsync})")
+          f"{counters.blocks} blocks, {counters.fsyncs} fsyncs ({settings.journal.fsync})")
     print(f"           a {TRADING_DAY_S / 3600:g} h day at this rate: {size / span * TRADING_DAY_S / 2**30:.2f} GiB")
     frames = list(JournalReader(journal.path).frames())
     print(f"write cost append() {append_cost_us(settings, frames):.3f} us/frame on the hot path; writer thread "
@@ -211,7 +211,7 @@ async def main() -> None:
     print(f"decode     {count:,} frames ({trades:,} trades) in {elapsed:.2f} s = {count / elapsed:,.0f} frames/s = "
           f"{recorded_s / elapsed:.0f}x real time; RSS {before:.0f} MiB before, {peak:.0f} MiB peak")
     sample = list(JournalReader(journal.path).frames())
-    for name, per_frame, comp_us, decomp_us in codecs(sample, settings.journal_block_kb):
+    for name, per_frame, comp_us, decomp_us in codecs(sample, settings.journal.block_kb):
         print(f"  {name:7s} {per_frame:6.1f} B/frame, compress {comp_us:5.2f} us/frame, "
               f"decompress {decomp_us:5.2f} us/frame")
     if args.keep:

@@ -56,7 +56,7 @@ async def one_run(rate: float, seconds: float, redis_url: str, mysql_base: str, 
     ready.wait(30)
     procs = [subprocess.Popen([sys.executable, "-m", "shared.cli", name], env={**env, **parent_env()},
                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL) for name in ("writer", "feed")]
-    target = settings.mysql
+    target = settings.mysql.target
     client = aioredis.Redis.from_url(redis_url, decode_responses=True)
     conn: Any = None
     seen: dict[tuple[int, int], list[tuple[int, float]]] = {}  # (seg code, sid) -> [(max volume, first seen)]

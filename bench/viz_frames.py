@@ -137,7 +137,7 @@ async def measure(name: str, settings: Settings, seconds: float) -> dict[str, An
     events = (window.status_model.meter.total - ev0) / (time.perf_counter() - wall0)
     clock.uninstall()
     window.close()
-    await window.shutdown()
+    await window.stop()
     return {
         "window": name,
         "load_s": load_s,
@@ -231,7 +231,7 @@ def main() -> None:
                 daemon=True,
                 args=(
                     os.getpid(),
-                    settings.redis_url.get_secret_value(),
+                    settings.redis.url.get_secret_value(),
                     prefix,
                     args.rate,
                     time.time() + args.seconds + 90,
@@ -277,8 +277,8 @@ async def _cleanup(settings: Settings, db: str) -> None:
 
     from shared.db import connect
 
-    redis = aioredis.Redis.from_url(settings.redis_url.get_secret_value())
-    keys = [k async for k in redis.scan_iter(match=f"{settings.key_prefix}*")]
+    redis = aioredis.Redis.from_url(settings.redis.url.get_secret_value())
+    keys = [k async for k in redis.scan_iter(match=f"{settings.redis.key_prefix}*")]
     if keys:
         await redis.delete(*keys)
     await redis.aclose()

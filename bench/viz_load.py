@@ -207,13 +207,13 @@ async def seed(settings: Settings, history: int) -> tuple[int, int]:
     from writer.sink import MySQLSink
 
     await init_schema(settings)
-    redis = aioredis.Redis.from_url(settings.redis_url.get_secret_value())
+    redis = aioredis.Redis.from_url(settings.redis.url.get_secret_value())
     recs = universe()
     await redis.hset(
-        f"{settings.key_prefix}universe", mapping={f"{r['seg']}:{r['sid']}": orjson.dumps(r) for r in recs}
+        f"{settings.redis.key_prefix}universe", mapping={f"{r['seg']}:{r['sid']}": orjson.dumps(r) for r in recs}
     )
     sink, builder = MySQLSink(settings), BatchBuilder()
-    await sink.start()
+    await sink.open()
     rng = random.Random(3)
     px, cum, entries = 26000.0, 0, []
     for i in range(history):
@@ -265,6 +265,6 @@ async def seed(settings: Settings, history: int) -> tuple[int, int]:
         entries.append(Entry("quotes", b"0-1", orjson.dumps(quote_ev)))
     for k in range(0, len(entries), 5000):
         await sink.write(builder.build(entries[k : k + 5000]))
-    await sink.stop()
+    await sink.close()
     await redis.aclose()
     return cum, OPEN + 20_000

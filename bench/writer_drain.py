@@ -90,7 +90,7 @@ async def fill(
 
 
 def _drop_database(settings: Settings) -> None:
-    target = settings.mysql
+    target = settings.mysql.target
     conn = pymysql.connect(
         host=target.host, port=target.port, user=target.user, password=target.password.get_secret_value()
     )
@@ -109,8 +109,8 @@ async def one_run(events: list[tuple[str, bytes]], **overrides: Any) -> dict[str
         redis_url=os.environ.get("DHAN_BENCH_REDIS_URL", "redis://127.0.0.1:6379/0"), health_port_base=0,
         heartbeat_interval_s=1.0, **overrides,
     )  # fmt: skip
-    keys = Keys(settings.key_prefix)
-    client = aioredis.Redis.from_url(settings.redis_url.get_secret_value())
+    keys = Keys(settings.redis.key_prefix)
+    client = aioredis.Redis.from_url(settings.redis.url.get_secret_value())
     try:
         await init_schema(settings)
         fill_rate = await fill(client, keys, events)
@@ -133,7 +133,7 @@ async def one_run(events: list[tuple[str, bytes]], **overrides: Any) -> dict[str
             **{f"{t}_rows_per_s": n / elapsed for t, n in stats.rows.items()},
         }
     finally:
-        names = [k async for k in client.scan_iter(match=f"{settings.key_prefix}*", count=1000)]
+        names = [k async for k in client.scan_iter(match=f"{settings.redis.key_prefix}*", count=1000)]
         if names:
             await client.delete(*names)
         await client.aclose()
@@ -164,8 +164,8 @@ async def main() -> None:
     )
     defaults = Settings(_env_file=None)  # type: ignore[call-arg]
     label = (
-        f"defaults (batch {defaults.writer_batch_max}, {defaults.writer_batch_ms} ms, "
-        f"inflight {defaults.writer_inflight})"
+        f"defaults (batch {defaults.writer.batch_max}, {defaults.writer.batch_ms} ms, "
+        f"inflight {defaults.writer.inflight})"
     )
     results = [await one_run(events) for _ in range(args.runs)]
     print(_line(label, results), flush=True)

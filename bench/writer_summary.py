@@ -52,7 +52,7 @@ async def main() -> None:
     builder = BatchBuilder()
     conn = await connect(settings)
     sink = MySQLSink(settings)
-    await sink.start()
+    await sink.open()
     stored = 0
     try:
         for per_instrument in (1_000, 10_000, 100_000):
@@ -99,8 +99,8 @@ async def main() -> None:
             )
     finally:
         conn.close()
-        await sink.stop()
-        target = settings.mysql
+        await sink.close()
+        target = settings.mysql.target
         admin = pymysql.connect(
             host=target.host, port=target.port, user=target.user, password=target.password.get_secret_value()
         )

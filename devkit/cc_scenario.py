@@ -37,23 +37,24 @@ _CHILD_FIELDS = (
 def child_env(s: Settings) -> dict[str, str]:
     """What the launched services need to see the same system as the test's settings."""
     out = {}
+    flat = s.flat()
     for name in _CHILD_FIELDS:
-        v = getattr(s, name)
+        v = flat[name]
         v = v.get_secret_value() if isinstance(v, SecretStr) else v
         out[f"DHAN_{name.upper()}"] = str(v).lower() if isinstance(v, bool) else str(v)
     out["DHAN_LOG_FORMAT"] = "json"
-    if "journal_dir" in Settings.model_fields:     # keep the feed's journal out of the working tree
-        out["DHAN_JOURNAL_DIR"] = str(Path(str(s.spool_dir)).parent / "journal")
+    # keep the feed's journal out of the working tree
+    out["DHAN_JOURNAL_DIR"] = str(Path(str(s.publish.spool_dir)).parent / "journal")
     return out
 
 
 def scenario_settings(db_settings: Settings, tmp: Path) -> Settings:
-    return db_settings.model_copy(update={
-        "sim_rate": 200.0, "nifty_strikes": 2, "banknifty_strikes": 2, "include_nifty50": True,
-        "heartbeat_interval_s": 0.5, "monitor_stale_s": 3.0, "monitor_market_hours": "always",
-        "monitor_interval_s": 0.5, "shutdown_deadline_s": 3.0, "spool_dir": tmp / "spool",
-        "sim_session_clock": "open", "sim_token": SecretStr("cc-fault-token-" + "5b8e" * 6), "sim_faults": True,
-    })
+    return db_settings.replaced(
+        sim_rate=200.0, nifty_strikes=2, banknifty_strikes=2, include_nifty50=True,
+        heartbeat_interval_s=0.5, monitor_stale_s=3.0, monitor_market_hours="always",
+        monitor_interval_s=0.5, shutdown_deadline_s=3.0, spool_dir=tmp / "spool",
+        sim_session_clock="open", sim_token=SecretStr("cc-fault-token-" + "5b8e" * 6), sim_faults=True
+    )
 
 
 async def grab(app: QApplication, window: ControlWindow, tab: str, out_dir: Path) -> Path:
@@ -69,10 +70,10 @@ async def grab(app: QApplication, window: ControlWindow, tab: str, out_dir: Path
 async def _sim_drop(s: Settings) -> None:
     import aiohttp
 
-    assert s.sim_token is not None
+    assert s.sim.token is not None
     async with aiohttp.ClientSession() as http, http.post(
-            f"http://{s.sim_host}:{s.sim_port}/fault",
-            params={"kind": "drop", "token": s.sim_token.get_secret_value()}) as resp:
+            f"http://{s.sim.host}:{s.sim.port}/fault",
+            params={"kind": "drop", "token": s.sim.token.get_secret_value()}) as resp:
         assert resp.status == 200, await resp.text()
 
 
@@ -93,7 +94,7 @@ async def run_scenario(app: QApplication, s: Settings, tmp: Path, shots: Path) -
     out: dict[str, Any] = {}
     pids: set[int] = set()
     try:
-        await center.open()
+        await center.start()
         await eventually(lambda: bool(center.rows), message="first refresh")
         window.services.refresh()
         for name in SERVICES:
@@ -178,4 +179,4 @@ async def run_scenario(app: QApplication, s: Settings, tmp: Path, shots: Path) -
         return out
     finally:
         window.close()
-        await center.close()
+        await center.stop()

@@ -36,13 +36,13 @@ KINDS = ("quotes", "ticks", "depth")
 
 
 async def _instruments(settings: Settings) -> list[Any]:
-    text = await fetch_scrip_master(f"http://127.0.0.1:{settings.sim_port}/api-scrip-master.csv")
+    text = await fetch_scrip_master(f"http://127.0.0.1:{settings.sim.port}/api-scrip-master.csv")
     return [i for i in parse_scrip_master(text) if i.option_type is None]
 
 
 async def record_session(settings: Settings, client: aioredis.Redis, trades: int) -> Path:
     """Simulator -> journaled feed until ``trades`` trades were published; the journal's path."""
-    ticks = Keys(settings.key_prefix).stream("ticks")
+    ticks = Keys(settings.redis.key_prefix).stream("ticks")
     async with SimServer(settings):
         run = Running(FeedService(settings, instruments=await _instruments(settings)))
 
@@ -69,7 +69,7 @@ async def replay_digest(settings: Settings, client: aioredis.Redis, journal: Pat
         await eventually(lambda: feed.decoder.stats.frames == server.frames_routed, timeout_s=60,
                          message="every replayed frame decoded")
         assert await run.stop() == 0
-    keys = Keys(settings.key_prefix)
+    keys = Keys(settings.redis.key_prefix)
     out: dict[str, Any] = {"journal": journal.name, "day": day.isoformat(), "frames": server.frames_routed,
                            "unrouted": server.unrouted}
     last_cum: dict[str, int] = {}

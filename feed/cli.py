@@ -19,5 +19,5 @@ async def run(args: argparse.Namespace, settings: Settings) -> int:
     from feed.service import FeedService
 
     if args.instruments_url:
-        settings = settings.model_copy(update={"instruments_url": args.instruments_url})
+        settings = settings.replaced(instruments_url=args.instruments_url)
     return await FeedService(settings, duration_s=args.duration, instance=args.instance).serve()

@@ -76,13 +76,13 @@ class DhanConnection:
     # --- url ---
     def url(self) -> str:
         s = self.settings
-        if s.access_token is not None:
-            token = s.access_token.get_secret_value()
-        elif s.sim_token is not None:  # our own simulator guarded by DHAN_SIM_TOKEN
-            token = s.sim_token.get_secret_value()
+        if s.dhan.access_token is not None:
+            token = s.dhan.access_token.get_secret_value()
+        elif s.sim.token is not None:  # our own simulator guarded by DHAN_SIM_TOKEN
+            token = s.sim.token.get_secret_value()
         else:
             token = "simulator"
-        client = s.client_id or "simulator"
+        client = s.dhan.client_id or "simulator"
         base = s.effective_feed_url
         sep = "&" if "?" in base else "?"
         return f"{base}{sep}version=2&token={token}&clientId={client}&authType=2"
@@ -109,8 +109,8 @@ class DhanConnection:
     def _watchdog_active(self) -> bool:
         """A silent socket is a stall only while data is expected: in session (holidays included), or always
         against a simulator that ignores market hours (its default, for demos)."""
-        always_open_sim = self.settings.use_simulator and not self.settings.sim_market_hours
-        if always_open_sim or not self.settings.market_hours_only_watchdog:
+        always_open_sim = self.settings.use_simulator and not self.settings.sim.market_hours
+        if always_open_sim or not self.settings.feed.market_hours_only_watchdog:
             return True
         return self.calendar.in_session(self.clock(), session_exchanges(self.settings))
 
@@ -119,8 +119,8 @@ class DhanConnection:
         self._session = aiohttp.ClientSession(timeout=timeout)
         try:
             while not stopping.is_set():
-                delay = backoff_s(self.attempt, base_s=self.settings.reconnect_base_s,
-                                  cap_s=self.settings.reconnect_cap_s)
+                delay = backoff_s(self.attempt, base_s=self.settings.feed.reconnect_base_s,
+                                  cap_s=self.settings.feed.reconnect_cap_s)
                 if delay:
                     self.log.info("reconnect_wait", attempt=self.attempt, delay_s=round(delay, 2))
                     try:
@@ -217,7 +217,7 @@ class DhanConnection:
 
     async def _guard_routine(self, stopping: asyncio.Event, t_conn: float) -> str:
         """Returns "shutdown" when asked to stop, "stall" when the socket went silent in market hours."""
-        stall_s = self.settings.stall_timeout_s
+        stall_s = self.settings.feed.stall_timeout_s
         tick_s = min(1.0, stall_s / 4)
         while True:
             try:

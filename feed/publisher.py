@@ -84,8 +84,8 @@ class Publisher:
         self._buf: collections.deque[tuple[int, bytes]] = collections.deque()
         self._wake = asyncio.Event()
         self._conn: RespConnection | None = None
-        maxlens = (settings.stream_maxlen_quotes, settings.stream_maxlen_ticks, settings.stream_maxlen_depth,
-                   settings.stream_maxlen_greeks)
+        maxlens = (settings.streams.maxlen_quotes, settings.streams.maxlen_ticks, settings.streams.maxlen_depth,
+                   settings.streams.maxlen_greeks)
         self._xadd_prefix = [
             b"*8\r\n$4\r\nXADD\r\n" + _bulk(self.keys.stream(name).encode()) + b"$6\r\nMAXLEN\r\n$1\r\n~\r\n"
             + _bulk(str(maxlen).encode()) + b"$1\r\n*\r\n$1\r\nd\r\n"
@@ -94,7 +94,7 @@ class Publisher:
         self._pub_prefix = [
             b"*3\r\n$7\r\nPUBLISH\r\n" + _bulk(self.keys.stream(name).encode()) for name in _KIND_NAMES
         ]
-        self.spool = Spool(settings.spool_dir, len(_KIND_NAMES), self.log)
+        self.spool = Spool(settings.publish.spool_dir, len(_KIND_NAMES), self.log)
         self._pending: list[tuple[int, bytes]] | None = None  # batch taken but not yet confirmed written
         self._pending_spool: Path | None = None  # the spool file _pending came from, if any
         # the spool's disk failing: the error, write attempts, when to try again (monotonic)
@@ -119,7 +119,7 @@ class Publisher:
         buf = self._buf
         for p in payloads:
             buf.append((kind, p))
-        if len(buf) > self.settings.publish_buffer_max:
+        if len(buf) > self.settings.publish.buffer_max:
             self._spill()
         self._wake.set()
 
@@ -139,7 +139,7 @@ class Publisher:
         if now >= self._spool_retry_at:
             # at most half the bound per file: a backlog kept while the disk failed goes out over a few
             # calls, not in one write (and one retry) of the whole memory cap
-            half = self.settings.publish_buffer_max // 2
+            half = self.settings.publish.buffer_max // 2
             n = max(1, min(len(self._buf) - half, half))
             try:
                 path = self._spool_oldest(n)
@@ -151,7 +151,7 @@ class Publisher:
                 if self.spool_error:
                     self._spool_cleared("a spool file was written")
                 return
-        if len(self._buf) > self.settings.publish_memory_max:
+        if len(self._buf) > self.settings.publish.memory_max:
             self._shed()
 
     def _spool_oldest(self, n: int) -> Path:
@@ -172,7 +172,7 @@ class Publisher:
         error = exc.strerror or str(exc)
         if not self.spool_error:
             self.log.error("spool_write_failed", error=error, dir=str(self.spool.directory),
-                           buffered=len(self._buf), memory_max=self.settings.publish_memory_max,
+                           buffered=len(self._buf), memory_max=self.settings.publish.memory_max,
                            effect="events stay in memory; past the memory cap superseded quotes/depth are dropped")
         elif self._spool_attempt % 10 == 0:
             self.log.warning("spool_still_failing", error=error, attempt=self._spool_attempt,
@@ -188,13 +188,13 @@ class Publisher:
     def _shed(self) -> None:
         """Memory cap reached with nowhere to put events: drop per :mod:`feed.shed`, count, report the gap."""
         t0 = time.perf_counter()
-        target = self.settings.publish_memory_max - self.settings.publish_buffer_max // 2
+        target = self.settings.publish.memory_max - self.settings.publish.buffer_max // 2
         kept, dropped = shed(self._buf, target, _LATEST_STATE, _KIND_NAMES)
         self._buf.clear()
         self._buf.extend(kept)
         for kind, n in dropped.by_kind.items():
             self.dropped[kind] += n
-        reason = f"memory cap {self.settings.publish_memory_max:,} events, spool failing ({self.spool_error})"
+        reason = f"memory cap {self.settings.publish.memory_max:,} events, spool failing ({self.spool_error})"
         self.log.error("events_dropped", dropped=dropped.total, superseded=dropped.superseded,
                        **{_KIND_NAMES[k]: n for k, n in dropped.by_kind.items()},
                        instruments=len(dropped.instruments), kept=len(kept), reason=reason,
@@ -214,7 +214,7 @@ class Publisher:
     def _next_batch(self) -> list[tuple[int, bytes]] | None:
         if self._pending is not None:
             return self._pending
-        limit = self.settings.publish_batch_max
+        limit = self.settings.publish.batch_max
         head = self.spool.read_head() if len(self.spool) else None
         if head is not None:
             # The head spool file is sent whole, in chunks of the batch size, before any memory event.
@@ -231,8 +231,8 @@ class Publisher:
 
     async def _connection(self) -> RespConnection:
         if self._conn is None or not self._conn.connected:
-            conn = RespConnection(self.settings.redis_url.get_secret_value())
-            await conn.connect()
+            conn = RespConnection(self.settings.redis.url.get_secret_value())
+            await conn.open()
             self._conn = conn
         return self._conn
 
@@ -243,7 +243,7 @@ class Publisher:
 
     async def _write(self, batch: list[tuple[int, bytes]]) -> None:
         self._write_ahead()
-        limit = self.settings.publish_batch_max
+        limit = self.settings.publish.batch_max
         conn = await self._connection()
         for start in range(0, len(batch), limit):
             chunk = batch[start : start + limit]
@@ -314,7 +314,7 @@ class Publisher:
                 self.spool.done(self._pending_spool)
                 self._pending_spool = None
             self._pending = None
-            if self.spool_error and len(self._buf) <= self.settings.publish_buffer_max:
+            if self.spool_error and len(self._buf) <= self.settings.publish.buffer_max:
                 self._spool_cleared("Redis took the events back under the memory bound")
             if self.outage_started is not None:
                 self.log.info("redis_write_recovered", after_s=round(time.time() - self.outage_started, 2),

@@ -43,7 +43,7 @@ class RespConnection:
     def connected(self) -> bool:
         return self._writer is not None and not self._writer.is_closing()
 
-    async def connect(self) -> None:
+    async def open(self) -> None:
         opts: dict[str, Any] = parse_url(self._url)
         cls = opts.get("connection_class")
         if cls is UnixDomainSocketConnection:

@@ -95,8 +95,8 @@ class FeedService(Service):
         attempt = 0
         while True:
             try:
-                text = await fetch_scrip_master(url, timeout_s=settings.instruments_timeout_s,
-                                                max_bytes=settings.instruments_max_mb << 20)
+                text = await fetch_scrip_master(url, timeout_s=settings.instruments.timeout_s,
+                                                max_bytes=settings.instruments.max_mb << 20)
                 break
             except DhanError as exc:
                 attempt += 1
@@ -115,7 +115,7 @@ class FeedService(Service):
     async def setup(self) -> None:
         assert self.redis is not None
         await self.journal.start()
-        self.calendar = TradingCalendar.load(self.settings.scheduler_holidays_file)  # one line when unreadable
+        self.calendar = TradingCalendar.load(self.settings.scheduler.holidays_file)  # one line when unreadable
         self.step = "loading instruments"
         instruments = await self._load_instruments()
         self.step = "selecting universe"
@@ -213,7 +213,7 @@ class FeedService(Service):
         task, pub = self._pub_task, self.publisher
         if task is not None and not task.done():
             # part of teardown's own deadline, so the spill and the journal's close still fit in it
-            done, _ = await asyncio.wait({task}, timeout=DRAIN_SHARE * self.settings.shutdown_deadline_s)
+            done, _ = await asyncio.wait({task}, timeout=DRAIN_SHARE * self.settings.service.shutdown_deadline_s)
             if not done:
                 self.log.warning("publisher_drain_deadline", buffered=pub.buffered if pub else 0)
                 task.cancel()
@@ -248,7 +248,7 @@ class FeedService(Service):
     async def _recentre_routine(self) -> None:
         while not self.stopping.is_set():
             try:
-                await asyncio.wait_for(self.stopping.wait(), self.settings.recentre_check_s)
+                await asyncio.wait_for(self.stopping.wait(), self.settings.universe.recentre_check_s)
                 return
             except TimeoutError:
                 pass

@@ -218,18 +218,18 @@ class UniverseSelector:
     ) -> None:
         self._settings = settings
         self._today = today
-        self._mode = settings.feed_mode
+        self._mode = settings.universe.mode
         self.notes: list[str] = []  # what was asked for but is not in the master (for the caller to log)
         stocks = (
-            set(load_nifty50_symbols() if nifty50 is None else nifty50) if settings.include_nifty50 else set()
+            set(load_nifty50_symbols() if nifty50 is None else nifty50) if settings.universe.include_nifty50 else set()
         )
-        mcx = set(MCX_UNDERLYINGS) if settings.mcx_enabled else set()
+        mcx = set(MCX_UNDERLYINGS) if settings.universe.mcx_enabled else set()
         rows = _sort_rows(instruments, today, stocks, mcx)
         self._index = self._pick_indices(rows.indices)
         self._futures = self._pick_futures(rows.futures)
         # the members that never move, in subscription order: indices, futures, stocks, commodities
         static: dict[tuple[str, int], Member] = {}
-        if settings.include_indices:
+        if settings.universe.include_indices:
             for info in self._index.values():
                 static[info.key] = Member(info, "ticker", "index")
         for chosen in self._futures.values():
@@ -260,7 +260,8 @@ class UniverseSelector:
         out: dict[str, list[InstrumentInfo]] = {}
         for name in OPTION_UNDERLYINGS:
             found = rows.get(name, [])
-            expiries = sorted({r.expiry for r in found if r.expiry is not None})[: self._settings.futures_expiries]
+            n_expiries = self._settings.universe.futures_expiries
+            expiries = sorted({r.expiry for r in found if r.expiry is not None})[:n_expiries]
             chosen = sorted((r for r in found if r.expiry in expiries), key=lambda r: (r.expiry, r.security_id))
             if not chosen:
                 self.notes.append(f"no {name} futures expiring on or after {self._today}")
@@ -291,7 +292,8 @@ class UniverseSelector:
 
     def _option_chains(self, rows: dict[str, list[InstrumentInfo]]) -> dict[str, _Chain]:
         """Each option underlying's chain at its nearest expiry, with the window width of its setting."""
-        widths = {"NIFTY": self._settings.nifty_strikes, "BANKNIFTY": self._settings.banknifty_strikes}
+        universe = self._settings.universe
+        widths = {"NIFTY": universe.nifty_strikes, "BANKNIFTY": universe.banknifty_strikes}
         chains: dict[str, _Chain] = {}
         for name, width in widths.items():
             if name in rows:
@@ -368,7 +370,7 @@ class UniverseSelector:
         for name in OPTION_UNDERLYINGS:
             keys: list[tuple[str, int]] = []
             index = self._index.get(name)
-            if index is not None and self._settings.include_indices:
+            if index is not None and self._settings.universe.include_indices:
                 keys.append(index.key)
             futures = self._futures.get(name, [])
             if futures:

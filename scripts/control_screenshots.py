@@ -39,14 +39,14 @@ def main() -> int:
             with asyncio.Runner(loop_factory=lambda: qasync.QEventLoop(app)) as runner:
                 result = runner.run(run_scenario(app, s, Path(tmp), out))  # type: ignore[arg-type]
         finally:
-            r = redis.Redis.from_url(s.redis_url.get_secret_value())
-            keys = list(r.scan_iter(match=f"{s.key_prefix}*", count=1000))
+            r = redis.Redis.from_url(s.redis.url.get_secret_value())
+            keys = list(r.scan_iter(match=f"{s.redis.key_prefix}*", count=1000))
             if keys:
                 r.delete(*keys)
-            kw = {k: v for k, v in s.mysql.connect_kwargs(with_db=False).items() if k != "autocommit"}
+            kw = {k: v for k, v in s.mysql.target.connect_kwargs(with_db=False).items() if k != "autocommit"}
             conn = pymysql.connect(**kw)
             with conn.cursor() as cur:
-                cur.execute(f"DROP DATABASE IF EXISTS `{s.mysql.database}`")
+                cur.execute(f"DROP DATABASE IF EXISTS `{s.mysql.target.database}`")
             conn.close()
     print(f"all green in {result['all_green_s']}s; screenshots in {out}/control-*.png")
     return 0

@@ -10,7 +10,7 @@ from pathlib import Path
 
 from pydantic import SecretStr
 
-from shared.settings import Settings
+from shared.settings import ENV_FIELDS
 
 HEADER = """\
 # dhan-trading settings. Copy to .env and edit; every variable is optional (defaults shown).
@@ -70,14 +70,18 @@ COMPOSE_VARIABLES: tuple[tuple[str, str, str, bool], ...] = (
 def render() -> str:
     """The text of .env.example: every setting with its default, then the docker compose block."""
     lines = [HEADER]
-    for name, field in Settings.model_fields.items():
-        default = field.default
+    section = ""
+    for field in ENV_FIELDS.values():
+        if field.section != section:
+            section = field.section
+            lines.append(f"# ---- settings.{section} ----\n")
+        default = field.info.default
         if isinstance(default, SecretStr):
             default = default.get_secret_value()
         shown = "" if default is None else (str(default).lower() if isinstance(default, bool) else str(default))
-        lines.append(f"# {field.description}")
+        lines.append(f"# {field.info.description}")
         prefix = "# " if default is None else ""
-        lines.append(f"{prefix}DHAN_{name.upper()}={shown}\n")
+        lines.append(f"{prefix}{field.env}={shown}\n")
     lines.append(COMPOSE_HEADER)
     for var, value, meaning, commented in COMPOSE_VARIABLES:
         lines.append(f"# {meaning}")

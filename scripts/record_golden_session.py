@@ -31,7 +31,7 @@ async def _main(trades: int, digest_only: bool) -> None:
     common = {"sim_rate": 300.0, "sim_seed": 42, "journal_block_ms": 50}
     live = isolated_settings(journal_dir=work / "live", **common)
     again = isolated_settings(journal_dir=work / "replay", **common)
-    client = aioredis.Redis.from_url(live.redis_url.get_secret_value())
+    client = aioredis.Redis.from_url(live.redis.url.get_secret_value())
     try:
         if digest_only:
             target = next(GOLDEN_DIR.glob("session-*.djr"))
@@ -48,7 +48,7 @@ async def _main(trades: int, digest_only: bool) -> None:
               f"{digest['ticks']['events']} trades")
     finally:
         for s in (live, again):
-            keys = [k async for k in client.scan_iter(match=f"{s.key_prefix}*")]
+            keys = [k async for k in client.scan_iter(match=f"{s.redis.key_prefix}*")]
             if keys:
                 await client.delete(*keys)
         await client.aclose()

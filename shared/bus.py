@@ -19,7 +19,7 @@ __all__ = ["connect_redis", "follow_channel", "redis_down_message"]
 
 def redis_down_message(settings: Settings, cause: BaseException | str) -> str:
     return (
-        f"Redis at {settings.redis_url_masked} is not reachable ({str(cause).splitlines()[0][:120]}); "
+        f"Redis at {settings.redis.url_masked} is not reachable ({str(cause).splitlines()[0][:120]}); "
         "start it (redis-server --daemonize yes --port 6379) or set DHAN_REDIS_URL"
     )
 
@@ -27,7 +27,7 @@ def redis_down_message(settings: Settings, cause: BaseException | str) -> str:
 async def connect_redis(settings: Settings, *, check: bool = True, decode: bool = False) -> aioredis.Redis:
     """A client for ``DHAN_REDIS_URL``; with ``check`` it PINGs once and raises :class:`RedisUnavailable`."""
     client: aioredis.Redis = aioredis.Redis.from_url(
-        settings.redis_url.get_secret_value(),
+        settings.redis.url.get_secret_value(),
         decode_responses=decode,
         socket_connect_timeout=3,
         health_check_interval=30,
@@ -38,7 +38,7 @@ async def connect_redis(settings: Settings, *, check: bool = True, decode: bool 
         except AuthenticationError:
             await client.aclose()
             raise RedisUnavailable(
-                f"Redis at {settings.redis_url_masked} refused our credentials; check DHAN_REDIS_URL"
+                f"Redis at {settings.redis.url_masked} refused our credentials; check DHAN_REDIS_URL"
             ) from None
         except (RedisError, OSError) as exc:
             await client.aclose()

@@ -228,7 +228,7 @@ class TradingCalendar:
 
 def session_exchanges(settings: Settings) -> tuple[str, ...]:
     """The exchanges whose sessions matter: NSE, and MCX when its futures are subscribed (``mcx_enabled``)."""
-    return EXCHANGES if settings.mcx_enabled else ("NSE",)
+    return EXCHANGES if settings.universe.mcx_enabled else ("NSE",)
 
 
 def year_fraction(expiry: date, at_utc_epoch: float, *, expiry_time: time = EXPIRY_TIME_IST) -> float:

@@ -108,8 +108,8 @@ def run_command(name: str, module: Any, args: argparse.Namespace) -> int:
         settings = load_settings()
         configure_logging(
             name,
-            level=args.log_level or settings.log_level,
-            fmt=args.log_format or settings.log_format,
+            level=args.log_level or settings.log.level,
+            fmt=args.log_format or settings.log.format,
             secrets=settings.secret_values(),  # the Dhan and sim tokens, the Redis and MySQL passwords
         )
         result = module.run(args, settings)

@@ -67,7 +67,7 @@ def mysql_unavailable(settings: Settings, cause: BaseException | str) -> MySQLUn
     )
     text = clip(text, 160) or (type(cause).__name__ if isinstance(cause, BaseException) else "")
     return MySQLUnavailable(
-        f"MySQL at {settings.mysql.masked} is not reachable ({text}); "
+        f"MySQL at {settings.mysql.target.masked} is not reachable ({text}); "
         "start it (start-stop-daemon --start --oknodo --background --exec /usr/sbin/mariadbd) "
         "or set DHAN_MYSQL_URL"
     )
@@ -76,16 +76,16 @@ def mysql_unavailable(settings: Settings, cause: BaseException | str) -> MySQLUn
 def _translate(settings: Settings, exc: BaseException) -> Exception:
     code = exc.args[0] if isinstance(exc, pymysql.err.MySQLError) and exc.args else None
     if code == _ER_BAD_DB:
-        return SchemaMismatch(f"database {settings.mysql.database!r} does not exist: run dhan db init")
+        return SchemaMismatch(f"database {settings.mysql.target.database!r} does not exist: run dhan db init")
     if code == _ER_ACCESS_DENIED:
         return MySQLUnavailable(
-            f"MySQL at {settings.mysql.masked} refused our credentials; check DHAN_MYSQL_URL"
+            f"MySQL at {settings.mysql.target.masked} refused our credentials; check DHAN_MYSQL_URL"
         )
     return mysql_unavailable(settings, exc)
 
 
 def _connect_kwargs(settings: Settings, *, with_db: bool = True) -> dict[str, Any]:
-    kwargs = settings.mysql.connect_kwargs(with_db=with_db)
+    kwargs = settings.mysql.target.connect_kwargs(with_db=with_db)
     kwargs["init_command"] = INIT_COMMAND
     kwargs["connect_timeout"] = CONNECT_TIMEOUT_S
     return kwargs
@@ -100,8 +100,8 @@ async def connect(settings: Settings, *, with_db: bool = True) -> aiomysql.Conne
 
 
 async def create_pool(settings: Settings, *, minsize: int = 1, maxsize: int | None = None) -> aiomysql.Pool:
-    """An aiomysql pool of ``maxsize`` (default ``settings.writer_pool_size``) connections to the database."""
-    size = maxsize if maxsize is not None else settings.writer_pool_size
+    """An aiomysql pool of ``maxsize`` (default ``settings.writer.pool_size``) connections to the database."""
+    size = maxsize if maxsize is not None else settings.writer.pool_size
     try:
         return await aiomysql.create_pool(
             minsize=min(minsize, size), maxsize=size, pool_recycle=POOL_RECYCLE_S, **_connect_kwargs(settings)
@@ -115,7 +115,7 @@ async def init_schema(settings: Settings, *, today: date | None = None, months_a
 
     Idempotent; returns the schema version now in place.
     """
-    name = checked_database_name(settings.mysql.database)
+    name = checked_database_name(settings.mysql.target.database)
     conn = await connect(settings, with_db=False)
     try:
         async with conn.cursor() as cur:
@@ -133,7 +133,7 @@ async def init_schema(settings: Settings, *, today: date | None = None, months_a
         code = exc.args[0] if exc.args else None
         if code in _CONNECTION_LOST:
             raise mysql_unavailable(settings, exc) from None
-        raise SchemaMismatch(f"dhan db init failed on {settings.mysql.masked}: {exc.args[-1]}") from None
+        raise SchemaMismatch(f"dhan db init failed on {settings.mysql.target.masked}: {exc.args[-1]}") from None
     finally:
         conn.close()
 

@@ -57,11 +57,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 async def run(args: argparse.Namespace, settings: Settings) -> int:
     if args.action == "init":
         months = (
-            args.months_ahead if args.months_ahead is not None else settings.writer_partition_months_ahead
+            args.months_ahead if args.months_ahead is not None else settings.writer.partition_months_ahead
         )
         version = await init_schema(settings, months_ahead=months)
         print(
-            f"schema of {settings.mysql.masked} is at version {version} "
+            f"schema of {settings.mysql.target.masked} is at version {version} "
             f"(dhan_ticks partitioned {months} months ahead)"
         )
         return 0
@@ -87,7 +87,7 @@ async def _status(settings: Settings) -> int:
     finally:
         conn.close()
     state = "ok" if version == SCHEMA_VERSION else "MISMATCH: run dhan db init"
-    print(f"database   {settings.mysql.masked}")
+    print(f"database   {settings.mysql.target.masked}")
     print(f"schema     version {version} (this code: {SCHEMA_VERSION}) {state}")
     for name, rows, size in tables:
         print(f"  {name:<22} ~{int(rows or 0):>12,} rows  {int(size or 0) / 1e6:>10.1f} MB")
@@ -107,7 +107,7 @@ async def _create_user(settings: Settings, user: str, password_env: str, host: s
         raise ConfigError(
             f"environment variable {password_env} is not set or empty: export the password there"
         )
-    database = checked_database_name(settings.mysql.database)
+    database = checked_database_name(settings.mysql.target.database)
     conn = await connect(settings, with_db=False)
     try:
         async with conn.cursor() as cur:
@@ -122,7 +122,7 @@ async def _create_user(settings: Settings, user: str, password_env: str, host: s
         ) from None
     finally:
         conn.close()
-    target = settings.mysql
+    target = settings.mysql.target
     print(f"user '{user}'@'{host}' may {APP_PRIVILEGES} on {database} only")
     print(f"use DHAN_MYSQL_URL=mysql://{user}:***@{target.host}:{target.port}/{database}")
     print("partition maintenance needs ALTER: run 'dhan db init' as an admin once a year")

@@ -32,7 +32,7 @@ async def _check_mysql(settings: Settings) -> str | None:
     import aiomysql
     import pymysql
 
-    target = settings.mysql
+    target = settings.mysql.target
     try:
         conn = await asyncio.wait_for(aiomysql.connect(**target.connect_kwargs(with_db=False), connect_timeout=3), 5)
         conn.close()

@@ -1,5 +1,18 @@
 """Service base: lifecycle, owned tasks, signals, heartbeat, control channel, ``dhan:logs`` sink.
 
+Lifecycle vocabulary (the whole code base uses these verbs, and only these, for a thing's life):
+
+* a **service** (one process, this class): ``serve()`` runs its whole life and returns the exit code, calling
+  the hooks ``setup()`` -> ``run()`` -> ``teardown()``; ``stop(reason)`` asks it to end (sets ``stopping``);
+* a **component with activity of its own** (owned tasks, a thread, a server; e.g. the journal, the
+  simulator server, the health server, a viz window, the Control Center engine): ``await start()`` /
+  ``await stop()``; ``stop`` ends the activity, waits for it and is safe to call twice;
+* a **resource** with no activity of its own (a file, a connection, a pool; e.g. the writer's MySQL sink,
+  the RESP connection, the journal's day file): ``open()`` / ``close()``, ``close`` safe to call twice;
+* a **task body**: ``run(stopping)`` returns once the ``stopping`` event is set;
+* a **supervisor** acting on a child by name: ``start(name)`` / ``stop(name)`` / ``restart(name)`` (the
+  Control Center: ``start_service(name)`` ..., its own life being ``start()``/``stop()``).
+
 A service implements :meth:`Service.run` (its main loop, which returns when ``self.stopping`` is set) and
 :meth:`Service.metrics` (counters and rates for the heartbeat). The base owns everything else:
 
@@ -79,7 +92,7 @@ class Service:
 
     def __init__(self, settings: Settings, *, duration_s: float | None = None, instance: str | None = None) -> None:
         self.settings = settings
-        self.keys = Keys(settings.key_prefix)
+        self.keys = Keys(settings.redis.key_prefix)
         self.duration_s = duration_s
         self.instance = instance or self.name
         self.log = get_logger(self.name)
@@ -97,7 +110,7 @@ class Service:
         self.step = ""                                   # what the service is doing now (shown when stuck)
         self.last_heartbeat: dict[str, Any] = {}         # the last fields written (read by /health, /metrics)
         self.heartbeat_ok_at = 0.0                       # when a heartbeat last reached Redis
-        self.health_port = health_port(self.name, settings.health_port_base)  # None: no endpoints; 0: any
+        self.health_port = health_port(self.name, settings.service.health_port_base)  # None: no endpoints; 0: any
         self.health: HealthServer | None = None
         self._set_up = False
         self.control: ControlListener | None = None
@@ -212,9 +225,9 @@ class Service:
         await asyncio.wait({main, stop_wait}, return_when=asyncio.FIRST_COMPLETED)
         if not main.done():
             try:
-                await asyncio.wait_for(asyncio.shield(main), self.settings.shutdown_deadline_s)
+                await asyncio.wait_for(asyncio.shield(main), self.settings.service.shutdown_deadline_s)
             except TimeoutError:
-                self.log.warning("run_deadline_exceeded", deadline_s=self.settings.shutdown_deadline_s)
+                self.log.warning("run_deadline_exceeded", deadline_s=self.settings.service.shutdown_deadline_s)
                 main.cancel()
         stop_wait.cancel()
         if main.done() and not main.cancelled() and main.exception() is not None and self.exit_error is None:
@@ -229,7 +242,7 @@ class Service:
         if self.exit_error is None and isinstance(raised, Exception):
             self.exit_error = raised
         self.state = "crashed" if self.exit_error is not None else "stopped"
-        deadline_s = self.settings.shutdown_deadline_s
+        deadline_s = self.settings.service.shutdown_deadline_s
         await self.tasks.cancel_all(deadline_s, spare_draining=True)  # the heartbeat routine among them
         if self.exit_error is not None:
             await self._final_heartbeat()  # the crash and the dead task are seen now, not after teardown
@@ -246,7 +259,7 @@ class Service:
         """``teardown`` under the deadline; an error in it is logged and makes the exit a failure, but never
         skips the last heartbeat."""
         try:
-            await asyncio.wait_for(self.teardown(), self.settings.shutdown_deadline_s)
+            await asyncio.wait_for(self.teardown(), self.settings.service.shutdown_deadline_s)
         except TimeoutError:
             self.log.warning("teardown_deadline_exceeded")
         except Exception as exc:
@@ -258,8 +271,8 @@ class Service:
     async def _start_health(self) -> None:
         if self.health_port is None:
             return
-        server = HealthServer(self, self.settings.health_host, self.health_port,
-                              stale_after_s=5 * self.settings.heartbeat_interval_s)
+        server = HealthServer(self, self.settings.service.health_host, self.health_port,
+                              stale_after_s=5 * self.settings.service.heartbeat_interval_s)
         if await server.start():
             self.health = server
 
@@ -296,7 +309,7 @@ class Service:
 
     async def _heartbeat_routine(self) -> None:
         assert self.redis is not None
-        interval = self.settings.heartbeat_interval_s
+        interval = self.settings.service.heartbeat_interval_s
         key = self.keys.svc(self.instance)
         ttl_ms = int(interval * 5000)
         warned = False
@@ -328,7 +341,7 @@ class Service:
             key = self.keys.svc(self.instance)
             pipe = self.redis.pipeline(transaction=False)
             pipe.hset(key, mapping=self.heartbeat_fields())
-            pipe.pexpire(key, int(self.settings.heartbeat_interval_s * 5000))
+            pipe.pexpire(key, int(self.settings.service.heartbeat_interval_s * 5000))
             while LOG_SINK:
                 pipe.xadd(self.keys.logs, {"d": orjson.dumps(LOG_SINK.popleft())}, maxlen=LOGS_MAXLEN, approximate=True)
             await asyncio.wait_for(pipe.execute(), 2.0)

@@ -40,8 +40,9 @@ def track_prefix(prefix: str) -> str:
 def make_settings(**overrides: Any) -> Settings:
     """:func:`devkit.settings.isolated_settings`, its key prefix and temporary folders removed at the end."""
     settings = isolated_settings(**overrides)
-    _TMP_DIRS.update(getattr(settings, name) for name in TEMP_FOLDER_SETTINGS if name not in overrides)
-    _PREFIXES.add(settings.key_prefix)
+    flat = settings.flat()
+    _TMP_DIRS.update(flat[name] for name in TEMP_FOLDER_SETTINGS if name not in overrides)
+    _PREFIXES.add(settings.redis.key_prefix)
     return settings
 
 
@@ -76,9 +77,9 @@ def settings() -> Settings:
 
 async def redis_for(settings: Settings) -> AsyncIterator[aioredis.Redis]:
     """A client on the test's Redis; afterwards every key of the settings' prefix is deleted."""
-    client: aioredis.Redis = aioredis.Redis.from_url(settings.redis_url.get_secret_value())
+    client: aioredis.Redis = aioredis.Redis.from_url(settings.redis.url.get_secret_value())
     yield client
-    keys = [k async for k in client.scan_iter(match=f"{settings.key_prefix}*", count=1000)]
+    keys = [k async for k in client.scan_iter(match=f"{settings.redis.key_prefix}*", count=1000)]
     if keys:
         await client.delete(*keys)
     await client.aclose()
@@ -100,7 +101,7 @@ def db_settings() -> Any:
     base = os.environ.get("DHAN_TEST_MYSQL_URL", "mysql://root@127.0.0.1:3306/test").rsplit("/", 1)[0]
     s = make_settings(mysql_url=f"{base}/{name}")
     yield s
-    target = s.mysql
+    target = s.mysql.target
     conn = pymysql.connect(**{k: v for k, v in target.connect_kwargs(with_db=False).items() if k != "autocommit"})
     try:
         with conn.cursor() as cur:

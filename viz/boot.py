@@ -144,7 +144,7 @@ async def _run(window_cls: type, args: argparse.Namespace, settings: Settings) -
                 window.tasks.spawn(_shoot(window, Path(args.screenshot)), "screenshot")
             await window.closed.wait()
         finally:
-            await window.shutdown()
+            await window.stop()
     return window.exit_code
 
 

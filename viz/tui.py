@@ -66,7 +66,7 @@ class QuoteTui:
 
     def __init__(self, settings: Settings, *, words: str = "") -> None:
         self.settings = settings
-        self.keys = Keys(settings.key_prefix)
+        self.keys = Keys(settings.redis.key_prefix)
         self.status = StatusModel()
         self.link = DataLink(settings, self.status, name="viz.tui")
         self.board = BoardModel()
@@ -148,7 +148,7 @@ async def _main(tui: QuoteTui, duration_s: float | None, console: Console) -> in
                     task.result()  # an unexpected failure surfaces here
                 live.update(tui.render(max(5, console.size.height - 4), console.size.width))
     finally:
-        await tui.link.stop([task])
+        await tui.link.cancel_and_close([task])
     return 0
 
 

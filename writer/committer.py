@@ -44,7 +44,7 @@ class Committer:
         self._retry = retry
         self._stopping = stopping
         self._log = log
-        self._queue: asyncio.Queue[_Item] = asyncio.Queue(maxsize=settings.writer_inflight)
+        self._queue: asyncio.Queue[_Item] = asyncio.Queue(maxsize=settings.writer.inflight)
         self.outstanding = 0  # batches queued or being written
         self._inflight: dict[int, list[Entry]] = {}  # their entries, by token
         self._next_token = 0
@@ -127,7 +127,7 @@ class Committer:
             except TransientError as exc:
                 attempt += 1
                 self._failed(exc, attempt)
-                base_s, cap_s = self._settings.writer_retry_base_s, self._settings.writer_retry_cap_s
+                base_s, cap_s = self._settings.writer.retry_base_s, self._settings.writer.retry_cap_s
                 await wait_or_stop(self._stopping, backoff_s(attempt, base_s=base_s, cap_s=cap_s))
                 if self._stopping.is_set():
                     return False
@@ -172,8 +172,8 @@ class Committer:
         await self._retry(
             self._reader.dead_letter,
             poison,
-            maxlen=self._settings.writer_deadletter_maxlen,
-            payload_max=self._settings.writer_entry_max_bytes,
+            maxlen=self._settings.writer.deadletter_maxlen,
+            payload_max=self._settings.writer.entry_max_bytes,
         )
         self._stats.dead_lettered(len(poison))
         for p in poison:

@@ -269,8 +269,8 @@ async def run_gap_recorder(
         return
     client = await connect_redis(settings, check=False)
     try:
-        recorder = GapRecorder(client, pool, keys, consumer, deadletter_maxlen=settings.writer_deadletter_maxlen,
-                               payload_max=settings.writer_entry_max_bytes)  # fmt: skip
+        recorder = GapRecorder(client, pool, keys, consumer, deadletter_maxlen=settings.writer.deadletter_maxlen,
+                               payload_max=settings.writer.entry_max_bytes)  # fmt: skip
         if started is not None:
             started(recorder)
         await recorder.run(stopping)

@@ -47,8 +47,8 @@ class Intake:
         stats: WriterMetrics, *, stopping: asyncio.Event, log: Any, drain: bool, stop: Callable[[str], None],
     ) -> None:  # fmt: skip
         self._settings = settings
-        self._batch_max = settings.writer_batch_max
-        self._batch_s = settings.writer_batch_ms / 1000.0
+        self._batch_max = settings.writer.batch_max
+        self._batch_s = settings.writer.batch_ms / 1000.0
         self._reader = reader
         self._committer = committer
         self._alerts = alerts
@@ -91,7 +91,7 @@ class Intake:
         try:
             if now >= self._next_reclaim and self._committer.mysql_ok:
                 await self.reclaim()
-                self._next_reclaim = time.monotonic() + self._settings.writer_claim_idle_ms / 2000.0
+                self._next_reclaim = time.monotonic() + self._settings.writer.claim_idle_ms / 2000.0
                 return attempt
             # a batch open: no BLOCK (Redis would time it out late, see the module docstring)
             block_ms = None if self._batch else IDLE_BLOCK_MS
@@ -157,7 +157,7 @@ class Intake:
             cursor = b"0-0"
             while True:
                 cursor, entries, gone = await self._reader.autoclaim(
-                    kind, self._settings.writer_claim_idle_ms, cursor, self._batch_max
+                    kind, self._settings.writer.claim_idle_ms, cursor, self._batch_max
                 )
                 if gone:
                     await self._alerts.trimmed_pending(gone)
@@ -177,7 +177,7 @@ class Intake:
         """Queue redelivered entries; those delivered too often are written one per transaction."""
         if not entries:
             return
-        max_attempts = self._settings.writer_max_attempts
+        max_attempts = self._settings.writer.max_attempts
         suspects: set[bytes] = set()
         for kind in {e.kind for e in entries}:
             counts = await self._reader.delivery_counts(kind, [e for e in entries if e.kind == kind])
@@ -198,7 +198,7 @@ class Intake:
         period cost Redis a few milliseconds. An entry delivered to us but lost on the way (a read reply
         broken by a connection error) is not in memory, so it goes idle and is reclaimed normally.
         """
-        period_s = self._settings.writer_claim_idle_ms / 3000.0
+        period_s = self._settings.writer.claim_idle_ms / 3000.0
         while not self._stopping.is_set():
             await wait_or_stop(self._stopping, period_s)
             held = self.held()
@@ -213,7 +213,7 @@ class Intake:
     async def state_routine(self) -> None:
         """Lag and pending per stream for the heartbeat; entries trimmed before delivery -> alert."""
         while not self._stopping.is_set():
-            await wait_or_stop(self._stopping, max(self._settings.heartbeat_interval_s, 0.2))
+            await wait_or_stop(self._stopping, max(self._settings.service.heartbeat_interval_s, 0.2))
             try:
                 await self.check_streams()
             except (RedisError, OSError) as exc:

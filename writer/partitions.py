@@ -35,8 +35,8 @@ class PartitionKeeper:
         self, settings: Settings, sink: MySQLSink, alerts: WriterAlerts, stats: WriterMetrics, *, clock: Clock,
         stopping: asyncio.Event, log: Any,
     ) -> None:  # fmt: skip
-        self._months_ahead = settings.writer_partition_months_ahead
-        self._lock_timeout_s = settings.writer_partition_lock_timeout_s
+        self._months_ahead = settings.writer.partition_months_ahead
+        self._lock_timeout_s = settings.writer.partition_lock_timeout_s
         self._sink = sink
         self._alerts = alerts
         self._stats = stats

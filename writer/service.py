@@ -72,9 +72,9 @@ class WriterService(Service):
         super().__init__(settings, duration_s=duration_s, instance=instance)
         self.clock = clock  # "today" for partition maintenance (tests pin it)
         self.drain = drain
-        self.consumer = consumer or settings.writer_consumer or f"{socket.gethostname()}-{os.getpid()}"
+        self.consumer = consumer or settings.writer.consumer or f"{socket.gethostname()}-{os.getpid()}"
         self.sink = MySQLSink(settings)
-        self.builder = BatchBuilder(entry_max_bytes=settings.writer_entry_max_bytes)
+        self.builder = BatchBuilder(entry_max_bytes=settings.writer.entry_max_bytes)
         self.stats = WriterMetrics()
         self._retry = RedisRetry(self.stopping, self.log)
         self.gap_recorder: GapRecorder | None = None
@@ -83,7 +83,7 @@ class WriterService(Service):
 
     async def setup(self) -> None:
         self.step = "connecting to MySQL, checking the schema version"
-        await self.sink.start()  # MySQLUnavailable / SchemaMismatch: one line, before any stream work
+        await self.sink.open()  # MySQLUnavailable / SchemaMismatch: one line, before any stream work
         self.step = "creating consumer groups"
         self._client = await connect_redis(self.settings)
         reader = StreamReader(self._client, self.keys, self.consumer)
@@ -93,7 +93,7 @@ class WriterService(Service):
     def _compose(self, client: aioredis.Redis, reader: StreamReader) -> _Parts:
         settings, stats, log = self.settings, self.stats, self.log
         alerts = WriterAlerts(client, self.keys, self._retry, service=self.instance,
-                              maxlen=settings.monitor_alerts_maxlen, stats=stats, log=log)  # fmt: skip
+                              maxlen=settings.monitor.alerts_maxlen, stats=stats, log=log)  # fmt: skip
         committer = Committer(settings, self.sink, self.builder, reader, stats, retry=self._retry,
                               stopping=self.stopping, log=log)  # fmt: skip
         intake = Intake(settings, reader, committer, alerts, stats, stopping=self.stopping, log=log,
@@ -112,7 +112,7 @@ class WriterService(Service):
     async def teardown(self) -> None:
         if self._client is not None:
             await self._client.aclose()
-        await self.sink.stop()
+        await self.sink.close()
 
     def metrics(self) -> dict[str, Any]:
         assert self._parts is not None  # the base asks only once setup has run
@@ -126,7 +126,7 @@ class WriterService(Service):
     async def run(self) -> None:
         assert self._parts is not None
         intake, committer = self._parts.intake, self._parts.committer
-        for i in range(self.settings.writer_inflight):
+        for i in range(self.settings.writer.inflight):
             self.spawn(committer.commit_routine(), f"commit{i}")
         self.spawn(intake.lease_routine(), "lease")
         self.spawn(self._parts.partitions.partition_routine(), "partitions")

@@ -87,17 +87,17 @@ class MySQLSink:
         self._pool: aiomysql.Pool | None = None
         self._prepared: weakref.WeakSet[Any] = weakref.WeakSet()
         self.waiting = 0
-        self.timeout_s = settings.writer_commit_timeout_s
+        self.timeout_s = settings.writer.commit_timeout_s
 
-    async def start(self) -> None:
-        self._pool = await create_pool(self._settings, minsize=1, maxsize=self._settings.writer_pool_size)
+    async def open(self) -> None:
+        self._pool = await create_pool(self._settings, minsize=1, maxsize=self._settings.writer.pool_size)
         try:
             await check_schema(self._pool)
         except BaseException:
-            await self.stop()
+            await self.close()
             raise
 
-    async def stop(self) -> None:
+    async def close(self) -> None:
         pool, self._pool = self._pool, None
         if pool is not None:
             pool.close()

@@ -42,7 +42,7 @@ async def repair(settings: Any, paths: Sequence[str | Path], report: Report) -> 
     events = scan_journal(paths, want=report.missing_keys).wanted_events if report.missing_keys else []
     summary_keys: set[tuple[str, int, str]] = {(f"'{seg}'", sid, f"'{day_text(day)}'")
                                                for seg, sid, day in report.summary_keys_bad}
-    chunk_size = max(1, settings.writer_batch_max)
+    chunk_size = max(1, settings.writer.batch_max)
     conn = await connect(settings)
     try:
         async with conn.cursor() as cur:

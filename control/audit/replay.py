@@ -35,7 +35,7 @@ from feed.protocol.requests import parse_request
 from feed.sim.connection import Recorder, SimConnection
 from feed.sim.server import SimServer
 from shared.errors import ConfigError
-from shared.settings import Settings
+from shared.settings import ENV_FIELDS, Settings
 
 __all__ = ["ReplayServer", "journal_start"]
 
@@ -72,10 +72,11 @@ def _listing_settings(settings: Settings, header: dict[str, Any], source: Path) 
         return settings
     update = {k: v for k, v in recorded.items() if k in SIM_LISTING_SETTINGS}
     try:
-        return Settings.model_validate({**settings.model_dump(), **update})
+        return settings.replaced(**update)
     except ValidationError as exc:
         first = exc.errors()[0]
-        name = ".".join(str(p) for p in first.get("loc", ())) or "sim"
+        loc = tuple(str(p) for p in first.get("loc", ()))
+        name = next((n for n in update if (ENV_FIELDS[n].section, ENV_FIELDS[n].attr) == loc[:2]), "sim")
         shown = repr(update.get(name, ""))[:40]
         raise ConfigError(f"{source}: the journal's header records an invalid simulator setting {name}="
                           f"{shown} ({first.get('msg', 'invalid')})") from None

@@ -108,11 +108,11 @@ async def run(args: argparse.Namespace, settings: Settings) -> int:
     if args.port is not None and not 0 <= args.port <= 65535:
         raise ConfigError(f"--port {args.port} is not a port number")
     if args.faults:
-        settings = settings.model_copy(update={"sim_faults": True})
+        settings = settings.replaced(sim_faults=True)
     text = None
     if args.instruments:
-        text = await fetch_scrip_master(args.instruments, timeout_s=settings.instruments_timeout_s,
-                                        max_bytes=settings.instruments_max_mb << 20)
+        text = await fetch_scrip_master(args.instruments, timeout_s=settings.instruments.timeout_s,
+                                        max_bytes=settings.instruments.max_mb << 20)
     server = ReplayServer(settings, args.journal, speed=speed, host=args.host, port=args.port,
                           start_quiet_s=args.start_quiet_s, instruments_text=text)
     service = ReplayService(settings, server, hold=args.hold, duration_s=args.duration)

@@ -31,14 +31,14 @@ async def _run(settings: Settings, env_path: Path, log_dir: Path, keep_running: 
     with closing_on_signals(window.close):
         try:
             window.show()
-            await center.open()
+            await center.start()
             if start_all:
                 center.submit(center.start_all(), "start_all")
             if duration_s:
                 asyncio.get_running_loop().call_later(duration_s, window.close)
             await window.closed.wait()
         finally:
-            await center.close()
+            await center.stop()
     return 0
 
 

@@ -60,7 +60,7 @@ class ControlCenter:
                  auto_restart: bool = True, clock: Clock = system_clock) -> None:
         self.settings = settings
         self.clock = clock  # "now" for market hours and today's gap ledger (tests pin it)
-        self.keys = Keys(settings.key_prefix)
+        self.keys = Keys(settings.redis.key_prefix)
         self.env_path = env_path
         self.log_dir = log_dir
         self.stop_children_on_close = stop_children_on_close
@@ -68,14 +68,14 @@ class ControlCenter:
         self.by = f"control@{socket.gethostname()}"  # who sends its commands and acknowledgements
         self.entries: list[Entry] = catalog(settings)
         # children outlive it only when told to keep running
-        self.supervisor = Supervisor(log_dir, stop_timeout_s=max(10.0, 2 * settings.shutdown_deadline_s),
+        self.supervisor = Supervisor(log_dir, stop_timeout_s=max(10.0, 2 * settings.service.shutdown_deadline_s),
                                      on_change=self._on_child_change, bind_children=stop_children_on_close)
         for e in self.entries:
             self.supervisor.add(child_spec(e, child_env or {}, auto_restart=auto_restart))
         self.transitions: collections.deque[tuple[float, str, str, int | None]] = collections.deque(maxlen=500)
         # (time, feed messages/s, writer rows/s) per refresh, for the Monitor tab's chart
         self.rates: collections.deque[tuple[float, float, float]] = collections.deque(maxlen=RATES_KEEP)
-        self.calendar = TradingCalendar.load(settings.scheduler_holidays_file)
+        self.calendar = TradingCalendar.load(settings.scheduler.holidays_file)
         self.rules = Rules(Thresholds.from_settings(settings))
         self.figures = ProcessFigures()
         self.startup = Checklist()  # Start All's, drawn by the Services tab
@@ -99,7 +99,7 @@ class ControlCenter:
         self._last_hb: dict[str, dict[str, str]] = {}
 
     # --- lifecycle ---
-    async def open(self) -> None:
+    async def start(self) -> None:
         self.redis = await connect_redis(self.settings)
         self.collector = SnapshotCollector(self.settings, self.redis, self.keys)
         self.watcher = QuoteWatcher(self.redis, self.keys)
@@ -114,7 +114,7 @@ class ControlCenter:
         self.spawn(self.control.run(self.stopping), "control")
         self.spawn(self._refresh_routine(), "refresh")
 
-    async def close(self) -> None:
+    async def stop(self) -> None:
         self.stopping.set()
         if self.stop_children_on_close:
             await self.stop_local()
@@ -163,7 +163,7 @@ class ControlCenter:
                      if now - (num(hb.get("updated_at")) or 0.0) > FORGET_HEARTBEAT_S]:
             del self._last_hb[name]
         self.rows = build_rows(self.entries, self.supervisor.children, dict(self._last_hb), now,
-                               self.settings.monitor_stale_s, self.figures)
+                               self.settings.monitor.stale_s, self.figures)
         self.conditions = self.rules.evaluate(snap)
         self.verdict = verdict(self.conditions)
         self.rates.append((now, snap.sum_field("feed", "published_per_s") or 0.0,
@@ -198,7 +198,7 @@ class ControlCenter:
         assert self.redis is not None
         await publish_command(self.redis, self.keys, target, cmd, by=self.by, now=time.time())
 
-    async def start(self, name: str) -> str:
+    async def start_service(self, name: str) -> str:
         e = self.entry(name)
         if not e.available:
             return self._say(f"{name}: not available in this build")
@@ -210,7 +210,7 @@ class ControlCenter:
         await self.supervisor.start(name.replace(" ", "-"))
         return self._say(f"{name} started")
 
-    async def stop(self, name: str) -> str:
+    async def stop_service(self, name: str) -> str:
         if self.is_local(name):
             await self.supervisor.stop(name.replace(" ", "-"))
             return self._say(f"{name} stopped")
@@ -222,14 +222,14 @@ class ControlCenter:
             c.want_running = False            # e.g. waiting for a restart after a crash: give up
         return self._say(f"{name} is not running")
 
-    async def restart(self, name: str) -> str:
+    async def restart_service(self, name: str) -> str:
         if self.is_local(name):
             await self.supervisor.restart(name.replace(" ", "-"))
             return self._say(f"{name} restarted")
         if self.runs_elsewhere(name):
             await self.publish_control(name, "restart")
             return self._say(f"restart sent to {name} on dhan:control")
-        return await self.start(name)
+        return await self.start_service(name)
 
     async def start_all(self) -> str:
         assert self.redis is not None
@@ -255,7 +255,7 @@ class ControlCenter:
         done = []
         for name in services:
             if self.is_local(name) or self.runs_elsewhere(name):
-                await self.restart(name)
+                await self.restart_service(name)
                 done.append(name)
         return self._say("settings saved; " + (f"restarted {', '.join(done)}" if done else
                                                "no running service affected"))

@@ -25,15 +25,15 @@ from pathlib import Path
 from pydantic import SecretStr
 
 from shared.errors import ConfigError
-from shared.settings import Settings, load_settings, mask_url
+from shared.settings import ENV_FIELDS, Settings, load_settings, mask_url
 
 __all__ = [
     "SECRET_FIELDS", "SECRET_WORDS", "changed_fields", "is_secret", "masked_text", "read_env", "unmask_text",
     "validate", "write_env",
 ]  # fmt: skip
 
-SECRET_FIELDS = frozenset(n for n, f in Settings.model_fields.items()
-                          if f.annotation is not None and "SecretStr" in str(f.annotation))
+SECRET_FIELDS = frozenset(n for n, f in ENV_FIELDS.items()
+                          if f.info.annotation is not None and "SecretStr" in str(f.info.annotation))
 SECRET_WORDS = ("PASSWORD", "TOKEN", "SECRET", "KEY")
 # Every setting with its description (.env.example) is ~9 KB: a file past this is not one to edit here.
 ENV_FILE_MAX_BYTES = 1 << 20
@@ -147,9 +147,11 @@ def write_env(path: Path, text: str) -> Settings:
 
 
 def changed_fields(old: Settings, new: Settings) -> set[str]:
+    """Flat names of the settings that differ (``{"sim_rate", ...}``)."""
     out: set[str] = set()
-    for name in Settings.model_fields:
-        a, b = getattr(old, name), getattr(new, name)
+    before, after = old.flat(), new.flat()
+    for name in ENV_FIELDS:
+        a, b = before[name], after[name]
         if isinstance(a, SecretStr) or isinstance(b, SecretStr):
             a = a.get_secret_value() if isinstance(a, SecretStr) else a
             b = b.get_secret_value() if isinstance(b, SecretStr) else b

@@ -59,7 +59,7 @@ class ServiceView(Protocol):
 
     def is_local(self, name: str) -> bool: ...
 
-    async def start(self, name: str) -> str: ...
+    async def start_service(self, name: str) -> str: ...
 
 
 def start_all_services(entries: Sequence[Entry]) -> list[str]:
@@ -140,13 +140,13 @@ class StartAll:
     async def _prepare(self) -> bool:
         """Redis, schema, simulator, instruments. False when a step failed (the sequence stops)."""
         t, s, log = self.checklist, self.settings, get_logger("start_all")
-        t.begin("redis", s.redis_url_masked)
+        t.begin("redis", s.redis.url_masked)
         try:
             await self.redis.ping()
-            t.ok("redis", s.redis_url_masked)
-            t.begin("mysql", s.mysql.masked)
+            t.ok("redis", s.redis.url_masked)
+            t.begin("mysql", s.mysql.target.masked)
             await prepare_database(s, log)
-            t.ok("mysql", f"{s.mysql.masked}: schema ready")
+            t.ok("mysql", f"{s.mysql.target.masked}: schema ready")
             if s.use_simulator:
                 await self._start_sim()
             t.begin("instruments", "fetching the scrip master")
@@ -163,11 +163,11 @@ class StartAll:
         s = self.settings
         self.checklist.begin("sim", "starting the simulator")
         if not self.view.runs_elsewhere("sim"):
-            await self.view.start("sim")
+            await self.view.start_service("sim")
             # its own heartbeat, not just an answer on the port: that may be another stack's simulator
             await wait_ready(self.supervisor, "sim", self.redis, self.keys, timeout_s=SIM_READY_S)
-        await wait_http(f"http://{s.sim_host}:{s.sim_port}/health", SIM_READY_S)
-        self.checklist.ok("sim", f"answering on {s.sim_host}:{s.sim_port}")
+        await wait_http(f"http://{s.sim.host}:{s.sim.port}/health", SIM_READY_S)
+        self.checklist.ok("sim", f"answering on {s.sim.host}:{s.sim.port}")
 
     async def start_service(self, name: str) -> None:
         """One service's step: launched here unless it runs elsewhere, then running, crashed or stuck."""
@@ -177,7 +177,7 @@ class StartAll:
             t.ok(name, f"already running at {r.where if r else 'elsewhere'}")
             return
         t.begin(name, "launching")
-        await view.start(name)
+        await view.start_service(name)
 
         def state() -> str:
             r = view.row(name)

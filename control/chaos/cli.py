@@ -70,7 +70,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def _drop_database(settings: Settings) -> None:
-    target = settings.mysql
+    target = settings.mysql.target
     conn = pymysql.connect(**{k: v for k, v in target.connect_kwargs(with_db=False).items() if k != "autocommit"})
     try:
         with conn.cursor() as cur:
@@ -110,10 +110,8 @@ def _pace(args: argparse.Namespace) -> tuple[int, float]:
 
 def _private_database(settings: Settings) -> Settings:
     """The settings on a database of the run's own on the same server (dropped afterwards)."""
-    base = settings.mysql_url.get_secret_value().rsplit("/", 1)[0]
-    return settings.model_copy(
-        update={"mysql_url": type(settings.mysql_url)(f"{base}/dhan_chaos_{uuid.uuid4().hex[:10]}")}
-    )
+    base = settings.mysql.url.get_secret_value().rsplit("/", 1)[0]
+    return settings.replaced(mysql_url=type(settings.mysql.url)(f"{base}/dhan_chaos_{uuid.uuid4().hex[:10]}"))
 
 
 @contextlib.contextmanager

@@ -90,7 +90,7 @@ async def run_chaos(settings: Settings, work: Path, faults: list[str], *, journa
     await asyncio.to_thread(work.mkdir, parents=True, exist_ok=True)
     mariadb: ChaosMariaDB | None = None
     update: dict[str, Any] = {"sim_port": free_port(), "key_prefix": f"chaos{uuid.uuid4().hex[:8]}:"}
-    if settings.sim_token is None:  # POST /fault needs one (feed.sim.guard)
+    if settings.sim.token is None:  # POST /fault needs one (feed.sim.guard)
         update["sim_token"] = SecretStr(secrets.token_urlsafe(24))
         add_secrets([update["sim_token"].get_secret_value()])
     try:
@@ -99,8 +99,8 @@ async def run_chaos(settings: Settings, work: Path, faults: list[str], *, journa
             await mariadb.install()
             await mariadb.start()
             update["mysql_url"] = SecretStr(mariadb.url("dhan_chaos"))
-        settings = settings.model_copy(update=update)
-        keys = Keys(settings.key_prefix)
+        settings = settings.replaced(**update)
+        keys = Keys(settings.redis.key_prefix)
         await prepare_database(settings, log)
         if journals is None:
             recording = await _record(settings, keys, work, record_frames, record_rate, log)
@@ -131,7 +131,7 @@ async def _record(settings: Settings, keys: Keys, work: Path, frames: int, sim_r
     await redis.start()
     try:
         env = child_env(settings, redis.url, work / "recording", work / "recording-spool", sim_rate)
-        return await record_session(settings.model_copy(update={"redis_url": SecretStr(redis.url)}), keys,
+        return await record_session(settings.replaced(redis_url=SecretStr(redis.url)), keys,
                                     work / "recording", env, frames, log)
     finally:
         await redis.kill()
@@ -142,11 +142,11 @@ async def _run_stack(settings: Settings, keys: Keys, work: Path, plan: _Plan, ma
     """The stack on a private Redis, the faults, a clean stop; then the verification."""
     redis = ChaosRedis(work)
     await redis.start()
-    settings = settings.model_copy(update={"redis_url": SecretStr(redis.url)})
+    settings = settings.replaced(redis_url=SecretStr(redis.url))
     services = stack_services(plan.faults)
     sup = stack_supervisor(settings, work, plan.recording, plan.speed, services)
     client = aioredis.Redis.from_url(redis.url, socket_connect_timeout=1, socket_timeout=5)
-    watch = ReplayWatch(f"http://{settings.sim_host}:{settings.sim_port}/health")
+    watch = ReplayWatch(f"http://{settings.sim.host}:{settings.sim.port}/health")
     env = ChaosEnv(settings, keys, redis, sup, work, client, mariadb, replay=watch)
     try:
         started = await _start(env, services, plan, log)

@@ -97,7 +97,7 @@ async def record_session(settings: Settings, keys: Keys, directory: Path, env: d
     key = keys.svc("feed")
     try:
         await sup.start("sim")
-        await wait_http(f"http://{settings.sim_host}:{settings.sim_port}/health", 60)
+        await wait_http(f"http://{settings.sim.host}:{settings.sim.port}/health", 60)
         await load_instruments(settings, log)
         await sup.start("feed")
         deadline = time.monotonic() + RECORD_TIMEOUT_S

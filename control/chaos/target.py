@@ -56,9 +56,9 @@ def child_env(settings: Settings, redis_url: str, journal_dir: Path, spool_dir: 
     """The environment of every child of a chaos stack (and of the recording's sim and feed)."""
     env = {
         "DHAN_REDIS_URL": redis_url,
-        "DHAN_MYSQL_URL": settings.mysql_url.get_secret_value(),
-        "DHAN_KEY_PREFIX": settings.key_prefix,
-        "DHAN_SIM_PORT": str(settings.sim_port),
+        "DHAN_MYSQL_URL": settings.mysql.url.get_secret_value(),
+        "DHAN_KEY_PREFIX": settings.redis.key_prefix,
+        "DHAN_SIM_PORT": str(settings.sim.port),
         "DHAN_JOURNAL_DIR": str(journal_dir),
         "DHAN_SPOOL_DIR": str(spool_dir),
         "DHAN_SIM_RATE": str(sim_rate),
@@ -70,8 +70,8 @@ def child_env(settings: Settings, redis_url: str, journal_dir: Path, spool_dir: 
         # stays silent for good, which is not a fault of the stack
         "DHAN_MONITOR_INSTRUMENT_SILENT_S": "86400",
     }
-    if settings.sim_token is not None:  # the replay's fault injection needs it; the feed presents it too
-        env["DHAN_SIM_TOKEN"] = settings.sim_token.get_secret_value()
+    if settings.sim.token is not None:  # the replay's fault injection needs it; the feed presents it too
+        env["DHAN_SIM_TOKEN"] = settings.sim.token.get_secret_value()
     return env
 
 
@@ -84,9 +84,9 @@ def stack_services(faults: Sequence[str]) -> tuple[str, ...]:
 def stack_supervisor(settings: Settings, work: Path, recording: Recording, speed: float,
                      services: Sequence[str]) -> Supervisor:
     """The replay and ``services`` as children writing their logs into ``work/logs`` (none started yet);
-    ``settings.redis_url`` is the private Redis."""
-    env = child_env(settings, settings.redis_url.get_secret_value(), work / "journal", work / "spool",
-                    settings.sim_rate)
+    ``settings.redis.url`` is the private Redis."""
+    env = child_env(settings, settings.redis.url.get_secret_value(), work / "journal", work / "spool",
+                    settings.sim.rate)
     sup = Supervisor(work / "logs", stable_s=5.0)
     # --hold keeps the replay server up once the journal is served
     sup.add(ChildSpec("replay", ("replay", *map(str, recording.paths), "--speed", f"{speed:.6g}", "--hold",
@@ -212,8 +212,8 @@ class ChaosEnv:
 
     async def sim_fault(self, **query: str) -> None:
         """POST /fault on the replay server (the simulator's fault knobs, feed/sim/faults.py)."""
-        url = f"http://{self.settings.sim_host}:{self.settings.sim_port}/fault"
-        token = self.settings.sim_token.get_secret_value() if self.settings.sim_token is not None else ""
+        url = f"http://{self.settings.sim.host}:{self.settings.sim.port}/fault"
+        token = self.settings.sim.token.get_secret_value() if self.settings.sim.token is not None else ""
         async with aiohttp.ClientSession() as session, session.post(url, params={**query, "token": token}) as resp:
             if resp.status != 200:
                 why = (await resp.text())[:200]
@@ -249,7 +249,7 @@ class ChaosEnv:
 
     async def drop_mysql_connections(self) -> int:
         """KILL every server connection using the private database (as a network blip or server restart)."""
-        database = self.settings.mysql.database
+        database = self.settings.mysql.target.database
         conn = await connect(self.settings, with_db=False)
         killed = 0
         try:

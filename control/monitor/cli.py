@@ -18,5 +18,5 @@ async def run(args: argparse.Namespace, settings: Settings) -> int:
     from control.monitor.service import MonitorService
 
     if args.market_hours:
-        settings = settings.model_copy(update={"monitor_market_hours": args.market_hours})
+        settings = settings.replaced(monitor_market_hours=args.market_hours)
     return await MonitorService(settings, duration_s=args.duration).serve()

@@ -54,9 +54,9 @@ class Thresholds:
 
     @classmethod
     def from_settings(cls, s: Settings) -> Thresholds:
-        return cls(s.monitor_stale_s, s.monitor_feed_disconnected_s, s.monitor_db_failures_per_min,
-                   s.monitor_redis_memory_pct, s.monitor_pool_exhausted_s, s.monitor_lag_max,
-                   s.monitor_no_ticks_s, s.monitor_instrument_silent_s, s.monitor_peers_active_pct)
+        return cls(s.monitor.stale_s, s.monitor.feed_disconnected_s, s.monitor.db_failures_per_min,
+                   s.monitor.redis_memory_pct, s.monitor.pool_exhausted_s, s.monitor.lag_max,
+                   s.monitor.no_ticks_s, s.monitor.instrument_silent_s, s.monitor.peers_active_pct)
 
 
 def _ago(seconds: float | None) -> str:
@@ -228,7 +228,7 @@ class Rules:
 def market_open(calendar: TradingCalendar, now_utc: float, settings: Settings) -> bool:
     """Market hours as the rules count them: a regular session of an exchange we trade, or always when
     ``monitor_market_hours`` is ``always`` (a simulator outside real hours)."""
-    return settings.monitor_market_hours == "always" or calendar.is_open(now_utc, session_exchanges(settings))
+    return settings.monitor.market_hours == "always" or calendar.is_open(now_utc, session_exchanges(settings))
 
 
 def verdict(conditions: list[Condition]) -> tuple[str, str]:

@@ -58,7 +58,7 @@ class MonitorService(Service):
     async def setup(self) -> None:
         assert self.redis is not None
         self.step = "loading the calendar"
-        self.calendar = TradingCalendar.load(self.settings.scheduler_holidays_file)
+        self.calendar = TradingCalendar.load(self.settings.scheduler.holidays_file)
         self.collector = SnapshotCollector(self.settings, self.redis, self.keys)
         self.watcher = QuoteWatcher(self.redis, self.keys)
         self.step = "loading active alerts"
@@ -80,7 +80,7 @@ class MonitorService(Service):
     async def run(self) -> None:
         assert self.watcher is not None
         self.spawn(self.watcher.run(self.stopping), "quotes")
-        interval = self.settings.monitor_interval_s
+        interval = self.settings.monitor.interval_s
         while not self.stopping.is_set():
             await self.evaluate_once()
             with contextlib.suppress(TimeoutError):
@@ -117,7 +117,7 @@ class MonitorService(Service):
     async def _publish(self) -> None:
         assert self.redis is not None
         try:
-            await publish_alerts(self.redis, self.keys, self._outbox, maxlen=self.settings.monitor_alerts_maxlen,
+            await publish_alerts(self.redis, self.keys, self._outbox, maxlen=self.settings.monitor.alerts_maxlen,
                                  track_active=True)
             self._outbox = []
         except (RedisError, OSError) as exc:

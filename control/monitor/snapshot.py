@@ -183,7 +183,7 @@ class SnapshotCollector:
             if self._pool is None:
                 import aiomysql
 
-                kw = self.settings.mysql.connect_kwargs(with_db=False)
+                kw = self.settings.mysql.target.connect_kwargs(with_db=False)
                 self._pool = await aiomysql.create_pool(minsize=0, maxsize=1, connect_timeout=3, **kw)
             async with self._pool.acquire() as conn, conn.cursor() as cur:
                 await cur.execute("SHOW GLOBAL STATUS LIKE 'Threads_connected'")

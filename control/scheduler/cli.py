@@ -23,11 +23,11 @@ def _show(settings: Settings) -> int:
     from control.scheduler.plan import make_plan
     from shared.calendar import TradingCalendar, session_exchanges
 
-    cal = TradingCalendar.load(settings.scheduler_holidays_file)
+    cal = TradingCalendar.load(settings.scheduler.holidays_file)
     now = time.time()
     exchanges = session_exchanges(settings)
-    plan = make_plan(cal, now, exchanges, settings.scheduler_start_at, settings.scheduler_stop_after_s)
-    print(f"services {settings.scheduler_services} ({settings.scheduler_mode}): {plan.describe()}")
+    plan = make_plan(cal, now, exchanges, settings.scheduler.start_at, settings.scheduler.stop_after_s)
+    print(f"services {settings.scheduler.services} ({settings.scheduler.mode}): {plan.describe()}")
     for ex in ("NSE", "MCX"):
         st = cal.status(now, ex)
         nxt = st.next_change.strftime("%a %d %b %H:%M IST") if st.next_change else "-"

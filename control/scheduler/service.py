@@ -54,7 +54,7 @@ class SchedulerService(Service):
         self.log_dir = log_dir
         self.calendar: TradingCalendar | None = None
         self.exchanges = session_exchanges(settings)
-        self.services = parse_services(settings.scheduler_services)
+        self.services = parse_services(settings.scheduler.services)
         self.supervisor: Supervisor | None = None
         self.plan: Plan | None = None
         self.market: dict[str, MarketStatus] = {}
@@ -65,9 +65,9 @@ class SchedulerService(Service):
         if not self.services:
             raise ConfigError("DHAN_SCHEDULER_SERVICES is empty: name the services to schedule (feed,writer)")
         self.step = "loading the calendar"
-        self.calendar = TradingCalendar.load(self.settings.scheduler_holidays_file)
-        if self.settings.scheduler_mode == "supervise":
-            self.supervisor = Supervisor(self.log_dir, stop_timeout_s=self.settings.shutdown_deadline_s * 2,
+        self.calendar = TradingCalendar.load(self.settings.scheduler.holidays_file)
+        if self.settings.scheduler.mode == "supervise":
+            self.supervisor = Supervisor(self.log_dir, stop_timeout_s=self.settings.service.shutdown_deadline_s * 2,
                                          on_watch_failed=self._on_watch_failed)
             for name in self.services:
                 self.supervisor.add(ChildSpec(name, (name,)))
@@ -91,8 +91,8 @@ class SchedulerService(Service):
     async def evaluate_once(self) -> Plan:
         assert self.calendar is not None
         now = self.clock()
-        plan = make_plan(self.calendar, now, self.exchanges, self.settings.scheduler_start_at,
-                         self.settings.scheduler_stop_after_s)
+        plan = make_plan(self.calendar, now, self.exchanges, self.settings.scheduler.start_at,
+                         self.settings.scheduler.stop_after_s)
         if self.plan is None or plan != self.plan:
             self.log.info("plan", running=plan.running, detail=plan.describe())
         self.plan = plan
@@ -154,7 +154,7 @@ class SchedulerService(Service):
 
     def metrics(self) -> dict[str, Any]:
         out: dict[str, Any] = {
-            "mode": self.settings.scheduler_mode, "services": ",".join(self.services),
+            "mode": self.settings.scheduler.mode, "services": ",".join(self.services),
             "exchanges": ",".join(self.exchanges), "actions": self.actions,
         }
         if self.plan is not None:

@@ -150,7 +150,7 @@ class StackStatus:
             updated = _num(hb.get("updated_at"))
             if child is not None and child.state in ("crashed", "stopped", "stopping", "exited"):
                 state = child.state + (f" ({child.exit_code})" if child.exit_code not in (None, 0) else "")
-            elif updated is not None and now - updated > 5 * self.settings.heartbeat_interval_s:
+            elif updated is not None and now - updated > 5 * self.settings.service.heartbeat_interval_s:
                 state = "stale heartbeat"
             elif not hb:
                 state = "starting"

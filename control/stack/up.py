@@ -184,7 +184,7 @@ async def run(args: argparse.Namespace, settings: Settings) -> int:
     problems = await check(settings)
     if problems:
         raise DhanError(problems[0])
-    keys = Keys(settings.key_prefix)
+    keys = Keys(settings.redis.key_prefix)
     redis = await connect_redis(settings, decode=True)
     try:
         lock = StackLock(redis, keys)

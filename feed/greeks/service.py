@@ -72,7 +72,7 @@ class GreeksService(Service):
         self.group = Keys.GREEKS_GROUP
         self.consumer = self.instance
         self.group_start = group_start
-        self.chain = ChainState(InstrumentBook(), settings.risk_free_rate, price_source=price_source)
+        self.chain = ChainState(InstrumentBook(), settings.greeks.risk_free_rate, price_source=price_source)
         self.fresh_group = False
         self._universe_raw: dict[bytes, bytes] | None = None
         self._universe_loaded_at = 0.0
@@ -298,8 +298,8 @@ class GreeksService(Service):
         """The quote of an entry's payload, or why it cannot be used (one line)."""
         if blob is None:
             return {}, "entry has no 'd' field"
-        if len(blob) > self.settings.writer_entry_max_bytes:
-            return {}, f"entry of {len(blob):,} bytes is over the {self.settings.writer_entry_max_bytes:,}-byte cap"
+        if len(blob) > self.settings.writer.entry_max_bytes:
+            return {}, f"entry of {len(blob):,} bytes is over the {self.settings.writer.entry_max_bytes:,}-byte cap"
         try:
             q = orjson.loads(blob)
         except orjson.JSONDecodeError as exc:
@@ -317,9 +317,9 @@ class GreeksService(Service):
         for eid, blob, reason in bad:
             fields = dead_letter_fields(
                 stream=self.keys.quotes, entry_id=eid.decode(), reason=reason, consumer=self.consumer,
-                group=self.group, payload=blob, payload_max=self.settings.writer_entry_max_bytes, now=now,
+                group=self.group, payload=blob, payload_max=self.settings.writer.entry_max_bytes, now=now,
             )  # fmt: skip
-            pipe.xadd(self.keys.deadletter, fields, maxlen=self.settings.writer_deadletter_maxlen, approximate=True)
+            pipe.xadd(self.keys.deadletter, fields, maxlen=self.settings.writer.deadletter_maxlen, approximate=True)
         await pipe.execute()
         before, self.bad_entries = self.bad_entries, self.bad_entries + len(bad)
         if before == 0 or before // 1000 != self.bad_entries // 1000:  # the first, then one line per thousand
@@ -328,7 +328,7 @@ class GreeksService(Service):
     async def _publish(self, events: list[Event]) -> None:
         assert self.redis is not None
         stream = self.keys.greeks
-        maxlen = self.settings.stream_maxlen_greeks
+        maxlen = self.settings.streams.maxlen_greeks
         blobs = [orjson.dumps(ev) for ev in events]
         pipe = self.redis.pipeline(transaction=False)
         for blob in blobs:

@@ -156,17 +156,17 @@ async def _store(settings: Settings, report: ScripMasterReport) -> str:
     finally:
         pool.close()
         await pool.wait_closed()
-    return f"stored {count} instruments into dhan_instruments ({settings.mysql.masked})"
+    return f"stored {count} instruments into dhan_instruments ({settings.mysql.target.masked})"
 
 
 async def run(args: argparse.Namespace, settings: Settings) -> int:
     prices = parse_prices(args.price)
     day = _parse_day(args.date)
     source = args.url or settings.effective_instruments_url
-    timeout_s = settings.instruments_timeout_s if args.timeout is None else args.timeout
+    timeout_s = settings.instruments.timeout_s if args.timeout is None else args.timeout
     if not timeout_s > 0:
         raise ConfigError(f"--timeout {args.timeout}: must be above 0 seconds")
-    text = await fetch_scrip_master(source, timeout_s=timeout_s, max_bytes=settings.instruments_max_mb << 20)
+    text = await fetch_scrip_master(source, timeout_s=timeout_s, max_bytes=settings.instruments.max_mb << 20)
     report = parse_scrip_master_report(text)
     shown = mask_url(source) if "://" in source else source
     print("\n".join(_summary(report, shown)))

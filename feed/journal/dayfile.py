@@ -48,8 +48,8 @@ class JournalFile:
         self.path: Path | None = None
         self.counters = counters
         self._fh: BinaryIO | None = None
-        self._fsync = settings.journal_fsync
-        self._fsync_every_s = settings.journal_fsync_interval_s
+        self._fsync = settings.journal.fsync
+        self._fsync_every_s = settings.journal.fsync_interval_s
         self._unsynced = False
         self._last_fsync = 0.0
         self._failed_at = 0.0

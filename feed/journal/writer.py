@@ -43,7 +43,7 @@ class BlockWriter:
 
     def __init__(self, settings: Settings, *, instance: str, meta: dict[str, Any], clock: Clock,
                  counters: JournalCounters, on_failure: Callable[[BaseException], None] | None) -> None:
-        self.directory = Path(settings.journal_dir)
+        self.directory = Path(settings.journal.dir)
         self.instance = instance
         self.counters = counters
         self.file = JournalFile(settings, counters)
@@ -53,9 +53,9 @@ class BlockWriter:
         self.failure: BaseException | None = None
         self._meta = meta  # in each file and session note: where the frames come from
         self._clock = clock
-        self._codec = BlockCodec(settings.journal_codec, settings.journal_compress_level)
-        self._block_bytes = settings.journal_block_kb * 1024
-        self._block_s = settings.journal_block_ms / 1000.0
+        self._codec = BlockCodec(settings.journal.codec, settings.journal.compress_level)
+        self._block_bytes = settings.journal.block_kb * 1024
+        self._block_s = settings.journal.block_ms / 1000.0
         self._day_end = 0.0
         self._universe: dict[str, Any] = {}  # the instruments announced so far: the snapshot of the next day
         self._thread: threading.Thread | None = None

@@ -90,7 +90,7 @@ def apply_overrides(args: argparse.Namespace, settings: Settings) -> Settings:
         raise ConfigError(f"--port {args.port} is not a port number")
     if args.rate is not None and args.rate < 0:
         raise ConfigError("--rate must be 0 (live-session activity) or above")
-    return settings.model_copy(update=update)
+    return settings.replaced(check=False, **update)  # checked above; --port 0 is any free port
 
 
 async def run(args: argparse.Namespace, settings: Settings) -> int:

@@ -37,7 +37,7 @@ def own_origins(host: str, port: int) -> frozenset[str]:
 
 def check_fault_settings(settings: Settings) -> None:
     """ConfigError (one line) when fault injection is on without a token to guard it."""
-    if settings.sim_faults and settings.sim_token is None:
+    if settings.sim.faults and settings.sim.token is None:
         raise ConfigError(
             "fault injection (--faults, DHAN_SIM_FAULTS) needs DHAN_SIM_TOKEN: set it to a random value "
             "(e.g. openssl rand -hex 24); POST /fault must then present it as ?token=..."
@@ -51,8 +51,8 @@ def same_secret(given: str | None, expected: str) -> bool:
 
 def fault_refusal(settings: Settings, query: Mapping[str, str]) -> str | None:
     """Why a ``POST /fault`` with this query is refused; None when faults are on and its token matches."""
-    expected = settings.sim_token
-    if not settings.sim_faults or expected is None:
+    expected = settings.sim.token
+    if not settings.sim.faults or expected is None:
         return "fault injection is off: start the simulator with --faults (DHAN_SIM_FAULTS=true)"
     if not same_secret(query.get("token"), expected.get_secret_value()):
         return "token required: ?token=<DHAN_SIM_TOKEN>"

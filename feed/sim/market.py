@@ -63,18 +63,18 @@ class Market:
         self, settings: Settings, t0: float, *, seed: int | None = None,
         contracts: list[Contract] | None = None, hours: MarketHours | None = None,
     ) -> None:
-        self.seed = settings.sim_seed if seed is None else seed
+        self.seed = settings.sim.seed if seed is None else seed
         self.rng = random.Random(self.seed)
-        self.rate_r = settings.risk_free_rate
-        self.burst_peak = settings.sim_burst_factor
+        self.rate_r = settings.greeks.risk_free_rate
+        self.burst_peak = settings.sim.burst_factor
         if hours is None:
-            calendar = TradingCalendar.load(settings.scheduler_holidays_file) if settings.sim_market_hours else None
+            calendar = TradingCalendar.load(settings.scheduler.holidays_file) if settings.sim.market_hours else None
             hours = MarketHours(calendar)
         self.hours = hours
         self.session = hours.statuses(t0)
         self.reference: Reference = load_reference()
-        start = {"NIFTY": settings.sim_start_price_nifty, "BANKNIFTY": settings.sim_start_price_banknifty}
-        each_side = {"NIFTY": settings.sim_nifty_strikes, "BANKNIFTY": settings.sim_banknifty_strikes}
+        start = {"NIFTY": settings.sim.start_price_nifty, "BANKNIFTY": settings.sim.start_price_banknifty}
+        each_side = {"NIFTY": settings.sim.nifty_strikes, "BANKNIFTY": settings.sim.banknifty_strikes}
         self.contracts = contracts if contracts is not None else generate_contracts(t0, start, each_side)
         self.instruments: dict[tuple[int, int], SimInstrument] = {}
         self.now = t0

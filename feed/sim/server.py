@@ -69,7 +69,7 @@ RequestHandler = Callable[[SimConnection, str], bool]
 
 def session_clock(settings: Settings, base: Clock = system_clock) -> Clock:
     """The simulator's clock: the real one (``wall``), or one whose day starts at 09:15 IST now (``open``)."""
-    if settings.sim_session_clock == "wall":
+    if settings.sim.session_clock == "wall":
         return base
     start = base()
     today = datetime.fromtimestamp(start, IST).date()
@@ -86,10 +86,10 @@ class SimServer:
     ) -> None:
         check_fault_settings(settings)
         self.settings = settings
-        self.host = host or settings.sim_host
-        self.port = settings.sim_port if port is None else port
-        self.rate = settings.sim_rate if rate is None else rate  # 0: each instrument at its live rate
-        self.seed = settings.sim_seed if seed is None else seed
+        self.host = host or settings.sim.host
+        self.port = settings.sim.port if port is None else port
+        self.rate = settings.sim.rate if rate is None else rate  # 0: each instrument at its live rate
+        self.seed = settings.sim.seed if seed is None else seed
         self.clock = clock or session_clock(settings)
         self.recorder = recorder
         self.log = get_logger("sim")
@@ -159,7 +159,7 @@ class SimServer:
         self.emitter.add_done_callback(self._on_emitter_done)
         self.log.info("sim_listening", url=self.url, instruments=len(self.market.instruments),
                       rate=self.rate or "live", market_hours=not self.market.hours.always_open, seed=self.seed,
-                      faults=self.settings.sim_faults)
+                      faults=self.settings.sim.faults)
 
     async def stop(self) -> None:
         """Stop sending, close every client with 1001 going-away, stop listening. Safe to call twice."""
@@ -222,7 +222,7 @@ class SimServer:
         if not query.get("clientId", "").strip():
             return 808
         token = query.get("token", "")
-        expected = self.settings.sim_token
+        expected = self.settings.sim.token
         if expected is not None and not same_secret(token, expected.get_secret_value()):
             return 809
         if self._tokens_expired:
@@ -389,7 +389,7 @@ class SimServer:
             "tokens_expired": self._tokens_expired,
             "refused": {str(k): v for k, v in self.refused.items()},
             "bad_requests": self.bad_requests,
-            "faults": self.settings.sim_faults, "faults_refused": self.faults_refused,
+            "faults": self.settings.sim.faults, "faults_refused": self.faults_refused,
             "foreign_origin_refused": self.origin_guard.refused,
             "hostile_sent": dict(self.hostile_sent),
             "clients": [c.summary() for c in self._conns.values()],

@@ -18,7 +18,7 @@ from tests.conftest import eventually
 
 
 def _databases(settings: Settings) -> set[str]:
-    kwargs = {k: v for k, v in settings.mysql.connect_kwargs(with_db=False).items() if k != "autocommit"}
+    kwargs = {k: v for k, v in settings.mysql.target.connect_kwargs(with_db=False).items() if k != "autocommit"}
     conn = pymysql.connect(**kwargs)
     try:
         with conn.cursor() as cur:
@@ -61,8 +61,8 @@ def _alive(pids: set[int]) -> set[int]:
 
 @pytest.mark.timeout(300)
 async def test_sigterm_stops_children_and_removes_private_data(db_settings: Settings, tmp_path: Path) -> None:
-    env = {**os.environ, "DHAN_MYSQL_URL": db_settings.mysql_url.get_secret_value(), "TMPDIR": str(tmp_path),
-           "DHAN_KEY_PREFIX": db_settings.key_prefix}
+    env = {**os.environ, "DHAN_MYSQL_URL": db_settings.mysql.url.get_secret_value(), "TMPDIR": str(tmp_path),
+           "DHAN_KEY_PREFIX": db_settings.redis.key_prefix}
     before = await asyncio.to_thread(_databases, db_settings)
     proc = await asyncio.create_subprocess_exec(
         sys.executable, "-m", "shared.cli", "chaos", "--fault", "malformed frames", "--record-frames", "500000",

@@ -18,7 +18,7 @@ from tests.proctree import alive, cmdline, descendants
 
 
 def _databases(settings: Settings) -> set[str]:
-    kwargs = {k: v for k, v in settings.mysql.connect_kwargs(with_db=False).items() if k != "autocommit"}
+    kwargs = {k: v for k, v in settings.mysql.target.connect_kwargs(with_db=False).items() if k != "autocommit"}
     conn = pymysql.connect(**kwargs)
     try:
         with conn.cursor() as cur:
@@ -29,7 +29,7 @@ def _databases(settings: Settings) -> set[str]:
 
 
 def _drop(settings: Settings, names: set[str]) -> None:
-    kwargs = {k: v for k, v in settings.mysql.connect_kwargs(with_db=False).items() if k != "autocommit"}
+    kwargs = {k: v for k, v in settings.mysql.target.connect_kwargs(with_db=False).items() if k != "autocommit"}
     conn = pymysql.connect(**kwargs)
     try:
         with conn.cursor() as cur:
@@ -43,8 +43,8 @@ def _drop(settings: Settings, names: set[str]) -> None:
 async def test_sigkill_of_chaos_stops_its_private_servers_and_services(db_settings: Settings,
                                                                        tmp_path: Path) -> None:
     env = {k: v for k, v in os.environ.items() if k != PARENT_PID_ENV}
-    env.update({"DHAN_MYSQL_URL": db_settings.mysql_url.get_secret_value(), "TMPDIR": str(tmp_path),
-                "DHAN_KEY_PREFIX": db_settings.key_prefix})
+    env.update({"DHAN_MYSQL_URL": db_settings.mysql.url.get_secret_value(), "TMPDIR": str(tmp_path),
+                "DHAN_KEY_PREFIX": db_settings.redis.key_prefix})
     before = await asyncio.to_thread(_databases, db_settings)
     proc = await asyncio.create_subprocess_exec(
         sys.executable, "-m", "shared.cli", "chaos", "--fault", "malformed frames", "--record-frames", "500000",

@@ -22,20 +22,20 @@ from tests.conftest import eventually, make_settings
 
 
 def _env(s: Settings) -> dict[str, str]:
-    return {"DHAN_KEY_PREFIX": s.key_prefix, "DHAN_HEARTBEAT_INTERVAL_S": "0.2", "DHAN_HEALTH_PORT_BASE": "0",
-            "DHAN_REDIS_URL": s.redis_url.get_secret_value(), "DHAN_MYSQL_URL": s.mysql_url.get_secret_value(),
-            "DHAN_SPOOL_DIR": str(s.spool_dir), "DHAN_JOURNAL_DIR": str(s.journal_dir)}
+    return {"DHAN_KEY_PREFIX": s.redis.key_prefix, "DHAN_HEARTBEAT_INTERVAL_S": "0.2", "DHAN_HEALTH_PORT_BASE": "0",
+            "DHAN_REDIS_URL": s.redis.url.get_secret_value(), "DHAN_MYSQL_URL": s.mysql.url.get_secret_value(),
+            "DHAN_SPOOL_DIR": str(s.publish.spool_dir), "DHAN_JOURNAL_DIR": str(s.journal.dir)}
 
 
 @pytest.fixture
 async def center(tmp_path: Path) -> AsyncIterator[ControlCenter]:
     s = make_settings(monitor_stale_s=1.0)
     cc = ControlCenter(s, log_dir=tmp_path / "log", env_path=tmp_path / ".env", child_env=_env(s))
-    await cc.open()
+    await cc.start()
     yield cc
-    await cc.close()
-    r: aioredis.Redis = aioredis.Redis.from_url(s.redis_url.get_secret_value())
-    keys = [k async for k in r.scan_iter(match=f"{s.key_prefix}*")]
+    await cc.stop()
+    r: aioredis.Redis = aioredis.Redis.from_url(s.redis.url.get_secret_value())
+    keys = [k async for k in r.scan_iter(match=f"{s.redis.key_prefix}*")]
     if keys:
         await r.delete(*keys)
     await r.aclose()
@@ -61,12 +61,12 @@ async def test_external_service_is_seen_stale_and_stopped_through_control(center
         assert row is not None and not row.local and row.where == f"{HOST} pid {proc.pid}"
         assert row.rss_mb is not None and row.rss_mb > 10
         assert center.runs_elsewhere("monitor")
-        assert "already runs" in await center.start("monitor")    # no second copy
+        assert "already runs" in await center.start_service("monitor")    # no second copy
         proc.send_signal(signal.SIGSTOP)                          # alive but silent
         await eventually(lambda: _state(center, "monitor") == "stale heartbeat", timeout_s=20, message="stale")
         proc.send_signal(signal.SIGCONT)
         await eventually(lambda: _state(center, "monitor") == "running", timeout_s=20, message="back")
-        assert "stop sent" in await center.stop("monitor")
+        assert "stop sent" in await center.stop_service("monitor")
         assert await asyncio.wait_for(proc.wait(), 20) == 0
         await eventually(lambda: _state(center, "monitor") == "stopped", timeout_s=20, message="stopped")
     finally:
@@ -79,7 +79,7 @@ async def test_restart_of_an_external_service_asks_it_to_exit_75(center: Control
     proc = await _external(center.settings, tmp_path)
     try:
         await eventually(lambda: _state(center, "monitor") == "running", timeout_s=20, message="seen running")
-        assert "restart sent" in await center.restart("monitor")
+        assert "restart sent" in await center.restart_service("monitor")
         assert await asyncio.wait_for(proc.wait(), 20) == 75      # its supervisor restarts it
     finally:
         if proc.returncode is None:
@@ -88,7 +88,7 @@ async def test_restart_of_an_external_service_asks_it_to_exit_75(center: Control
 
 
 async def test_local_service_and_the_schedulers_start_request(center: ControlCenter) -> None:
-    assert "started" in await center.start("monitor")
+    assert "started" in await center.start_service("monitor")
     await eventually(lambda: _state(center, "monitor") == "running", timeout_s=20, message="local running")
     row = center.row("monitor")
     assert row is not None and row.local and row.restarts == 0
@@ -146,15 +146,15 @@ async def test_a_stuck_service_says_in_which_step(center: ControlCenter, tmp_pat
         assert row is not None and row.state == "starting" and row.step == "loading instruments"
     finally:
         hold.set()
-        await center.stop("feed")
+        await center.stop_service("feed")
         await runner.cleanup()
 
 
 async def test_apply_settings_restarts_the_affected_running_services(center: ControlCenter) -> None:
-    await center.start("monitor")
+    await center.start_service("monitor")
     await eventually(lambda: _state(center, "monitor") == "running", timeout_s=20, message="running")
     first_pid = center.child("monitor").pid  # type: ignore[union-attr]
-    new = center.settings.model_copy(update={"monitor_lag_max": 5})
+    new = center.settings.replaced(monitor_lag_max=5)
     text = await center.apply_settings(new, ["monitor", "writer"])
     assert text == "settings saved; restarted monitor" and center.settings is new
     await eventually(lambda: _state(center, "monitor") == "running", timeout_s=20, message="running again")

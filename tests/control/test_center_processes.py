@@ -25,8 +25,8 @@ from tests.proctree import alive, children, with_env
 def _env(s: Settings, tmp: Path) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if k != PARENT_PID_ENV}
     env.update({
-        "DHAN_KEY_PREFIX": s.key_prefix, "DHAN_REDIS_URL": s.redis_url.get_secret_value(),
-        "DHAN_MYSQL_URL": s.mysql_url.get_secret_value(), "DHAN_SIM_PORT": str(s.sim_port), "DHAN_SIM_RATE": "50",
+        "DHAN_KEY_PREFIX": s.redis.key_prefix, "DHAN_REDIS_URL": s.redis.url.get_secret_value(),
+        "DHAN_MYSQL_URL": s.mysql.url.get_secret_value(), "DHAN_SIM_PORT": str(s.sim.port), "DHAN_SIM_RATE": "50",
         "DHAN_NIFTY_STRIKES": "2", "DHAN_BANKNIFTY_STRIKES": "2", "DHAN_INCLUDE_NIFTY50": "false",
         "DHAN_HEARTBEAT_INTERVAL_S": "0.2", "DHAN_HEALTH_PORT_BASE": "0", "DHAN_LOG_FORMAT": "json",
         "DHAN_SPOOL_DIR": str(tmp / "spool"), "DHAN_JOURNAL_DIR": str(tmp / "journal"),
@@ -39,7 +39,7 @@ def _env(s: Settings, tmp: Path) -> dict[str, str]:
 def leftovers(db_settings: Settings) -> Iterator[None]:
     """Whatever a failed test left running under its prefix is killed (the checks are in the tests)."""
     yield
-    for pid in with_env("DHAN_KEY_PREFIX", db_settings.key_prefix):
+    for pid in with_env("DHAN_KEY_PREFIX", db_settings.redis.key_prefix):
         os.kill(pid, signal.SIGKILL)
 
 
@@ -58,7 +58,7 @@ async def test_what_the_control_center_launched_stops_with_it(sig: signal.Signal
                                                              leftovers: None) -> None:
     """SIGKILL: the kernel stops its children (bound to it); SIGHUP (its terminal closed): it stops them."""
     proc = _start_control(_env(db_settings, tmp_path), tmp_path)
-    keys = Keys(db_settings.key_prefix)
+    keys = Keys(db_settings.redis.key_prefix)
     launched: set[int] = set()
 
     async def three_running() -> bool:  # Start All has the simulator, the writer and the feed up
@@ -77,7 +77,7 @@ async def test_what_the_control_center_launched_stops_with_it(sig: signal.Signal
         code = await asyncio.to_thread(proc.wait, 60)
         assert code == (-signal.SIGKILL if sig == signal.SIGKILL else 0), (tmp_path / "control.out").read_text()
         await eventually(lambda: not alive(launched), timeout_s=30, message="what it launched stopped")
-        await eventually(lambda: not with_env("DHAN_KEY_PREFIX", db_settings.key_prefix), timeout_s=30,
+        await eventually(lambda: not with_env("DHAN_KEY_PREFIX", db_settings.redis.key_prefix), timeout_s=30,
                          message="nothing of its stack left")
     finally:
         if proc.poll() is None:
@@ -90,20 +90,20 @@ async def test_start_all_does_not_take_another_stacks_simulator_for_its_own(
     from control.stack.up import wait_http
 
     s = db_settings
-    other_env = {**_env(s, tmp_path), "DHAN_KEY_PREFIX": f"{s.key_prefix}other:"}
+    other_env = {**_env(s, tmp_path), "DHAN_KEY_PREFIX": f"{s.redis.key_prefix}other:"}
     track_prefix(other_env["DHAN_KEY_PREFIX"])
     other = await asyncio.create_subprocess_exec(sys.executable, "-m", "shared.cli", "sim", env=other_env,
                                                  stdout=asyncio.subprocess.DEVNULL)
     cc = ControlCenter(s, log_dir=tmp_path / "log", env_path=tmp_path / ".env", child_env=_env(s, tmp_path),
                        auto_restart=False)
     try:
-        await wait_http(f"http://{s.sim_host}:{s.sim_port}/health", 30)  # another stack's simulator answers
-        await cc.open()
+        await wait_http(f"http://{s.sim.host}:{s.sim.port}/health", 30)  # another stack's simulator answers
+        await cc.start()
         summary = await asyncio.wait_for(cc.start_all(), 120)
         assert summary.startswith("Start All stopped: failed: Simulator answering - sim did not start: exit 2: ")
         assert "address already in use" in summary, summary
         assert cc.child("feed") is not None and cc.child("feed").started_at is None  # type: ignore[union-attr]
     finally:
-        await cc.close()
+        await cc.stop()
         other.terminate()
         await other.wait()

@@ -26,8 +26,8 @@ def test_start_all_kill_restart_stop_all(db_settings: Settings, tmp_path: Path) 
         with asyncio.Runner(loop_factory=lambda: qasync.QEventLoop(app)) as runner:
             result = runner.run(run_scenario(app, s, tmp_path, shots))  # type: ignore[arg-type]
     finally:
-        r = redis.Redis.from_url(s.redis_url.get_secret_value())
-        keys = list(r.scan_iter(match=f"{s.key_prefix}*", count=1000))
+        r = redis.Redis.from_url(s.redis.url.get_secret_value())
+        keys = list(r.scan_iter(match=f"{s.redis.key_prefix}*", count=1000))
         if keys:
             r.delete(*keys)
         r.close()

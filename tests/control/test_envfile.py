@@ -67,7 +67,7 @@ def test_write_is_mode_0600_even_over_a_world_readable_file(tmp_path: Path) -> N
     env.write_text("DHAN_SIM_RATE=50\n")
     env.chmod(0o644)
     s = write_env(env, "DHAN_SIM_RATE=70\n")
-    assert s.sim_rate == 70
+    assert s.sim.rate == 70
     assert stat.S_IMODE(env.stat().st_mode) == 0o600
     assert env.read_text() == "DHAN_SIM_RATE=70\n"
     fresh = tmp_path / "new" / ".env"

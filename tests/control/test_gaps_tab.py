@@ -79,22 +79,22 @@ def test_gaps_tab_lists_todays_gaps_newest_first(
         import aiomysql
 
         await init_schema(s)
-        conn = await aiomysql.connect(**s.mysql.connect_kwargs())
+        conn = await aiomysql.connect(**s.mysql.target.connect_kwargs())
         async with conn.cursor() as cur:
             await cur.executemany(
                 "INSERT INTO dhan_gaps (gap_key, exchange_segment, security_id, conn, kind, start_ts, end_ts, reason) "
                 "VALUES (%s, %s, %s, %s, %s, %s, %s, %s)", rows)
         await conn.commit()
         conn.close()
-        redis: aioredis.Redis = aioredis.Redis.from_url(s.redis_url.get_secret_value())
-        await redis.hset(Keys(s.key_prefix).universe, "NSE_FNO:35001",
+        redis: aioredis.Redis = aioredis.Redis.from_url(s.redis.url.get_secret_value())
+        await redis.hset(Keys(s.redis.key_prefix).universe, "NSE_FNO:35001",
                          orjson.dumps({"seg": "NSE_FNO", "sid": 35001, "symbol": "NIFTY-Jun2026-FUT"}))
         await redis.aclose()
         center = ControlCenter(s, log_dir=tmp_path / "log", env_path=tmp_path / ".env", clock=PinnedClock(now))
         window = ControlWindow(center)
         window.show()
         try:
-            await center.open()
+            await center.start()
             window.tabs.setCurrentWidget(window.gaps)
             tab = window.gaps
             await eventually(lambda: tab.model.rowCount() == 5, timeout_s=30, message="today's gaps listed")
@@ -122,7 +122,7 @@ def test_gaps_tab_lists_todays_gaps_newest_first(
                 assert window.grab().save(str(Path(where) / "control-gaps-test.png"))
         finally:
             window.close()
-            await center.close()
+            await center.stop()
 
     try:
         with asyncio.Runner(loop_factory=lambda: qasync.QEventLoop(app)) as runner:
@@ -130,8 +130,8 @@ def test_gaps_tab_lists_todays_gaps_newest_first(
     finally:
         import redis as sync_redis
 
-        r = sync_redis.Redis.from_url(s.redis_url.get_secret_value())
-        keys = list(r.scan_iter(match=f"{s.key_prefix}*", count=1000))
+        r = sync_redis.Redis.from_url(s.redis.url.get_secret_value())
+        keys = list(r.scan_iter(match=f"{s.redis.key_prefix}*", count=1000))
         if keys:
             r.delete(*keys)
         r.close()

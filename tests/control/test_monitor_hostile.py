@@ -30,7 +30,7 @@ def test_quote_watcher_takes_only_feed_shaped_keys_and_stays_bounded(redis_clien
 
 async def test_the_monitor_keeps_evaluating_over_hostile_state(redis_client: aioredis.Redis) -> None:
     s = mon_settings(monitor_instrument_silent_s=0.2, monitor_no_ticks_s=3600)
-    keys = Keys(s.key_prefix)
+    keys = Keys(s.redis.key_prefix)
     await redis_client.xadd(keys.ticks, {"d": b"{}"})
     await redis_client.hset(keys.universe, mapping={
         "NSE_FNO:1": orjson.dumps({"seg": "NSE_FNO", "sid": 1, "symbol": "A"}),

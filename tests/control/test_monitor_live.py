@@ -62,12 +62,12 @@ async def wait_alert(
 def _child_env(s: Settings) -> dict[str, str]:
     return {
         **os.environ,
-        "DHAN_KEY_PREFIX": s.key_prefix,
+        "DHAN_KEY_PREFIX": s.redis.key_prefix,
         "DHAN_HEARTBEAT_INTERVAL_S": "0.2",
         "DHAN_HEALTH_PORT_BASE": "0",
         "DHAN_SCHEDULER_MODE": "control",
         "DHAN_SCHEDULER_SERVICES": "nothing",
-        "DHAN_REDIS_URL": s.redis_url.get_secret_value(),
+        "DHAN_REDIS_URL": s.redis.url.get_secret_value(),
         "DHAN_LOG_FORMAT": "json",
     }
 
@@ -82,7 +82,7 @@ async def test_killed_service_raises_service_down_then_recovers(
     tmp_path: Path, redis_client: aioredis.Redis
 ) -> None:
     s = mon_settings()
-    keys = Keys(s.key_prefix)
+    keys = Keys(s.redis.key_prefix)
     cmd = [sys.executable, "-m", "shared.cli", "scheduler"]
     victim = await _spawn(cmd, s, tmp_path)
     try:
@@ -125,8 +125,8 @@ async def test_feed_disconnected_when_the_exchange_goes_away(redis_client: aiore
         monitor_feed_disconnected_s=1.0,
         include_nifty50=False,
     )
-    s = s.model_copy(update={"instruments_url": f"http://127.0.0.1:{s.sim_port}/api-scrip-master.csv"})
-    keys = Keys(s.key_prefix)
+    s = s.replaced(instruments_url=f"http://127.0.0.1:{s.sim.port}/api-scrip-master.csv")
+    keys = Keys(s.redis.key_prefix)
     feed = FeedService(s)
     async with SimServer(s):
         feed_task = asyncio.create_task(feed.serve())
@@ -149,7 +149,7 @@ async def test_feed_disconnected_when_the_exchange_goes_away(redis_client: aiore
 
 async def test_redis_memory_over_the_bound(private_redis: PrivateRedis) -> None:
     s = mon_settings(redis_url=private_redis.url, monitor_redis_memory_pct=80.0)
-    keys = Keys(s.key_prefix)
+    keys = Keys(s.redis.key_prefix)
     r: aioredis.Redis = aioredis.Redis.from_url(private_redis.url)
     try:
         base = int((await r.info("memory"))["used_memory"])
@@ -159,11 +159,11 @@ async def test_redis_memory_over_the_bound(private_redis: PrivateRedis) -> None:
             assert not [c for c in mon.conditions if c.rule == "redis_memory"]
             i = 0
             while int((await r.info("memory"))["used_memory"]) < base + 3.6 * 2**20:
-                await r.set(f"{s.key_prefix}fill:{i}", b"x" * 32_000)
+                await r.set(f"{s.redis.key_prefix}fill:{i}", b"x" * 32_000)
                 i += 1
             fired = await wait_alert(r, keys, "redis_memory")
             assert "of maxmemory" in fired["detail"]
-            await r.delete(*[f"{s.key_prefix}fill:{j}" for j in range(i)])
+            await r.delete(*[f"{s.redis.key_prefix}fill:{j}" for j in range(i)])
             await wait_alert(r, keys, "redis_memory", "resolved")
     finally:
         await r.aclose()
@@ -173,7 +173,7 @@ async def test_a_redis_restart_between_two_evaluations_fires_and_clears(private_
     # `docker compose restart redis` is over in about a second: snapshots taken before and after it both
     # succeed. The subscription Redis cut on the way down still tells.
     s = mon_settings(redis_url=private_redis.url, monitor_interval_s=2.0)
-    keys = Keys(s.key_prefix)
+    keys = Keys(s.redis.key_prefix)
     async with running(MonitorService(s)) as mon:
         await eventually(lambda: mon.watcher is not None and mon.watcher.subscribed.is_set(), message="subscribed")
         n = mon.evaluations
@@ -192,7 +192,7 @@ async def test_a_redis_restart_between_two_evaluations_fires_and_clears(private_
 
 async def test_consumer_lag_above_the_bound(redis_client: aioredis.Redis) -> None:
     s = mon_settings(monitor_lag_max=100)
-    keys = Keys(s.key_prefix)
+    keys = Keys(s.redis.key_prefix)
     await redis_client.xgroup_create(keys.quotes, "writer", id="$", mkstream=True)
     async with running(MonitorService(s)):
         pipe = redis_client.pipeline(transaction=False)
@@ -209,7 +209,7 @@ async def test_consumer_lag_above_the_bound(redis_client: aioredis.Redis) -> Non
 
 async def test_no_ticks_in_market_hours_only(redis_client: aioredis.Redis) -> None:
     s = mon_settings(monitor_no_ticks_s=1.0)
-    keys = Keys(s.key_prefix)
+    keys = Keys(s.redis.key_prefix)
     await redis_client.xadd(keys.ticks, {"d": b"{}"})
     async with running(MonitorService(s)):
         fired = await wait_alert(redis_client, keys, "no_ticks")
@@ -219,17 +219,17 @@ async def test_no_ticks_in_market_hours_only(redis_client: aioredis.Redis) -> No
     # a Saturday: the same silence is not an alert
     closed = mon_settings(monitor_no_ticks_s=0.2, monitor_market_hours="exchange")
     saturday = datetime(2026, 11, 28, 11, 0, tzinfo=IST).timestamp()
-    ticks_before = len(await redis_client.xrange(Keys(closed.key_prefix).alerts))
+    ticks_before = len(await redis_client.xrange(Keys(closed.redis.key_prefix).alerts))
     async with running(MonitorService(closed, market_clock=lambda: saturday)) as mon:
         await eventually(lambda: mon.evaluations >= 10, message="ten evaluations")
         assert not mon.snapshot or not mon.snapshot.market_open
         assert [c.rule for c in mon.conditions] == []
-    assert len(await redis_client.xrange(Keys(closed.key_prefix).alerts)) == ticks_before
+    assert len(await redis_client.xrange(Keys(closed.redis.key_prefix).alerts)) == ticks_before
 
 
 async def test_one_instrument_silent_while_its_peers_tick(redis_client: aioredis.Redis) -> None:
     s = mon_settings(monitor_instrument_silent_s=1.0, monitor_no_ticks_s=3600)
-    keys = Keys(s.key_prefix)
+    keys = Keys(s.redis.key_prefix)
     await redis_client.xadd(keys.ticks, {"d": b"{}"})
     await redis_client.hset(
         keys.universe,
@@ -272,7 +272,7 @@ async def test_mysql_down_and_alerts_survive_a_monitor_restart(redis_client: aio
     from tests.conftest import free_port
 
     s = mon_settings(mysql_url=f"mysql://root@127.0.0.1:{free_port()}/nothing")
-    keys = Keys(s.key_prefix)
+    keys = Keys(s.redis.key_prefix)
     async with running(MonitorService(s)):
         fired = await wait_alert(redis_client, keys, "mysql_down")
         assert "not reachable" in fired["detail"]
@@ -280,6 +280,6 @@ async def test_mysql_down_and_alerts_survive_a_monitor_restart(redis_client: aio
     async with running(MonitorService(s)) as mon:
         await eventually(lambda: mon.evaluations >= 5, message="evaluations")
         assert len([a for a in await alerts(redis_client, keys) if a["key"] == "mysql_down"]) == 1
-    good = s.model_copy(update={"mysql_url": make_settings().mysql_url})
+    good = s.replaced(mysql_url=make_settings().mysql.url)
     async with running(MonitorService(good)):
         await wait_alert(redis_client, keys, "mysql_down", "resolved")

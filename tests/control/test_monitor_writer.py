@@ -29,8 +29,8 @@ SUNDAY = PinnedClock(ist(2026, 6, 7, 11, 0))  # market closed: no quiet-feed ale
 
 
 def _sql(s: Settings) -> pymysql.connections.Connection:
-    kw = {k: v for k, v in s.mysql.connect_kwargs(with_db=False).items() if k != "autocommit"}
-    return pymysql.connect(autocommit=True, database=s.mysql.database, **kw)
+    kw = {k: v for k, v in s.mysql.target.connect_kwargs(with_db=False).items() if k != "autocommit"}
+    return pymysql.connect(autocommit=True, database=s.mysql.target.database, **kw)
 
 
 @asynccontextmanager
@@ -57,7 +57,7 @@ def _settings(db: Settings, **kw: Any) -> Settings:
         "writer_claim_idle_ms": 1000,
         "shutdown_deadline_s": 3.0,
     }
-    return db.model_copy(update=base | kw)
+    return db.replaced(**(base | kw))
 
 
 async def test_writer_failures_per_minute_raise_an_alert(
@@ -66,7 +66,7 @@ async def test_writer_failures_per_minute_raise_an_alert(
     s = _settings(
         db_settings, writer_retry_base_s=0.05, writer_retry_cap_s=0.2, monitor_db_failures_per_min=5.0
     )
-    keys = Keys(s.key_prefix)
+    keys = Keys(s.redis.key_prefix)
     await init_schema(s)
     conn = _sql(s)
     try:
@@ -95,7 +95,7 @@ async def test_exhausted_writer_pool_raises_an_alert(
     s = _settings(
         db_settings, writer_pool_size=1, writer_inflight=2, writer_batch_ms=20, monitor_pool_exhausted_s=0.5
     )
-    keys = Keys(s.key_prefix)
+    keys = Keys(s.redis.key_prefix)
     await init_schema(s)
     locker = _sql(s)
     try:

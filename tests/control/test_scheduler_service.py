@@ -51,13 +51,13 @@ async def test_supervise_mode_starts_and_stops_real_children(
 ) -> None:
     s = make_settings(scheduler_services="monitor", scheduler_mode="supervise", scheduler_stop_after_s=300)
     for k, v in {
-        "DHAN_KEY_PREFIX": s.key_prefix,
+        "DHAN_KEY_PREFIX": s.redis.key_prefix,
         "DHAN_HEARTBEAT_INTERVAL_S": "0.2",
         "DHAN_HEALTH_PORT_BASE": "0",
-        "DHAN_REDIS_URL": s.redis_url.get_secret_value(),
+        "DHAN_REDIS_URL": s.redis.url.get_secret_value(),
     }.items():
         monkeypatch.setenv(k, v)
-    keys = Keys(s.key_prefix)
+    keys = Keys(s.redis.key_prefix)
     clock = Clock(ist(25, 8, 54))  # a Wednesday, one minute before 08:55
 
     async def child_state() -> str:
@@ -88,7 +88,7 @@ async def test_supervise_mode_starts_and_stops_real_children(
 
 async def test_control_mode_publishes_commands_and_market_status(redis_client: aioredis.Redis) -> None:
     s = make_settings(scheduler_services="feed,writer", scheduler_mode="control")
-    keys = Keys(s.key_prefix)
+    keys = Keys(s.redis.key_prefix)
     clock = Clock(ist(27, 15, 0))  # Friday, NSE open
     pubsub = redis_client.pubsub()
     await pubsub.subscribe(keys.control, keys.market)

@@ -26,7 +26,7 @@ def _status(tmp_path: Path, settings: Settings) -> tuple[StackStatus, Supervisor
     sup = Supervisor(tmp_path)
     sup.add(ChildSpec("sim", ("sim",)))
     sup.add(ChildSpec("feed", ("feed",)))
-    return StackStatus(settings, Keys(settings.key_prefix), sup), sup
+    return StackStatus(settings, Keys(settings.redis.key_prefix), sup), sup
 
 
 def test_a_heartbeat_of_another_process_is_not_shown_for_a_child(tmp_path: Path) -> None:

@@ -20,7 +20,7 @@ import pytest
 from scripts.gen_env_example import COMPOSE_VARIABLES
 from shared.cli import COMMANDS
 from shared.health import health_port
-from shared.settings import Settings
+from shared.settings import ENV_FIELDS, Settings
 from tests.deploy.deployfiles import (
     COMPOSE_FILE,
     DOCKERFILES,
@@ -133,7 +133,7 @@ def test_every_variable_is_a_setting_and_in_env_example() -> None:
     for path in DOCKERFILES.values():
         df = parse_dockerfile(path)
         used |= {k for k in df.env(df.final) if k.startswith("DHAN_")}
-    fields = {f"DHAN_{f.upper()}" for f in Settings.model_fields}
+    fields = {f.env for f in ENV_FIELDS.values()}
     for var in sorted(used):
         if var.startswith("DHAN_") and var not in compose_block:
             assert var in fields, f"{var} is used by the deployment but is not a setting"
@@ -154,13 +154,13 @@ def test_dhan_services_read_env_file_and_reach_the_compose_services() -> None:
         svc = SERVICES[name]
         assert svc.get("env_file") == ".env", f"{name}: settings come from .env"
         settings = _settings_of(name)  # valid values: Settings would refuse to start otherwise
-        redis = urlsplit(settings.redis_url.get_secret_value())
+        redis = urlsplit(settings.redis.url.get_secret_value())
         assert (redis.hostname, redis.port, redis.password) == ("redis", 6379, SAMPLE_ENV["REDIS_PASSWORD"])
-        target = settings.mysql
+        target = settings.mysql.target
         assert (target.host, target.port) == ("mysql", 3306), name
         assert target.user == mysql_env["MYSQL_USER"] and target.database == mysql_env["MYSQL_DATABASE"]
         assert target.password.get_secret_value() == SAMPLE_ENV["MYSQL_PASSWORD"]
-        assert settings.sim_host == "sim", f"{name}: the feed dials the sim service by name"
+        assert settings.sim.host == "sim", f"{name}: the feed dials the sim service by name"
     assert interpolate(SERVICES["mysql"]["environment"]["MYSQL_PASSWORD"], SAMPLE_ENV) == SAMPLE_ENV["MYSQL_PASSWORD"]
     assert "--host" in _argv("sim") and _argv("sim")[_argv("sim").index("--host") + 1] == "0.0.0.0"
 
@@ -199,10 +199,10 @@ def test_healthcheck_calls_the_services_own_health_endpoint(name: str) -> None:
     url = urlsplit(test[2])
     settings = _settings_of(name)
     command = _argv(name)[1]
-    expected_port = health_port(command, settings.health_port_base)
+    expected_port = health_port(command, settings.service.health_port_base)
     assert expected_port is not None, f"{name}: health endpoints off in the container"
     assert (url.scheme, url.hostname, url.port, url.path) == ("http", "127.0.0.1", expected_port, "/health")
-    assert settings.health_host == "0.0.0.0", "bind every interface inside the container (published, scraped)"
+    assert settings.service.health_host == "0.0.0.0", "bind every interface inside the container (published, scraped)"
     for _, published, target in _published(name):
         # the host port is a variable (a second stack, or the compose check, beside one on the defaults)
         assert int(target) == expected_port and published == target, f"{name}: publish the health port as is"
@@ -269,9 +269,9 @@ def test_mysql_keeps_binlogs_and_data_in_a_volume() -> None:
 def test_feed_state_lives_in_volumes_at_the_configured_paths() -> None:
     settings = _settings_of("feed")
     mounts = {v.split(":")[1]: v.split(":")[0] for v in SERVICES["feed"]["volumes"]}
-    assert str(settings.spool_dir) in mounts and str(settings.journal_dir) in mounts
+    assert str(settings.publish.spool_dir) in mounts and str(settings.journal.dir) in mounts
     declared = set(COMPOSE.get("volumes") or {})
-    assert {mounts[str(settings.spool_dir)], mounts[str(settings.journal_dir)]} <= declared
+    assert {mounts[str(settings.publish.spool_dir)], mounts[str(settings.journal.dir)]} <= declared
 
 
 @pytest.mark.parametrize("name", sorted(OURS))
@@ -293,7 +293,7 @@ def test_named_volumes_mount_on_directories_the_image_gives_its_user(name: str) 
 
 def test_scheduler_does_not_run_its_own_feed_and_writer() -> None:
     # supervise mode would start a second feed and writer beside the compose services.
-    assert _settings_of("scheduler").scheduler_mode == "control"
+    assert _settings_of("scheduler").scheduler.mode == "control"
 
 
 @pytest.mark.parametrize("name", DESKTOP)

@@ -95,7 +95,7 @@ class ComposeUser:
     """The mysql image's MYSQL_USER on MariaDB: a password and ALL privileges on the one database only."""
 
     def __init__(self, settings: Settings) -> None:
-        self.admin = settings.mysql
+        self.admin = settings.mysql.target
         self.user = f"dhan_{uuid.uuid4().hex[:8]}"
         self.database = self.admin.database
 
@@ -241,7 +241,7 @@ async def stack(tmp_path: Path, db_settings: Settings) -> AsyncIterator[Stack]:
     redis.start()
     user = ComposeUser(db_settings)
     user.create()
-    s = Stack(tmp_path, redis, user, db_settings.key_prefix)
+    s = Stack(tmp_path, redis, user, db_settings.redis.key_prefix)
     try:
         yield s
     finally:

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from shared.settings import Settings
+from shared.settings import ENV_FIELDS
 from tests.deploy.deployfiles import DOCKERFILES, ROOT, DockerIgnore, copy_sources, parse_dockerfile
 
 CODE_DIRS = {"shared", "feed", "writer", "control", "viz"}
@@ -103,7 +103,7 @@ def test_viz_image_installs_the_gui_extra() -> None:
 @pytest.mark.parametrize("kind", sorted(DOCKERFILES))
 def test_image_environment_names_real_settings(kind: str) -> None:
     df = parse_dockerfile(DOCKERFILES[kind])
-    fields = {f"DHAN_{f.upper()}" for f in Settings.model_fields}
+    fields = {f.env for f in ENV_FIELDS.values()}
     for key in df.env(df.final):
         assert not key.startswith("DHAN_") or key in fields, key
 

@@ -36,7 +36,7 @@ class Running:
 async def sim_settings() -> Settings:
     s = make_settings(sim_rate=400.0, nifty_strikes=3, banknifty_strikes=2, stall_timeout_s=3.0,
                       reconnect_base_s=0.05, recentre_check_s=0.1)
-    return s.model_copy(update={"instruments_url": f"http://127.0.0.1:{s.sim_port}/api-scrip-master.csv"})
+    return s.replaced(instruments_url=f"http://127.0.0.1:{s.sim.port}/api-scrip-master.csv")
 
 
 @pytest.fixture
@@ -54,19 +54,19 @@ async def test_values_in_redis_match_what_the_simulator_sent(sim_settings: Setti
     async with SimServer(sim_settings, recorder=lambda inst, pkt: sent.append(pkt)):
         run = Running(FeedService(sim_settings))
         await eventually(lambda: run.svc.universe_changes >= 1, timeout_s=20, message="options centred")
-        await eventually(lambda: rclient.xlen(sim_settings.key_prefix + "ticks"), timeout_s=20)
+        await eventually(lambda: rclient.xlen(sim_settings.redis.key_prefix + "ticks"), timeout_s=20)
 
         async def enough() -> bool:
-            return await rclient.xlen(sim_settings.key_prefix + "ticks") >= 150
+            return await rclient.xlen(sim_settings.redis.key_prefix + "ticks") >= 150
         await eventually(enough, timeout_s=30, message="150 trades in Redis")
-        await eventually(lambda: rclient.hlen(sim_settings.key_prefix + "last:quote"), timeout_s=5)
+        await eventually(lambda: rclient.hlen(sim_settings.redis.key_prefix + "last:quote"), timeout_s=5)
         assert await run.stop() == 0
-    raw_last = await rclient.hgetall(sim_settings.key_prefix + "last:quote")
+    raw_last = await rclient.hgetall(sim_settings.redis.key_prefix + "last:quote")
     last = {k.decode(): orjson.loads(v) for k, v in raw_last.items()}
     assert "IDX_I:13" in last and last["IDX_I:13"]["ltp"] > 0
-    ticks = await _stream_events(rclient, sim_settings.key_prefix + "ticks")
-    quotes = await _stream_events(rclient, sim_settings.key_prefix + "quotes")
-    depth = await _stream_events(rclient, sim_settings.key_prefix + "depth")
+    ticks = await _stream_events(rclient, sim_settings.redis.key_prefix + "ticks")
+    quotes = await _stream_events(rclient, sim_settings.redis.key_prefix + "quotes")
+    depth = await _stream_events(rclient, sim_settings.redis.key_prefix + "depth")
     # What the sim sent, decoded, per instrument in order.
     dec = Decoder()
     by_inst: dict[tuple[str, int], list[dict[str, Any]]] = defaultdict(list)
@@ -75,7 +75,7 @@ async def test_values_in_redis_match_what_the_simulator_sent(sim_settings: Setti
             d = packet_as_dict(p)
             by_inst[(SEGMENT_BY_CODE[d["segment"]], d["security_id"])].append(d)
     assert dec.stats.bad == 0
-    raw_universe = await rclient.hgetall(sim_settings.key_prefix + "universe")
+    raw_universe = await rclient.hgetall(sim_settings.redis.key_prefix + "universe")
     universe = {k.decode(): orjson.loads(v) for k, v in raw_universe.items()}
     # Every trade in Redis is a rise of cumulative volume the sim sent, at the price and time it sent.
     seen_trades: dict[tuple[str, int], list[int]] = defaultdict(list)
@@ -109,11 +109,12 @@ async def test_values_in_redis_match_what_the_simulator_sent(sim_settings: Setti
 
 
 async def test_wrong_token_is_a_clean_auth_stop(sim_settings: Settings) -> None:
-    common = {"key_prefix": sim_settings.key_prefix, "sim_port": sim_settings.sim_port, "sim_token": "the-right-token",
+    common = {"key_prefix": sim_settings.redis.key_prefix, "sim_port": sim_settings.sim.port,
+              "sim_token": "the-right-token",
               "nifty_strikes": 2, "banknifty_strikes": 1,
-              "instruments_url": f"http://127.0.0.1:{sim_settings.sim_port}/api-scrip-master.csv"}
+              "instruments_url": f"http://127.0.0.1:{sim_settings.sim.port}/api-scrip-master.csv"}
     good = make_settings(**common)
-    bad = make_settings(**common, client_id="1000", access_token="a-wrong-token", feed_url=good.sim_url)
+    bad = make_settings(**common, client_id="1000", access_token="a-wrong-token", feed_url=good.sim.url)
     async with SimServer(good):
         run = Running(FeedService(bad))
         code = await asyncio.wait_for(run.task, 20)
@@ -123,9 +124,9 @@ async def test_wrong_token_is_a_clean_auth_stop(sim_settings: Settings) -> None:
 
 
 async def test_feed_uses_the_sim_token_when_set(sim_settings: Settings) -> None:
-    guarded = make_settings(key_prefix=sim_settings.key_prefix, sim_port=sim_settings.sim_port,
+    guarded = make_settings(key_prefix=sim_settings.redis.key_prefix, sim_port=sim_settings.sim.port,
                             sim_token="guarded-token", nifty_strikes=1, banknifty_strikes=1,
-                            instruments_url=f"http://127.0.0.1:{sim_settings.sim_port}/api-scrip-master.csv")
+                            instruments_url=f"http://127.0.0.1:{sim_settings.sim.port}/api-scrip-master.csv")
     async with SimServer(guarded):
         run = Running(FeedService(guarded))
         await eventually(lambda: run.svc.decoder.stats.packets > 10, timeout_s=20)
@@ -160,7 +161,7 @@ async def test_disconnect_codes_stall_and_malformed(sim_settings: Settings, rcli
         assert not run.task.done()
         # the disconnect reason is recorded in the events stream
         async def reason_logged() -> bool:
-            events = await _stream_events(rclient, sim_settings.key_prefix + "events")
+            events = await _stream_events(rclient, sim_settings.redis.key_prefix + "events")
             return any(e["type"] == "disconnected" and e["reason_code"] == 805 for e in events)
         await eventually(reason_logged, timeout_s=5)
         # an expired token (807) stops the feed cleanly
@@ -193,11 +194,11 @@ async def test_recentre_is_make_before_break(sim_settings: Settings, rclient: ai
         # the simulator now serves exactly the new universe on the same connection (no reconnect)
         await eventually(lambda: sum(c["subscribed"] for c in sim.stats()["clients"]) == len(after), timeout_s=10)
         assert svc.connections[0].reconnects == 0
-        hash_keys = {k.decode() for k in await rclient.hkeys(sim_settings.key_prefix + "universe")}
+        hash_keys = {k.decode() for k in await rclient.hkeys(sim_settings.redis.key_prefix + "universe")}
         assert hash_keys == {f"{s}:{i}" for s, i in after}
 
         async def change_logged() -> bool:
-            events = await _stream_events(rclient, sim_settings.key_prefix + "events")
+            events = await _stream_events(rclient, sim_settings.redis.key_prefix + "events")
             return any(e["type"] == "universe_change" and "recentre" in e["reason"] for e in events)
         await eventually(change_logged, timeout_s=5)
         assert await run.stop() == 0
@@ -210,7 +211,7 @@ async def test_redis_outage_mid_stream_loses_no_trade(tmp_path) -> None:
     red.start()
     base = make_settings(redis_url=red.url, sim_rate=400.0, nifty_strikes=2, banknifty_strikes=1,
                          spool_dir=tmp_path / "spool", publish_buffer_max=1000)
-    settings = base.model_copy(update={"instruments_url": f"http://127.0.0.1:{base.sim_port}/api-scrip-master.csv"})
+    settings = base.replaced(instruments_url=f"http://127.0.0.1:{base.sim.port}/api-scrip-master.csv")
     sent: list[bytes] = []
     client = aioredis.Redis.from_url(red.url, socket_connect_timeout=0.5)
     try:
@@ -227,7 +228,7 @@ async def test_redis_outage_mid_stream_loses_no_trade(tmp_path) -> None:
             await eventually(lambda: run.svc.publisher.buffered == 0 and run.svc.publisher.spooled_files == 0
                              and run.svc.publisher.outage_started is None, timeout_s=30)
             assert await run.stop() == 0
-        ticks = await _stream_events(client, settings.key_prefix + "ticks")
+        ticks = await _stream_events(client, settings.redis.key_prefix + "ticks")
     finally:
         await client.aclose()
         red.stop()

@@ -33,7 +33,7 @@ async def test_a_frame_the_normaliser_raises_on_is_counted_and_the_next_one_flow
     settings: Settings, redis_client: aioredis.Redis
 ) -> None:
     svc = FeedService(settings, instruments=[])
-    svc.publisher = Publisher(settings, redis_client, Keys(settings.key_prefix))
+    svc.publisher = Publisher(settings, redis_client, Keys(settings.redis.key_prefix))
     svc.normaliser = FailingNormaliser(on_bad=svc._on_bad_value)
     good = pack_ticker(0, 13, 26046.95, 1_795_598_100)
     with capture_logs() as logs:

@@ -27,7 +27,7 @@ from tests.feed.diskfull import small_disk
 
 def _feed_settings(**overrides: Any) -> Settings:
     s = make_settings(sim_rate=400.0, nifty_strikes=2, banknifty_strikes=1, **overrides)
-    return s.model_copy(update={"instruments_url": f"http://127.0.0.1:{s.sim_port}/api-scrip-master.csv"})
+    return s.replaced(instruments_url=f"http://127.0.0.1:{s.sim.port}/api-scrip-master.csv")
 
 
 def _count_adds(svc: FeedService) -> Callable[[], int]:
@@ -65,7 +65,7 @@ async def _watch_health(port: int, seen: list[tuple[int, dict[str, Any]]]) -> No
 async def test_a_dead_publisher_stops_the_feed_loudly_and_the_next_start_sends_what_it_held(
         tmp_path: Path, redis_client: aioredis.Redis) -> None:
     settings = _feed_settings(spool_dir=tmp_path / "spool")
-    ticks_key = settings.key_prefix + "ticks"
+    ticks_key = settings.redis.key_prefix + "ticks"
     async with SimServer(settings):
         svc = FeedService(settings)
         svc.health_port = 0
@@ -149,7 +149,7 @@ async def test_a_full_disk_under_a_redis_outage_keeps_the_feed_connected_and_its
                 svc.stop("test")
                 assert await asyncio.wait_for(serving, 20) == 0
             assert sum(pub.published) + sum(pub.dropped) + pub.spilled >= added()
-            events = [orjson.loads(f[b"d"]) for _, f in await client.xrange(settings.key_prefix + "events")]
+            events = [orjson.loads(f[b"d"]) for _, f in await client.xrange(settings.redis.key_prefix + "events")]
             dropped = list({e["id"]: e for e in events if e["type"] == "dropped"}.values())
             assert dropped and all(e["instruments"] for e in dropped)
             assert sum(n.get("quotes", 0) + n.get("depth", 0) for e in dropped

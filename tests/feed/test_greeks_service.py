@@ -150,7 +150,7 @@ class Market:
 async def test_greeks_for_option_quotes_on_the_near_future(
     settings: Settings, redis_client: aioredis.Redis
 ) -> None:
-    keys, m = Keys(settings.key_prefix), Market()
+    keys, m = Keys(settings.redis.key_prefix), Market()
     await write_universe(redis_client, keys, m.records())
     f = 26_046.95
     quotes = [quote_event("NSE_FNO", 102, 26_300.0, m.now), quote_event("NSE_FNO", 101, f, m.now)]
@@ -211,7 +211,7 @@ async def test_greeks_for_option_quotes_on_the_near_future(
 async def test_non_options_give_nothing_and_everything_is_acked(
     settings: Settings, redis_client: aioredis.Redis
 ) -> None:
-    keys, m = Keys(settings.key_prefix), Market()
+    keys, m = Keys(settings.redis.key_prefix), Market()
     await write_universe(redis_client, keys, m.records())
     await add_quotes(
         redis_client,
@@ -233,7 +233,7 @@ async def test_non_options_give_nothing_and_everything_is_acked(
 async def test_price_below_intrinsic_is_null_iv_not_nan(
     settings: Settings, redis_client: aioredis.Redis
 ) -> None:
-    keys, m = Keys(settings.key_prefix), Market()
+    keys, m = Keys(settings.redis.key_prefix), Market()
     await write_universe(redis_client, keys, m.records())
     await add_quotes(
         redis_client,
@@ -259,7 +259,7 @@ async def test_price_below_intrinsic_is_null_iv_not_nan(
 async def test_coalesces_a_batch_to_the_latest_quote_per_option(
     settings: Settings, redis_client: aioredis.Redis
 ) -> None:
-    keys, m = Keys(settings.key_prefix), Market()
+    keys, m = Keys(settings.redis.key_prefix), Market()
     await write_universe(redis_client, keys, m.records())
     quotes = [quote_event("NSE_FNO", 101, 26_000.0, m.now)]
     quotes += [m.option_quote(26_000.0, "CE", 26_000.0, sigma=s) for s in (0.11, 0.12, 0.13, 0.14, 0.15)]
@@ -279,7 +279,7 @@ async def test_coalesces_a_batch_to_the_latest_quote_per_option(
 async def test_heartbeat_carries_rates_counts_and_lag(
     settings: Settings, redis_client: aioredis.Redis
 ) -> None:
-    keys, m = Keys(settings.key_prefix), Market()
+    keys, m = Keys(settings.redis.key_prefix), Market()
     await write_universe(redis_client, keys, m.records())
     await add_quotes(
         redis_client,
@@ -295,7 +295,7 @@ async def test_heartbeat_carries_rates_counts_and_lag(
 
 
 async def test_acks_only_after_the_publish_succeeds(settings: Settings, redis_client: aioredis.Redis) -> None:
-    keys, m = Keys(settings.key_prefix), Market()
+    keys, m = Keys(settings.redis.key_prefix), Market()
     await write_universe(redis_client, keys, m.records())
     await redis_client.set(keys.greeks, b"not a stream")  # every XADD to it fails with WRONGTYPE
     await add_quotes(
@@ -326,7 +326,7 @@ async def test_acks_only_after_the_publish_succeeds(settings: Settings, redis_cl
 async def test_waits_for_the_universe_then_processes(
     settings: Settings, redis_client: aioredis.Redis
 ) -> None:
-    keys, m = Keys(settings.key_prefix), Market()
+    keys, m = Keys(settings.redis.key_prefix), Market()
     await add_quotes(
         redis_client,
         keys,
@@ -350,7 +350,7 @@ async def test_waits_for_the_universe_then_processes(
 async def test_fresh_group_starts_at_dollar_and_seeds_from_last_quotes(
     settings: Settings, redis_client: aioredis.Redis
 ) -> None:
-    keys, m = Keys(settings.key_prefix), Market()
+    keys, m = Keys(settings.redis.key_prefix), Market()
     await write_universe(redis_client, keys, m.records())
     old = [quote_event("NSE_FNO", 101, 25_000.0, m.now - 60), m.option_quote(26_000.0, "CE", 25_000.0)]
     await add_quotes(redis_client, keys, old)  # history from before the group existed: not replayed
@@ -372,7 +372,7 @@ async def test_fresh_group_starts_at_dollar_and_seeds_from_last_quotes(
 async def test_unknown_instrument_reloads_the_universe(
     settings: Settings, redis_client: aioredis.Redis
 ) -> None:
-    keys, m = Keys(settings.key_prefix), Market()
+    keys, m = Keys(settings.redis.key_prefix), Market()
     late = m.options.pop((26_200.0, "CE"))
     await write_universe(redis_client, keys, m.records())
     svc = GreeksService(settings, group_start="0", universe_refresh_s=3600.0)
@@ -401,7 +401,7 @@ async def test_bad_values_in_the_last_quotes_and_the_stream_never_stop_the_servi
     """A corrupt last-quote entry (an exchange time that is text) and quotes with huge or negative prices:
     the service seeds from what is sane (the corrupt entry is left out: quote_problem), computes what is sane,
     skips the rest as "no price", and keeps running."""
-    keys, m = Keys(settings.key_prefix), Market()
+    keys, m = Keys(settings.redis.key_prefix), Market()
     await write_universe(redis_client, keys, m.records())
     good = m.option_quote(26_000.0, "CE", 26_000.0)
     latest = [
@@ -425,7 +425,7 @@ async def test_bad_values_in_the_last_quotes_and_the_stream_never_stop_the_servi
 async def test_entries_no_quote_can_be_made_of_are_dead_lettered_and_the_rest_computed(
     settings: Settings, redis_client: aioredis.Redis
 ) -> None:
-    keys, m = Keys(settings.key_prefix), Market()
+    keys, m = Keys(settings.redis.key_prefix), Market()
     await write_universe(redis_client, keys, m.records())
     deep = b'{"v":1,"seg":' + b"[" * 1000 + b"]" * 1000 + b',"sid":1}'  # f"{seg}" of it: RecursionError
     option = m.option_quote(26_000.0, "CE", 26_000.0)
@@ -453,13 +453,13 @@ async def test_entries_no_quote_can_be_made_of_are_dead_lettered_and_the_rest_co
         "ValueError: bad recv_ts 'now'", "ValueError: bad ltp True", "ValueError: bad bid 1e+300",
         f"ValueError: bad exchange_ts {2**40}",
     ]
-    assert reasons[6].endswith("-byte cap") and len(dead[6][1]) == settings.writer_entry_max_bytes
+    assert reasons[6].endswith("-byte cap") and len(dead[6][1]) == settings.writer.entry_max_bytes
     assert {(meta["group"], meta["stream"]) for meta, _ in dead} == {("greeks", keys.quotes)}
     assert (await redis_client.xpending(keys.quotes, "greeks"))["pending"] == 0
 
 
 async def test_seeding_skips_last_quotes_it_cannot_use(settings: Settings, redis_client: aioredis.Redis) -> None:
-    keys, m = Keys(settings.key_prefix), Market()
+    keys, m = Keys(settings.redis.key_prefix), Market()
     await write_universe(redis_client, keys, m.records())
     good = [quote_event("NSE_FNO", 101, 26_000.0, m.now), m.option_quote(26_000.0, "CE", 26_000.0)]
     bad = {**m.option_quote(26_100.0, "PE", 26_000.0), "exchange_ts": "09:15"}  # sorting by time failed on it
@@ -476,7 +476,7 @@ async def test_what_it_keeps_per_instrument_stays_bounded(
     import feed.greeks.service as service_module
 
     monkeypatch.setattr(service_module, "UNKNOWN_CHECKED_MAX", 100)
-    keys, m = Keys(settings.key_prefix), Market()
+    keys, m = Keys(settings.redis.key_prefix), Market()
     await write_universe(redis_client, keys, m.records())
     await add_quotes(redis_client, keys, [quote_event("NSE_FNO", 101, 26_000.0, m.now),
                                           m.option_quote(26_000.0, "CE", 26_000.0)])  # fmt: skip

@@ -195,7 +195,7 @@ async def test_service_reads_back_the_simulated_smile(
 ) -> None:
     from feed.greeks.service import GreeksService
 
-    keys, market = Keys(settings.key_prefix), SimLikeMarket()
+    keys, market = Keys(settings.redis.key_prefix), SimLikeMarket()
     await write_universe(redis_client, keys, market.records)
     quotes = market.quotes(20)
     await add_quotes(redis_client, keys, quotes)
@@ -248,7 +248,7 @@ async def test_end_to_end_from_the_simulator(redis_client: aioredis.Redis) -> No
     from tests.conftest import eventually, make_settings
 
     settings = make_settings(include_nifty50=False, nifty_strikes=20, banknifty_strikes=10)
-    keys = Keys(settings.key_prefix)
+    keys = Keys(settings.redis.key_prefix)
     async with server.SimServer(settings, rate=1500, clock=running_from(ist(2026, 6, 3, 11, 0))):
         feed = feed_service.FeedService(settings, today=date(2026, 6, 3))
         svc = GreeksService(settings, group_start="0")
@@ -292,6 +292,6 @@ async def test_end_to_end_from_the_simulator(redis_client: aioredis.Redis) -> No
         median, p95, worst = errors[len(errors) // 2], errors[int(0.95 * len(errors))], errors[-1]
         assert median < 0.02 and p95 < 0.1 and worst < 1.0, (median, p95, worst, len(errors))
     finally:
-        stale = [k async for k in redis_client.scan_iter(match=f"{settings.key_prefix}*", count=1000)]
+        stale = [k async for k in redis_client.scan_iter(match=f"{settings.redis.key_prefix}*", count=1000)]
         if stale:
             await redis_client.delete(*stale)

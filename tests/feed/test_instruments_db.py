@@ -82,7 +82,7 @@ async def test_cli_store(db_settings: Settings, capsys: pytest.CaptureFixture[st
 
 
 def _create_empty_database(settings: Settings) -> None:
-    target = settings.mysql
+    target = settings.mysql.target
     conn = pymysql.connect(
         **{k: v for k, v in target.connect_kwargs(with_db=False).items() if k != "autocommit"}
     )
@@ -109,7 +109,7 @@ async def test_cli_store_without_schema_says_run_db_init(db_settings: Settings) 
 
 async def test_missing_table_is_one_line_schema_mismatch(db_settings: Settings) -> None:
     _create_empty_database(db_settings)
-    target = db_settings.mysql
+    target = db_settings.mysql.target
     pool = await aiomysql.create_pool(minsize=1, maxsize=1, **target.connect_kwargs())
     try:
         with pytest.raises(SchemaMismatch, match="dhan db init") as err:

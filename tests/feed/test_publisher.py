@@ -14,7 +14,7 @@ from tests.conftest import PrivateRedis, eventually, make_settings
 
 async def test_streams_are_named_by_the_keys_it_is_given(settings, redis_client) -> None:
     """The composition root builds Keys once and passes them: the publisher names no stream itself."""
-    keys = Keys(settings.key_prefix + "given:")  # under the test's prefix: removed with it
+    keys = Keys(settings.redis.key_prefix + "given:")  # under the test's prefix: removed with it
     pub = Publisher(settings, redis_client, keys)
     stop = asyncio.Event()
     task = asyncio.create_task(pub.run(stop))
@@ -26,24 +26,24 @@ async def test_streams_are_named_by_the_keys_it_is_given(settings, redis_client)
     stop.set()
     await task
     await pub.close()
-    assert await redis_client.xlen(Keys(settings.key_prefix).stream("ticks")) == 0
+    assert await redis_client.xlen(Keys(settings.redis.key_prefix).stream("ticks")) == 0
 
 
 async def test_events_reach_streams_and_channels(settings, redis_client) -> None:
-    pub = Publisher(settings, redis_client, Keys(settings.key_prefix))
+    pub = Publisher(settings, redis_client, Keys(settings.redis.key_prefix))
     ps = redis_client.pubsub()
-    await ps.subscribe(settings.key_prefix + "ticks")
+    await ps.subscribe(settings.redis.key_prefix + "ticks")
     stop = asyncio.Event()
     task = asyncio.create_task(pub.run(stop))
     pub.add(KIND_QUOTES, [orjson.dumps({"i": i}) for i in range(5)])
     pub.add(KIND_TICKS, [orjson.dumps({"t": i}) for i in range(3)])
     pub.add(KIND_DEPTH, [orjson.dumps({"d": 1})])
-    await eventually(lambda: redis_client.xlen(settings.key_prefix + "ticks"), message="ticks written")
+    await eventually(lambda: redis_client.xlen(settings.redis.key_prefix + "ticks"), message="ticks written")
 
     async def all_written() -> bool:
-        return (await redis_client.xlen(settings.key_prefix + "quotes")) == 5
+        return (await redis_client.xlen(settings.redis.key_prefix + "quotes")) == 5
     await eventually(all_written)
-    entries = await redis_client.xrange(settings.key_prefix + "ticks")
+    entries = await redis_client.xrange(settings.redis.key_prefix + "ticks")
     assert [orjson.loads(e[1][b"d"])["t"] for e in entries] == [0, 1, 2]
     got = []
 
@@ -64,10 +64,10 @@ async def test_redis_outage_loses_nothing_and_keeps_order(private_redis: Private
     settings = make_settings(redis_url=private_redis.url, publish_buffer_max=1000, publish_batch_max=200,
                              spool_dir=tmp_path / "spool")
     client = aioredis.Redis.from_url(private_redis.url, socket_connect_timeout=0.5)
-    pub = Publisher(settings, client, Keys(settings.key_prefix), publish=False)
+    pub = Publisher(settings, client, Keys(settings.redis.key_prefix), publish=False)
     stop = asyncio.Event()
     task = asyncio.create_task(pub.run(stop))
-    key = settings.key_prefix + "ticks"
+    key = settings.redis.key_prefix + "ticks"
     pub.add(KIND_TICKS, [orjson.dumps({"n": n}) for n in range(100)])
 
     async def written(n: int) -> bool:

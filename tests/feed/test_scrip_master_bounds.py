@@ -157,7 +157,7 @@ async def test_dhan_feed_stops_at_once_on_a_scrip_master_past_the_cap(hostile: H
     """The same on every attempt: no retry loop, one line, bounded memory."""
     settings = make_settings()
     env = clean_env(
-        DHAN_REDIS_URL=settings.redis_url.get_secret_value(), DHAN_KEY_PREFIX=track_prefix(settings.key_prefix),
+        DHAN_REDIS_URL=settings.redis.url.get_secret_value(), DHAN_KEY_PREFIX=track_prefix(settings.redis.key_prefix),
         DHAN_JOURNAL_DIR=str(tmp_path / "journal"), DHAN_SPOOL_DIR=str(tmp_path / "spool"),
         DHAN_INSTRUMENTS_URL=hostile.url("endless"), DHAN_INSTRUMENTS_MAX_MB="1",
     )

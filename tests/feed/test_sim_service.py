@@ -27,15 +27,15 @@ ROOT = Path(__file__).resolve().parents[2]
 async def test_service_heartbeats_metrics_and_stops_cleanly(
     settings: Settings, redis_client: aioredis.Redis
 ) -> None:
-    service = SimService(settings.model_copy(update={"sim_rate": 500.0}))
+    service = SimService(settings.replaced(sim_rate=500.0))
     task = asyncio.create_task(service.serve())
-    key = Keys(settings.key_prefix).svc("sim")
+    key = Keys(settings.redis.key_prefix).svc("sim")
 
     async def heartbeat() -> dict[str, str]:
         return {k.decode(): v.decode() for k, v in (await redis_client.hgetall(key)).items()}
 
     async def beating() -> bool:
-        return (await heartbeat()).get("url") == f"ws://127.0.0.1:{settings.sim_port}/"
+        return (await heartbeat()).get("url") == f"ws://127.0.0.1:{settings.sim.port}/"
 
     await eventually(beating, message="no heartbeat")
     async with aiohttp.ClientSession() as http, http.ws_connect(
@@ -67,7 +67,7 @@ async def test_the_update_loop_ending_stops_the_simulator_loudly(settings: Setti
     service.server.emitter.cancel()  # nothing sends any more: the simulator must not stay up looking healthy
     assert await asyncio.wait_for(task, 15) == 1
     assert service.failed_task == "sim.emitter"
-    hb = await redis_client.hgetall(Keys(settings.key_prefix).svc("sim"))
+    hb = await redis_client.hgetall(Keys(settings.redis.key_prefix).svc("sim"))
     assert hb[b"state"] == b"crashed" and hb[b"failed_task"] == b"sim.emitter"
 
 
@@ -76,21 +76,21 @@ def test_overrides_from_the_command_line() -> None:
     add_arguments(parser)
     args = parser.parse_args(["--port", "0", "--seed", "9", "--rate", "25000", "--host", "127.0.0.2"])
     s = apply_overrides(args, make_settings())
-    assert (s.sim_port, s.sim_seed, s.sim_rate, s.sim_host) == (0, 9, 25000.0, "127.0.0.2")
+    assert (s.sim.port, s.sim.seed, s.sim.rate, s.sim.host) == (0, 9, 25000.0, "127.0.0.2")
     with pytest.raises(ConfigError, match="--rate"):
         apply_overrides(parser.parse_args(["--rate", "-1"]), make_settings())
     unchanged = apply_overrides(parser.parse_args([]), make_settings(sim_seed=3))
-    assert unchanged.sim_seed == 3 and unchanged.sim_faults is False
-    assert apply_overrides(parser.parse_args(["--faults"]), make_settings()).sim_faults is True
+    assert unchanged.sim.seed == 3 and unchanged.sim.faults is False
+    assert apply_overrides(parser.parse_args(["--faults"]), make_settings()).sim.faults is True
 
 
 def test_market_hours_and_live_rate_on_the_command_line() -> None:
     parser = argparse.ArgumentParser()
     add_arguments(parser)
     default = apply_overrides(parser.parse_args([]), make_settings())
-    assert default.sim_market_hours is False and default.sim_rate == 0.0, "always open, live-session activity"
+    assert default.sim.market_hours is False and default.sim.rate == 0.0, "always open, live-session activity"
     s = apply_overrides(parser.parse_args(["--market-hours", "--rate", "0"]), make_settings())
-    assert s.sim_market_hours is True and s.sim_rate == 0.0
+    assert s.sim.market_hours is True and s.sim.rate == 0.0
     text = " ".join(parser.format_help().split())
     assert "--market-hours" in text and "always open, for demos" in text and "live F&O session" in text
 

@@ -70,7 +70,7 @@ async def test_a_damaged_spool_file_is_quarantined_and_the_rest_is_sent(tmp_path
         _records(first[:2]) + REC.pack(9, 9) + b'{"bad":1}' + _records(first[2:]))
     (spool / "spool-00000000000000000002-000001.bin").write_bytes(_records([(KIND_TICKS, _ev(1, 3))]))
     settings = make_settings(spool_dir=spool)
-    pub = Publisher(settings, redis_client, Keys(settings.key_prefix), publish=False)
+    pub = Publisher(settings, redis_client, Keys(settings.redis.key_prefix), publish=False)
     stop = asyncio.Event()
     with capture_logs() as logs:
         task = asyncio.create_task(pub.run(stop))
@@ -79,7 +79,7 @@ async def test_a_damaged_spool_file_is_quarantined_and_the_rest_is_sent(tmp_path
         stop.set()
         await asyncio.wait_for(task, 10)  # the publisher lived through it
     await pub.close()
-    assert await _ticks(redis_client, settings.key_prefix) == [0, 1, 2, 3, 4]
+    assert await _ticks(redis_client, settings.redis.key_prefix) == [0, 1, 2, 3, 4]
     assert [p.name for p in (spool / "quarantine").iterdir()] == ["spool-00000000000000000001-000001.bin"]
     assert not list(spool.glob("spool-*.bin"))
     assert pub.metrics()["spool_quarantined"] == 1 and pub.metrics()["spool_bad_records"] == 1
@@ -95,7 +95,7 @@ async def test_full_disk_keeps_events_raises_spool_failing_then_sheds_superseded
                                  publish_buffer_max=1000, publish_memory_max=3000, publish_batch_max=500)
         client = aioredis.Redis.from_url(private_redis.url, socket_connect_timeout=0.5)
         events: list[dict[str, Any]] = []
-        pub = Publisher(settings, client, Keys(settings.key_prefix), publish=False, on_event=events.append)
+        pub = Publisher(settings, client, Keys(settings.redis.key_prefix), publish=False, on_event=events.append)
         stop = asyncio.Event()
         task = asyncio.create_task(pub.run(stop))
         private_redis.stop()
@@ -135,7 +135,8 @@ async def test_spool_write_succeeds_again_once_space_is_back(private_redis: Priv
         disk.fill()
         settings = make_settings(redis_url=private_redis.url, spool_dir=disk.path / "spool",
                                  publish_buffer_max=1000)
-        pub = Publisher(settings, aioredis.Redis.from_url(private_redis.url), Keys(settings.key_prefix), publish=False)
+        pub = Publisher(settings, aioredis.Redis.from_url(private_redis.url), Keys(settings.redis.key_prefix),
+                        publish=False)
         added = 1001
         pub.add(KIND_TICKS, [_ev(1, n) for n in range(added)])
         assert pub.spool_error and pub.buffered == added and pub.spooled_files == 0
@@ -158,7 +159,7 @@ async def test_spill_for_exit_on_a_full_disk_says_how_many_events_are_lost(tmp_p
     with small_disk(tmp_path / "disk") as disk:
         disk.fill()
         settings = make_settings(spool_dir=disk.path / "spool")
-        pub = Publisher(settings, redis_client, Keys(settings.key_prefix), publish=False)
+        pub = Publisher(settings, redis_client, Keys(settings.redis.key_prefix), publish=False)
         pub.add(KIND_TICKS, [_ev(1, n) for n in range(700)])
         with capture_logs() as logs:
             pub.spill_for_exit()

@@ -57,17 +57,18 @@ async def test_feed_with_a_damaged_spool_file_quarantines_it_and_stays_healthy(t
         _records(markers[:2]) + REC.pack(7, 10) + b'{"x":true}' + _records(markers[2:4]))
     (spool / "spool-00000000000000000002-000001.bin").write_bytes(_records(markers[4:]))
     feed_health_port = free_port()
-    env = {**os.environ, "DHAN_REDIS_URL": settings.redis_url.get_secret_value(),
-           "DHAN_KEY_PREFIX": settings.key_prefix, "DHAN_SIM_PORT": str(settings.sim_port), "DHAN_SIM_RATE": "300",
+    env = {**os.environ, "DHAN_REDIS_URL": settings.redis.url.get_secret_value(),
+           "DHAN_KEY_PREFIX": settings.redis.key_prefix, "DHAN_SIM_PORT": str(settings.sim.port),
+           "DHAN_SIM_RATE": "300",
            "DHAN_NIFTY_STRIKES": "2", "DHAN_BANKNIFTY_STRIKES": "1", "DHAN_SPOOL_DIR": str(spool),
            "DHAN_JOURNAL_DIR": str(tmp_path / "journal"), "DHAN_HEARTBEAT_INTERVAL_S": "0.2",
            "DHAN_LOG_FORMAT": "json", "PYTHONUNBUFFERED": "1"}
-    client = aioredis.Redis.from_url(settings.redis_url.get_secret_value())
-    keys = Keys(settings.key_prefix)
+    client = aioredis.Redis.from_url(settings.redis.url.get_secret_value())
+    keys = Keys(settings.redis.key_prefix)
     sim = await _start(["sim"], {**env, "DHAN_HEALTH_PORT_BASE": "0"}, tmp_path / "sim.log")
     feed: asyncio.subprocess.Process | None = None
     try:
-        await wait_http(f"http://127.0.0.1:{settings.sim_port}/health", 60)
+        await wait_http(f"http://127.0.0.1:{settings.sim.port}/health", 60)
         # the feed's /health on a free port (offset 1 from the base)
         feed = await _start(["feed"], {**env, "DHAN_HEALTH_PORT_BASE": str(feed_health_port - 1)},
                             tmp_path / "feed.log")
@@ -95,7 +96,7 @@ async def test_feed_with_a_damaged_spool_file_quarantines_it_and_stays_healthy(t
             if proc is not None and proc.returncode is None:
                 proc.kill()
                 await proc.wait()
-        found = [k async for k in client.scan_iter(match=f"{settings.key_prefix}*")]
+        found = [k async for k in client.scan_iter(match=f"{settings.redis.key_prefix}*")]
         if found:
             await client.delete(*found)
         await client.aclose()

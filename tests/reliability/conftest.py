@@ -23,13 +23,13 @@ def feed_settings(tmp_path: Path, **overrides: object) -> Settings:
     }
     base.update(overrides)
     s = make_settings(**base)
-    return s.model_copy(update={"instruments_url": f"http://127.0.0.1:{s.sim_port}/api-scrip-master.csv"})
+    return s.replaced(instruments_url=f"http://127.0.0.1:{s.sim.port}/api-scrip-master.csv")
 
 
 @pytest.fixture
 async def rclient() -> AsyncIterator[aioredis.Redis]:
     """A Redis client; settings appended to ``rclient.cleanup`` have their prefix removed afterwards."""
-    client: aioredis.Redis = aioredis.Redis.from_url(make_settings().redis_url.get_secret_value())
+    client: aioredis.Redis = aioredis.Redis.from_url(make_settings().redis.url.get_secret_value())
     client.cleanup = []  # type: ignore[attr-defined]
     yield client
     for s in client.cleanup:  # type: ignore[attr-defined]

@@ -25,16 +25,16 @@ JournaledFeed = FeedService
 
 async def sim_instruments(settings: Settings, *, options: bool = True) -> list[InstrumentInfo]:
     """The simulator's scrip master (it must be running), optionally without the option contracts."""
-    text = await fetch_scrip_master(f"http://127.0.0.1:{settings.sim_port}/api-scrip-master.csv")
+    text = await fetch_scrip_master(f"http://127.0.0.1:{settings.sim.port}/api-scrip-master.csv")
     return [i for i in parse_scrip_master(text) if options or i.option_type is None]
 
 
 async def stream_events(client: aioredis.Redis, settings: Settings, kind: str) -> list[dict[str, Any]]:
-    return [orjson.loads(f[b"d"]) for _, f in await client.xrange(Keys(settings.key_prefix).stream(kind))]
+    return [orjson.loads(f[b"d"]) for _, f in await client.xrange(Keys(settings.redis.key_prefix).stream(kind))]
 
 
 async def stream_len(client: aioredis.Redis, settings: Settings, kind: str) -> int:
-    return int(await client.xlen(Keys(settings.key_prefix).stream(kind)))
+    return int(await client.xlen(Keys(settings.redis.key_prefix).stream(kind)))
 
 
 def without_recv_ts(events: list[dict[str, Any]]) -> list[dict[str, Any]]:
@@ -42,7 +42,7 @@ def without_recv_ts(events: list[dict[str, Any]]) -> list[dict[str, Any]]:
 
 
 async def delete_prefix(client: aioredis.Redis, settings: Settings) -> None:
-    keys = [k async for k in client.scan_iter(match=f"{settings.key_prefix}*", count=1000)]
+    keys = [k async for k in client.scan_iter(match=f"{settings.redis.key_prefix}*", count=1000)]
     if keys:
         await client.delete(*keys)
 

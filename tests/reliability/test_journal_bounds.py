@@ -231,7 +231,7 @@ async def test_dhan_verify_counts_hostile_blocks_in_bounded_memory(
     await init_schema(db_settings)
     path = tmp_path / "2026-11-25.feed.djr"
     path.write_bytes(SIGNATURE + b"".join(hostile_blocks(zlib_bomb)))
-    env = clean_env(DHAN_MYSQL_URL=db_settings.mysql_url.get_secret_value())
+    env = clean_env(DHAN_MYSQL_URL=db_settings.mysql.url.get_secret_value())
     done = run_dhan(["verify", str(path)], cwd=tmp_path, env=env)
     assert done.code == 1 and not done.killed, done  # problems found: the damaged blocks
     assert "5 corrupt blocks" in done.out and "result    5 problem(s)" in done.out, done.out
@@ -275,7 +275,7 @@ async def test_dhan_verify_memory_stays_bounded_on_blocks_that_decode_to_many_ob
     await init_schema(db_settings)
     path = tmp_path / "2026-11-25.feed.djr"
     path.write_bytes(SIGNATURE + b"".join(amplifying_blocks(MAX_BLOCK_RAW) + amplifying_blocks(64 << 20)))
-    env = clean_env(DHAN_MYSQL_URL=db_settings.mysql_url.get_secret_value())
+    env = clean_env(DHAN_MYSQL_URL=db_settings.mysql.url.get_secret_value())
     done = run_dhan(["verify", str(path)], cwd=tmp_path, env=env)
     assert done.code == 1 and not done.killed and done.err == "" and "Traceback" not in done.out, done
     assert f"{MAX_BLOCK_RAW // 12} frames in 3 blocks" in done.out and "3 corrupt blocks" in done.out, done.out
@@ -314,7 +314,7 @@ def test_feed_recovers_a_hostile_write_ahead_file_in_bounded_memory(tmp_path: Pa
                                            + frames_block(after, T0 + 10))
     settings = make_settings()
     env = clean_env(
-        DHAN_REDIS_URL=settings.redis_url.get_secret_value(), DHAN_KEY_PREFIX=track_prefix(settings.key_prefix),
+        DHAN_REDIS_URL=settings.redis.url.get_secret_value(), DHAN_KEY_PREFIX=track_prefix(settings.redis.key_prefix),
         DHAN_JOURNAL_DIR=str(journal_dir), DHAN_SPOOL_DIR=str(tmp_path / "spool"),
         DHAN_INSTRUMENTS_URL=str(DATA / "dhan-scrip-master-compact-nse-eq-idx-2026-07.csv"),
         DHAN_FEED_URL=f"ws://127.0.0.1:{free_port()}/",  # nobody there: the feed retries until --duration

@@ -40,7 +40,7 @@ async def record(settings: Settings, rclient: aioredis.Redis, trades: int) -> Pa
 @pytest.fixture
 async def session(tmp_path: Path, db_settings: Settings, rclient: aioredis.Redis) -> Settings:
     await init_schema(db_settings)
-    s = feed_settings(tmp_path).model_copy(update={"mysql_url": db_settings.mysql_url})
+    s = feed_settings(tmp_path).replaced(mysql_url=db_settings.mysql.url)
     rclient.cleanup.append(s)  # type: ignore[attr-defined]
     return s
 
@@ -120,7 +120,7 @@ async def test_trimmed_stream_gap_is_refilled_from_the_journal(
     session: Settings, rclient: aioredis.Redis
 ) -> None:
     path = await record(session, rclient, 300)
-    keys = Keys(session.key_prefix)
+    keys = Keys(session.redis.key_prefix)
     total = await stream_len(rclient, session, "ticks")
     # a stream cap trimmed these before the writer read them
     lost = await rclient.xrange(keys.ticks, count=40)

@@ -165,16 +165,16 @@ async def test_write_ahead_off_keeps_no_file(tmp_path: Path) -> None:
 # --- the real feed, SIGKILLed: every trade it published is in the journal after its next start ---
 def _feed_env(settings: Any, **extra: str) -> dict[str, str]:
     return {
-        "DHAN_REDIS_URL": settings.redis_url.get_secret_value(), "DHAN_KEY_PREFIX": settings.key_prefix,
-        "DHAN_SIM_PORT": str(settings.sim_port), "DHAN_SIM_RATE": "400", "DHAN_JOURNAL_DIR": str(settings.journal_dir),
-        "DHAN_SPOOL_DIR": str(settings.spool_dir), "DHAN_HEALTH_PORT_BASE": "0", "DHAN_NIFTY_STRIKES": "2",
+        "DHAN_REDIS_URL": settings.redis.url.get_secret_value(), "DHAN_KEY_PREFIX": settings.redis.key_prefix,
+        "DHAN_SIM_PORT": str(settings.sim.port), "DHAN_SIM_RATE": "400", "DHAN_JOURNAL_DIR": str(settings.journal.dir),
+        "DHAN_SPOOL_DIR": str(settings.publish.spool_dir), "DHAN_HEALTH_PORT_BASE": "0", "DHAN_NIFTY_STRIKES": "2",
         "DHAN_BANKNIFTY_STRIKES": "1", **extra,
     }
 
 
 async def _stream_trades(client: aioredis.Redis, settings: Any) -> set[tuple[str, int, int, int]]:
     out: set[tuple[str, int, int, int]] = set()
-    for _, fields in await client.xrange(Keys(settings.key_prefix).stream("ticks")):
+    for _, fields in await client.xrange(Keys(settings.redis.key_prefix).stream("ticks")):
         ev = orjson.loads(fields[b"d"])
         out.add((ev["seg"], ev["sid"], day_of(ev["exchange_ts"]), ev["volume"]))
     return out
@@ -188,11 +188,11 @@ async def test_sigkilled_feed_keeps_every_published_trade_in_its_journal(tmp_pat
     sup = Supervisor(tmp_path / "logs")
     sup.add(ChildSpec("sim", ("sim",), restart_on_failure=False, env=env))
     sup.add(ChildSpec("feed", ("feed",), restart_on_failure=False, env=env))
-    client = aioredis.Redis.from_url(settings.redis_url.get_secret_value())
-    ticks_key = Keys(settings.key_prefix).stream("ticks")
+    client = aioredis.Redis.from_url(settings.redis.url.get_secret_value())
+    ticks_key = Keys(settings.redis.key_prefix).stream("ticks")
     try:
         await sup.start("sim")
-        await wait_http(f"http://127.0.0.1:{settings.sim_port}/health", 60)
+        await wait_http(f"http://127.0.0.1:{settings.sim.port}/health", 60)
         await sup.start("feed")
 
         async def trades_above(n: int) -> bool:
@@ -212,7 +212,7 @@ async def test_sigkilled_feed_keeps_every_published_trade_in_its_journal(tmp_pat
         published = await _stream_trades(client, settings)
     finally:
         await sup.stop_all(["feed", "sim"])
-        keys = [k async for k in client.scan_iter(match=f"{settings.key_prefix}*")]
+        keys = [k async for k in client.scan_iter(match=f"{settings.redis.key_prefix}*")]
         if keys:
             await client.delete(*keys)
         await client.aclose()

@@ -38,7 +38,7 @@ def _url(server: PrivateRedis, password: str = PASSWORD) -> str:
 
 async def test_resp_connection_authenticates_as_acl_user(acl_redis: PrivateRedis) -> None:
     conn = RespConnection(_url(acl_redis))
-    await conn.connect()
+    await conn.open()
     try:
         conn.write(b"*5\r\n$4\r\nXADD\r\n$8\r\nacl:ev:s\r\n$1\r\n*\r\n$1\r\nd\r\n$1\r\nx\r\n")
         (reply,) = await conn.read_replies(1)
@@ -53,7 +53,7 @@ async def test_resp_connection_authenticates_as_acl_user(acl_redis: PrivateRedis
 async def test_resp_connection_wrong_password_is_one_line(acl_redis: PrivateRedis) -> None:
     conn = RespConnection(_url(acl_redis, "wrong-pw-123"))
     with pytest.raises(RespError) as err:
-        await conn.connect()
+        await conn.open()
     assert "\n" not in str(err.value) and "wrong-pw-123" not in str(err.value)
 
 
@@ -65,7 +65,7 @@ async def test_redis_py_clients_authenticate_as_acl_user(acl_redis: PrivateRedis
         assert await client.xlen("acl:t:quotes") == 1
     finally:
         await client.aclose()
-    assert PASSWORD not in settings.redis_url_masked
+    assert PASSWORD not in settings.redis.url_masked
 
 
 async def test_redis_py_wrong_password_and_no_auth_refused(acl_redis: PrivateRedis) -> None:

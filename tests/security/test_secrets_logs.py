@@ -133,8 +133,8 @@ class Dialer(Service):
             except aiohttp.WSServerHandshakeError as exc:
                 assert exc.status == 401 and TOKEN in str(exc)  # the real error text carries the token
                 self.log.warning("dial_failed", error=exc, exc_info=exc)
-                raise RuntimeError(f"gave up on {self.settings.redis_url.get_secret_value()} "
-                                   f"and {self.settings.mysql_url.get_secret_value()} ({MYSQL_PW})") from exc
+                raise RuntimeError(f"gave up on {self.settings.redis.url.get_secret_value()} "
+                                   f"and {self.settings.mysql.url.get_secret_value()} ({MYSQL_PW})") from exc
 
 
 @pytest.mark.parametrize("fmt", ["json", "console"])
@@ -151,7 +151,7 @@ async def test_a_crash_carrying_secrets_logs_none(fmt: str, reject_401: str, red
     assert_clean(out, f"stdout ({fmt})")
     client = aioredis.Redis.from_url(redis_with_password)
     try:
-        keys = Keys(settings.key_prefix)
+        keys = Keys(settings.redis.key_prefix)
         beat = {k.decode(): v.decode() for k, v in (await client.hgetall(keys.svc("dialer"))).items()}
         assert beat["state"] == "crashed" and beat["error"].startswith("RuntimeError: gave up on redis://:***@")
         assert_clean(orjson.dumps(beat).decode(), "the heartbeat")

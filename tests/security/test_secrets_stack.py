@@ -37,7 +37,7 @@ def _dhan(*args: str, env: dict[str, str], timeout_s: float = 180) -> subprocess
 
 
 def _root(settings: Settings) -> pymysql.Connection:
-    kwargs = {k: v for k, v in settings.mysql.connect_kwargs(with_db=False).items() if k != "autocommit"}
+    kwargs = {k: v for k, v in settings.mysql.target.connect_kwargs(with_db=False).items() if k != "autocommit"}
     return pymysql.connect(**kwargs)
 
 
@@ -80,15 +80,15 @@ async def test_stack_with_every_secret_logs_none(db_settings: Settings, private_
     admin = redis.Redis(port=private_redis.port)
     # services log in as an ACL user limited to their prefix's keys and channels; the default user needs a
     # password too (requirepass)
-    prefix = db_settings.key_prefix
+    prefix = db_settings.redis.key_prefix
     admin.execute_command("ACL", "SETUSER", REDIS_USER, "on", f">{REDIS_PW}", f"~{prefix}*", f"&{prefix}*", "+@all",
                           "-@admin")
     admin.config_set("requirepass", REDIS_ADMIN_PW)
     admin.close()
     user = f"dhan_t_{uuid.uuid4().hex[:8]}"
-    target = db_settings.mysql
+    target = db_settings.mysql.target
     base_env = {k: v for k, v in os.environ.items() if not k.startswith("DHAN_")}
-    root_env = {**base_env, "DHAN_MYSQL_URL": db_settings.mysql_url.get_secret_value(), "T_APP_PW": MYSQL_PW}
+    root_env = {**base_env, "DHAN_MYSQL_URL": db_settings.mysql.url.get_secret_value(), "T_APP_PW": MYSQL_PW}
     outputs: list[str] = []
     try:
         for args in (("db", "init"), ("db", "create-user", "--user", user, "--password-env", "T_APP_PW",
@@ -98,7 +98,7 @@ async def test_stack_with_every_secret_logs_none(db_settings: Settings, private_
             assert out.returncode == 0, out.stderr
             outputs += [out.stdout, out.stderr]
         env = {
-            "DHAN_KEY_PREFIX": db_settings.key_prefix,
+            "DHAN_KEY_PREFIX": db_settings.redis.key_prefix,
             "DHAN_SIM_PORT": str(free_port()),
             "DHAN_SIM_TOKEN": SIM_TOKEN,
             "DHAN_REDIS_URL": f"redis://{REDIS_USER}:{REDIS_PW}@127.0.0.1:{private_redis.port}/0",
@@ -116,7 +116,7 @@ async def test_stack_with_every_secret_logs_none(db_settings: Settings, private_
         assert {p.stem for p in logs} >= {"sim", "feed", "writer", "greeks"}
         outputs += [p.read_text(errors="replace") for p in logs]
         client = redis.Redis(port=private_redis.port, password=REDIS_ADMIN_PW)
-        outputs += [repr(f) for _, f in client.xrange(f"{db_settings.key_prefix}logs")]
+        outputs += [repr(f) for _, f in client.xrange(f"{db_settings.redis.key_prefix}logs")]
         client.close()
         text = "\n".join(outputs)
         assert len(text) > 1000

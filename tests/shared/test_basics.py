@@ -16,7 +16,7 @@ from shared.clock import (
 )
 from shared.errors import ConfigError
 from shared.keys import Keys
-from shared.settings import Settings, load_settings, mask_url
+from shared.settings import ENV_FIELDS, load_settings, mask_url
 from tests.conftest import make_settings
 
 
@@ -60,7 +60,7 @@ def test_keys_use_prefix() -> None:
 def test_settings_defaults_use_simulator() -> None:
     s = make_settings()
     assert s.use_simulator
-    assert s.effective_feed_url == f"ws://127.0.0.1:{s.sim_port}/"
+    assert s.effective_feed_url == f"ws://127.0.0.1:{s.sim.port}/"
     assert s.effective_instruments_url.endswith("/api-scrip-master.csv")
 
 
@@ -72,7 +72,7 @@ def test_settings_with_token_use_dhan_and_mask_secrets() -> None:
     shown = repr(s.masked())
     assert "eyJsecret-token-value" not in shown and "pw-s3cret" not in shown
     assert "pw-s3cret" not in repr(s)
-    assert s.mysql.user == "app" and s.mysql.database == "dhan_trading"
+    assert s.mysql.target.user == "app" and s.mysql.target.database == "dhan_trading"
 
 
 def test_bad_setting_is_one_line_config_error(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -96,5 +96,5 @@ def test_every_setting_is_in_env_example() -> None:
     from pathlib import Path
 
     text = (Path(__file__).parents[2] / ".env.example").read_text()
-    for name in Settings.model_fields:
-        assert f"DHAN_{name.upper()}" in text, name
+    for field in ENV_FIELDS.values():
+        assert f"{field.env}=" in text, field.env

@@ -36,7 +36,8 @@ SEG, SID = "NSE_FNO", 35001
 @pytest.fixture
 def db(db_settings: Settings) -> Iterator[Any]:
     asyncio.run(init_schema(db_settings))
-    conn = pymysql.connect(**db_settings.mysql.connect_kwargs(with_db=False), database=db_settings.mysql.database)
+    target = db_settings.mysql.target
+    conn = pymysql.connect(**target.connect_kwargs(with_db=False), database=target.database)
     with conn.cursor() as cur:
         cur.execute(CANDLE_TABLE_DDL)
     yield conn

@@ -27,7 +27,7 @@ def test_a_command_is_a_json_object_with_a_target_and_a_cmd() -> None:
 
 async def test_the_listener_hands_over_what_is_addressed_to_it(settings: Settings,
                                                              redis_client: aioredis.Redis) -> None:
-    keys = Keys(settings.key_prefix)
+    keys = Keys(settings.redis.key_prefix)
     heard: list[ControlCommand] = []
 
     async def handle(command: ControlCommand) -> None:

@@ -27,7 +27,7 @@ def test_names_ddl_can_hold_pass_and_others_are_one_config_error() -> None:
 
 async def test_init_and_create_user_refuse_a_bad_name_alike(monkeypatch: pytest.MonkeyPatch) -> None:
     settings = make_settings(mysql_url=f"mysql://root@127.0.0.1:3306/{BAD}")
-    assert settings.mysql.database == BAD
+    assert settings.mysql.target.database == BAD
     with pytest.raises(ConfigError) as init_error:
         await init_schema(settings)
     monkeypatch.setenv("APP_PW", "s3cret")

@@ -36,7 +36,7 @@ child.wait()
 
 def _env(settings: Settings) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if k != PARENT_PID_ENV}
-    env.update({"DHAN_KEY_PREFIX": settings.key_prefix, "DHAN_REDIS_URL": settings.redis_url.get_secret_value(),
+    env.update({"DHAN_KEY_PREFIX": settings.redis.key_prefix, "DHAN_REDIS_URL": settings.redis.url.get_secret_value(),
                 "DHAN_HEARTBEAT_INTERVAL_S": "0.2", "DHAN_HEALTH_PORT_BASE": "0", "DHAN_SIM_PORT": str(free_port()),
                 "DHAN_LOG_FORMAT": "json"})
     return env
@@ -68,7 +68,7 @@ async def test_a_dhan_child_given_the_parent_pid_stops_cleanly_when_its_parent_i
         settings: Settings, redis_client: aioredis.Redis) -> None:
     parent, child = _start_parent("env", [sys.executable, "-m", "shared.cli", "sim", "--rate", "5"],
                                   _env(settings))
-    key = Keys(settings.key_prefix).svc("sim")
+    key = Keys(settings.redis.key_prefix).svc("sim")
 
     async def sim_state() -> str:
         fields = await redis_client.hgetall(key)
@@ -111,7 +111,7 @@ async def test_sighup_stops_a_service_cleanly(settings: Settings, redis_client: 
     proc = await asyncio.create_subprocess_exec(
         sys.executable, "-m", "shared.cli", "sim", "--rate", "5", env=_env(settings),
         stdout=asyncio.subprocess.DEVNULL, stderr=asyncio.subprocess.PIPE)
-    key = Keys(settings.key_prefix).svc("sim")
+    key = Keys(settings.redis.key_prefix).svc("sim")
 
     async def running() -> bool:
         return (await redis_client.hget(key, "state")) == b"running"

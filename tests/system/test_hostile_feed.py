@@ -164,13 +164,13 @@ async def check_viz(redis: aioredis.Redis, keys: Keys) -> None:
 async def test_hostile_feed_every_service_keeps_running_and_nothing_bad_gets_through(
     db_settings: Settings, tmp_path: Path
 ) -> None:
-    settings = db_settings.model_copy(update={
-        "include_nifty50": False, "nifty_strikes": 2, "banknifty_strikes": 1, "sim_rate": 300.0,
-        "writer_batch_ms": 20, "journal_dir": tmp_path / "journal", "spool_dir": tmp_path / "spool",
-    })
+    settings = db_settings.replaced(
+        include_nifty50=False, nifty_strikes=2, banknifty_strikes=1, sim_rate=300.0,
+        writer_batch_ms=20, journal_dir=tmp_path / "journal", spool_dir=tmp_path / "spool"
+    )
     await init_schema(settings)
-    keys = Keys(settings.key_prefix)
-    redis: aioredis.Redis = aioredis.Redis.from_url(settings.redis_url.get_secret_value())
+    keys = Keys(settings.redis.key_prefix)
+    redis: aioredis.Redis = aioredis.Redis.from_url(settings.redis.url.get_secret_value())
     try:
         async with stack(settings) as (sim, feed, writer, greeks):
             await eventually(lambda: greeks.greeks > 0 and writer.stats.rows["ticks"] > 0, timeout_s=60,
@@ -203,7 +203,7 @@ async def test_hostile_feed_every_service_keeps_running_and_nothing_bad_gets_thr
         assert report.problems == 0, report.examples
         assert scan.trade_count == report.found > 0
     finally:
-        found: list[Any] = [k async for k in redis.scan_iter(match=f"{settings.key_prefix}*", count=1000)]
+        found: list[Any] = [k async for k in redis.scan_iter(match=f"{settings.redis.key_prefix}*", count=1000)]
         if found:
             await redis.delete(*found)
         await redis.aclose()

@@ -13,9 +13,9 @@ from tests.conftest import free_port
 def test_dhan_up_fills_all_six_tables(db_settings, tmp_path) -> None:
     env = {
         **os.environ,
-        "DHAN_KEY_PREFIX": db_settings.key_prefix,
+        "DHAN_KEY_PREFIX": db_settings.redis.key_prefix,
         "DHAN_SIM_PORT": str(free_port()),
-        "DHAN_MYSQL_URL": db_settings.mysql_url.get_secret_value(),
+        "DHAN_MYSQL_URL": db_settings.mysql.url.get_secret_value(),
         "DHAN_SIM_RATE": "300",
         "DHAN_NIFTY_STRIKES": "3",
         "DHAN_BANKNIFTY_STRIKES": "2",
@@ -40,6 +40,6 @@ def test_dhan_up_fills_all_six_tables(db_settings, tmp_path) -> None:
     import redis
 
     r = redis.Redis()
-    keys = list(r.scan_iter(match=f"{db_settings.key_prefix}*"))
+    keys = list(r.scan_iter(match=f"{db_settings.redis.key_prefix}*"))
     if keys:
         r.delete(*keys)

@@ -35,8 +35,8 @@ ROOT = Path(__file__).resolve().parents[2]
 def up_env(s: Settings, tmp: Path) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if k != PARENT_PID_ENV}
     env.update({
-        "DHAN_KEY_PREFIX": s.key_prefix, "DHAN_REDIS_URL": s.redis_url.get_secret_value(),
-        "DHAN_MYSQL_URL": s.mysql_url.get_secret_value(), "DHAN_SIM_PORT": str(free_port()), "DHAN_SIM_RATE": "50",
+        "DHAN_KEY_PREFIX": s.redis.key_prefix, "DHAN_REDIS_URL": s.redis.url.get_secret_value(),
+        "DHAN_MYSQL_URL": s.mysql.url.get_secret_value(), "DHAN_SIM_PORT": str(free_port()), "DHAN_SIM_RATE": "50",
         "DHAN_NIFTY_STRIKES": "2", "DHAN_BANKNIFTY_STRIKES": "2", "DHAN_INCLUDE_NIFTY50": "false",
         "DHAN_HEARTBEAT_INTERVAL_S": "0.2", "DHAN_HEALTH_PORT_BASE": "0", "DHAN_LOG_FORMAT": "json",
         "DHAN_SPOOL_DIR": str(tmp / "spool"), "DHAN_JOURNAL_DIR": str(tmp / "journal"),
@@ -63,7 +63,7 @@ def start_up(env: dict[str, str], tmp: Path) -> subprocess.Popen[bytes]:
 
 async def stack_running(root: int, settings: Settings, redis: aioredis.Redis) -> dict[str, int]:
     """Until each service of the stack under ``root`` has a heartbeat ``running`` naming its pid: name -> pid."""
-    keys = Keys(settings.key_prefix)
+    keys = Keys(settings.redis.key_prefix)
     found: dict[str, int] = {}
 
     async def all_running() -> bool:
@@ -85,7 +85,7 @@ def _err(tmp: Path) -> str:
 
 
 def nothing_left(s: Settings) -> bool:
-    return not with_env("DHAN_KEY_PREFIX", s.key_prefix)
+    return not with_env("DHAN_KEY_PREFIX", s.redis.key_prefix)
 
 
 @pytest.fixture(scope="module")
@@ -117,7 +117,7 @@ def reaper(db_settings: Settings) -> Iterator[list[subprocess.Popen[bytes]]]:
     """What a failed test must not leave behind: its processes (the checks themselves are in each test)."""
     procs: list[subprocess.Popen[bytes]] = []
     yield procs
-    for pid in with_env("DHAN_KEY_PREFIX", db_settings.key_prefix):
+    for pid in with_env("DHAN_KEY_PREFIX", db_settings.redis.key_prefix):
         os.kill(pid, signal.SIGKILL)
     for proc in procs:
         if proc.poll() is None:
@@ -184,7 +184,7 @@ async def test_sigkill_of_dhan_up_stops_every_child_and_frees_the_prefix(
     proc.kill()
     await asyncio.to_thread(proc.wait, 10)
     await eventually(lambda: not alive(pids), timeout_s=30, message="every child gone after SIGKILL")
-    keys = Keys(db_settings.key_prefix)
+    keys = Keys(db_settings.redis.key_prefix)
     for name in SERVICES:  # each stopped cleanly (SIGTERM from the kernel): its last log event says so
         # (its log, not its last heartbeat: that one expires 5 intervals after a quick child stopped)
         assert _last_stop(tmp_path / "log" / f"{name}.log") == {"error": None}, name
@@ -207,7 +207,8 @@ async def test_a_second_dhan_up_on_the_same_prefix_refuses_naming_the_first(
         stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE)
     _, err = await asyncio.wait_for(second.communicate(), 60)
     assert second.returncode == 1
-    line = f"another dhan up is running on prefix {db_settings.key_prefix} (pid {first.pid} on host {HOST}, since "
+    prefix = db_settings.redis.key_prefix
+    line = f"another dhan up is running on prefix {prefix} (pid {first.pid} on host {HOST}, since "
     assert re.fullmatch(re.escape(f"dhan up: error: {line}") + r"\d\d:\d\d\); stop it or use another "
                         r"DHAN_KEY_PREFIX\n", err.decode()), err.decode()
     assert not (tmp_path / "second" / "log").exists()    # it started nothing
@@ -215,7 +216,7 @@ async def test_a_second_dhan_up_on_the_same_prefix_refuses_naming_the_first(
     first.send_signal(signal.SIGTERM)
     assert await asyncio.to_thread(first.wait, 60) == 0, _err(tmp_path)[-3000:]
     assert not alive(pids) and nothing_left(db_settings)
-    assert await redis_client.get(Keys(db_settings.key_prefix).up_lock) is None  # released
+    assert await redis_client.get(Keys(db_settings.redis.key_prefix).up_lock) is None  # released
 
 
 async def test_a_child_that_cannot_start_stops_everything_and_says_why(db_settings: Settings, tmp_path: Path,

@@ -17,9 +17,9 @@ async def viz_db(db_settings: Settings) -> AsyncIterator[tuple[Settings, aioredi
     from shared.db import init_schema
 
     await init_schema(db_settings)
-    client: aioredis.Redis = aioredis.Redis.from_url(db_settings.redis_url.get_secret_value())
+    client: aioredis.Redis = aioredis.Redis.from_url(db_settings.redis.url.get_secret_value())
     yield db_settings, client
-    keys: list[Any] = [k async for k in client.scan_iter(match=f"{db_settings.key_prefix}*", count=1000)]
+    keys: list[Any] = [k async for k in client.scan_iter(match=f"{db_settings.redis.key_prefix}*", count=1000)]
     if keys:
         await client.delete(*keys)
     await client.aclose()
@@ -49,8 +49,8 @@ def sync_db(db_settings: Settings) -> Any:
 
     asyncio.run(init_schema(db_settings))
     yield db_settings
-    client = sync_redis.Redis.from_url(db_settings.redis_url.get_secret_value())
-    keys = list(client.scan_iter(match=f"{db_settings.key_prefix}*", count=1000))
+    client = sync_redis.Redis.from_url(db_settings.redis.url.get_secret_value())
+    keys = list(client.scan_iter(match=f"{db_settings.redis.key_prefix}*", count=1000))
     if keys:
         client.delete(*keys)
     client.close()

@@ -138,7 +138,7 @@ class StepWriter:
         from writer.batch import BatchBuilder
         from writer.sink import MySQLSink
 
-        self.keys = Keys(settings.key_prefix)
+        self.keys = Keys(settings.redis.key_prefix)
         self.stream = self.keys.stream(kind)
         self.kind = kind
         self.redis = redis
@@ -146,7 +146,7 @@ class StepWriter:
         self.builder = BatchBuilder()
 
     async def __aenter__(self) -> StepWriter:
-        await self.sink.start()
+        await self.sink.open()
         try:
             await self.redis.xgroup_create(self.stream, Keys.WRITER_GROUP, id="0", mkstream=True)
         except Exception as exc:  # BUSYGROUP: already there
@@ -155,7 +155,7 @@ class StepWriter:
         return self
 
     async def __aexit__(self, *exc: object) -> None:
-        await self.sink.stop()
+        await self.sink.close()
 
     async def deliver(self, count: int, consumer: str = "w1") -> list[tuple[bytes, bytes]]:
         reply = await self.redis.xreadgroup(Keys.WRITER_GROUP, consumer, {self.stream: ">"}, count=count)
@@ -240,7 +240,7 @@ def depth_event(seg: str, sid: int, mid: float, *, ets: int = OPEN) -> dict[str,
 
 async def store(settings: Settings, redis: aioredis.Redis, kind: str, events: Sequence[dict[str, Any]]) -> list[bytes]:
     """XADD events and run them through the writer path into MySQL (delivered, committed, acked)."""
-    keys = Keys(settings.key_prefix)
+    keys = Keys(settings.redis.key_prefix)
     ids = await xadd(redis, keys.stream(kind), events)
     async with StepWriter(settings, redis, kind) as w:
         await w.write_all()
@@ -262,4 +262,4 @@ class open_window:
 
     async def __aexit__(self, *exc: object) -> None:
         self.window.close()
-        await self.window.shutdown()
+        await self.window.stop()

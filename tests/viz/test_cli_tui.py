@@ -69,8 +69,9 @@ def test_screenshot_end_to_end(sync_db: Settings, tmp_path: Path) -> None:
     settings = sync_db
 
     async def seed() -> None:
-        redis = aioredis.Redis.from_url(settings.redis_url.get_secret_value())
-        await write_universe(redis, Keys(settings.key_prefix), [record("NSE_FNO", 7, "NIFTY-FUT", custom="NIFTY FUT")])
+        redis = aioredis.Redis.from_url(settings.redis.url.get_secret_value())
+        await write_universe(redis, Keys(settings.redis.key_prefix),
+                             [record("NSE_FNO", 7, "NIFTY-FUT", custom="NIFTY FUT")])
         await store(settings, redis, "ticks", ticks_run("NSE_FNO", 7, [26000.0 + (i % 9) * 0.05 for i in range(50)]))
         await redis.aclose()
 
@@ -81,9 +82,9 @@ def test_screenshot_end_to_end(sync_db: Settings, tmp_path: Path) -> None:
         "QT_QPA_PLATFORM": "offscreen",
         "HOME": str(tmp_path),
         "XDG_CONFIG_HOME": str(tmp_path),
-        "DHAN_KEY_PREFIX": settings.key_prefix,
-        "DHAN_MYSQL_URL": settings.mysql_url.get_secret_value(),
-        "DHAN_REDIS_URL": settings.redis_url.get_secret_value(),
+        "DHAN_KEY_PREFIX": settings.redis.key_prefix,
+        "DHAN_MYSQL_URL": settings.mysql.url.get_secret_value(),
+        "DHAN_REDIS_URL": settings.redis.url.get_secret_value(),
         "DHAN_LOG_LEVEL": "warning",
     }
     proc = subprocess.run(
@@ -113,12 +114,13 @@ async def test_a_closed_terminal_closes_the_window_cleanly(viz_db: tuple[Setting
     """SIGHUP (its terminal closed) shuts a window down as closing it does (exit 0), as it does the Control
     Center: both boot through viz.boot.run_qt."""
     settings, redis = viz_db
-    await write_universe(redis, Keys(settings.key_prefix), [record("NSE_FNO", 7, "NIFTY-FUT", custom="NIFTY FUT")])
+    await write_universe(redis, Keys(settings.redis.key_prefix),
+                         [record("NSE_FNO", 7, "NIFTY-FUT", custom="NIFTY FUT")])
     await store(settings, redis, "ticks", ticks_run("NSE_FNO", 7, [26000.0 + (i % 9) * 0.05 for i in range(50)]))
     env = {
         **os.environ, "QT_QPA_PLATFORM": "offscreen", "HOME": str(tmp_path), "XDG_CONFIG_HOME": str(tmp_path),
-        "DHAN_KEY_PREFIX": settings.key_prefix, "DHAN_MYSQL_URL": settings.mysql_url.get_secret_value(),
-        "DHAN_REDIS_URL": settings.redis_url.get_secret_value(), "DHAN_LOG_LEVEL": "info",
+        "DHAN_KEY_PREFIX": settings.redis.key_prefix, "DHAN_MYSQL_URL": settings.mysql.url.get_secret_value(),
+        "DHAN_REDIS_URL": settings.redis.url.get_secret_value(), "DHAN_LOG_LEVEL": "info",
     }  # fmt: skip
     out = tmp_path / "viz.out"
     proc = _start_window(env, out)
@@ -142,7 +144,7 @@ def test_visible_columns_drop_least_important_first() -> None:
 
 async def test_tui_board_follows_quotes(viz_db: tuple[Settings, aioredis.Redis]) -> None:
     settings, redis = viz_db
-    keys = Keys(settings.key_prefix)
+    keys = Keys(settings.redis.key_prefix)
     await write_universe(
         redis,
         keys,
@@ -166,4 +168,4 @@ async def test_tui_board_follows_quotes(viz_db: tuple[Settings, aioredis.Redis])
         assert "AAA" in text and "101.50" in text and "+1.50%" in text
         assert "Redis: connected" in text
     finally:
-        assert not await tui.link.stop([task])  # stops promptly, no retry after the cancel
+        assert not await tui.link.cancel_and_close([task])  # stops promptly, no retry after the cancel

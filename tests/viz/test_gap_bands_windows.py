@@ -28,7 +28,7 @@ async def insert_gaps(settings: Settings, rows: list[tuple[Any, ...]]) -> None:
     """``(gap_key, seg, sid, conn, kind, start_ts, end_ts)`` rows, times in true epoch seconds."""
     import aiomysql
 
-    conn = await aiomysql.connect(**settings.mysql.connect_kwargs())
+    conn = await aiomysql.connect(**settings.mysql.target.connect_kwargs())
     try:
         async with conn.cursor() as cur:
             await cur.executemany(
@@ -74,8 +74,8 @@ def test_tick_chart_and_profile_chart_shade_the_ledgers_gaps(sync_db: Settings, 
     last_ets = trades[-1]["exchange_ts"]
 
     async def scenario() -> None:
-        redis = aioredis.Redis.from_url(settings.redis_url.get_secret_value())
-        await write_universe(redis, Keys(settings.key_prefix), [FUT, OTHER])
+        redis = aioredis.Redis.from_url(settings.redis.url.get_secret_value())
+        await write_universe(redis, Keys(settings.redis.key_prefix), [FUT, OTHER])
         await store(settings, redis, "ticks", trades)
         hole = (_true(trades[99]["exchange_ts"] + 2.5), _true(trades[100]["exchange_ts"] - 1.5))
         await insert_gaps(settings, [
@@ -129,8 +129,8 @@ def test_market_breadth_shades_the_feeds_outages(sync_db: Settings, qt_state: An
     settings = sync_db
 
     async def scenario() -> None:
-        redis = aioredis.Redis.from_url(settings.redis_url.get_secret_value())
-        await write_universe(redis, Keys(settings.key_prefix), [stock_record(*s) for s in STOCKS])
+        redis = aioredis.Redis.from_url(settings.redis.url.get_secret_value())
+        await write_universe(redis, Keys(settings.redis.key_prefix), [stock_record(*s) for s in STOCKS])
         await store(settings, redis, "ticks", [tick("NSE_EQ", 100 + m % 3, 10 * (m + 1), 100.0 + m % 5, 10,
                                                       OPEN + 60 * m + 5) for m in range(30)])
         await store(settings, redis, "quotes", [quote("NSE_EQ", 100 + i, 101.0, close=100.0, ets=OPEN + 1805)

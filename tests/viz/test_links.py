@@ -34,7 +34,7 @@ def test_redis_unreachable_is_reported_and_retried(qt_state: Any) -> None:
             w.refresh_status()
             text = w.status_label.text()
             assert "Redis: UNREACHABLE (connection refused), retrying in" in text
-            assert f"at redis://127.0.0.1:{settings.redis_url.get_secret_value().rsplit(':', 1)[1]}" in text
+            assert f"at redis://127.0.0.1:{settings.redis.url.get_secret_value().rsplit(':', 1)[1]}" in text
             assert "start Redis or set DHAN_REDIS_URL" in text
             await eventually(lambda: w.status_model.redis.retry_at is not None)
             await qt_timer_fires()
@@ -50,8 +50,8 @@ def test_mysql_schema_missing_then_created(db_settings: Settings, qt_state: Any)
     settings = db_settings  # its database does not exist yet
 
     async def scenario() -> None:
-        redis = aioredis.Redis.from_url(settings.redis_url.get_secret_value())
-        keys = Keys(settings.key_prefix)
+        redis = aioredis.Redis.from_url(settings.redis.url.get_secret_value())
+        keys = Keys(settings.redis.key_prefix)
         await write_universe(redis, keys, [record("NSE_FNO", 1, "NIFTY-FUT", custom="NIFTY JUN FUT")])
         try:
             async with open_window(QuoteBoardWindow, settings) as w:
@@ -64,7 +64,7 @@ def test_mysql_schema_missing_then_created(db_settings: Settings, qt_state: Any)
                 await eventually(lambda: w.loaded.is_set(), timeout_s=30, message="recovered after db init")
                 assert w.status_model.mysql.ok and w.board.rows["NSE_FNO:1"].ltp == 26000.0
         finally:
-            keys_left = [k async for k in redis.scan_iter(match=f"{settings.key_prefix}*")]
+            keys_left = [k async for k in redis.scan_iter(match=f"{settings.redis.key_prefix}*")]
             if keys_left:
                 await redis.delete(*keys_left)
             await redis.aclose()
@@ -76,12 +76,13 @@ def test_redis_outage_during_live(sync_db: Settings, private_redis: PrivateRedis
     from viz.windows.quote_board import QuoteBoardWindow
 
     settings = make_settings(
-        redis_url=private_redis.url, mysql_url=sync_db.mysql_url.get_secret_value(), key_prefix=sync_db.key_prefix
+        redis_url=private_redis.url, mysql_url=sync_db.mysql.url.get_secret_value(), key_prefix=sync_db.redis.key_prefix
     )
 
     async def seed() -> aioredis.Redis:
         redis = aioredis.Redis.from_url(private_redis.url)
-        await write_universe(redis, Keys(settings.key_prefix), [record("NSE_FNO", 1, "NIFTY-FUT", custom="NIFTY FUT")])
+        await write_universe(redis, Keys(settings.redis.key_prefix),
+                             [record("NSE_FNO", 1, "NIFTY-FUT", custom="NIFTY FUT")])
         return redis
 
     async def scenario() -> None:
@@ -96,7 +97,7 @@ def test_redis_outage_during_live(sync_db: Settings, private_redis: PrivateRedis
             private_redis.start()  # comes back empty (no persistence): the feed would rewrite the universe
             redis = await seed()
             await eventually(lambda: w.status_model.redis.ok is True and w.status_model.phase == "live", timeout_s=30)
-            await xadd(redis, Keys(settings.key_prefix).quotes, [quote("NSE_FNO", 1, 26010.0, volume=500)])
+            await xadd(redis, Keys(settings.redis.key_prefix).quotes, [quote("NSE_FNO", 1, 26010.0, volume=500)])
             await eventually(lambda: w.board.rows["NSE_FNO:1"].ltp == 26010.0, timeout_s=20)
             await redis.aclose()
 
@@ -126,7 +127,7 @@ async def test_cancel_is_not_mistaken_for_an_outage() -> None:
 
     task = asyncio.create_task(link.run_forever(routine, "test"))
     await started.wait()
-    assert not await link.stop([task], grace_s=1.0, deadline_s=1.0)
+    assert not await link.cancel_and_close([task], grace_s=1.0, deadline_s=1.0)
     assert task.cancelled() and runs == 1 and status.redis.ok is None  # no retry, no outage reported
 
 
@@ -137,8 +138,9 @@ def test_first_frame_with_data_shows_a_current_status_bar(sync_db: Settings, qt_
     settings = sync_db
 
     async def scenario() -> None:
-        redis = aioredis.Redis.from_url(settings.redis_url.get_secret_value())
-        await write_universe(redis, Keys(settings.key_prefix), [record("NSE_FNO", 1, "NIFTY-FUT", custom="NIFTY FUT")])
+        redis = aioredis.Redis.from_url(settings.redis.url.get_secret_value())
+        await write_universe(redis, Keys(settings.redis.key_prefix),
+                             [record("NSE_FNO", 1, "NIFTY-FUT", custom="NIFTY FUT")])
         await store(settings, redis, "quotes", [quote("NSE_FNO", 1, 26000.0, close=25900.0)])
         await redis.aclose()
         with capture_logs() as logs:

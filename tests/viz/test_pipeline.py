@@ -56,8 +56,8 @@ def test_windows_on_the_running_stack(sync_db: Settings, qt_state: Any) -> None:
     from writer.service import WriterService
 
     settings = make_settings(
-        mysql_url=sync_db.mysql_url.get_secret_value(),
-        key_prefix=sync_db.key_prefix,
+        mysql_url=sync_db.mysql.url.get_secret_value(),
+        key_prefix=sync_db.redis.key_prefix,
         writer_batch_ms=20,
         include_nifty50=False,
         nifty_strikes=2,
@@ -65,8 +65,8 @@ def test_windows_on_the_running_stack(sync_db: Settings, qt_state: Any) -> None:
     )
 
     async def scenario() -> None:
-        redis = aioredis.Redis.from_url(settings.redis_url.get_secret_value())
-        keys = Keys(settings.key_prefix)
+        redis = aioredis.Redis.from_url(settings.redis.url.get_secret_value())
+        keys = Keys(settings.redis.key_prefix)
         clock = running_from(ist(SESSION.year, SESSION.month, SESSION.day, 9, 20), speed=20.0)
         sim = SimServer(settings, clock=clock, rate=150)
         await sim.start()

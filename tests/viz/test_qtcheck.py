@@ -104,9 +104,9 @@ def _ldd_missing() -> set[str]:
 def test_real_command_under_xvfb(command: tuple[str, ...], db_settings: Settings, tmp_path: Path) -> None:
     env = {k: v for k, v in os.environ.items() if not k.startswith(("DHAN_", "QT_", "WAYLAND"))}
     env.update({"HOME": str(tmp_path), "XDG_CONFIG_HOME": str(tmp_path), "XDG_SESSION_TYPE": "x11",
-                "DHAN_KEY_PREFIX": db_settings.key_prefix, "DHAN_LOG_LEVEL": "warning", "PYTHONPATH": str(ROOT),
-                "DHAN_MYSQL_URL": db_settings.mysql_url.get_secret_value(),
-                "DHAN_REDIS_URL": db_settings.redis_url.get_secret_value()})
+                "DHAN_KEY_PREFIX": db_settings.redis.key_prefix, "DHAN_LOG_LEVEL": "warning", "PYTHONPATH": str(ROOT),
+                "DHAN_MYSQL_URL": db_settings.mysql.url.get_secret_value(),
+                "DHAN_REDIS_URL": db_settings.redis.url.get_secret_value()})
     proc = subprocess.run(
         ["xvfb-run", "-a", "-s", "-nolisten tcp", sys.executable, "-m", "shared.cli", *command, "--duration", "1"],
         env=env, cwd=tmp_path, capture_output=True, text=True, timeout=120, check=False,

@@ -42,7 +42,7 @@ async def live_ticks(redis: aioredis.Redis, stream: str, resume: bytes, seam: Ti
 
 async def test_writer_position_states(viz_db: Env) -> None:
     settings, redis = viz_db
-    keys = Keys(settings.key_prefix)
+    keys = Keys(settings.redis.key_prefix)
     assert await writer_position(redis, keys.ticks) is None  # no stream, no group
     ids = await xadd(redis, keys.ticks, ticks_run(SEG, SID, prices(6)))
     assert await writer_position(redis, keys.ticks) is None  # stream without the group
@@ -64,7 +64,7 @@ async def test_writer_position_states(viz_db: Env) -> None:
 async def test_seam_single_writer_behind(viz_db: Env) -> None:
     """Writer committed part, holds a batch pending, has not read the rest: every trade exactly once."""
     settings, redis = viz_db
-    keys = Keys(settings.key_prefix)
+    keys = Keys(settings.redis.key_prefix)
     mine = ticks_run(SEG, SID, prices(30))
     other = ticks_run(SEG, OTHER, prices(30, 100.0))
     events = [e for pair in zip(mine, other, strict=True) for e in pair]
@@ -92,7 +92,7 @@ async def test_seam_single_writer_behind(viz_db: Env) -> None:
 async def test_seam_commit_between_position_and_history(viz_db: Env) -> None:
     """The writer commits what was pending after the position was noted: read again, counted once."""
     settings, redis = viz_db
-    keys = Keys(settings.key_prefix)
+    keys = Keys(settings.redis.key_prefix)
     mine = ticks_run(SEG, SID, prices(20))
     await xadd(redis, keys.ticks, mine)
     pool = await create_pool(settings, maxsize=2)
@@ -116,7 +116,7 @@ async def test_seam_commit_between_position_and_history(viz_db: Env) -> None:
 async def test_seam_two_writers_out_of_order(viz_db: Env) -> None:
     """A later batch committed while an earlier one is pending: the pending trades are kept and merged."""
     settings, redis = viz_db
-    keys = Keys(settings.key_prefix)
+    keys = Keys(settings.redis.key_prefix)
     mine = ticks_run(SEG, SID, prices(24))
     await xadd(redis, keys.ticks, mine)
     pool = await create_pool(settings, maxsize=2)
@@ -136,7 +136,7 @@ async def test_seam_two_writers_out_of_order(viz_db: Env) -> None:
 
 async def test_seam_without_writer_group_reads_the_stream(viz_db: Env) -> None:
     settings, redis = viz_db
-    keys = Keys(settings.key_prefix)
+    keys = Keys(settings.redis.key_prefix)
     mine = ticks_run(SEG, SID, prices(12))
     await xadd(redis, keys.ticks, mine + mine[3:6])  # with a resent stretch
     pool = await create_pool(settings, maxsize=2)
@@ -152,7 +152,7 @@ async def test_seam_without_writer_group_reads_the_stream(viz_db: Env) -> None:
 async def test_seam_last_session_then_new_day(viz_db: Env) -> None:
     """Nothing today in MySQL: yesterday's session is shown; today's first live trade starts a new one."""
     settings, redis = viz_db
-    keys = Keys(settings.key_prefix)
+    keys = Keys(settings.redis.key_prefix)
     yesterday = ticks_run(SEG, SID, prices(6), ets=OPEN - 86_400)
     await xadd(redis, keys.ticks, yesterday)
     pool = await create_pool(settings, maxsize=2)
@@ -173,7 +173,7 @@ async def test_seam_last_session_then_new_day(viz_db: Env) -> None:
 
 async def test_catch_up_latest(viz_db: Env) -> None:
     settings, redis = viz_db
-    keys = Keys(settings.key_prefix)
+    keys = Keys(settings.redis.key_prefix)
     seen: list[bytes] = []
 
     def apply(entries: list[tuple[bytes, bytes | None]]) -> None:

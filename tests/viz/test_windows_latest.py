@@ -38,8 +38,8 @@ def test_market_breadth_window(sync_db: Settings, qt_state: Any) -> None:
     settings = sync_db
 
     async def scenario() -> None:
-        redis = aioredis.Redis.from_url(settings.redis_url.get_secret_value())
-        keys = Keys(settings.key_prefix)
+        redis = aioredis.Redis.from_url(settings.redis.url.get_secret_value())
+        keys = Keys(settings.redis.key_prefix)
         await write_universe(redis, keys, [stock_record(*s) for s in STOCKS] + [record("NSE_FNO", 1, "NIFTY-FUT")])
         # minute 0: AAA up; minute 1: BBB down, CCC up; DDD never trades
         await store(
@@ -91,8 +91,8 @@ def test_quote_board_window_and_depth(sync_db: Settings, qt_state: Any) -> None:
     settings = sync_db
 
     async def scenario() -> None:
-        redis = aioredis.Redis.from_url(settings.redis_url.get_secret_value())
-        keys = Keys(settings.key_prefix)
+        redis = aioredis.Redis.from_url(settings.redis.url.get_secret_value())
+        keys = Keys(settings.redis.key_prefix)
         fut = record("NSE_FNO", 35001, "NIFTY-FUT", custom="NIFTY JUN FUT", tick_size=0.1)
         await write_universe(redis, keys, [fut, stock_record("NSE_EQ", 100, "AAA"), stock_record("NSE_EQ", 101, "BBB")])
         await store(
@@ -158,8 +158,8 @@ def test_option_chain_window(sync_db: Settings, qt_state: Any) -> None:
     settings = sync_db
 
     async def scenario() -> None:
-        redis = aioredis.Redis.from_url(settings.redis_url.get_secret_value())
-        keys = Keys(settings.key_prefix)
+        redis = aioredis.Redis.from_url(settings.redis.url.get_secret_value())
+        keys = Keys(settings.redis.key_prefix)
         strikes = [25900.0, 26000.0, 26100.0]
         opts = []
         for i, k in enumerate(strikes):
@@ -241,8 +241,8 @@ def test_window_remembers_geometry_theme_and_choices(sync_db: Settings, qt_state
     settings = sync_db
 
     async def scenario() -> None:
-        redis = aioredis.Redis.from_url(settings.redis_url.get_secret_value())
-        await write_universe(redis, Keys(settings.key_prefix), [record("NSE_FNO", 1, "NIFTY-FUT")])
+        redis = aioredis.Redis.from_url(settings.redis.url.get_secret_value())
+        await write_universe(redis, Keys(settings.redis.key_prefix), [record("NSE_FNO", 1, "NIFTY-FUT")])
         async with open_window(QuoteBoardWindow, settings) as w:
             assert w.theme.name == "dark"
             w.resize(700, 500)
@@ -268,13 +268,13 @@ def test_option_chain_defaults_to_the_nearest_expiry_not_past_on_the_ist_day(syn
     settings = sync_db
 
     async def scenario() -> None:
-        redis = aioredis.Redis.from_url(settings.redis_url.get_secret_value())
+        redis = aioredis.Redis.from_url(settings.redis.url.get_secret_value())
         opts = [
             record("NSE_FNO", 60 + 2 * i + j, f"NIFTY-{expiry}-26000-{t}", role="option", instrument="OPTIDX",
                    expiry=expiry, strike=26000.0, option_type=t)
             for i, expiry in enumerate(("2026-06-01", "2026-06-08")) for j, t in enumerate(("CE", "PE"))
         ]
-        await write_universe(redis, Keys(settings.key_prefix), [record("NSE_FNO", 35001, "NIFTY-FUT"), *opts])
+        await write_universe(redis, Keys(settings.redis.key_prefix), [record("NSE_FNO", 35001, "NIFTY-FUT"), *opts])
         async with open_window(OptionChainWindow, settings, clock=PinnedClock(ist(2026, 6, 2, 0, 1))) as w:
             await eventually(lambda: w.chain.expiry != "", timeout_s=20, message="expiry chosen")
             assert w.chain.expiry == "2026-06-08"

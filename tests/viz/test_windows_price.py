@@ -30,7 +30,7 @@ def walk(n: int, seed: int = 7) -> list[float]:
 
 async def seed_seam(settings: Settings, redis: aioredis.Redis, n: int = 300) -> list[dict[str, Any]]:
     """Trades in every state at once: committed, pending in the writer, not yet delivered."""
-    keys = Keys(settings.key_prefix)
+    keys = Keys(settings.redis.key_prefix)
     await write_universe(redis, keys, [FUT, OTHER])
     mine = ticks_run(SEG, SID, walk(n))
     other = ticks_run(SEG, 35002, walk(n, 9))
@@ -55,8 +55,8 @@ def test_volume_profile_window(sync_db: Settings, qt_state: Any) -> None:
     settings = sync_db
 
     async def scenario() -> None:
-        redis = aioredis.Redis.from_url(settings.redis_url.get_secret_value())
-        keys = Keys(settings.key_prefix)
+        redis = aioredis.Redis.from_url(settings.redis.url.get_secret_value())
+        keys = Keys(settings.redis.key_prefix)
         mine = await seed_seam(settings, redis)
         async with open_window(VolumeProfileWindow, settings) as w:
             await eventually(lambda: w.loaded.is_set(), timeout_s=20, message="history loaded")
@@ -101,8 +101,8 @@ def test_tick_chart_window(sync_db: Settings, qt_state: Any) -> None:
     settings = sync_db
 
     async def scenario() -> None:
-        redis = aioredis.Redis.from_url(settings.redis_url.get_secret_value())
-        keys = Keys(settings.key_prefix)
+        redis = aioredis.Redis.from_url(settings.redis.url.get_secret_value())
+        keys = Keys(settings.redis.key_prefix)
         mine = await seed_seam(settings, redis, 205)
         async with open_window(TickChartWindow, settings, instrument="NIFTY JUN FUT", theme="light") as w:
             w.n_box.set_value(10)
@@ -135,8 +135,8 @@ def test_volume_profile_chart_window(sync_db: Settings, qt_state: Any) -> None:
     settings = sync_db
 
     async def scenario() -> None:
-        redis = aioredis.Redis.from_url(settings.redis_url.get_secret_value())
-        keys = Keys(settings.key_prefix)
+        redis = aioredis.Redis.from_url(settings.redis.url.get_secret_value())
+        keys = Keys(settings.redis.key_prefix)
         mine = await seed_seam(settings, redis, 400)  # 7 s apart: 400 trades span ~47 minutes
         async with open_window(VolumeProfileChartWindow, settings) as w:
             await eventually(lambda: w.loaded.is_set(), timeout_s=20)
@@ -182,9 +182,9 @@ def test_price_windows_show_todays_gaps_from_the_ledger(
     midnight = ist(*datetime.fromtimestamp(now, IST).timetuple()[:3])
 
     async def scenario() -> None:
-        redis = aioredis.Redis.from_url(settings.redis_url.get_secret_value())
+        redis = aioredis.Redis.from_url(settings.redis.url.get_secret_value())
         await seed_seam(settings, redis, 20)
-        conn = await aiomysql.connect(**settings.mysql.connect_kwargs())
+        conn = await aiomysql.connect(**settings.mysql.target.connect_kwargs())
         async with conn.cursor() as cur:  # a feed-wide disconnect a minute long that ended 30 s ago; yesterday's
             await cur.executemany(
                 "INSERT INTO dhan_gaps (gap_key, exchange_segment, security_id, conn, kind, start_ts, end_ts, reason) "

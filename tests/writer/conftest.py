@@ -95,14 +95,14 @@ def greeks(sid: int, *, ts: int = BASE_TS, recv_ts: float | None = None, iv: flo
 async def wsettings(db_settings: Settings) -> Settings:
     """Private database with the schema; small batches and claim timeouts so tests run fast."""
     await init_schema(db_settings)
-    return db_settings.model_copy(update={"writer_claim_idle_ms": 1000, "shutdown_deadline_s": 3.0})
+    return db_settings.replaced(writer_claim_idle_ms=1000, shutdown_deadline_s=3.0)
 
 
 @pytest.fixture
 async def wredis(wsettings: Settings) -> AsyncIterator[aioredis.Redis]:
-    client: aioredis.Redis = aioredis.Redis.from_url(wsettings.redis_url.get_secret_value())
+    client: aioredis.Redis = aioredis.Redis.from_url(wsettings.redis.url.get_secret_value())
     yield client
-    keys = [k async for k in client.scan_iter(match=f"{wsettings.key_prefix}*", count=1000)]
+    keys = [k async for k in client.scan_iter(match=f"{wsettings.redis.key_prefix}*", count=1000)]
     if keys:
         await client.delete(*keys)
     await client.aclose()
@@ -117,7 +117,7 @@ async def xadd(
     maxlen: int | None = None,
 ) -> list[bytes]:
     """XADD events to a stream as the feed does (one field ``d`` = orjson event), pipelined."""
-    name = Keys(settings.key_prefix).stream(kind)
+    name = Keys(settings.redis.key_prefix).stream(kind)
     pipe = client.pipeline(transaction=False)
     for ev in events:
         data = ev if isinstance(ev, bytes) else orjson.dumps(ev)
@@ -199,7 +199,7 @@ async def count(settings: Settings, table: str) -> int:
 
 
 async def group_pending(client: aioredis.Redis, settings: Settings) -> int:
-    keys = Keys(settings.key_prefix)
+    keys = Keys(settings.redis.key_prefix)
     total = 0
     for kind in ("quotes", "ticks", "depth", "greeks"):
         with contextlib.suppress(aioredis.ResponseError):  # no group yet

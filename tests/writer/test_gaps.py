@@ -47,21 +47,21 @@ def _events() -> list[dict[str, Any]]:
 @pytest.fixture
 async def gsettings(db_settings: Settings) -> Settings:
     await init_schema(db_settings)
-    return db_settings.model_copy(update={"shutdown_deadline_s": 3.0})
+    return db_settings.replaced(shutdown_deadline_s=3.0)
 
 
 @pytest.fixture
 async def gredis(gsettings: Settings) -> AsyncIterator[aioredis.Redis]:
-    client: aioredis.Redis = aioredis.Redis.from_url(gsettings.redis_url.get_secret_value())
+    client: aioredis.Redis = aioredis.Redis.from_url(gsettings.redis.url.get_secret_value())
     yield client
-    keys = [k async for k in client.scan_iter(match=f"{gsettings.key_prefix}*", count=1000)]
+    keys = [k async for k in client.scan_iter(match=f"{gsettings.redis.key_prefix}*", count=1000)]
     if keys:
         await client.delete(*keys)
     await client.aclose()
 
 
 async def _publish(client: aioredis.Redis, settings: Settings, events: list[Any]) -> list[bytes]:
-    name = Keys(settings.key_prefix).events
+    name = Keys(settings.redis.key_prefix).events
     return [await client.xadd(name, {"d": e if isinstance(e, bytes) else orjson.dumps(e)}) for e in events]
 
 
@@ -74,7 +74,7 @@ async def _rows(settings: Settings) -> list[tuple[Any, ...]]:
 
 
 async def _group_done(client: aioredis.Redis, settings: Settings, last_id: bytes) -> bool:
-    for g in await client.xinfo_groups(Keys(settings.key_prefix).events):
+    for g in await client.xinfo_groups(Keys(settings.redis.key_prefix).events):
         if g["name"] == GAPS_GROUP.encode():
             return g["last-delivered-id"] == last_id and int(g["pending"]) == 0
     return False
@@ -117,7 +117,7 @@ async def test_redelivery_stores_nothing_twice_and_open_gap_stays_open(
 ) -> None:
     pool = await create_pool(gsettings, minsize=1, maxsize=1)
     stopping = asyncio.Event()
-    recorder = GapRecorder(gredis, pool, Keys(gsettings.key_prefix), "t1")
+    recorder = GapRecorder(gredis, pool, Keys(gsettings.redis.key_prefix), "t1")
     task = asyncio.create_task(recorder.run(stopping))
     try:
         events = [*_events(), {"type": "disconnected", "conn": 1, "ts": T0 + 50, "cause": "error: x"}]
@@ -127,7 +127,7 @@ async def test_redelivery_stores_nothing_twice_and_open_gap_stays_open(
         assert len(first) == 5
         assert first[-1][2] == 1 and first[-1][5] is None  # conn 1 still down: open gap
         # every entry delivered again (as after a lost ack): no row added, none changed
-        await gredis.xgroup_setid(Keys(gsettings.key_prefix).events, GAPS_GROUP, "0")
+        await gredis.xgroup_setid(Keys(gsettings.redis.key_prefix).events, GAPS_GROUP, "0")
         await eventually(lambda: _group_done(gredis, gsettings, ids[-1]), timeout_s=60, message="read again")
         assert await _rows(gsettings) == first
         assert recorder.events_seen == 2 * len(events)
@@ -143,7 +143,7 @@ async def test_redelivery_stores_nothing_twice_and_open_gap_stays_open(
 async def test_feed_killed_without_disconnect_is_a_gap_from_its_last_entry(
     gsettings: Settings, gredis: aioredis.Redis
 ) -> None:
-    keys = Keys(gsettings.key_prefix)
+    keys = Keys(gsettings.redis.key_prefix)
     await _publish(gredis, gsettings, [{"type": "connected", "conn": 0, "ts": time.time(), "subscribed": 3}])
     last = await gredis.xadd(keys.stream("quotes"), {"d": b"{}"})
     await eventually(lambda: time.time() * 1000 > int(last.split(b"-")[0]) + 5, message="clock past the entry")
@@ -242,7 +242,7 @@ async def _run_recorder(settings: Settings, client: aioredis.Redis, events: list
     """A recorder until it has read and acknowledged ``events`` (published now)."""
     pool = await create_pool(settings, minsize=1, maxsize=1)
     stopping = asyncio.Event()
-    recorder = GapRecorder(client, pool, Keys(settings.key_prefix), "t3", payload_max=1000)
+    recorder = GapRecorder(client, pool, Keys(settings.redis.key_prefix), "t3", payload_max=1000)
     task = asyncio.create_task(recorder.run(stopping))
     try:
         ids = await _publish(client, settings, events)
@@ -256,7 +256,7 @@ async def _run_recorder(settings: Settings, client: aioredis.Redis, events: list
 
 
 async def _dead_letters(client: aioredis.Redis, settings: Settings) -> list[dict[str, Any]]:
-    return [orjson.loads(f[b"d"]) for _, f in await client.xrange(Keys(settings.key_prefix).deadletter)]
+    return [orjson.loads(f[b"d"]) for _, f in await client.xrange(Keys(settings.redis.key_prefix).deadletter)]
 
 
 async def test_events_it_cannot_use_are_dead_lettered_and_the_ledger_goes_on(
@@ -325,14 +325,14 @@ class _BuggyRecorder(GapRecorder):
 async def test_a_bug_of_ours_ends_the_recorder_with_its_error(gsettings: Settings, gredis: aioredis.Redis) -> None:
     """Not retried for ever, not blamed on the event: the task ends and its owner (the writer) fails loudly."""
     pool = await create_pool(gsettings, minsize=1, maxsize=1)
-    recorder = _BuggyRecorder(gredis, pool, Keys(gsettings.key_prefix), "t4")
+    recorder = _BuggyRecorder(gredis, pool, Keys(gsettings.redis.key_prefix), "t4")
     task = asyncio.create_task(recorder.run(asyncio.Event()))
     try:
         await _publish(gredis, gsettings, [{"type": "connected", "conn": 0, "ts": T0}])
         await eventually(task.done, message="recorder ended")
         assert isinstance(task.exception(), KeyError)
         assert (recorder.failures, recorder.dead_letters) == (0, 0)
-        pending = await gredis.xpending(Keys(gsettings.key_prefix).events, GAPS_GROUP)
+        pending = await gredis.xpending(Keys(gsettings.redis.key_prefix).events, GAPS_GROUP)
         assert pending["pending"] == 1  # kept for a fixed writer
     finally:
         task.cancel()
@@ -360,7 +360,7 @@ async def test_mysql_refusing_the_table_is_retried_and_loses_nothing(
     await query(gsettings, "RENAME TABLE dhan_gaps TO dhan_gaps_away")
     pool = await create_pool(gsettings, minsize=1, maxsize=1)
     stopping = asyncio.Event()
-    recorder = GapRecorder(gredis, pool, Keys(gsettings.key_prefix), "t5")
+    recorder = GapRecorder(gredis, pool, Keys(gsettings.redis.key_prefix), "t5")
     task = asyncio.create_task(recorder.run(stopping))
     try:
         ids = await _publish(gredis, gsettings, _events()[:3])
@@ -379,13 +379,13 @@ async def test_mysql_refusing_the_table_is_retried_and_loses_nothing(
 async def test_a_redis_restart_is_retried_and_loses_nothing(db_settings: Settings, tmp_path: Path) -> None:
     server = PrivateRedis(tmp_path, persist=True)  # the stream, group and pending entries survive a restart
     server.start()
-    settings = db_settings.model_copy(update={"redis_url": SecretStr(server.url)})
+    settings = db_settings.replaced(redis_url=SecretStr(server.url))
     await init_schema(settings)
     pool = await create_pool(settings, minsize=1, maxsize=1)
     own = aioredis.Redis.from_url(server.url)  # the recorder's
     client = aioredis.Redis.from_url(server.url)
     stopping = asyncio.Event()
-    recorder = GapRecorder(own, pool, Keys(settings.key_prefix), "t6")
+    recorder = GapRecorder(own, pool, Keys(settings.redis.key_prefix), "t6")
     task = asyncio.create_task(recorder.run(stopping))
     try:
         first = await _publish(client, settings, _events()[:2])

@@ -27,7 +27,7 @@ MEMORY_LIMIT_BYTES = 1 << 30  # address space of the writer process: far above i
 
 
 async def _dead_letters(client: aioredis.Redis, settings: Settings) -> list[tuple[dict[str, Any], bytes]]:
-    rows = await client.xrange(Keys(settings.key_prefix).deadletter)
+    rows = await client.xrange(Keys(settings.redis.key_prefix).deadletter)
     return [(orjson.loads(f[b"d"]), f[b"payload"]) for _, f in rows]
 
 
@@ -38,8 +38,8 @@ def _limit_memory() -> None:
 def _run_writer_process(settings: Settings, cwd: Path, **env: str) -> subprocess.CompletedProcess[str]:
     """``dhan writer --drain`` as its own process (a fixed consumer name, as after a restart)."""
     environ = {
-        "PATH": os.environ.get("PATH", ""), "DHAN_REDIS_URL": settings.redis_url.get_secret_value(),
-        "DHAN_MYSQL_URL": settings.mysql_url.get_secret_value(), "DHAN_KEY_PREFIX": settings.key_prefix,
+        "PATH": os.environ.get("PATH", ""), "DHAN_REDIS_URL": settings.redis.url.get_secret_value(),
+        "DHAN_MYSQL_URL": settings.mysql.url.get_secret_value(), "DHAN_KEY_PREFIX": settings.redis.key_prefix,
         "DHAN_HEALTH_PORT_BASE": "0", "DHAN_LOG_FORMAT": "json", "PYTHONPATH": str(REPO), **env,
     }  # fmt: skip
     return subprocess.run(
@@ -70,7 +70,7 @@ async def test_a_huge_string_price_is_dead_lettered_by_the_process_not_a_crash_l
 async def test_an_entry_over_the_size_cap_is_not_parsed_and_its_dead_letter_is_cut(
     wsettings: Settings, wredis: aioredis.Redis
 ) -> None:
-    settings = wsettings.model_copy(update={"writer_entry_max_bytes": 4096})
+    settings = wsettings.replaced(writer_entry_max_bytes=4096)
     big = {**quote(1), "src": "x" * 10_000}
     await xadd(wredis, settings, "quotes", [big, quote(2)])
     writer = await drain(settings)
@@ -130,7 +130,7 @@ async def test_a_row_mysql_refuses_is_bisected_out_and_dead_lettered(
         "PRIMARY KEY (exchange_segment, security_id, trade_date, cum_volume)) ENGINE=InnoDB "
         "PARTITION BY RANGE COLUMNS (trade_date) (PARTITION p1 VALUES LESS THAN ('2027-01-01'))",
     )
-    settings = wsettings.model_copy(update={"writer_batch_max": 50})
+    settings = wsettings.replaced(writer_batch_max=50)
     far = tick(2, 5, ts=BASE_TS + 400 * 86_400)  # 2027-12-30: no partition holds it
     events = [*[tick(1, v, qty=1) for v in range(1, 21)], far, *[tick(1, v, qty=1) for v in range(21, 41)]]
     ids = await xadd(wredis, settings, "ticks", events)

@@ -54,7 +54,7 @@ async def test_mysql_crash_and_restart_loses_nothing(private_db: PrivateMariaDB)
         writer_claim_idle_ms=1000, shutdown_deadline_s=3.0,
     )  # fmt: skip
     await init_schema(settings)
-    client = aioredis.Redis.from_url(settings.redis_url.get_secret_value())
+    client = aioredis.Redis.from_url(settings.redis.url.get_secret_value())
     try:
         with capture_logs() as logs:
             async with running_writer(settings) as writer:
@@ -80,7 +80,7 @@ async def test_mysql_crash_and_restart_loses_nothing(private_db: PrivateMariaDB)
         failed = next(e for e in logs if e["event"] == "mysql_write_failed")
         assert "MySQL 2003" in failed["cause"] or "MySQL 2013" in failed["cause"]
     finally:
-        keys = [k async for k in client.scan_iter(match=f"{settings.key_prefix}*", count=1000)]
+        keys = [k async for k in client.scan_iter(match=f"{settings.redis.key_prefix}*", count=1000)]
         if keys:
             await client.delete(*keys)
         await client.aclose()
@@ -91,7 +91,7 @@ async def _equals(value: object, expected: int) -> bool:
 
 
 async def test_connection_killed_inside_a_transaction_is_retried(wsettings: Settings, wredis: aioredis.Redis) -> None:
-    settings = wsettings.model_copy(update={"writer_retry_cap_s": 0.5})
+    settings = wsettings.replaced(writer_retry_cap_s=0.5)
     admin = await connect(settings)
     try:
         async with running_writer(settings) as writer:
@@ -107,7 +107,7 @@ async def test_connection_killed_inside_a_transaction_is_retried(wsettings: Sett
                         "SELECT ID FROM information_schema.PROCESSLIST "
                         "WHERE DB = %s AND ID <> CONNECTION_ID() "
                         "AND INFO LIKE 'INSERT INTO dhan_trade_summary%%'",
-                        (settings.mysql.database,),
+                        (settings.mysql.target.database,),
                     )
                     row = await cur.fetchone()
                     return int(row[0]) if row else None
@@ -126,7 +126,7 @@ async def test_connection_killed_inside_a_transaction_is_retried(wsettings: Sett
 
 async def test_a_slow_writer_keeps_its_entries(wsettings: Settings, wredis: aioredis.Redis) -> None:
     """Entries of a live writer stuck in MySQL are renewed, so another writer does not steal them."""
-    settings = wsettings.model_copy(update={"writer_retry_cap_s": 0.5})
+    settings = wsettings.replaced(writer_retry_cap_s=0.5)
     admin = await connect(settings)
     try:
         async with running_writer(settings, consumer="slow") as slow:
@@ -140,7 +140,7 @@ async def test_a_slow_writer_keeps_its_entries(wsettings: Settings, wredis: aior
                     await cur.execute(
                         "SELECT COUNT(*) FROM information_schema.PROCESSLIST WHERE DB = %s "
                         "AND INFO LIKE 'INSERT INTO dhan_trade_summary%%'",
-                        (settings.mysql.database,),
+                        (settings.mysql.target.database,),
                     )
                     return bool((await cur.fetchone())[0])
 
@@ -150,7 +150,7 @@ async def test_a_slow_writer_keeps_its_entries(wsettings: Settings, wredis: aior
                     # more than a claim timeout passes with the slow writer's transaction blocked
                     await eventually(lambda: slow.stats.lease_renewals >= renewed + 4, message="leases renewed")
                     owners = await wredis.xpending_range(
-                        Keys(settings.key_prefix).ticks, Keys.WRITER_GROUP, min="-", max="+", count=100
+                        Keys(settings.redis.key_prefix).ticks, Keys.WRITER_GROUP, min="-", max="+", count=100
                     )
                     assert {o["consumer"] for o in owners} == {b"slow"} and len(owners) == 10
                     assert slow.stats.rows["ticks"] == 10
@@ -167,7 +167,7 @@ async def test_redis_restart_mid_stream_loses_nothing(db_settings: Settings, tmp
     server = PrivateRedis(tmp_path, persist=True)  # the stream, group and pending entries survive a restart
     server.start()
     try:
-        settings = db_settings.model_copy(update={"redis_url": SecretStr(server.url), "writer_claim_idle_ms": 1000})
+        settings = db_settings.replaced(redis_url=SecretStr(server.url), writer_claim_idle_ms=1000)
         await init_schema(settings)
         client = aioredis.Redis.from_url(server.url)
         async with running_writer(settings) as writer:
@@ -188,9 +188,9 @@ async def test_redis_restart_mid_stream_loses_nothing(db_settings: Settings, tmp
 
 async def test_a_batch_waiting_for_the_commit_queue_is_held_once(wsettings: Settings, wredis: aioredis.Redis) -> None:
     """``held_entries`` while MySQL blocks: one batch written, one queued, one waiting for room, 15 entries."""
-    settings = wsettings.model_copy(update={"writer_batch_max": 5, "writer_inflight": 1})
-    kw = {k: v for k, v in settings.mysql.connect_kwargs(with_db=False).items() if k != "autocommit"}
-    locker = pymysql.connect(autocommit=True, database=settings.mysql.database, **kw)
+    settings = wsettings.replaced(writer_batch_max=5, writer_inflight=1)
+    kw = {k: v for k, v in settings.mysql.target.connect_kwargs(with_db=False).items() if k != "autocommit"}
+    locker = pymysql.connect(autocommit=True, database=settings.mysql.target.database, **kw)
     try:
         async with running_writer(settings) as writer:
             with locker.cursor() as cur:

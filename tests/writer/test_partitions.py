@@ -21,18 +21,18 @@ from .conftest import count, query, running_writer, tick, xadd
 
 
 def _connect(settings: Settings) -> pymysql.connections.Connection:
-    kw = {k: v for k, v in settings.mysql.connect_kwargs(with_db=False).items() if k != "autocommit"}
-    return pymysql.connect(autocommit=True, database=settings.mysql.database, **kw)
+    kw = {k: v for k, v in settings.mysql.target.connect_kwargs(with_db=False).items() if k != "autocommit"}
+    return pymysql.connect(autocommit=True, database=settings.mysql.target.database, **kw)
 
 
 async def _alerts(client: aioredis.Redis, settings: Settings) -> list[dict]:
-    return [orjson.loads(f[b"d"]) for _, f in await client.xrange(Keys(settings.key_prefix).alerts)]
+    return [orjson.loads(f[b"d"]) for _, f in await client.xrange(Keys(settings.redis.key_prefix).alerts)]
 
 
 async def test_lock_held_elsewhere_is_retried_under_one_alert_resolved_by_the_next_success(
     wsettings: Settings, wredis: aioredis.Redis
 ) -> None:
-    settings = wsettings.model_copy(update={"writer_partition_lock_timeout_s": 1})
+    settings = wsettings.replaced(writer_partition_lock_timeout_s=1)
     holder = _connect(settings)  # e.g. a dhan db init in progress, for longer than the writer waits
     try:
         with holder.cursor() as cur:
@@ -55,7 +55,7 @@ async def test_lock_held_elsewhere_is_retried_under_one_alert_resolved_by_the_ne
             assert writer.state == "running" and writer.metrics()["partition_failures_total"] >= 2
     finally:
         holder.close()
-    feed = AlertFeed(wredis, Keys(settings.key_prefix))
+    feed = AlertFeed(wredis, Keys(settings.redis.key_prefix))
     await feed.load_backlog()
     [row] = feed.rows()
     assert (row.rule, row.state, len(row.history)) == (RULE_PARTITIONS, "resolved", 2)

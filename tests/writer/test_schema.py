@@ -154,13 +154,13 @@ async def test_db_cli_init_status_and_least_privilege_user(
         assert await db_cli.run(args, db_settings) == 0
         assert password not in capsys.readouterr().out
         grants = " ".join(r[0] for r in await query(db_settings, f"SHOW GRANTS FOR '{user}'@'127.0.0.1'"))
-        assert f"GRANT SELECT, INSERT, UPDATE, DELETE ON `{db_settings.mysql.database}`.*" in grants
+        assert f"GRANT SELECT, INSERT, UPDATE, DELETE ON `{db_settings.mysql.target.database}`.*" in grants
         app = pymysql.connect(
             host="127.0.0.1",
-            port=db_settings.mysql.port,
+            port=db_settings.mysql.target.port,
             user=user,
             password=password,
-            database=db_settings.mysql.database,
+            database=db_settings.mysql.target.database,
         )
         try:
             with app.cursor() as cur:
@@ -177,7 +177,7 @@ async def test_db_cli_init_status_and_least_privilege_user(
 
 
 def _delete_prefix(prefix: str) -> None:
-    client = redis.Redis.from_url(make_settings().redis_url.get_secret_value())
+    client = redis.Redis.from_url(make_settings().redis.url.get_secret_value())
     try:
         keys = list(client.scan_iter(match=f"{prefix}*", count=1000))
         if keys:
@@ -209,16 +209,16 @@ def test_cli_errors_are_one_line_without_secrets(argv: list[str], code: int, mes
 
 
 def test_writer_refuses_a_database_without_schema(db_settings: Settings) -> None:
-    env = {**os.environ, "DHAN_MYSQL_URL": db_settings.mysql_url.get_secret_value(), "DHAN_HEALTH_PORT_BASE": "0",
-           "DHAN_KEY_PREFIX": db_settings.key_prefix}  # fmt: skip
+    env = {**os.environ, "DHAN_MYSQL_URL": db_settings.mysql.url.get_secret_value(), "DHAN_HEALTH_PORT_BASE": "0",
+           "DHAN_KEY_PREFIX": db_settings.redis.key_prefix}  # fmt: skip
     try:
         proc = subprocess.run([sys.executable, "-m", "shared.cli", "writer", "--drain"], capture_output=True,
                               text=True, env=env, timeout=60, cwd=Path(__file__).resolve().parents[2])  # fmt: skip
     finally:
-        _delete_prefix(db_settings.key_prefix)
+        _delete_prefix(db_settings.redis.key_prefix)
     assert proc.returncode == 6
     assert proc.stderr.strip() == (
-        f"dhan writer: error: database {db_settings.mysql.database!r} does not exist: run dhan db init"
+        f"dhan writer: error: database {db_settings.mysql.target.database!r} does not exist: run dhan db init"
     )
 
 
@@ -227,7 +227,7 @@ async def test_the_running_writer_adds_the_partitions_of_its_clocks_ist_month(db
     from writer.service import WriterService
 
     await init_schema(db_settings, today=date(2026, 11, 25), months_ahead=1)
-    s = db_settings.model_copy(update={"writer_partition_months_ahead": 1, "shutdown_deadline_s": 3.0})
+    s = db_settings.replaced(writer_partition_months_ahead=1, shutdown_deadline_s=3.0)
     writer = WriterService(s, clock=PinnedClock(ist(2027, 2, 1, 0, 1)))
     task = asyncio.create_task(writer.serve())
     sql = ("SELECT PARTITION_NAME FROM information_schema.PARTITIONS WHERE TABLE_SCHEMA = DATABASE() "

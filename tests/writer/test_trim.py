@@ -15,11 +15,11 @@ from .conftest import count, drain, group_pending, tick, xadd
 
 
 async def _alerts(client: aioredis.Redis, settings: Settings) -> list[dict]:
-    return [orjson.loads(f[b"d"]) for _, f in await client.xrange(Keys(settings.key_prefix).alerts)]
+    return [orjson.loads(f[b"d"]) for _, f in await client.xrange(Keys(settings.redis.key_prefix).alerts)]
 
 
 async def test_entries_trimmed_before_delivery_raise_one_alert(wsettings: Settings, wredis: aioredis.Redis) -> None:
-    keys = Keys(wsettings.key_prefix)
+    keys = Keys(wsettings.redis.key_prefix)
     reader = StreamReader(wredis, keys, "setup")
     await reader.ensure_groups()  # the group exists (the writer ran before), then the writer is down
     await xadd(wredis, wsettings, "ticks", [tick(1, v, qty=1) for v in range(1, 101)])
@@ -62,7 +62,7 @@ async def test_entries_trimmed_before_delivery_raise_one_alert(wsettings: Settin
 async def test_pending_entries_trimmed_before_writing_raise_an_alert(
     wsettings: Settings, wredis: aioredis.Redis
 ) -> None:
-    keys = Keys(wsettings.key_prefix)
+    keys = Keys(wsettings.redis.key_prefix)
     await xadd(wredis, wsettings, "ticks", [tick(1, v, qty=1) for v in range(1, 21)])
     dead = StreamReader(wredis, keys, "dead-writer")
     await dead.ensure_groups()
@@ -77,7 +77,7 @@ async def test_pending_entries_trimmed_before_writing_raise_an_alert(
 
 
 async def test_trim_after_the_writer_had_been_reading_is_detected(wsettings: Settings, wredis: aioredis.Redis) -> None:
-    keys = Keys(wsettings.key_prefix)
+    keys = Keys(wsettings.redis.key_prefix)
     await xadd(wredis, wsettings, "quotes", [{"v": 1} for _ in range(3)])  # (poison, but read and acked)
     await xadd(wredis, wsettings, "ticks", [tick(1, v, qty=1) for v in range(1, 11)])
     await drain(wsettings)  # the group's read counter is now exact

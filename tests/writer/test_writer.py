@@ -46,7 +46,7 @@ def _ticks(sids: range, per_sid: int, *, ts: int = BASE_TS, start_volume: int = 
 
 
 async def test_batches_close_by_size(wsettings: Settings, wredis: aioredis.Redis) -> None:
-    settings = wsettings.model_copy(update={"writer_batch_max": 10, "writer_batch_ms": 600_000})
+    settings = wsettings.replaced(writer_batch_max=10, writer_batch_ms=600_000)
     async with running_writer(settings) as writer:
         await xadd(wredis, settings, "ticks", _ticks(range(1, 4), 10))
         await eventually(lambda: writer.stats.rows["ticks"] == 30, message="30 ticks written")
@@ -54,7 +54,7 @@ async def test_batches_close_by_size(wsettings: Settings, wredis: aioredis.Redis
 
 
 async def test_a_lone_entry_is_written_by_the_batch_timer(wsettings: Settings, wredis: aioredis.Redis) -> None:
-    settings = wsettings.model_copy(update={"writer_batch_max": 1000, "writer_batch_ms": 50})
+    settings = wsettings.replaced(writer_batch_max=1000, writer_batch_ms=50)
     async with running_writer(settings) as writer:
         await xadd(wredis, settings, "quotes", [quote(7)])
         await eventually(lambda: writer.stats.rows["quotes"] == 1, message="lone quote written")
@@ -64,7 +64,7 @@ async def test_a_lone_entry_is_written_by_the_batch_timer(wsettings: Settings, w
 
 
 async def test_same_entries_twice_give_the_same_rows(wsettings: Settings, wredis: aioredis.Redis) -> None:
-    settings = wsettings.model_copy(update={"writer_batch_max": 37})
+    settings = wsettings.replaced(writer_batch_max=37)
     events = {
         "ticks": _ticks(range(1, 6), 20),
         "quotes": [quote(s, volume=200, ts=BASE_TS + 19) for s in range(1, 6)],
@@ -83,7 +83,7 @@ async def test_same_entries_twice_give_the_same_rows(wsettings: Settings, wredis
     assert replay.stats.tick_replays == 100 and replay.stats.rows["ticks"] == 0
     assert await snapshot(settings) == first
     # ... and the very same entries redelivered (group rewound to 0).
-    keys = Keys(settings.key_prefix)
+    keys = Keys(settings.redis.key_prefix)
     for kind in events:
         await wredis.xgroup_setid(keys.stream(kind), Keys.WRITER_GROUP, "0")
     await drain(settings)
@@ -95,17 +95,17 @@ async def test_crash_between_commit_and_ack_is_harmless(wsettings: Settings, wre
     await xadd(wredis, wsettings, "ticks", events)
     await xadd(wredis, wsettings, "quotes", [quote(s, volume=250, ts=BASE_TS + 24) for s in range(1, 9)])
     # A writer that read everything and committed it, then died before XACK.
-    client = aioredis.Redis.from_url(wsettings.redis_url.get_secret_value())
-    dead = StreamReader(client, Keys(wsettings.key_prefix), "dead-writer")
+    client = aioredis.Redis.from_url(wsettings.redis.url.get_secret_value())
+    dead = StreamReader(client, Keys(wsettings.redis.key_prefix), "dead-writer")
     await dead.ensure_groups()
     entries = await dead.read(10_000, None)
     assert len(entries) == 208
     sink = MySQLSink(wsettings)
-    await sink.start()
+    await sink.open()
     try:
         await sink.write(BatchBuilder().build(entries))
     finally:
-        await sink.stop()
+        await sink.close()
         await client.aclose()
     committed = await snapshot(wsettings)
     assert await group_pending(wredis, wsettings) == 208
@@ -121,8 +121,8 @@ async def test_crash_between_commit_and_ack_is_harmless(wsettings: Settings, wre
 
 async def test_restarted_writer_finishes_its_own_pending_first(wsettings: Settings, wredis: aioredis.Redis) -> None:
     await xadd(wredis, wsettings, "ticks", _ticks(range(1, 3), 5))
-    client = aioredis.Redis.from_url(wsettings.redis_url.get_secret_value())
-    reader = StreamReader(client, Keys(wsettings.key_prefix), "same-name")
+    client = aioredis.Redis.from_url(wsettings.redis.url.get_secret_value())
+    reader = StreamReader(client, Keys(wsettings.redis.key_prefix), "same-name")
     await reader.ensure_groups()
     assert len(await reader.read(100, None)) == 10  # delivered, never written: the process "crashed"
     await client.aclose()
@@ -132,7 +132,7 @@ async def test_restarted_writer_finishes_its_own_pending_first(wsettings: Settin
 
 
 async def test_two_writers_share_the_group_without_duplicates(wsettings: Settings, wredis: aioredis.Redis) -> None:
-    settings = wsettings.model_copy(update={"writer_batch_max": 50, "writer_inflight": 2})
+    settings = wsettings.replaced(writer_batch_max=50, writer_inflight=2)
     ticks = _ticks(range(1, 31), 60)
     await xadd(wredis, settings, "ticks", ticks)
     await xadd(
@@ -157,7 +157,7 @@ async def test_two_writers_share_the_group_without_duplicates(wsettings: Setting
 async def test_poison_entries_go_to_dead_letters_and_the_batch_is_written(
     wsettings: Settings, wredis: aioredis.Redis
 ) -> None:
-    settings = wsettings.model_copy(update={"writer_batch_max": 500})
+    settings = wsettings.replaced(writer_batch_max=500)
     good = _ticks(range(1, 11), 10)
     too_big = tick(2**33, 10)  # security_id beyond INT UNSIGNED (MySQL's refusal: tests/writer/test_hostile.py)
     events: list[dict | bytes] = [*good[:40], b"{not json", *good[40:70], too_big, *good[70:]]
@@ -165,10 +165,10 @@ async def test_poison_entries_go_to_dead_letters_and_the_batch_is_written(
     writer = await drain(settings)
     assert await count(settings, "dhan_ticks") == 100
     assert writer.stats.dead_letters == 2
-    dead = await wredis.xrange(Keys(settings.key_prefix).deadletter)
+    dead = await wredis.xrange(Keys(settings.redis.key_prefix).deadletter)
     metas = [orjson.loads(fields[b"d"]) for _, fields in dead]
     assert [m["id"] for m in metas] == [ids[40].decode(), ids[71].decode()]
-    assert {m["stream"] for m in metas} == {Keys(settings.key_prefix).ticks}
+    assert {m["stream"] for m in metas} == {Keys(settings.redis.key_prefix).ticks}
     assert "JSONDecodeError" in metas[0]["reason"]
     assert metas[1]["reason"] == "ValueError: bad sid 8589934592"
     assert [fields[b"payload"] for _, fields in dead] == [b"{not json", orjson.dumps(too_big)]
@@ -180,7 +180,7 @@ async def test_summaries_equal_a_recomputation_after_a_random_stream(
     wsettings: Settings, wredis: aioredis.Redis
 ) -> None:
     rng = random.Random(20261125)
-    settings = wsettings.model_copy(update={"writer_batch_max": rng.choice([7, 23, 101])})
+    settings = wsettings.replaced(writer_batch_max=rng.choice([7, 23, 101]))
     volume: dict[tuple[int, int], int] = {}
     events = []
     for n in range(1500):
@@ -276,12 +276,12 @@ async def test_summary_recompute_restores_the_truth(wsettings: Settings, wredis:
 
 
 async def test_entries_delivered_too_often_are_written_alone(wsettings: Settings, wredis: aioredis.Redis) -> None:
-    settings = wsettings.model_copy(update={"writer_max_attempts": 3})
+    settings = wsettings.replaced(writer_max_attempts=3)
     events: list[dict | bytes] = [tick(1, v, qty=1) for v in range(1, 6)]
     events.insert(2, tick(2**33, 1))  # a row MySQL rejects
     await xadd(wredis, settings, "ticks", events)
-    client = aioredis.Redis.from_url(settings.redis_url.get_secret_value())
-    crashed = StreamReader(client, Keys(settings.key_prefix), "crash-looping")
+    client = aioredis.Redis.from_url(settings.redis.url.get_secret_value())
+    crashed = StreamReader(client, Keys(settings.redis.key_prefix), "crash-looping")
     await crashed.ensure_groups()
     assert len(await crashed.read(100, None)) == 6  # delivery 1
     assert len(await crashed.read(100, None, pending={"ticks": b"0"})) == 6  # delivery 2: a restart

@@ -66,7 +66,7 @@ def describe_failure(exc: BaseException, settings: Settings) -> tuple[str, str, 
             reason = "authentication failed"
         else:
             reason = (text.splitlines() or [type(exc).__name__])[0][:80]
-        return "redis", reason, f"at {settings.redis_url_masked}; start Redis or set DHAN_REDIS_URL"
+        return "redis", reason, f"at {settings.redis.url_masked}; start Redis or set DHAN_REDIS_URL"
     if isinstance(exc, SchemaMismatch):
         return "mysql", text[:120], ""
     code = exc.args[0] if isinstance(exc, pymysql.err.MySQLError) and exc.args else None
@@ -80,7 +80,7 @@ def describe_failure(exc: BaseException, settings: Settings) -> tuple[str, str, 
         reason = "access denied"
     else:
         reason = (text.splitlines() or [type(exc).__name__])[0][:80] or type(exc).__name__
-    return "mysql", reason, f"at {settings.mysql.masked}; start MySQL or set DHAN_MYSQL_URL"
+    return "mysql", reason, f"at {settings.mysql.target.masked}; start MySQL or set DHAN_MYSQL_URL"
 
 
 class DataLink:
@@ -166,7 +166,7 @@ class DataLink:
             )
             await asyncio.sleep(delay)
 
-    async def stop(
+    async def cancel_and_close(
         self, tasks: Iterable[asyncio.Task[Any]], *, grace_s: float = 0.3, deadline_s: float = 3.0
     ) -> set[asyncio.Task[Any]]:
         """Cancel ``tasks`` and close the links; returns tasks still running after ``deadline_s``.

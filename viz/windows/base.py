@@ -56,7 +56,7 @@ class VizWindow(QMainWindow):
         self.settings = settings
         self.options = options or VizOptions()
         self.clock = self.options.clock
-        self.keys = Keys(settings.key_prefix)
+        self.keys = Keys(settings.redis.key_prefix)
         self.log = get_logger(f"viz.{self.NAME}")
         self.status_model = StatusModel()
         self.link = DataLink(settings, self.status_model, name=f"viz.{self.NAME}")
@@ -186,7 +186,7 @@ class VizWindow(QMainWindow):
                 f"background: {self.theme.error}; color: white; padding: 6px 10px; font-size: 13px;"
             )
 
-    async def shutdown(self) -> None:
+    async def stop(self) -> None:
         self._frame_timer.stop()
         self._status_timer.stop()
         await self.tasks.cancel_all(SHUTDOWN_DEADLINE_S, grace_s=LINK_GRACE_S, after_grace=self.link.close)

@@ -76,7 +76,7 @@ class InstrumentsTab(QWidget):
         snap = self.center.snapshot
         universe = snap.universe if snap is not None else {}
         rows, colours, summary = instrument_rows(universe, self.center.watcher.seen, time.time(),
-                                                 self.center.settings.monitor_instrument_silent_s,
+                                                 self.center.settings.monitor.instrument_silent_s,
                                                  self.filter.text().strip())
         self.summary.setText(summary)
         self.model.set_rows(rows, colours)

@@ -29,7 +29,7 @@ class ControlWindow(QMainWindow):
         super().__init__()
         self.center = center
         self.closed = asyncio.Event()
-        self.setWindowTitle(f"dhan-trading Control Center ({center.settings.key_prefix})")
+        self.setWindowTitle(f"dhan-trading Control Center ({center.settings.redis.key_prefix})")
         self.resize(1400, 860)
         self.services = ServicesTab(center)
         self.monitor = MonitorTab(center)

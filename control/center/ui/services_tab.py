@@ -89,7 +89,7 @@ class ServicesTab(QWidget):
         for r in sorted(rows):
             if r < len(self._names):
                 name = self._names[r]
-                self.center.submit(self.center.restart(name), f"restart.{name}")
+                self.center.submit(self.center.restart_service(name), f"restart.{name}")
 
     def _actions(self, name: str, available: bool) -> QWidget:
         w = QWidget()
@@ -107,7 +107,8 @@ class ServicesTab(QWidget):
         return w
 
     def _clicked(self, action: str, name: str) -> Callable[..., None]:
-        fn = {"start": self.center.start, "stop": self.center.stop, "restart": self.center.restart}[action]
+        fn = {"start": self.center.start_service, "stop": self.center.stop_service,
+              "restart": self.center.restart_service}[action]
 
         def clicked(*_: object) -> None:
             self.center.submit(fn(name), f"{action}.{name}")
