@@ -212,6 +212,12 @@ class Settings(BaseSettings):
         description="longest wait for the partition maintenance lock (held by dhan db init or another writer); "
                     "then retried with backoff and alerted",
     )  # fmt: skip
+    # --- depth-store branch (20/200-level books: writer/depth20.py, viz depth ladder) ---
+    depth20_sample_s: float = Field(
+        1.0, ge=0.001, le=3600,
+        description="dhan_depth20_history keeps the first book of each interval this long, per instrument",
+    )  # fmt: skip
+    # --- end depth-store ---
     writer_deadletter_maxlen: int = Field(100_000, ge=100, description="MAXLEN ~ of the dead-letter stream")
     writer_entry_max_bytes: int = Field(
         65_536, ge=1024,

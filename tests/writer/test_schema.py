@@ -31,6 +31,7 @@ TABLES = {
     "dhan_trade_summary",
     "dhan_options_greeks",
     "dhan_gaps",  # 002_gaps.sql (writer/gaps.py)
+    "dhan_depth20", "dhan_depth20_history",  # 004_depth20.sql (writer/depth20.py)
 }  # fmt: skip
 
 
