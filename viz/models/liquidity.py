@@ -1,0 +1,138 @@
+"""The liquidity heatmap's state, pure: resting size by (time column, price row), and trades as bubbles.
+
+Time is cut into columns of ``col_s`` seconds (Dhan-clock seconds, see :mod:`viz.models.ladder`); each
+column keeps the first book that falls in it, like ``dhan_depth20_history`` keeps the first book of each
+sampling interval, so the picture drawn from history and the one drawn live are the same picture. Books
+older than the newest column are ignored (the seam's catch-up may offer some twice). At most ``cols``
+columns are kept: the heatmap spans ``cols * col_s`` seconds and scrolls.
+
+:meth:`LiquidityMap.image` packs the columns into one array for an image item: ``[column, price row]`` with
+row 0 at the lowest price present, plus the colour scale's top (a high percentile of the non-zero sizes, so
+one huge order does not wash out the rest).
+"""
+
+from __future__ import annotations
+
+from collections import deque
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import numpy.typing as npt
+
+from viz.models.ladder import Book, tick_index
+
+__all__ = ["Bubbles", "Heat", "LiquidityMap", "trade_bubbles"]
+
+F32 = npt.NDArray[np.float32]
+F64 = npt.NDArray[np.float64]
+I64 = npt.NDArray[np.int64]
+SCALE_PERCENTILE = 98.0
+
+
+@dataclass(frozen=True, slots=True)
+class Heat:
+    image: F32  # [column, price row]
+    t0: float  # left edge of column 0 (Dhan-clock seconds)
+    col_s: float
+    tick_lo: int  # tick index of row 0
+    tick: float
+    scale: float  # colour-scale top (size)
+    best_bid: F64  # per column, NaN where unknown (for the touch lines)
+    best_ask: F64
+
+    @property
+    def x(self) -> F64:
+        """Middle of each column."""
+        return self.t0 + (np.arange(self.image.shape[0]) + 0.5) * self.col_s
+
+
+class LiquidityMap:
+    """Columns of resting size; :meth:`add_book` returns whether the book opened a new column."""
+
+    def __init__(self, tick: float, col_s: float, cols: int) -> None:
+        if tick <= 0 or col_s <= 0 or cols < 1:
+            raise ValueError("a liquidity map needs a positive tick, column width and column count")
+        self.tick, self.col_s, self.cols = tick, col_s, cols
+        # column index, price rows (tick indices), sizes, best bid and ask (NaN: none)
+        self._columns: deque[tuple[int, I64, F32, float, float]] = deque()
+        self.version = 0  # bumped on every change (the window redraws the image only then)
+
+    def __len__(self) -> int:
+        return len(self._columns)
+
+    def clear(self) -> None:
+        self._columns.clear()
+        self.version += 1
+
+    @property
+    def newest_column(self) -> int | None:
+        return self._columns[-1][0] if self._columns else None
+
+    def add_book(self, book: Book) -> bool:
+        col = int(book.t // self.col_s)
+        newest = self.newest_column
+        if newest is not None and col <= newest:
+            return False  # the column has its first book already (or the book is older than the view)
+        ticks = np.concatenate((tick_index(book.bid_px, self.tick), tick_index(book.ask_px, self.tick)))
+        sizes = np.concatenate((book.bid_qty, book.ask_qty)).astype(np.float32)
+        bb = book.best_bid if book.best_bid is not None else np.nan
+        ba = book.best_ask if book.best_ask is not None else np.nan
+        self._columns.append((col, ticks, sizes, bb, ba))
+        while self._columns and self._columns[0][0] <= col - self.cols:
+            self._columns.popleft()
+        self.version += 1
+        return True
+
+    def span(self) -> tuple[float, float] | None:
+        """Time span of the kept columns (left edge of the first, right edge of the last)."""
+        if not self._columns:
+            return None
+        return self._columns[0][0] * self.col_s, (self._columns[-1][0] + 1) * self.col_s
+
+    def image(self) -> Heat | None:
+        if not self._columns:
+            return None
+        first = self._columns[0][0]
+        width = self._columns[-1][0] - first + 1
+        cols = np.concatenate([np.full(len(t), c - first, np.int64) for c, t, _, _, _ in self._columns])
+        ticks = np.concatenate([t for _, t, _, _, _ in self._columns])
+        sizes = np.concatenate([s for _, _, s, _, _ in self._columns])
+        best_bid = np.full(width, np.nan)
+        best_ask = np.full(width, np.nan)
+        for c, _, _, bb, ba in self._columns:
+            best_bid[c - first], best_ask[c - first] = bb, ba
+        if not len(ticks):
+            return Heat(np.zeros((width, 1), np.float32), first * self.col_s, self.col_s, 0, self.tick, 1.0,
+                        best_bid, best_ask)  # fmt: skip
+        lo = int(ticks.min())
+        image = np.zeros((width, int(ticks.max()) - lo + 1), np.float32)
+        np.add.at(image, (cols, ticks - lo), sizes)
+        nonzero = sizes[sizes > 0]
+        scale = float(np.percentile(nonzero, SCALE_PERCENTILE)) if len(nonzero) else 1.0
+        return Heat(image, first * self.col_s, self.col_s, lo, self.tick, max(scale, 1.0), best_bid, best_ask)
+
+
+@dataclass(frozen=True, slots=True)
+class Bubbles:
+    x: F64  # Dhan-clock seconds
+    y: F64  # price
+    size: F64  # pixels
+    side: Any  # int8 side codes (viz.models.ticks)
+
+
+def trade_bubbles(exchange_ts: I64, price: F64, qty: I64, side: Any, t_lo: float, *, max_px: float = 28.0,
+                  min_px: float = 4.0) -> Bubbles:  # fmt: skip
+    """Trades at or after ``t_lo`` as bubbles: area proportional to quantity, the largest ``max_px`` across.
+
+    A trade's exchange time has whole seconds: it is drawn in the middle of its second.
+    """
+    start = int(np.searchsorted(exchange_ts, t_lo - 1.0, side="left"))  # exchange times only grow (per day)
+    x = exchange_ts[start:].astype(np.float64) + 0.5
+    keep = x >= t_lo
+    x, y, q = x[keep], price[start:][keep], qty[start:][keep].astype(np.float64)
+    s = side[start:][keep]
+    if not len(q):
+        return Bubbles(x, y, q, s)
+    size = np.maximum(min_px, max_px * np.sqrt(q / q.max()))
+    return Bubbles(x, y, size, s)
