@@ -13,10 +13,12 @@ import random
 from dataclasses import dataclass
 from typing import Any
 
+import orjson
+
 from feed.sim.book import KIND_FUTURE, SimInstrument
 from feed.sim.deep import DeepBook
 
-__all__ = ["Session", "session"]
+__all__ = ["UNIVERSE_RECORD", "Session", "seed", "session"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -59,3 +61,47 @@ def session(
                 "bid": bids[0][0], "ask": asks[0][0], "recv_ts": t,
             })  # fmt: skip
     return Session(books, trades)
+
+
+UNIVERSE_RECORD: dict[str, Any] = {
+    "seg": "NSE_FNO", "sid": 35001, "symbol": "NIFTY-Dec2026-FUT", "custom_symbol": "NIFTY DEC FUT",
+    "underlying": "NIFTY", "instrument": "FUTIDX", "expiry": "2026-12-29", "strike": None, "option_type": None,
+    "lot_size": 75, "tick_size": 0.1, "role": "future", "mode": "full",
+}  # fmt: skip
+
+
+async def seed(settings: Any, demo: Session, *, stored: int | None = None) -> None:
+    """Put a session where the depth window reads it: the universe (the NIFTY future), the books and trades
+    in their streams, and the first ``stored`` books (all by default) and their trades written to MySQL by
+    a writer in drain mode (the rest stay in the streams, for the seam's catch-up)."""
+    import redis.asyncio as aioredis
+
+    from shared.events import EVENT_FIELD
+    from shared.keys import Keys
+    from writer.service import WriterService
+
+    keys = Keys(settings.key_prefix)
+    books = demo.books if stored is None else demo.books[:stored]
+    cut = books[-1]["recv_ts"] if books else 0.0
+    trades = [t for t in demo.trades if t["recv_ts"] <= cut]
+    client = aioredis.Redis.from_url(settings.redis_url.get_secret_value())
+    try:
+        await client.hset(keys.universe, mapping={"NSE_FNO:35001": orjson.dumps(UNIVERSE_RECORD)})
+        for stream, events in ((keys.depth20, books), (keys.ticks, trades)):
+            for start in range(0, len(events), 2000):
+                pipe = client.pipeline(transaction=False)
+                for ev in events[start : start + 2000]:
+                    pipe.xadd(stream, {EVENT_FIELD: orjson.dumps(ev)})
+                await pipe.execute()
+        code = await WriterService(settings, drain=True).serve()
+        if code != 0:
+            raise RuntimeError(f"the writer exited with {code}")
+        rest_b = demo.books[len(books):]
+        rest_t = [t for t in demo.trades if t["recv_ts"] > cut]
+        for stream, events in ((keys.depth20, rest_b), (keys.ticks, rest_t)):
+            pipe = client.pipeline(transaction=False)
+            for ev in events:
+                pipe.xadd(stream, {EVENT_FIELD: orjson.dumps(ev)})
+            await pipe.execute()
+    finally:
+        await client.aclose()

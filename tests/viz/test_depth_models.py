@@ -9,7 +9,7 @@ import pytest
 
 from shared.clock import IST_OFFSET_S
 from viz.models.ladder import Book, Ladder, book_from_event
-from viz.models.liquidity import LiquidityMap, trade_bubbles
+from viz.models.liquidity import LiquidityMap, focus_range, trade_bubbles
 
 
 def _book(t: float, bids: list[tuple[float, int, int]], asks: list[tuple[float, int, int]], seq: int = 0) -> Book:
@@ -72,6 +72,8 @@ def test_liquidity_columns_keep_their_first_book_and_scroll() -> None:
     assert heat.image.tolist() == [[0, 4, 6, 0], [0, 0, 0, 0], [2, 0, 0, 8]]
     assert heat.x.tolist() == [10.5, 11.5, 12.5]
     assert np.isnan(heat.best_bid[1]) and heat.best_bid[[0, 2]].tolist() == [10.0, 9.5]
+    assert focus_range(heat, 2, 1) == (9.0, 11.5)  # touch 9.5 .. 11.0 in the last two columns, a tick beyond
+    assert focus_range(heat, 1, 0) == (9.5, 11.0)
     assert m.add_book(_book(13.5, [(10.0, 1, 1)], []))  # column 13: column 10 leaves the 3-column window
     assert m.span() == (12.0, 14.0) and len(m) == 2
     assert not m.add_book(_book(12.5, [(10.0, 1, 1)], []))  # older than the newest column: ignored
@@ -86,10 +88,16 @@ def test_colour_scale_ignores_one_huge_order() -> None:
 
 
 def test_trade_bubbles_by_hand() -> None:
-    ts = np.array([100, 101, 101, 105], np.int64)
-    price = np.array([10.0, 10.5, 11.0, 9.5])
-    qty = np.array([100, 25, 400, 0], np.int64)
-    side = np.array([1, 2, 1, 0], np.int8)
-    b = trade_bubbles(ts, price, qty, side, 101.0, max_px=20.0, min_px=2.0)
-    assert b.x.tolist() == [101.5, 101.5, 105.5] and b.y.tolist() == [10.5, 11.0, 9.5]
-    assert b.size.tolist() == [5.0, 20.0, 2.0]  # 20 px x sqrt(25 / 400) = 5; a zero quantity gets the floor
+    # columns of 2 s from t0 = 100: [100, 102), [102, 104), [104, 106); a trade at second s counts at s + 0.5
+    ts = np.array([99, 100, 101, 101, 103, 105, 109], np.int64)
+    price = np.array([1.0, 10.0, 11.0, 12.0, 9.0, 9.5, 1.0])
+    qty = np.array([5, 100, 100, 200, 25, 0, 7], np.int64)
+    side = np.array([1, 1, 1, 2, 1, 0, 1], np.int8)
+    b = trade_bubbles(ts, price, qty, side, 100.0, 2.0, 3, max_px=20.0, min_px=2.0)
+    # column 0: buys 100 @ 10 + 100 @ 11 -> 200 @ 10.5; sell 200 @ 12. Column 1: buy 25 @ 9. Column 2: a zero
+    # quantity (no bubble). 99 is before the first column, 109 after the last.
+    assert b.x.tolist() == [101.0, 101.0, 103.0] and b.side.tolist() == [1, 2, 1]
+    assert b.y.tolist() == [10.5, 12.0, 9.0] and b.qty.tolist() == [200, 200, 25]
+    assert b.size.tolist() == [20.0, 20.0, 20.0 * (25 / 200) ** 0.5]
+    empty = trade_bubbles(ts[:0], price[:0], qty[:0], side[:0], 100.0, 2.0, 3)
+    assert len(empty.x) == 0 and len(empty.size) == 0

@@ -22,7 +22,7 @@ import numpy.typing as npt
 
 from viz.models.ladder import Book, tick_index
 
-__all__ = ["Bubbles", "Heat", "LiquidityMap", "trade_bubbles"]
+__all__ = ["Bubbles", "Heat", "LiquidityMap", "focus_range", "trade_bubbles"]
 
 F32 = npt.NDArray[np.float32]
 F64 = npt.NDArray[np.float64]
@@ -113,26 +113,46 @@ class LiquidityMap:
         return Heat(image, first * self.col_s, self.col_s, lo, self.tick, max(scale, 1.0), best_bid, best_ask)
 
 
+def focus_range(heat: Heat, last_cols: int, pad_ticks: int) -> tuple[float, float] | None:
+    """Prices to show: where the touch went in the last ``last_cols`` columns, ``pad_ticks`` beyond on each
+    side. A book covers a few points around the price while the price travels tens of points in ten minutes:
+    fitting the whole history would squash the book to a line."""
+    bids, asks = heat.best_bid[-last_cols:], heat.best_ask[-last_cols:]
+    touch = np.concatenate((bids[np.isfinite(bids)], asks[np.isfinite(asks)]))
+    if not len(touch):
+        return None
+    pad = pad_ticks * heat.tick
+    return float(touch.min()) - pad, float(touch.max()) + pad
+
+
 @dataclass(frozen=True, slots=True)
 class Bubbles:
-    x: F64  # Dhan-clock seconds
-    y: F64  # price
-    size: F64  # pixels
+    x: F64  # middle of the column (Dhan-clock seconds)
+    y: F64  # volume-weighted price of the column's trades of that side
+    qty: I64
+    size: F64  # pixels across
     side: Any  # int8 side codes (viz.models.ticks)
 
 
-def trade_bubbles(exchange_ts: I64, price: F64, qty: I64, side: Any, t_lo: float, *, max_px: float = 28.0,
-                  min_px: float = 4.0) -> Bubbles:  # fmt: skip
-    """Trades at or after ``t_lo`` as bubbles: area proportional to quantity, the largest ``max_px`` across.
-
-    A trade's exchange time has whole seconds: it is drawn in the middle of its second.
+def trade_bubbles(exchange_ts: I64, price: F64, qty: I64, side: Any, t0: float, col_s: float, cols: int, *,
+                  max_px: float = 22.0, min_px: float = 3.0) -> Bubbles:  # fmt: skip
+    """The trades of the heatmap's columns as one bubble per column and side (a busy future trades 15 times a
+    second: one bubble a trade would bury the heatmap). A bubble sits at the volume-weighted price; its area
+    is proportional to the quantity, the largest ``max_px`` across. A trade's exchange time has whole
+    seconds: it counts in the middle of its second.
     """
-    start = int(np.searchsorted(exchange_ts, t_lo - 1.0, side="left"))  # exchange times only grow (per day)
-    x = exchange_ts[start:].astype(np.float64) + 0.5
-    keep = x >= t_lo
-    x, y, q = x[keep], price[start:][keep], qty[start:][keep].astype(np.float64)
-    s = side[start:][keep]
-    if not len(q):
-        return Bubbles(x, y, q, s)
-    size = np.maximum(min_px, max_px * np.sqrt(q / q.max()))
-    return Bubbles(x, y, size, s)
+    start = int(np.searchsorted(exchange_ts, t0 - 1.0, side="left"))  # exchange times only grow (per day)
+    col = np.floor((exchange_ts[start:] + 0.5 - t0) / col_s).astype(np.int64)
+    keep = (col >= 0) & (col < cols)
+    col, p, q = col[keep], price[start:][keep], qty[start:][keep].astype(np.int64)
+    sd = np.asarray(side[start:][keep], np.int64)
+    group = col * 3 + sd  # side codes are 0, 1, 2
+    uniq, inverse = np.unique(group, return_inverse=True)
+    total = np.bincount(inverse, weights=q.astype(np.float64), minlength=len(uniq))
+    turnover = np.bincount(inverse, weights=p * q, minlength=len(uniq))
+    counted = total > 0
+    uniq, total, turnover = uniq[counted], total[counted], turnover[counted]
+    x = t0 + (uniq // 3 + 0.5) * col_s
+    y = turnover / np.where(total > 0, total, 1.0)
+    size = np.maximum(min_px, max_px * np.sqrt(total / total.max())) if len(total) else total
+    return Bubbles(x, y, total.astype(np.int64), size, (uniq % 3).astype(np.int8))
