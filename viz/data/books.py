@@ -43,6 +43,7 @@ class BookSource:
         self.span_s = span_s
         self.history_rows = 0
         self.caught_up = 0
+        self.live_books = 0  # books of the instrument read live (offered to the sink)
         self.loaded_at: float | None = None
 
     def _books(self, entries: list[tuple[bytes, bytes | None]]) -> list[Book]:
@@ -104,5 +105,6 @@ class BookSource:
         async for _, entries in follow_streams(redis, resume):
             live = self._books(entries)
             if live:
+                self.live_books += len(live)
                 self.sink.add_books(live)
                 self.status.updated(len(live))
