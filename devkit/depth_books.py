@@ -93,7 +93,8 @@ async def seed(settings: Any, demo: Session, *, stored: int | None = None) -> No
                 for ev in events[start : start + 2000]:
                     pipe.xadd(stream, {EVENT_FIELD: orjson.dumps(ev)})
                 await pipe.execute()
-        code = await WriterService(settings, drain=True).serve()
+        # no health endpoint: a stack on this machine may hold the writer's port
+        code = await WriterService(settings.model_copy(update={"health_port_base": 0}), drain=True).serve()
         if code != 0:
             raise RuntimeError(f"the writer exited with {code}")
         rest_b = demo.books[len(books):]

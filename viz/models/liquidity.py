@@ -13,7 +13,6 @@ one huge order does not wash out the rest).
 
 from __future__ import annotations
 
-from collections import deque
 from dataclasses import dataclass
 from typing import Any
 
@@ -48,69 +47,111 @@ class Heat:
 
 
 class LiquidityMap:
-    """Columns of resting size; :meth:`add_book` returns whether the book opened a new column."""
+    """Columns of resting size in a ring of ``cols`` slots (column ``c`` in slot ``c % cols``) over a grid of
+    price rows that grows when a book reaches past it; :meth:`add_book` returns whether the book opened a
+    new column. Adding a column writes one slot: the cost of a frame does not grow with the span."""
+
+    GROW_ROWS = 64  # rows added beyond a book that falls outside the grid (fewer re-allocations)
 
     def __init__(self, tick: float, col_s: float, cols: int) -> None:
         if tick <= 0 or col_s <= 0 or cols < 1:
             raise ValueError("a liquidity map needs a positive tick, column width and column count")
         self.tick, self.col_s, self.cols = tick, col_s, cols
-        # column index, price rows (tick indices), sizes, best bid and ask (NaN: none)
-        self._columns: deque[tuple[int, I64, F32, float, float]] = deque()
         self.version = 0  # bumped on every change (the window redraws the image only then)
-
-    def __len__(self) -> int:
-        return len(self._columns)
+        self.clear()
 
     def clear(self) -> None:
-        self._columns.clear()
+        self._grid: F32 = np.zeros((self.cols, 0), np.float32)  # [slot, row]
+        self._lo = 0  # tick index of grid row 0
+        self._best: F64 = np.full((self.cols, 2), np.nan)  # best bid, best ask per slot
+        self._filled = np.zeros(self.cols, bool)  # the slot's column has a book
+        self._first: int | None = None  # oldest kept column with a book
+        self._newest: int | None = None
         self.version += 1
+
+    def __len__(self) -> int:
+        return int(self._filled.sum())
 
     @property
     def newest_column(self) -> int | None:
-        return self._columns[-1][0] if self._columns else None
+        return self._newest
+
+    def _fit(self, lo: int, hi: int) -> None:
+        """Grow the grid's rows to hold ticks ``lo..hi``."""
+        rows = self._grid.shape[1]
+        if rows and self._lo <= lo and hi < self._lo + rows:
+            return
+        new_lo = min(lo, self._lo) if rows else lo
+        new_hi = max(hi, self._lo + rows - 1) if rows else hi
+        new_lo, new_hi = new_lo - self.GROW_ROWS, new_hi + self.GROW_ROWS
+        grid = np.zeros((self.cols, new_hi - new_lo + 1), np.float32)
+        if rows:
+            grid[:, self._lo - new_lo : self._lo - new_lo + rows] = self._grid
+        self._grid, self._lo = grid, new_lo
+
+    def _empty(self, col: int) -> None:
+        slot = col % self.cols
+        self._grid[slot] = 0.0
+        self._best[slot] = np.nan
+        self._filled[slot] = False
 
     def add_book(self, book: Book) -> bool:
         col = int(book.t // self.col_s)
-        newest = self.newest_column
+        newest = self._newest
         if newest is not None and col <= newest:
             return False  # the column has its first book already (or the book is older than the view)
         ticks = np.concatenate((tick_index(book.bid_px, self.tick), tick_index(book.ask_px, self.tick)))
-        sizes = np.concatenate((book.bid_qty, book.ask_qty)).astype(np.float32)
-        bb = book.best_bid if book.best_bid is not None else np.nan
-        ba = book.best_ask if book.best_ask is not None else np.nan
-        self._columns.append((col, ticks, sizes, bb, ba))
-        while self._columns and self._columns[0][0] <= col - self.cols:
-            self._columns.popleft()
+        if len(ticks):
+            self._fit(int(ticks.min()), int(ticks.max()))
+        # the columns skipped since the newest (no book in them) and the one reused now start empty
+        skipped = range(col - self.cols + 1 if newest is None else max(newest + 1, col - self.cols + 1), col + 1)
+        for c in skipped if len(skipped) < self.cols else range(self.cols):
+            self._empty(c)
+        slot = col % self.cols
+        if len(ticks):
+            np.add.at(self._grid[slot], ticks - self._lo, np.concatenate((book.bid_qty, book.ask_qty)))
+        self._best[slot] = (
+            book.best_bid if book.best_bid is not None else np.nan,
+            book.best_ask if book.best_ask is not None else np.nan,
+        )
+        self._filled[slot] = True
+        self._newest = col
+        first = col if self._first is None else max(self._first, col - self.cols + 1)
+        while not self._filled[first % self.cols]:
+            first += 1
+        self._first = first
         self.version += 1
         return True
 
     def span(self) -> tuple[float, float] | None:
         """Time span of the kept columns (left edge of the first, right edge of the last)."""
-        if not self._columns:
+        if self._first is None or self._newest is None:
             return None
-        return self._columns[0][0] * self.col_s, (self._columns[-1][0] + 1) * self.col_s
+        return self._first * self.col_s, (self._newest + 1) * self.col_s
 
-    def image(self) -> Heat | None:
-        if not self._columns:
+    def image(self, prices: tuple[float, float] | None = None) -> Heat | None:
+        """The kept columns, oldest first; rows from the lowest to the highest price with size (or the rows
+        of ``prices``, clipped to the grid)."""
+        if self._first is None or self._newest is None:
             return None
-        first = self._columns[0][0]
-        width = self._columns[-1][0] - first + 1
-        cols = np.concatenate([np.full(len(t), c - first, np.int64) for c, t, _, _, _ in self._columns])
-        ticks = np.concatenate([t for _, t, _, _, _ in self._columns])
-        sizes = np.concatenate([s for _, _, s, _, _ in self._columns])
-        best_bid = np.full(width, np.nan)
-        best_ask = np.full(width, np.nan)
-        for c, _, _, bb, ba in self._columns:
-            best_bid[c - first], best_ask[c - first] = bb, ba
-        if not len(ticks):
-            return Heat(np.zeros((width, 1), np.float32), first * self.col_s, self.col_s, 0, self.tick, 1.0,
-                        best_bid, best_ask)  # fmt: skip
-        lo = int(ticks.min())
-        image = np.zeros((width, int(ticks.max()) - lo + 1), np.float32)
-        np.add.at(image, (cols, ticks - lo), sizes)
-        nonzero = sizes[sizes > 0]
+        first = self._first
+        slots = np.arange(first, self._newest + 1) % self.cols
+        best = self._best[slots]
+        rows = self._grid.shape[1]
+        if prices is not None:
+            lo_row = max(0, int(np.floor(prices[0] / self.tick)) - self._lo)
+            hi_row = min(rows, int(np.ceil(prices[1] / self.tick)) - self._lo + 1)
+        else:
+            used = np.flatnonzero(self._grid[slots].any(axis=0)) if rows else np.zeros(0, np.int64)
+            lo_row, hi_row = (int(used[0]), int(used[-1]) + 1) if len(used) else (0, 0)
+        if hi_row <= lo_row:
+            return Heat(np.zeros((len(slots), 1), np.float32), first * self.col_s, self.col_s, self._lo + lo_row,
+                        self.tick, 1.0, best[:, 0], best[:, 1])  # fmt: skip
+        image = self._grid[slots, lo_row:hi_row]
+        nonzero = image[image > 0]
         scale = float(np.percentile(nonzero, SCALE_PERCENTILE)) if len(nonzero) else 1.0
-        return Heat(image, first * self.col_s, self.col_s, lo, self.tick, max(scale, 1.0), best_bid, best_ask)
+        return Heat(image, first * self.col_s, self.col_s, self._lo + lo_row, self.tick, max(scale, 1.0),
+                    best[:, 0], best[:, 1])  # fmt: skip
 
 
 def focus_range(heat: Heat, last_cols: int, pad_ticks: int) -> tuple[float, float] | None:

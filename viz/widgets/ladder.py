@@ -11,7 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from PyQt6.QtCore import QPointF, QRectF, QSize, Qt
-from PyQt6.QtGui import QColor, QFont, QPainter, QPaintEvent, QPen, QPolygonF
+from PyQt6.QtGui import QColor, QFont, QPainter, QPaintEvent, QPen, QPolygonF, QStaticText
 from PyQt6.QtWidgets import QSizePolicy, QWidget
 
 from viz.models import fmt
@@ -25,6 +25,7 @@ ROW_H = 18
 # column edges as fractions of the width: bid orders | bid size | price | ask size | ask orders
 _EDGES = (0.0, 0.10, 0.37, 0.63, 0.90, 1.0)
 _HEADERS = ("Ord", "Bid qty", "Price", "Ask qty", "Ord")
+_TEXTS_MAX = 4096  # laid-out texts kept (quantities, prices); cleared when full
 
 
 @dataclass(frozen=True, slots=True)
@@ -45,6 +46,7 @@ class LadderWidget(QWidget):
         self.font_.setPixelSize(12)
         self.bold = QFont(self.font_)
         self.bold.setBold(True)
+        self._texts: dict[tuple[str, bool], QStaticText] = {}
         self.setMinimumWidth(300)
         self.setSizePolicy(QSizePolicy.Policy.Preferred, QSizePolicy.Policy.Expanding)
 
@@ -83,8 +85,6 @@ class LadderWidget(QWidget):
         bid_bar, ask_bar = t.color("buy", 150), t.color("sell", 150)
         spread_bg = t.color("panel")
         lo_spread, hi_spread = rows.best_ask_row, rows.best_bid_row
-        align_r = Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter
-        align_l = Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignVCenter
         fg, muted = QColor(t.fg), QColor(t.muted)
         bid_w, ask_w = xs[2] - xs[1], xs[4] - xs[3]
         for r in range(rows.rows):
@@ -96,24 +96,34 @@ class LadderWidget(QWidget):
                 bw = bid_w * bq / top_max
                 p.fillRect(QRectF(xs[2] - bw, y + 1, bw, ROW_H - 2), bid_bar)
                 p.setPen(fg)
-                p.drawText(QRectF(xs[1], y, bid_w - 4, ROW_H), align_r, fmt.qty(bq))
+                self._text(p, fmt.qty(bq), xs[2] - 4, y, 1.0)
                 p.setPen(muted)
-                p.drawText(QRectF(xs[0], y, xs[1] - xs[0] - 4, ROW_H), align_r, fmt.qty(int(rows.bid_orders[r])))
+                self._text(p, fmt.qty(int(rows.bid_orders[r])), xs[1] - 4, y, 1.0)
             if aq:
                 aw = ask_w * aq / top_max
                 p.fillRect(QRectF(xs[3], y + 1, aw, ROW_H - 2), ask_bar)
                 p.setPen(fg)
-                p.drawText(QRectF(xs[3] + 4, y, ask_w - 4, ROW_H), align_l, fmt.qty(aq))
+                self._text(p, fmt.qty(aq), xs[3] + 4, y, 0.0)
                 p.setPen(muted)
-                p.drawText(QRectF(xs[4] + 4, y, xs[5] - xs[4] - 4, ROW_H), align_l, fmt.qty(int(rows.ask_orders[r])))
+                self._text(p, fmt.qty(int(rows.ask_orders[r])), xs[4] + 4, y, 0.0)
             best = r in (rows.best_bid_row, rows.best_ask_row)
-            p.setFont(self.bold if best else self.font_)
             p.setPen(QColor(t.up if r == rows.best_bid_row else t.down) if best else fg)
-            p.drawText(QRectF(xs[2], y, xs[3] - xs[2], ROW_H), Qt.AlignmentFlag.AlignCenter,
-                       fmt.price(rows.price(r), self.decimals))  # fmt: skip
-            if best:
-                p.setFont(self.font_)
+            self._text(p, fmt.price(rows.price(r), self.decimals), (xs[2] + xs[3]) / 2, y, 0.5, bold=best)
         self._paint_last(p, rows, xs)
+
+    def _text(self, p: QPainter, text: str, x: float, y: float, anchor: float, *, bold: bool = False) -> None:
+        """``text`` in row ``y``: ``anchor`` 0 starts it at ``x``, 1 ends it there, 0.5 centres it. Laid out
+        once and kept (a QStaticText draws in a fraction of drawText's time)."""
+        key = (text, bold)
+        static = self._texts.get(key)
+        if static is None:
+            if len(self._texts) >= _TEXTS_MAX:
+                self._texts.clear()
+            static = self._texts[key] = QStaticText(text)
+            static.prepare(font=self.bold if bold else self.font_)
+        size = static.size()
+        p.setFont(self.bold if bold else self.font_)
+        p.drawStaticText(QPointF(x - anchor * size.width(), y + (ROW_H - size.height()) / 2), static)
 
     def _paint_last(self, p: QPainter, rows: LadderRows, xs: list[float]) -> None:
         last, r = self.last, rows.last_row

@@ -40,7 +40,7 @@ __all__ = ["SPANS", "DepthLadderWindow"]
 # span of the heatmap -> column width: 600 columns at most, never finer than the 1 s default sampling
 SPANS = ((5 * 60, 1.0), (10 * 60, 1.0), (30 * 60, 3.0), (60 * 60, 6.0))
 FOLLOW_FRACTION = 0.1
-FOCUS_S = 120.0  # the heatmap's prices: where the touch went in the last two minutes ...
+FOCUS_S = 45.0  # the heatmap's prices: where the touch went in the last 45 seconds ...
 FOCUS_PAD_TICKS = 25  # ... and a 20-level book's depth beyond
 BUBBLE_STEPS = 8
 BUBBLE_BINS = 150  # trades are summed into this many time bins across the span, a bubble per bin and side
@@ -75,10 +75,7 @@ class DepthLadderWindow(PriceWindow):
         self.plot.setMouseEnabled(x=True, y=True)
         self.plot.enableAutoRange(False)  # the window places the ranges (_follow)
         self.image = pg.ImageItem(axisOrder="col-major")
-        # inferno without its darkest fifth: the thinnest level must still show on the dark background
-        lut = pg.colormap.get("inferno").getLookupTable(start=0.2, stop=1.0, nPts=256, alpha=True)
-        lut[0, 3] = 0  # no resting size: the background shows through
-        self.image.setLookupTable(lut)
+        self._cmap = pg.colormap.get("inferno")
         self.plot.addItem(self.image)
         self.bid_line = pg.PlotCurveItem(connect="finite")
         self.ask_line = pg.PlotCurveItem(connect="finite")
@@ -152,6 +149,12 @@ class DepthLadderWindow(PriceWindow):
     def on_theme(self) -> None:
         t = self.theme
         self.chart.setBackground(t.bg)
+        # inferno without its darkest fifth, so the thinnest level still shows; no resting size is the
+        # background colour. Opaque on purpose: an image without alpha draws in a third of the time.
+        lut = self._cmap.getLookupTable(start=0.2, stop=1.0, nPts=256, alpha=False)
+        bg = pg.mkColor(t.bg)
+        lut[0] = (bg.red(), bg.green(), bg.blue())
+        self.image.setLookupTable(lut)
         style_plot(self.plot, t)
         self.plot.showGrid(x=True, y=True, alpha=0.08)
         self.bid_line.setPen(pg.mkPen(t.up, width=1.5))
@@ -176,14 +179,17 @@ class DepthLadderWindow(PriceWindow):
             last = LastTrade(float(ticks.price[-1]), int(ticks.qty[-1]), int(ticks.side[-1]))
         dp = fmt.display_decimals(inst.tick_size)
         self.ladder.set_state(view.ladder_rows(last.price if last else None), dp, last, self.theme)
-        key = (view.liquidity.version, len(ticks), self.session_day)
+        # the heatmap changes once a column (col_s); the trades' bubbles are redrawn with it, not per trade
+        key = (view.liquidity.version, self.session_day)
         if key != self._drawn:
             self._drawn = key
             self._paint_heat(view)
         set_text(self.header, self._header_html(inst, view, last, dp))
 
     def _paint_heat(self, view: DepthView) -> None:
-        heat = view.liquidity.image()
+        liq = view.liquidity
+        _, y_range = self.plot.getViewBox().viewRange()
+        heat = liq.image((y_range[0], y_range[1]))  # only the rows in view are drawn
         if heat is None:
             self.image.clear()
             for line in (self.bid_line, self.ask_line):
@@ -191,14 +197,17 @@ class DepthLadderWindow(PriceWindow):
             for item in self.bubbles.values():
                 item.setData([], [])
             return
-        self.image.setImage(np.sqrt(heat.image), autoLevels=False, levels=(0.0, float(np.sqrt(heat.scale))))
-        rows = heat.image.shape[1]
+        if self._follow(heat):
+            _, y_range = self.plot.getViewBox().viewRange()
+            heat = liq.image((y_range[0], y_range[1]))
+            assert heat is not None
+        self.image.setImage(_colour_index(heat.image, heat.scale), autoLevels=False, levels=(0, 255))
         self.image.setRect(QRectF(heat.t0, (heat.tick_lo - 0.5) * heat.tick, heat.image.shape[0] * heat.col_s,
-                                  rows * heat.tick))  # fmt: skip
+                                  heat.image.shape[1] * heat.tick))  # fmt: skip
         x = heat.x
         self.bid_line.setData(x, heat.best_bid)
         self.ask_line.setData(x, heat.best_ask)
-        ticks, liq = self.ticks, view.liquidity
+        ticks = self.ticks
         bin_s = liq.col_s * max(1, round(liq.cols / BUBBLE_BINS))
         b = trade_bubbles(ticks.exchange_ts, ticks.price, ticks.qty, ticks.side, heat.t0, bin_s,
                           int(np.ceil(heat.image.shape[0] * heat.col_s / bin_s)), max_px=BUBBLE_PX)  # fmt: skip
@@ -207,11 +216,10 @@ class DepthLadderWindow(PriceWindow):
         for code, item in self.bubbles.items():
             pick = b.side == code
             item.setData(x=b.x[pick], y=b.y[pick], size=size[pick])
-        self._follow(heat)
 
-    def _follow(self, heat: Heat) -> None:
+    def _follow(self, heat: Heat) -> bool:
         """Newest column in view; the x range moves in steps of a tenth of the span, y when the recent touch
-        leaves it (:func:`viz.models.liquidity.focus_range`)."""
+        leaves it (:func:`viz.models.liquidity.focus_range`). True when the y range moved."""
         right = heat.t0 + heat.image.shape[0] * heat.col_s
         span_s = float(self._span()[0])
         step = span_s * FOLLOW_FRACTION
@@ -220,11 +228,13 @@ class DepthLadderWindow(PriceWindow):
             self._x_range = (right - span_s + step, right + step)
             self.plot.setXRange(*self._x_range, padding=0)
         focus = focus_range(heat, int(FOCUS_S / heat.col_s), FOCUS_PAD_TICKS)
-        if focus is not None:
-            _, (y_lo, y_hi) = self.plot.getViewBox().viewRange()
-            y = sticky_range((y_lo, y_hi), *focus, headroom=0.05, slack=1.6)
-            if y is not None:
-                self.plot.setYRange(*y, padding=0)
+        if focus is None:
+            return False
+        _, (y_lo, y_hi) = self.plot.getViewBox().viewRange()
+        y = sticky_range((y_lo, y_hi), *focus, headroom=0.05, slack=1.6)
+        if y is not None:
+            self.plot.setYRange(*y, padding=0)
+        return y is not None
 
     def _header_html(self, inst: Instrument, view: DepthView, last: LastTrade | None, dp: int) -> str:
         t = self.theme
@@ -247,3 +257,13 @@ class DepthLadderWindow(PriceWindow):
             text += (f" &middot; last <span style='color:{colour}'>{fmt.price(last.price, dp)} "
                      f"&times; {fmt.qty(last.qty)}</span>")  # fmt: skip
         return text
+
+
+def _colour_index(sizes: Any, scale: float) -> Any:
+    """Sizes -> colour-table index (uint8): 0 for no size, 1..255 on a square-root scale up to ``scale``.
+    Indexing the table directly is pyqtgraph's fast path (no float rescaling at paint)."""
+    index = np.sqrt(sizes) * np.float32(254.0 / np.sqrt(scale))
+    np.minimum(index, 254.0, out=index)
+    index += 1.0
+    index[sizes <= 0] = 0.0
+    return index.astype(np.uint8)
