@@ -26,6 +26,7 @@ price is one byte, the quantity one or two, the orders one), against 16 for floa
 from __future__ import annotations
 
 from math import gcd
+from typing import Any
 
 __all__ = ["FORMAT_VERSION", "PRICE_MAX", "QTY_MAX", "Level", "pack", "pack_px4", "unpack", "unpack_px4"]
 
@@ -72,10 +73,13 @@ def pack_px4(bids: list[tuple[int, int, int]], asks: list[tuple[int, int, int]])
     return bytes(out)
 
 
-def _px4(level: object, side: str) -> tuple[int, int, int]:
-    if type(level) not in (list, tuple) or len(level) != 3:  # type: ignore[arg-type]
+def _px4(level: Any, side: str) -> tuple[int, int, int]:
+    if type(level) not in (list, tuple) or len(level) != 3:
         raise ValueError(f"a {side} level must be [price, qty, orders]")
-    price, qty, orders = level  # type: ignore[misc]
+    price: Any
+    qty: Any
+    orders: Any
+    price, qty, orders = level
     if type(price) not in (int, float) or not -PRICE_MAX < price < PRICE_MAX:
         raise ValueError(f"bad {side} price {price!r:.40}")
     if type(qty) is not int or not 0 <= qty <= QTY_MAX:

@@ -43,7 +43,7 @@ class Heat:
     @property
     def x(self) -> F64:
         """Middle of each column."""
-        return self.t0 + (np.arange(self.image.shape[0]) + 0.5) * self.col_s
+        return np.asarray(self.t0 + (np.arange(self.image.shape[0]) + 0.5) * self.col_s, np.float64)
 
 
 class LiquidityMap:
@@ -195,5 +195,5 @@ def trade_bubbles(exchange_ts: I64, price: F64, qty: I64, side: Any, t0: float, 
     uniq, total, turnover = uniq[counted], total[counted], turnover[counted]
     x = t0 + (uniq // 3 + 0.5) * col_s
     y = turnover / np.where(total > 0, total, 1.0)
-    size = np.maximum(min_px, max_px * np.sqrt(total / total.max())) if len(total) else total
+    size = np.maximum(min_px, max_px * np.sqrt(total / total.max())) if len(total) else np.zeros(0, np.float64)
     return Bubbles(x, y, total.astype(np.int64), size, (uniq % 3).astype(np.int8))
