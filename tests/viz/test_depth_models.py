@@ -8,6 +8,7 @@ import numpy as np
 import pytest
 
 from shared.clock import IST_OFFSET_S
+from viz.models.depth_view import STALE_S, DepthView
 from viz.models.ladder import Book, Ladder, book_from_event
 from viz.models.liquidity import LiquidityMap, focus_range, trade_bubbles
 
@@ -101,3 +102,21 @@ def test_trade_bubbles_by_hand() -> None:
     assert b.size.tolist() == [20.0, 20.0, 20.0 * (25 / 200) ** 0.5]
     empty = trade_bubbles(ts[:0], price[:0], qty[:0], side[:0], 100.0, 2.0, 3)
     assert len(empty.x) == 0 and len(empty.size) == 0
+
+
+def test_depth_view_prefers_the_deepest_feed_until_it_goes_quiet() -> None:
+    def b(t: float, levels: int, seq: int = 0) -> Book:
+        return replace(_book(t, [(100.0, levels, 1)], [(100.5, 1, 1)], seq=seq), levels=levels)
+
+    view = DepthView(0.5, col_s=1.0, cols=10, ladder_rows=5)
+    assert view.ladder_rows(None) is None
+    assert view.add(b(0.0, 5)) and view.levels == 5
+    assert view.add(b(1.0, 20)) and view.levels == 20  # a deeper feed takes over at once
+    assert not view.add(b(2.0, 5))  # ... and the shallower one is ignored while it lives
+    assert not view.add(b(0.5, 20))  # older than the shown book
+    assert view.add(b(1.0, 20, seq=3)) and view.book is not None and view.book.seq == 3  # same time, later seq
+    assert view.add(b(1.0 + STALE_S, 5)) and view.levels == 5  # the 20-level feed went quiet: back to 5
+    view.reset([b(9.0, 20), b(3.0, 20)])  # history, in any order
+    assert view.book is not None and view.book.t == 9.0 and len(view.liquidity) == 2
+    rows = view.ladder_rows(100.0)
+    assert rows is not None and rows.bid_qty[rows.best_bid_row] == 20 and rows.last_row == rows.best_bid_row
