@@ -31,7 +31,8 @@ from bench.viz_load import produce, seed
 from shared.lifeline import bound_argv, die_with
 from shared.settings import Settings, load_settings
 
-WINDOWS = ("volume-profile", "tick-chart", "volume-profile-chart", "market-breadth", "quote-board", "option-chain")
+WINDOWS = ("volume-profile", "tick-chart", "volume-profile-chart", "market-breadth", "quote-board", "option-chain",
+           "depth")  # depth: under this load it shows the 5-level fallback; bench/viz_depth_frames.py drives 20 levels
 
 
 def _produce_bound(parent_pid: int, *args: Any) -> None:
@@ -46,9 +47,13 @@ def percentile(values: list[float], p: float) -> float:
 
 
 class PaintClock:
-    """Time spent in the paint events of the charts, tables and custom widgets (class-level wrappers)."""
+    """Time spent in the paint events of the charts, tables and custom widgets (class-level wrappers).
 
-    def __init__(self) -> None:
+    ``cpu``: this thread's CPU time instead of wall time (what a frame costs the window, whatever else the
+    machine runs; on a shared box the wall time also counts the other processes' turns)."""
+
+    def __init__(self, cpu: bool = False) -> None:
+        self.now = time.thread_time if cpu else time.perf_counter
         self.pending_ms = 0.0
         self._patched: list[tuple[Any, Any]] = []
 
@@ -56,16 +61,17 @@ class PaintClock:
         import pyqtgraph as pg
 
         from viz.widgets.heatmap import BreadthBar, Heatmap
+        from viz.widgets.ladder import LadderWidget
         from viz.widgets.tables import DataTable
 
-        classes: tuple[Any, ...] = (pg.GraphicsView, DataTable, Heatmap, BreadthBar)
+        classes: tuple[Any, ...] = (pg.GraphicsView, DataTable, Heatmap, BreadthBar, LadderWidget)
         for cls in classes:
             original = cls.paintEvent
 
             def timed(widget: Any, event: Any, _original: Any = original) -> None:
-                t0 = time.perf_counter()
+                t0 = self.now()
                 _original(widget, event)
-                self.pending_ms += (time.perf_counter() - t0) * 1000
+                self.pending_ms += (self.now() - t0) * 1000
 
             self._patched.append((cls, original))
             cls.paintEvent = timed
@@ -80,7 +86,7 @@ class PaintClock:
         return ms
 
 
-async def measure(name: str, settings: Settings, seconds: float) -> dict[str, Any]:
+async def measure(name: str, settings: Settings, seconds: float, *, cpu_clock: bool = False) -> dict[str, Any]:
     """The window runs as in production (its own 30 Hz timer); a frame = its model push plus the paint
     events Qt runs for it before the next frame."""
     import importlib
@@ -90,7 +96,7 @@ async def measure(name: str, settings: Settings, seconds: float) -> dict[str, An
     from viz.cli import WINDOWS
     from viz.windows.base import VizOptions
 
-    clock = PaintClock()
+    clock = PaintClock(cpu_clock)
     clock.install()  # before the window exists: sip caches a widget's Python overrides when first used
     module, cls, _ = WINDOWS[name]
     window = getattr(importlib.import_module(module), cls)(settings, VizOptions())
@@ -105,9 +111,10 @@ async def measure(name: str, settings: Settings, seconds: float) -> dict[str, An
         if pushes:
             frames.append(pushes[-1] + painted)
         n = len(window.frame_ms)
+        t0 = clock.now()
         original_frame()
         if len(window.frame_ms) > n:
-            pushes.append(window.frame_ms[-1])
+            pushes.append((clock.now() - t0) * 1000 if cpu_clock else window.frame_ms[-1])
         elif pushes:
             pushes.append(0.0)
 
@@ -181,7 +188,7 @@ def _measure_one(args: argparse.Namespace) -> None:
 
             prof = cProfile.Profile()
             prof.enable()
-        result = runner.run(measure(args.one, settings, args.seconds))
+        result = runner.run(measure(args.one, settings, args.seconds, cpu_clock=args.cpu_clock))
         if args.profile:
             prof.disable()
             pstats.Stats(prof).sort_stats("cumulative").print_stats(25)
@@ -195,6 +202,8 @@ def main() -> None:
     parser.add_argument("--history", type=int, default=60_000, help="stored trades of the NIFTY future")
     parser.add_argument("--windows", default=",".join(WINDOWS))
     parser.add_argument("--profile", action="store_true", help="cProfile each window's run (top functions)")
+    parser.add_argument("--cpu-clock", action="store_true",
+                        help="time frames in CPU time of the window's thread, not wall time (a shared machine)")
     parser.add_argument("--one", help=argparse.SUPPRESS)  # child process: measure this window
     parser.add_argument("--prefix", help=argparse.SUPPRESS)
     parser.add_argument("--database", help=argparse.SUPPRESS)
@@ -251,7 +260,7 @@ def main() -> None:
                 db,
                 "--seconds",
                 str(args.seconds),
-            ] + (["--profile"] if args.profile else [])
+            ] + (["--profile"] if args.profile else []) + (["--cpu-clock"] if args.cpu_clock else [])
             child = subprocess.run(bound_argv(cmd), capture_output=True, text=True, timeout=args.seconds + 180,
                                    check=False)
             producer.terminate()

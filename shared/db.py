@@ -111,7 +111,7 @@ async def create_pool(settings: Settings, *, minsize: int = 1, maxsize: int | No
 
 
 async def init_schema(settings: Settings, *, today: date | None = None, months_ahead: int = 12) -> int:
-    """Create the database if missing, apply pending migrations, add ``dhan_ticks`` partitions ahead.
+    """Create the database if missing, apply pending migrations, add monthly partitions ahead.
 
     Idempotent; returns the schema version now in place.
     """

@@ -19,7 +19,7 @@ import pymysql
 
 from shared.db import SCHEMA_VERSION, checked_database_name, connect, init_schema
 from shared.errors import ConfigError, MySQLUnavailable
-from shared.schema import SELECT_PARTITIONS, TICKS_TABLE, read_version
+from shared.schema import PARTITIONED_TABLES, SELECT_PARTITIONS, read_version
 from shared.settings import Settings
 
 __all__ = ["HELP", "IS_SERVICE", "add_arguments", "run"]
@@ -81,8 +81,10 @@ async def _status(settings: Settings) -> int:
                 ("dhan\\_%",),
             )
             tables: list[Any] = list(await cur.fetchall())
-            await cur.execute(SELECT_PARTITIONS, (TICKS_TABLE,))
-            partitions = [str(name) for name, _ in await cur.fetchall()]
+            partitions: dict[str, list[str]] = {}
+            for table in PARTITIONED_TABLES:
+                await cur.execute(SELECT_PARTITIONS, (table,))
+                partitions[table] = [str(name) for name, _ in await cur.fetchall()]
         await conn.rollback()
     finally:
         conn.close()
@@ -91,9 +93,10 @@ async def _status(settings: Settings) -> int:
     print(f"schema     version {version} (this code: {SCHEMA_VERSION}) {state}")
     for name, rows, size in tables:
         print(f"  {name:<22} ~{int(rows or 0):>12,} rows  {int(size or 0) / 1e6:>10.1f} MB")
-    monthly = [p for p in partitions if p != "pmax"]
-    if monthly:
-        print(f"partitions {TICKS_TABLE}: {len(monthly)} monthly, {monthly[0]} .. {monthly[-1]}, + pmax")
+    for table, names in partitions.items():
+        monthly = [p for p in names if p != "pmax"]
+        if monthly:
+            print(f"partitions {table}: {len(monthly)} monthly, {monthly[0]} .. {monthly[-1]}, + pmax")
     return 0 if version == SCHEMA_VERSION else 6
 
 

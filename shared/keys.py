@@ -6,7 +6,7 @@ from dataclasses import dataclass
 
 __all__ = ["STREAM_KINDS", "Keys"]
 
-STREAM_KINDS = ("quotes", "ticks", "depth", "greeks")
+STREAM_KINDS = ("quotes", "ticks", "depth", "greeks", "depth20")
 
 
 @dataclass(frozen=True, slots=True)
@@ -25,6 +25,10 @@ class Keys:
     @property
     def depth(self) -> str:
         return f"{self.prefix}depth"
+
+    @property
+    def depth20(self) -> str:
+        return f"{self.prefix}depth20"
 
     @property
     def greeks(self) -> str:

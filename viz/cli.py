@@ -41,8 +41,13 @@ WINDOWS: dict[str, tuple[str, str, str]] = {
         "OptionChainWindow",
         "calls and puts around ATM with greeks, IV smile",
     ),
+    "depth": (
+        "viz.windows.depth_ladder",
+        "DepthLadderWindow",
+        "DOM ladder (20-level depth) beside a liquidity heatmap with trades",
+    ),
 }
-ALIASES = {"quotes": "quote-board"}
+ALIASES = {"quotes": "quote-board", "depth-ladder": "depth"}
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -51,7 +56,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.epilog = (
         "windows:\n"
         + "\n".join(f"  {n:<22} {d}" for n, (_, _, d) in WINDOWS.items())
-        + ("\n  quotes                 alias of quote-board")
+        + "\n  quotes                 alias of quote-board"
+        + "\n  depth-ladder           alias of depth"
     )
     parser.add_argument("name", choices=names, metavar="name", help="which visualizer: " + ", ".join(names))
     parser.add_argument(

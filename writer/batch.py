@@ -26,6 +26,7 @@ from typing import Any
 import orjson
 
 from shared.events import EVENT_VERSION
+from writer.depth20 import Depth20Rows
 from writer.values import (
     NUMBER,
     RECV_TS_MAX,
@@ -67,7 +68,7 @@ _EVENT_ERRORS = (orjson.JSONDecodeError, KeyError, TypeError, ValueError, Overfl
 class Entry:
     """One stream entry as read: ``payload`` is the ``d`` field, None when the entry's fields are gone."""
 
-    kind: str  # "quotes" | "ticks" | "depth" | "greeks"
+    kind: str  # "quotes" | "ticks" | "depth" | "greeks" | "depth20"
     entry_id: bytes
     payload: bytes | None
 
@@ -97,11 +98,16 @@ class Batch:
     quotes: list[str] = field(default_factory=list)
     depth: list[str] = field(default_factory=list)
     greeks: list[str] = field(default_factory=list)
+    depth20: list[str] = field(default_factory=list)  # writer/depth20.py
+    depth20_history: list[str] = field(default_factory=list)
     poison: list[Poison] = field(default_factory=list)
 
     @property
     def row_count(self) -> int:
-        return len(self.ticks) + len(self.summary) + len(self.quotes) + len(self.depth) + len(self.greeks)
+        return (
+            len(self.ticks) + len(self.summary) + len(self.quotes) + len(self.depth) + len(self.greeks)
+            + len(self.depth20) + len(self.depth20_history)
+        )  # fmt: skip
 
 
 class BatchBuilder:
@@ -111,8 +117,9 @@ class BatchBuilder:
     whose payload exceeds ``entry_max_bytes`` is not parsed at all.
     """
 
-    def __init__(self, *, entry_max_bytes: int = ENTRY_MAX_BYTES) -> None:
+    def __init__(self, *, entry_max_bytes: int = ENTRY_MAX_BYTES, depth20_sample_s: float = 1.0) -> None:
         self.entry_max_bytes = entry_max_bytes
+        self.depth20_sample_ms = max(1, round(depth20_sample_s * 1000))
         self._segs: dict[str, str] = {}
         self._words: dict[str | int, str] = {}
         self._times: dict[int, tuple[str, str]] = {}
@@ -200,6 +207,7 @@ class BatchBuilder:
             "depth": {},
             "greeks": {},
         }
+        depth20 = Depth20Rows(self.depth20_sample_ms)
         cap = self.entry_max_bytes
         for entry in entries:
             try:
@@ -216,6 +224,8 @@ class BatchBuilder:
                 kind = entry.kind
                 if kind == "ticks":
                     self._tick(ev, ticks)
+                elif kind == "depth20":
+                    depth20.add(ev, self._seg(ev["seg"]))
                 elif kind in latest:
                     key, order = self._order(ev, kind)
                     rows = latest[kind]
@@ -228,6 +238,7 @@ class BatchBuilder:
                 batch.poison.append(_poison(entry, exc))
         if ticks:
             self._fold_ticks(ticks, batch)
+        batch.depth20, batch.depth20_history = depth20.latest_rows(), depth20.history_rows()
         for kind, render, out in (
             ("quotes", self._quote, batch.quotes),
             ("depth", self._depth, batch.depth),

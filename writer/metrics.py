@@ -13,7 +13,7 @@ from writer.sink import WriteResult
 
 __all__ = ["WriterMetrics"]
 
-TABLES = ("ticks", "summary", "quotes", "depth", "greeks")
+TABLES = ("ticks", "summary", "quotes", "depth", "greeks", "depth20", "depth20_history")
 
 
 class WriterMetrics:
@@ -58,6 +58,8 @@ class WriterMetrics:
         self.rows["quotes"] += result.quotes
         self.rows["depth"] += result.depth
         self.rows["greeks"] += result.greeks
+        self.rows["depth20"] += result.depth20
+        self.rows["depth20_history"] += result.depth20_history
         self.tick_replays += result.tick_replays
         if result.summary_mode == "recompute":
             self.summary_recomputes += 1

@@ -1,4 +1,5 @@
-"""Monthly ``dhan_ticks`` partitions kept ahead while the writer runs (DDL: :func:`shared.schema.ensure_partitions`).
+"""Monthly partitions of ``dhan_ticks`` and ``dhan_depth20_history`` kept ahead while the writer runs (DDL:
+:func:`shared.schema.ensure_partitions`).
 
 Checked every :data:`PARTITION_CHECK_S`. A failure (the lock held by another session, no ``pmax``, MySQL) is
 retried after 1, 2, 4 ... s, at most every 5 min, under one alert, resolved by the next success; ``pmax``
@@ -14,6 +15,7 @@ from typing import Any
 from shared.alerts import resolved_alert
 from shared.backoff import backoff_s
 from shared.clock import Clock, ist_now
+from shared.schema import PARTITIONED_TABLES
 from shared.settings import Settings
 from writer.alerts import WriterAlerts, partition_alert
 from writer.metrics import WriterMetrics
@@ -60,7 +62,7 @@ class PartitionKeeper:
                 await self._failed(exc, attempt)
                 continue
             if added:
-                self._log.info("partitions_added", table="dhan_ticks", partitions=added)
+                self._log.info("partitions_added", tables=list(PARTITIONED_TABLES), partitions=added)
             if attempt:
                 self._log.info("partition_maintenance_recovered", attempts=attempt)
                 attempt = 0

@@ -74,7 +74,9 @@ class WriterService(Service):
         self.drain = drain
         self.consumer = consumer or settings.writer.consumer or f"{socket.gethostname()}-{os.getpid()}"
         self.sink = MySQLSink(settings)
-        self.builder = BatchBuilder(entry_max_bytes=settings.writer.entry_max_bytes)
+        self.builder = BatchBuilder(
+            entry_max_bytes=settings.writer.entry_max_bytes, depth20_sample_s=settings.writer.depth20_sample_s
+        )
         self.stats = WriterMetrics()
         self._retry = RedisRetry(self.stopping, self.log)
         self.gap_recorder: GapRecorder | None = None

@@ -65,6 +65,8 @@ class WriteResult:
     quotes: int = 0
     depth: int = 0
     greeks: int = 0
+    depth20: int = 0
+    depth20_history: int = 0  # rows sent (a replayed interval is sent too, and changes nothing)
 
 
 def _classify(exc: BaseException) -> Exception:
@@ -176,6 +178,8 @@ class MySQLSink:
                 (sql.quote_upsert, batch.quotes, "quotes"),
                 (sql.depth_upsert, batch.depth, "depth"),
                 (sql.greeks_upsert, batch.greeks, "greeks"),
+                (sql.depth20_upsert, batch.depth20, "depth20"),
+                (sql.depth20_history_insert, batch.depth20_history, "depth20_history"),
             ):
                 await self._insert(cur, stmt, rows)
                 setattr(result, name, len(rows))
@@ -213,7 +217,8 @@ class MySQLSink:
         return inserted
 
     async def ensure_partitions(self, today: date, months_ahead: int, lock_timeout_s: int = 30) -> list[str]:
-        """Monthly ``dhan_ticks`` partitions ahead (see :func:`shared.schema.ensure_partitions`).
+        """Monthly ``dhan_ticks`` and ``dhan_depth20_history`` partitions ahead
+        (see :func:`shared.schema.ensure_partitions`).
 
         Raises ``PermissionError`` when this user may not ALTER, :class:`PartitionError` when maintenance
         failed for another reason (lock held, no ``pmax``, an unexpected partition layout, MySQL).

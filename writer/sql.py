@@ -16,12 +16,16 @@ from __future__ import annotations
 from collections.abc import Iterator, Sequence
 
 __all__ = [
+    "DEPTH20_COLUMNS",
+    "DEPTH20_HISTORY_COLUMNS",
     "DEPTH_COLUMNS",
     "GREEKS_COLUMNS",
     "QUOTE_COLUMNS",
     "SUMMARY_COLUMNS",
     "TICK_COLUMNS",
     "Statement",
+    "depth20_history_insert",
+    "depth20_upsert",
     "depth_upsert",
     "existing_ticks",
     "greeks_upsert",
@@ -51,6 +55,15 @@ DEPTH_COLUMNS = (
     "exchange_segment", "security_id", "exchange_ts", "exchange_time_ist", "recv_ts",
     *(f"{side}_{what}_{level}" for side in ("bid", "ask") for level in range(1, 6)
       for what in ("price", "qty", "orders")),
+)  # fmt: skip
+
+DEPTH20_COLUMNS = (
+    "exchange_segment", "security_id", "levels", "seq", "recv_ts", "best_bid", "best_ask", "bid_levels",
+    "ask_levels", "book",
+)  # fmt: skip
+
+DEPTH20_HISTORY_COLUMNS = (
+    "exchange_segment", "security_id", "levels", "trade_date", "sample_ms", "seq", "recv_ts", "book",
 )  # fmt: skip
 
 GREEKS_COLUMNS = (
@@ -123,6 +136,18 @@ tick_insert = Statement(_insert_head("dhan_ticks", TICK_COLUMNS), " ON DUPLICATE
 quote_upsert = _forward_upsert("dhan_quotes", QUOTE_COLUMNS, ("exchange_ts", "volume", "recv_ts"))
 depth_upsert = _forward_upsert("dhan_depth", DEPTH_COLUMNS, ("exchange_ts", "recv_ts"))
 greeks_upsert = _forward_upsert("dhan_options_greeks", GREEKS_COLUMNS, ("exchange_ts", "recv_ts"))
+# 20/200-level books carry no exchange time: forward in (receive time, the header's sequence).
+depth20_upsert = _forward_upsert("dhan_depth20", DEPTH20_COLUMNS, ("recv_ts", "seq"))
+
+# A sampling interval keeps its first book (writer/depth20.py): a stored row is replaced only by a strictly
+# earlier (recv_ts, seq), so a redelivery changes nothing and batches cut differently agree. seq is assigned
+# before recv_ts (least significant first, as in the forward upserts) and both are NOT NULL.
+_EARLIER = "(VALUES(recv_ts) < recv_ts OR (VALUES(recv_ts) = recv_ts AND VALUES(seq) < seq))"
+depth20_history_insert = Statement(
+    _insert_head("dhan_depth20_history", DEPTH20_HISTORY_COLUMNS),
+    " ON DUPLICATE KEY UPDATE "
+    + ", ".join(f"{c} = IF({_EARLIER}, VALUES({c}), {c})" for c in ("book", "seq", "recv_ts")),
+)
 
 # Increment of the day's summary by ticks this transaction inserted (never by a replay, see sink.py).
 # open/first_* belong to the smallest cum_volume, close/oi/last_* to the largest: the comparisons come

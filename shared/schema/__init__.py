@@ -6,9 +6,9 @@ missing ones under a server lock (``GET_LOCK``), so two ``dhan db init`` at once
 MySQL commits DDL implicitly, so every statement is written to be idempotent (``IF NOT EXISTS``): a
 migration interrupted half-way is run again from its start.
 
-``dhan_ticks`` is RANGE COLUMNS partitioned by month with a catch-all ``pmax``; :func:`ensure_partitions`
-splits monthly partitions off ``pmax`` ahead of time (``REORGANIZE PARTITION``, which is instant while
-``pmax`` is empty and works the same on MySQL 8 and MariaDB).
+``dhan_ticks`` and ``dhan_depth20_history`` are RANGE COLUMNS partitioned by month with a catch-all
+``pmax``; :func:`ensure_partitions` splits monthly partitions off ``pmax`` ahead of time (``REORGANIZE
+PARTITION``, which is instant while ``pmax`` is empty and works the same on MySQL 8 and MariaDB).
 """
 
 from __future__ import annotations
@@ -21,6 +21,7 @@ from typing import Any
 
 __all__ = [
     "MIGRATIONS_DIR",
+    "PARTITIONED_TABLES",
     "SCHEMA_VERSION",
     "Migration",
     "apply_migrations",
@@ -34,6 +35,8 @@ __all__ = [
 MIGRATIONS_DIR = Path(__file__).parent
 VERSION_TABLE = "dhan_schema_version"
 TICKS_TABLE = "dhan_ticks"
+DEPTH20_HISTORY_TABLE = "dhan_depth20_history"
+PARTITIONED_TABLES = (TICKS_TABLE, DEPTH20_HISTORY_TABLE)  # monthly by trade_date, each with a pmax
 INIT_LOCK = "dhan_schema_init"
 PARTITION_LOCK = "dhan_ticks_partitions"
 _FILE_RE = re.compile(r"^(\d{3})_([a-z0-9_]+)\.sql$")
@@ -170,10 +173,11 @@ def plan_partitions(
 async def ensure_partitions(
     conn: Any, *, today: date, months_ahead: int = 12, lock_timeout_s: int = 30
 ) -> list[str]:
-    """Split monthly partitions of ``dhan_ticks`` off ``pmax`` up to ``months_ahead``; returns names added.
+    """Split monthly partitions of every table in :data:`PARTITIONED_TABLES` off its ``pmax`` up to
+    ``months_ahead``; returns the partition names added (each month once, in order, whichever tables gained it).
 
     Raises ``TimeoutError`` when another session holds the maintenance lock for ``lock_timeout_s`` and
-    ``RuntimeError`` when the table has no ``pmax`` to split.
+    ``RuntimeError`` when a table has no ``pmax`` to split.
     """
     async with conn.cursor() as cur:
         await cur.execute("SELECT GET_LOCK(%s, %s)", (PARTITION_LOCK, lock_timeout_s))
@@ -181,21 +185,27 @@ async def ensure_partitions(
         if got != 1:
             raise TimeoutError(f"another session held the partition maintenance lock for {lock_timeout_s}s")
         try:
-            await cur.execute(SELECT_PARTITIONS, (TICKS_TABLE,))
-            existing = [(str(name), str(desc)) for name, desc in await cur.fetchall()]
-            if not any(name == "pmax" for name, _ in existing):
-                raise RuntimeError(f"{TICKS_TABLE} has no pmax partition; it was not created by dhan db init")
-            plan = plan_partitions(existing, today, months_ahead=months_ahead)
-            if not plan:
-                return []
-            parts = ", ".join(
-                f"PARTITION {name} VALUES LESS THAN ('{bound.isoformat()}')" for name, bound in plan
-            )
-            await cur.execute(
-                f"ALTER TABLE {TICKS_TABLE} REORGANIZE PARTITION pmax INTO "
-                f"({parts}, PARTITION pmax VALUES LESS THAN (MAXVALUE))"
-            )
-            return [name for name, _ in plan]
+            added: list[str] = []
+            for table in PARTITIONED_TABLES:
+                for name in await _split_pmax(cur, table, today, months_ahead):
+                    if name not in added:
+                        added.append(name)
+            return sorted(added)
         finally:
             await cur.execute("SELECT RELEASE_LOCK(%s)", (PARTITION_LOCK,))
             await cur.fetchone()
+
+
+async def _split_pmax(cur: Any, table: str, today: date, months_ahead: int) -> list[str]:
+    await cur.execute(SELECT_PARTITIONS, (table,))
+    existing = [(str(name), str(desc)) for name, desc in await cur.fetchall()]
+    if not any(name == "pmax" for name, _ in existing):
+        raise RuntimeError(f"{table} has no pmax partition; it was not created by dhan db init")
+    plan = plan_partitions(existing, today, months_ahead=months_ahead)
+    if not plan:
+        return []
+    parts = ", ".join(f"PARTITION {name} VALUES LESS THAN ('{bound.isoformat()}')" for name, bound in plan)
+    await cur.execute(
+        f"ALTER TABLE {table} REORGANIZE PARTITION pmax INTO ({parts}, PARTITION pmax VALUES LESS THAN (MAXVALUE))"
+    )
+    return [name for name, _ in plan]

@@ -63,6 +63,10 @@ class WriterSettings(Section):
     deadletter_maxlen: int = Field(
         100_000, ge=100, alias="DHAN_WRITER_DEADLETTER_MAXLEN", description="MAXLEN ~ of the dead-letter stream"
     )
+    depth20_sample_s: float = Field(
+        1.0, ge=0.001, le=3600, alias="DHAN_DEPTH20_SAMPLE_S",
+        description="dhan_depth20_history keeps the first book of each interval this long, per instrument",
+    )
     entry_max_bytes: int = Field(
         65_536, ge=1024, alias="DHAN_WRITER_ENTRY_MAX_BYTES",
         description="largest stream entry (its d field) the writer and greeks parse; larger ones, and the "

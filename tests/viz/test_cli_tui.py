@@ -34,6 +34,8 @@ def test_help_lists_every_window(capsys: pytest.CaptureFixture[str]) -> None:
         "volume-profile-chart",
         "quote-board",
         "option-chain",
+        "depth",
+        "depth-ladder",
         "quotes",
         "--tui",
         "--screenshot",

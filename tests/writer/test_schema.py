@@ -31,6 +31,7 @@ TABLES = {
     "dhan_trade_summary",
     "dhan_options_greeks",
     "dhan_gaps",  # 002_gaps.sql (writer/gaps.py)
+    "dhan_depth20", "dhan_depth20_history",  # 004_depth20.sql (writer/depth20.py)
 }  # fmt: skip
 
 
@@ -144,6 +145,7 @@ async def test_db_cli_init_status_and_least_privilege_user(
     assert await db_cli.run(argparse.Namespace(action="status"), db_settings) == 0
     out = capsys.readouterr().out
     assert "ok" in out and "dhan_ticks" in out and "+ pmax" in out
+    assert "partitions dhan_depth20_history: " in out
 
     user, password = f"app{uuid.uuid4().hex[:8]}", f"pw-{uuid.uuid4().hex}"
     args = argparse.Namespace(action="create-user", user=user, password_env="DHAN_TEST_APP_PW", host="127.0.0.1")

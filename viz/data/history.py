@@ -16,12 +16,15 @@ from typing import Any
 import aiomysql
 import numpy as np
 
+from shared.depth_pack import unpack
 from shared.events import instrument_key
 from viz.models.ticks import SIDE_CODES, TickSeries
 
 __all__ = [
     "fetch_breadth_minutes",
     "fetch_depth",
+    "fetch_depth20_history",
+    "fetch_depth20_latest",
     "fetch_greeks",
     "fetch_quotes",
     "fetch_ticks",
@@ -164,3 +167,62 @@ async def fetch_breadth_minutes(
     )
     rows = await _fetch_all(pool, sql, [trade_date, *params, trade_date])
     return [(instrument_key(r[0], r[1]), int(r[2]) - int(r[2]) % 60, float(r[3])) for r in rows]
+
+
+def _book_event(seg: str, sid: int, levels: int, seq: int, recv_ts: float, blob: bytes) -> dict[str, Any] | None:
+    """A stored packed book as a ``dhan:depth20`` event; None when the bytes are not a book."""
+    try:
+        bids, asks = unpack(bytes(blob))
+    except ValueError:
+        return None
+    return {"seg": seg, "sid": sid, "levels": int(levels), "seq": int(seq), "recv_ts": float(recv_ts),
+            "bids": [list(b) for b in bids], "asks": [list(a) for a in asks]}  # fmt: skip
+
+
+async def fetch_depth20_latest(pool: aiomysql.Pool, seg: str, sid: int) -> dict[int, dict[str, Any]]:
+    """The stored latest 20- and 200-level books of an instrument, by depth, as events."""
+    rows = await _fetch_all(
+        pool,
+        "SELECT levels, seq, CAST(recv_ts AS DOUBLE), book FROM dhan_depth20 "
+        "WHERE exchange_segment = %s AND security_id = %s",
+        (seg, sid),
+    )
+    out = {}
+    for levels, seq, recv_ts, blob in rows:
+        ev = _book_event(seg, sid, levels, seq, recv_ts, blob)
+        if ev is not None:
+            out[int(levels)] = ev
+    return out
+
+
+async def fetch_depth20_history(
+    pool: aiomysql.Pool, seg: str, sid: int, levels: int, span_s: float
+) -> list[dict[str, Any]]:
+    """The sampled books of the last ``span_s`` seconds that were stored (up to the newest sample, whatever
+    day it is on), oldest first, as events. Two range reads of the primary key."""
+    key = (seg, sid, levels)
+    where = "exchange_segment = %s AND security_id = %s AND levels = %s"
+    last = await _fetch_all(
+        pool,
+        f"SELECT trade_date, sample_ms FROM dhan_depth20_history WHERE {where} "
+        "ORDER BY trade_date DESC, sample_ms DESC LIMIT 1",
+        key,
+    )
+    if not last:
+        return []
+    last_day, last_ms = last[0]
+    lo_ms = int(last_ms) - int(span_s * 1000)
+    rows = await _fetch_all(
+        pool,
+        f"SELECT seq, CAST(recv_ts AS DOUBLE), book FROM dhan_depth20_history WHERE {where} "
+        "AND trade_date BETWEEN %s - INTERVAL 1 DAY AND %s AND sample_ms >= %s ORDER BY trade_date, sample_ms",
+        (*key, last_day, last_day, lo_ms),
+    )
+    out = []
+    for i, (seq, recv_ts, blob) in enumerate(rows, 1):
+        ev = _book_event(seg, sid, levels, seq, recv_ts, blob)
+        if ev is not None:
+            out.append(ev)
+        if i % 2000 == 0:
+            await asyncio.sleep(0)  # let the UI paint while a long span unpacks
+    return out
