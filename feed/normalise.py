@@ -2,8 +2,15 @@
 
 The normaliser keeps each instrument's merged latest state, so every quote event it emits is complete even
 though Dhan splits state across packet types (prev close at subscribe, OI in its own packet in quote mode).
-Outputs are orjson-encoded event bytes appended to three lists the caller owns (quotes, ticks, depth), so
+Outputs are JSON-encoded event bytes appended to three lists the caller owns (quotes, ticks, depth), so
 the publisher sends them without encoding again.
+
+Two paths give the same events. The native one (feed/_fastfeed.c, when built) takes a frame of one ticker,
+quote, OI, previous-close or full packet whose values pass every rule and whose trade is the common case
+(volume up, or the same, with a current LTT); it keeps the instrument's state in C (feed/instrument.py says
+how the two copies hand over). Everything else, and everything where no compiler was, takes the Python path
+below, the reference: it decides and counts every bad value. The native path prints receive times to the
+microsecond; the Python path prints the float as it is.
 
 A trade is emitted when an instrument's cumulative volume rises; its ``qty`` is the rise (which may cover
 several exchange trades between two packets: Dhan sends snapshots, not every print). The first packet of a
@@ -84,15 +91,12 @@ from feed.fields import (
     TICKER_LTP,
     TICKER_LTT,
 )
+from feed.instrument import Instrument
 from feed.prices import (
     BAD_VALUE_KINDS,
     DEFAULT_TICK,
     BadValue,
-    decimals,
-    native_tick,
     price_rounder,
-    shared_rounder,
-    usable_tick,
 )
 from feed.protocol.constants import SEGMENT_BY_CODE, ResponseCode
 from feed.protocol.decode import Decoder, Packet
@@ -127,51 +131,6 @@ _DISCONNECT = int(ResponseCode.DISCONNECT)
 BadSink = Callable[[str, dict[str, Any]], None]
 
 
-class _Inst:
-    """Per-instrument state: the merged quote dict, tick rounding, trade baseline.
-
-    With the native path, ``nat`` holds the same state in C. Exactly one copy is the truth: ``nat.current``
-    says it is the native one, and :meth:`to_python` / :meth:`to_native` hand the truth over.
-    """
-
-    __slots__ = ("dp", "last_trade_price", "nat", "native", "quote", "rnd", "tick", "vol", "vol_ltt")
-
-    def __init__(self, seg: str, sid: int, tick: float) -> None:
-        self.nat: Any = None  # the native copy (feed._fastfeed.State), when the native path holds this one
-        self.vol = -1  # cumulative volume baseline; -1 = none yet
-        self.vol_ltt = 0  # the LTT of the baseline's packet (its trading day: // 86400)
-        self.last_trade_price = 0.0
-        self.set_tick(tick)
-        self.quote: dict[str, Any] = {
-            "v": 1, "seg": seg, "sid": sid, "ltp": None, "ltq": None, "exchange_ts": None, "atp": None,
-            "volume": None, "tsq": None, "tbq": None, "oi": None, "oi_high": None, "oi_low": None,
-            "open": None, "close": None, "high": None, "low": None, "prev_close": None, "prev_oi": None,
-            "bid": None, "ask": None, "recv_ts": None, "src": None,
-        }
-
-    def set_tick(self, tick: float) -> None:
-        self.tick = usable_tick(tick)
-        self.dp = decimals(self.tick)
-        self.rnd = shared_rounder(self.tick)
-        self.native = native_tick(self.tick, self.dp)
-
-    def to_python(self) -> None:
-        """The native copy is the truth: make the Python copy the truth."""
-        nat = self.nat
-        self.quote = nat.as_dict()
-        self.vol, self.vol_ltt, self.last_trade_price = nat.vol, nat.vol_ltt, nat.last_trade_price
-        nat.current = False
-
-    def to_native(self) -> None:
-        """Give the truth back to the native copy (it stays with Python if the native one cannot hold it)."""
-        self.nat.load(self.quote, self.vol, self.vol_ltt, self.last_trade_price)
-
-    def view(self) -> dict[str, Any]:
-        """The quote state, read only, wherever it lives."""
-        nat = self.nat
-        return nat.as_dict() if nat is not None and nat.current else self.quote
-
-
 class Normaliser:
     """Turns decoded packets into encoded quote, tick and depth events; drops and counts bad packets."""
 
@@ -180,7 +139,7 @@ class Normaliser:
         self._ticks: dict[tuple[int, int], float] = dict(tick_sizes or {})
         self._rules = TradeRules()  # the trade baselines' rules and the exchange's clock
         self._core: Any = Core(self._rules, LTT_FLOOR, _AHEAD) if fast and FAST_PATH_AVAILABLE else None
-        self._state: dict[tuple[int, int], _Inst] = {}
+        self._state: dict[tuple[int, int], Instrument] = {}
         self.first_seen: set[tuple[int, int]] = set()
         self.status_packets = 0
         self.disconnect_reasons: list[int] = []
@@ -242,17 +201,17 @@ class Normaliser:
         if self._core is not None:
             self._core.remove(seg_code, sid)
 
-    def _inst(self, seg_code: int, sid: int) -> _Inst:
+    def _inst(self, seg_code: int, sid: int) -> Instrument:
         key = (seg_code, sid)
-        inst = _Inst(SEGMENT_BY_CODE.get(seg_code, str(seg_code)), sid, self._ticks.get(key, DEFAULT_TICK))
+        inst = Instrument(SEGMENT_BY_CODE.get(seg_code, str(seg_code)), sid, self._ticks.get(key, DEFAULT_TICK))
         self._state[key] = inst
         self.first_seen.add(key)
         self._go_native(key, inst)
         return inst
 
-    def _go_native(self, key: tuple[int, int], inst: _Inst) -> None:
+    def _go_native(self, key: tuple[int, int], inst: Instrument) -> None:
         """Give a Python-held instrument a native copy when the native path can hold it (its tick prints
-        exactly, its segment is a plain name); it becomes the truth at the next :meth:`_Inst.to_native`."""
+        exactly, its segment is a plain name); it becomes the truth at the next :meth:`Instrument.to_native`."""
         if self._core is None or not inst.native:
             return
         try:
@@ -323,7 +282,7 @@ class Normaliser:
             if nat is not None:
                 inst.to_native()
 
-    def _full(self, inst: _Inst, p: Packet, q: dict[str, Any], rnd: Callable[[float], float], recv_ts: float,
+    def _full(self, inst: Instrument, p: Packet, q: dict[str, Any], rnd: Callable[[float], float], recv_ts: float,
               ltt_max: float, quotes: list[bytes], ticks: list[bytes], depth: list[bytes]) -> None:
         """The full packet (code 8) on the Python path: where the native path is not built, or refused it."""
         ltp = rnd(p[FULL_LTP])
@@ -379,7 +338,7 @@ class Normaliser:
 
     @staticmethod
     def _trade(
-        inst: _Inst, q: dict[str, Any], ltp: float, ltq: int, ltt: int, volume: int, qty: int, oi: int | None,
+        inst: Instrument, q: dict[str, Any], ltp: float, ltq: int, ltt: int, volume: int, qty: int, oi: int | None,
         bid: float | None, ask: float | None, recv_ts: float, ticks: list[bytes],
     ) -> None:
         # Classify against the book as it stood before this trade, then by tick rule.
