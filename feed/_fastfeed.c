@@ -255,6 +255,7 @@ static PyObject *core_feed(Core *c, PyObject *const *args, Py_ssize_t nargs) {
     if (!s->current) Py_RETURN_FALSE;
     double ltt_max = recv_ts + c->ahead;
     int r;
+    Py_INCREF(s);  /* rules.advance() runs Python code: hold the state whatever it does to the dict */
     switch (p[0]) {
     case 2: r = on_ticker(c, s, p, recv_ts, ltt_max, quotes); break;
     case 4: r = on_quote(c, s, p, recv_ts, ltt_max, quotes, ticks); break;
@@ -262,6 +263,7 @@ static PyObject *core_feed(Core *c, PyObject *const *args, Py_ssize_t nargs) {
     case 6: r = on_prev_close(s, p, recv_ts, quotes); break;
     default: r = on_full(c, s, p, recv_ts, ltt_max, quotes, ticks, depth); break;
     }
+    Py_DECREF(s);
     if (r < 0) return NULL;
     return PyBool_FromLong(r);
 }

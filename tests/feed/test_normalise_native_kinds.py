@@ -157,3 +157,21 @@ def test_a_quote_mode_session_runs_native_after_each_instruments_first_packet() 
     last = orjson.loads(out[0][-1])
     assert (last["ltp"], last["prev_close"], last["oi"], last["volume"], last["src"]) == (101.0, 99.5, 500, 14, 2)
     assert [orjson.loads(x)["qty"] for x in out[1]] == [1, 1, 1, 1]
+
+
+def test_turning_the_native_path_off_hands_the_state_to_python() -> None:
+    frames = [pack_prev_close(2, 9, 99.5, 10), pack_oi(2, 9, 500)]
+    frames += [pack_quote(2, 9, ltp=100.0 + i * 0.05, ltq=1, ltt=LTT + i, atp=100.0, volume=10 + i,
+                          total_sell_qty=1, total_buy_qty=1, open=1.0, close=1.0, high=1.0, low=1.0)
+               for i in range(6)]
+    runs = []
+    for switch_at in (None, 4):
+        norm = Normaliser({(2, 9): 0.05}, fast=switch_at is not None)
+        out: tuple[list, list, list] = ([], [], [])
+        for i, f in enumerate(frames):
+            if i == switch_at:
+                norm.fast = False
+                assert norm._core is None and not norm.fast
+            norm.feed_frame(Decoder(), f, RECV0 + i, *out)
+        runs.append(([orjson.loads(x) for x in out[0]], [orjson.loads(x) for x in out[1]], norm.quote_state(2, 9)))
+    assert runs[0] == runs[1] and len(runs[0][1]) == 5  # the trades after the switch counted from the same baseline
