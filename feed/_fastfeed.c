@@ -232,27 +232,16 @@ static Py_ssize_t size_of(int code) {
 
 static PyObject *key_of(const unsigned char *p) { return PyLong_FromUnsignedLongLong(((unsigned long long)p[3] << 32) | rd_u32(p + 4)); }
 
-/* feed(frame, recv_ts, quotes, ticks, depth) -> True when handled (events appended), False when the Python
- * path must take the frame (nothing changed) */
-static PyObject *core_feed(Core *c, PyObject *const *args, Py_ssize_t nargs) {
-    if (nargs != 5) { PyErr_SetString(PyExc_TypeError, "feed takes 5 arguments"); return NULL; }
-    PyObject *frame = args[0], *quotes = args[2], *ticks = args[3], *depth = args[4];
-    double recv_ts = PyFloat_AsDouble(args[1]);
-    if (recv_ts == -1.0 && PyErr_Occurred()) return NULL;
-    if (!PyList_Check(quotes) || !PyList_Check(ticks) || !PyList_Check(depth)) {
-        PyErr_SetString(PyExc_TypeError, "feed: quotes, ticks and depth must be lists");
-        return NULL;
-    }
-    if (!PyBytes_Check(frame) || !(recv_ts >= 0.0 && recv_ts < RECV_TS_MAX)) Py_RETURN_FALSE;
-    const unsigned char *p = (const unsigned char *)PyBytes_AS_STRING(frame);
-    Py_ssize_t n = PyBytes_GET_SIZE(frame);
-    if (n < 8 || n != size_of(p[0])) Py_RETURN_FALSE;
+/* One frame's packet: 1 handled (events appended), 0 for the Python path (nothing changed), -1 error */
+static int feed_packet(Core *c, const unsigned char *p, Py_ssize_t n, double recv_ts, PyObject *quotes,
+                       PyObject *ticks, PyObject *depth) {
+    if (n < 8 || n != size_of(p[0])) return 0;
     PyObject *key = key_of(p);
-    if (key == NULL) return NULL;
+    if (key == NULL) return -1;
     State *s = (State *)PyDict_GetItemWithError(c->states, key);
     Py_DECREF(key);
-    if (s == NULL) { if (PyErr_Occurred()) return NULL; Py_RETURN_FALSE; }
-    if (!s->current) Py_RETURN_FALSE;
+    if (s == NULL) return PyErr_Occurred() ? -1 : 0;
+    if (!s->current) return 0;
     double ltt_max = recv_ts + c->ahead;
     int r;
     Py_INCREF(s);  /* rules.advance() runs Python code: hold the state whatever it does to the dict */
@@ -264,6 +253,31 @@ static PyObject *core_feed(Core *c, PyObject *const *args, Py_ssize_t nargs) {
     default: r = on_full(c, s, p, recv_ts, ltt_max, quotes, ticks, depth); break;
     }
     Py_DECREF(s);
+    return r;
+}
+
+/* feed(frame, recv_ts, quotes, ticks, depth) -> True when handled (events appended), False when the Python
+ * path must take the frame (nothing changed). The frame: bytes, or any other buffer (a journal's, a test's). */
+static PyObject *core_feed(Core *c, PyObject *const *args, Py_ssize_t nargs) {
+    if (nargs != 5) { PyErr_SetString(PyExc_TypeError, "feed takes 5 arguments"); return NULL; }
+    PyObject *frame = args[0], *quotes = args[2], *ticks = args[3], *depth = args[4];
+    double recv_ts = PyFloat_AsDouble(args[1]);
+    if (recv_ts == -1.0 && PyErr_Occurred()) return NULL;
+    if (!PyList_Check(quotes) || !PyList_Check(ticks) || !PyList_Check(depth)) {
+        PyErr_SetString(PyExc_TypeError, "feed: quotes, ticks and depth must be lists");
+        return NULL;
+    }
+    if (!(recv_ts >= 0.0 && recv_ts < RECV_TS_MAX)) Py_RETURN_FALSE;
+    int r;
+    if (PyBytes_Check(frame)) {
+        r = feed_packet(c, (const unsigned char *)PyBytes_AS_STRING(frame), PyBytes_GET_SIZE(frame), recv_ts,
+                        quotes, ticks, depth);
+    } else {
+        Py_buffer view;
+        if (PyObject_GetBuffer(frame, &view, PyBUF_SIMPLE) < 0) { PyErr_Clear(); Py_RETURN_FALSE; }
+        r = feed_packet(c, (const unsigned char *)view.buf, view.len, recv_ts, quotes, ticks, depth);
+        PyBuffer_Release(&view);
+    }
     if (r < 0) return NULL;
     return PyBool_FromLong(r);
 }

@@ -105,6 +105,8 @@ def test_native_refuses_bad_prices_and_ticks_it_cannot_print() -> None:
     bad[8:12] = bytes.fromhex("0000c07f")  # LTP = NaN
     assert core.feed(bytes(bad), RECV0, *out) is False and len(out[0]) == 1  # refused, nothing emitted
     assert core.feed(good[:-1], RECV0, *out) is False  # a short frame is the Python path's to count
+    assert core.feed(memoryview(good), RECV0, *out) is True  # any buffer, as bytes
+    assert core.feed("not a buffer", RECV0, *out) is False and len(out[0]) == 2
     for recv_ts in (math.nan, math.inf, -1.0):
         assert core.feed(good, recv_ts, *out) is False
     with pytest.raises(ValueError, match="whole number"):
