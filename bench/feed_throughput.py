@@ -6,7 +6,12 @@ Printed per rate (median over --runs):
   * msgs/s into Redis  - events published by the feed per second (quotes + ticks + depth), from its heartbeat
   * frames/s           - WebSocket frames the feed decoded per second
   * p50/p99 latency    - simulator send time -> the trade readable in Redis (XREAD here), in ms
+  * feed CPU           - the feed process's CPU time (user + system) per 1,000 events published, in ms
 Run: .venv/bin/python bench/feed_throughput.py [--rates 1000,10000,max] [--seconds 10] [--runs 3]
+     [--mode full|quote|ticker] [--feed-src DIR ...]
+``--mode`` subscribes the tradables in that feed mode (DHAN_FEED_MODE). ``--feed-src`` runs the feed from
+another source tree (e.g. ``git archive main`` unpacked, its extension built) beside this one, run by run
+interleaved, so two versions are compared in one session on the same load.
 """
 
 from __future__ import annotations
@@ -33,6 +38,13 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from feed.sim import SimServer
 from shared.lifeline import die_with, parent_env
 from shared.settings import Settings
+
+
+def _cpu_s(pid: int) -> float:
+    """A process's CPU time so far (user + system), in seconds, from /proc."""
+    with open(f"/proc/{pid}/stat") as fh:
+        fields = fh.read().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 def _free_port() -> int:
@@ -79,12 +91,12 @@ def _sim_child(settings: Settings, out_path: str, ready: Any, parent_pid: int) -
     asyncio.run(main())
 
 
-async def one_run(rate: float, seconds: float, redis_url: str) -> dict[str, float]:
+async def one_run(rate: float, seconds: float, redis_url: str, mode: str, src: str) -> dict[str, float]:
     prefix = f"bench{uuid.uuid4().hex[:6]}:"
     port = _free_port()
     env = {**os.environ, "DHAN_KEY_PREFIX": prefix, "DHAN_SIM_PORT": str(port), "DHAN_REDIS_URL": redis_url,
            "DHAN_SIM_RATE": str(rate), "DHAN_LOG_LEVEL": "warning", "DHAN_NIFTY_STRIKES": "40",
-           "DHAN_BANKNIFTY_STRIKES": "20", "DHAN_HEARTBEAT_INTERVAL_S": "0.5"}
+           "DHAN_BANKNIFTY_STRIKES": "20", "DHAN_HEARTBEAT_INTERVAL_S": "0.5", "DHAN_FEED_MODE": mode}
     settings = Settings(_env_file=None, key_prefix=prefix, sim_port=port, redis_url=redis_url, sim_rate=rate,  # type: ignore[call-arg]
                         log_level="warning")
     out_path = f"/tmp/{prefix[:-1]}-sent.pickle"
@@ -96,7 +108,7 @@ async def one_run(rate: float, seconds: float, redis_url: str) -> dict[str, floa
     client = aioredis.Redis.from_url(redis_url)
     seen: list[tuple[tuple[int, int, int], float]] = []
     seg_codes = {"IDX_I": 0, "NSE_EQ": 1, "NSE_FNO": 2, "MCX_COMM": 5}
-    proc = subprocess.Popen([sys.executable, "-m", "shared.cli", "feed"], env={**env, **parent_env()},
+    proc = subprocess.Popen([sys.executable, "-m", "shared.cli", "feed"], env={**env, **parent_env()}, cwd=src,
                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     try:
         hb_key = f"{prefix}svc:feed"
@@ -107,6 +119,7 @@ async def one_run(rate: float, seconds: float, redis_url: str) -> dict[str, floa
         last_id = b"$"
         fields = ("published_quotes", "published_ticks", "published_depth", "frames")
         pub0 = await client.hmget(hb_key, *fields)
+        cpu0 = _cpu_s(proc.pid)
         t0 = time.monotonic()
         while time.monotonic() - t0 < seconds:
             resp = await client.xread({f"{prefix}ticks": last_id}, count=5000, block=200)
@@ -118,6 +131,7 @@ async def one_run(rate: float, seconds: float, redis_url: str) -> dict[str, floa
                     seen.append(((seg_codes.get(ev["seg"], -1), ev["sid"], ev["volume"]), now))
         el = time.monotonic() - t0
         pub1 = await client.hmget(hb_key, *fields)
+        cpu1 = _cpu_s(proc.pid)
     finally:
         proc.terminate()
         proc.wait(15)
@@ -135,7 +149,7 @@ async def one_run(rate: float, seconds: float, redis_url: str) -> dict[str, floa
     frames = int(pub1[3] or 0) - int(pub0[3] or 0)
     pct = (lambda q: lat[min(len(lat) - 1, int(q * len(lat)))] * 1000) if lat else (lambda q: float("nan"))
     return {"msgs_per_s": published / el, "frames_per_s": frames / el, "p50_ms": pct(0.5), "p99_ms": pct(0.99),
-            "samples": len(lat)}
+            "samples": len(lat), "cpu_ms_per_1k": (cpu1 - cpu0) * 1e6 / max(published, 1)}
 
 
 def main() -> None:
@@ -144,15 +158,24 @@ def main() -> None:
     ap.add_argument("--seconds", type=float, default=10)
     ap.add_argument("--runs", type=int, default=3)
     ap.add_argument("--redis-url", default="redis://127.0.0.1:6379/0")
+    ap.add_argument("--mode", choices=("full", "quote", "ticker"), default="full")
+    ap.add_argument("--feed-src", action="append", default=[], help="another source tree to run the feed from")
     args = ap.parse_args()
+    here = str(Path(__file__).resolve().parents[1])
+    srcs = [here, *(str(Path(s).resolve()) for s in args.feed_src)]
     for r in args.rates.split(","):
         rate = 1_000_000.0 if r == "max" else float(r)
-        runs = [asyncio.run(one_run(rate, args.seconds, args.redis_url)) for _ in range(args.runs)]
-        med = {k: statistics.median(x[k] for x in runs) for k in runs[0]}
-        print(f"rate {r:>6}: msgs/s into Redis {med['msgs_per_s']:>9,.0f}  frames/s {med['frames_per_s']:>9,.0f}  "
-              f"latency p50 {med['p50_ms']:6.2f} ms  p99 {med['p99_ms']:6.2f} ms  "
-              f"(trades sampled {med['samples']:,.0f},"
-              f" median of {args.runs})", flush=True)
+        runs: dict[str, list[dict[str, float]]] = {s: [] for s in srcs}
+        for _ in range(args.runs):
+            for src in srcs:
+                runs[src].append(asyncio.run(one_run(rate, args.seconds, args.redis_url, args.mode, src)))
+        for src, got in runs.items():
+            med = {k: statistics.median(x[k] for x in got) for k in got[0]}
+            name = "" if src == here else f" [{src}]"
+            print(f"rate {r:>6}{name}: msgs/s into Redis {med['msgs_per_s']:>9,.0f}  "
+                  f"frames/s {med['frames_per_s']:>9,.0f}  latency p50 {med['p50_ms']:6.2f} ms  "
+                  f"p99 {med['p99_ms']:6.2f} ms  feed CPU {med['cpu_ms_per_1k']:5.1f} ms/1k events  "
+                  f"(trades sampled {med['samples']:,.0f}, median of {args.runs}, mode {args.mode})", flush=True)
 
 
 if __name__ == "__main__":

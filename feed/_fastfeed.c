@@ -1,175 +1,179 @@
 /*
- * Optional native fast path for the feed's hottest step: one Dhan "full" packet (code 8, 162 bytes) ->
- * the normalised quote and depth events as JSON bytes, with prices rounded to the instrument's tick.
+ * Optional native fast path of the feed's hot step: one frame holding one Dhan packet -> the normalised events
+ * as JSON bytes, with the instrument's state (fastfeed_state.c) and trade baseline kept here. Packets: ticker
+ * (code 2), quote (4), OI (5), previous close (6) and full (8).
  *
- * It produces the same events as the pure-Python path in feed/normalise.py (a property test compares
- * both on random packets); the Python path remains the reference and the fallback when this module is
- * not built. Prices are printed as exact fixed-point decimals: value = round(x / tick) ticks, printed with
- * the tick's number of decimals from integer arithmetic (no printf on the hot path).
+ * It produces the same events as the pure-Python path in feed/normalise.py (property tests compare both on
+ * random packets); the Python path remains the reference and the fallback when this module is not built.
  *
- * Only good packets are encoded here. A price that is NaN, infinite, negative or not below PRICE_MAX, or a
- * crossed top of book (best bid above best ask, both non-zero), makes encode_full return None: the caller
- * then takes the Python path, which classifies and counts the bad value (one rule set, one place). Every
- * price is checked before it is converted, so the conversion to integers is always defined. A tick that is
- * not a whole number of 10^-decimals units (2.5e-6 at 6 decimals) cannot be printed exactly from integers:
- * it is refused with ValueError, and the caller keeps such instruments on the Python path.
+ * Only good packets and the common trade cases are handled here. Core.feed returns False, having changed
+ * nothing, for everything else: a price that is NaN, infinite, negative or not below PRICE_MAX; a crossed top
+ * of book; an LTT or volume the trade rules' rare branch decides (first packet, new session, bad values); an
+ * instrument it does not hold; any other frame. The caller then takes the Python path, which decides and
+ * counts (one rule set, one place). Every price is checked before it is converted, so the conversions to
+ * integers are always defined.
  */
-#define PY_SSIZE_T_CLEAN
-#include <Python.h>
-#include <math.h>
-#include <stdint.h>
-#include <string.h>
+#include "fastfeed.h"
 
-static const int64_t POW10[] = {1, 10, 100, 1000, 10000, 100000, 1000000, 10000000};
+#define TICKER_SIZE 16
+#define QUOTE_SIZE 50
+#define OI_SIZE 12
+#define PREV_SIZE 16
 #define FULL_SIZE 162
-#define PRICE_MAX 1e9      /* as feed.normalise.PRICE_MAX: every price is >= 0 and below this */
-#define RECV_TS_MAX 1e11   /* receive times are epoch seconds; beyond this the microseconds overflow nothing */
 
-static inline uint32_t rd_u32(const unsigned char *p) { uint32_t v; memcpy(&v, p, 4); return v; }
-static inline uint16_t rd_u16(const unsigned char *p) { uint16_t v; memcpy(&v, p, 2); return v; }
-static inline float rd_f32(const unsigned char *p) { float v; memcpy(&v, p, 4); return v; }
+typedef struct {
+    PyObject_HEAD
+    PyObject *states;   /* dict: segment code << 32 | security id -> State */
+    PyObject *rules;    /* feed.trades.TradeRules: exchange_ts and trade_ltt_min read here, advance() called */
+    long long ltt_floor;
+    double ahead;       /* receive time (epoch) + ahead = the latest acceptable LTT (Dhan's epoch) */
+} Core;
 
-static inline char *put_str(char *o, const char *s) { size_t n = strlen(s); memcpy(o, s, n); return o + n; }
+static PyObject *S_EXCHANGE_TS, *S_TRADE_LTT_MIN, *S_ADVANCE;
 
-static inline char *put_u64(char *o, uint64_t v) {
-    char tmp[24]; int n = 0;
-    do { tmp[n++] = (char)('0' + v % 10); v /= 10; } while (v);
-    while (n) *o++ = tmp[--n];
-    return o;
+static int rules_get(Core *c, PyObject *name, long long *out) {
+    PyObject *v = PyObject_GetAttr(c->rules, name);
+    if (v == NULL) return -1;
+    *out = PyLong_AsLongLong(v);
+    Py_DECREF(v);
+    return (*out == -1 && PyErr_Occurred()) ? -1 : 0;
 }
 
-static inline char *put_i64(char *o, int64_t v) {
-    if (v < 0) { *o++ = '-'; return put_u64(o, (uint64_t)(-v)); }
-    return put_u64(o, (uint64_t)v);
+/* rules.advance(ltt) when ltt is the newest exchange time yet (as the Python path does) */
+static int advance(Core *c, long long ltt, long long exchange_ts) {
+    if (ltt <= exchange_ts) return 0;
+    PyObject *n = PyLong_FromLongLong(ltt);
+    if (n == NULL) return -1;
+    PyObject *r = PyObject_CallMethodOneArg(c->rules, S_ADVANCE, n);
+    Py_DECREF(n);
+    Py_XDECREF(r);
+    return r == NULL ? -1 : 0;
 }
 
-/* scaled = price in units of 10^-dp; prints "I.FFF" (dp digits) */
-static inline char *put_scaled(char *o, int64_t scaled, int dp) {
-    if (scaled < 0) { *o++ = '-'; scaled = -scaled; }
-    if (dp == 0) { o = put_u64(o, (uint64_t)scaled); *o++ = '.'; *o++ = '0'; return o; }
-    o = put_u64(o, (uint64_t)(scaled / POW10[dp]));
-    *o++ = '.';
-    int64_t f = scaled % POW10[dp];
-    for (int i = dp - 1; i >= 0; i--) { o[i] = (char)('0' + f % 10); f /= 10; }
-    return o + dp;
+static int emit(PyObject *list, const char *buf, char *end) {
+    PyObject *b = PyBytes_FromStringAndSize(buf, end - buf);
+    if (b == NULL) return -1;
+    int r = PyList_Append(list, b);
+    Py_DECREF(b);
+    return r;
 }
 
-typedef struct { double inv; int64_t tick_scaled; int dp; } Tick;
-
-/* x is a checked price (0 <= x < PRICE_MAX): x * inv fits an int64. rint rounds half to even (the default rounding mode), as
- * Python's round() does, so both paths pick the same tick on an exact tie. */
-static inline int64_t round_scaled(const Tick *t, double x) { return (int64_t)rint(x * t->inv) * t->tick_scaled; }
-static inline int good_price(double x) { return x >= 0.0 && x < PRICE_MAX; }  /* false for NaN and +-inf */
-/* good_price of a wire float32 from its bits: non-negative floats order as their bit patterns, and NaN, +inf
- * and every negative value but -0.0 lie above the bits of PRICE_MAX (1e9 is exact in float32) */
-#define PRICE_MAX_F32_BITS 0x4E6E6B28u
-static inline uint32_t bad_f32(const unsigned char *p) {
-    uint32_t u = rd_u32(p);
-    return (uint32_t)((u & 0x7FFFFFFFu) != 0) & (uint32_t)(u >= PRICE_MAX_F32_BITS);
+static int emit_quote(const State *s, PyObject *quotes) {
+    char q[1024];
+    return emit(quotes, q, put_quote(q, s)) < 0 ? -1 : 1;
 }
-static inline double scaled_value(const Tick *t, int64_t s) { return (double)s / (double)POW10[t->dp]; }
 
-static inline char *put_price(char *o, const Tick *t, double x) { return put_scaled(o, round_scaled(t, x), t->dp); }
+/* TradeRules.admit's common cases: 1 with *qty (0: no trade), 0 for its rare branch (the Python path), -1 */
+static int admit(Core *c, const State *s, long long volume, long long ltt, double ltt_max, long long *qty,
+                 long long *exchange_ts) {
+    long long ltt_min, prev = s->vol;
+    if (rules_get(c, S_TRADE_LTT_MIN, &ltt_min) < 0 || rules_get(c, S_EXCHANGE_TS, exchange_ts) < 0) return -1;
+    if (volume > prev && prev >= 0 && ltt_min <= ltt && (double)ltt <= ltt_max) *qty = volume - prev;
+    else if (volume == prev && c->ltt_floor <= ltt && (double)ltt <= ltt_max) *qty = 0;
+    else return 0;
+    return 1;
+}
 
-/* encode_full(buf, offset, tick, dp, seg, recv_ts, prev_close, prev_oi)
- * -> (quote_json, depth_json, ltp, ltq, ltt, volume, oi, bid|None, ask|None), or None for a bad packet */
-static PyObject *encode_full_v(PyObject *self, PyObject *const *args, Py_ssize_t nargs) {
-    if (nargs != 8) { PyErr_SetString(PyExc_TypeError, "encode_full takes 8 arguments"); return NULL; }
-    Py_buffer view;
-    if (PyObject_GetBuffer(args[0], &view, PyBUF_SIMPLE) < 0) return NULL;
-    Py_ssize_t off = PyLong_AsSsize_t(args[1]);
-    double tick = PyFloat_AsDouble(args[2]);
-    long dp = PyLong_AsLong(args[3]);
-    Py_ssize_t seg_len;
-    const char *seg = PyUnicode_AsUTF8AndSize(args[4], &seg_len);
-    double recv_ts = PyFloat_AsDouble(args[5]);
-    PyObject *prev_close = args[6], *prev_oi = args[7];
-    if (PyErr_Occurred() || seg == NULL) { PyBuffer_Release(&view); return NULL; }
-    /* off > len - 162, not off + 162 > len: the sum overflows for offsets near PY_SSIZE_T_MAX */
-    if (off < 0 || view.len < FULL_SIZE || off > view.len - FULL_SIZE || dp < 0 || dp > 6
-        || !(tick > 0.0 && tick < PRICE_MAX) || seg_len > 32 || !(recv_ts >= 0.0 && recv_ts < RECV_TS_MAX)) {
-        PyBuffer_Release(&view);
-        PyErr_SetString(PyExc_ValueError, "encode_full: bad offset, tick, decimals or receive time");
-        return NULL;
-    }
-    double tick_units = tick * (double)POW10[dp];
-    double tick_whole = rint(tick_units);
-    if (tick_whole < 1.0 || fabs(tick_units - tick_whole) > 1e-9 * tick_units) {
-        PyBuffer_Release(&view);
-        PyErr_SetString(PyExc_ValueError, "encode_full: tick is not a whole number of 10^-decimals units");
-        return NULL;
-    }
-    const unsigned char *p = (const unsigned char *)view.buf + off;
-    Tick t = {1.0 / tick, (int64_t)tick_whole, (int)dp};
+static int put_opt(char **o, const State *s, int has, int64_t v, int price) {
+    if (!has) *o = put_str(*o, "null");
+    else *o = price ? put_scaled(*o, v, s->t.dp) : put_i64(*o, v);
+    return 0;
+}
 
-    uint32_t sid = rd_u32(p + 4);
-    float ltp_f = rd_f32(p + 8);
-    uint16_t ltq = rd_u16(p + 12);
-    uint32_t ltt = rd_u32(p + 14);
-    uint32_t volume = rd_u32(p + 22), tsq = rd_u32(p + 26), tbq = rd_u32(p + 30);
-    uint32_t oi = rd_u32(p + 34), oih = rd_u32(p + 38), oil = rd_u32(p + 42);
-    const unsigned char *d = p + 62;
-    /* every price of the packet, checked before any is converted; None: the caller's Python path decides */
-    uint32_t bad = bad_f32(p + 8) | bad_f32(p + 18) | bad_f32(p + 46) | bad_f32(p + 50) | bad_f32(p + 54)
-                   | bad_f32(p + 58);
-    for (int i = 0; i < 5; i++) bad |= bad_f32(d + 20 * i + 12) | bad_f32(d + 20 * i + 16);
-    if (bad || (rd_f32(d + 12) > rd_f32(d + 16) && rd_f32(d + 16) > 0.0f)) goto bad;  /* or a crossed book */
-    double pc = 0.0;
-    if (prev_close != Py_None) {
-        pc = PyFloat_AsDouble(prev_close);
-        if (PyErr_Occurred()) goto fail;
-        if (!good_price(pc)) goto bad;
-    }
-    int has_bid = rd_u32(d) != 0 || rd_f32(d + 12) != 0.0f;
-    int has_ask = rd_u32(d + 4) != 0 || rd_f32(d + 16) != 0.0f;
-    int64_t ltp_s = round_scaled(&t, ltp_f);
-    int64_t bid_s = has_bid ? round_scaled(&t, rd_f32(d + 12)) : 0;
-    int64_t ask_s = has_ask ? round_scaled(&t, rd_f32(d + 16)) : 0;
+/* A trade of qty: the tick event, its side classified against the book before it, then by tick rule. */
+static int emit_trade(State *s, int64_t ltp, long long ltq, long long ltt, long long volume, long long qty,
+                      int has_oi, int64_t oi, int has_bid, int64_t bid, int has_ask, int64_t ask, double recv_ts,
+                      PyObject *ticks) {
+    double price = scaled_value(&s->t, ltp);
+    const char *side;
+    if ((s->has & HAS(F_ASK)) && price >= scaled_value(&s->t, s->f[F_ASK])) side = "B";
+    else if ((s->has & HAS(F_BID)) && price <= scaled_value(&s->t, s->f[F_BID])) side = "S";
+    else if (price > s->last_trade_price) side = "B";
+    else if (price < s->last_trade_price) side = "S";
+    else side = "";
+    s->last_trade_price = price;
+    char t[512], *o = put_head(t, s);
+    o = put_str(o, ",\"ltp\":"); o = put_scaled(o, ltp, s->t.dp);
+    o = put_str(o, ",\"qty\":"); o = put_i64(o, qty);
+    o = put_str(o, ",\"ltq\":"); o = put_i64(o, ltq);
+    o = put_str(o, ",\"volume\":"); o = put_i64(o, volume);
+    o = put_str(o, ",\"exchange_ts\":"); o = put_i64(o, ltt);
+    o = put_str(o, ",\"oi\":"); put_opt(&o, s, has_oi, oi, 0);
+    o = put_str(o, ",\"side\":\""); o = put_str(o, side);
+    o = put_str(o, "\",\"bid\":"); put_opt(&o, s, has_bid, bid, 1);
+    o = put_str(o, ",\"ask\":"); put_opt(&o, s, has_ask, ask, 1);
+    o = put_str(o, ",\"recv_ts\":"); o = put_ts(o, recv_ts);
+    *o++ = '}';
+    return emit(ticks, t, o);
+}
 
-    char q[1024], *o = q;
-    o = put_str(o, "{\"v\":1,\"seg\":\""); memcpy(o, seg, seg_len); o += seg_len;
-    o = put_str(o, "\",\"sid\":"); o = put_u64(o, sid);
-    o = put_str(o, ",\"ltp\":"); o = put_scaled(o, ltp_s, t.dp);
-    o = put_str(o, ",\"ltq\":"); o = put_u64(o, ltq);
-    o = put_str(o, ",\"exchange_ts\":"); o = put_u64(o, ltt);
-    o = put_str(o, ",\"atp\":"); o = put_price(o, &t, rd_f32(p + 18));
-    o = put_str(o, ",\"volume\":"); o = put_u64(o, volume);
-    o = put_str(o, ",\"tsq\":"); o = put_u64(o, tsq);
-    o = put_str(o, ",\"tbq\":"); o = put_u64(o, tbq);
-    o = put_str(o, ",\"oi\":"); o = put_u64(o, oi);
-    o = put_str(o, ",\"oi_high\":"); o = put_u64(o, oih);
-    o = put_str(o, ",\"oi_low\":"); o = put_u64(o, oil);
-    o = put_str(o, ",\"open\":"); o = put_price(o, &t, rd_f32(p + 46));
-    o = put_str(o, ",\"close\":"); o = put_price(o, &t, rd_f32(p + 50));
-    o = put_str(o, ",\"high\":"); o = put_price(o, &t, rd_f32(p + 54));
-    o = put_str(o, ",\"low\":"); o = put_price(o, &t, rd_f32(p + 58));
-    o = put_str(o, ",\"prev_close\":");
-    if (prev_close == Py_None) o = put_str(o, "null");
-    else o = put_price(o, &t, pc);
-    o = put_str(o, ",\"prev_oi\":");
-    if (prev_oi == Py_None) o = put_str(o, "null");
-    else { long long po = PyLong_AsLongLong(prev_oi); if (PyErr_Occurred()) goto fail; o = put_i64(o, po); }
-    o = put_str(o, ",\"bid\":"); if (has_bid) o = put_scaled(o, bid_s, t.dp); else o = put_str(o, "null");
-    o = put_str(o, ",\"ask\":"); if (has_ask) o = put_scaled(o, ask_s, t.dp); else o = put_str(o, "null");
-    o = put_str(o, ",\"recv_ts\":");
-    {
-        int64_t us = (int64_t)rint(recv_ts * 1e6);
-        o = put_scaled(o, us, 6);
-    }
-    o = put_str(o, ",\"src\":8}");
+static inline void set(State *s, int i, int64_t v) { s->f[i] = v; s->has |= HAS(i); }
+static inline void stamp(State *s, double recv_ts, int code) { s->recv_ts = recv_ts; s->has |= HAS(F_RECV_TS); set(s, F_SRC, code); }
 
-    char dj[768], *e = dj;
-    e = put_str(e, "{\"v\":1,\"seg\":\""); memcpy(e, seg, seg_len); e += seg_len;
-    e = put_str(e, "\",\"sid\":"); e = put_u64(e, sid);
-    e = put_str(e, ",\"exchange_ts\":"); e = put_u64(e, ltt);
-    e = put_str(e, ",\"recv_ts\":"); e = put_scaled(e, (int64_t)rint(recv_ts * 1e6), 6);
+static int on_ticker(Core *c, State *s, const unsigned char *p, double recv_ts, double ltt_max, PyObject *quotes) {
+    long long ltt = rd_u32(p + 12), exchange_ts;
+    if (bad_f32(p + 8) || (ltt && !(c->ltt_floor <= ltt && (double)ltt <= ltt_max))) return 0;
+    if (rules_get(c, S_EXCHANGE_TS, &exchange_ts) < 0 || advance(c, ltt, exchange_ts) < 0) return -1;
+    set(s, F_LTP, round_scaled(&s->t, rd_f32(p + 8)));
+    set(s, F_LTT, ltt);
+    stamp(s, recv_ts, 2);
+    return emit_quote(s, quotes);
+}
+
+static int on_oi(State *s, const unsigned char *p, double recv_ts, PyObject *quotes) {
+    set(s, F_OI, rd_u32(p + 8));
+    stamp(s, recv_ts, 5);
+    return emit_quote(s, quotes);
+}
+
+static int on_prev_close(State *s, const unsigned char *p, double recv_ts, PyObject *quotes) {
+    if (bad_f32(p + 8)) return 0;
+    set(s, F_PREV_CLOSE, round_scaled(&s->t, rd_f32(p + 8)));
+    set(s, F_PREV_OI, rd_u32(p + 12));
+    stamp(s, recv_ts, 6);
+    return emit_quote(s, quotes);
+}
+
+/* the trade baseline moves and the exchange clock advances: after every check has passed */
+static int commit(Core *c, State *s, long long volume, long long ltt, long long exchange_ts, long long qty) {
+    if (qty) { s->vol = volume; s->vol_ltt = ltt; }
+    return advance(c, ltt, exchange_ts);
+}
+
+static int on_quote(Core *c, State *s, const unsigned char *p, double recv_ts, double ltt_max, PyObject *quotes,
+                    PyObject *ticks) {
+    if (bad_f32(p + 8) | bad_f32(p + 18) | bad_f32(p + 34) | bad_f32(p + 38) | bad_f32(p + 42) | bad_f32(p + 46))
+        return 0;
+    long long ltq = rd_u16(p + 12), ltt = rd_u32(p + 14), volume = rd_u32(p + 22), qty, exchange_ts;
+    int64_t ltp = round_scaled(&s->t, rd_f32(p + 8));
+    int r = admit(c, s, volume, ltt, ltt_max, &qty, &exchange_ts);
+    if (r <= 0) return r;
+    if (commit(c, s, volume, ltt, exchange_ts, qty) < 0) return -1;
+    if (qty && emit_trade(s, ltp, ltq, ltt, volume, qty, (s->has & HAS(F_OI)) != 0, s->f[F_OI],
+                          (s->has & HAS(F_BID)) != 0, s->f[F_BID], (s->has & HAS(F_ASK)) != 0, s->f[F_ASK],
+                          recv_ts, ticks) < 0)
+        return -1;
+    set(s, F_LTP, ltp); set(s, F_LTQ, ltq); set(s, F_LTT, ltt);
+    set(s, F_ATP, round_scaled(&s->t, rd_f32(p + 18))); set(s, F_VOLUME, volume);
+    set(s, F_TSQ, rd_u32(p + 26)); set(s, F_TBQ, rd_u32(p + 30));
+    set(s, F_OPEN, round_scaled(&s->t, rd_f32(p + 34))); set(s, F_CLOSE, round_scaled(&s->t, rd_f32(p + 38)));
+    set(s, F_HIGH, round_scaled(&s->t, rd_f32(p + 42))); set(s, F_LOW, round_scaled(&s->t, rd_f32(p + 46)));
+    stamp(s, recv_ts, 4);
+    return emit_quote(s, quotes);
+}
+
+/* the depth event of a full packet: five levels a side, [price, quantity, orders] */
+static int emit_depth(const State *s, const unsigned char *d, long long ltt, double recv_ts, PyObject *depth) {
+    char dj[768], *e = put_head(dj, s);
+    e = put_str(e, ",\"exchange_ts\":"); e = put_i64(e, ltt);
+    e = put_str(e, ",\"recv_ts\":"); e = put_ts(e, recv_ts);
     for (int side = 0; side < 2; side++) {
         e = put_str(e, side == 0 ? ",\"bids\":[" : "],\"asks\":[");
         for (int i = 0; i < 5; i++) {
             const unsigned char *lv = d + 20 * i;
             if (i) *e++ = ',';
             *e++ = '[';
-            e = put_price(e, &t, rd_f32(lv + (side == 0 ? 12 : 16)));
+            e = put_scaled(e, round_scaled(&s->t, rd_f32(lv + (side == 0 ? 12 : 16))), s->t.dp);
             *e++ = ',';
             e = put_u64(e, rd_u32(lv + (side == 0 ? 0 : 4)));
             *e++ = ',';
@@ -178,28 +182,194 @@ static PyObject *encode_full_v(PyObject *self, PyObject *const *args, Py_ssize_t
         }
     }
     e = put_str(e, "]}");
-    PyBuffer_Release(&view);
-
-    PyObject *bid = has_bid ? PyFloat_FromDouble(scaled_value(&t, bid_s)) : (Py_INCREF(Py_None), Py_None);
-    PyObject *ask = has_ask ? PyFloat_FromDouble(scaled_value(&t, ask_s)) : (Py_INCREF(Py_None), Py_None);
-    return Py_BuildValue("(y#y#dIIIINN)", q, (Py_ssize_t)(o - q), dj, (Py_ssize_t)(e - dj),
-                         scaled_value(&t, ltp_s), (unsigned int)ltq, (unsigned int)ltt, (unsigned int)volume,
-                         (unsigned int)oi, bid, ask);
-bad:
-    PyBuffer_Release(&view);
-    Py_RETURN_NONE;
-fail:
-    PyBuffer_Release(&view);
-    return NULL;
+    return emit(depth, dj, e);
 }
 
-static PyMethodDef methods[] = {
-    {"encode_full", (PyCFunction)(void (*)(void))encode_full_v, METH_FASTCALL,
-     "encode_full(buf, offset, tick, decimals, seg, recv_ts, prev_close, prev_oi) -> "
-     "(quote_json, depth_json, ltp, ltq, ltt, volume, oi, bid, ask), or None when a price is bad"},
+static int on_full(Core *c, State *s, const unsigned char *p, double recv_ts, double ltt_max, PyObject *quotes,
+                   PyObject *ticks, PyObject *depth) {
+    const unsigned char *d = p + 62;
+    /* every price of the packet, checked before any is converted */
+    uint32_t bad = bad_f32(p + 8) | bad_f32(p + 18) | bad_f32(p + 46) | bad_f32(p + 50) | bad_f32(p + 54)
+                   | bad_f32(p + 58);
+    for (int i = 0; i < 5; i++) bad |= bad_f32(d + 20 * i + 12) | bad_f32(d + 20 * i + 16);
+    if (bad || (rd_f32(d + 12) > rd_f32(d + 16) && rd_f32(d + 16) > 0.0f)) return 0;  /* or a crossed book */
+    long long ltq = rd_u16(p + 12), ltt = rd_u32(p + 14), volume = rd_u32(p + 22), oi = rd_u32(p + 34);
+    long long qty, exchange_ts;
+    int r = admit(c, s, volume, ltt, ltt_max, &qty, &exchange_ts);
+    if (r <= 0) return r;
+    if (commit(c, s, volume, ltt, exchange_ts, qty) < 0) return -1;
+    int has_bid = rd_u32(d) != 0 || rd_f32(d + 12) != 0.0f;
+    int has_ask = rd_u32(d + 4) != 0 || rd_f32(d + 16) != 0.0f;
+    int64_t ltp = round_scaled(&s->t, rd_f32(p + 8));
+    int64_t bid = has_bid ? round_scaled(&s->t, rd_f32(d + 12)) : 0;
+    int64_t ask = has_ask ? round_scaled(&s->t, rd_f32(d + 16)) : 0;
+    if (qty && emit_trade(s, ltp, ltq, ltt, volume, qty, 1, oi, has_bid, bid, has_ask, ask, recv_ts, ticks) < 0)
+        return -1;
+    set(s, F_LTP, ltp); set(s, F_LTQ, ltq); set(s, F_LTT, ltt);
+    set(s, F_ATP, round_scaled(&s->t, rd_f32(p + 18))); set(s, F_VOLUME, volume);
+    set(s, F_TSQ, rd_u32(p + 26)); set(s, F_TBQ, rd_u32(p + 30));
+    set(s, F_OI, oi); set(s, F_OI_HIGH, rd_u32(p + 38)); set(s, F_OI_LOW, rd_u32(p + 42));
+    set(s, F_OPEN, round_scaled(&s->t, rd_f32(p + 46))); set(s, F_CLOSE, round_scaled(&s->t, rd_f32(p + 50)));
+    set(s, F_HIGH, round_scaled(&s->t, rd_f32(p + 54))); set(s, F_LOW, round_scaled(&s->t, rd_f32(p + 58)));
+    s->has &= ~(HAS(F_BID) | HAS(F_ASK));
+    if (has_bid) set(s, F_BID, bid);
+    if (has_ask) set(s, F_ASK, ask);
+    stamp(s, recv_ts, 8);
+    if (emit_quote(s, quotes) < 0) return -1;
+    return emit_depth(s, d, ltt, recv_ts, depth) < 0 ? -1 : 1;
+}
+
+static Py_ssize_t size_of(int code) {
+    switch (code) {
+    case 2: return TICKER_SIZE;
+    case 4: return QUOTE_SIZE;
+    case 5: return OI_SIZE;
+    case 6: return PREV_SIZE;
+    case 8: return FULL_SIZE;
+    default: return -1;
+    }
+}
+
+static PyObject *key_of(const unsigned char *p) { return PyLong_FromUnsignedLongLong(((unsigned long long)p[3] << 32) | rd_u32(p + 4)); }
+
+/* One frame's packet: 1 handled (events appended), 0 for the Python path (nothing changed), -1 error */
+static int feed_packet(Core *c, const unsigned char *p, Py_ssize_t n, double recv_ts, PyObject *quotes,
+                       PyObject *ticks, PyObject *depth) {
+    if (n < 8 || n != size_of(p[0])) return 0;
+    PyObject *key = key_of(p);
+    if (key == NULL) return -1;
+    State *s = (State *)PyDict_GetItemWithError(c->states, key);
+    Py_DECREF(key);
+    if (s == NULL) return PyErr_Occurred() ? -1 : 0;
+    if (!s->current) return 0;
+    double ltt_max = recv_ts + c->ahead;
+    int r;
+    Py_INCREF(s);  /* rules.advance() runs Python code: hold the state whatever it does to the dict */
+    switch (p[0]) {
+    case 2: r = on_ticker(c, s, p, recv_ts, ltt_max, quotes); break;
+    case 4: r = on_quote(c, s, p, recv_ts, ltt_max, quotes, ticks); break;
+    case 5: r = on_oi(s, p, recv_ts, quotes); break;
+    case 6: r = on_prev_close(s, p, recv_ts, quotes); break;
+    default: r = on_full(c, s, p, recv_ts, ltt_max, quotes, ticks, depth); break;
+    }
+    Py_DECREF(s);
+    return r;
+}
+
+/* feed(frame, recv_ts, quotes, ticks, depth) -> True when handled (events appended), False when the Python
+ * path must take the frame (nothing changed). The frame: bytes, or any other buffer (a journal's, a test's). */
+static PyObject *core_feed(Core *c, PyObject *const *args, Py_ssize_t nargs) {
+    if (nargs != 5) { PyErr_SetString(PyExc_TypeError, "feed takes 5 arguments"); return NULL; }
+    PyObject *frame = args[0], *quotes = args[2], *ticks = args[3], *depth = args[4];
+    double recv_ts = PyFloat_AsDouble(args[1]);
+    if (recv_ts == -1.0 && PyErr_Occurred()) return NULL;
+    if (!PyList_Check(quotes) || !PyList_Check(ticks) || !PyList_Check(depth)) {
+        PyErr_SetString(PyExc_TypeError, "feed: quotes, ticks and depth must be lists");
+        return NULL;
+    }
+    if (!(recv_ts >= 0.0 && recv_ts < RECV_TS_MAX)) Py_RETURN_FALSE;
+    int r;
+    if (PyBytes_Check(frame)) {
+        r = feed_packet(c, (const unsigned char *)PyBytes_AS_STRING(frame), PyBytes_GET_SIZE(frame), recv_ts,
+                        quotes, ticks, depth);
+    } else {
+        Py_buffer view;
+        if (PyObject_GetBuffer(frame, &view, PyBUF_SIMPLE) < 0) { PyErr_Clear(); Py_RETURN_FALSE; }
+        r = feed_packet(c, (const unsigned char *)view.buf, view.len, recv_ts, quotes, ticks, depth);
+        PyBuffer_Release(&view);
+    }
+    if (r < 0) return NULL;
+    return PyBool_FromLong(r);
+}
+
+static int key_arg(PyObject *args, PyObject **key, PyObject **state) {
+    unsigned int seg;
+    unsigned long sid;
+    *state = NULL;
+    if (!PyArg_ParseTuple(args, "Ik|O!", &seg, &sid, &StateType, state)) return -1;
+    if (seg > 255 || sid > UINT32_MAX) { PyErr_SetString(PyExc_ValueError, "bad segment code or sid"); return -1; }
+    *key = PyLong_FromUnsignedLongLong(((unsigned long long)seg << 32) | sid);
+    return *key == NULL ? -1 : 0;
+}
+
+static PyObject *core_add(Core *c, PyObject *args) {
+    PyObject *key, *state;
+    if (key_arg(args, &key, &state) < 0) return NULL;
+    if (state == NULL) { Py_DECREF(key); PyErr_SetString(PyExc_TypeError, "add(seg, sid, state)"); return NULL; }
+    int r = PyDict_SetItem(c->states, key, state);
+    Py_DECREF(key);
+    if (r < 0) return NULL;
+    Py_RETURN_NONE;
+}
+
+static PyObject *core_remove(Core *c, PyObject *args) {
+    PyObject *key, *state;
+    if (key_arg(args, &key, &state) < 0) return NULL;
+    int r = PyDict_Contains(c->states, key);
+    if (r > 0) r = PyDict_DelItem(c->states, key);
+    Py_DECREF(key);
+    if (r < 0) return NULL;
+    Py_RETURN_NONE;
+}
+
+/* Core(rules, ltt_floor, ahead): the states of one normaliser, and its trade rules */
+static int core_init(Core *c, PyObject *args, PyObject *kwds) {
+    PyObject *rules;
+    long long ltt_floor;
+    double ahead;
+    static char *kw[] = {"rules", "ltt_floor", "ahead", NULL};
+    if (!PyArg_ParseTupleAndKeywords(args, kwds, "OLd", kw, &rules, &ltt_floor, &ahead)) return -1;
+    PyObject *states = PyDict_New();
+    if (states == NULL) return -1;
+    Py_INCREF(rules);
+    Py_XSETREF(c->rules, rules);
+    Py_XSETREF(c->states, states);
+    c->ltt_floor = ltt_floor;
+    c->ahead = ahead;
+    return 0;
+}
+
+static void core_dealloc(Core *c) {
+    Py_XDECREF(c->states);
+    Py_XDECREF(c->rules);
+    Py_TYPE(c)->tp_free((PyObject *)c);
+}
+
+static PyMethodDef core_methods[] = {
+    {"feed", (PyCFunction)(void (*)(void))core_feed, METH_FASTCALL,
+     "feed(frame, recv_ts, quotes, ticks, depth) -> True when handled, False for the Python path"},
+    {"add", (PyCFunction)core_add, METH_VARARGS, "add(segment code, sid, state)"},
+    {"remove", (PyCFunction)core_remove, METH_VARARGS, "remove(segment code, sid); absent is fine"},
     {NULL, NULL, 0, NULL},
 };
 
-static struct PyModuleDef module = {PyModuleDef_HEAD_INIT, "_fastfeed", "Native fast path of feed.normalise", -1, methods};
+static PyTypeObject CoreType = {
+    PyVarObject_HEAD_INIT(NULL, 0)
+    .tp_name = "feed._fastfeed.Core",
+    .tp_basicsize = sizeof(Core),
+    .tp_flags = Py_TPFLAGS_DEFAULT,
+    .tp_doc = "Core(rules, ltt_floor, ahead): the native path of one normaliser",
+    .tp_new = PyType_GenericNew,
+    .tp_init = (initproc)core_init,
+    .tp_dealloc = (destructor)core_dealloc,
+    .tp_methods = core_methods,
+};
 
-PyMODINIT_FUNC PyInit__fastfeed(void) { return PyModule_Create(&module); }
+static struct PyModuleDef module = {PyModuleDef_HEAD_INIT, "_fastfeed", "Native fast path of feed.normalise", -1,
+                                    NULL};
+
+PyMODINIT_FUNC PyInit__fastfeed(void) {
+    S_EXCHANGE_TS = PyUnicode_InternFromString("exchange_ts");
+    S_TRADE_LTT_MIN = PyUnicode_InternFromString("trade_ltt_min");
+    S_ADVANCE = PyUnicode_InternFromString("advance");
+    if (!S_EXCHANGE_TS || !S_TRADE_LTT_MIN || !S_ADVANCE) return NULL;
+    if (PyType_Ready(&StateType) < 0 || PyType_Ready(&CoreType) < 0) return NULL;
+    PyObject *m = PyModule_Create(&module);
+    if (m == NULL) return NULL;
+    if (PyModule_AddObjectRef(m, "State", (PyObject *)&StateType) < 0
+        || PyModule_AddObjectRef(m, "Core", (PyObject *)&CoreType) < 0) {
+        Py_DECREF(m);
+        return NULL;
+    }
+    return m;
+}

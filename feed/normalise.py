@@ -2,8 +2,15 @@
 
 The normaliser keeps each instrument's merged latest state, so every quote event it emits is complete even
 though Dhan splits state across packet types (prev close at subscribe, OI in its own packet in quote mode).
-Outputs are orjson-encoded event bytes appended to three lists the caller owns (quotes, ticks, depth), so
+Outputs are JSON-encoded event bytes appended to three lists the caller owns (quotes, ticks, depth), so
 the publisher sends them without encoding again.
+
+Two paths give the same events. The native one (feed/_fastfeed.c, when built) takes a frame of one ticker,
+quote, OI, previous-close or full packet whose values pass every rule and whose trade is the common case
+(volume up, or the same, with a current LTT); it keeps the instrument's state in C (feed/instrument.py says
+how the two copies hand over). Everything else, and everything where no compiler was, takes the Python path
+below, the reference: it decides and counts every bad value. The native path prints receive times to the
+microsecond; the Python path prints the float as it is.
 
 A trade is emitted when an instrument's cumulative volume rises; its ``qty`` is the rise (which may cover
 several exchange trades between two packets: Dhan sends snapshots, not every print). The first packet of a
@@ -41,7 +48,6 @@ UNSIGNED (OI, volume) or INT UNSIGNED (depth quantities) columns: every value fi
 
 from __future__ import annotations
 
-import struct
 from collections.abc import Callable, Mapping
 from typing import Any
 
@@ -85,15 +91,12 @@ from feed.fields import (
     TICKER_LTP,
     TICKER_LTT,
 )
+from feed.instrument import Instrument
 from feed.prices import (
     BAD_VALUE_KINDS,
     DEFAULT_TICK,
     BadValue,
-    decimals,
-    native_tick,
     price_rounder,
-    shared_rounder,
-    usable_tick,
 )
 from feed.protocol.constants import SEGMENT_BY_CODE, ResponseCode
 from feed.protocol.decode import Decoder, Packet
@@ -101,23 +104,19 @@ from feed.trades import LTT_FLOOR, TRADE_LTT_BEHIND_MAX_S, TradeRules
 from shared.clock import IST_OFFSET_S
 from shared.events import PRICE_MAX
 
-try:  # optional native fast path for full packets (feed/_fastfeed.c); same events, ~3x faster
-    from feed._fastfeed import encode_full as _encode_full
+try:  # optional native fast path (feed/_fastfeed.c): ticker, quote, OI, prev close and full; same events
+    from feed._fastfeed import Core, State
 except ImportError:  # pragma: no cover - exercised where no compiler was available at install
-    _encode_full = None
+    Core = State = None
 
 __all__ = [
     "BAD_VALUE_KINDS", "DEFAULT_TICK", "FAST_PATH_AVAILABLE", "LTT_AHEAD_MAX_S", "LTT_FLOOR", "PRICE_MAX",
     "TRADE_LTT_BEHIND_MAX_S", "BadSink", "Normaliser", "price_rounder",
 ]
 
-FAST_PATH_AVAILABLE = _encode_full is not None
+FAST_PATH_AVAILABLE = Core is not None
 LTT_AHEAD_MAX_S = 86_400
 _AHEAD = IST_OFFSET_S + LTT_AHEAD_MAX_S  # receive time (true epoch) -> latest acceptable Dhan-epoch LTT
-_FULL_SIZE = 162
-# byte offsets in a packet's response header (dhan-protocol.md): code u8, length u16, segment u8, security id u32
-_CODE_AT, _SEGMENT_AT, _SECURITY_ID_AT = 0, 3, 4
-_U32 = struct.Struct("<I")
 
 _DUMPS = orjson.dumps
 _TICKER = int(ResponseCode.TICKER)
@@ -132,46 +131,38 @@ _DISCONNECT = int(ResponseCode.DISCONNECT)
 BadSink = Callable[[str, dict[str, Any]], None]
 
 
-class _Inst:
-    """Per-instrument state: the merged quote dict, tick rounding, trade baseline."""
-
-    __slots__ = ("dp", "full_json", "last_trade_price", "native", "quote", "rnd", "tick", "vol", "vol_ltt")
-
-    def __init__(self, seg: str, sid: int, tick: float) -> None:
-        self.full_json: bytes | None = None  # set by the native path: the merged state lives in this JSON
-        self.vol = -1  # cumulative volume baseline; -1 = none yet
-        self.vol_ltt = 0  # the LTT of the baseline's packet (its trading day: // 86400)
-        self.last_trade_price = 0.0
-        self.set_tick(tick)
-        self.quote: dict[str, Any] = {
-            "v": 1, "seg": seg, "sid": sid, "ltp": None, "ltq": None, "exchange_ts": None, "atp": None,
-            "volume": None, "tsq": None, "tbq": None, "oi": None, "oi_high": None, "oi_low": None,
-            "open": None, "close": None, "high": None, "low": None, "prev_close": None, "prev_oi": None,
-            "bid": None, "ask": None, "recv_ts": None, "src": None,
-        }
-
-    def set_tick(self, tick: float) -> None:
-        self.tick = usable_tick(tick)
-        self.dp = decimals(self.tick)
-        self.rnd = shared_rounder(self.tick)
-        self.native = native_tick(self.tick, self.dp)
-
-
 class Normaliser:
     """Turns decoded packets into encoded quote, tick and depth events; drops and counts bad packets."""
 
     def __init__(self, tick_sizes: Mapping[tuple[int, int], float] | None = None, *, fast: bool = True,
                  on_bad: BadSink | None = None) -> None:
         self._ticks: dict[tuple[int, int], float] = dict(tick_sizes or {})
-        self.fast = fast and FAST_PATH_AVAILABLE
-        self._state: dict[tuple[int, int], _Inst] = {}
+        self._rules = TradeRules()  # the trade baselines' rules and the exchange's clock
+        self._core: Any = Core(self._rules, LTT_FLOOR, _AHEAD) if fast and FAST_PATH_AVAILABLE else None
+        self._state: dict[tuple[int, int], Instrument] = {}
         self.first_seen: set[tuple[int, int]] = set()
         self.status_packets = 0
         self.disconnect_reasons: list[int] = []
         self.bad_values: dict[str, int] = dict.fromkeys(BAD_VALUE_KINDS, 0)
         self._on_bad = on_bad
         self._reported: set[str] = set()
-        self._rules = TradeRules()  # the trade baselines' rules and the exchange's clock
+
+    @property
+    def fast(self) -> bool:
+        """Whether the native path is on. Turning it off hands every instrument's state to Python for good."""
+        return self._core is not None
+
+    @fast.setter
+    def fast(self, on: bool) -> None:
+        if on and self._core is None and FAST_PATH_AVAILABLE:
+            raise ValueError("the native path is chosen when the normaliser is built")
+        if not on and self._core is not None:
+            for inst in self._state.values():
+                if inst.nat is not None:
+                    if inst.nat.current:
+                        inst.to_python()
+                    inst.nat = None
+            self._core = None
 
     @property
     def bad_total(self) -> int:
@@ -182,13 +173,19 @@ class Normaliser:
         self._ticks.update(tick_sizes)
         for key, inst in self._state.items():
             if key in tick_sizes:
+                if inst.nat is not None and inst.nat.current:
+                    inst.to_python()
                 inst.set_tick(tick_sizes[key])
+                if inst.nat is not None:
+                    self._core.remove(*key)
+                    inst.nat = None
+                self._go_native(key, inst)
 
     def last_price(self, seg_code: int, sid: int) -> float | None:
         inst = self._state.get((seg_code, sid))
         if inst is None:
             return None
-        q = inst.quote
+        q = inst.view()
         price: float | None = q["ltp"] if q["ltp"] else q["prev_close"]
         return price
 
@@ -196,18 +193,33 @@ class Normaliser:
         inst = self._state.get((seg_code, sid))
         if inst is None:
             return None
-        return orjson.loads(inst.full_json) if inst.full_json is not None else dict(inst.quote)
+        return dict(inst.view())
 
     def forget(self, seg_code: int, sid: int) -> None:
         self._state.pop((seg_code, sid), None)
         self.first_seen.discard((seg_code, sid))
+        if self._core is not None:
+            self._core.remove(seg_code, sid)
 
-    def _inst(self, seg_code: int, sid: int) -> _Inst:
+    def _inst(self, seg_code: int, sid: int) -> Instrument:
         key = (seg_code, sid)
-        inst = _Inst(SEGMENT_BY_CODE.get(seg_code, str(seg_code)), sid, self._ticks.get(key, DEFAULT_TICK))
+        inst = Instrument(SEGMENT_BY_CODE.get(seg_code, str(seg_code)), sid, self._ticks.get(key, DEFAULT_TICK))
         self._state[key] = inst
         self.first_seen.add(key)
+        self._go_native(key, inst)
         return inst
+
+    def _go_native(self, key: tuple[int, int], inst: Instrument) -> None:
+        """Give a Python-held instrument a native copy when the native path can hold it (its tick prints
+        exactly, its segment is a plain name); it becomes the truth at the next :meth:`Instrument.to_native`."""
+        if self._core is None or not inst.native:
+            return
+        try:
+            inst.nat = State(inst.quote["seg"], key[1], inst.tick, inst.dp)
+        except ValueError:  # an odd segment name or security id: the Python path keeps it
+            return
+        inst.nat.current = False
+        self._core.add(key[0], key[1], inst.nat)
 
     def process(
         self, packets: list[Packet], recv_ts: float,
@@ -224,9 +236,9 @@ class Normaliser:
                     self._meta(p)
                     continue
                 inst = self._inst(p[SEGMENT], p[SECURITY_ID])
-            if inst.full_json is not None:  # state last set by the native path: materialise it
-                inst.quote = orjson.loads(inst.full_json)
-                inst.full_json = None
+            nat = inst.nat
+            if nat is not None and nat.current:  # the native copy is the truth: take it
+                inst.to_python()
             q = inst.quote
             rnd = inst.rnd
             # Each branch computes (and so checks) every value first and changes state only after that.
@@ -267,8 +279,10 @@ class Normaliser:
                     self._meta(p)
             except BadValue as bad:
                 self._bad(bad, code, p[SEGMENT], p[SECURITY_ID])
+            if nat is not None:
+                inst.to_native()
 
-    def _full(self, inst: _Inst, p: Packet, q: dict[str, Any], rnd: Callable[[float], float], recv_ts: float,
+    def _full(self, inst: Instrument, p: Packet, q: dict[str, Any], rnd: Callable[[float], float], recv_ts: float,
               ltt_max: float, quotes: list[bytes], ticks: list[bytes], depth: list[bytes]) -> None:
         """The full packet (code 8) on the Python path: where the native path is not built, or refused it."""
         ltp = rnd(p[FULL_LTP])
@@ -305,44 +319,26 @@ class Normaliser:
         self, decoder: Decoder, frame: bytes, recv_ts: float,
         quotes: list[bytes], ticks: list[bytes], depth: list[bytes],
     ) -> None:
-        """Decode and normalise one WebSocket frame; a lone full packet takes the native path when built.
+        """Decode and normalise one WebSocket frame. A frame of one ticker, quote, OI, previous-close or full
+        packet takes the native path when built and the instrument's state is held there.
 
-        The native path encodes good packets only; a full packet it refuses (a bad price, a crossed book)
-        and an instrument whose tick it cannot print exactly go the reference Python path, which counts.
+        The native path handles good packets and the trade rules' common cases only. A frame it refuses (a bad
+        value, a crossed book, a first packet, a new session) and an instrument whose tick it cannot print
+        exactly go the reference Python path, which decides and counts.
         """
-        if self.fast and len(frame) == _FULL_SIZE and frame[_CODE_AT] == _FULL:
-            key = (frame[_SEGMENT_AT], _U32.unpack_from(frame, _SECURITY_ID_AT)[0])
-            inst = self._state.get(key)
-            if inst is None:
-                inst = self._inst(*key)
-            q = inst.quote
-            res = _encode_full(frame, 0, inst.tick, inst.dp, q["seg"], recv_ts, q["prev_close"], q["prev_oi"]
-                               ) if inst.native else None
-            if res is not None:
-                stats = decoder.stats
-                stats.frames += 1
-                stats.packets += 1
-                qj, dj, ltp, ltq, ltt, vol, oi, bid, ask = res
-                try:
-                    qty = self._rules.admit(inst, vol, ltt, ltp, recv_ts + _AHEAD)
-                except BadValue as bad:
-                    self._bad(bad, _FULL, key[0], key[1])
-                    return
-                if qty:
-                    self._trade(inst, q, ltp, ltq, ltt, vol, qty, oi, bid, ask, recv_ts, ticks)
-                # keep what the trade rule and last_price() read; the rest lives in full_json
-                q["ltp"] = ltp; q["bid"] = bid; q["ask"] = ask; q["volume"] = vol; q["exchange_ts"] = ltt
-                inst.full_json = qj
-                quotes.append(qj)
-                depth.append(dj)
-                return
+        core = self._core
+        if core is not None and core.feed(frame, recv_ts, quotes, ticks, depth):
+            stats = decoder.stats
+            stats.frames += 1
+            stats.packets += 1
+            return
         packets = decoder.decode(frame)
         if packets:
             self.process(packets, recv_ts, quotes, ticks, depth)
 
     @staticmethod
     def _trade(
-        inst: _Inst, q: dict[str, Any], ltp: float, ltq: int, ltt: int, volume: int, qty: int, oi: int | None,
+        inst: Instrument, q: dict[str, Any], ltp: float, ltq: int, ltt: int, volume: int, qty: int, oi: int | None,
         bid: float | None, ask: float | None, recv_ts: float, ticks: list[bytes],
     ) -> None:
         # Classify against the book as it stood before this trade, then by tick rule.

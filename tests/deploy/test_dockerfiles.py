@@ -157,7 +157,8 @@ def test_dockerignore_keeps_secrets_and_local_builds_out() -> None:
     for rel in (".env", ".git/config", ".venv/bin/python", "feed/_fastfeed.cpython-311-x86_64-linux-gnu.so",
                 "feed/__pycache__/service.cpython-311.pyc", "var/spool/x", "tests/conftest.py"):
         assert ignore.ignored(rel), rel
-    for rel in ("pyproject.toml", "setup.py", "README.md", "feed/_fastfeed.c", "feed/sim/data/x.csv",
+    for rel in ("pyproject.toml", "setup.py", "README.md", "feed/_fastfeed.c", "feed/fastfeed_state.c",
+                "feed/fastfeed.h", "feed/sim/data/x.csv",
                 "shared/schema/001_initial.sql", "docker/install-python.sh", "docker/healthcheck.py"):
         assert not ignore.ignored(rel), rel
 

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import math
-import sys
 
 import orjson
 import pytest
@@ -14,6 +13,7 @@ from feed.normalise import FAST_PATH_AVAILABLE, Normaliser
 from feed.prices import decimals
 from feed.protocol.decode import Decoder
 from feed.protocol.encode import pack_full, pack_prev_close
+from feed.trades import TradeRules
 
 pytestmark = pytest.mark.skipif(not FAST_PATH_AVAILABLE, reason="native fast path not built (no C compiler)")
 
@@ -84,23 +84,46 @@ def _good_frame() -> bytes:
                      oi=3_000_000_000, oi_high=0, oi_low=0, open=1.0, close=1.0, high=1.0, low=1.0)
 
 
-def test_native_refuses_bad_prices_and_ticks_it_cannot_print() -> None:
-    from feed._fastfeed import encode_full
+def _core_with(tick: float = 0.05) -> tuple[object, object]:
+    from feed._fastfeed import Core, State  # here: the module is optional (absent where no compiler was)
 
+    core, state = Core(TradeRules(), LTT - 10**8, 86_400.0 + 19_800.0), State("NSE_FNO", 9, tick, decimals(tick))
+    core.add(2, 9, state)
+    assert state.load({**state.as_dict(), "volume": 5}, 5, LTT, 0.0)  # a baseline: the next packet may trade
+    return core, state
+
+
+def test_native_refuses_bad_prices_and_ticks_it_cannot_print() -> None:
+    from feed._fastfeed import State  # optional module, as above
+
+    core, state = _core_with()
+    out: tuple[list, list, list] = ([], [], [])
     good = _good_frame()
-    assert encode_full(good, 0, 0.05, 2, "NSE_FNO", RECV0, None, None)[6] == 3_000_000_000  # OI over 2^31
+    assert core.feed(good, RECV0, *out) is True
+    assert orjson.loads(out[0][0])["oi"] == 3_000_000_000  # OI over 2^31
     bad = bytearray(good)
     bad[8:12] = bytes.fromhex("0000c07f")  # LTP = NaN
-    assert encode_full(bytes(bad), 0, 0.05, 2, "NSE_FNO", RECV0, None, None) is None
-    assert encode_full(good, 0, 0.05, 2, "NSE_FNO", RECV0, math.inf, None) is None  # a bad previous close
-    with pytest.raises(ValueError, match="whole number"):
-        encode_full(good, 0, 2.5e-6, decimals(2.5e-6), "NSE_FNO", RECV0, None, None)
-    for off in (sys.maxsize - 100, sys.maxsize, 1, -1):  # off + 162 would overflow for the first two
-        with pytest.raises(ValueError, match="bad offset"):
-            encode_full(good, off, 0.05, 2, "NSE_FNO", RECV0, None, None)
+    assert core.feed(bytes(bad), RECV0, *out) is False and len(out[0]) == 1  # refused, nothing emitted
+    assert core.feed(good[:-1], RECV0, *out) is False  # a short frame is the Python path's to count
+    assert core.feed(memoryview(good), RECV0, *out) is True  # any buffer, as bytes
+    assert core.feed("not a buffer", RECV0, *out) is False and len(out[0]) == 2
     for recv_ts in (math.nan, math.inf, -1.0):
-        with pytest.raises(ValueError, match="receive time"):
-            encode_full(good, 0, 0.05, 2, "NSE_FNO", recv_ts, None, None)
+        assert core.feed(good, recv_ts, *out) is False
+    with pytest.raises(ValueError, match="whole number"):
+        State("NSE_FNO", 9, 2.5e-6, decimals(2.5e-6))
+    with pytest.raises(ValueError, match="plain name"):
+        State('NSE"FNO', 9, 0.05, 2)  # printed unescaped: only plain names are held natively
+    state.current = False
+    assert core.feed(good, RECV0, *out) is False  # the Python copy is the truth: the native path keeps off
+
+
+def test_native_state_refuses_what_it_cannot_hold_exactly() -> None:
+    _, state = _core_with(1.0)
+    q = state.as_dict()
+    assert not state.load({**q, "ltp": 100.05}, 5, LTT, 0.0) and not state.current  # 100.05 at 0 decimals
+    assert not state.load({**q, "ltp": math.nan}, 5, LTT, 0.0)
+    assert not state.load({**q, "volume": 2**70}, 5, LTT, 0.0)
+    assert state.load({**q, "ltp": 100.0}, 5, LTT, 0.0) and state.current and state.as_dict()["ltp"] == 100.0
 
 
 def test_odd_tick_prices_equal_the_reference() -> None:
