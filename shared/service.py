@@ -58,7 +58,7 @@ import redis.asyncio as aioredis
 from redis.exceptions import RedisError
 
 from shared import __version__
-from shared.bus import connect_redis
+from shared.bus import connect_redis, hash_mapping
 from shared.control_channel import ControlCommand, ControlListener
 from shared.errors import DhanError
 from shared.health import HealthServer, health_port
@@ -317,7 +317,7 @@ class Service:
                 pipe = self.redis.pipeline(transaction=False)
                 fields = self.heartbeat_fields()
                 pipe.delete(key)
-                pipe.hset(key, mapping=fields)
+                pipe.hset(key, mapping=hash_mapping(fields))
                 pipe.pexpire(key, ttl_ms)
                 while LOG_SINK:
                     rec = LOG_SINK.popleft()
@@ -339,7 +339,7 @@ class Service:
         try:
             key = self.keys.svc(self.instance)
             pipe = self.redis.pipeline(transaction=False)
-            pipe.hset(key, mapping=self.heartbeat_fields())
+            pipe.hset(key, mapping=hash_mapping(self.heartbeat_fields()))
             pipe.pexpire(key, int(self.settings.service.heartbeat_interval_s * 5000))
             while LOG_SINK:
                 pipe.xadd(self.keys.logs, {"d": orjson.dumps(LOG_SINK.popleft())}, maxlen=LOGS_MAXLEN, approximate=True)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import time
-from typing import Any
+from typing import Any, cast
 
 import redis.asyncio as aioredis
 from redis.exceptions import RedisError
@@ -86,7 +86,7 @@ class StackStatus:
             async for key in self.redis.scan_iter(match=self.keys.svc_pattern, count=200):
                 hb = await self.redis.hgetall(key)
                 if hb:
-                    hbs[key[len(self.keys.svc("")):]] = hb
+                    hbs[key[len(self.keys.svc("")):]] = cast(dict[str, str], hb)  # a decode=True client
             self.heartbeats = hbs
             streams: dict[str, dict[str, Any]] = {}
             for kind in STREAM_KINDS:
