@@ -73,7 +73,7 @@ def main() -> None:
     parser.add_argument("--port", type=int, default=18765)
     args = parser.parse_args()
     base = load_settings()
-    mysql = base.mysql
+    mysql = base.mysql.target
     settings = load_settings(
         key_prefix=args.prefix,
         sim_port=args.port,

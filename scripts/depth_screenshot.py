@@ -82,7 +82,7 @@ def main() -> None:
     app = make_app()
     QSettings.setDefaultFormat(QSettings.Format.IniFormat)
     QSettings.setPath(QSettings.Format.IniFormat, QSettings.Scope.UserScope, tempfile.mkdtemp(prefix="depth-shot-"))
-    m = load_settings().mysql
+    m = load_settings().mysql.target
     tag = uuid.uuid4().hex[:8]
     settings = load_settings(key_prefix=f"depthshot{tag}:", mysql_url=f"mysql://{m.user}@{m.host}:{m.port}/dhan_shot_{tag}",
                              client_id=None, access_token=None)  # fmt: skip
