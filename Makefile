@@ -30,8 +30,10 @@ test: $(STAMP)
 compose-check:
 	@python3 -m scripts.compose_check $(ARGS)
 
+## ruff over the code, its tests and tools; mypy --strict ([tool.mypy] in pyproject.toml) over the product packages.
 lint: $(STAMP)
-	@$(BIN)/ruff check shared feed writer viz control tests bench
+	@$(BIN)/ruff check shared feed writer viz control tests bench scripts devkit
+	@$(BIN)/mypy shared feed writer viz control
 
 bench: $(STAMP)
 	@$(BIN)/python bench/decode.py

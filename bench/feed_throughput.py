@@ -21,6 +21,8 @@ import asyncio
 import multiprocessing as mp
 import os
 import pickle
+import signal
+import socket
 import statistics
 import struct
 import subprocess
@@ -48,8 +50,6 @@ def _cpu_s(pid: int) -> float:
 
 
 def _free_port() -> int:
-    import socket
-
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return int(s.getsockname()[1])
@@ -57,8 +57,6 @@ def _free_port() -> int:
 
 def _sim_child(settings: Settings, out_path: str, ready: Any, parent_pid: int) -> None:
     """Child process: the simulator, recording the send time of every full/quote packet by (seg, id, volume)."""
-    import signal
-
     die_with(parent_pid)  # a bench killed midway leaves no simulator behind
 
     sent_at: dict[tuple[int, int, int], float] = {}

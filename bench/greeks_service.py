@@ -17,6 +17,7 @@ import statistics
 import sys
 import time
 import uuid
+from datetime import timedelta
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
@@ -34,8 +35,6 @@ from shared.settings import Settings
 
 
 def build(n_quotes: int, options_share: float, rng: random.Random) -> tuple[dict[str, bytes], list[bytes]]:
-    from datetime import timedelta
-
     now = time.time()
     near = ist_trading_day(now) + timedelta(days=6)
     universe: dict[str, bytes] = {}

@@ -24,6 +24,10 @@ import zlib
 from pathlib import Path
 from typing import Any
 
+import zstandard
+
+from shared.logs import configure_logging
+
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from feed.connection import DhanConnection
@@ -131,8 +135,6 @@ async def write_ahead_cost_us(journal_settings: Settings, frames: list[tuple[flo
 
 def codecs(frames: list[tuple[float, bytes]], block_kb: int) -> list[tuple[str, float, float, float]]:
     """Per codec and level: bytes/frame, compress us/frame, decompress us/frame (blocks of ``block_kb``)."""
-    import zstandard
-
     blocks: list[bytes] = []
     tss: list[float] = []
     chunk: list[bytes] = []
@@ -183,7 +185,6 @@ async def main() -> None:
     if args.level is not None:
         overrides["journal_compress_level"] = args.level
     settings = Settings.model_validate(overrides)
-    from shared.logs import configure_logging
 
     configure_logging("bench", level="warning", fmt="console", secrets=[])
     journal, instruments, span = await record(settings, args.minutes * 60)

@@ -19,6 +19,8 @@ import textwrap
 import time
 from pathlib import Path
 
+from feed.protocol.requests import build_requests
+
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
@@ -85,7 +87,6 @@ async def bench_wire(mode: str, seconds: float, frames_path: Path) -> tuple[floa
     await sim.start()
     try:
         assert sim.market is not None
-        from feed.protocol.requests import build_requests
 
         instruments = [(SEGMENT_BY_CODE[i.segment], i.security_id) for i in sim.market.instruments.values()]
         frames_path.write_text("\n".join(build_requests(instruments, mode)))

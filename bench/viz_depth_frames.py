@@ -23,6 +23,12 @@ import time
 from pathlib import Path
 from typing import Any
 
+import orjson
+import redis
+
+from shared.db import init_schema
+from shared.logs import configure_logging
+
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from bench.viz_frames import _cleanup, _settings
@@ -36,9 +42,6 @@ CATCH_UP_S = 20.0  # the newest books are left in the stream for the seam's catc
 def _produce(parent_pid: int, redis_url: str, prefix: str, books: list[dict[str, Any]],
              trades: list[dict[str, Any]]) -> None:  # fmt: skip
     """Publish each event when the wall clock reaches its receive time (stream and channel, like the feed)."""
-    import orjson
-    import redis
-
     die_with(parent_pid)
     client = redis.Redis.from_url(redis_url)
     events = sorted([(b["recv_ts"], "depth20", b) for b in books] + [(t["recv_ts"], "ticks", t) for t in trades],
@@ -62,7 +65,6 @@ def main() -> None:
     parser.add_argument("--profile", action="store_true", help="cProfile the window's run (top functions)")
     parser.add_argument("--cpu-clock", action="store_true", help="frames in CPU time, not wall time (viz_frames.py)")
     args = parser.parse_args()
-    from shared.logs import configure_logging
 
     configure_logging("viz-bench", level="error", fmt="console")
     db, prefix = f"dhan_viz_depth_bench_{os.getpid()}", f"vizdepth{os.getpid()}:"
@@ -72,7 +74,6 @@ def main() -> None:
     past = Session([b for b in demo.books if b["recv_ts"] < now], [t for t in demo.trades if t["recv_ts"] < now])
     future_b = [b for b in demo.books if b["recv_ts"] >= now]
     future_t = [t for t in demo.trades if t["recv_ts"] >= now]
-    from shared.db import init_schema
 
     async def prepare() -> None:
         await init_schema(settings)

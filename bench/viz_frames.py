@@ -17,12 +17,23 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import cProfile
+import importlib
+import json
 import multiprocessing
 import os
+import pstats
+import subprocess
 import sys
+import tempfile
 import time
 from pathlib import Path
 from typing import Any
+
+import redis.asyncio as aioredis
+
+from shared.db import connect
+from shared.logs import configure_logging
 
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
@@ -58,6 +69,7 @@ class PaintClock:
         self._patched: list[tuple[Any, Any]] = []
 
     def install(self) -> None:
+        # Qt here, in the measuring child (--one) only: not in the parent that forks the producer
         import pyqtgraph as pg
 
         from viz.widgets.heatmap import BreadthBar, Heatmap
@@ -89,8 +101,7 @@ class PaintClock:
 async def measure(name: str, settings: Settings, seconds: float, *, cpu_clock: bool = False) -> dict[str, Any]:
     """The window runs as in production (its own 30 Hz timer); a frame = its model push plus the paint
     events Qt runs for it before the next frame."""
-    import importlib
-
+    # Qt here, in the measuring child (--one) only: not in the parent that forks the producer
     from PyQt6.QtWidgets import QAbstractScrollArea
 
     from viz.cli import WINDOWS
@@ -160,7 +171,7 @@ async def measure(name: str, settings: Settings, seconds: float, *, cpu_clock: b
 
 
 def _settings(prefix: str, db: str) -> Settings:
-    m = load_settings().mysql
+    m = load_settings().mysql.target
     return load_settings(
         key_prefix=prefix, mysql_url=f"mysql://{m.user}@{m.host}:{m.port}/{db}", client_id=None, access_token=None
     )
@@ -168,9 +179,7 @@ def _settings(prefix: str, db: str) -> Settings:
 
 def _measure_one(args: argparse.Namespace) -> None:
     """Child process: one window, its own QApplication and QSettings; prints one JSON result line."""
-    import json
-    import tempfile
-
+    # Qt here, in the measuring child (--one) only: not in the parent that forks the producer
     import qasync
     from PyQt6.QtCore import QSettings
 
@@ -183,9 +192,6 @@ def _measure_one(args: argparse.Namespace) -> None:
     settings = _settings(args.prefix, args.database)
     with asyncio.Runner(loop_factory=lambda: qasync.QEventLoop(app)) as runner:
         if args.profile:
-            import cProfile
-            import pstats
-
             prof = cProfile.Profile()
             prof.enable()
         result = runner.run(measure(args.one, settings, args.seconds, cpu_clock=args.cpu_clock))
@@ -208,14 +214,11 @@ def main() -> None:
     parser.add_argument("--prefix", help=argparse.SUPPRESS)
     parser.add_argument("--database", help=argparse.SUPPRESS)
     args = parser.parse_args()
-    from shared.logs import configure_logging
 
     configure_logging("viz-bench", level="error", fmt="console")
     if args.one:
         _measure_one(args)
         return
-    import json
-    import subprocess
 
     db, prefix = f"dhan_viz_bench_{os.getpid()}", f"vizbench{os.getpid()}:"
     settings = _settings(prefix, db)
@@ -282,9 +285,7 @@ def main() -> None:
 
 
 async def _cleanup(settings: Settings, db: str) -> None:
-    import redis.asyncio as aioredis
 
-    from shared.db import connect
 
     redis = aioredis.Redis.from_url(settings.redis.url.get_secret_value())
     keys = [k async for k in redis.scan_iter(match=f"{settings.redis.key_prefix}*")]

@@ -13,8 +13,13 @@ import time
 from typing import Any
 
 import orjson
+import redis
+import redis.asyncio as aioredis
 
+from shared.db import init_schema
 from shared.settings import Settings
+from writer.batch import BatchBuilder, Entry
+from writer.sink import MySQLSink
 
 __all__ = ["OPEN", "produce", "seed", "universe"]
 
@@ -94,8 +99,6 @@ def _price(rec: dict[str, Any], rng: random.Random, level: float) -> float:
 
 def produce(redis_url: str, prefix: str, rate: float, stop_at: float, start_cum: int, start_ets: int) -> None:
     """Producer process: quotes for all instruments, trades (a third on the NIFTY future), greeks, depth."""
-    import redis
-
     client = redis.Redis.from_url(redis_url)
     recs = universe()
     rng = random.Random(5)
@@ -200,11 +203,7 @@ def produce(redis_url: str, prefix: str, rate: float, stop_at: float, start_cum:
 
 async def seed(settings: Settings, history: int) -> tuple[int, int]:
     """Universe, stored quotes/greeks, and ``history`` trades of the NIFTY future through the writer's path."""
-    import redis.asyncio as aioredis
 
-    from shared.db import init_schema
-    from writer.batch import BatchBuilder, Entry
-    from writer.sink import MySQLSink
 
     await init_schema(settings)
     redis = aioredis.Redis.from_url(settings.redis.url.get_secret_value())

@@ -18,8 +18,14 @@ import time
 from datetime import datetime
 from datetime import time as dtime
 
+from feed.greeks.service import GreeksService
+from feed.service import FeedService
+from feed.sim.server import SimServer
 from shared.clock import IST
+from shared.db import init_schema
+from shared.logs import configure_logging
 from shared.settings import Settings, load_settings
+from writer.service import WriterService
 
 __all__ = ["accelerated_clock", "run_stack"]
 
@@ -32,12 +38,6 @@ def accelerated_clock(speed: float, start: dtime = dtime(9, 15)) -> object:
 
 
 async def run_stack(settings: Settings, *, speed: float, rate: float, duration_s: float, greeks: bool = True) -> None:
-    from feed.greeks.service import GreeksService
-    from feed.service import FeedService
-    from feed.sim.server import SimServer
-    from shared.db import init_schema
-    from writer.service import WriterService
-
     await init_schema(settings)
     sim = SimServer(settings, clock=accelerated_clock(speed), rate=rate)  # type: ignore[arg-type]
     await sim.start()
@@ -73,7 +73,7 @@ def main() -> None:
     parser.add_argument("--port", type=int, default=18765)
     args = parser.parse_args()
     base = load_settings()
-    mysql = base.mysql
+    mysql = base.mysql.target
     settings = load_settings(
         key_prefix=args.prefix,
         sim_port=args.port,
@@ -81,7 +81,6 @@ def main() -> None:
         client_id=None,
         access_token=None,
     )
-    from shared.logs import configure_logging
 
     configure_logging("viz-pipeline", level="warning", fmt="console")
     asyncio.run(run_stack(settings, speed=args.speed, rate=args.rate, duration_s=args.duration))

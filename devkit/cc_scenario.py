@@ -17,6 +17,7 @@ import time
 from pathlib import Path
 from typing import Any
 
+import aiohttp
 import psutil
 from pydantic import SecretStr
 from PyQt6.QtWidgets import QApplication, QPushButton
@@ -68,8 +69,6 @@ async def grab(app: QApplication, window: ControlWindow, tab: str, out_dir: Path
 
 
 async def _sim_drop(s: Settings) -> None:
-    import aiohttp
-
     assert s.sim.token is not None
     async with aiohttp.ClientSession() as http, http.post(
             f"http://{s.sim.host}:{s.sim.port}/fault",

@@ -14,9 +14,13 @@ from dataclasses import dataclass
 from typing import Any
 
 import orjson
+import redis.asyncio as aioredis
 
 from feed.sim.book import KIND_FUTURE, SimInstrument
 from feed.sim.deep import DeepBook
+from shared.events import EVENT_FIELD
+from shared.keys import Keys
+from writer.service import WriterService
 
 __all__ = ["UNIVERSE_RECORD", "Session", "seed", "session"]
 
@@ -74,11 +78,7 @@ async def seed(settings: Any, demo: Session, *, stored: int | None = None) -> No
     """Put a session where the depth window reads it: the universe (the NIFTY future), the books and trades
     in their streams, and the first ``stored`` books (all by default) and their trades written to MySQL by
     a writer in drain mode (the rest stay in the streams, for the seam's catch-up)."""
-    import redis.asyncio as aioredis
 
-    from shared.events import EVENT_FIELD
-    from shared.keys import Keys
-    from writer.service import WriterService
 
     keys = Keys(settings.redis.key_prefix)
     books = demo.books if stored is None else demo.books[:stored]

@@ -16,6 +16,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 async def run(args: argparse.Namespace, settings: Settings) -> int:
+    # imported at run time: `dhan feed --help` does not load the service (~2 s of imports)
     from feed.service import FeedService
 
     if args.instruments_url:

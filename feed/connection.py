@@ -234,8 +234,9 @@ class DhanConnection:
         reason = self.last_reason
         reason_text = DISCONNECT_REASONS.get(reason, "unknown disconnect code") if reason is not None else None
         now = self.clock()
+        connected_s = round(now - t_conn, 3)
         event = {"type": "disconnected", "conn": self.index, "ts": now, "cause": cause,
-                 "reason_code": reason, "reason": reason_text, "connected_s": round(now - t_conn, 3)}
+                 "reason_code": reason, "reason": reason_text, "connected_s": connected_s}
         self.on_event(event)
         if cause == "shutdown":
             self.log.info("disconnected", cause=cause)
@@ -250,7 +251,7 @@ class DhanConnection:
             return
         self.log.warning("disconnected", cause=cause, reason_code=reason, reason=reason_text,
                          connected_s=event["connected_s"])
-        if got_data and event["connected_s"] >= GOOD_SESSION_S:
+        if got_data and connected_s >= GOOD_SESSION_S:
             self.attempt = 0  # after a good session the first retry is immediate
         else:
             self.attempt += 1  # a flapping or silent connection backs off instead of hammering

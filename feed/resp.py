@@ -44,14 +44,15 @@ class RespConnection:
         return self._writer is not None and not self._writer.is_closing()
 
     async def open(self) -> None:
-        opts: dict[str, Any] = parse_url(self._url)
+        opts: dict[str, Any] = dict(parse_url(self._url))
         cls = opts.get("connection_class")
         if cls is UnixDomainSocketConnection:
             conn = asyncio.open_unix_connection(opts["path"])
         else:
             ctx = ssl.create_default_context() if cls is SSLConnection else None
             conn = asyncio.open_connection(opts.get("host", "127.0.0.1"), opts.get("port", 6379), ssl=ctx)
-        self._reader, self._writer = await asyncio.wait_for(conn, self._timeout)
+        reader, writer = await asyncio.wait_for(conn, self._timeout)
+        self._reader, self._writer = reader, writer
         self._parser = hiredis.Reader()
         hello: list[bytes] = []
         if opts.get("password"):
@@ -60,7 +61,7 @@ class RespConnection:
         if opts.get("db"):
             hello.append(_pack("SELECT", str(opts["db"])))
         if hello:
-            self._writer.write(b"".join(hello))
+            writer.write(b"".join(hello))
             for reply in await self.read_replies(len(hello)):
                 if isinstance(reply, hiredis.ReplyError):
                     await self.close()

@@ -28,11 +28,13 @@ from feed.publisher import KIND_DEPTH, KIND_QUOTES, KIND_TICKS, Publisher
 from feed.subscriptions import Delta, ShardPlan
 from feed.universe import Member, Universe, UniverseChange, UniverseSelector
 from shared.backoff import backoff_s
+from shared.bus import hash_mapping
 from shared.calendar import TradingCalendar
 from shared.clock import ist_trading_day
 from shared.errors import ConfigError, DhanError
 from shared.events import instrument_key
 from shared.service import Service
+from shared.settings import Settings
 
 __all__ = ["FeedService"]
 
@@ -56,7 +58,7 @@ def member_record(m: Member) -> dict[str, Any]:
 class FeedService(Service):
     name = "feed"
 
-    def __init__(self, settings: Any, *, duration_s: float | None = None, instance: str | None = None,
+    def __init__(self, settings: Settings, *, duration_s: float | None = None, instance: str | None = None,
                  instruments: list[InstrumentInfo] | None = None, today: date | None = None) -> None:
         super().__init__(settings, duration_s=duration_s, instance=instance)
         self._preloaded = instruments
@@ -313,7 +315,7 @@ class FeedService(Service):
         try:
             pipe = self.redis.pipeline(transaction=True)
             if mapping:
-                pipe.hset(self.keys.universe, mapping=mapping)
+                pipe.hset(self.keys.universe, mapping=hash_mapping(mapping))
             if gone:
                 pipe.hdel(self.keys.universe, *gone)
             await pipe.execute()
@@ -341,7 +343,7 @@ class FeedService(Service):
             if not mapping:
                 continue
             try:
-                await self.redis.hset(self.keys.last_quote, mapping=mapping)
+                await self.redis.hset(self.keys.last_quote, mapping=hash_mapping(mapping))
             except (RedisError, OSError):
                 sent_ts.clear()  # resend everything next time
 

@@ -14,18 +14,20 @@ import tempfile
 import uuid
 from pathlib import Path
 
+import pymysql
+import qasync
+import redis
+from PyQt6.QtWidgets import QApplication
+
+from devkit.cc_scenario import run_scenario, scenario_settings
+from devkit.settings import isolated_settings
+
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 
 def main() -> int:
-    import pymysql
-    import qasync
-    import redis
-    from PyQt6.QtWidgets import QApplication
 
-    from devkit.cc_scenario import run_scenario, scenario_settings
-    from devkit.settings import isolated_settings
 
     out = Path(sys.argv[1]) if len(sys.argv) > 1 else Path("docs/screenshots")
     out.mkdir(parents=True, exist_ok=True)

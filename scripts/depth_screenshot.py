@@ -13,9 +13,14 @@ import argparse
 import asyncio
 import os
 import sys
+import tempfile
 import time
 import uuid
 from pathlib import Path
+
+import redis.asyncio as aioredis
+
+from shared.logs import configure_logging
 
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
@@ -26,6 +31,7 @@ from shared.settings import Settings, load_settings
 
 
 async def shoot(settings: Settings, out: Path, theme: str) -> None:
+    # Qt (viz.windows) once main has made the QApplication, with QT_QPA_PLATFORM set above
     from viz.windows.base import VizOptions
     from viz.windows.depth_ladder import DepthLadderWindow
 
@@ -48,12 +54,10 @@ async def shoot(settings: Settings, out: Path, theme: str) -> None:
         print(f"{out}: {window.view.books_seen if window.view else 0} books, {len(window.ticks)} trades")
     finally:
         window.close()
-        await window.shutdown()
+        await window.stop()
 
 
 async def cleanup(settings: Settings) -> None:
-    import redis.asyncio as aioredis
-
     client = aioredis.Redis.from_url(settings.redis.url.get_secret_value())
     keys = [k async for k in client.scan_iter(match=f"{settings.redis.key_prefix}*", count=1000)]
     if keys:
@@ -70,19 +74,18 @@ def main() -> None:
     parser.add_argument("--out", type=Path, default=Path("docs/screenshots/depth-ladder.png"))
     parser.add_argument("--theme", choices=("dark", "light"), default="dark")
     args = parser.parse_args()
-    import tempfile
 
+    # Qt once QT_QPA_PLATFORM is set (above), and only to run: --help does not load it
     import qasync
     from PyQt6.QtCore import QSettings
 
-    from shared.logs import configure_logging
     from viz.boot import make_app
 
     configure_logging("depth-screenshot", level="warning", fmt="console")
     app = make_app()
     QSettings.setDefaultFormat(QSettings.Format.IniFormat)
     QSettings.setPath(QSettings.Format.IniFormat, QSettings.Scope.UserScope, tempfile.mkdtemp(prefix="depth-shot-"))
-    m = load_settings().mysql
+    m = load_settings().mysql.target
     tag = uuid.uuid4().hex[:8]
     settings = load_settings(key_prefix=f"depthshot{tag}:", mysql_url=f"mysql://{m.user}@{m.host}:{m.port}/dhan_shot_{tag}",
                              client_id=None, access_token=None)  # fmt: skip

@@ -5,16 +5,23 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import inspect
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Mapping
 from typing import Any
 
 import redis.asyncio as aioredis
 from redis.exceptions import AuthenticationError, RedisError
+from redis.typing import EncodableT, FieldT
 
 from shared.errors import RedisUnavailable
 from shared.settings import Settings
 
-__all__ = ["connect_redis", "follow_channel", "redis_down_message"]
+__all__ = ["connect_redis", "follow_channel", "hash_mapping", "redis_down_message"]
+
+
+def hash_mapping(fields: Mapping[str, Any]) -> dict[FieldT, EncodableT]:
+    """``fields`` as redis-py's ``hset(mapping=...)`` types it (its key type is invariant: a dict[str, ...] is
+    refused by the type checker although it is what Redis gets)."""
+    return dict(fields.items())
 
 
 def redis_down_message(settings: Settings, cause: BaseException | str) -> str:

@@ -17,6 +17,7 @@ from typing import Any
 
 from shared import __version__
 from shared.errors import DhanError
+from shared.lifeline import ParentGone, bind_to_parent
 
 __all__ = ["COMMANDS", "main"]
 
@@ -74,8 +75,6 @@ def add_common_arguments(parser: argparse.ArgumentParser, *, service: bool = Tru
 
 
 def main(argv: list[str] | None = None) -> int:
-    from shared.lifeline import ParentGone, bind_to_parent
-
     argv = list(sys.argv[1:] if argv is None else argv)
     try:
         bind_to_parent()  # first: a child of a supervisor dies with it (a parent already gone: no start)
@@ -101,6 +100,7 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def run_command(name: str, module: Any, args: argparse.Namespace) -> int:
+    # here, not at the top: `dhan --help` and `dhan --version` answer without loading pydantic and structlog
     from shared.logs import configure_logging, get_logger, redact
     from shared.settings import load_settings
 

@@ -23,6 +23,7 @@ stops cleanly when its screen cannot be drawn (:func:`output_lost`).
 
 from __future__ import annotations
 
+import ctypes
 import errno
 import os
 import signal
@@ -63,7 +64,6 @@ def parent_env() -> dict[str, str]:
 def _set_pdeathsig(sig: int) -> bool:
     if not sys.platform.startswith("linux"):
         return False
-    import ctypes
 
     try:
         libc = ctypes.CDLL(None, use_errno=True)

@@ -13,12 +13,13 @@ import collections
 import logging
 import re
 import sys
-from collections.abc import Iterable
+from collections.abc import Iterable, MutableMapping
 from typing import Any
 from urllib.parse import quote, quote_plus
 
 import orjson
 import structlog
+from structlog.typing import Processor
 
 from shared.lifeline import detach_output, output_lost
 
@@ -60,7 +61,7 @@ def clip(text: object, limit: int = 200) -> str:
     return lines[0][:limit] if lines else ""
 
 
-def _sink_processor(_: Any, method: str, event_dict: dict[str, Any]) -> dict[str, Any]:
+def _sink_processor(_: Any, method: str, event_dict: MutableMapping[str, Any]) -> MutableMapping[str, Any]:
     if event_dict.get("level", method) in _SINK_LEVELS:
         LOG_SINK.append({k: (v if isinstance(v, (int, float, bool)) or v is None else redact(str(v)))
                          for k, v in event_dict.items()})
@@ -73,7 +74,7 @@ class _Redacted:
     def __init__(self, renderer: Any) -> None:
         self.renderer = renderer
 
-    def __call__(self, logger: Any, method: str, event_dict: dict[str, Any]) -> Any:
+    def __call__(self, logger: Any, method: str, event_dict: MutableMapping[str, Any]) -> Any:
         line = self.renderer(logger, method, event_dict)
         return redact(line) if _pattern is not None and isinstance(line, str) else line
 
@@ -124,7 +125,7 @@ def configure_logging(
     _pattern = None
     add_secrets(secrets or [])
     use_console = fmt == "console" or (fmt == "auto" and sys.stdout.isatty())
-    shared: list[Any] = [
+    shared: list[Processor] = [
         structlog.contextvars.merge_contextvars,
         structlog.processors.add_log_level,
         structlog.processors.TimeStamper(fmt="iso", utc=True),
@@ -150,7 +151,9 @@ def configure_logging(
     structlog.contextvars.bind_contextvars(service=service)
     handler = _CurrentStdoutHandler()
     formatter = structlog.stdlib.ProcessorFormatter
-    tail = [formatter.remove_processors_meta, *([] if use_console else [structlog.processors.format_exc_info])]
+    tail: list[Processor] = [formatter.remove_processors_meta]
+    if not use_console:
+        tail.append(structlog.processors.format_exc_info)
     handler.setFormatter(formatter(foreign_pre_chain=shared, processors=[*tail, renderer]))
     root = logging.getLogger()
     root.handlers[:] = [handler]
@@ -160,7 +163,7 @@ def configure_logging(
 class _CurrentStdoutHandler(logging.StreamHandler):  # type: ignore[type-arg]
     """Stdlib records (aiohttp, redis, aiomysql) to the current ``sys.stdout``, like :class:`_StdoutLogger`."""
 
-    @property  # type: ignore[override]
+    @property
     def stream(self) -> Any:
         return sys.stdout
 

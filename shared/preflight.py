@@ -11,6 +11,10 @@ import shutil
 import subprocess
 import sys
 
+import aiomysql
+import pymysql
+
+from shared.bus import connect_redis
 from shared.errors import DhanError
 from shared.settings import Settings, load_settings
 
@@ -18,8 +22,6 @@ __all__ = ["check"]
 
 
 async def _check_redis(settings: Settings) -> str | None:
-    from shared.bus import connect_redis
-
     try:
         client = await connect_redis(settings)
         await client.aclose()
@@ -29,9 +31,6 @@ async def _check_redis(settings: Settings) -> str | None:
 
 
 async def _check_mysql(settings: Settings) -> str | None:
-    import aiomysql
-    import pymysql
-
     target = settings.mysql.target
     try:
         conn = await asyncio.wait_for(aiomysql.connect(**target.connect_kwargs(with_db=False), connect_timeout=3), 5)

@@ -45,6 +45,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import os
+import resource
 import signal
 import socket
 import sys
@@ -57,7 +58,7 @@ import redis.asyncio as aioredis
 from redis.exceptions import RedisError
 
 from shared import __version__
-from shared.bus import connect_redis
+from shared.bus import connect_redis, hash_mapping
 from shared.control_channel import ControlCommand, ControlListener
 from shared.errors import DhanError
 from shared.health import HealthServer, health_port
@@ -79,8 +80,6 @@ def _rss_mb() -> float:
         with open("/proc/self/statm", "rb") as fh:
             return round(int(fh.read().split()[1]) * os.sysconf("SC_PAGE_SIZE") / 2**20, 1)
     except (OSError, ValueError, IndexError):
-        import resource
-
         peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
         return round(peak / (2**20 if sys.platform == "darwin" else 2**10), 1)
 
@@ -318,7 +317,7 @@ class Service:
                 pipe = self.redis.pipeline(transaction=False)
                 fields = self.heartbeat_fields()
                 pipe.delete(key)
-                pipe.hset(key, mapping=fields)
+                pipe.hset(key, mapping=hash_mapping(fields))
                 pipe.pexpire(key, ttl_ms)
                 while LOG_SINK:
                     rec = LOG_SINK.popleft()
@@ -340,7 +339,7 @@ class Service:
         try:
             key = self.keys.svc(self.instance)
             pipe = self.redis.pipeline(transaction=False)
-            pipe.hset(key, mapping=self.heartbeat_fields())
+            pipe.hset(key, mapping=hash_mapping(self.heartbeat_fields()))
             pipe.pexpire(key, int(self.settings.service.heartbeat_interval_s * 5000))
             while LOG_SINK:
                 pipe.xadd(self.keys.logs, {"d": orjson.dumps(LOG_SINK.popleft())}, maxlen=LOGS_MAXLEN, approximate=True)

@@ -55,7 +55,7 @@ def check_display(alternatives: str = VIZ_ALTERNATIVES) -> None:
 def make_app(name: str = APP_NAME) -> object:
     """The process's QApplication (made once) named ``name``; keep the reference while the loop runs."""
     try:
-        from PyQt6.QtWidgets import QApplication
+        from PyQt6.QtWidgets import QApplication  # the gui extra: a clear message when it is missing
     except ImportError as exc:
         raise ConfigError(
             f"PyQt6 is not installed ({exc}); install the GUI extra: pip install 'dhan-trading[gui]'"
@@ -103,7 +103,7 @@ async def save_screenshot(
 ) -> bool:
     """Grab the window to ``path`` once its history is painted; or, when Redis/MySQL is failing, once the
     failure has been on screen for ``failing_s`` (the picture then shows the error); at most ``timeout_s``."""
-    from viz.windows.base import VizWindow
+    from viz.windows.base import VizWindow  # PyQt6: only once make_app has checked it is there
 
     assert isinstance(window, VizWindow)
     loop = asyncio.get_running_loop()

@@ -91,11 +91,11 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
     if args.tui:
         if name != "quote-board":
             raise ConfigError(f"--tui is available for the quote board only (dhan viz quotes --tui), not {name}")
-        from viz.tui import run_tui
+        from viz.tui import run_tui  # the terminal board: neither it nor PyQt6 load for the other
 
         return run_tui(args, settings)
     module_name, class_name, _ = WINDOWS[name]
-    from viz.boot import run_window
+    from viz.boot import run_window  # PyQt6 (the gui extra): not loaded for --tui or --help
 
     try:
         module = importlib.import_module(module_name)

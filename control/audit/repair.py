@@ -12,13 +12,13 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 import orjson
 
 from control.audit.journal_scan import day_text, scan_journal
 from control.audit.verify import KEYS_PER_QUERY, Report
 from shared.db import connect
+from shared.settings import Settings
 from writer import sql
 from writer.batch import BatchBuilder, Entry
 
@@ -35,7 +35,7 @@ class RepairResult:
     quotes_upserted: int = 0
 
 
-async def repair(settings: Any, paths: Sequence[str | Path], report: Report) -> RepairResult:
+async def repair(settings: Settings, paths: Sequence[str | Path], report: Report) -> RepairResult:
     """Refill what ``check`` found missing or wrong through the writer's row rendering and statements."""
     result = RepairResult()
     builder = BatchBuilder()

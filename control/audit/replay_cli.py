@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from control.audit.replay import ReplayServer
+from feed.instruments.parse import fetch_scrip_master
 from feed.sim.cli import add_faults_argument
 from shared.errors import ConfigError
 from shared.service import Service
@@ -102,8 +103,6 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 async def run(args: argparse.Namespace, settings: Settings) -> int:
-    from feed.instruments.parse import fetch_scrip_master
-
     speed = parse_speed(args.speed)
     if args.port is not None and not 0 <= args.port <= 65535:
         raise ConfigError(f"--port {args.port} is not a port number")

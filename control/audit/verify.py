@@ -27,6 +27,7 @@ from control.audit.journal_scan import EPOCH, JournalScan, TickKey, TradeKey, da
 from feed.normalise import DEFAULT_TICK
 from feed.protocol.constants import SEGMENT_BY_NAME
 from shared.db import connect
+from shared.settings import Settings
 
 __all__ = ["KEYS_PER_QUERY", "Report", "check", "decimal4", "report_dict", "report_lines"]
 
@@ -112,7 +113,7 @@ def _recompute_select(where: str) -> str:
     )
 
 
-async def check(settings: Any, scan: JournalScan) -> Report:
+async def check(settings: Settings, scan: JournalScan) -> Report:
     """Compare the scanned journal with MySQL (read-only)."""
     report = Report(scan)
     conn = await connect(settings)

@@ -11,6 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from control.stack.supervisor import ChildSpec
+from shared.cli import _available
 from shared.settings import Settings
 
 __all__ = ["START_ORDER", "STOP_ORDER", "VIZ_WINDOWS", "Entry", "affected_services", "catalog", "child_spec"]
@@ -36,8 +37,6 @@ class Entry:
 
 
 def _command_available(name: str) -> bool:
-    from shared.cli import _available
-
     return _available(name)
 
 

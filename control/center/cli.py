@@ -28,7 +28,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace, settings: Settings) -> int:
-    from control.center.boot import run_control
+    from control.center.boot import run_control  # PyQt6 (the gui extra), loaded only to open the window
 
     return run_control(settings, env_path=args.env_file, log_dir=args.log_dir, keep_running=args.keep_running,
                        start_all=args.start_all, duration_s=args.duration, auto_restart=not args.no_auto_restart)

@@ -70,7 +70,7 @@ class ProcessFigures:
         self._cpu_prev: dict[str, tuple[float, float]] = {}   # instance -> (cpu_s, wall)
 
     def local(self, pid: int) -> tuple[float | None, float | None]:
-        import psutil
+        import psutil  # the gui extra: only the Control Center asks for CPU and memory of local processes
 
         proc = self._procs.get(pid)
         try:

@@ -6,9 +6,11 @@ from __future__ import annotations
 
 import asyncio
 import shutil
+import socket
 import time
 from pathlib import Path
 
+import pymysql
 import redis.asyncio as aioredis
 
 from shared.lifeline import bound_argv
@@ -17,8 +19,6 @@ __all__ = ["ChaosMariaDB", "ChaosRedis", "free_port"]
 
 
 def free_port() -> int:
-    import socket
-
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return int(s.getsockname()[1])
@@ -96,8 +96,6 @@ class ChaosMariaDB:
             raise RuntimeError("chaos: mariadb-install-db failed")
 
     async def start(self, timeout_s: float = 120.0) -> None:
-        import pymysql
-
         exe = shutil.which("mariadbd") or "/usr/sbin/mariadbd"
         self.proc = await asyncio.create_subprocess_exec(
             *bound_argv([

@@ -15,6 +15,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 async def run(args: argparse.Namespace, settings: Settings) -> int:
+    # imported at run time: `dhan monitor --help` does not load the service (~2 s of imports)
     from control.monitor.service import MonitorService
 
     if args.market_hours:

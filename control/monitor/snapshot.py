@@ -13,6 +13,7 @@ import time
 from dataclasses import dataclass, field
 from typing import Any
 
+import aiomysql
 import orjson
 import redis.asyncio as aioredis
 from redis.exceptions import RedisError, ResponseError
@@ -181,8 +182,6 @@ class SnapshotCollector:
         self._mysql_at = snap.now
         try:
             if self._pool is None:
-                import aiomysql
-
                 kw = self.settings.mysql.target.connect_kwargs(with_db=False)
                 self._pool = await aiomysql.create_pool(minsize=0, maxsize=1, connect_timeout=3, **kw)
             async with self._pool.acquire() as conn, conn.cursor() as cur:

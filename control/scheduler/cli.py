@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 import argparse
+import time
 from pathlib import Path
 
+from control.scheduler.plan import make_plan
+from shared.calendar import TradingCalendar, session_exchanges
 from shared.settings import Settings
 
 HELP = "market calendar: start and stop feed and writer around market hours"
@@ -18,10 +21,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def _show(settings: Settings) -> int:
-    import time
 
-    from control.scheduler.plan import make_plan
-    from shared.calendar import TradingCalendar, session_exchanges
 
     cal = TradingCalendar.load(settings.scheduler.holidays_file)
     now = time.time()
@@ -36,6 +36,7 @@ def _show(settings: Settings) -> int:
 
 
 async def _serve(args: argparse.Namespace, settings: Settings) -> int:
+    # imported at run time: `dhan scheduler --help` does not load the service (~2 s of imports)
     from control.scheduler.service import SchedulerService
 
     return await SchedulerService(settings, duration_s=args.duration, log_dir=args.log_dir).serve()

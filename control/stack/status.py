@@ -4,13 +4,17 @@ from __future__ import annotations
 
 import asyncio
 import time
-from typing import Any
+from typing import Any, cast
 
 import redis.asyncio as aioredis
 from redis.exceptions import RedisError
+from rich.console import Group
+from rich.live import Live
+from rich.table import Table
 
 from control.stack.readiness import heartbeat_is_childs
 from shared.bus import connect_redis
+from shared.db import create_pool
 from shared.keys import STREAM_KINDS, Keys
 from shared.settings import Settings
 
@@ -64,8 +68,6 @@ class StackStatus:
     async def open(self) -> None:
         self.redis = await connect_redis(self.settings, decode=True)
         try:
-            from shared.db import create_pool
-
             self._pool = await create_pool(self.settings, maxsize=1)
         except Exception as exc:
             self.db_error = str(exc)[:200]
@@ -84,7 +86,7 @@ class StackStatus:
             async for key in self.redis.scan_iter(match=self.keys.svc_pattern, count=200):
                 hb = await self.redis.hgetall(key)
                 if hb:
-                    hbs[key[len(self.keys.svc("")):]] = hb
+                    hbs[key[len(self.keys.svc("")):]] = cast(dict[str, str], hb)  # a decode=True client
             self.heartbeats = hbs
             streams: dict[str, dict[str, Any]] = {}
             for kind in STREAM_KINDS:
@@ -190,10 +192,6 @@ async def render_plain(status: StackStatus, stop: asyncio.Event, duration: float
 
 
 async def render_rich(status: StackStatus, stop: asyncio.Event, duration: float | None) -> None:
-    from rich.console import Group
-    from rich.live import Live
-    from rich.table import Table
-
     def build() -> Group:
         svc = Table(title=f"dhan-trading - {status.step}", expand=True)
         for col in ("service", "state", "pid", "rate", "lag", "errors", "detail"):

@@ -32,11 +32,15 @@ from control.stack.lock import StackLock
 from control.stack.readiness import ChildFailed, wait_ready
 from control.stack.status import StackStatus, render_plain, render_rich
 from control.stack.supervisor import ChildSpec, ChildState, Supervisor
+from feed.instruments.parse import fetch_scrip_master, parse_scrip_master_report
+from feed.instruments.store import store_instruments
 from shared.bus import connect_redis
-from shared.errors import DhanError
+from shared.db import SCHEMA_VERSION, check_schema, create_pool, init_schema
+from shared.errors import DhanError, SchemaMismatch
 from shared.keys import Keys
 from shared.lifeline import detach_output, on_hangup, output_lost
 from shared.logs import get_logger
+from shared.preflight import check
 from shared.settings import Settings
 
 HELP = "headless stack: sim (no token), feed, writer, greeks with a live status screen"
@@ -69,9 +73,6 @@ async def wait_http(url: str, deadline_s: float) -> None:
 async def prepare_database(settings: Settings, log: Any) -> None:
     """Create or migrate the schema when it is missing or behind; a current schema is left alone, so the stack
     also runs as the least-privilege application user (which may not CREATE or ALTER)."""
-    from shared.db import SCHEMA_VERSION, check_schema, create_pool, init_schema
-    from shared.errors import DhanError, SchemaMismatch
-
     try:
         pool = await create_pool(settings, maxsize=1)
     except DhanError:
@@ -92,10 +93,6 @@ async def prepare_database(settings: Settings, log: Any) -> None:
 
 async def load_instruments(settings: Settings, log: Any) -> int:
     """Fetch the scrip master (Dhan's or the simulator's) and upsert it into ``dhan_instruments``."""
-    from feed.instruments.parse import fetch_scrip_master, parse_scrip_master_report
-    from feed.instruments.store import store_instruments
-    from shared.db import create_pool
-
     text = await fetch_scrip_master(settings.effective_instruments_url)
     report = parse_scrip_master_report(text)
     pool = await create_pool(settings, maxsize=2)
@@ -176,8 +173,6 @@ def _on_signals(stop: asyncio.Event) -> None:
 
 
 async def run(args: argparse.Namespace, settings: Settings) -> int:
-    from shared.preflight import check
-
     log = get_logger("up")
     stop = asyncio.Event()
     _on_signals(stop)

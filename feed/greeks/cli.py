@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 
+from shared.errors import ConfigError
 from shared.settings import Settings
 
 HELP = "option quotes -> implied volatility and greeks -> dhan:greeks"
@@ -24,9 +25,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 async def run(args: argparse.Namespace, settings: Settings) -> int:
+    # imported at run time: `dhan greeks --help` does not load the service (~2 s of imports)
     from feed.greeks.service import GreeksService
-    from shared.errors import ConfigError
-
     if args.batch < 1:
         raise ConfigError("--batch must be at least 1")
     service = GreeksService(

@@ -19,8 +19,10 @@ from datetime import date
 from typing import Any
 
 from feed.instruments.parse import ScripMasterReport, fetch_scrip_master, parse_scrip_master_report
+from feed.instruments.store import store_instruments
 from feed.universe import ROLES, Universe, UniverseSelector
 from shared.clock import ist_trading_day
+from shared.db import check_schema, create_pool
 from shared.errors import ConfigError
 from shared.settings import Settings, mask_url
 
@@ -146,9 +148,6 @@ def render_universe(universe: Universe, selector: UniverseSelector, day: date) -
 
 
 async def _store(settings: Settings, report: ScripMasterReport) -> str:
-    from feed.instruments.store import store_instruments
-    from shared.db import check_schema, create_pool
-
     pool: Any = await create_pool(settings, maxsize=1)
     try:
         await check_schema(pool)  # one line "run dhan db init" rather than a failed insert

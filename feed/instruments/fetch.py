@@ -11,7 +11,10 @@ import errno
 import stat
 from pathlib import Path
 
+import aiohttp
+
 from shared.errors import ConfigError, DhanError
+from shared.settings import mask_url
 
 __all__ = ["SCRIP_MASTER_MAX_BYTES", "fetch_scrip_master"]
 
@@ -61,9 +64,7 @@ def _read_file(path: Path, max_bytes: int) -> bytes:
 
 
 async def _fetch_http(url: str, timeout_s: float, max_bytes: int) -> str:
-    import aiohttp
 
-    from shared.settings import mask_url
 
     shown = mask_url(url)
     try:

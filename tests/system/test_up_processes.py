@@ -98,7 +98,7 @@ def database_url() -> Iterator[str]:
     subprocess.run([sys.executable, "-m", "shared.cli", "db", "init"], env={**os.environ, "DHAN_MYSQL_URL": url},
                    check=True, capture_output=True, timeout=120)
     yield url
-    target = make_settings(mysql_url=url).mysql
+    target = make_settings(mysql_url=url).mysql.target
     conn = pymysql.connect(**{k: v for k, v in target.connect_kwargs(with_db=False).items() if k != "autocommit"})
     try:
         with conn.cursor() as cur:
