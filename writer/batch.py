@@ -25,6 +25,7 @@ from typing import Any
 
 import orjson
 
+from shared.clock import IST_OFFSET_S
 from shared.events import EVENT_VERSION
 from writer.depth20 import Depth20Rows
 from writer.values import (
@@ -46,7 +47,10 @@ from writer.values import (
 )
 from writer.values import price as render_price
 
-__all__ = ["ENTRY_MAX_BYTES", "Batch", "BatchBuilder", "Entry", "Poison", "TickItem", "TickKey", "fold_summary"]
+__all__ = [
+    "ENTRY_MAX_BYTES", "Batch", "BatchBuilder", "Entry", "Poison", "TickItem", "TickKey", "fold_summary",
+    "oi_close_row",
+]  # fmt: skip
 
 # used with fullmatch: ``$`` also matches before a trailing newline, and "NSE_FNO\n" is not a segment
 _SEG_RE = re.compile(r"[A-Z][A-Z0-9_]{0,15}")
@@ -100,6 +104,7 @@ class Batch:
     greeks: list[str] = field(default_factory=list)
     depth20: list[str] = field(default_factory=list)  # writer/depth20.py
     depth20_history: list[str] = field(default_factory=list)
+    oi_close: list[str] = field(default_factory=list)  # the day's closing OI so far, from the quotes
     poison: list[Poison] = field(default_factory=list)
 
     @property
@@ -251,6 +256,9 @@ class BatchBuilder:
                     out.append(render(ev, key))
                 except Exception as exc:  # as above
                     batch.poison.append(_poison(entry, exc))
+                    continue
+                if kind == "quotes" and ev.get("oi") is not None:
+                    batch.oi_close.append(oi_close_row(key, ev))
         return batch
 
     def _order(self, ev: dict[str, Any], kind: str) -> tuple[tuple[str, int], tuple[Any, ...]]:
@@ -359,6 +367,13 @@ class BatchBuilder:
             f"{ts6(ev['recv_ts'])})"
         )
         return row
+
+
+def oi_close_row(key: tuple[str, int], ev: dict[str, Any]) -> str:
+    """A rendered quote's row of ``dhan_oi_close`` (its oi and recv_ts already checked): the IST day of recv_ts."""
+    recv = ev["recv_ts"]
+    t = time.gmtime(int(recv) + IST_OFFSET_S)
+    return f"({key[0]},{key[1]:d},'{t.tm_year:04d}-{t.tm_mon:02d}-{t.tm_mday:02d}',{ev['oi']:d},{ts6(recv)})"
 
 
 def fold_summary(items: list[TickItem]) -> tuple[list[str], list[tuple[str, int, str]]]:
