@@ -32,7 +32,8 @@ from shared.lifeline import bound_argv, die_with
 from shared.settings import Settings, load_settings
 
 WINDOWS = ("volume-profile", "tick-chart", "volume-profile-chart", "market-breadth", "quote-board", "option-chain",
-           "depth")  # depth: under this load it shows the 5-level fallback; bench/viz_depth_frames.py drives 20 levels
+           "depth",  # under this load it shows the 5-level fallback; bench/viz_depth_frames.py drives 20
+           "oi")
 
 
 def _produce_bound(parent_pid: int, *args: Any) -> None:

@@ -39,7 +39,12 @@ WINDOWS: dict[str, tuple[str, str, str]] = {
     "option-chain": (
         "viz.windows.option_chain",
         "OptionChainWindow",
-        "calls and puts around ATM with greeks, IV smile",
+        "calls and puts around ATM with greeks, IV smile or GEX",
+    ),
+    "oi": (
+        "viz.windows.oi",
+        "OiWindow",
+        "OI change from the previous close by strike, PCR, max pain, build-up",
     ),
     "depth": (
         "viz.windows.depth_ladder",

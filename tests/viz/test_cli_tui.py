@@ -36,6 +36,7 @@ def test_help_lists_every_window(capsys: pytest.CaptureFixture[str]) -> None:
         "option-chain",
         "depth",
         "depth-ladder",
+        "oi",
         "quotes",
         "--tui",
         "--screenshot",
