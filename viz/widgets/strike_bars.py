@@ -6,9 +6,10 @@ import numpy as np
 import numpy.typing as npt
 import pyqtgraph as pg
 
+from viz.models import fmt
 from viz.widgets.paths import PathsItem, rects_path
 
-__all__ = ["StrikeBars", "strike_step"]
+__all__ = ["CompactAxis", "StrikeBars", "strike_step"]
 
 F64 = npt.NDArray[np.float64]
 
@@ -17,6 +18,13 @@ def strike_step(strikes: F64) -> float:
     """The smallest gap between listed strikes (1 when fewer than two)."""
     gaps = np.diff(np.unique(strikes))
     return float(gaps.min()) if len(gaps) else 1.0
+
+
+class CompactAxis(pg.AxisItem):  # type: ignore[misc]
+    """Tick labels in Indian units (12.3K, 4.56L, 1.23Cr) instead of 1e+06."""
+
+    def tickStrings(self, values: list[float], scale: float, spacing: float) -> list[str]:
+        return [fmt.compact(v * scale) for v in values]
 
 
 class StrikeBars:

@@ -38,7 +38,7 @@ from viz.models.oi_day import OiDay, replay_minutes
 from viz.widgets.controls import ChoiceBox, labelled
 from viz.widgets.paths import place_line, set_text
 from viz.widgets.ranges import stick_view
-from viz.widgets.strike_bars import StrikeBars, strike_step
+from viz.widgets.strike_bars import CompactAxis, StrikeBars, strike_step
 from viz.widgets.theme import chart_view, style_plot
 from viz.windows.base import Routine, VizOptions, VizWindow
 from viz.windows.chain_pick import ChainChoice, ChainPicker
@@ -65,13 +65,6 @@ def _change(value: float) -> str:
 
 def _pairs(keys: list[str]) -> list[tuple[str, int]]:
     return [(k.split(":", 1)[0], int(k.split(":", 1)[1])) for k in keys]
-
-
-class CompactAxis(pg.AxisItem):  # type: ignore[misc]
-    """Tick labels in Indian units (12.3K, 4.56L, 1.23Cr) instead of 1e+06."""
-
-    def tickStrings(self, values: list[float], scale: float, spacing: float) -> list[str]:
-        return [fmt.compact(v * scale) for v in values]
 
 
 class OiWindow(VizWindow):
