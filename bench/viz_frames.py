@@ -33,7 +33,7 @@ from shared.settings import Settings, load_settings
 
 WINDOWS = ("volume-profile", "tick-chart", "volume-profile-chart", "market-breadth", "quote-board", "option-chain",
            "depth",  # under this load it shows the 5-level fallback; bench/viz_depth_frames.py drives 20
-           "oi")
+           "oi", "straddle")
 
 
 def _produce_bound(parent_pid: int, *args: Any) -> None:

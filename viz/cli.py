@@ -51,6 +51,11 @@ WINDOWS: dict[str, tuple[str, str, str]] = {
         "DepthLadderWindow",
         "DOM ladder (20-level depth) beside a liquidity heatmap with trades",
     ),
+    "straddle": (
+        "viz.windows.straddle",
+        "StraddleWindow",
+        "rolling ATM straddle premium with VWAP, ATM IV and ATM moves over the day",
+    ),
 }
 ALIASES = {"quotes": "quote-board", "depth-ladder": "depth"}
 

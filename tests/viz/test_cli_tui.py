@@ -37,6 +37,7 @@ def test_help_lists_every_window(capsys: pytest.CaptureFixture[str]) -> None:
         "depth",
         "depth-ladder",
         "oi",
+        "straddle",
         "quotes",
         "--tui",
         "--screenshot",

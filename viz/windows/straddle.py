@@ -1,0 +1,219 @@
+"""The rolling ATM straddle of one chain over the day (``dhan viz straddle``).
+
+Top: the straddle premium (call + put LTP at the strike ATM at each moment) with its volume-weighted
+average, and a marker wherever the ATM strike moved; middle: the ATM IV (mean of the two legs' IVs);
+bottom: the ATM strike itself. Definitions in :mod:`viz.models.straddle`.
+
+History: the day's stored trades, one per instrument per exchange second, first the future (its path gives
+the strikes that were ATM), then those strikes' legs; the IV over the day is solved from those trades with
+the greeks service's Black-76 (:mod:`viz.models.straddle_history`). Then the latest stored quotes and greeks
+and both streams from the writer's position (viz/data/seam.py). At the seam an event older than the last
+one applied for its contract (exchange time, then day volume) is dropped, so the overlap of the stored
+trades with the quotes in the stream neither moves a price back nor counts volume twice (the model also
+counts only rises of each leg's cumulative volume). Painted at most ``PAINT_HZ`` times a second.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from typing import Any
+
+import aiomysql
+import numpy as np
+import pyqtgraph as pg
+from PyQt6.QtCore import Qt
+from PyQt6.QtWidgets import QLabel, QSplitter, QVBoxLayout, QWidget
+
+from shared.clock import ist_trading_day
+from shared.settings import Settings
+from viz.data import history
+from viz.data.sources import LatestSource
+from viz.models import fmt, values
+from viz.models.straddle import StraddleModel
+from viz.models.straddle_history import history_columns, visited_strikes
+from viz.widgets.paths import set_text
+from viz.widgets.ranges import stick_view
+from viz.widgets.strike_bars import strike_step
+from viz.widgets.theme import chart_view, style_plot
+from viz.windows.base import Routine, VizOptions, VizWindow
+from viz.windows.chain_pick import ChainChoice, ChainPicker
+
+__all__ = ["StraddleWindow"]
+
+PAINT_HZ = 5
+
+
+def _pairs(keys: list[str]) -> list[tuple[str, int]]:
+    return [(k.split(":", 1)[0], int(k.split(":", 1)[1])) for k in keys]
+
+
+class StraddleWindow(VizWindow):
+    NAME = "straddle"
+    TITLE = "ATM straddle"
+
+    def __init__(self, settings: Settings, options: VizOptions | None = None) -> None:
+        super().__init__(settings, options)
+        self.model: StraddleModel | None = None
+        self.choice: ChainChoice | None = None
+        self.history_rows = 0
+        # (kind, key) -> (exchange_ts, volume) last applied: the seam (history rows count as quotes)
+        self._last: dict[tuple[str, str], tuple[int, int]] = {}
+        self._painted = (-1, -1, "")
+        self._painted_at = -math.inf
+        self.picker = ChainPicker(self, self._chain_chosen)
+        self.finish_toolbar()
+        self.header = QLabel("waiting for the feed's options")
+        self.header.setTextFormat(Qt.TextFormat.RichText)
+        self.header.setWordWrap(True)
+        self.premium_plot, self.iv_plot, self.atm_plot = (self._time_plot(label) for label in
+                                                          ("straddle (Rs)", "ATM IV %", "ATM strike"))
+        p = self.premium_plot.getPlotItem()
+        p.addLegend(offset=(-10, 5))
+        self.premium_curve = p.plot(name="straddle premium (CE + PE)")
+        self.vwap_curve = p.plot(name="VWAP")
+        self.moves = pg.ScatterPlotItem(symbol="t1", size=9, name="ATM moved")
+        p.addItem(self.moves)
+        self.iv_curve = self.iv_plot.getPlotItem().plot()
+        self.atm_curve = self.atm_plot.getPlotItem().plot(stepMode=None)
+        for w in (self.iv_plot, self.atm_plot):
+            w.getPlotItem().setXLink(p)
+        split = QSplitter(Qt.Orientation.Vertical)
+        for w in (self.premium_plot, self.iv_plot, self.atm_plot):
+            split.addWidget(w)
+        split.setSizes([420, 190, 130])
+        central = QWidget()
+        lay = QVBoxLayout(central)
+        lay.setContentsMargins(8, 6, 8, 4)
+        lay.addWidget(self.header)
+        lay.addWidget(split, 1)
+        self.setCentralWidget(central)
+
+    def _time_plot(self, label: str) -> pg.PlotWidget:
+        widget = chart_view(pg.PlotWidget(axisItems={"bottom": pg.DateAxisItem(orientation="bottom", utcOffset=0)}))
+        plot = widget.getPlotItem()
+        plot.hideButtons()
+        plot.setLabel("left", label)
+        plot.setDownsampling(auto=True, mode="peak")  # a day of points: drawn at the screen's resolution
+        plot.setClipToView(True)
+        return widget
+
+    # --- data ---
+    def data_routines(self) -> dict[str, Routine]:
+        return {"universe": self.picker.routine}
+
+    def _chain_chosen(self, choice: ChainChoice) -> None:
+        self.spawn(lambda: self._chain_routine(choice), "chain")
+
+    async def _chain_routine(self, choice: ChainChoice) -> None:
+        if choice.future is None:
+            self.status_model.note = f"no {choice.underlying} future in the feed's universe: no ATM reference"
+            return
+        fut = choice.future.key
+        model = StraddleModel(choice.specs, fut)
+        self.model, self.choice, self._last, self._painted = model, choice, {}, (-1, -1, "")
+        option_keys = sorted(choice.keys)
+        wanted = {*option_keys, fut}
+        today = ist_trading_day(self.clock())
+
+        async def load(pool: aiomysql.Pool) -> dict[str, Any]:
+            fut_rows = await history.fetch_second_last(pool, _pairs([fut]), today)
+            strikes = set(visited_strikes(model.strikes, [r[3] for r in fut_rows]))
+            legs = sorted(s.key for s in choice.specs if s.strike in strikes)
+            rows = fut_rows + await history.fetch_second_last(pool, _pairs(legs), today)
+            cols = history_columns(choice.specs, fut, rows, self.settings.risk_free_rate)
+            model.extend(cols.ts, cols.contract, cols.price, cols.volume, cols.iv)
+            for key, ets, cum, *_ in rows:
+                self._last["quotes", key] = max(self._last.get(("quotes", key), (0, -1)), (ets, cum))
+            self.history_rows = len(rows)
+            return {"quotes": await history.fetch_quotes(pool, _pairs(sorted(wanted))),
+                    "greeks": await history.fetch_greeks(pool, _pairs(option_keys))}
+
+        source = LatestSource(self.link, self.keys, ["quotes", "greeks"], load, self._apply, self.status_model,
+                              wants=wanted.__contains__, on_loaded=self.mark_loaded)
+        await source.run()
+
+    def _apply(self, kind: str, key: str, ev: dict[str, Any], live: bool) -> None:
+        model = self.model
+        if model is None:
+            return
+        ets = values.exchange_ts(ev.get("exchange_ts")) or 0
+        volume = values.quantity(ev.get("volume")) if kind == "quotes" else None
+        last = self._last.get((kind, key), (0, -1))
+        if (ets, -1 if volume is None else volume) < last:
+            return  # older than what is already in the model (history or an earlier event)
+        self._last[kind, key] = (ets, last[1] if volume is None else volume)
+        if kind == "quotes":
+            model.apply_quote(key, ev)
+        else:
+            model.apply_greeks(key, ev)
+        self.mark_dirty()
+
+    def mark_loaded(self) -> None:
+        self._painted_at = -math.inf
+        super().mark_loaded()
+
+    # --- paint ---
+    def on_theme(self) -> None:
+        t = self.theme
+        for w in (self.premium_plot, self.iv_plot, self.atm_plot):
+            w.setBackground(t.bg)
+            style_plot(w.getPlotItem(), t)
+        self.premium_curve.setPen(pg.mkPen(t.accent, width=2))
+        self.vwap_curve.setPen(pg.mkPen(t.poc, width=2, style=Qt.PenStyle.DashLine))
+        self.moves.setBrush(pg.mkBrush(t.down))
+        self.moves.setPen(pg.mkPen(t.down))
+        self.iv_curve.setPen(pg.mkPen(t.neutral, width=2))
+        self.atm_curve.setPen(pg.mkPen(t.value_line, width=2))
+        self.header.setStyleSheet(f"color: {t.fg}; font-size: 13px;")
+        self._painted = (-1, -1, "")
+
+    def frame(self) -> None:
+        model = self.model
+        if model is not None and self._painted[:2] != (id(model), len(model)):
+            self.mark_dirty()  # a throttled change is painted on a later frame
+        super().frame()
+
+    def paint_models(self) -> None:
+        model, now = self.model, time.monotonic()
+        if model is None:
+            return
+        key = (id(model), len(model), self.theme.name)
+        if key == self._painted or now - self._painted_at < 1.0 / PAINT_HZ:
+            return
+        self._painted, self._painted_at = key, now
+        s = model.series()
+        ts = s.ts.astype(np.float64)
+        self.premium_curve.setData(ts, s.premium, connect="finite")
+        self.vwap_curve.setData(ts, s.vwap, connect="finite")
+        self.moves.setData(ts[s.moved], s.premium[s.moved])
+        self.iv_curve.setData(ts, s.iv * 100.0, connect="finite")
+        self.atm_curve.setData(ts, s.atm, connect="finite")
+        known = s.atm[~np.isnan(s.atm)]
+        if len(known):  # a strike step either side: an ATM that never moved reads as a flat line, not noise
+            step = strike_step(np.asarray(model.strikes, np.float64))
+            stick_view(self.atm_plot.getPlotItem(), y=(known.min() - step, known.max() + step), headroom=0.0)
+        set_text(self.header, self._header_html())
+
+    def _header_html(self) -> str:
+        model, choice = self.model, self.choice
+        if model is None or choice is None:
+            return "waiting for the feed's options"
+        s = model.series()
+        last = len(s) - 1
+        atm = model.atm()
+        legs = ""
+        if atm is not None:
+            call, put = model.legs[atm]
+            legs = f" (CE {fmt.price(model.state.price[call])} + PE {fmt.price(model.state.price[put])})"
+        def at(col: Any) -> float | None:
+            return float(col[last]) if last >= 0 and not math.isnan(col[last]) else None
+        iv = at(s.iv)
+        return (
+            f"<b>{choice.underlying}</b> &middot; expiry {choice.expiry} &middot; future "
+            f"<b>{fmt.price(model.underlying_price)}</b> &middot; ATM <b>{fmt.price(atm, 0)}</b> &middot; straddle "
+            f"<b>{fmt.price(at(s.premium))}</b>{legs} &middot; VWAP {fmt.price(at(s.vwap))} &middot; ATM IV "
+            f"{'-' if iv is None else f'{iv * 100:.2f}%'} &middot; ATM moved {int(s.moved.sum())} times "
+            f"<span style='color:{self.theme.muted}'>&middot; IV before live: solved from the stored trades "
+            f"(Black-76, as the greeks service)</span>"
+        )
