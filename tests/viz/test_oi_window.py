@@ -72,7 +72,7 @@ def test_oi_window(sync_db: Settings, qt_state: Any) -> None:
             text = w.header.text()
             assert "PCR (OI) <b>0.80</b>" in text and "ATM 26,000" in text  # 36,000 / 45,000
             assert "from our stored close: 5, from the exchange's previous OI: 1" in text
-            cells = [w.table.item(1, c).text() for c in range(9)]
+            cells = [w.table_model.rows[1][c][0] for c in range(9)]
             assert cells == ["long build-up", "15,000", "+7,500", "+100.00%", "26,000", "-20.00%", "-3,000", "12,000",
                              "long unwinding"]
             # the day so far: minutes 1 and 2 from the trades (PCR 1.00 then 0.80), the quotes' minute after
@@ -80,11 +80,11 @@ def test_oi_window(sync_db: Settings, qt_state: Any) -> None:
             assert w.day.pcr_oi[:2] == [1.0, 0.8]
             # lots (lot size 75 from the universe)
             w.unit_box.set_value("lots")
-            await eventually(lambda: (w.frame(), w.table.item(1, 2).text())[1] == "+100", message="lots shown")
+            await eventually(lambda: (w.frame(), w.table_model.rows[1][2][0])[1] == "+100", message="lots shown")
             # live: the 26000 call's OI doubles from the close
             await xadd(redis, w.keys.quotes, [quote("NSE_FNO", 52, 130.0, close=100.0, volume=300,
                                                     ets=OPEN + 3600, oi=22500)])
-            await eventually(lambda: (w.frame(), w.table.item(1, 2).text())[1] == "+200", message="live OI shown")
+            await eventually(lambda: (w.frame(), w.table_model.rows[1][2][0])[1] == "+200", message="live OI shown")
             assert w.day.minutes[-1] == OPEN + 3600 and w.day.pcr_oi[-1] == 36000 / 52500
         await redis.aclose()
 

@@ -45,7 +45,7 @@ def test_gex_pane(sync_db: Settings, qt_state: Any) -> None:
             assert profile.strikes.tolist() == list(STRIKES) and profile.missing == 1
             assert [round(v / UNIT) for v in profile.net_by_strike] == [2000, 1000, 3000]  # calls +, puts -
             assert round(profile.net / UNIT) == 6000
-            title = w.gex.plot.titleLabel.text
+            title = w.gex.title.text()
             assert "net GEX" in title and "dealers long calls (+), short puts (-)" in title
             assert "Zero gamma: the future price" in w.gex.widget.toolTip()
             # live: the 26100 put's OI arrives (4,000 > the call's 3,000): that strike turns negative

@@ -14,12 +14,13 @@ from collections.abc import Sequence
 import numpy as np
 import pyqtgraph as pg
 from PyQt6.QtCore import Qt
+from PyQt6.QtWidgets import QLabel, QVBoxLayout, QWidget
 
 from viz.models import fmt
 from viz.models.chain import ChainModel
 from viz.models.contracts import OptionSpec
 from viz.models.gex import GexModel, GexProfile
-from viz.widgets.paths import place_line
+from viz.widgets.paths import place_line, set_text
 from viz.widgets.ranges import stick_view
 from viz.widgets.strike_bars import CompactAxis, StrikeBars
 from viz.widgets.theme import Theme, chart_view, style_plot
@@ -38,10 +39,20 @@ class GexPane:
     """A plot of GEX by strike for one chain; :meth:`paint` recomputes from the chain."""
 
     def __init__(self) -> None:
-        self.widget = chart_view(pg.PlotWidget(axisItems={"left": CompactAxis(orientation="left")}))
+        self.chart = chart_view(pg.PlotWidget(axisItems={"left": CompactAxis(orientation="left")}))
+        self.title = QLabel()  # a label, not the plot's title: re-laying out the plot item costs a frame
+        self.title.setTextFormat(Qt.TextFormat.RichText)
+        self.title.setAlignment(Qt.AlignmentFlag.AlignCenter)
+        self.widget = QWidget()
         self.widget.setToolTip(SIGN_CONVENTION)
-        self.plot = self.widget.getPlotItem()
+        lay = QVBoxLayout(self.widget)
+        lay.setContentsMargins(0, 2, 0, 0)
+        lay.setSpacing(0)
+        lay.addWidget(self.title)
+        lay.addWidget(self.chart, 1)
+        self.plot = self.chart.getPlotItem()
         self.plot.hideButtons()
+        self.plot.disableAutoRange()  # sticky ranges (paint)
         self.plot.setLabel("left", "GEX (Rs / 1% move)")
         self.plot.getAxis("left").enableAutoSIPrefix(False)  # CompactAxis writes Cr and L itself
         self.plot.setLabel("bottom", "strike")
@@ -53,7 +64,6 @@ class GexPane:
         self.model: GexModel | None = None
         self.profile: GexProfile | None = None
         self.zero_gamma: float | None = None
-        self._title = ""
 
     def _line(self, position: float) -> pg.InfiniteLine:
         line = pg.InfiniteLine(angle=90, movable=False)
@@ -66,7 +76,8 @@ class GexPane:
         self.profile, self.zero_gamma = None, None
 
     def on_theme(self, t: Theme) -> None:
-        self.widget.setBackground(t.bg)
+        self.chart.setBackground(t.bg)
+        self.title.setStyleSheet(f"color: {t.muted}; font-size: 12px;")
         style_plot(self.plot, t)
         self.bars.set_colours(t.up, t.down)
         self.zero.setPen(pg.mkPen(t.muted))
@@ -106,7 +117,8 @@ class GexPane:
         ys = np.concatenate((profile.net_by_strike, [0.0]))
         k = profile.strikes
         pad = (k[-1] - k[0]) * 0.03 + 1
-        stick_view(self.plot, x=(k[0] - pad, k[-1] + pad), y=(float(ys.min()), float(ys.max())), headroom=0.05)
+        stick_view(self.plot, x=(k[0] - pad, k[-1] + pad), headroom=0.0)
+        stick_view(self.plot, y=(float(ys.min()), float(ys.max())), headroom=0.15)
         n = profile.missing
         missing = f" &middot; {n} contract{'s' if n != 1 else ''} without OI or gamma left out" if n else ""
         zg = self.zero_gamma
@@ -117,6 +129,4 @@ class GexPane:
         )
 
     def _set_title(self, text: str) -> None:
-        if text != self._title:
-            self._title = text
-            self.plot.setTitle(text, size="9pt")
+        set_text(self.title, text)

@@ -26,7 +26,7 @@ import numpy as np
 import pyqtgraph as pg
 from PyQt6.QtCore import Qt
 from PyQt6.QtGui import QColor
-from PyQt6.QtWidgets import QHeaderView, QLabel, QSplitter, QTableWidget, QTableWidgetItem, QVBoxLayout, QWidget
+from PyQt6.QtWidgets import QHeaderView, QLabel, QSplitter, QTableView, QVBoxLayout, QWidget
 
 from shared.clock import ist_trading_day
 from shared.settings import Settings
@@ -38,7 +38,9 @@ from viz.models.oi_day import OiDay, replay_minutes
 from viz.widgets.controls import ChoiceBox, labelled
 from viz.widgets.paths import place_line, set_text
 from viz.widgets.ranges import stick_view
+from viz.widgets.rows_table import Row, RowsTableModel
 from viz.widgets.strike_bars import CompactAxis, StrikeBars, strike_step
+from viz.widgets.tables import DataTable
 from viz.widgets.theme import chart_view, style_plot
 from viz.windows.base import Routine, VizOptions, VizWindow
 from viz.windows.chain_pick import ChainChoice, ChainPicker
@@ -81,6 +83,7 @@ class OiWindow(VizWindow):
         self._painted = (-1, "")
         self._painted_at = -math.inf
         self._scrolled_atm: float | None = None
+        self._fitted = (0,) * len(COLUMNS)  # the longest text (characters) each column was fitted to
         self.picker = ChainPicker(self, self._chain_chosen)
         self.unit_box = ChoiceBox([("quantity", "quantity"), ("lots (contracts)", "lots")])
         self.unit_box.set_value(str(self.recall("unit", "quantity")))
@@ -109,6 +112,7 @@ class OiWindow(VizWindow):
         plot.hideButtons()
         plot.setTitle(title + "  (calls left, puts right)", size="9pt")
         plot.setLabel("bottom", "strike")
+        plot.disableAutoRange()
         bars = StrikeBars(plot)
         lines = []
         for pos in (0.95, 0.82):
@@ -126,6 +130,7 @@ class OiWindow(VizWindow):
             plot = widget.getPlotItem()
             plot.hideButtons()
             plot.setLabel("left", label)
+            plot.disableAutoRange()  # sticky ranges (paint_models): a re-fitted range re-renders its axes
             out.append(widget)
         day = out[0].getPlotItem()
         day.setTitle("over the day (IST, one point a minute)", size="9pt")
@@ -136,20 +141,16 @@ class OiWindow(VizWindow):
         out[1].getPlotItem().setXLink(day)
         return out[0], out[1]
 
-    def _buildup_table(self) -> QTableWidget:
-        table = QTableWidget(0, len(COLUMNS))
+    def _buildup_table(self) -> DataTable:
+        self.table_model = RowsTableModel(COLUMNS, bold_column=COLUMNS.index("Strike"))
+        table = DataTable(self.table_model)
+        table.setModel(self.table_model)
         font = table.font()
-        font.setPointSizeF(font.pointSizeF() * 0.9)  # nine columns beside the charts
+        font.setPointSizeF(font.pointSizeF() * 0.85)  # nine columns beside the charts
         table.setFont(font)
-        table.setHorizontalHeaderLabels(list(COLUMNS))
-        table.setEditTriggers(QTableWidget.EditTrigger.NoEditTriggers)
-        vh = table.verticalHeader()
-        if vh is not None:
-            vh.setVisible(False)
-            vh.setDefaultSectionSize(20)
         hh = table.horizontalHeader()
-        if hh is not None:
-            hh.setSectionResizeMode(QHeaderView.ResizeMode.ResizeToContents)
+        if hh is not None:  # fitted once per strike set (ResizeToContents measured every cell on every change)
+            hh.setSectionResizeMode(QHeaderView.ResizeMode.Interactive)
         table.setToolTip("build-up from the premium change against the OI change, both since the previous close:\n"
                          "price up + OI up = long build-up, price down + OI up = short build-up,\n"
                          "price up + OI down = short covering, price down + OI down = long unwinding")
@@ -163,7 +164,7 @@ class OiWindow(VizWindow):
         split = QSplitter(Qt.Orientation.Horizontal)
         split.addWidget(plots)
         split.addWidget(self.table)
-        split.setSizes([700, 580])
+        split.setSizes([590, 690])
         central = QWidget()
         lay = QVBoxLayout(central)
         lay.setContentsMargins(8, 6, 8, 4)
@@ -270,7 +271,9 @@ class OiWindow(VizWindow):
         minutes, pcr_oi, pcr_vol, pains = self.day.columns()
         if len(minutes):  # at least half an hour wide: one minute alone is not a time axis
             span = (minutes[0] - 60, max(minutes[-1], minutes[0] + DAY_MIN_SPAN_S))
-            stick_view(self.day_plot.getPlotItem(), x=span, headroom=0.02)
+            ratios = np.concatenate((pcr_oi[~np.isnan(pcr_oi)], pcr_vol[~np.isnan(pcr_vol)]))
+            y = (float(ratios.min()), float(ratios.max())) if len(ratios) else None
+            stick_view(self.day_plot.getPlotItem(), x=span, y=y, headroom=0.1)  # sticky: no axis re-render a tick
             known = pains[~np.isnan(pains)]
             if len(known) and len(table.strikes):  # two strikes either side: a flat max pain reads as flat
                 step = strike_step(table.strikes)
@@ -290,46 +293,52 @@ class OiWindow(VizWindow):
         for plot, cols in ((self.change_plot, (table.call_change, table.put_change)),
                            (self.total_plot, (table.call_oi, table.put_oi))):
             ys = np.concatenate([c[~np.isnan(c)] for c in cols] + [np.zeros(1)])
-            stick_view(plot.getPlotItem(), x=(table.strikes[0] - pad, table.strikes[-1] + pad), headroom=0.0,
-                       y=(float(ys.min()), float(ys.max())))
+            stick_view(plot.getPlotItem(), x=(table.strikes[0] - pad, table.strikes[-1] + pad), headroom=0.0)
+            stick_view(plot.getPlotItem(), y=(float(ys.min()), float(ys.max())), headroom=0.15)
 
     def _scroll_to(self, atm: float | None) -> None:
         if atm is None or atm == self._scrolled_atm or atm not in self.model.strikes:
             return
         self._scrolled_atm = atm  # centred when the ATM moves, not on every paint
-        item = self.table.item(self.model.strikes.index(atm), 4)
-        if item is not None:
-            self.table.scrollToItem(item, QTableWidget.ScrollHint.PositionAtCenter)
-
-    def _cell(self, row: int, col: int, text: str, colour: str | None = None) -> None:
-        item = self.table.item(row, col)
-        if item is None:
-            item = QTableWidgetItem(text)
-            item.setTextAlignment(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
-            self.table.setItem(row, col, item)
-        elif item.text() != text:
-            item.setText(text)
-        item.setForeground(QColor(colour or self.theme.fg))
+        index = self.table_model.index(self.model.strikes.index(atm), COLUMNS.index("Strike"))
+        self.table.scrollTo(index, QTableView.ScrollHint.PositionAtCenter)
+        bar = self.table.horizontalScrollBar()
+        if bar is not None:
+            bar.setValue(0)  # centred vertically only: the calls' build-up column stays in view
 
     def _fill_table(self, table: OiTable) -> None:
-        n = len(table.strikes)
-        if self.table.rowCount() != n:
-            self.table.setRowCount(n)
         t = self.theme
         atm = self.model.atm(self.future_price)
-        for i in range(n):
+        rows: list[Row] = []
+        for i in range(len(table.strikes)):
             call, put = table.call_buildup[i], table.put_buildup[i]
-            row = (
+            rows.append((
                 (BUILDUP_TEXT[call], getattr(t, BUILDUP_COLOUR.get(str(call), "muted"))),
                 (fmt.qty(table.call_oi[i]), None), (_change(table.call_change[i]), None),
-                (fmt.pct(table.call_change_pct[i]), None),
-                (fmt.price(table.strikes[i], 0), t.accent if table.strikes[i] == atm else None),
+                (fmt.pct(table.call_change_pct[i]), None), (fmt.price(table.strikes[i], 0), None),
                 (fmt.pct(table.put_change_pct[i]), None), (_change(table.put_change[i]), None),
                 (fmt.qty(table.put_oi[i]), None),
                 (BUILDUP_TEXT[put], getattr(t, BUILDUP_COLOUR.get(str(put), "muted"))),
-            )
-            for col, (text, colour) in enumerate(row):
-                self._cell(i, col, text, colour)
+            ))
+        self.table_model.highlight = QColor(t.highlight)
+        atm_row = self.model.strikes.index(atm) if atm in self.model.strikes else -1
+        self.table_model.set_rows(rows, atm_row)
+        widths = tuple(max((len(r[c][0]) for r in rows), default=0) for c in range(len(COLUMNS)))
+        if any(w > f for w, f in zip(widths, self._fitted, strict=True)):  # a text grew past its column
+            self._fitted = tuple(max(w, f) for w, f in zip(widths, self._fitted, strict=True))
+            self._fit_columns()
+
+    def _fit_columns(self) -> None:
+        """Columns as wide as their bold text, squeezed (not below 85 %) to fit the pane."""
+        view, viewport = self.table, self.table.viewport()
+        view.resizeColumnsToContents()
+        n = len(COLUMNS)
+        total = sum(view.columnWidth(c) for c in range(n))
+        if viewport is None or not total or total <= viewport.width():
+            return
+        factor = max(0.85, (viewport.width() - 2) / total)
+        for c in range(n):
+            view.setColumnWidth(c, int(view.columnWidth(c) * factor))
 
     def _header_html(self, table: OiTable, atm: float | None, pain: float | None) -> str:
         choice, t = self.picker.choice, self.theme

@@ -30,7 +30,7 @@ from shared.settings import Settings
 from viz.data import history
 from viz.data.sources import LatestSource
 from viz.models import fmt, values
-from viz.models.straddle import StraddleModel
+from viz.models.straddle import StraddleModel, StraddleSeries
 from viz.models.straddle_history import history_columns, visited_strikes
 from viz.widgets.paths import set_text
 from viz.widgets.ranges import stick_view
@@ -42,6 +42,7 @@ from viz.windows.chain_pick import ChainChoice, ChainPicker
 __all__ = ["StraddleWindow"]
 
 PAINT_HZ = 5
+MIN_SPAN_S = 1800.0  # the time axis shows at least half an hour: a few minutes alone would fill the width
 
 
 def _pairs(keys: list[str]) -> list[tuple[str, int]]:
@@ -96,6 +97,7 @@ class StraddleWindow(VizWindow):
         plot.setLabel("left", label)
         plot.setDownsampling(auto=True, mode="peak")  # a day of points: drawn at the screen's resolution
         plot.setClipToView(True)
+        plot.disableAutoRange()  # sticky ranges (paint_models): a re-fitted range re-renders the axes
         return widget
 
     # --- data ---
@@ -189,11 +191,24 @@ class StraddleWindow(VizWindow):
         self.moves.setData(ts[s.moved], s.premium[s.moved])
         self.iv_curve.setData(ts, s.iv * 100.0, connect="finite")
         self.atm_curve.setData(ts, s.atm, connect="finite")
-        known = s.atm[~np.isnan(s.atm)]
-        if len(known):  # a strike step either side: an ATM that never moved reads as a flat line, not noise
-            step = strike_step(np.asarray(model.strikes, np.float64))
-            stick_view(self.atm_plot.getPlotItem(), y=(known.min() - step, known.max() + step), headroom=0.0)
+        self._fit(model, s)
         set_text(self.header, self._header_html())
+
+    def _fit(self, model: StraddleModel, s: StraddleSeries) -> None:
+        """Sticky ranges: the x axis at least ``MIN_SPAN_S`` wide from the first point, y with headroom."""
+        if not len(s):
+            return
+        t0, t1 = float(s.ts[0]), float(s.ts[-1])
+        stick_view(self.premium_plot.getPlotItem(), x=(t0, max(t1, t0 + MIN_SPAN_S)), headroom=0.03)
+        for widget, cols, floor in ((self.premium_plot, (s.premium, s.vwap), 0.0), (self.iv_plot, (s.iv * 100,), 0.0)):
+            known = np.concatenate([c[~np.isnan(c)] for c in cols])
+            if len(known):
+                stick_view(widget.getPlotItem(), y=(float(known.min()), float(known.max())), headroom=0.15,
+                           y_floor=floor)
+        atm = s.atm[~np.isnan(s.atm)]
+        if len(atm):  # a strike step either side: an ATM that never moved reads as a flat line, not noise
+            step = strike_step(np.asarray(model.strikes, np.float64))
+            stick_view(self.atm_plot.getPlotItem(), y=(atm.min() - step, atm.max() + step), headroom=0.0)
 
     def _header_html(self) -> str:
         model, choice = self.model, self.choice
