@@ -84,6 +84,9 @@ class OiWindow(VizWindow):
         self._painted_at = -math.inf
         self._scrolled_atm: float | None = None
         self._fitted = (0,) * len(COLUMNS)  # the longest text (characters) each column was fitted to
+        self._part, self._paint_all = 0, True  # the next part of the round; paint every part at once
+        self._parts = (self._paint_change, self._paint_total, self._paint_day, self._paint_grid)
+        self._snap: tuple[OiTable, float | None, float | None] = (OiChainModel().table(), None, None)
         self.picker = ChainPicker(self, self._chain_chosen)
         self.unit_box = ChoiceBox([("quantity", "quantity"), ("lots (contracts)", "lots")])
         self.unit_box.set_value(str(self.recall("unit", "quantity")))
@@ -178,7 +181,7 @@ class OiWindow(VizWindow):
 
     def _unit_changed(self, *_: object) -> None:
         self.remember("unit", self.unit)
-        self._painted = (-1, "")
+        self._painted, self._paint_all = (-1, ""), True
         self.mark_dirty()
 
     # --- data ---
@@ -221,7 +224,7 @@ class OiWindow(VizWindow):
         self.mark_dirty()
 
     def mark_loaded(self) -> None:
-        self._painted_at = -math.inf  # the load is painted on the next frame (screenshots)
+        self._painted_at, self._paint_all = -math.inf, True  # the load is painted whole on the next frame
         super().mark_loaded()
 
     # --- paint ---
@@ -243,31 +246,50 @@ class OiWindow(VizWindow):
         self.pcr_vol_curve.setPen(pg.mkPen(t.neutral, width=1))
         self.pain_curve.setPen(pg.mkPen(t.value_line, width=2))
         self.header.setStyleSheet(f"color: {t.fg}; font-size: 13px;")
-        self._painted = (-1, "")
+        self._painted, self._paint_all = (-1, ""), True
 
     def frame(self) -> None:
-        if self._painted[0] != self.model.version:
-            self.mark_dirty()  # a throttled change is painted on a later frame
+        if self._painted[0] != self.model.version or self._part:
+            self.mark_dirty()  # a throttled change, or the rest of a round, is painted on a later frame
         super().frame()
 
     def paint_models(self) -> None:
-        model = self.model
-        now = time.monotonic()
-        if self._painted == (model.version, self.theme.name) or now - self._painted_at < 1.0 / PAINT_HZ:
+        """One part of the window per call (bars of the change, of the totals, the day, the grid), in turn, at
+        ``PAINT_HZ`` rounds a second: a frame then costs a quarter of a full repaint. A round starts only when
+        the model changed; the load, a unit or theme switch paint every part at once."""
+        model, now = self.model, time.monotonic()
+        if now - self._painted_at < 1.0 / (PAINT_HZ * len(self._parts)):
             return
-        self._painted, self._painted_at = (model.version, self.theme.name), now
-        if self.market_ts:
-            self.day.sample(model, self.market_ts)
-        table = model.table(self.unit)
-        atm = model.atm(self.future_price)
-        pain = model.max_pain()
+        if self._part == 0 or self._paint_all:
+            if self._painted == (model.version, self.theme.name) and not self._paint_all:
+                return
+            self._painted = (model.version, self.theme.name)
+            if self.market_ts:
+                self.day.sample(model, self.market_ts)
+            self._snap = (model.table(self.unit), model.atm(self.future_price), model.max_pain())
+        self._painted_at = now
+        parts = self._parts if self._paint_all else self._parts[self._part : self._part + 1]
+        for part in parts:
+            part(*self._snap)
+        self._part = 0 if self._paint_all else (self._part + 1) % len(self._parts)
+        self._paint_all = False
+
+    def _paint_change(self, table: OiTable, atm: float | None, pain: float | None) -> None:
         self.change_bars.set_data(table.strikes, table.call_change, table.put_change)
+        self._place_lines(self.change_lines, atm)
+        self._fit(self.change_plot, table, (table.call_change, table.put_change))
+
+    def _paint_total(self, table: OiTable, atm: float | None, pain: float | None) -> None:
         self.total_bars.set_data(table.strikes, table.call_oi, table.put_oi)
-        for atm_line, fut_line in (self.change_lines, self.total_lines):
-            place_line(atm_line, atm, f"ATM {fmt.price(atm, 0)}")
-            place_line(fut_line, self.future_price, f"future {fmt.price(self.future_price)}")
+        self._place_lines(self.total_lines, atm)
         place_line(self.pain_line, pain, f"max pain {fmt.price(pain, 0)}")
-        self._fit(table)
+        self._fit(self.total_plot, table, (table.call_oi, table.put_oi))
+
+    def _place_lines(self, lines: tuple[Any, Any], atm: float | None) -> None:
+        place_line(lines[0], atm, f"ATM {fmt.price(atm, 0)}")
+        place_line(lines[1], self.future_price, f"future {fmt.price(self.future_price)}")
+
+    def _paint_day(self, table: OiTable, atm: float | None, pain: float | None) -> None:
         minutes, pcr_oi, pcr_vol, pains = self.day.columns()
         if len(minutes):  # at least half an hour wide: one minute alone is not a time axis
             span = (minutes[0] - 60, max(minutes[-1], minutes[0] + DAY_MIN_SPAN_S))
@@ -282,19 +304,19 @@ class OiWindow(VizWindow):
         self.pcr_oi_curve.setData(minutes, pcr_oi, connect="finite")
         self.pcr_vol_curve.setData(minutes, pcr_vol, connect="finite")
         self.pain_curve.setData(minutes, pains, connect="finite")
+
+    def _paint_grid(self, table: OiTable, atm: float | None, pain: float | None) -> None:
         self._fill_table(table)
         self._scroll_to(atm)
         set_text(self.header, self._header_html(table, atm, pain))
 
-    def _fit(self, table: OiTable) -> None:
+    def _fit(self, plot: pg.PlotWidget, table: OiTable, cols: tuple[Any, Any]) -> None:
         if not len(table.strikes):
             return
         pad = (table.strikes[-1] - table.strikes[0]) * 0.03 + 1
-        for plot, cols in ((self.change_plot, (table.call_change, table.put_change)),
-                           (self.total_plot, (table.call_oi, table.put_oi))):
-            ys = np.concatenate([c[~np.isnan(c)] for c in cols] + [np.zeros(1)])
-            stick_view(plot.getPlotItem(), x=(table.strikes[0] - pad, table.strikes[-1] + pad), headroom=0.0)
-            stick_view(plot.getPlotItem(), y=(float(ys.min()), float(ys.max())), headroom=0.15)
+        ys = np.concatenate([c[~np.isnan(c)] for c in cols] + [np.zeros(1)])
+        stick_view(plot.getPlotItem(), x=(table.strikes[0] - pad, table.strikes[-1] + pad), headroom=0.0)
+        stick_view(plot.getPlotItem(), y=(float(ys.min()), float(ys.max())), headroom=0.15)
 
     def _scroll_to(self, atm: float | None) -> None:
         if atm is None or atm == self._scrolled_atm or atm not in self.model.strikes:

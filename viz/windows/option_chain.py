@@ -50,6 +50,7 @@ __all__ = ["OptionChainWindow"]
 UNIVERSE_REFRESH_S = 10.0
 UNIVERSE_RETRY_S = 2.0
 SMILE_HZ = 10  # an IV curve and a price line read the same at 10 Hz as at 30, at a third of the cost
+GEX_HZ = 2  # GEX moves with OI and gamma, slowly; each paint re-solves the zero-gamma curve
 SMILE_X_HEADROOM = 0.03  # of the strikes' span, each side
 SMILE_Y_HEADROOM = 0.1  # of the IVs' span, each side
 
@@ -298,9 +299,10 @@ class OptionChainWindow(VizWindow):
             set_text(self.header, self._header_html())
             self._scroll_to_atm()
         now = time.monotonic()
-        if self._smile_due and now - self._smile_at >= 1.0 / SMILE_HZ:
+        gex = self.pane_box.value() == "gex"
+        if self._smile_due and now - self._smile_at >= 1.0 / (GEX_HZ if gex else SMILE_HZ):
             self._smile_due, self._smile_at = False, now
-            if self.pane_box.value() == "gex":
+            if gex:
                 self.gex.paint(chain, self.clock())
                 return
             self._paint_smile()

@@ -30,7 +30,7 @@ from shared.settings import Settings
 from viz.data import history
 from viz.data.sources import LatestSource
 from viz.models import fmt, values
-from viz.models.straddle import StraddleModel, StraddleSeries
+from viz.models.straddle import StraddleModel
 from viz.models.straddle_history import history_columns, visited_strikes
 from viz.widgets.paths import set_text
 from viz.widgets.ranges import stick_view
@@ -62,6 +62,7 @@ class StraddleWindow(VizWindow):
         self._last: dict[tuple[str, str], tuple[int, int]] = {}
         self._painted = (-1, -1, "")
         self._painted_at = -math.inf
+        self._part, self._paint_all = 0, True  # the next plot of the round; paint all three at once
         self.picker = ChainPicker(self, self._chain_chosen)
         self.finish_toolbar()
         self.header = QLabel("waiting for the feed's options")
@@ -152,7 +153,7 @@ class StraddleWindow(VizWindow):
         self.mark_dirty()
 
     def mark_loaded(self) -> None:
-        self._painted_at = -math.inf
+        self._painted_at, self._paint_all = -math.inf, True
         super().mark_loaded()
 
     # --- paint ---
@@ -168,47 +169,56 @@ class StraddleWindow(VizWindow):
         self.iv_curve.setPen(pg.mkPen(t.neutral, width=2))
         self.atm_curve.setPen(pg.mkPen(t.value_line, width=2))
         self.header.setStyleSheet(f"color: {t.fg}; font-size: 13px;")
-        self._painted = (-1, -1, "")
+        self._painted, self._paint_all = (-1, -1, ""), True
 
     def frame(self) -> None:
         model = self.model
-        if model is not None and self._painted[:2] != (id(model), len(model)):
-            self.mark_dirty()  # a throttled change is painted on a later frame
+        if model is not None and (self._painted[:2] != (id(model), len(model)) or self._part):
+            self.mark_dirty()  # a throttled change, or the rest of a round, is painted on a later frame
         super().frame()
 
     def paint_models(self) -> None:
+        """One plot per call in turn (premium, IV, ATM strike with the header), ``PAINT_HZ`` rounds a second;
+        a round starts when the series grew; the load paints all three at once."""
         model, now = self.model, time.monotonic()
-        if model is None:
+        if model is None or now - self._painted_at < 1.0 / (PAINT_HZ * 3):
             return
         key = (id(model), len(model), self.theme.name)
-        if key == self._painted or now - self._painted_at < 1.0 / PAINT_HZ:
-            return
-        self._painted, self._painted_at = key, now
+        if self._part == 0 or self._paint_all:
+            if key == self._painted and not self._paint_all:
+                return
+            self._painted = key
+        self._painted_at = now
         s = model.series()
         ts = s.ts.astype(np.float64)
-        self.premium_curve.setData(ts, s.premium, connect="finite")
-        self.vwap_curve.setData(ts, s.vwap, connect="finite")
-        self.moves.setData(ts[s.moved], s.premium[s.moved])
-        self.iv_curve.setData(ts, s.iv * 100.0, connect="finite")
-        self.atm_curve.setData(ts, s.atm, connect="finite")
-        self._fit(model, s)
-        set_text(self.header, self._header_html())
+        parts = range(3) if self._paint_all else (self._part,)
+        for part in parts:
+            if part == 0:
+                self.premium_curve.setData(ts, s.premium, connect="finite")
+                self.vwap_curve.setData(ts, s.vwap, connect="finite")
+                self.moves.setData(ts[s.moved], s.premium[s.moved])
+                self._fit_y(self.premium_plot, (s.premium, s.vwap))
+                if len(s):
+                    t0, t1 = float(s.ts[0]), float(s.ts[-1])
+                    stick_view(self.premium_plot.getPlotItem(), x=(t0, max(t1, t0 + MIN_SPAN_S)), headroom=0.03)
+            elif part == 1:
+                self.iv_curve.setData(ts, s.iv * 100.0, connect="finite")
+                self._fit_y(self.iv_plot, (s.iv * 100.0,))
+            else:
+                self.atm_curve.setData(ts, s.atm, connect="finite")
+                atm = s.atm[~np.isnan(s.atm)]
+                if len(atm):  # a strike step either side: an ATM that never moved reads as a flat line
+                    step = strike_step(np.asarray(model.strikes, np.float64))
+                    stick_view(self.atm_plot.getPlotItem(), y=(atm.min() - step, atm.max() + step), headroom=0.0)
+                set_text(self.header, self._header_html())
+        self._part = 0 if self._paint_all else (self._part + 1) % 3
+        self._paint_all = False
 
-    def _fit(self, model: StraddleModel, s: StraddleSeries) -> None:
-        """Sticky ranges: the x axis at least ``MIN_SPAN_S`` wide from the first point, y with headroom."""
-        if not len(s):
-            return
-        t0, t1 = float(s.ts[0]), float(s.ts[-1])
-        stick_view(self.premium_plot.getPlotItem(), x=(t0, max(t1, t0 + MIN_SPAN_S)), headroom=0.03)
-        for widget, cols, floor in ((self.premium_plot, (s.premium, s.vwap), 0.0), (self.iv_plot, (s.iv * 100,), 0.0)):
-            known = np.concatenate([c[~np.isnan(c)] for c in cols])
-            if len(known):
-                stick_view(widget.getPlotItem(), y=(float(known.min()), float(known.max())), headroom=0.15,
-                           y_floor=floor)
-        atm = s.atm[~np.isnan(s.atm)]
-        if len(atm):  # a strike step either side: an ATM that never moved reads as a flat line, not noise
-            step = strike_step(np.asarray(model.strikes, np.float64))
-            stick_view(self.atm_plot.getPlotItem(), y=(atm.min() - step, atm.max() + step), headroom=0.0)
+    @staticmethod
+    def _fit_y(widget: pg.PlotWidget, cols: tuple[Any, ...]) -> None:
+        known = np.concatenate([c[~np.isnan(c)] for c in cols])
+        if len(known):  # sticky, with headroom: a re-fitted range re-renders the axis
+            stick_view(widget.getPlotItem(), y=(float(known.min()), float(known.max())), headroom=0.15, y_floor=0.0)
 
     def _header_html(self) -> str:
         model, choice = self.model, self.choice
