@@ -82,6 +82,17 @@ def test_straddle_window(sync_db: Settings, qt_state: Any) -> None:
             await eventually(lambda: len(model) and model.series().premium[-1] == 240.0, message="live quote")
             assert model.series().vwap[-1] == (220.0 * 75 + 230.0 * 150 + 240.0 * 150) / 375
             await eventually(lambda: (w.frame(), w.premium_curve.getData()[1][-1])[1] == 240.0, message="painted")
+            # a combination typed by the user: a short straddle at 26100, priced at the legs' last trades
+            w.legs_edit.setText("S 26125 CE")
+            w._legs_changed()
+            assert w.strategy is None and "no 26125 CE in this chain" in w.legs_error
+            w.legs_edit.setText("S 26100 CE 1, S 26100 PE 1")
+            w._legs_changed()
+            assert w.strategy is not None and w.strategy.net_premium() == -(90.0 + 150.0) * 75  # a credit
+            await eventually(lambda: (w.frame(), w.payoff.breakevens)[1] == [25860.0, 26340.0], message="payoff")
+            assert "credit (received)" in w.payoff.title.text() and "18,000" in w.payoff.title.text()
+            await xadd(redis, w.keys.quotes, [quote("NSE_FNO", 54, 100.0, volume=150, ets=OPEN + 130)])
+            await eventually(lambda: (w.frame(), w.payoff.breakevens)[1] == [25850.0, 26350.0], message="live legs")
         await redis.aclose()
 
     run_qt(scenario)

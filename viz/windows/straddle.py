@@ -23,7 +23,7 @@ import aiomysql
 import numpy as np
 import pyqtgraph as pg
 from PyQt6.QtCore import Qt
-from PyQt6.QtWidgets import QLabel, QSplitter, QVBoxLayout, QWidget
+from PyQt6.QtWidgets import QLabel, QLineEdit, QSplitter, QVBoxLayout, QWidget
 
 from shared.clock import ist_trading_day
 from shared.settings import Settings
@@ -32,7 +32,11 @@ from viz.data.sources import LatestSource
 from viz.models import fmt, values
 from viz.models.straddle import StraddleModel
 from viz.models.straddle_history import history_columns, visited_strikes
+from viz.models.strategy import Strategy
+from viz.models.strategy_text import parse_legs
+from viz.widgets.controls import labelled
 from viz.widgets.paths import set_text
+from viz.widgets.payoff_pane import PayoffPane
 from viz.widgets.ranges import stick_view
 from viz.widgets.strike_bars import strike_step
 from viz.widgets.theme import chart_view, style_plot
@@ -60,10 +64,21 @@ class StraddleWindow(VizWindow):
         self.history_rows = 0
         # (kind, key) -> (exchange_ts, volume) last applied: the seam (history rows count as quotes)
         self._last: dict[tuple[str, str], tuple[int, int]] = {}
-        self._painted = (-1, -1, "")
+        self._painted = (-1, -1, -1, "")
         self._painted_at = -math.inf
         self._part, self._paint_all = 0, True  # the next plot of the round; paint all three at once
         self.picker = ChainPicker(self, self._chain_chosen)
+        self.strategy: Strategy | None = None
+        self.legs_error = ""
+        self._legs_version = 0  # bumped when a leg's live price moved (the payoff repaints)
+        self._ltp: dict[str, float] = {}  # each option's last traded price seen (seeds a new combination)
+        self.legs_edit = QLineEdit(str(self.recall("legs", "")))
+        self.legs_edit.setPlaceholderText("optional legs: S 26100 CE 1, S 26100 PE 1, B 26300 CE, B 25900 PE")
+        self.legs_edit.setToolTip("one to four legs, comma separated: SIDE (B bought, S sold) STRIKE CE|PE [LOTS]\n"
+                                  "the pane below shows the P&L at expiry if entered now, and the live premium")
+        self.legs_edit.setMinimumWidth(420)
+        self.legs_edit.editingFinished.connect(self._legs_changed)
+        self.toolbar.addWidget(labelled("Legs", self.legs_edit))
         self.finish_toolbar()
         self.header = QLabel("waiting for the feed's options")
         self.header.setTextFormat(Qt.TextFormat.RichText)
@@ -80,10 +95,12 @@ class StraddleWindow(VizWindow):
         self.atm_curve = self.atm_plot.getPlotItem().plot(stepMode=None)
         for w in (self.iv_plot, self.atm_plot):
             w.getPlotItem().setXLink(p)
+        self.payoff = PayoffPane()
+        self.payoff.widget.setVisible(False)
         split = QSplitter(Qt.Orientation.Vertical)
-        for w in (self.premium_plot, self.iv_plot, self.atm_plot):
+        for w in (self.premium_plot, self.iv_plot, self.atm_plot, self.payoff.widget):
             split.addWidget(w)
-        split.setSizes([420, 190, 130])
+        split.setSizes([340, 150, 100, 230])
         central = QWidget()
         lay = QVBoxLayout(central)
         lay.setContentsMargins(8, 6, 8, 4)
@@ -114,7 +131,8 @@ class StraddleWindow(VizWindow):
             return
         fut = choice.future.key
         model = StraddleModel(choice.specs, fut)
-        self.model, self.choice, self._last, self._painted = model, choice, {}, (-1, -1, "")
+        self.model, self.choice, self._last, self._painted = model, choice, {}, (-1, -1, -1, "")
+        self._ltp = {}
         option_keys = sorted(choice.keys)
         wanted = {*option_keys, fut}
         today = ist_trading_day(self.clock())
@@ -126,12 +144,14 @@ class StraddleWindow(VizWindow):
             rows = fut_rows + await history.fetch_second_last(pool, _pairs(legs), today)
             cols = history_columns(choice.specs, fut, rows, self.settings.risk_free_rate)
             model.extend(cols.ts, cols.contract, cols.price, cols.volume, cols.iv)
-            for key, ets, cum, *_ in rows:
-                self._last["quotes", key] = max(self._last.get(("quotes", key), (0, -1)), (ets, cum))
+            for key, ets, cum, ltp, *_ in rows:
+                if (ets, cum) >= self._last.get(("quotes", key), (0, -1)):
+                    self._last["quotes", key], self._ltp[key] = (ets, cum), ltp
             self.history_rows = len(rows)
             return {"quotes": await history.fetch_quotes(pool, _pairs(sorted(wanted))),
                     "greeks": await history.fetch_greeks(pool, _pairs(option_keys))}
 
+        self._legs_changed()
         source = LatestSource(self.link, self.keys, ["quotes", "greeks"], load, self._apply, self.status_model,
                               wants=wanted.__contains__, on_loaded=self.mark_loaded)
         await source.run()
@@ -148,11 +168,38 @@ class StraddleWindow(VizWindow):
         self._last[kind, key] = (ets, last[1] if volume is None else volume)
         if kind == "quotes":
             model.apply_quote(key, ev)
+            ltp = values.price(ev.get("ltp"))
+            if ltp:
+                self._ltp[key] = ltp
+                if self.strategy is not None and self.strategy.apply_quote(key, ev):
+                    self._legs_version += 1
         else:
             model.apply_greeks(key, ev)
         self.mark_dirty()
 
+    def _legs_changed(self) -> None:
+        """The typed legs: a combination of this chain's contracts, or a one-line reason in the status line."""
+        text = self.legs_edit.text()
+        self.remember("legs", text)
+        choice = self.choice
+        try:
+            legs = parse_legs(text, choice.specs if choice else ())
+        except ValueError as exc:
+            legs, self.legs_error = (), str(exc)
+            self.status_model.note = f"legs: {exc}"
+        else:
+            self.legs_error = ""
+        self.strategy = Strategy(legs, {leg.spec.key: self._ltp[leg.spec.key] for leg in legs
+                                        if leg.spec.key in self._ltp}) if legs else None
+        self.payoff.widget.setVisible(self.strategy is not None)
+        self._painted, self._paint_all = (-1, -1, -1, ""), True
+        self.mark_dirty()
+
     def mark_loaded(self) -> None:
+        if self.strategy is not None:  # the stored quotes arrived after the legs were read
+            for leg in self.strategy.legs:
+                if leg.spec.key in self._ltp:
+                    self.strategy.prices[leg.spec.key] = self._ltp[leg.spec.key]
         self._painted_at, self._paint_all = -math.inf, True
         super().mark_loaded()
 
@@ -169,11 +216,12 @@ class StraddleWindow(VizWindow):
         self.iv_curve.setPen(pg.mkPen(t.neutral, width=2))
         self.atm_curve.setPen(pg.mkPen(t.value_line, width=2))
         self.header.setStyleSheet(f"color: {t.fg}; font-size: 13px;")
-        self._painted, self._paint_all = (-1, -1, ""), True
+        self.payoff.on_theme(t)
+        self._painted, self._paint_all = (-1, -1, -1, ""), True
 
     def frame(self) -> None:
         model = self.model
-        if model is not None and (self._painted[:2] != (id(model), len(model)) or self._part):
+        if model is not None and (self._painted[:3] != (id(model), len(model), self._legs_version) or self._part):
             self.mark_dirty()  # a throttled change, or the rest of a round, is painted on a later frame
         super().frame()
 
@@ -183,7 +231,7 @@ class StraddleWindow(VizWindow):
         model, now = self.model, time.monotonic()
         if model is None or now - self._painted_at < 1.0 / (PAINT_HZ * 3):
             return
-        key = (id(model), len(model), self.theme.name)
+        key = (id(model), len(model), self._legs_version, self.theme.name)
         if self._part == 0 or self._paint_all:
             if key == self._painted and not self._paint_all:
                 return
@@ -211,6 +259,8 @@ class StraddleWindow(VizWindow):
                     step = strike_step(np.asarray(model.strikes, np.float64))
                     stick_view(self.atm_plot.getPlotItem(), y=(atm.min() - step, atm.max() + step), headroom=0.0)
                 set_text(self.header, self._header_html())
+                if self.strategy is not None:
+                    self.payoff.paint(self.strategy, model.underlying_price)
         self._part = 0 if self._paint_all else (self._part + 1) % 3
         self._paint_all = False
 
