@@ -37,11 +37,11 @@ def test_gex_pane(sync_db: Settings, qt_state: Any) -> None:
         clock = PinnedClock(ist(2026, 5, 29, 12, 0))
         async with open_window(OptionChainWindow, settings, clock=clock) as w:
             await eventually(lambda: w.loaded.is_set(), timeout_s=20)
-            assert w.lower.currentIndex() == 0  # the smile by default
+            assert w.lower_pane.currentIndex() == 0  # the smile by default
             w.pane_box.set_value("gex")
             await eventually(lambda: (w.frame(), w.gex.profile)[1] is not None, message="GEX painted")
             profile = w.gex.profile
-            assert profile is not None and w.lower.currentIndex() == 1
+            assert profile is not None and w.lower_pane.currentIndex() == 1
             assert profile.strikes.tolist() == list(STRIKES) and profile.missing == 1
             assert [round(v / UNIT) for v in profile.net_by_strike] == [2000, 1000, 3000]  # calls +, puts -
             assert round(profile.net / UNIT) == 6000
@@ -52,7 +52,7 @@ def test_gex_pane(sync_db: Settings, qt_state: Any) -> None:
             await xadd(redis, keys.quotes, [quote("NSE_FNO", 55, 90.0, oi=4000, ets=OPEN + 5)])
             await eventually(lambda: (w.frame(), round(w.gex.profile.net_by_strike[2] / UNIT))[1] == -1000)
         async with open_window(OptionChainWindow, settings, clock=clock) as w2:
-            assert w2.pane_box.value() == "gex" and w2.lower.currentIndex() == 1  # remembered
+            assert w2.pane_box.value() == "gex" and w2.lower_pane.currentIndex() == 1  # remembered
         await redis.aclose()
 
     run_qt(scenario)

@@ -42,5 +42,5 @@ def parse_legs(text: str, specs: Sequence[OptionSpec]) -> tuple[StrategyLeg, ...
         return ()
     if len(chunks) > MAX_LEGS:
         raise ValueError(f"{len(chunks)} legs: a combination has 1 to {MAX_LEGS}")
-    by_contract = {(s.strike, s.option_type): s for s in specs}
+    by_contract: dict[tuple[float, str], OptionSpec] = {(s.strike, s.option_type): s for s in specs}
     return tuple(_leg(c, by_contract) for c in chunks)

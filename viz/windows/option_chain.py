@@ -97,13 +97,13 @@ class OptionChainWindow(VizWindow):
         self.smile = self.smile_widget.getPlotItem()
         self.ce_curve, self.pe_curve, self.spot_line = self._smile_items()
         self.gex = GexPane()
-        self.lower = QStackedWidget()
-        self.lower.addWidget(self.smile_widget)
-        self.lower.addWidget(self.gex.widget)
-        self.lower.setCurrentIndex(1 if self.pane_box.value() == "gex" else 0)
+        self.lower_pane = QStackedWidget()
+        self.lower_pane.addWidget(self.smile_widget)
+        self.lower_pane.addWidget(self.gex.widget)
+        self.lower_pane.setCurrentIndex(1 if self.pane_box.value() == "gex" else 0)
         split = QSplitter(Qt.Orientation.Vertical)
         split.addWidget(self.view)
-        split.addWidget(self.lower)
+        split.addWidget(self.lower_pane)
         split.setSizes([470, 230])
         central = QWidget()
         lay = QVBoxLayout(central)
@@ -175,7 +175,7 @@ class OptionChainWindow(VizWindow):
 
     def _pane_chosen(self, *_: object) -> None:
         self.remember("pane", self.pane_box.value())
-        self.lower.setCurrentIndex(1 if self.pane_box.value() == "gex" else 0)
+        self.lower_pane.setCurrentIndex(1 if self.pane_box.value() == "gex" else 0)
         self._smile_due, self._smile_at = True, -float("inf")
         self.mark_dirty()
 
