@@ -199,7 +199,7 @@ class OiWindow(VizWindow):
         option_keys = sorted(choice.keys)
         wanted = set(option_keys) | ({self.future_key} if self.future_key else set())
         today = ist_trading_day(self.clock())
-        self._painted = (-1, "")
+        self._painted, self._part, self._paint_all = (-1, ""), 0, True  # a new chain: a whole new picture
 
         async def load(pool: aiomysql.Pool) -> dict[str, Any]:
             model.set_closing_oi(await history.fetch_closing_oi(pool, _pairs(option_keys), today))

@@ -132,7 +132,7 @@ class StraddleWindow(VizWindow):
         fut = choice.future.key
         model = StraddleModel(choice.specs, fut)
         self.model, self.choice, self._last, self._painted = model, choice, {}, (-1, -1, -1, "")
-        self._ltp = {}
+        self._ltp, self._part, self._paint_all = {}, 0, True  # a new chain: a whole new picture
         option_keys = sorted(choice.keys)
         wanted = {*option_keys, fut}
         today = ist_trading_day(self.clock())
