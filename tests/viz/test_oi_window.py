@@ -61,7 +61,8 @@ def test_oi_window(sync_db: Settings, qt_state: Any) -> None:
     async def scenario() -> None:
         redis = aioredis.Redis.from_url(settings.redis_url.get_secret_value())
         await store_day(settings, redis)
-        async with open_window(OiWindow, settings, clock=PinnedClock(ist(2026, 5, 29, 12, 0))) as w:
+        clock = PinnedClock(ist(2026, 5, 29, 12, 0))
+        async with open_window(OiWindow, settings, clock=clock) as w:
             await eventually(lambda: w.loaded.is_set(), timeout_s=20)
             table = w.model.table("quantity")
             assert table.strikes.tolist() == list(STRIKES)
@@ -86,6 +87,16 @@ def test_oi_window(sync_db: Settings, qt_state: Any) -> None:
                                                     ets=OPEN + 3600, oi=22500)])
             await eventually(lambda: (w.frame(), w.table_model.rows[1][2][0])[1] == "+200", message="live OI shown")
             assert w.day.minutes[-1] == OPEN + 3600 and w.day.pcr_oi[-1] == 36000 / 52500
+            # a quote dated tomorrow while the clock still says today changes no session
+            first = w.model
+            await xadd(redis, w.keys.quotes, [quote("NSE_FNO", 54, 1.0, volume=1, ets=OPEN + 86_400, oi=1)])
+            await eventually(lambda: w.model.sides["NSE_FNO:54"].oi == 1, message="tomorrow's quote applied")
+            assert w.model is first and w.day.minutes[-1] == OPEN + 3600
+            # the next morning: the next day's first quote starts the window on the new session
+            clock.set(ist(2026, 5, 30, 9, 16))
+            await xadd(redis, w.keys.quotes, [quote("NSE_FNO", 54, 2.0, volume=2, ets=OPEN + 86_400 + 60, oi=2)])
+            await eventually(lambda: w.model is not first and w.loaded.is_set(), message="new session")
+            assert w._day == OPEN // 86_400 + 1
         await redis.aclose()
 
     run_qt(scenario)

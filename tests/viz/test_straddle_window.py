@@ -51,6 +51,8 @@ async def store_day(settings: Settings, redis: aioredis.Redis) -> None:
     # the latest stored quotes: the 26100 put's is older than its stored trade (the seam drops it)
     await store(settings, redis, "quotes", [quote("NSE_FNO", 54, 90.0, volume=75, ets=OPEN + 61),
                                             quote("NSE_FNO", 55, 999.0, volume=0, ets=OPEN + 30)])
+    # yesterday's last quote of the 25900 call (its day volume 1e9): it must not block today's volume
+    await store(settings, redis, "quotes", [quote("NSE_FNO", 50, 1.0, volume=10**9, ets=OPEN - 86_400)])
     await store(settings, redis, "greeks", [greeks_event("NSE_FNO", 54, 26100.0, "CE", 0.15, ets=OPEN + 65),
                                             greeks_event("NSE_FNO", 55, 26100.0, "PE", 0.17, ets=OPEN + 65)])
 
@@ -93,6 +95,18 @@ def test_straddle_window(sync_db: Settings, qt_state: Any) -> None:
             assert "credit (received)" in w.payoff.title.text() and "18,000" in w.payoff.title.text()
             await xadd(redis, w.keys.quotes, [quote("NSE_FNO", 54, 100.0, volume=150, ets=OPEN + 130)])
             await eventually(lambda: (w.frame(), w.payoff.breakevens)[1] == [25850.0, 26350.0], message="live legs")
+            # the future falls to 25900: that straddle's volume counts from today's 0, not yesterday's 1e9
+            await xadd(redis, w.keys.quotes, [
+                quote("NSE_FNO", FUT, 25890.0, volume=300, ets=OPEN + 200),
+                quote("NSE_FNO", 50, 210.0, volume=150, ets=OPEN + 201),  # no put price yet: not counted
+                quote("NSE_FNO", 51, 190.0, volume=60, ets=OPEN + 202),  # straddle 400: 60 counted
+                quote("NSE_FNO", 50, 212.0, volume=200, ets=OPEN + 203),  # straddle 402: 50 counted
+            ])
+            await eventually(lambda: model.series().premium[-1] == 402.0, message="ATM 25900 live")
+            # (the legs' step traded the 26100 call 75 more at straddle 100 + 150)
+            num = 220.0 * 75 + 230.0 * 150 + 240.0 * 150 + 250.0 * 75 + 400.0 * 60 + 402.0 * 50
+            assert model.series().vwap[-1] == num / (375 + 75 + 60 + 50)
+            assert int(model.series().moved.sum()) == 2 and model.atm() == 25900.0
         await redis.aclose()
 
     run_qt(scenario)

@@ -12,9 +12,12 @@ import asyncio
 from collections.abc import Callable
 from dataclasses import dataclass
 
+from PyQt6.QtCore import QTimer
+
 from shared.clock import ist_trading_day
 from viz.data.catalog import Instrument, default_future
 from viz.data.live import read_universe
+from viz.data.seam import date_day
 from viz.models.contracts import OptionSpec
 from viz.widgets.controls import ChoiceBox, labelled
 from viz.windows.base import VizWindow
@@ -54,6 +57,17 @@ class ChainPicker:
         window.toolbar.addWidget(labelled("Expiry", self.expiry_box))
         self.wanted_underlying = str(window.options.instrument or window.recall("underlying", "NIFTY")).upper()
         self.wanted_expiry = str(window.recall("expiry", ""))
+
+    def restart_on_new_session(self, exchange_ts: int, shown_day: int) -> bool:
+        """When ``exchange_ts`` (Dhan epoch) is of a later session than ``shown_day`` and the window's clock has
+        reached that IST day, restart the chain on it (from outside the calling task, which the restart
+        replaces) and return True. An event dated after the clock's day restarts nothing (no loop)."""
+        day = exchange_ts // 86_400
+        if not day > shown_day or self.choice is None or date_day(ist_trading_day(self.window.clock())) < day:
+            return False
+        choice = self.choice
+        QTimer.singleShot(0, lambda: self.on_choice(choice))
+        return True
 
     def options(self) -> list[Instrument]:
         return [i for i in self.universe.values() if i.option_type in ("CE", "PE") and i.strike]

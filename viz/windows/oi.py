@@ -31,6 +31,7 @@ from PyQt6.QtWidgets import QHeaderView, QLabel, QSplitter, QTableView, QVBoxLay
 from shared.clock import ist_trading_day
 from shared.settings import Settings
 from viz.data import history
+from viz.data.seam import date_day
 from viz.data.sources import LatestSource
 from viz.models import fmt, values
 from viz.models.oi import BuildUp, OiChainModel, OiTable, OiUnit
@@ -79,6 +80,7 @@ class OiWindow(VizWindow):
         self.day = OiDay()
         self.future_key = ""
         self.future_price: float | None = None
+        self._day = 0  # the session shown, as Dhan's exchange_ts // 86400
         self.market_ts = 0  # latest exchange time seen in the chain's quotes (the day's clock, from the data)
         self._painted = (-1, "")
         self._painted_at = -math.inf
@@ -199,6 +201,7 @@ class OiWindow(VizWindow):
         option_keys = sorted(choice.keys)
         wanted = set(option_keys) | ({self.future_key} if self.future_key else set())
         today = ist_trading_day(self.clock())
+        self._day = date_day(today)
         self._painted, self._part, self._paint_all = (-1, ""), 0, True  # a new chain: a whole new picture
 
         async def load(pool: aiomysql.Pool) -> dict[str, Any]:
@@ -218,8 +221,10 @@ class OiWindow(VizWindow):
             if ltp:
                 self.future_price = ltp
         elif self.model.apply_quote(key, ev):
-            ets = values.exchange_ts(ev.get("exchange_ts"))
-            if ets and ets > self.market_ts:
+            ets = values.exchange_ts(ev.get("exchange_ts")) or 0
+            if self.picker.restart_on_new_session(ets, self._day):
+                self._day = ets // 86_400
+            elif ets // 86_400 == self._day and ets > self.market_ts:  # the day's lines: today's quotes only
                 self.market_ts = ets
         self.mark_dirty()
 

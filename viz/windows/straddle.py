@@ -28,6 +28,7 @@ from PyQt6.QtWidgets import QLabel, QLineEdit, QSplitter, QVBoxLayout, QWidget
 from shared.clock import ist_trading_day
 from shared.settings import Settings
 from viz.data import history
+from viz.data.seam import date_day
 from viz.data.sources import LatestSource
 from viz.models import fmt, values
 from viz.models.straddle import StraddleModel
@@ -70,6 +71,7 @@ class StraddleWindow(VizWindow):
         self.picker = ChainPicker(self, self._chain_chosen)
         self.strategy: Strategy | None = None
         self.legs_error = ""
+        self._day = 0  # the session shown, as Dhan's exchange_ts // 86400
         self._legs_version = 0  # bumped when a leg's live price moved (the payoff repaints)
         self._ltp: dict[str, float] = {}  # each option's last traded price seen (seeds a new combination)
         self.legs_edit = QLineEdit(str(self.recall("legs", "")))
@@ -136,6 +138,7 @@ class StraddleWindow(VizWindow):
         option_keys = sorted(choice.keys)
         wanted = {*option_keys, fut}
         today = ist_trading_day(self.clock())
+        self._day = date_day(today)
 
         async def load(pool: aiomysql.Pool) -> dict[str, Any]:
             fut_rows = await history.fetch_second_last(pool, _pairs([fut]), today)
@@ -161,6 +164,9 @@ class StraddleWindow(VizWindow):
         if model is None:
             return
         ets = values.exchange_ts(ev.get("exchange_ts")) or 0
+        if ets // 86_400 != self._day:  # the model holds one session's volumes: another day's do not mix in
+            self._other_day(kind, key, ev, ets)
+            return
         volume = values.quantity(ev.get("volume")) if kind == "quotes" else None
         last = self._last.get((kind, key), (0, -1))
         if (ets, -1 if volume is None else volume) < last:
@@ -176,6 +182,16 @@ class StraddleWindow(VizWindow):
         else:
             model.apply_greeks(key, ev)
         self.mark_dirty()
+
+    def _other_day(self, kind: str, key: str, ev: dict[str, Any], ets: int) -> None:
+        """An earlier day's event (a stored quote from before today's first trade) only seeds the legs' prices;
+        a later day's starts the chain again on the new day."""
+        if self.picker.restart_on_new_session(ets, self._day):
+            self._day = ets // 86_400
+            return
+        ltp = values.price(ev.get("ltp")) if kind == "quotes" else None
+        if ltp and key not in self._ltp:
+            self._ltp[key] = ltp
 
     def _legs_changed(self) -> None:
         """The typed legs: a combination of this chain's contracts, or a one-line reason in the status line."""
