@@ -25,9 +25,9 @@ from typing import Any
 
 import orjson
 
-from shared.clock import IST_OFFSET_S
 from shared.events import EVENT_VERSION
 from writer.depth20 import Depth20Rows
+from writer.oi_close import oi_close_row
 from writer.values import (
     NUMBER,
     RECV_TS_MAX,
@@ -47,10 +47,7 @@ from writer.values import (
 )
 from writer.values import price as render_price
 
-__all__ = [
-    "ENTRY_MAX_BYTES", "Batch", "BatchBuilder", "Entry", "Poison", "TickItem", "TickKey", "fold_summary",
-    "oi_close_row",
-]  # fmt: skip
+__all__ = ["ENTRY_MAX_BYTES", "Batch", "BatchBuilder", "Entry", "Poison", "TickItem", "TickKey", "fold_summary"]
 
 # used with fullmatch: ``$`` also matches before a trailing newline, and "NSE_FNO\n" is not a segment
 _SEG_RE = re.compile(r"[A-Z][A-Z0-9_]{0,15}")
@@ -367,13 +364,6 @@ class BatchBuilder:
             f"{ts6(ev['recv_ts'])})"
         )
         return row
-
-
-def oi_close_row(key: tuple[str, int], ev: dict[str, Any]) -> str:
-    """A rendered quote's row of ``dhan_oi_close`` (its oi and recv_ts already checked): the IST day of recv_ts."""
-    recv = ev["recv_ts"]
-    t = time.gmtime(int(recv) + IST_OFFSET_S)
-    return f"({key[0]},{key[1]:d},'{t.tm_year:04d}-{t.tm_mon:02d}-{t.tm_mday:02d}',{ev['oi']:d},{ts6(recv)})"
 
 
 def fold_summary(items: list[TickItem]) -> tuple[list[str], list[tuple[str, int, str]]]:

@@ -35,7 +35,7 @@ def with_oi(ev: dict[str, Any], oi: int) -> dict[str, Any]:
 async def store_day(settings: Settings, redis: aioredis.Redis) -> None:
     """Yesterday's closes (none for the 26100 put), today's trades, today's latest quotes."""
     opts = chain_records()[1:]
-    await write_universe(redis, Keys(settings.key_prefix), chain_records())
+    await write_universe(redis, Keys(settings.redis.key_prefix), chain_records())
     await store(settings, redis, "quotes", [
         quote("NSE_FNO", o["sid"], 100.0, ets=YESTERDAY_CLOSE, oi=7500 if o["option_type"] == "CE" else 15000)
         for o in opts if o["sid"] != 55
@@ -59,7 +59,7 @@ def test_oi_window(sync_db: Settings, qt_state: Any) -> None:
     settings = sync_db
 
     async def scenario() -> None:
-        redis = aioredis.Redis.from_url(settings.redis_url.get_secret_value())
+        redis = aioredis.Redis.from_url(settings.redis.url.get_secret_value())
         await store_day(settings, redis)
         clock = PinnedClock(ist(2026, 5, 29, 12, 0))
         async with open_window(OiWindow, settings, clock=clock) as w:

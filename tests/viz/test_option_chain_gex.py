@@ -23,8 +23,8 @@ def test_gex_pane(sync_db: Settings, qt_state: Any) -> None:
     settings = sync_db
 
     async def scenario() -> None:
-        redis = aioredis.Redis.from_url(settings.redis_url.get_secret_value())
-        keys = Keys(settings.key_prefix)
+        redis = aioredis.Redis.from_url(settings.redis.url.get_secret_value())
+        keys = Keys(settings.redis.key_prefix)
         opts = [record("NSE_FNO", 50 + 2 * i + j, f"NIFTY-{k:.0f}-{t}", role="option", instrument="OPTIDX", strike=k,
                        option_type=t) for i, k in enumerate(STRIKES) for j, t in enumerate(("CE", "PE"))]
         await write_universe(redis, keys, [record("NSE_FNO", 35001, "NIFTY-FUT"), *opts])

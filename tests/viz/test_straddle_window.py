@@ -38,7 +38,7 @@ def chain_records() -> list[dict[str, Any]]:
 
 
 async def store_day(settings: Settings, redis: aioredis.Redis) -> None:
-    await write_universe(redis, Keys(settings.key_prefix), chain_records())
+    await write_universe(redis, Keys(settings.redis.key_prefix), chain_records())
     await store(settings, redis, "ticks", [
         tick("NSE_FNO", FUT, 100, 26040.0, 100, OPEN),  # ATM 26000
         tick("NSE_FNO", 52, 75, 120.0, 75, OPEN + 10),  # 26000 CE: no put price yet, volume not counted
@@ -63,7 +63,7 @@ def test_straddle_window(sync_db: Settings, qt_state: Any) -> None:
     settings = sync_db
 
     async def scenario() -> None:
-        redis = aioredis.Redis.from_url(settings.redis_url.get_secret_value())
+        redis = aioredis.Redis.from_url(settings.redis.url.get_secret_value())
         await store_day(settings, redis)
         async with open_window(StraddleWindow, settings, clock=PinnedClock(ist(2026, 5, 29, 12, 0))) as w:
             await eventually(lambda: w.loaded.is_set(), timeout_s=20)

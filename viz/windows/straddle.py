@@ -145,7 +145,7 @@ class StraddleWindow(VizWindow):
             strikes = set(visited_strikes(model.strikes, [r[3] for r in fut_rows]))
             legs = sorted(s.key for s in choice.specs if s.strike in strikes)
             rows = fut_rows + await history.fetch_second_last(pool, _pairs(legs), today)
-            cols = history_columns(choice.specs, fut, rows, self.settings.risk_free_rate)
+            cols = history_columns(choice.specs, fut, rows, self.settings.greeks.risk_free_rate)
             model.extend(cols.ts, cols.contract, cols.price, cols.volume, cols.iv)
             for key, ets, cum, ltp, *_ in rows:
                 if (ets, cum) >= self._last.get(("quotes", key), (0, -1)):
