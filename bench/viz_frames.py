@@ -168,7 +168,7 @@ async def measure(name: str, settings: Settings, seconds: float, *, cpu_clock: b
 
 
 def _settings(prefix: str, db: str) -> Settings:
-    m = load_settings().mysql
+    m = load_settings().mysql.target
     return load_settings(
         key_prefix=prefix, mysql_url=f"mysql://{m.user}@{m.host}:{m.port}/{db}", client_id=None, access_token=None
     )

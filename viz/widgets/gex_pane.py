@@ -3,12 +3,15 @@
 The chain's own state (each contract's OI from quotes, gamma and IV from the greeks service, the future's
 price) is copied into a :class:`viz.models.gex.GexModel` when the pane is painted, so the pane keeps no
 second copy of the streams. Bars: net GEX of each strike (call + put), green above zero, red below.
-Lines: the future, and the zero-gamma level. The sign convention is on screen (the title) and in the
+Lines: the future, and the zero-gamma level (solved again at most every ``ZERO_GAMMA_S``: it recomputes every
+gamma over a grid of prices, the pane's one costly step). The sign convention is on screen (the title) and in the
 tooltip: dealers long the calls and short the puts the public holds (:mod:`viz.models.gex`).
 """
 
 from __future__ import annotations
 
+import math
+import time
 from collections.abc import Sequence
 
 import numpy as np
@@ -25,7 +28,9 @@ from viz.widgets.ranges import stick_view
 from viz.widgets.strike_bars import CompactAxis, StrikeBars
 from viz.widgets.theme import Theme, chart_view, style_plot
 
-__all__ = ["SIGN_CONVENTION", "GexPane"]
+__all__ = ["SIGN_CONVENTION", "ZERO_GAMMA_S", "GexPane"]
+
+ZERO_GAMMA_S = 5.0  # the zero-gamma level is solved again at most this often (every gamma over a price grid)
 
 SIGN_CONVENTION = (
     "GEX = sign x gamma x OI x F^2 x 1%, rupees per 1% move of the future F; OI in units (lots x lot size).\n"
@@ -64,6 +69,7 @@ class GexPane:
         self.model: GexModel | None = None
         self.profile: GexProfile | None = None
         self.zero_gamma: float | None = None
+        self._zero_at = -math.inf  # monotonic time the zero-gamma level was last solved
 
     def _line(self, position: float) -> pg.InfiniteLine:
         line = pg.InfiniteLine(angle=90, movable=False)
@@ -73,7 +79,7 @@ class GexPane:
 
     def set_contracts(self, specs: Sequence[OptionSpec]) -> None:
         self.model = GexModel(specs)
-        self.profile, self.zero_gamma = None, None
+        self.profile, self.zero_gamma, self._zero_at = None, None, -math.inf
 
     def on_theme(self, t: Theme) -> None:
         self.chart.setBackground(t.bg)
@@ -110,7 +116,9 @@ class GexPane:
             self.bars.set_data(np.zeros(0), np.zeros(0))
             self._set_title("GEX: waiting for the future's price and the greeks")
             return
-        self.zero_gamma = model.zero_gamma(now_utc)
+        mono = time.monotonic()
+        if mono - self._zero_at >= ZERO_GAMMA_S:  # a level a trader reads slowly; the curve is the costly part
+            self._zero_at, self.zero_gamma = mono, model.zero_gamma(now_utc)
         self.bars.set_data(profile.strikes, profile.net_by_strike)
         place_line(self.spot_line, profile.underlying, f"future {fmt.price(profile.underlying)}")
         place_line(self.flip_line, self.zero_gamma, f"zero gamma {fmt.price(self.zero_gamma, 0)}")
