@@ -43,7 +43,10 @@ from shared.lifeline import bound_argv, die_with
 from shared.settings import Settings, load_settings
 
 WINDOWS = ("volume-profile", "tick-chart", "volume-profile-chart", "market-breadth", "quote-board", "option-chain",
-           "depth")  # depth: under this load it shows the 5-level fallback; bench/viz_depth_frames.py drives 20 levels
+           "depth",  # under this load it shows the 5-level fallback; bench/viz_depth_frames.py drives 20
+           "option-chain-gex", "oi", "straddle")
+# bench names that open a window with a remembered choice: option-chain with its lower pane on GEX
+VARIANTS = {"option-chain-gex": ("option-chain", "pane", "gex")}
 
 
 def _produce_bound(parent_pid: int, *args: Any) -> None:
@@ -109,7 +112,12 @@ async def measure(name: str, settings: Settings, seconds: float, *, cpu_clock: b
 
     clock = PaintClock(cpu_clock)
     clock.install()  # before the window exists: sip caches a widget's Python overrides when first used
-    module, cls, _ = WINDOWS[name]
+    window_name, *remembered = VARIANTS.get(name, (name,))
+    if remembered:
+        from PyQt6.QtCore import QSettings
+
+        QSettings().setValue(f"{window_name}/{remembered[0]}", remembered[1])
+    module, cls, _ = WINDOWS[window_name]
     window = getattr(importlib.import_module(module), cls)(settings, VizOptions())
     window.resize(1280, 800)
     window.show()

@@ -39,12 +39,22 @@ WINDOWS: dict[str, tuple[str, str, str]] = {
     "option-chain": (
         "viz.windows.option_chain",
         "OptionChainWindow",
-        "calls and puts around ATM with greeks, IV smile",
+        "calls and puts around ATM with greeks, IV smile or GEX",
+    ),
+    "oi": (
+        "viz.windows.oi",
+        "OiWindow",
+        "OI change from the previous close by strike, PCR, max pain, build-up",
     ),
     "depth": (
         "viz.windows.depth_ladder",
         "DepthLadderWindow",
         "DOM ladder (20-level depth) beside a liquidity heatmap with trades",
+    ),
+    "straddle": (
+        "viz.windows.straddle",
+        "StraddleWindow",
+        "rolling ATM straddle premium with VWAP, ATM IV and ATM moves over the day",
     ),
 }
 ALIASES = {"quotes": "quote-board", "depth-ladder": "depth"}

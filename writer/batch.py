@@ -27,6 +27,7 @@ import orjson
 
 from shared.events import EVENT_VERSION
 from writer.depth20 import Depth20Rows
+from writer.oi_close import oi_close_row
 from writer.values import (
     NUMBER,
     RECV_TS_MAX,
@@ -100,6 +101,7 @@ class Batch:
     greeks: list[str] = field(default_factory=list)
     depth20: list[str] = field(default_factory=list)  # writer/depth20.py
     depth20_history: list[str] = field(default_factory=list)
+    oi_close: list[str] = field(default_factory=list)  # the day's closing OI so far, from the quotes
     poison: list[Poison] = field(default_factory=list)
 
     @property
@@ -251,6 +253,9 @@ class BatchBuilder:
                     out.append(render(ev, key))
                 except Exception as exc:  # as above
                     batch.poison.append(_poison(entry, exc))
+                    continue
+                if kind == "quotes" and ev.get("oi") is not None:
+                    batch.oi_close.append(oi_close_row(key, ev))
         return batch
 
     def _order(self, ev: dict[str, Any], kind: str) -> tuple[tuple[str, int], tuple[Any, ...]]:

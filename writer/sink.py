@@ -67,6 +67,7 @@ class WriteResult:
     greeks: int = 0
     depth20: int = 0
     depth20_history: int = 0  # rows sent (a replayed interval is sent too, and changes nothing)
+    oi_close: int = 0
 
 
 def _classify(exc: BaseException) -> Exception:
@@ -180,6 +181,7 @@ class MySQLSink:
                 (sql.greeks_upsert, batch.greeks, "greeks"),
                 (sql.depth20_upsert, batch.depth20, "depth20"),
                 (sql.depth20_history_insert, batch.depth20_history, "depth20_history"),
+                (sql.oi_close_upsert, batch.oi_close, "oi_close"),
             ):
                 await self._insert(cur, stmt, rows)
                 setattr(result, name, len(rows))

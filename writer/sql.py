@@ -29,6 +29,7 @@ __all__ = [
     "depth_upsert",
     "existing_ticks",
     "greeks_upsert",
+    "oi_close_upsert",
     "quote_upsert",
     "render_statements",
     "summary_increment",
@@ -71,6 +72,8 @@ GREEKS_COLUMNS = (
     "option_type", "expiry_date", "price", "underlying_price", "iv", "delta", "gamma", "vega", "theta", "rho",
     "exchange_ts", "exchange_time_ist", "recv_ts",
 )  # fmt: skip
+
+OI_CLOSE_COLUMNS = ("exchange_segment", "security_id", "trade_date", "oi", "recv_ts")
 
 SUMMARY_COLUMNS = (
     "exchange_segment", "security_id", "trade_date", "open", "high", "low", "close", "volume", "turnover",
@@ -147,6 +150,13 @@ depth20_history_insert = Statement(
     _insert_head("dhan_depth20_history", DEPTH20_HISTORY_COLUMNS),
     " ON DUPLICATE KEY UPDATE "
     + ", ".join(f"{c} = IF({_EARLIER}, VALUES({c}), {c})" for c in ("book", "seq", "recv_ts")),
+)
+
+# The day's closing OI so far (007_oi_close.sql): the OI of the day's latest received quote, forward in recv_ts.
+oi_close_upsert = Statement(
+    _insert_head("dhan_oi_close", OI_CLOSE_COLUMNS),
+    " ON DUPLICATE KEY UPDATE oi = IF(VALUES(recv_ts) >= recv_ts, VALUES(oi), oi), "
+    "recv_ts = GREATEST(recv_ts, VALUES(recv_ts))",
 )
 
 # Increment of the day's summary by ticks this transaction inserted (never by a replay, see sink.py).

@@ -36,6 +36,8 @@ def test_help_lists_every_window(capsys: pytest.CaptureFixture[str]) -> None:
         "option-chain",
         "depth",
         "depth-ladder",
+        "oi",
+        "straddle",
         "quotes",
         "--tui",
         "--screenshot",

@@ -32,6 +32,7 @@ TABLES = {
     "dhan_options_greeks",
     "dhan_gaps",  # 002_gaps.sql (writer/gaps.py)
     "dhan_depth20", "dhan_depth20_history",  # 004_depth20.sql (writer/depth20.py)
+    "dhan_oi_close",  # 007_oi_close.sql (writer/batch.py oi_close_row)
 }  # fmt: skip
 
 

@@ -22,12 +22,15 @@ from viz.models.ticks import SIDE_CODES, TickSeries
 
 __all__ = [
     "fetch_breadth_minutes",
+    "fetch_closing_oi",
     "fetch_depth",
     "fetch_depth20_history",
     "fetch_depth20_latest",
     "fetch_greeks",
     "fetch_quotes",
+    "fetch_second_last",
     "fetch_ticks",
+    "fetch_trade_minutes",
     "latest_trade_date",
 ]
 
@@ -226,3 +229,61 @@ async def fetch_depth20_history(
         if i % 2000 == 0:
             await asyncio.sleep(0)  # let the UI paint while a long span unpacks
     return out
+
+
+async def fetch_closing_oi(pool: aiomysql.Pool, keys: Sequence[tuple[str, int]], before: date) -> dict[str, int]:
+    """Each instrument's closing OI of its last trading day before ``before`` (``dhan_oi_close``), by ``SEG:ID``.
+
+    The previous session is per instrument (the latest stored day before ``before``), so a holiday or a day
+    the stack did not run falls back to the session before it rather than to nothing.
+    """
+    if not keys:
+        return {}
+    clause, params = _pairs_clause(keys)
+    sql = (
+        "SELECT c.exchange_segment, c.security_id, c.oi FROM dhan_oi_close AS c JOIN ("
+        "SELECT exchange_segment, security_id, MAX(trade_date) AS d FROM dhan_oi_close "
+        f"WHERE trade_date < %s AND {clause} "
+        "GROUP BY exchange_segment, security_id) AS m ON c.exchange_segment = m.exchange_segment "
+        "AND c.security_id = m.security_id AND c.trade_date = m.d"
+    )
+    rows = await _fetch_all(pool, sql, [before, *params])
+    return {instrument_key(r[0], r[1]): int(r[2]) for r in rows}
+
+
+async def fetch_trade_minutes(
+    pool: aiomysql.Pool, keys: Sequence[tuple[str, int]], trade_date: date
+) -> list[tuple[str, int, int | None, int]]:
+    """``(SEG:ID, exchange_ts, OI, cum volume)`` of each instrument's last trade in each minute of the day."""
+    if not keys:
+        return []
+    clause, params = _pairs_clause(keys)
+    sql = (
+        "SELECT t.exchange_segment, t.security_id, t.exchange_ts, t.oi, t.cum_volume FROM dhan_ticks AS t JOIN ("
+        "SELECT exchange_segment, security_id, MAX(cum_volume) AS cv FROM dhan_ticks "
+        f"WHERE trade_date = %s AND {clause} GROUP BY exchange_segment, security_id, exchange_ts DIV 60) AS m "
+        "ON t.exchange_segment = m.exchange_segment AND t.security_id = m.security_id "
+        "AND t.trade_date = %s AND t.cum_volume = m.cv"
+    )
+    rows = await _fetch_all(pool, sql, [trade_date, *params, trade_date])
+    return [(instrument_key(r[0], r[1]), int(r[2]), None if r[3] is None else int(r[3]), int(r[4])) for r in rows]
+
+
+async def fetch_second_last(
+    pool: aiomysql.Pool, keys: Sequence[tuple[str, int]], trade_date: date
+) -> list[tuple[str, int, int, float, float | None, float | None]]:
+    """``(SEG:ID, exchange_ts, cum volume, ltp, bid, ask)`` of each instrument's last trade in each exchange
+    second of the day (the straddle's history, :mod:`viz.models.straddle_history`)."""
+    if not keys:
+        return []
+    clause, params = _pairs_clause(keys)
+    sql = (
+        "SELECT t.exchange_segment, t.security_id, t.exchange_ts, t.cum_volume, CAST(t.ltp AS DOUBLE), "
+        "CAST(t.bid AS DOUBLE), CAST(t.ask AS DOUBLE) FROM dhan_ticks AS t JOIN ("
+        "SELECT exchange_segment, security_id, MAX(cum_volume) AS cv FROM dhan_ticks "
+        f"WHERE trade_date = %s AND {clause} GROUP BY exchange_segment, security_id, exchange_ts) AS m "
+        "ON t.exchange_segment = m.exchange_segment AND t.security_id = m.security_id "
+        "AND t.trade_date = %s AND t.cum_volume = m.cv"
+    )
+    rows = await _fetch_all(pool, sql, [trade_date, *params, trade_date])
+    return [(instrument_key(r[0], r[1]), int(r[2]), int(r[3]), float(r[4]), r[5], r[6]) for r in rows]

@@ -144,7 +144,8 @@ class GexModel:
     def curve(self, grid: npt.ArrayLike, now_utc: float) -> F64:
         """Net GEX at each price of ``grid``, every gamma recomputed there (Black-76, IVs held)."""
         g = np.asarray(grid, dtype=np.float64)
-        t = np.array([years_to_expiry(s.expiry, now_utc) if s.expiry else 0.0 for s in self.specs])
+        years = {e: years_to_expiry(e, now_utc) for e in {s.expiry for s in self.specs if s.expiry}}
+        t = np.array([years.get(s.expiry, 0.0) for s in self.specs])
         known = ~np.isnan(self.oi) & ~np.isnan(self.iv)
         if not known.any() or len(g) == 0:
             return np.zeros(len(g))

@@ -3,8 +3,10 @@
 Calls and puts of one underlying and expiry around the ATM strike (what the feed subscribes): LTP, OI, OI
 change, volume from quotes; IV, delta, gamma, theta, vega from the greeks service (``dhan:greeks``). The
 ATM row is highlighted, in-the-money sides are shaded, and the IV smile (IV by strike, calls and puts) is
-plotted beneath with the underlying price marked. Stored quotes and greeks load first, then both streams
-follow from the writer's position. When the feed re-centres the strikes, the chain reloads.
+plotted beneath with the underlying price marked, or, switched in the toolbar, the gamma exposure by strike
+with net GEX and the zero-gamma level (``viz.widgets.gex_pane``, sign convention on screen). Stored quotes
+and greeks load first, then both streams follow from the writer's position. When the feed re-centres the
+strikes, the chain reloads.
 
 A frame repaints only what moved: the table cells that changed (see ``viz.widgets.chain_table``). The smile
 and the spot line follow at ``SMILE_HZ``, only when an IV or the price changed, within sticky axis ranges
@@ -23,7 +25,7 @@ import aiomysql
 import numpy as np
 import pyqtgraph as pg
 from PyQt6.QtCore import Qt, QTimer
-from PyQt6.QtWidgets import QHeaderView, QLabel, QSplitter, QTableView, QVBoxLayout, QWidget
+from PyQt6.QtWidgets import QHeaderView, QLabel, QSplitter, QStackedWidget, QTableView, QVBoxLayout, QWidget
 
 from shared.clock import ist_trading_day
 from shared.settings import Settings
@@ -33,8 +35,10 @@ from viz.data.live import read_universe
 from viz.data.sources import LatestSource
 from viz.models import fmt
 from viz.models.chain import ChainModel, OptionContract
+from viz.models.contracts import OptionSpec
 from viz.widgets.chain_table import ChainTableModel
 from viz.widgets.controls import ChoiceBox, labelled
+from viz.widgets.gex_pane import SIGN_CONVENTION, GexPane
 from viz.widgets.paths import place_line, set_text
 from viz.widgets.ranges import stick_view
 from viz.widgets.tables import DataTable
@@ -46,6 +50,7 @@ __all__ = ["OptionChainWindow"]
 UNIVERSE_REFRESH_S = 10.0
 UNIVERSE_RETRY_S = 2.0
 SMILE_HZ = 10  # an IV curve and a price line read the same at 10 Hz as at 30, at a third of the cost
+GEX_HZ = 2  # GEX moves with OI and gamma, slowly; each paint re-solves the zero-gamma curve
 SMILE_X_HEADROOM = 0.03  # of the strikes' span, each side
 SMILE_Y_HEADROOM = 0.1  # of the IVs' span, each side
 
@@ -75,6 +80,11 @@ class OptionChainWindow(VizWindow):
         self.expiry_box.activated.connect(self._expiry_chosen)
         self.toolbar.addWidget(labelled("Underlying", self.underlying_box))
         self.toolbar.addWidget(labelled("Expiry", self.expiry_box))
+        self.pane_box = ChoiceBox([("IV smile", "smile"), ("GEX", "gex")])
+        self.pane_box.set_value(str(self.recall("pane", "smile")))
+        self.pane_box.setToolTip("the lower pane: IV by strike, or gamma exposure by strike\n\n" + SIGN_CONVENTION)
+        self.pane_box.currentIndexChanged.connect(self._pane_chosen)
+        self.toolbar.addWidget(labelled("Lower pane", self.pane_box))
         self.finish_toolbar()
         self._wanted_underlying = str(self.options.instrument or self.recall("underlying", "NIFTY")).upper()
         self._wanted_expiry = str(self.recall("expiry", ""))
@@ -86,9 +96,14 @@ class OptionChainWindow(VizWindow):
         self.smile_widget = chart_view(pg.PlotWidget())
         self.smile = self.smile_widget.getPlotItem()
         self.ce_curve, self.pe_curve, self.spot_line = self._smile_items()
+        self.gex = GexPane()
+        self.lower_pane = QStackedWidget()
+        self.lower_pane.addWidget(self.smile_widget)
+        self.lower_pane.addWidget(self.gex.widget)
+        self.lower_pane.setCurrentIndex(1 if self.pane_box.value() == "gex" else 0)
         split = QSplitter(Qt.Orientation.Vertical)
         split.addWidget(self.view)
-        split.addWidget(self.smile_widget)
+        split.addWidget(self.lower_pane)
         split.setSizes([470, 230])
         central = QWidget()
         lay = QVBoxLayout(central)
@@ -158,6 +173,12 @@ class OptionChainWindow(VizWindow):
         self.remember("expiry", self._wanted_expiry)
         self._select()
 
+    def _pane_chosen(self, *_: object) -> None:
+        self.remember("pane", self.pane_box.value())
+        self.lower_pane.setCurrentIndex(1 if self.pane_box.value() == "gex" else 0)
+        self._smile_due, self._smile_at = True, -float("inf")
+        self.mark_dirty()
+
     def _select(self) -> None:
         """Pick underlying/expiry from what is wanted and available; (re)start the chain when it changed."""
         opts = self._options()
@@ -185,6 +206,11 @@ class OptionChainWindow(VizWindow):
         self.chain = ChainModel(underlying, expiry)
         self.chain.underlying_keys = {fut.key} if fut else set()
         self.chain.set_contracts(contracts)
+        self.gex.set_contracts([
+            OptionSpec(i.key, float(i.strike or 0), "CE" if i.option_type == "CE" else "PE", max(1, i.lot_size),
+                       i.expiry or "")
+            for i in opts if i.underlying == underlying and i.expiry == expiry
+        ])
         self.table_model.chain = self.chain
         self._scrolled_atm = None
         self._user_view = False
@@ -254,6 +280,7 @@ class OptionChainWindow(VizWindow):
         self.spot_line.setPen(pg.mkPen(t.poc, style=Qt.PenStyle.DashLine))
         self.spot_line.label.setColor(t.poc)
         self.header.setStyleSheet(f"color: {t.fg}; font-size: 13px;")
+        self.gex.on_theme(t)
         self._painted_version = -1
 
     def frame(self) -> None:
@@ -272,8 +299,12 @@ class OptionChainWindow(VizWindow):
             set_text(self.header, self._header_html())
             self._scroll_to_atm()
         now = time.monotonic()
-        if self._smile_due and now - self._smile_at >= 1.0 / SMILE_HZ:
+        gex = self.pane_box.value() == "gex"
+        if self._smile_due and now - self._smile_at >= 1.0 / (GEX_HZ if gex else SMILE_HZ):
             self._smile_due, self._smile_at = False, now
+            if gex:
+                self.gex.paint(chain, self.clock())
+                return
             self._paint_smile()
             price = chain.underlying_price
             place_line(self.spot_line, price, f"future {fmt.price(price)}")

@@ -1,0 +1,1 @@
+-- placeholder; replaced by branch flow at merge
