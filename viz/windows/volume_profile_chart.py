@@ -6,7 +6,8 @@ and optionally a thin candle at its left edge. The dashed step line is the devel
 POC as each period closed. The whole session's profile stands at the right edge. Profile widths share one
 scale across periods (a busier period has longer bars); the session profile has its own. Holes from the gap
 ledger are shaded bands over the periods they fall in (at the seam between two columns when no period with
-trades holds them; see viz.models.gaps).
+trades holds them; see viz.models.gaps). The session VWAP with its bands and the anchored VWAPs (double-click
+a period) step across the columns at each period's close (viz.widgets.vwap_overlay).
 """
 
 from __future__ import annotations
@@ -26,6 +27,7 @@ from viz.models.gaps import gap_bands, period_slots
 from viz.models.periods import PERIOD_MINUTES_CHOICES, PeriodProfiles
 from viz.models.profile import VA_METHODS
 from viz.models.ticks import SIDE_CODES
+from viz.models.vwap_track import bar_ends
 from viz.widgets.candles import candle_layers
 from viz.widgets.controls import ChoiceBox, labelled
 from viz.widgets.gap_bands import GapBands
@@ -33,6 +35,7 @@ from viz.widgets.paths import PathsItem, segments_path, set_text
 from viz.widgets.profile_layers import ROW_FILL, RectGroups, profile_rects, rects_layers
 from viz.widgets.ranges import stick_view
 from viz.widgets.theme import cache_item, chart_view, style_plot
+from viz.widgets.vwap_overlay import VwapLayer
 from viz.windows.base import VizOptions
 from viz.windows.price_base import PriceWindow, session_label
 from viz.windows.volume_profile import auto_ticks_per_row
@@ -106,10 +109,12 @@ class VolumeProfileChartWindow(PriceWindow):
         self.toolbar.addWidget(labelled("Row (ticks)", self.rows_spin))
         self.toolbar.addWidget(self.method_box)
         self.toolbar.addWidget(self.candles_box)
-        self.finish_toolbar()
 
         self.plot_widget = chart_view(pg.PlotWidget(axisItems={"bottom": _PeriodAxis(self)}))
         self.plot = self.plot_widget.getPlotItem()
+        self.vwap = VwapLayer(self.plot, self.qs, self.NAME, self.mark_dirty, self._period_span)
+        self.toolbar.addWidget(self.vwap.button)
+        self.finish_toolbar()
         self.plot.showAxis("right")
         self.plot.hideAxis("left")
         self.plot.hideButtons()
@@ -136,6 +141,14 @@ class VolumeProfileChartWindow(PriceWindow):
     def session_x(self) -> float:
         n = len(self.model.periods) if self.model is not None else 0
         return n + SESSION_GAP
+
+    def _period_span(self, x: float) -> tuple[int, int] | None:
+        """Exchange times of the period column at chart position ``x`` (anchored VWAPs start there)."""
+        k, model = int(np.floor(x)), self.model
+        if model is None or not 0 <= k < len(model.periods):
+            return None
+        start = model.periods[k].start_ts
+        return start, start + model.period_s - 1
 
     def _settings_changed(self, *_: object) -> None:
         self.remember("period_min", self.period_box.value())
@@ -174,6 +187,7 @@ class VolumeProfileChartWindow(PriceWindow):
             self._set_rows(int(saved))
         self.following = True
         self._rebuild()
+        self.vwap.set_instrument(instrument.key, instrument.seg, instrument.tick_size, self.ticks)
 
     def _set_rows(self, k: int) -> None:
         self.rows_spin.blockSignals(True)
@@ -189,8 +203,10 @@ class VolumeProfileChartWindow(PriceWindow):
             )
         self.following = True
         self._rebuild()
+        self.vwap.rebuild(self.ticks)
 
     def on_add(self, events: list[dict[str, Any]]) -> None:
+        self.vwap.extend(self.ticks)
         model = self.model
         if model is None:
             return
@@ -207,6 +223,7 @@ class VolumeProfileChartWindow(PriceWindow):
         for label, colour in zip(self.session_labels, (t.poc, t.value_line, t.value_line), strict=True):
             label.setColor(colour)
         self._closed_key = None
+        self.vwap.set_theme(t)
 
     def _columns(self, items: list[Any], first: int, scale: float) -> list[tuple[Any, Any, Any]]:
         """Layers of period columns ``first..``: profiles, POC/VAH/VAL marks, candles."""
@@ -270,6 +287,7 @@ class VolumeProfileChartWindow(PriceWindow):
             )
         else:
             self.dpoc.setData([], [])
+        self.vwap.paint(np.arange(n, dtype=np.float64), bar_ends([p.trades for p, _, _ in items]), step=True)
         if self.following and n:
             x = (max(-0.2, n - VISIBLE_PERIODS), self.session_x() + SESSION_WIDTH + LABEL_ROOM)
             (cx, _) = self.plot.getViewBox().viewRange()

@@ -1,0 +1,79 @@
+"""VWAP bands and anchored VWAPs in the tick chart and the volume-profile chart, offscreen on real Redis/MariaDB."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+import redis.asyncio as aioredis
+
+from shared.keys import Keys
+from shared.settings import Settings
+from tests.conftest import eventually
+from tests.viz.helpers import open_window, run_qt, ticks_run, xadd
+from tests.viz.test_windows_price import SEG, SID, seed_seam, walk
+from viz.models.vwap import SessionRule, anchored_vwap, session_vwap
+
+
+def _session_at_bar_ends(events: list[dict[str, Any]], counts: list[int]) -> np.ndarray:
+    ts = [e["exchange_ts"] for e in events]
+    series = session_vwap(ts, [e["ltp"] for e in events], [e["qty"] for e in events], SessionRule.for_segment(SEG))
+    return series.vwap[np.cumsum(counts) - 1]
+
+
+def test_tick_chart_draws_session_vwap_and_keeps_anchors(sync_db: Settings, qt_state: Any) -> None:
+    from viz.windows.tick_chart import TickChartWindow
+    from viz.windows.volume_profile_chart import VolumeProfileChartWindow
+
+    settings = sync_db
+
+    async def scenario() -> None:
+        redis = aioredis.Redis.from_url(settings.redis.url.get_secret_value())
+        keys = Keys(settings.redis.key_prefix)
+        mine = await seed_seam(settings, redis, 205)
+        async with open_window(TickChartWindow, settings, instrument="NIFTY JUN FUT") as w:
+            w.n_box.set_value(10)
+            await eventually(lambda: w.loaded.is_set(), timeout_s=20)
+            w.frame()
+            bars = w.tick_bars.bars()
+            v, s = w.vwap.session.at(np.cumsum(bars.count) - 1)
+            np.testing.assert_allclose(v, _session_at_bar_ends(mine, bars.count.tolist()), atol=1e-9)
+            assert (s > 0).all() and w.vwap.item.boundingRect().height() > 0
+            assert w.vwap.labels[0].isVisible() and w.vwap.labels[0].toPlainText().startswith("VWAP 26,")
+
+            assert w.vwap.anchor_at(5.2) is True  # the sixth bar: its first trade is the anchor
+            assert w.vwap.anchor_at(99.0) is None  # no bar there
+            anchor_ts = int(bars.start_ts[5])
+            assert list(w.vwap.anchors) == [anchor_ts]
+            start = 50  # 10-trade bars: bar 5 begins at trade 50
+            more = ticks_run(SEG, SID, walk(5, 3), start_cum=mine[-1]["volume"], ets=mine[-1]["exchange_ts"] + 1)
+            await xadd(redis, keys.ticks, more)
+            await eventually(lambda: len(w.ticks) == 210)
+            allv = mine + more
+            ref = anchored_vwap([e["ltp"] for e in allv], [e["qty"] for e in allv], start)
+            np.testing.assert_allclose(w.vwap.anchors[anchor_ts].vwap, ref.vwap, atol=1e-9)
+            w.frame()
+            texts = [lb.toPlainText() for lb in w.vwap.labels if lb.isVisible()]
+            assert any(t.startswith("AVWAP ") for t in texts)
+            menu = [a.text() for a in w.vwap.menu.actions()]
+            assert any(t.startswith("Remove anchor from ") for t in menu) and "Remove all anchors" in menu
+
+            w.vwap.show_band[3].setChecked(False)  # remembered per window
+            assert w.qs.value("tick-chart/vwap/band3") == "false"
+        async with open_window(VolumeProfileChartWindow, settings) as vp:  # anchors are per instrument
+            await eventually(lambda: vp.loaded.is_set(), timeout_s=20)
+            vp.frame()
+            assert list(vp.vwap.anchors) == [anchor_ts]
+            assert vp.vwap.show_band[3].isChecked()  # the tick chart's switch is its own
+            periods = vp.model.periods
+            v, _ = vp.vwap.session.at(np.cumsum([p.trades for p in periods]) - 1)
+            np.testing.assert_allclose(v, _session_at_bar_ends(allv, [p.trades for p in periods]), atol=1e-9)
+            assert vp.vwap.anchor_at(1.5) is False  # 09:20:50 is in the 09:20 period: double-click removes it
+            assert vp.vwap.anchors == {}
+        async with open_window(TickChartWindow, settings, instrument="NIFTY JUN FUT") as w2:
+            await eventually(lambda: w2.loaded.is_set(), timeout_s=20)
+            assert not w2.vwap.show_band[3].isChecked()
+            assert list(w2.vwap.anchors) == []
+        await redis.aclose()
+
+    run_qt(scenario)
