@@ -36,7 +36,7 @@ __all__ = ["ANCHORS_GROUP", "VwapLayer", "load_anchors"]
 ANCHORS_GROUP = "vwap-anchors"
 ANCHORS_MAX = 8
 _COLOURS = {"dark": ("#ff9f43", "#d68cff"), "light": ("#d35400", "#8e44ad")}  # session VWAP, anchored
-_BAND_ALPHA = {1: 200, 2: 150, 3: 110}
+_BAND_ALPHA = {1: 230, 2: 190, 3: 150}
 _BAND_STYLE = {1: Qt.PenStyle.DashLine, 2: Qt.PenStyle.DashLine, 3: Qt.PenStyle.DotLine}
 F64 = npt.NDArray[np.float64]
 
@@ -58,8 +58,12 @@ class VwapLayer:
     """The VWAP drawing, its menu button and its anchors on one plot."""
 
     def __init__(self, plot: pg.PlotItem, qs: QSettings, window_name: str, on_change: Callable[[], None],
-                 span_at: Callable[[float], tuple[int, int] | None]) -> None:
+                 span_at: Callable[[float], tuple[int, int] | None], *,
+                 label_anchor: tuple[float, float] = (0.0, 0.5)) -> None:
+        """``label_anchor``: where a line's label sits against the line's last point (pyqtgraph TextItem anchor;
+        the default: right of it, centred)."""
         self.plot, self.qs, self.window_name, self.on_change, self.span_at = plot, qs, window_name, on_change, span_at
+        self.label_anchor = label_anchor
         self.ticks = TickSeries(16)
         self.decimals = 2
         self.item = PathsItem()
@@ -218,8 +222,10 @@ class VwapLayer:
                     colour = QColor(session_colour)
                     colour.setAlpha(_BAND_ALPHA[k])
                     pen = pg.mkPen(colour, width=1, style=_BAND_STYLE[k])
-                    for y in (v - k * s, v + k * s):
+                    for sign, y in ((-1, v - k * s), (1, v + k * s)):
                         layers.append((_line_path(*_shape(xs, y, step)), pen, None))
+                        labels.append((f"{'+' if sign > 0 else '-'}{k}\u03c3", *_last_point(xs, y, step),
+                                       colour.name()))
             layers.append((_line_path(*_shape(xs, v, step)), pg.mkPen(session_colour, width=2), None))
             labels.append(("VWAP", *_last_point(xs, v, step), session_colour))
         for ts, track in sorted(self.anchors.items()):
@@ -232,7 +238,7 @@ class VwapLayer:
 
     def _place_labels(self, labels: list[tuple[str, float, float, str]]) -> None:
         while len(self.labels) < len(labels):
-            label = pg.TextItem(anchor=(0, 0.5))
+            label = pg.TextItem(anchor=self.label_anchor)
             label.setZValue(6)
             self.plot.addItem(label)
             self.labels.append(label)
@@ -241,7 +247,7 @@ class VwapLayer:
                 label.setVisible(False)
                 continue
             name, lx, ly, colour = labels[i]
-            text = f"{name} {fmt.price(ly, self.decimals)}"
+            text = name if name[0] in "+-A" else f"{name} {fmt.price(ly, self.decimals)}"  # bands, anchors: name
             label.setVisible(True)
             if label.toPlainText() != text:
                 label.setText(text, color=colour)

@@ -112,7 +112,8 @@ class VolumeProfileChartWindow(PriceWindow):
 
         self.plot_widget = chart_view(pg.PlotWidget(axisItems={"bottom": _PeriodAxis(self)}))
         self.plot = self.plot_widget.getPlotItem()
-        self.vwap = VwapLayer(self.plot, self.qs, self.NAME, self.mark_dirty, self._period_span)
+        self.vwap = VwapLayer(self.plot, self.qs, self.NAME, self.mark_dirty, self._period_span,
+                              label_anchor=(1.0, 1.0))  # above the line's end: the session profile is right of it
         self.toolbar.addWidget(self.vwap.button)
         self.finish_toolbar()
         self.plot.showAxis("right")
