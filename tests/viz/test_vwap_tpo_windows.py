@@ -1,4 +1,5 @@
-"""VWAP bands and anchored VWAPs in the tick chart and the volume-profile chart, offscreen on real Redis/MariaDB."""
+"""VWAP bands and anchored VWAPs (tick chart, volume-profile chart) and the profile chart's TPO mode, offscreen on
+real Redis and MariaDB."""
 
 from __future__ import annotations
 
@@ -10,8 +11,8 @@ import redis.asyncio as aioredis
 from shared.keys import Keys
 from shared.settings import Settings
 from tests.conftest import eventually
-from tests.viz.helpers import open_window, run_qt, ticks_run, xadd
-from tests.viz.test_windows_price import SEG, SID, seed_seam, walk
+from tests.viz.helpers import OPEN, StepWriter, open_window, run_qt, ticks_run, write_universe, xadd
+from tests.viz.test_windows_price import FUT, OTHER, SEG, SID, seed_seam, walk
 from viz.models.vwap import SessionRule, anchored_vwap, session_vwap
 
 
@@ -74,6 +75,59 @@ def test_tick_chart_draws_session_vwap_and_keeps_anchors(sync_db: Settings, qt_s
             await eventually(lambda: w2.loaded.is_set(), timeout_s=20)
             assert not w2.vwap.show_band[3].isChecked()
             assert list(w2.vwap.anchors) == []
+        await redis.aclose()
+
+    run_qt(scenario)
+
+
+def test_volume_profile_chart_tpo_mode(sync_db: Settings, qt_state: Any) -> None:
+    from viz.models.tpo import TpoProfile
+    from viz.windows.volume_profile_chart import VolumeProfileChartWindow
+
+    settings = sync_db
+    # three trades per 30-minute period (10 minutes apart): A and B make the initial balance 99.5-101.0,
+    # C extends it up to 102.0, D down to 98.5 (worked out by hand)
+    prices = [100.0, 100.5, 101.0, 100.5, 100.0, 99.5, 101.0, 101.5, 102.0, 100.0, 99.0, 98.5]
+
+    async def scenario() -> None:
+        redis = aioredis.Redis.from_url(settings.redis.url.get_secret_value())
+        keys = Keys(settings.redis.key_prefix)
+        await write_universe(redis, keys, [FUT, OTHER])
+        mine = ticks_run(SEG, SID, prices, step_s=600)
+        await xadd(redis, keys.ticks, mine)
+        async with StepWriter(settings, redis) as sw:
+            await sw.commit(await sw.deliver(8))
+        async with open_window(VolumeProfileChartWindow, settings) as w:
+            await eventually(lambda: w.loaded.is_set(), timeout_s=20)
+            assert [w.mode_box.itemText(i) for i in range(w.mode_box.count())] == ["Volume", "TPO"]
+            w.mode_box.set_value("tpo")
+            w.frame()
+            assert w.recall("mode") == "tpo" and not w.closed_item.isVisible() and w.tpo.cells.isVisible()
+            model = w.tpo.model
+            assert model is not None and model.open_ts == OPEN
+            ib = model.initial_balance()
+            assert (ib.low, ib.high, ib.periods) == (99.5, 101.0, 2)
+            assert [(e.letter, e.up, e.price) for e in model.extensions()] == [("C", True, 102.0), ("D", False, 98.5)]
+            ref = TpoProfile(0.1, OPEN)
+            for e in mine:
+                ref.add(e["exchange_ts"], e["ltp"])
+            k = w.rows_spin.value()
+            assert model.letters(k) == ref.letters(k) and model.stats(k) == ref.stats(k)
+            text = w.header.text()
+            assert "TPO" in text and "lettered A-Z then a-z" in text and "by TPO count" in text
+            assert "initial balance 99.50-101.00" in text and "extensions: up C, down D" in text
+            assert f"single prints: {len(ref.single_prints(k))} rows" in text
+            assert w.plot.getAxis("bottom").tickValues(0, 10, 800) == []
+
+            late = ticks_run(SEG, SID, [103.0], start_cum=mine[-1]["volume"], ets=OPEN + 4 * 1800 + 5)  # period E
+            await xadd(redis, keys.ticks, late)
+            await eventually(lambda: len(w.ticks) == len(mine) + 1, message="live trade")
+            w.frame()
+            assert [e.letter for e in model.extensions()] == ["C", "D", "E"]
+            assert "extensions: up C E, down D" in w.header.text()
+            w.mode_box.set_value("volume")
+            w.frame()
+            assert w.closed_item.isVisible() and not w.tpo.cells.isVisible() and "TPO" not in w.header.text()
         await redis.aclose()
 
     run_qt(scenario)
