@@ -95,16 +95,17 @@ class TpoView:
         self.marks = PathsItem()
         for item in (self.cells, self.marks):
             item.setZValue(3)
-            plot.addItem(item)
+            plot.addItem(item, ignoreBounds=True)  # the window sets the ranges in TPO mode
         self.labels = [pg.TextItem(anchor=(0, 0.5)) for _ in range(3)]  # POC, VAH, VAL right of the profile
         self.labels.append(pg.TextItem(anchor=(1, 0.5)))  # IB, left of its bar
         self.ext_labels: list[pg.TextItem] = []
         for label in self.labels:
-            plot.addItem(label)
+            plot.addItem(label, ignoreBounds=True)
         self.model: TpoProfile | None = None
         self.tick_size = 0.05
         self.open_s = _DEFAULT_OPEN_S
         self._key: tuple[Any, ...] | None = None
+        self.set_visible(False)  # the window shows it in TPO mode
 
     # --- data ---
     def set_instrument(self, segment: str, tick_size: float) -> None:
@@ -233,7 +234,7 @@ class TpoView:
     def _ext_label_pool(self, n: int) -> None:
         while len(self.ext_labels) < n:
             label = pg.TextItem(anchor=(1, 0.5))
-            self.plot.addItem(label)
+            self.plot.addItem(label, ignoreBounds=True)
             self.ext_labels.append(label)
 
     def header_html(self, head: str, ticks_per_row: int, method: ValueAreaMethod, theme: Theme) -> str:

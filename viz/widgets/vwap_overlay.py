@@ -68,7 +68,7 @@ class VwapLayer:
         self.decimals = 2
         self.item = PathsItem()
         self.item.setZValue(5)  # over candles and profiles
-        plot.addItem(self.item)
+        plot.addItem(self.item, ignoreBounds=True)  # the bands must not widen an automatic range every frame
         self.labels: list[pg.TextItem] = []
         self.key: str | None = None
         self.rule = SessionRule.for_segment("NSE_FNO")
@@ -240,7 +240,7 @@ class VwapLayer:
         while len(self.labels) < len(labels):
             label = pg.TextItem(anchor=self.label_anchor)
             label.setZValue(6)
-            self.plot.addItem(label)
+            self.plot.addItem(label, ignoreBounds=True)
             self.labels.append(label)
         for i, label in enumerate(self.labels):
             if i >= len(labels) or not np.isfinite(labels[i][2]):

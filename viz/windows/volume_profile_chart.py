@@ -315,7 +315,10 @@ class VolumeProfileChartWindow(PriceWindow):
             )
         else:
             self.dpoc.setData([], [])
-        self.vwap.paint(np.arange(n, dtype=np.float64), bar_ends([p.trades for p, _, _ in items]), step=True)
+        (x_lo, x_hi), _ = self.plot.getViewBox().viewRange()  # clipped to the view, as the columns' cache
+        lo, hi = max(0, min(n, int(x_lo) - 1)), max(0, min(n, int(x_hi) + 2))
+        ends = bar_ends([p.trades for p, _, _ in items])[lo:hi]
+        self.vwap.paint(np.arange(lo, hi, dtype=np.float64), ends, step=True)
         if self.following and n:
             x = (max(-0.2, n - VISIBLE_PERIODS), self.session_x() + SESSION_WIDTH + LABEL_ROOM)
             (cx, _) = self.plot.getViewBox().viewRange()
