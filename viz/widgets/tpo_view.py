@@ -27,6 +27,7 @@ from viz.models.ticks import TickSeries
 from viz.models.tpo import LETTERS, TpoProfile
 from viz.widgets.paths import PathsItem, rects_path, segments_path
 from viz.widgets.profile_layers import ROW_FILL
+from viz.widgets.ranges import stick_view
 from viz.widgets.theme import Theme
 
 __all__ = ["IB_X", "TpoCells", "TpoView"]
@@ -157,6 +158,14 @@ class TpoView:
         self._paint_cells(theme, prices, counts, letters, stats.va_rows, stats.poc_row, row)
         self._paint_marks(theme, model, stats, row, width)
         return extent
+
+    def show(self, extent: tuple[float, float, float, float]) -> None:
+        """Fit the plot's view to the profile's ``extent`` (from :meth:`paint`); y moves in steps."""
+        x0, x1, y0, y1 = extent
+        (cx, _) = self.plot.getViewBox().viewRange()
+        if abs(cx[0] - x0) > 1e-6 or abs(cx[1] - x1) > 1e-6:
+            self.plot.setXRange(x0, x1, padding=0)
+        stick_view(self.plot, y=(y0, y1), headroom=0.05)
 
     def _paint_cells(self, theme: Theme, prices: Any, counts: Any, letters: list[str], va: tuple[int, int],
                      poc_row: int, row: float) -> None:

@@ -396,10 +396,6 @@ class VolumeProfileChartWindow(PriceWindow):
         self.gap_bands.set_bands([], self.theme)
         extent = self.tpo.paint(self.theme, model.ticks_per_row, model.method, model.fraction)
         if extent is not None and self.following:
-            x0, x1, y0, y1 = extent
-            (cx, _) = self.plot.getViewBox().viewRange()
-            if abs(cx[0] - x0) > 1e-6 or abs(cx[1] - x1) > 1e-6:
-                self.plot.setXRange(x0, x1, padding=0)
-            stick_view(self.plot, y=(y0, y1), headroom=0.05)
+            self.tpo.show(extent)
         set_text(self.header, self.tpo.header_html(f"<b>{inst.label}</b> &middot; {session_label(self.session_day)}",
                                                    model.ticks_per_row, model.method, self.theme))
