@@ -144,7 +144,10 @@ class VwapLayer:
         """Another instrument: its session rule and saved anchors; ``ticks`` its trades so far."""
         self.key = key
         self.decimals = fmt.display_decimals(tick_size)
-        self.rule = SessionRule.for_segment(segment)
+        try:
+            self.rule = SessionRule.for_segment(segment)
+        except ValueError:  # a segment with no known open (an instrument given as SEG:ID): the NSE session
+            self.rule = SessionRule.for_segment("NSE_FNO")
         self.anchors = {ts: VwapTrack(anchor_ts=ts) for ts in load_anchors(self.qs, key)}
         self._rebuild_menu()
         self.rebuild(ticks)
