@@ -7,6 +7,8 @@ from typing import Any
 
 import numpy as np
 import redis.asyncio as aioredis
+from PyQt6.QtCore import QPointF, Qt
+from PyQt6.QtTest import QTest
 
 from shared.keys import Keys
 from shared.settings import Settings
@@ -14,6 +16,14 @@ from tests.conftest import eventually
 from tests.viz.helpers import OPEN, StepWriter, open_window, run_qt, ticks_run, write_universe, xadd
 from tests.viz.test_windows_price import FUT, OTHER, SEG, SID, seed_seam, walk
 from viz.models.vwap import SessionRule, anchored_vwap, session_vwap
+
+
+def double_click(widget: Any, at: Any) -> None:
+    """What a mouse sends for a double-click: press, release, double-click, release (QTest.mouseDClick alone
+    sends only the third)."""
+    QTest.mouseClick(widget, Qt.MouseButton.LeftButton, pos=at)
+    QTest.mouseDClick(widget, Qt.MouseButton.LeftButton, pos=at)
+    QTest.mouseRelease(widget, Qt.MouseButton.LeftButton, pos=at)
 
 
 def _session_at_bar_ends(events: list[dict[str, Any]], counts: list[int]) -> np.ndarray:
@@ -58,6 +68,13 @@ def test_tick_chart_draws_session_vwap_and_keeps_anchors(sync_db: Settings, qt_s
             assert any(t.startswith("AVWAP ") for t in texts)
             menu = [a.text() for a in w.vwap.menu.actions()]
             assert any(t.startswith("Remove anchor from ") for t in menu) and "Remove all anchors" in menu
+
+            vb = w.price_plot.getViewBox()  # a real double-click on bar 7 anchors there; again: removes it
+            at = w.chart.mapFromScene(vb.mapViewToScene(QPointF(7.0, float(bars.close[7]))))
+            double_click(w.chart.viewport(), at)
+            assert sorted(w.vwap.anchors) == [anchor_ts, int(bars.start_ts[7])]
+            double_click(w.chart.viewport(), at)
+            assert list(w.vwap.anchors) == [anchor_ts]
 
             w.vwap.show_band[3].setChecked(False)  # remembered per window
             assert w.qs.value("tick-chart/vwap/band3") == "false"
