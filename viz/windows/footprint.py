@@ -45,9 +45,10 @@ _RULE_LABELS = (("quote rule", "quote rule"), ("tick rule", "tick rule"), ("uncl
                 ("rule not recorded", "rule not recorded (older rows)"))
 
 
-def _bar_rule(choice: str) -> dict[str, int | None]:
+def _bar_rule(choice: str) -> tuple[int | None, int | None]:
+    """``(trades_per_bar, period_s)`` of a bar choice: "n100" is 100 trades, "t300" 300 seconds."""
     n = int(choice[1:])
-    return {"trades_per_bar": n, "period_s": None} if choice[0] == "n" else {"trades_per_bar": None, "period_s": n}
+    return (n, None) if choice[0] == "n" else (None, n)
 
 
 def _spin(low: int, high: int, value: int, step: int = 1, suffix: str = "") -> QSpinBox:
@@ -125,7 +126,8 @@ class FootprintWindow(PriceWindow):
 
     # --- controls ---
     def _config(self, tick_size: float) -> FootprintConfig:
-        return FootprintConfig(tick_size * self.rows_spin.value(), **_bar_rule(str(self.bar_box.value())),
+        trades_per_bar, period_s = _bar_rule(str(self.bar_box.value()))
+        return FootprintConfig(tick_size * self.rows_spin.value(), trades_per_bar, period_s,
                                imbalance_ratio=self.ratio_spin.value() / 100.0, stacked_min=self.stack_spin.value())
 
     def _settings_changed(self, *_: object) -> None:
@@ -152,8 +154,7 @@ class FootprintWindow(PriceWindow):
         """A row size (in ticks) that shows a typical view (VISIBLE_BARS bars) in about ROWS_IN_VIEW rows."""
         if self.instrument is None or len(self.ticks) == 0:
             return
-        rule = _bar_rule(str(self.bar_box.value()))
-        n, period = rule["trades_per_bar"], rule["period_s"]
+        n, period = _bar_rule(str(self.bar_box.value()))
         bars = TickBars(self.ticks, n).bars() if n is not None else time_bars(self.ticks, period or 60)[1]
         width = min(VISIBLE_BARS, len(bars))
         highs = sliding_window_view(bars.high, width).max(axis=1)
