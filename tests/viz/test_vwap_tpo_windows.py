@@ -6,9 +6,11 @@ from __future__ import annotations
 from typing import Any
 
 import numpy as np
+import numpy.typing as npt
 import redis.asyncio as aioredis
-from PyQt6.QtCore import QPointF, Qt
+from PyQt6.QtCore import QPoint, QPointF, Qt
 from PyQt6.QtTest import QTest
+from PyQt6.QtWidgets import QWidget
 
 from shared.keys import Keys
 from shared.settings import Settings
@@ -18,18 +20,21 @@ from tests.viz.test_windows_price import FUT, OTHER, SEG, SID, seed_seam, walk
 from viz.models.vwap import SessionRule, anchored_vwap, session_vwap
 
 
-def double_click(widget: Any, at: Any) -> None:
+def double_click(widget: QWidget, at: QPoint) -> None:
     """What a mouse sends for a double-click: press, release, double-click, release (QTest.mouseDClick alone
     sends only the third)."""
-    QTest.mouseClick(widget, Qt.MouseButton.LeftButton, pos=at)
-    QTest.mouseDClick(widget, Qt.MouseButton.LeftButton, pos=at)
-    QTest.mouseRelease(widget, Qt.MouseButton.LeftButton, pos=at)
+    left, none = Qt.MouseButton.LeftButton, Qt.KeyboardModifier.NoModifier
+    # PyQt6's stubs declare QTest's mouse functions with a ``self``; they are static functions
+    QTest.mouseClick(widget, left, none, at)  # type: ignore[call-overload]
+    QTest.mouseDClick(widget, left, none, at)  # type: ignore[call-overload]
+    QTest.mouseRelease(widget, left, none, at)  # type: ignore[call-overload]
 
 
-def _session_at_bar_ends(events: list[dict[str, Any]], counts: list[int]) -> np.ndarray:
+def _session_at_bar_ends(events: list[dict[str, Any]], counts: list[int]) -> npt.NDArray[np.float64]:
     ts = [e["exchange_ts"] for e in events]
     series = session_vwap(ts, [e["ltp"] for e in events], [e["qty"] for e in events], SessionRule.for_segment(SEG))
-    return series.vwap[np.cumsum(counts) - 1]
+    out: npt.NDArray[np.float64] = series.vwap[np.cumsum(counts) - 1]
+    return out
 
 
 def test_tick_chart_draws_session_vwap_and_keeps_anchors(sync_db: Settings, qt_state: Any) -> None:
