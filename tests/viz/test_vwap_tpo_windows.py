@@ -140,6 +140,7 @@ def test_volume_profile_chart_tpo_mode(sync_db: Settings, qt_state: Any) -> None
             assert "initial balance 99.50-101.00" in text and "extensions: up C, down D" in text
             assert f"single prints: {len(ref.single_prints(k))} rows" in text
             assert w.plot.getAxis("bottom").tickValues(0, 10, 800) == []
+            assert w.vwap.anchor_at(0.5) is None  # x is letters in TPO mode: no anchor from a double-click
 
             late = ticks_run(SEG, SID, [103.0], start_cum=mine[-1]["volume"], ets=OPEN + 4 * 1800 + 5)  # period E
             await xadd(redis, keys.ticks, late)

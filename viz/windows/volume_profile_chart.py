@@ -166,7 +166,7 @@ class VolumeProfileChartWindow(PriceWindow):
     def _period_span(self, x: float) -> tuple[int, int] | None:
         """Exchange times of the period column at chart position ``x`` (anchored VWAPs start there)."""
         k, model = int(np.floor(x)), self.model
-        if model is None or not 0 <= k < len(model.periods):
+        if model is None or self.tpo_on or not 0 <= k < len(model.periods):  # TPO mode: x is letters, no VWAP
             return None
         start = model.periods[k].start_ts
         return start, start + model.period_s - 1
