@@ -38,15 +38,19 @@ from shared.logs import configure_logging
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from bench.viz_load import produce, seed
+from bench.viz_load import OPEN, produce, seed
 from shared.lifeline import bound_argv, die_with
 from shared.settings import Settings, load_settings
 
 WINDOWS = ("volume-profile", "tick-chart", "volume-profile-chart", "market-breadth", "quote-board", "option-chain",
            "depth",  # under this load it shows the 5-level fallback; bench/viz_depth_frames.py drives 20
-           "option-chain-gex", "oi", "straddle")
-# bench names that open a window with a remembered choice: option-chain with its lower pane on GEX
-VARIANTS = {"option-chain-gex": ("option-chain", "pane", "gex")}
+           "option-chain-gex", "oi", "straddle", "volume-profile-chart-tpo", "footprint")
+# bench names that open a window with a remembered choice: option-chain with its lower pane on GEX, the
+# volume-profile chart in its TPO mode
+VARIANTS = {"option-chain-gex": ("option-chain", "pane", "gex"),
+            "volume-profile-chart-tpo": ("volume-profile-chart", "mode", "tpo")}
+# two anchored VWAPs on the NIFTY future (the history's instrument), drawn by the tick and profile charts
+ANCHORS = {"vwap-anchors/NSE_FNO:35001": f"{OPEN + 3_600},{OPEN + 7_200}"}
 
 
 def _produce_bound(parent_pid: int, *args: Any) -> None:
@@ -197,6 +201,8 @@ def _measure_one(args: argparse.Namespace) -> None:
     # window state of the bench is its own (default geometry 1280x800, no remembered filters)
     QSettings.setDefaultFormat(QSettings.Format.IniFormat)
     QSettings.setPath(QSettings.Format.IniFormat, QSettings.Scope.UserScope, tempfile.mkdtemp(prefix="viz-bench-"))
+    for key, value in ANCHORS.items():
+        QSettings().setValue(key, value)
     settings = _settings(args.prefix, args.database)
     with asyncio.Runner(loop_factory=lambda: qasync.QEventLoop(app)) as runner:
         if args.profile:
@@ -237,7 +243,7 @@ def main() -> None:
         "full = every chart and table repainted at once (worst case, sampled 3x/s); one process per window"
     )
     print(
-        f"{'window':<22}{'load s':>7}{'frames':>7}{'p50 ms':>8}{'p99 ms':>8}{'max ms':>8}"
+        f"{'window':<25}{'load s':>7}{'frames':>7}{'p50 ms':>8}{'p99 ms':>8}{'max ms':>8}"
         f"{'full p50':>9}{'full p99':>9}{'CPU %':>7}{'ev/s in':>9}"
     )
     try:
@@ -280,11 +286,11 @@ def main() -> None:
             if args.profile:
                 print(child.stdout)
             if not lines:
-                print(f"{name:<22} failed: {child.stderr.strip().splitlines()[-1:] or child.returncode}")
+                print(f"{name:<25} failed: {child.stderr.strip().splitlines()[-1:] or child.returncode}")
                 continue
             r = json.loads(lines[-1][7:])
             print(
-                f"{r['window']:<22}{r['load_s']:>7.2f}{r['frames']:>7}{r['p50']:>8.2f}{r['p99']:>8.2f}{r['max']:>8.2f}"
+                f"{r['window']:<25}{r['load_s']:>7.2f}{r['frames']:>7}{r['p50']:>8.2f}{r['p99']:>8.2f}{r['max']:>8.2f}"
                 f"{r['full_p50']:>9.2f}{r['full_p99']:>9.2f}{r['cpu'] * 100:>7.1f}{r['events']:>9,.0f}",
                 flush=True,
             )

@@ -80,17 +80,18 @@ static int put_opt(char **o, const State *s, int has, int64_t v, int price) {
     return 0;
 }
 
-/* A trade of qty: the tick event, its side classified against the book before it, then by tick rule. */
+/* A trade of qty: the tick event, its side classified against the book before it ("rule" "q"), then by tick
+ * rule ("t"); "" for both when neither decides (feed.normalise's _trade, the reference). */
 static int emit_trade(State *s, int64_t ltp, long long ltq, long long ltt, long long volume, long long qty,
                       int has_oi, int64_t oi, int has_bid, int64_t bid, int has_ask, int64_t ask, double recv_ts,
                       PyObject *ticks) {
     double price = scaled_value(&s->t, ltp);
-    const char *side;
-    if ((s->has & HAS(F_ASK)) && price >= scaled_value(&s->t, s->f[F_ASK])) side = "B";
-    else if ((s->has & HAS(F_BID)) && price <= scaled_value(&s->t, s->f[F_BID])) side = "S";
-    else if (price > s->last_trade_price) side = "B";
-    else if (price < s->last_trade_price) side = "S";
-    else side = "";
+    const char *side, *rule;
+    if ((s->has & HAS(F_ASK)) && price >= scaled_value(&s->t, s->f[F_ASK])) { side = "B"; rule = "q"; }
+    else if ((s->has & HAS(F_BID)) && price <= scaled_value(&s->t, s->f[F_BID])) { side = "S"; rule = "q"; }
+    else if (price > s->last_trade_price) { side = "B"; rule = "t"; }
+    else if (price < s->last_trade_price) { side = "S"; rule = "t"; }
+    else { side = ""; rule = ""; }
     s->last_trade_price = price;
     char t[512], *o = put_head(t, s);
     o = put_str(o, ",\"ltp\":"); o = put_scaled(o, ltp, s->t.dp);
@@ -100,6 +101,7 @@ static int emit_trade(State *s, int64_t ltp, long long ltq, long long ltt, long 
     o = put_str(o, ",\"exchange_ts\":"); o = put_i64(o, ltt);
     o = put_str(o, ",\"oi\":"); put_opt(&o, s, has_oi, oi, 0);
     o = put_str(o, ",\"side\":\""); o = put_str(o, side);
+    o = put_str(o, "\",\"rule\":\""); o = put_str(o, rule);
     o = put_str(o, "\",\"bid\":"); put_opt(&o, s, has_bid, bid, 1);
     o = put_str(o, ",\"ask\":"); put_opt(&o, s, has_ask, ask, 1);
     o = put_str(o, ",\"recv_ts\":"); o = put_ts(o, recv_ts);

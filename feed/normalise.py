@@ -15,7 +15,8 @@ microsecond; the Python path prints the float as it is.
 A trade is emitted when an instrument's cumulative volume rises; its ``qty`` is the rise (which may cover
 several exchange trades between two packets: Dhan sends snapshots, not every print). The first packet of a
 session only sets the baseline. ``side`` classifies the trade against the best bid/ask seen before it (at or
-above the ask: "B", at or below the bid: "S"), else by tick rule against the previous trade price.
+above the ask: "B", at or below the bid: "S"), else by tick rule against the previous trade price; ``rule``
+records which decided: "q" (the quote), "t" (the tick rule) or "" (neither: no side).
 
 Bad values. Every packet is checked before it changes anything. A packet that breaks a rule is dropped whole
 (no quote, tick or depth event; state and trade baseline untouched) and counted by kind in
@@ -342,21 +343,22 @@ class Normaliser:
         bid: float | None, ask: float | None, recv_ts: float, ticks: list[bytes],
     ) -> None:
         # Classify against the book as it stood before this trade, then by tick rule.
+        # ``rule`` says which one decided (viz.models.aggressor.classify_trade is the same rule, for re-inference).
         pbid, pask = q["bid"], q["ask"]
         if pask is not None and ltp >= pask:
-            side = "B"
+            side, rule = "B", "q"
         elif pbid is not None and ltp <= pbid:
-            side = "S"
+            side, rule = "S", "q"
         elif ltp > inst.last_trade_price:
-            side = "B"
+            side, rule = "B", "t"
         elif ltp < inst.last_trade_price:
-            side = "S"
+            side, rule = "S", "t"
         else:
-            side = ""
+            side = rule = ""
         inst.last_trade_price = ltp
         ticks.append(_DUMPS({
             "v": 1, "seg": q["seg"], "sid": q["sid"], "ltp": ltp, "qty": qty, "ltq": ltq,
-            "volume": volume, "exchange_ts": ltt, "oi": oi, "side": side, "bid": bid, "ask": ask,
+            "volume": volume, "exchange_ts": ltt, "oi": oi, "side": side, "rule": rule, "bid": bid, "ask": ask,
             "recv_ts": recv_ts,
         }))
 

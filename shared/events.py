@@ -12,8 +12,11 @@ quote  ``{v, seg, sid, ltp, ltq, exchange_ts, atp, volume, tsq, tbq, oi, oi_high
         (``close`` is what Dhan's quote packet carries: previous day's close). Fields never seen are null.
         ``src`` is the response code (int) of the packet that produced the update (2 ticker, 4 quote,
         5 OI, 6 prev close, 8 full).
-tick   ``{v, seg, sid, ltp, qty, ltq, volume, exchange_ts, oi, side, bid, ask, recv_ts}`` - one trade per
-        rise of cumulative ``volume``; ``qty`` is the rise; ``side`` is "B" (at/above ask or uptick), "S" or "".
+tick   ``{v, seg, sid, ltp, qty, ltq, volume, exchange_ts, oi, side, rule, bid, ask, recv_ts}`` - one trade
+        per rise of cumulative ``volume``; ``qty`` is the rise; ``side`` is the inferred aggressor, "B" (at/above
+        the previous book's ask, or an uptick), "S" (at/below its bid, or a downtick) or "" (unknown); ``rule``
+        says how: "q" quote rule (the previous book's best bid/ask), "t" tick rule, "" none (``side`` is "").
+        Ticks from before the field existed have no ``rule``: readers treat it as not recorded.
 depth  ``{v, seg, sid, exchange_ts, recv_ts, bids: [[price, qty, orders] x5], asks: [...]}``.
 greeks ``{v, seg, sid, underlying_seg, underlying_sid, strike, option_type, expiry, price, underlying_price,
         iv, delta, gamma, vega, theta, rho, exchange_ts, recv_ts}``.

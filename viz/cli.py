@@ -56,6 +56,11 @@ WINDOWS: dict[str, tuple[str, str, str]] = {
         "StraddleWindow",
         "rolling ATM straddle premium with VWAP, ATM IV and ATM moves over the day",
     ),
+    "footprint": (
+        "viz.windows.footprint",
+        "FootprintWindow",
+        "order flow, inferred: bid x ask volume per price per bar, delta, imbalances",
+    ),
 }
 ALIASES = {"quotes": "quote-board", "depth-ladder": "depth"}
 

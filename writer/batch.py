@@ -53,6 +53,7 @@ __all__ = ["ENTRY_MAX_BYTES", "Batch", "BatchBuilder", "Entry", "Poison", "TickI
 _SEG_RE = re.compile(r"[A-Z][A-Z0-9_]{0,15}")
 _WORD_RE = re.compile(r"[A-Za-z0-9_.:-]{0,16}")
 _SIDES = {"B": "'B'", "S": "'S'", "": "''"}
+_RULES = {"q": "'q'", "t": "'t'", "": "''"}  # how the side was inferred (schema 006); absent: ''
 _OPTION_TYPES = {"CE": "'CE'", "PE": "'PE'"}
 _EXPIRY_YEARS = (1970, 9999)
 # Memo caches hold validated values only; each is cleared when full, so hostile variety costs recomputation,
@@ -297,10 +298,14 @@ class BatchBuilder:
         side_lit = "''" if side is None else _SIDES.get(side) if type(side) is str else None
         if side_lit is None:
             raise ValueError(f"bad side {show(side)}")
+        rule = ev.get("rule")
+        rule_lit = "''" if rule is None else _RULES.get(rule) if type(rule) is str else None
+        if rule_lit is None:
+            raise ValueError(f"bad rule {show(rule)}")
         row = (
             f"({seg},{sid:d},{day},{cum:d},{px4 / 10000:.4f},{qty:d},{nu32(ev.get('ltq'), 'ltq')},{ets:d},{ist},"
             f"{ts6(ev['recv_ts'])},{nu64(oi, 'oi')},{side_lit},{nprice(ev.get('bid'), 'bid')},"
-            f"{nprice(ev.get('ask'), 'ask')})"
+            f"{nprice(ev.get('ask'), 'ask')},{rule_lit})"
         )
         key = (seg, sid, day, cum)
         if key not in out:  # the first delivery of a natural key wins, as in the table

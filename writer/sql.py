@@ -43,7 +43,7 @@ KEY = ("exchange_segment", "security_id")
 
 TICK_COLUMNS = (
     "exchange_segment", "security_id", "trade_date", "cum_volume", "ltp", "qty", "ltq", "exchange_ts",
-    "exchange_time_ist", "recv_ts", "oi", "side", "bid", "ask",
+    "exchange_time_ist", "recv_ts", "oi", "side", "bid", "ask", "side_rule",
 )  # fmt: skip
 
 QUOTE_COLUMNS = (

@@ -17,7 +17,7 @@ from shared.settings import Settings
 __all__ = ["START_ORDER", "STOP_ORDER", "VIZ_WINDOWS", "Entry", "affected_services", "catalog", "child_spec"]
 
 VIZ_WINDOWS = ("volume-profile", "market-breadth", "tick-chart", "volume-profile-chart", "quote-board",
-               "option-chain", "depth", "oi", "straddle")
+               "option-chain", "depth", "oi", "straddle", "footprint")
 START_ORDER = ("sim", "writer", "feed", "greeks", "monitor", "scheduler")
 STOP_ORDER = ("scheduler", "feed", "greeks", "writer", "monitor", "sim")
 

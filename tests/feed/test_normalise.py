@@ -47,7 +47,26 @@ def test_trades_only_when_cumulative_volume_rises() -> None:
     assert [(t["qty"], t["volume"], t["ltp"]) for t in ticks] == [(150, 1150, 100.1), (75, 1225, 99.95)]
     # 100.10 >= previous ask 100.05 -> buyer; 99.95 <= previous bid 100.0 -> seller
     assert [t["side"] for t in ticks] == ["B", "S"]
+    assert [t["rule"] for t in ticks] == ["q", "q"]  # both decided by the previous book's quote
     assert ticks[0]["exchange_ts"] == LTT and ticks[0]["recv_ts"] == RECV0 + 2
+
+
+def test_rule_says_whether_the_quote_or_the_tick_rule_decided() -> None:
+    wide = tuple((100, 200, 3, 4, 99.0 - 0.05 * i, 101.0 + 0.05 * i) for i in range(5))  # bid 99, ask 101
+    _, ticks, _ = run([full(1000, 100.0, depth=wide), full(1100, 100.5, depth=wide),  # inside, uptick
+                       full(1200, 100.5, depth=wide), full(1300, 100.25, depth=wide),  # zero tick, downtick
+                       full(1400, 101.0, depth=wide), full(1500, 99.0, depth=wide)])  # at the ask, at the bid
+    assert [(t["side"], t["rule"]) for t in ticks] == [("B", "t"), ("", ""), ("S", "t"), ("B", "q"), ("S", "q")]
+
+
+def test_without_a_book_the_tick_rule_decides() -> None:
+    _, ticks, _ = run([
+        pack_quote(2, 7, ltp=100.0, ltq=75, ltt=LTT, atp=100.0, volume=75, total_sell_qty=1, total_buy_qty=2,
+                   open=99.0, close=97.5, high=100.0, low=98.0),
+        pack_quote(2, 7, ltp=100.5, ltq=75, ltt=LTT + 1, atp=100.0, volume=150, total_sell_qty=1, total_buy_qty=2,
+                   open=99.0, close=97.5, high=100.5, low=98.0),
+    ])
+    assert [(t["side"], t["rule"], t["bid"]) for t in ticks] == [("B", "t", None)]
 
 
 def test_quote_state_merges_prev_close_and_oi() -> None:

@@ -61,7 +61,7 @@ def test_rule_code_of_event_fields() -> None:
     assert rule_code("", "q") == RULE_NONE and rule_code(None, None) == RULE_NONE
 
 
-def test_inference_reproduces_the_feeds_side_on_every_trade() -> None:
+def test_inference_reproduces_the_feeds_side_and_rule_on_every_trade() -> None:
     # The feed classifies each trade against the book of the packet before it; replaying the same packets
     # through AggressorInference (book after each packet, trade price on each volume rise) must agree.
     rng = random.Random(7)
@@ -89,14 +89,14 @@ def test_inference_reproduces_the_feeds_side_on_every_trade() -> None:
         norm, dec, ticks = Normaliser({(2, 7): 0.05}, fast=fast), Decoder(), []
         for i, frame in enumerate(frames):
             norm.feed_frame(dec, frame, 1_795_578_300.0 + i, [], ticks, [])
-        feed_sides = [orjson.loads(t)["side"] for t in ticks]
+        feed_sides = [(e["side"], e["rule"]) for e in map(orjson.loads, ticks)]
         inference = AggressorInference()
         inference.last_price = trades[0][1]  # the first packet is the feed's baseline, not a trade
         inference.on_book(*books[0])
         ours = []
         for (traded, ltp), book in zip(trades[1:], books[1:], strict=True):
             if traded:
-                ours.append(inference.on_trade(ltp)[0])
+                ours.append(inference.on_trade(ltp))
             inference.on_book(*book)
         assert ours == feed_sides and len(ours) > 200
-        assert {"B", "S", ""} <= set(ours)
+        assert {("B", "q"), ("S", "q"), ("B", "t"), ("S", "t"), ("", "")} <= set(ours)  # the feed's rule agrees

@@ -38,6 +38,7 @@ def test_help_lists_every_window(capsys: pytest.CaptureFixture[str]) -> None:
         "depth-ladder",
         "oi",
         "straddle",
+        "footprint",
         "quotes",
         "--tui",
         "--screenshot",

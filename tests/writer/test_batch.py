@@ -19,11 +19,13 @@ def _entries(kind: str, events: list[dict | bytes]) -> list[Entry]:
 
 def test_tick_row_renders_exact_decimals_and_ist_time() -> None:
     ev = {**tick(35001, 75, ltp=24046.95, qty=75, bid=0.0025), "ask": None}
-    batch = BatchBuilder().build(_entries("ticks", [ev]))
+    batch = BatchBuilder().build(_entries("ticks", [ev, {**ev, "volume": 150, "rule": "q"}]))
     assert batch.poison == []
-    assert batch.ticks == [
+    assert batch.ticks == [  # side_rule last: '' for an event from before the feed sent it
         "('NSE_FNO',35001,'2026-11-25',75,24046.9500,75,75,1795600800,'2026-11-25 10:00:00',"
-        "1795581000.123456,1000,'B',0.0025,NULL)"
+        "1795581000.123456,1000,'B',0.0025,NULL,'')",
+        "('NSE_FNO',35001,'2026-11-25',150,24046.9500,75,75,1795600800,'2026-11-25 10:00:00',"
+        "1795581000.123456,1000,'B',0.0025,NULL,'q')",
     ]
 
 
@@ -63,6 +65,8 @@ def test_float_noise_is_rounded_to_four_places() -> None:
         ({**tick(1, 5), "seg": "NSE_FNO\n"}, "bad exchange segment 'NSE_FNO\\n'"),
         ({**tick(1, 5), "seg": ["NSE_FNO"]}, "TypeError: bad exchange segment"),
         ({**tick(1, 5), "side": ["B"]}, "bad side ['B']"),
+        ({**tick(1, 5), "rule": "x"}, "bad rule 'x'"),
+        ({**tick(1, 5), "rule": 1}, "bad rule 1"),
         ({**tick(1, 5), "v": "x" * 1000}, "ValueError: unsupported event version 'xxxxxxxxxxxxxxxxx...xxxxx"),
     ],
 )

@@ -43,6 +43,10 @@ async def test_init_is_idempotent_and_returns_the_version(db_settings: Settings)
     assert [r[0] for r in rows] == list(range(1, SCHEMA_VERSION + 1))
     tables = {r[0] for r in await query(db_settings, "SHOW TABLES")}
     assert tables == TABLES
+    columns = await query(
+        db_settings, "SELECT COLUMN_TYPE, IS_NULLABLE, COLUMN_DEFAULT FROM information_schema.COLUMNS "
+        "WHERE TABLE_SCHEMA = DATABASE() AND TABLE_NAME = 'dhan_ticks' AND COLUMN_NAME = 'side_rule'")
+    assert columns == [("char(1)", "NO", "''")]  # 006_side_rule.sql, once although init ran twice
     parts = [r[0] for r in await query(
         db_settings,
         "SELECT PARTITION_NAME FROM information_schema.PARTITIONS WHERE TABLE_SCHEMA = DATABASE() "

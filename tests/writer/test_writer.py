@@ -291,3 +291,14 @@ async def test_entries_delivered_too_often_are_written_alone(wsettings: Settings
     assert list(writer.stats.recent_batch_sizes) == [1] * 5
     assert await count(settings, "dhan_ticks") == 5
     assert await group_pending(wredis, settings) == 0
+
+
+async def test_the_side_rule_is_stored_and_an_old_event_without_it_stores_empty(
+    wsettings: Settings, wredis: aioredis.Redis
+) -> None:
+    events = [{**tick(1, 10), "rule": "q"}, {**tick(1, 20, side="S"), "rule": "t"},
+              {**tick(1, 30, side=""), "rule": ""}, tick(1, 40)]  # the last: from before schema 006
+    await xadd(wredis, wsettings, "ticks", events)
+    await drain(wsettings)
+    rows = await query(wsettings, "SELECT cum_volume, side, side_rule FROM dhan_ticks ORDER BY cum_volume")
+    assert rows == [(10, "B", "q"), (20, "S", "t"), (30, "", ""), (40, "B", "")]

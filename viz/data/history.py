@@ -18,7 +18,7 @@ import numpy as np
 
 from shared.depth_pack import unpack
 from shared.events import instrument_key
-from viz.models.ticks import SIDE_CODES, TickSeries
+from viz.models.ticks import RULE_CODES, RULE_UNKNOWN, SIDE_CODES, TickSeries
 
 __all__ = [
     "fetch_breadth_minutes",
@@ -82,11 +82,18 @@ async def latest_trade_date(pool: aiomysql.Pool, seg: str, sid: int) -> date | N
     return rows[0][0] if rows and rows[0][0] is not None else None
 
 
+def _stored_rule(side: str, rule: str) -> int:
+    """A row's rule code: a side stored with rule '' predates schema 006 (not recorded); no side is none."""
+    if side and not rule:
+        return RULE_UNKNOWN
+    return RULE_CODES.get(rule, RULE_UNKNOWN)
+
+
 async def fetch_ticks(pool: aiomysql.Pool, seg: str, sid: int, trade_date: date) -> TickSeries:
     """One instrument's trades of one day, in cumulative-volume order (the table's key order)."""
     out = TickSeries()
     sql = (
-        "SELECT cum_volume, CAST(ltp AS DOUBLE), qty, side, exchange_ts FROM dhan_ticks "
+        "SELECT cum_volume, CAST(ltp AS DOUBLE), qty, side, exchange_ts, side_rule FROM dhan_ticks "
         "WHERE exchange_segment = %s AND security_id = %s AND trade_date = %s ORDER BY cum_volume"
     )
     sides = SIDE_CODES
@@ -98,13 +105,14 @@ async def fetch_ticks(pool: aiomysql.Pool, seg: str, sid: int, trade_date: date)
                     rows = await cur.fetchmany(CHUNK_ROWS)
                     if not rows:
                         break
-                    cum, price, qty, side, ets = zip(*rows, strict=True)
+                    cum, price, qty, side, ets, rule = zip(*rows, strict=True)
                     out.extend(
                         np.fromiter(cum, np.int64, len(rows)),
                         np.fromiter(price, np.float64, len(rows)),
                         np.fromiter(qty, np.int64, len(rows)),
                         np.fromiter((sides.get(s, 0) for s in side), np.int8, len(rows)),
                         np.fromiter(ets, np.int64, len(rows)),
+                        np.fromiter((_stored_rule(s, r) for s, r in zip(side, rule, strict=True)), np.int8, len(rows)),
                     )
                     await asyncio.sleep(0)  # let the UI paint between chunks
         finally:

@@ -43,7 +43,7 @@ from redis.exceptions import ResponseError
 from shared.keys import Keys
 from viz.data import history
 from viz.data.live import StreamEntry, read_range, read_tail, sid_needle
-from viz.models.ticks import SIDE_CODES, TickSeries
+from viz.models.ticks import SIDE_CODES, TickSeries, rule_of
 
 __all__ = [
     "StreamPosition",
@@ -118,7 +118,7 @@ class TickSeam:
         self.seg, self.sid, self.day = seg, sid, day
         self.ticks = history_ticks
         self._history_cum = np.sort(history_ticks.cum_volume)
-        self._caught: list[tuple[int, float, int, int, int]] = []
+        self._caught: list[tuple[int, float, int, int, int, int]] = []
         self._caught_cum: set[int] = set()
         self.max_cum = int(self._history_cum[-1]) if len(self._history_cum) else -1
         self.catching_up = True
@@ -150,7 +150,8 @@ class TickSeam:
             return False
         self._caught_cum.add(cum)
         self._caught.append(
-            (cum, float(ev["ltp"]), int(ev["qty"]), SIDE_CODES.get(ev.get("side"), 0), int(ev["exchange_ts"]))
+            (cum, float(ev["ltp"]), int(ev["qty"]), SIDE_CODES.get(ev.get("side"), 0), int(ev["exchange_ts"]),
+             rule_of(ev.get("rule")))
         )
         return True
 
@@ -166,7 +167,8 @@ class TickSeam:
                 cols = [
                     np.concatenate((getattr(old, n), np.asarray(c)))
                     for n, c in zip(
-                        ("cum_volume", "price", "qty", "side", "exchange_ts"), zip(*caught, strict=True), strict=True
+                        ("cum_volume", "price", "qty", "side", "exchange_ts", "rule"), zip(*caught, strict=True),
+                        strict=True,
                     )
                 ]
                 order = np.argsort(cols[0], kind="stable")

@@ -22,7 +22,16 @@ from typing import Literal
 import numpy as np
 import numpy.typing as npt
 
-from viz.models.ticks import SIDE_BUY, SIDE_NONE, SIDE_SELL
+from viz.models.ticks import (
+    RULE_CODES,
+    RULE_NONE,
+    RULE_QUOTE,
+    RULE_TICK,
+    RULE_UNKNOWN,
+    SIDE_BUY,
+    SIDE_NONE,
+    SIDE_SELL,
+)
 
 __all__ = [
     "RULE_CODES", "RULE_NAMES", "RULE_NONE", "RULE_QUOTE", "RULE_TICK", "RULE_UNKNOWN", "AggressorInference",
@@ -31,8 +40,7 @@ __all__ = [
 
 Side = Literal["B", "S", ""]
 Rule = Literal["q", "t", "", "?"]
-RULE_NONE, RULE_QUOTE, RULE_TICK, RULE_UNKNOWN = 0, 1, 2, 3
-RULE_CODES: dict[str, int] = {"": RULE_NONE, "q": RULE_QUOTE, "t": RULE_TICK, "?": RULE_UNKNOWN}
+# the codes live beside the side codes (viz.models.ticks), where the trade columns keep them
 RULE_NAMES: dict[int, str] = {RULE_NONE: "unclassified", RULE_QUOTE: "quote rule", RULE_TICK: "tick rule",
                               RULE_UNKNOWN: "rule not recorded"}
 I8 = npt.NDArray[np.int8]

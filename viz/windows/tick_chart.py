@@ -5,6 +5,8 @@ forms. Volume per bar (buy/sell/unclassified) is plotted underneath on the same 
 labelled with each bar's first-trade time. The view follows the newest bars until the user pans or zooms
 away, and follows again once the newest bar is back in view. Holes from the gap ledger are shaded bands
 at the bars they fall in, or at the seam between two bars when no trade fell inside (see viz.models.gaps).
+The session VWAP with its bands and the anchored VWAPs (double-click a bar) are drawn at each bar's close
+(viz.widgets.vwap_overlay).
 """
 
 from __future__ import annotations
@@ -21,12 +23,14 @@ from viz.data.catalog import Instrument
 from viz.models import fmt
 from viz.models.bars import TICKS_PER_BAR_CHOICES, Bars, TickBars
 from viz.models.gaps import bar_slots, gap_bands
+from viz.models.vwap_track import bar_ends
 from viz.widgets.candles import BODY_WIDTH, IndexTimeAxis, candle_layers, volume_layers
 from viz.widgets.controls import ChoiceBox, labelled
 from viz.widgets.gap_bands import GapBands
 from viz.widgets.paths import PathsItem, place_line, set_text
 from viz.widgets.ranges import stick_view
 from viz.widgets.theme import cache_item, chart_view, style_plot
+from viz.widgets.vwap_overlay import VwapLayer
 from viz.windows.base import VizOptions
 from viz.windows.price_base import PriceWindow, session_label
 
@@ -50,7 +54,6 @@ class TickChartWindow(PriceWindow):
         self.n_box.set_value(self.tick_bars.trades_per_bar)
         self.n_box.currentIndexChanged.connect(self._n_changed)
         self.toolbar.addWidget(labelled("Bar", self.n_box))
-        self.finish_toolbar()
         self.following = True
         self._closed_drawn: tuple[int, ...] = ()  # (closed bars, N, session, first, last) drawn
         self._bars: Bars | None = None
@@ -84,6 +87,9 @@ class TickChartWindow(PriceWindow):
             lambda *_: self.mark_dirty()
         )  # clipped drawing follows the view
         self.volume_plot.getViewBox().sigRangeChangedManually.connect(self._user_moved)
+        self.vwap = VwapLayer(self.price_plot, self.qs, self.NAME, self.mark_dirty, self._bar_span)
+        self.toolbar.addWidget(self.vwap.button)
+        self.finish_toolbar()
 
         central = QWidget()
         lay = QVBoxLayout(central)
@@ -94,6 +100,13 @@ class TickChartWindow(PriceWindow):
 
     def _bar_times(self) -> Any:
         return self._bars.start_ts if self._bars is not None else np.zeros(0, np.int64)
+
+    def _bar_span(self, x: float) -> tuple[int, int] | None:
+        """First and last exchange time of the bar at chart position ``x`` (anchored VWAPs start there)."""
+        i, bars = round(x), self._bars
+        if bars is None or not 0 <= i < len(bars):
+            return None
+        return int(bars.start_ts[i]), int(bars.end_ts[i])
 
     def _n_changed(self, *_: object) -> None:
         n = int(self.n_box.value())
@@ -112,11 +125,16 @@ class TickChartWindow(PriceWindow):
         self.tick_bars = TickBars(self.ticks, self.tick_bars.trades_per_bar)
         self._closed_drawn = ()
         self.following = True
+        self.vwap.set_instrument(instrument.key, instrument.seg, instrument.tick_size, self.ticks)
 
     def on_reset(self) -> None:
         self.tick_bars = TickBars(self.ticks, self.tick_bars.trades_per_bar)
         self._closed_drawn = ()
         self.following = True
+        self.vwap.rebuild(self.ticks)
+
+    def on_add(self, events: list[dict[str, Any]]) -> None:
+        self.vwap.extend(self.ticks)
 
     # --- paint ---
     def on_theme(self) -> None:
@@ -128,6 +146,7 @@ class TickChartWindow(PriceWindow):
         self.ltp_line.label.setColor(t.accent)
         self.header.setStyleSheet(f"color: {t.fg}; font-size: 13px;")
         self._closed_drawn = ()
+        self.vwap.set_theme(t)
 
     def paint_models(self) -> None:
         inst = self.instrument
@@ -157,6 +176,8 @@ class TickChartWindow(PriceWindow):
         else:
             self.forming_item.clear()
             self.forming_vol.clear()
+        shown = n if last >= closed else last  # the forming bar too while it is in view
+        self.vwap.paint(np.arange(first, shown, dtype=np.float64), bar_ends(bars.count)[first:shown])
         self.gap_bands.set_bands(
             gap_bands(self.gaps, bar_slots(bars.start_ts, bars.end_ts), self.gaps_now, min_width=SEAM_WIDTH,
                       open_tail=FOLLOW_STEP),

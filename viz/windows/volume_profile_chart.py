@@ -6,7 +6,10 @@ and optionally a thin candle at its left edge. The dashed step line is the devel
 POC as each period closed. The whole session's profile stands at the right edge. Profile widths share one
 scale across periods (a busier period has longer bars); the session profile has its own. Holes from the gap
 ledger are shaded bands over the periods they fall in (at the seam between two columns when no period with
-trades holds them; see viz.models.gaps).
+trades holds them; see viz.models.gaps). The session VWAP with its bands and the anchored VWAPs (double-click
+a period) step across the columns at each period's close (viz.widgets.vwap_overlay). The "Profile" switch
+turns the chart into the session's market profile by time (TPO: 30-minute letters, initial balance and its
+extensions, single prints, POC and value area by TPO count; viz.widgets.tpo_view).
 """
 
 from __future__ import annotations
@@ -26,6 +29,7 @@ from viz.models.gaps import gap_bands, period_slots
 from viz.models.periods import PERIOD_MINUTES_CHOICES, PeriodProfiles
 from viz.models.profile import VA_METHODS
 from viz.models.ticks import SIDE_CODES
+from viz.models.vwap_track import bar_ends
 from viz.widgets.candles import candle_layers
 from viz.widgets.controls import ChoiceBox, labelled
 from viz.widgets.gap_bands import GapBands
@@ -33,6 +37,8 @@ from viz.widgets.paths import PathsItem, segments_path, set_text
 from viz.widgets.profile_layers import ROW_FILL, RectGroups, profile_rects, rects_layers
 from viz.widgets.ranges import stick_view
 from viz.widgets.theme import cache_item, chart_view, style_plot
+from viz.widgets.tpo_view import TpoView
+from viz.widgets.vwap_overlay import VwapLayer
 from viz.windows.base import VizOptions
 from viz.windows.price_base import PriceWindow, session_label
 from viz.windows.volume_profile import auto_ticks_per_row
@@ -70,6 +76,8 @@ class _PeriodAxis(pg.AxisItem):  # type: ignore[misc]
         return out
 
     def tickValues(self, minVal: float, maxVal: float, size: float) -> list[tuple[float, list[float]]]:
+        if self._w.tpo_on:
+            return []  # letters, not periods, along x
         periods = self._w.model.periods if self._w.model is not None else []
         n = len(periods)
         if not n:
@@ -106,10 +114,18 @@ class VolumeProfileChartWindow(PriceWindow):
         self.toolbar.addWidget(labelled("Row (ticks)", self.rows_spin))
         self.toolbar.addWidget(self.method_box)
         self.toolbar.addWidget(self.candles_box)
-        self.finish_toolbar()
+        self.mode_box = ChoiceBox([("Volume", "volume"), ("TPO", "tpo")])
+        self.mode_box.set_value(str(self.recall("mode", "volume")))
+        self.mode_box.currentIndexChanged.connect(self._mode_changed)
+        self.toolbar.addWidget(labelled("Profile", self.mode_box))
 
         self.plot_widget = chart_view(pg.PlotWidget(axisItems={"bottom": _PeriodAxis(self)}))
         self.plot = self.plot_widget.getPlotItem()
+        self.vwap = VwapLayer(self.plot, self.qs, self.NAME, self.mark_dirty, self._period_span,
+                              label_anchor=(1.0, 1.0))  # above the line's end: the session profile is right of it
+        self.tpo = TpoView(self.plot)
+        self.toolbar.addWidget(self.vwap.button)
+        self.finish_toolbar()
         self.plot.showAxis("right")
         self.plot.hideAxis("left")
         self.plot.hideButtons()
@@ -137,6 +153,24 @@ class VolumeProfileChartWindow(PriceWindow):
         n = len(self.model.periods) if self.model is not None else 0
         return n + SESSION_GAP
 
+    @property
+    def tpo_on(self) -> bool:
+        return bool(self.mode_box.value() == "tpo")
+
+    def _mode_changed(self, *_: object) -> None:
+        self.remember("mode", self.mode_box.value())
+        self.following = True
+        self._closed_key = None
+        self.mark_dirty()
+
+    def _period_span(self, x: float) -> tuple[int, int] | None:
+        """Exchange times of the period column at chart position ``x`` (anchored VWAPs start there)."""
+        k, model = int(np.floor(x)), self.model
+        if model is None or self.tpo_on or not 0 <= k < len(model.periods):  # TPO mode: x is letters, no VWAP
+            return None
+        start = model.periods[k].start_ts
+        return start, start + model.period_s - 1
+
     def _settings_changed(self, *_: object) -> None:
         self.remember("period_min", self.period_box.value())
         self.remember("method", self.method_box.value())
@@ -163,6 +197,7 @@ class VolumeProfileChartWindow(PriceWindow):
             method=self.method_box.value(),
         )
         self.model.rebuild(self.ticks)
+        self.tpo.rebuild(self.ticks, self.session_day)
         self._closed_key = None
         self.mark_dirty()
 
@@ -173,7 +208,9 @@ class VolumeProfileChartWindow(PriceWindow):
         if saved is not None:
             self._set_rows(int(saved))
         self.following = True
+        self.tpo.set_instrument(instrument.seg, instrument.tick_size)
         self._rebuild()
+        self.vwap.set_instrument(instrument.key, instrument.seg, instrument.tick_size, self.ticks)
 
     def _set_rows(self, k: int) -> None:
         self.rows_spin.blockSignals(True)
@@ -189,8 +226,11 @@ class VolumeProfileChartWindow(PriceWindow):
             )
         self.following = True
         self._rebuild()
+        self.vwap.rebuild(self.ticks)
 
     def on_add(self, events: list[dict[str, Any]]) -> None:
+        self.vwap.extend(self.ticks)
+        self.tpo.add(events)
         model = self.model
         if model is None:
             return
@@ -207,6 +247,7 @@ class VolumeProfileChartWindow(PriceWindow):
         for label, colour in zip(self.session_labels, (t.poc, t.value_line, t.value_line), strict=True):
             label.setColor(colour)
         self._closed_key = None
+        self.vwap.set_theme(t)
 
     def _columns(self, items: list[Any], first: int, scale: float) -> list[tuple[Any, Any, Any]]:
         """Layers of period columns ``first..``: profiles, POC/VAH/VAL marks, candles."""
@@ -243,6 +284,10 @@ class VolumeProfileChartWindow(PriceWindow):
         model, inst = self.model, self.instrument
         if model is None or inst is None:
             return
+        self._show_volume(not self.tpo_on)
+        if self.tpo_on:
+            self._paint_tpo(inst, model)
+            return
         items = model.period_stats()
         n = len(items)
         top = max((int(prof.total.max()) for _, prof, _ in items if len(prof.total)), default=0)
@@ -270,6 +315,10 @@ class VolumeProfileChartWindow(PriceWindow):
             )
         else:
             self.dpoc.setData([], [])
+        (x_lo, x_hi), _ = self.plot.getViewBox().viewRange()  # clipped to the view, as the columns' cache
+        lo, hi = max(0, min(n, int(x_lo) - 1)), max(0, min(n, int(x_hi) + 2))
+        ends = bar_ends([p.trades for p, _, _ in items])[lo:hi]
+        self.vwap.paint(np.arange(lo, hi, dtype=np.float64), ends, step=True)
         if self.following and n:
             x = (max(-0.2, n - VISIBLE_PERIODS), self.session_x() + SESSION_WIDTH + LABEL_ROOM)
             (cx, _) = self.plot.getViewBox().viewRange()
@@ -332,3 +381,21 @@ class VolumeProfileChartWindow(PriceWindow):
             f" <span style='color:{t.value_line}'>VAH {fmt.price(sess.vah, dp)} VAL {fmt.price(sess.val, dp)}</span> "
             f"vol {fmt.qty(sess.total)} &middot; <span style='color:{t.accent}'>- - developing POC</span>"
         )
+
+    # --- TPO mode ---
+    def _show_volume(self, on: bool) -> None:
+        for item in (self.closed_item, self.live_item, self.session_item, self.dpoc, self.vwap.item,
+                     *self.vwap.labels):
+            item.setVisible(on)
+        if not on:
+            for label in self.session_labels:
+                label.setVisible(False)
+        self.tpo.set_visible(not on)
+
+    def _paint_tpo(self, inst: Instrument, model: PeriodProfiles) -> None:
+        self.gap_bands.set_bands([], self.theme)
+        extent = self.tpo.paint(self.theme, model.ticks_per_row, model.method, model.fraction)
+        if extent is not None and self.following:
+            self.tpo.show(extent)
+        set_text(self.header, self.tpo.header_html(f"<b>{inst.label}</b> &middot; {session_label(self.session_day)}",
+                                                   model.ticks_per_row, model.method, self.theme))
