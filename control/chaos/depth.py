@@ -63,10 +63,14 @@ async def dhan_depth_drop(env: ChaosEnv) -> None:
     known: set[tuple[str, int, int]] = set()
 
     async def flowing() -> bool:
+        """A book of every instrument the feed's 20-level sockets carry (its heartbeat says how many)."""
         known.update(k for k in await _books_before(env) if k[2] == 20)
-        return bool(known)
+        carried, centred = await env.client.hmget(env.keys.svc("feed"), ["depth20_instruments", "universe_changes"])
+        # once the options are centred (the auto set's futures come first, its options at the first centring)
+        return bool(known) and carried is not None and len(known) >= int(carried) and int(centred or 0) > 0
 
-    await env.wait(flowing, "20-level books flowing before the fault (DHAN_DEPTH20_ENABLED, a recording with depth)")
+    await env.wait(flowing, "a 20-level book of every instrument before the fault (DHAN_DEPTH20_ENABLED, a "
+                            "recording with depth)")
     async def good_session() -> bool:
         connects = await _depth_connects(env)
         return bool(connects) and time.time() - connects[-1] > GOOD_SESSION_S + 0.5
