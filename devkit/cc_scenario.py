@@ -117,6 +117,12 @@ async def run_scenario(app: QApplication, s: Settings, tmp: Path, shots: Path) -
             return r is not None and ("next start" in r.detail or "running until" in r.detail)
 
         await eventually(plan_shown, timeout_s=20, message="the scheduler's plan")
+
+        def budget_shown() -> bool:  # the feed's Dhan sockets: the live one and the 20-level depth one
+            r = center.row("feed")
+            return r is not None and "Dhan sockets 2/5 (live 1, depth20 1)" in r.detail
+
+        await eventually(budget_shown, timeout_s=20, message="the feed's connection budget")
         await grab(app, window, "services", shots)
         await grab(app, window, "monitor", shots)
         await grab(app, window, "instruments", shots)

@@ -35,6 +35,7 @@ def isolated_settings(**overrides: Any) -> Settings:
         "sim_token": None,
         "heartbeat_interval_s": 0.2,
         "health_port_base": 0,  # no /health endpoints unless asked (Service.health_port = 0: a free port)
+        "depth20_enabled": False,  # no depth sockets unless asked: tests of the live feed count its connections
         "spool_dir": tmp / f"dhan-spool-{uuid.uuid4().hex[:8]}",
         "journal_dir": tmp / f"dhan-journal-{uuid.uuid4().hex[:8]}",
     }

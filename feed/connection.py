@@ -48,7 +48,17 @@ class FrameSinkError(Exception):
 
 
 class DhanConnection:
-    """A supervised WebSocket to Dhan (or the simulator) carrying shard ``index`` of the plan."""
+    """A supervised WebSocket to Dhan (or the simulator) carrying shard ``index`` of the plan.
+
+    The class attributes describe the wire of the live feed; :class:`feed.fulldepth.connection.DepthConnection`
+    sets those of the depth feeds (another URL, request and disconnect layout, event names)."""
+
+    FEED = "main"  # in logs (and, on other feeds, in the lifecycle events)
+    EVENT_PREFIX = ""  # "connected" / "disconnected" here: the gap ledger's feed-wide gaps
+    DISCONNECT_CODE_AT = 0  # offset of the response code that is 50 in a disconnect packet
+    DISCONNECT_BYTES = 10  # and the least bytes such a packet has
+    REASON: struct.Struct = _REASON  # its reason code, at offset 8
+    EXCHANGES: tuple[str, ...] = ()  # whose sessions the watchdog follows; () the settings' (NSE, MCX if on)
 
     def __init__(
         self, index: int, settings: Settings, plan: ShardPlan, on_frame: FrameSink, *,
@@ -61,7 +71,8 @@ class DhanConnection:
         self.on_event = on_event or (lambda e: None)
         self.clock = clock
         self.calendar = calendar or default_calendar()  # market hours for the stall watchdog
-        self.log = get_logger("feed.connection").bind(conn=index)
+        self._extra: dict[str, Any] = {} if self.FEED == "main" else {"feed": self.FEED}
+        self.log = get_logger("feed.connection").bind(conn=index, **self._extra)
         self._ws: aiohttp.ClientWebSocketResponse | None = None
         self._session: aiohttp.ClientSession | None = None
         self.connected = asyncio.Event()
@@ -74,7 +85,8 @@ class DhanConnection:
         self._got_data = False
 
     # --- url ---
-    def url(self) -> str:
+    def credentials(self) -> tuple[str, str]:
+        """(token, client id) for the URL's query."""
         s = self.settings
         if s.dhan.access_token is not None:
             token = s.dhan.access_token.get_secret_value()
@@ -82,8 +94,11 @@ class DhanConnection:
             token = s.sim.token.get_secret_value()
         else:
             token = "simulator"
-        client = s.dhan.client_id or "simulator"
-        base = s.effective_feed_url
+        return token, s.dhan.client_id or "simulator"
+
+    def url(self) -> str:
+        token, client = self.credentials()
+        base = self.settings.effective_feed_url
         sep = "&" if "?" in base else "?"
         return f"{base}{sep}version=2&token={token}&clientId={client}&authType=2"
 
@@ -112,7 +127,7 @@ class DhanConnection:
         always_open_sim = self.settings.use_simulator and not self.settings.sim.market_hours
         if always_open_sim or not self.settings.feed.market_hours_only_watchdog:
             return True
-        return self.calendar.in_session(self.clock(), session_exchanges(self.settings))
+        return self.calendar.in_session(self.clock(), self.EXCHANGES or session_exchanges(self.settings))
 
     async def run(self, stopping: asyncio.Event) -> None:
         timeout = aiohttp.ClientTimeout(total=None, connect=10, sock_connect=10)
@@ -155,7 +170,8 @@ class DhanConnection:
             n = await self._subscribe_all(ws)
             self.connected.set()
             self.log.info("connected", url=mask_url(url), subscribed=n, reconnects=self.reconnects)
-            self.on_event({"type": "connected", "conn": self.index, "ts": t_conn, "subscribed": n})
+            self.on_event({"type": f"{self.EVENT_PREFIX}connected", "conn": self.index, "ts": t_conn,
+                           "subscribed": n, **self._extra})
             # The read loop awaits nothing but the socket; stop and stall are watched by a guard task
             # that cancels it (a per-message asyncio.wait/timeout cost ~25% of the feed's CPU, measured).
             reader = asyncio.create_task(self._read_routine(ws), name=f"conn{self.index}.read")
@@ -187,6 +203,7 @@ class DhanConnection:
         binary = aiohttp.WSMsgType.BINARY
         on_frame = self.on_frame
         clock = self.clock
+        code_at, disconnect_bytes, reason_of = self.DISCONNECT_CODE_AT, self.DISCONNECT_BYTES, self.REASON.unpack_from
         since_yield = 0
         while True:
             msg = await ws.receive()
@@ -202,8 +219,8 @@ class DhanConnection:
                 self.last_frame_at = now
                 if not self._got_data:
                     self._got_data = True
-                if data and data[0] == 50 and len(data) >= 10:
-                    self.last_reason = _REASON.unpack_from(data, 8)[0]
+                if len(data) >= disconnect_bytes and data[code_at] == 50:
+                    self.last_reason = reason_of(data, 8)[0]
                 try:
                     on_frame(data, now)
                 except Exception as exc:
@@ -235,8 +252,8 @@ class DhanConnection:
         reason_text = DISCONNECT_REASONS.get(reason, "unknown disconnect code") if reason is not None else None
         now = self.clock()
         connected_s = round(now - t_conn, 3)
-        event = {"type": "disconnected", "conn": self.index, "ts": now, "cause": cause,
-                 "reason_code": reason, "reason": reason_text, "connected_s": connected_s}
+        event = {"type": f"{self.EVENT_PREFIX}disconnected", "conn": self.index, "ts": now, "cause": cause,
+                 "reason_code": reason, "reason": reason_text, "connected_s": connected_s, **self._extra}
         self.on_event(event)
         if cause == "shutdown":
             self.log.info("disconnected", cause=cause)
@@ -245,7 +262,8 @@ class DhanConnection:
         if reason in FATAL_DISCONNECT_REASONS:
             self.log.error("disconnected_fatal", reason_code=reason, reason=reason_text)
             self.fatal = AuthError(
-                f"Dhan closed the feed: {reason} {reason_text}; check DHAN_CLIENT_ID / DHAN_ACCESS_TOKEN "
+                f"Dhan closed the {'' if self.FEED == 'main' else self.FEED + ' '}feed: {reason} {reason_text}; "
+                "check DHAN_CLIENT_ID / DHAN_ACCESS_TOKEN "
                 "(a new token is needed when it expired)"
             )
             return

@@ -51,11 +51,17 @@ from shared.keys import Keys
 from shared.logs import clip, get_logger
 from shared.settings import Settings
 
-__all__ = ["KIND_DEPTH", "KIND_QUOTES", "KIND_TICKS", "Publisher"]
+__all__ = ["KIND_DEPTH", "KIND_DEPTH20", "KIND_QUOTES", "KIND_TICKS", "Publisher"]
 
-KIND_QUOTES, KIND_TICKS, KIND_DEPTH, KIND_GREEKS = 0, 1, 2, 3
-_KIND_NAMES = ("quotes", "ticks", "depth", "greeks")
-_LATEST_STATE = frozenset({KIND_QUOTES, KIND_DEPTH, KIND_GREEKS})  # upserted per instrument: may be superseded
+KIND_QUOTES, KIND_TICKS, KIND_DEPTH, KIND_GREEKS, KIND_DEPTH20 = 0, 1, 2, 3, 4
+_KIND_NAMES = ("quotes", "ticks", "depth", "greeks", "depth20")
+# upserted per instrument: may be superseded (a 20/200-level book by the next book of its instrument)
+_LATEST_STATE = frozenset({KIND_QUOTES, KIND_DEPTH, KIND_GREEKS, KIND_DEPTH20})
+
+
+def _stream_names(keys: Keys) -> tuple[str, ...]:
+    """The stream (and channel) of each kind, in kind order."""
+    return (keys.quotes, keys.ticks, keys.depth, keys.greeks, keys.depth20)
 
 
 def _nothing() -> None:
@@ -85,15 +91,14 @@ class Publisher:
         self._wake = asyncio.Event()
         self._conn: RespConnection | None = None
         maxlens = (settings.streams.maxlen_quotes, settings.streams.maxlen_ticks, settings.streams.maxlen_depth,
-                   settings.streams.maxlen_greeks)
+                   settings.streams.maxlen_greeks, settings.streams.maxlen_depth20)
+        streams = _stream_names(keys)
         self._xadd_prefix = [
-            b"*8\r\n$4\r\nXADD\r\n" + _bulk(self.keys.stream(name).encode()) + b"$6\r\nMAXLEN\r\n$1\r\n~\r\n"
+            b"*8\r\n$4\r\nXADD\r\n" + _bulk(stream.encode()) + b"$6\r\nMAXLEN\r\n$1\r\n~\r\n"
             + _bulk(str(maxlen).encode()) + b"$1\r\n*\r\n$1\r\nd\r\n"
-            for name, maxlen in zip(_KIND_NAMES, maxlens, strict=True)
+            for stream, maxlen in zip(streams, maxlens, strict=True)
         ]
-        self._pub_prefix = [
-            b"*3\r\n$7\r\nPUBLISH\r\n" + _bulk(self.keys.stream(name).encode()) for name in _KIND_NAMES
-        ]
+        self._pub_prefix = [b"*3\r\n$7\r\nPUBLISH\r\n" + _bulk(stream.encode()) for stream in streams]
         self.spool = Spool(settings.publish.spool_dir, len(_KIND_NAMES), self.log)
         self._pending: list[tuple[int, bytes]] | None = None  # batch taken but not yet confirmed written
         self._pending_spool: Path | None = None  # the spool file _pending came from, if any
@@ -102,8 +107,8 @@ class Publisher:
         self._spool_attempt = 0
         self._spool_retry_at = 0.0
         # counters
-        self.published = [0, 0, 0, 0]
-        self.dropped = [0, 0, 0, 0]
+        self.published = [0] * len(_KIND_NAMES)
+        self.dropped = [0] * len(_KIND_NAMES)
         self.batches = 0
         self.errors = 0
         self.spilled = 0
@@ -248,7 +253,7 @@ class Publisher:
         for start in range(0, len(batch), limit):
             chunk = batch[start : start + limit]
             parts: list[bytes] = []
-            per_kind: list[list[bytes]] = [[], [], [], []]
+            per_kind: list[list[bytes]] = [[] for _ in _KIND_NAMES]
             xp = self._xadd_prefix
             for kind, payload in chunk:
                 parts.append(xp[kind])
@@ -354,6 +359,7 @@ class Publisher:
             "published_quotes": self.published[0],
             "published_ticks": self.published[1],
             "published_depth": self.published[2],
+            "published_depth20": self.published[KIND_DEPTH20],
             "buffered": self.buffered,
             "spool_files": len(self.spool),
             "spilled_total": self.spilled,
@@ -365,6 +371,7 @@ class Publisher:
             "dropped_quotes": self.dropped[KIND_QUOTES],
             "dropped_ticks": self.dropped[KIND_TICKS],
             "dropped_depth": self.dropped[KIND_DEPTH],
+            "dropped_depth20": self.dropped[KIND_DEPTH20],
             "redis_errors": self.errors,
             "redis_down": int(self.outage_started is not None),
             "publish_batch_ms": round(self.last_latency_s * 1000, 3),

@@ -4,6 +4,10 @@ Data path (all on one event loop, the socket reader never awaits downstream):
     DhanConnection.on_frame -> Decoder.decode -> Normaliser.process -> Publisher.add (memory) ... Publisher.run
 Universe changes are make-before-break: subscribe the entering strikes, wait for their first packets (or a
 deadline), then unsubscribe the leaving ones, on the same connections, without a reconnect.
+
+The 20- and 200-level depth sockets (:class:`feed.fulldepth.feeds.DepthFeeds`) follow the universe too, within
+Dhan's 5 connections shared with the live feed (:class:`feed.budget.ConnectionBudget`, the one ledger):
+the depth feeds give connections back before the live feed opens another.
 """
 
 from __future__ import annotations
@@ -11,14 +15,16 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import time
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from datetime import date
 from typing import Any
 
 import orjson
 from redis.exceptions import RedisError
 
+from feed.budget import ConnectionBudget
 from feed.connection import DhanConnection
+from feed.fulldepth.feeds import DepthFeeds
 from feed.instruments.parse import InstrumentInfo, fetch_scrip_master, parse_scrip_master_report
 from feed.journal import Journal, NullJournal, make_journal
 from feed.normalise import Normaliser
@@ -68,6 +74,8 @@ class FeedService(Service):
         self.frame_errors = 0  # frames the normaliser raised on (a bug, not bad data: bad values are counted)
         self._frame_error_types: set[str] = set()
         self.plan = ShardPlan()
+        self.budget = ConnectionBudget()  # Dhan's 5 connections: the live feed's and the depth feeds'
+        self.depth: DepthFeeds | None = None
         self.connections: list[DhanConnection] = []
         self.publisher: Publisher | None = None
         self.calendar: TradingCalendar | None = None  # market hours of the stall watchdog, loaded in setup
@@ -125,10 +133,9 @@ class FeedService(Service):
         self.selector = UniverseSelector(instruments, self.settings, today)
         for note in self.selector.notes:  # what the settings asked for but the master does not list
             self.log.warning("universe_note", note=note)
-        self.normaliser.set_tick_sizes(
-            {(SEGMENT_BY_NAME[i.segment], i.security_id): i.tick_size for i in instruments
-             if i.segment in SEGMENT_BY_NAME}
-        )
+        ticks = {(SEGMENT_BY_NAME[i.segment], i.security_id): i.tick_size for i in instruments
+                 if i.segment in SEGMENT_BY_NAME}
+        self.normaliser.set_tick_sizes(ticks)
         self.universe = self.selector.initial({})
         if not self.universe.members:
             raise ConfigError("the universe is empty: check the scrip master (DHAN_INSTRUMENTS_URL) and settings")
@@ -136,10 +143,22 @@ class FeedService(Service):
         await self._write_universe(self.universe.members.values(), ())
         self.publisher = Publisher(self.settings, self.redis, self.keys, write_ahead=self.journal.write_ahead,
                                    on_event=self._on_conn_event)
+        self.depth = DepthFeeds(self.settings, self.budget, spawn=self.spawn, journal=self.journal,
+                                on_event=self._on_conn_event, calendar=self.calendar)
+        self.depth.publisher = self.publisher
+        self.depth.set_tick_sizes(ticks)
+        self._hold_main()
         for idx in range(self.plan.connections):
             self.connections.append(self._make_connection(idx))
         self.log.info("universe_selected", instruments=len(self.universe.members),
                       by_role=self.universe.count_by_role(), connections=self.plan.connections)
+
+    def _hold_main(self) -> None:
+        """Book the live feed's connections (the depth feeds, granted what is left, shrank first)."""
+        if self.budget.allocation.main < self.plan.connections:
+            self.budget.grant(self.plan.connections, 0, False)  # before the depth feeds' first grant
+        self.budget.hold("main", self.plan.connections)
+        self.budget.main_loads = self.plan.loads
 
     def _make_connection(self, idx: int) -> DhanConnection:
         return DhanConnection(idx, self.settings, self.plan, self._on_frame, on_event=self._on_conn_event,
@@ -194,7 +213,10 @@ class FeedService(Service):
         # not cancelled at stop: it ends by itself after its last flush (a cancel mid-write could send twice)
         self._events_task = self.spawn(self._events_routine(), "events", cancel_at_stop=False)
         self.spawn(self._last_quote_routine(), "last_quote")
+        assert self.depth is not None
+        await self.depth.apply(self.universe, self.plan.connections)  # opens depth sockets if any are wanted
         await self.stopping.wait()
+        await self.depth.stop()
         await asyncio.gather(*conn_tasks, return_exceptions=True)
 
     async def teardown(self) -> None:
@@ -256,10 +278,11 @@ class FeedService(Service):
                 pass
             await self.recentre_once()
 
-    async def recentre_once(self) -> UniverseChange | None:
+    async def recentre_once(self, prices: Mapping[str, float] | None = None) -> UniverseChange | None:
+        """Re-centre the option windows on ``prices`` (underlying -> price; default: the latest LTPs)."""
         assert self.selector is not None and self.universe is not None
         async with self._recentre_lock:
-            change = self.selector.recentre(self.universe, self._prices())
+            change = self.selector.recentre(self.universe, self._prices() if prices is None else prices)
             if change is None:
                 return None
             await self._apply_change(change)
@@ -268,6 +291,9 @@ class FeedService(Service):
     async def _apply_change(self, change: UniverseChange) -> None:
         added = {m.key: m.mode for m in change.added}
         subscribe, unsub_modes = self.plan.add(added)
+        if self.depth is not None:  # the depth set follows the new ATM; it gives back connections first
+            await self.depth.apply(change.universe, self.plan.connections)
+        self._hold_main()
         while self.plan.connections > len(self.connections):
             conn = self._make_connection(len(self.connections))
             self.connections.append(conn)
@@ -394,4 +420,6 @@ class FeedService(Service):
         if self.publisher is not None:
             out.update(self.publisher.metrics())
         out.update(self.journal.metrics())
+        if self.depth is not None:
+            out.update(self.depth.metrics())
         return out

@@ -38,6 +38,11 @@ class ShardPlan:
     def connections(self) -> int:
         return len(self._load)
 
+    @property
+    def loads(self) -> list[int]:
+        """Instruments per connection, by index."""
+        return list(self._load)
+
     def members(self, conn: int) -> dict[str, list[Instrument]]:
         """What connection ``conn`` should be subscribed to (replayed after a reconnect), by mode."""
         out: dict[str, list[Instrument]] = {}

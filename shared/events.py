@@ -18,6 +18,9 @@ tick   ``{v, seg, sid, ltp, qty, ltq, volume, exchange_ts, oi, side, rule, bid, 
         says how: "q" quote rule (the previous book's best bid/ask), "t" tick rule, "" none (``side`` is "").
         Ticks from before the field existed have no ``rule``: readers treat it as not recorded.
 depth  ``{v, seg, sid, exchange_ts, recv_ts, bids: [[price, qty, orders] x5], asks: [...]}``.
+depth20 ``{v, seg, sid, levels, seq, recv_ts, bids: [[price, qty, orders] x<=levels], asks: [...]}`` - a 20- or
+        200-level book (``levels``) of the depth feeds, best first, empty rows left out; the merge of the
+        latest bid and ask side (``feed/fulldepth/books.py``); ``seq`` the 20-level sequence (0 at 200).
 greeks ``{v, seg, sid, underlying_seg, underlying_sid, strike, option_type, expiry, price, underlying_price,
         iv, delta, gamma, vega, theta, rho, exchange_ts, recv_ts}``.
 

@@ -23,7 +23,7 @@ from typing import Any
 import orjson
 
 from feed.instruments.parse import MAX_TICK_RS, MIN_TICK_RS
-from feed.journal import KIND_META, JournalReader, ReadStats
+from feed.journal import KIND_FRAMES, KIND_META, JournalReader, ReadStats
 from feed.normalise import DEFAULT_TICK, Normaliser
 from feed.protocol.constants import SEGMENT_BY_NAME
 from feed.protocol.decode import Decoder
@@ -147,6 +147,8 @@ def scan_journal(
             if block.kind == KIND_META:
                 assert block.meta is not None
                 mirror.meta(block.meta)
+                continue
+            if block.kind != KIND_FRAMES:  # the depth feeds' frames: no trades or quotes in them
                 continue
             feed_frame = mirror.norm.feed_frame
             decoder = mirror.decoder

@@ -11,7 +11,10 @@ with several connections has subscribed all of them). Frames then go out in jour
 pace divided by ``speed`` (``None``: as fast as the clients read; writes wait for a slow client's socket
 instead of dropping). A frame goes to the connections subscribed to its instrument (segment and id of its
 first packet); market-status packets go to every subscribed connection; disconnect packets (code 50) of the
-recording are not replayed (they belonged to that connection). Instruments requested but absent from the
+recording are not replayed (they belonged to that connection). The depth feeds' frames of the recording are
+re-served to the feed's depth sockets (``/twentydepth``, ``/twohundreddepth``) by
+:class:`~control.audit.replay_depth.DepthRouter`, each packet to the connections subscribed to its
+instrument. Instruments requested but absent from the
 journal get nothing; frames of instruments nobody subscribed are counted as ``unrouted``. A client that
 subscribes after the replay started first gets the last previous-close packet replayed so far, as the
 simulator sends one on subscribe.
@@ -22,19 +25,22 @@ from __future__ import annotations
 import asyncio
 import re
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
 from aiohttp import web
 from pydantic import ValidationError
 
-from feed.journal import KIND_FRAMES, SIM_LISTING_SETTINGS, JournalReader
+from control.audit.replay_depth import DepthRouter, timeline
+from feed.journal import KIND_FRAMES, SIM_LISTING_SETTINGS, Block, JournalReader
 from feed.protocol.constants import MAX_INSTRUMENTS_PER_CONNECTION, SEGMENT_BY_NAME, RequestCode
 from feed.protocol.requests import parse_request
 from feed.sim.connection import Recorder, SimConnection
+from feed.sim.feeds import DepthFeed
 from feed.sim.server import SimServer
 from shared.errors import ConfigError
+from shared.logs import get_logger
 from shared.settings import ENV_FIELDS, Settings
 
 __all__ = ["ReplayServer", "journal_start"]
@@ -109,6 +115,7 @@ class ReplayServer(SimServer):
         self._subscribers: dict[tuple[int, int], set[SimConnection]] = {}
         self._prev_close: dict[tuple[int, int], bytes] = {}
         self._last_request_at: float | None = None
+        self.depth = DepthRouter(get_logger("replay"))
         super().__init__(_listing_settings(settings, self.header, self.paths[0]), clock=self._journal_clock,
                          recorder=recorder, host=host, port=port)
 
@@ -153,7 +160,20 @@ class ReplayServer(SimServer):
     def _forget(self, conn: SimConnection) -> None:
         for key in conn.subs:
             self._subscribers.get(key, set()).discard(conn)
+        self.depth.forget(conn)
         super()._forget(conn)
+
+    def _depth_handler(self, depth: DepthFeed) -> Callable[[web.Request], Any]:
+        """The depth feeds' requests go to the router (the recording's books, not the market model's)."""
+        levels = depth.levels
+
+        def on_request(conn: SimConnection, text: str) -> bool:
+            self._last_request_at = time.monotonic()
+            return self.depth.on_request(conn, text, levels)
+
+        async def handle(request: web.Request) -> web.StreamResponse:
+            return await self._serve(request, depth.name, on_request)
+        return handle
 
     # --- the replay loop (replaces the simulator's update loop) ---
     async def _emit_routine(self) -> None:
@@ -161,49 +181,57 @@ class ReplayServer(SimServer):
         while self._last_request_at is None or time.monotonic() - self._last_request_at < self.start_quiet_s:  # noqa: ASYNC110
             await asyncio.sleep(0.05)
         self.started = True
+        self.depth.snapshots = True
         t0, speed, first = time.monotonic(), self.speed, self.first_ts
         self.log.info("replay_started", journals=[str(p) for p in self.paths], speed=speed or "max",
                       clients=len(self._conns), instruments=len(self._subscribers))
         n = 0
+        route, route_depth = self._route, self.depth.route
         for path in self.paths:
-            reader = JournalReader(path)
-            skipped = 0
-            for block in reader.blocks():
-                if reader.stats.corrupt_blocks > skipped:  # damage before this block: counted, logged, passed
-                    self.corrupt_blocks += reader.stats.corrupt_blocks - skipped
-                    skipped = reader.stats.corrupt_blocks
-                    self.log.warning("journal_block_skipped", path=str(path), corrupt_blocks=skipped,
-                                     before_offset=block.offset)
-                if block.kind != KIND_FRAMES:
-                    continue
-                for ts, frame in block.records:
-                    if speed is not None:
-                        delay = t0 + (ts - first) / speed - time.monotonic()
-                        if delay > _PACE_SLACK_S:
-                            await self._flush_waiting()
-                            await asyncio.sleep(delay)
-                    self.journal_ts = ts
-                    self._route(frame)
-                    n += 1
-                    if n % FLUSH_EVERY_FRAMES == 0:
+            # the live feed's frames and the depth feeds' merged in receive-time order (replay_depth.timeline)
+            for ts, levels, frame in timeline(self._blocks(path)):
+                if speed is not None:
+                    delay = t0 + (ts - first) / speed - time.monotonic()
+                    if delay > _PACE_SLACK_S:
                         await self._flush_waiting()
+                        await asyncio.sleep(delay)
+                self.journal_ts = ts
+                if levels:
+                    route_depth(levels, frame)
+                else:
+                    route(frame)
+                n += 1
+                if n % FLUSH_EVERY_FRAMES == 0:
+                    await self._flush_waiting()
         await self._flush_waiting()
-        self.frames_read = n
+        self.frames_read = n - self.depth.frames_read  # the live feed's frames
         self.finished.set()
         self.log.info("replay_finished", frames=n, routed=self.frames_routed, unrouted=self.unrouted,
                       corrupt_blocks=self.corrupt_blocks, elapsed_s=round(time.monotonic() - t0, 3))
         await asyncio.Event().wait()  # stay up (the service decides when to stop)
 
+    def _blocks(self, path: Path) -> Iterator[Block]:
+        """The blocks of one journal; damage before a block counted and logged, then passed."""
+        reader = JournalReader(path)
+        skipped = 0
+        for block in reader.blocks():
+            if reader.stats.corrupt_blocks > skipped:
+                self.corrupt_blocks += reader.stats.corrupt_blocks - skipped
+                skipped = reader.stats.corrupt_blocks
+                self.log.warning("journal_block_skipped", path=str(path), corrupt_blocks=skipped,
+                                 before_offset=block.offset)
+            yield block
+
     def _route(self, frame: bytes) -> None:
         if len(frame) < 8:
-            targets: Any = [c for c in self._conns.values() if c.subs]
+            targets: Any = [c for c in self._conns.values() if c.subs and c.feed == "main"]
         else:
             code = frame[0]
             if code == _CODE_DISCONNECT:
                 self.disconnects_skipped += 1
                 return
-            if code == _CODE_STATUS:
-                targets = [c for c in self._conns.values() if c.subs]
+            if code == _CODE_STATUS:  # to the live feed's connections (not the depth sockets)
+                targets = [c for c in self._conns.values() if c.subs and c.feed == "main"]
             else:
                 key = (frame[3], int.from_bytes(frame[4:8], "little"))
                 if code == _CODE_PREV_CLOSE:
@@ -251,6 +279,6 @@ class ReplayServer(SimServer):
             "speed": self.speed or "max",
             "journal_ts": self.journal_ts, "frames_routed": self.frames_routed, "unrouted": self.unrouted,
             "disconnects_skipped": self.disconnects_skipped, "bad_requests": self.bad_requests,
-            "corrupt_blocks": self.corrupt_blocks,
+            "corrupt_blocks": self.corrupt_blocks, **self.depth.stats(),
         })
         return out

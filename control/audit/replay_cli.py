@@ -2,7 +2,8 @@
 
 The replay waits for a feed to connect and subscribe, serves the journal at ``--speed`` (1, 10, ... or max),
 then stops by itself once the clients have read everything (``--hold`` keeps it up, idle, until stopped or
-``--duration``). Heartbeat ``svc:replay`` carries its progress.
+``--duration``). Heartbeat ``svc:replay`` carries its progress. The journal's 20/200-level depth frames are
+served too, on ``/twentydepth`` and ``/twohundreddepth``, to a feed running with ``DHAN_DEPTH20_ENABLED``.
 """
 
 from __future__ import annotations

@@ -76,6 +76,9 @@ _FIELD_SERVICES: dict[str, tuple[str, ...]] = {
     "mcx_enabled": ("feed", "monitor", "scheduler"), "feed_mode": ("feed",), "recentre_check_s": ("feed",),
     "stall_timeout_s": ("feed",), "spool_dir": ("feed",), "market_hours_only_watchdog": ("feed",),
     "risk_free_rate": ("greeks", "sim"),
+    # the depth sockets (depth-feed branch)
+    "depth20_enabled": ("feed",), "depth20_instruments": ("feed",), "depth200_instrument": ("feed",),
+    "depth20_url": ("feed",), "depth200_url": ("feed",),
 }
 _EVERYONE = ("sim", "feed", "writer", "greeks", "monitor", "scheduler")
 

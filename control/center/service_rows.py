@@ -17,7 +17,7 @@ from typing import Any
 
 from control.center.catalog import Entry
 from control.monitor.snapshot import num
-from control.stack.status import pick_rate
+from control.stack.status import budget_line, pick_rate
 from control.stack.supervisor import ChildState
 
 __all__ = ["ProcessFigures", "ServiceRow", "build_rows", "exit_text", "state_colour"]
@@ -104,7 +104,9 @@ def _detail(name: str, hb: dict[str, str]) -> str:
     if not hb:
         return ""
     if name == "feed" and hb.get("connections"):
-        return f"{hb.get('connections_up', '?')}/{hb['connections']} connections, {hb.get('instruments', '?')} instr."
+        line = f"{hb.get('connections_up', '?')}/{hb['connections']} connections, {hb.get('instruments', '?')} instr."
+        budget = budget_line(hb)  # Dhan's 5 sockets, shared with the depth feeds
+        return f"{line} · {budget}" if budget else line
     if name == "writer" and "lag" in hb:
         return f"lag {hb['lag']}, batch {hb.get('batch_size', '?')}, failures/min {hb.get('failures_per_min', 0)}"
     if name == "monitor" and hb.get("verdict"):

@@ -15,6 +15,7 @@ import asyncio
 import time
 from collections.abc import Awaitable, Callable
 
+from control.chaos.depth import dhan_depth_drop
 from control.chaos.target import ChaosEnv
 from shared.errors import AuthError
 
@@ -152,6 +153,7 @@ FAULTS: dict[str, Fault] = {
     "dhan 809 (operator restarts)": dhan_disconnect_809,
     "dhan drop (no close frame)": dhan_drop,
     "dhan silent stall": dhan_stall,
+    "dhan depth drop (books within 1 s)": dhan_depth_drop,
     "malformed frames": malformed_frames,
     "feed + writer SIGKILL": feed_and_writer_sigkill,
     "redis restart + writer SIGKILL": redis_restart_and_writer_sigkill,

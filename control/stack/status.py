@@ -18,7 +18,7 @@ from shared.db import create_pool
 from shared.keys import STREAM_KINDS, Keys
 from shared.settings import Settings
 
-__all__ = ["TABLES", "StackStatus", "pick_rate", "render_plain", "render_rich"]
+__all__ = ["TABLES", "StackStatus", "budget_line", "pick_rate", "render_plain", "render_rich"]
 
 TABLES = ("dhan_instruments", "dhan_quotes", "dhan_ticks", "dhan_depth", "dhan_options_greeks", "dhan_trade_summary")
 _RATE_FIELDS = ("published_per_s", "entries_per_s", "rows_per_s", "greeks_per_s", "packets_per_s", "quotes_per_s")
@@ -29,6 +29,26 @@ def _num(v: Any) -> float | None:
         return float(v)
     except (TypeError, ValueError):
         return None
+
+
+def budget_line(hb: dict[str, str]) -> str:
+    """The feed's Dhan connection budget from its heartbeat: ``Dhan sockets 3/5 (live 1, depth20 1, depth200 1);
+    per conn 150/5,000``, with what did not fit; "" for a heartbeat without it (an older feed)."""
+    used, limit = _num(hb.get("budget_used", "")), _num(hb.get("budget_limit", ""))
+    if used is None or limit is None:
+        return ""
+    parts = [f"live {hb.get('budget_main', '?')}"]
+    for feed in ("depth20", "depth200"):
+        if (_num(hb.get(f"budget_{feed}", "")) or 0) > 0:
+            parts.append(f"{feed} {hb[f'budget_{feed}']}")
+    load, cap = _num(hb.get("budget_per_conn_max", "")), _num(hb.get("budget_per_conn_limit", ""))
+    text = f"Dhan sockets {used:.0f}/{limit:.0f} ({', '.join(parts)})"
+    if load is not None and cap is not None:
+        text += f"; per conn {load:,.0f}/{cap:,.0f}"
+    short = [f"{n:.0f} {what} unfunded" for what, n in
+             (("depth20", _num(hb.get("depth20_unfunded", ""))), ("depth200", _num(hb.get("depth200_unfunded", ""))))
+             if n]
+    return text + (f"; {', '.join(short)}" if short else "")
 
 
 def pick_rate(hb: dict[str, str]) -> str:
@@ -123,8 +143,10 @@ class StackStatus:
             return ""
         if name.startswith("feed"):
             age = _num(f("last_frame_age_s"))
-            return (f"{f('instruments')} instruments, {f('connections_up')}/{f('connections')} conn up, "
+            line = (f"{f('instruments')} instruments, {f('connections_up')}/{f('connections')} conn up, "
                     f"last data {age:.1f}s ago" if age is not None else f"{f('instruments')} instruments")
+            budget = budget_line(hb)
+            return f"{line}; {budget}" if budget else line
         if name.startswith("writer"):
             return (f"batch {f('batch_size')} in {f('batch_commit_ms')} ms, ticks {f('rows_ticks_per_s')}/s, "
                     f"pool {f('pool_in_use')}/{f('pool_size')}")

@@ -34,12 +34,14 @@ from feed.journal.format import (
     FORMAT_VERSION,
     HEAD_STRUCT,
     HEADER_BYTES,
+    KIND_DEPTH,
     KIND_FRAMES,
     KIND_META,
     MAX_BLOCK_COMP,
     MAX_BLOCK_RAW,
     SIGNATURE,
     BlockCodec,
+    DepthFrame,
     Record,
     journal_path,
     pack_frames,
@@ -52,8 +54,8 @@ from feed.journal.recovery import MATCH_RECORDS, missing_from
 
 __all__ = [
     "BLOCK_MAGIC", "CODEC_STORED", "CODEC_ZLIB", "CODEC_ZSTD", "CRC_STRUCT", "FORMAT_VERSION", "HEADER_BYTES",
-    "HEAD_STRUCT", "KIND_FRAMES", "KIND_META", "MATCH_RECORDS", "MAX_BLOCK_COMP", "MAX_BLOCK_RAW",
-    "SIGNATURE", "SIM_LISTING_SETTINGS", "Block", "BlockCodec", "Journal", "JournalCounters",
+    "HEAD_STRUCT", "KIND_DEPTH", "KIND_FRAMES", "KIND_META", "MATCH_RECORDS", "MAX_BLOCK_COMP", "MAX_BLOCK_RAW",
+    "SIGNATURE", "SIM_LISTING_SETTINGS", "Block", "BlockCodec", "DepthFrame", "Journal", "JournalCounters",
     "JournalReader", "NullJournal", "ReadStats", "Record", "journal_path", "make_journal",
     "missing_from", "pack_frames", "source_meta", "unpack_frames", "wal_path",
 ]

@@ -5,12 +5,17 @@ File ``<journal_dir>/<YYYY-MM-DD>.<instance>.djr`` (the IST day of the receive t
     b"DHANJRNL"                         signature
     block*                              every unit after the signature is a block
 
-    block header (40 bytes, little endian): magic b"DJB\\x01", kind u8 (0 frames, 1 meta), codec u8
-    (0 stored, 1 zlib, 2 zstd), reserved u16, count u32 (records), raw_len u32, comp_len u32, first_ts f64,
-    last_ts f64, crc32 u32 (of the header's first 36 bytes, then the payload); then comp_len payload bytes.
+    block header (40 bytes, little endian): magic b"DJB\\x01", kind u8 (0 frames, 1 meta, 2 depth frames),
+    codec u8 (0 stored, 1 zlib, 2 zstd), levels u16 (depth frames: 20 or 200; else 0), count u32 (records),
+    raw_len u32, comp_len u32, first_ts f64, last_ts f64, crc32 u32 (of the header's first 36 bytes, then
+    the payload); then comp_len payload bytes.
 
     frames payload (raw), in columns: count x recv_ts (f64 epoch seconds), count x length (u32), the frames
     concatenated (columns compress better and read back without a per-record unpack)
+    depth frames payload: the same columns, holding the frames of the 20- or 200-level depth feed (the
+    header's levels). Order is kept within a kind; a depth block holds the depth frames of about the same
+    span as the frames block written with it (the sockets are independent: no order exists between them).
+    Readers that only know kinds 0 and 1 skip such a block as damage; ``dhan replay`` skips them.
     meta payload (raw): one JSON object with "type": "file" (first block: version, instance, day),
     "session" (each start, and "continued" after a day rotation), "universe" (instruments added: member
     records with tick sizes; removed: "SEG:ID" keys - in stream order, so a reader can mirror the feed's
@@ -39,7 +44,7 @@ from collections.abc import Callable, Mapping
 from datetime import date
 from itertools import accumulate, pairwise
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 import orjson
 
@@ -55,15 +60,15 @@ from shared.settings import JOURNAL_BLOCK_KB_MAX
 
 __all__ = [
     "BLOCK_MAGIC", "CODEC_STORED", "CODEC_ZLIB", "CODEC_ZSTD", "CRC_STRUCT", "FORMAT_VERSION", "HEADER_BYTES",
-    "HEAD_STRUCT", "KIND_FRAMES", "KIND_META", "MAX_BLOCK_COMP", "MAX_BLOCK_RAW", "SIGNATURE", "TS_LIMIT",
-    "BlockCodec", "Record", "ZstdError", "is_stream_meta", "journal_path", "pack_frames",
+    "HEAD_STRUCT", "KIND_DEPTH", "KIND_FRAMES", "KIND_META", "MAX_BLOCK_COMP", "MAX_BLOCK_RAW", "SIGNATURE",
+    "TS_LIMIT", "BlockCodec", "DepthFrame", "Record", "ZstdError", "is_stream_meta", "journal_path", "pack_frames",
     "plain_universe", "unpack_frames", "wal_path", "zstandard",
 ]
 
 FORMAT_VERSION = 1
 SIGNATURE = b"DHANJRNL"
 BLOCK_MAGIC = b"DJB\x01"
-KIND_FRAMES, KIND_META = 0, 1
+KIND_FRAMES, KIND_META, KIND_DEPTH = 0, 1, 2
 CODEC_STORED, CODEC_ZLIB, CODEC_ZSTD = 0, 1, 2
 HEAD_STRUCT = struct.Struct("<4sBBHIIIdd")  # the block header without its CRC
 CRC_STRUCT = struct.Struct("<I")
@@ -91,6 +96,13 @@ _TS_TOP_BYTES_OK = bytes(range(0x42))
 _INSTANCE_RE = re.compile(r"[^A-Za-z0-9_.-]")
 
 Record = tuple[float, bytes | dict[str, Any]]  # a frame, or a note (meta dict), with its time
+
+
+class DepthFrame(NamedTuple):
+    """A frame of a depth feed on the writer's queue (``(recv_ts, DepthFrame)``): not a live-feed record."""
+
+    levels: int
+    frame: bytes
 
 # Notes the writer adds by itself; every other note was put in the stream by the feed.
 _WRITER_NOTES = frozenset({"file", "session", "recovered"})
@@ -163,13 +175,18 @@ class BlockCodec:
             zlevel = min(level, 9)
             self.compress = lambda data: zlib.compress(data, zlevel)
 
-    def block(self, kind: int, payload: bytes, count: int, first_ts: float, last_ts: float) -> bytes:
+    def block(self, kind: int, payload: bytes, count: int, first_ts: float, last_ts: float,
+              levels: int = 0) -> bytes:
         body = payload if self.compress is None else self.compress(payload)
-        head = HEAD_STRUCT.pack(BLOCK_MAGIC, kind, self.id, 0, count, len(payload), len(body), first_ts, last_ts)
+        head = HEAD_STRUCT.pack(BLOCK_MAGIC, kind, self.id, levels, count, len(payload), len(body), first_ts,
+                                last_ts)
         return head + CRC_STRUCT.pack(zlib.crc32(body, zlib.crc32(head))) + body
 
     def frames_block(self, tss: list[float], frames: list[bytes]) -> bytes:
         return self.block(KIND_FRAMES, pack_frames(tss, frames), len(tss), tss[0], tss[-1])
+
+    def depth_block(self, tss: list[float], frames: list[bytes], levels: int) -> bytes:
+        return self.block(KIND_DEPTH, pack_frames(tss, frames), len(tss), tss[0], tss[-1], levels)
 
     def meta_block(self, meta: dict[str, Any], ts: float) -> bytes:
         return self.block(KIND_META, orjson.dumps(meta), 0, ts, ts)

@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from feed.journal.counters import JournalCounters
-from feed.journal.format import Record, wal_path
+from feed.journal.format import DepthFrame, Record, wal_path
 from feed.journal.recovery import recover_write_ahead
 from feed.journal.wal import WriteAheadFile
 from feed.journal.writer import BlockWriter
@@ -84,6 +84,16 @@ class Journal:
         if self._ahead:
             self._pending.append(item)
 
+    def append_depth(self, frame: bytes, recv_ts: float, levels: int) -> None:
+        """Queue one frame of the ``levels``-level depth feed (a depth block of the journal), like ``append``.
+        Not in the write-ahead file: a killed feed may lose up to ``journal_block_ms`` of depth frames from
+        the journal (their books are in Redis), never a live-feed frame."""
+        q = self._q
+        if len(q) >= self._max:
+            self.counters.dropped += 1
+            return
+        q.append((recv_ts, DepthFrame(levels, frame)))
+
     def note(self, kind: str, data: Mapping[str, Any]) -> None:
         """A meta record in stream order (between the frames appended before and after)."""
         self._append_meta({"type": kind, **data})
@@ -143,6 +153,9 @@ class NullJournal:
         self.counters = JournalCounters()
 
     def append(self, frame: bytes, recv_ts: float) -> None:
+        return None
+
+    def append_depth(self, frame: bytes, recv_ts: float, levels: int) -> None:
         return None
 
     def note(self, kind: str, data: Mapping[str, Any]) -> None:

@@ -25,6 +25,7 @@ from feed.journal.format import (
     CRC_STRUCT,
     HEAD_STRUCT,
     HEADER_BYTES,
+    KIND_DEPTH,
     KIND_FRAMES,
     KIND_META,
     MAX_BLOCK_COMP,
@@ -46,6 +47,7 @@ __all__ = ["Block", "JournalReader", "ReadStats"]
 class ReadStats:
     blocks: int = 0
     frames: int = 0
+    depth_frames: int = 0  # frames of the depth feeds (depth blocks)
     metas: int = 0
     corrupt_blocks: int = 0   # damaged blocks skipped inside the file
     torn_tail_bytes: int = 0  # an incomplete block at the end (a crash while writing): ignored
@@ -59,7 +61,8 @@ class Block:
     last_ts: float
     offset: int
     size: int  # header + payload bytes in the file
-    records: list[tuple[float, bytes]] = field(default_factory=list)  # frames blocks
+    records: list[tuple[float, bytes]] = field(default_factory=list)  # frames and depth frames blocks
+    levels: int = 0  # depth frames blocks: 20 or 200
     meta: dict[str, Any] | None = None  # meta blocks
 
 
@@ -116,6 +119,8 @@ class JournalReader:
                 stats.bytes_read = pos
                 if block.kind == KIND_FRAMES:
                     stats.frames += len(block.records)
+                elif block.kind == KIND_DEPTH:
+                    stats.depth_frames += len(block.records)
                 else:
                     stats.metas += 1
                 yield block
@@ -124,8 +129,8 @@ class JournalReader:
         self, fh: BinaryIO, head: bytes, pos: int, data_end: int, decode: bool
     ) -> tuple[Block | None, int]:
         """(block, size); (None, -1) when it runs past EOF, (None, 0) when damaged."""
-        magic, kind, codec, _, count, raw_len, comp_len, first_ts, last_ts = HEAD_STRUCT.unpack_from(head)
-        if magic != BLOCK_MAGIC or kind not in (KIND_FRAMES, KIND_META) or raw_len > MAX_BLOCK_RAW \
+        magic, kind, codec, levels, count, raw_len, comp_len, first_ts, last_ts = HEAD_STRUCT.unpack_from(head)
+        if magic != BLOCK_MAGIC or kind not in (KIND_FRAMES, KIND_META, KIND_DEPTH) or raw_len > MAX_BLOCK_RAW \
                 or comp_len > MAX_BLOCK_COMP or codec not in (CODEC_STORED, CODEC_ZLIB, CODEC_ZSTD):
             return None, 0
         if pos + HEADER_BYTES + comp_len > data_end:
@@ -137,13 +142,13 @@ class JournalReader:
         if zlib.crc32(body, zlib.crc32(head[: HEAD_STRUCT.size])) != crc:
             return None, (-1 if self._resync(fh, pos + 1, data_end) >= data_end else 0)
         if not decode:
-            return Block(kind, first_ts, last_ts, pos, HEADER_BYTES + comp_len), HEADER_BYTES + comp_len
+            return Block(kind, first_ts, last_ts, pos, HEADER_BYTES + comp_len, levels=levels), HEADER_BYTES + comp_len
         if not (0.0 <= first_ts < TS_LIMIT and 0.0 <= last_ts < TS_LIMIT):  # also NaN
             return None, 0
         raw = self._inflate(codec, body, raw_len)
         if raw is None:
             return None, 0
-        block = Block(kind, first_ts, last_ts, pos, HEADER_BYTES + comp_len)
+        block = Block(kind, first_ts, last_ts, pos, HEADER_BYTES + comp_len, levels=levels)
         if kind == KIND_META:
             try:
                 meta = orjson.loads(raw)
@@ -202,11 +207,12 @@ class JournalReader:
         return data_end
 
     def records(self) -> Iterator[tuple[float, bytes | dict[str, Any]]]:
-        """Every record in order: ``(recv_ts, frame)`` or ``(ts, meta dict)``."""
+        """Every record of the live feed in order: ``(recv_ts, frame)`` or ``(ts, meta dict)`` (depth frames:
+        :meth:`depth_frames`)."""
         for block in self.blocks():
             if block.kind == KIND_FRAMES:
                 yield from block.records
-            else:
+            elif block.kind == KIND_META:
                 assert block.meta is not None
                 yield block.first_ts, block.meta
 
@@ -214,6 +220,13 @@ class JournalReader:
         for block in self.blocks():
             if block.kind == KIND_FRAMES:
                 yield from block.records
+
+    def depth_frames(self) -> Iterator[tuple[float, int, bytes]]:
+        """The depth feeds' frames, ``(recv_ts, levels, frame)``, in order within each feed."""
+        for block in self.blocks():
+            if block.kind == KIND_DEPTH:
+                for ts, frame in block.records:
+                    yield ts, block.levels, frame
 
     def tail_records(self, count: int) -> list[Record]:
         """The last ``count`` stream records (frames and universe changes, not the notes the writer adds by

@@ -2,11 +2,12 @@
 blocks of the day's :class:`~feed.journal.dayfile.JournalFile`, compressed.
 
 Frames wait in the queue until ``journal_block_ms`` passes or a block holds ``journal_block_kb``; a note
-closes the frames block before it (stream order). A frame past IST midnight rotates to the next day's file,
-which starts with a ``continued`` session note and a snapshot of the universe (each day's file is
-self-contained). A write error closes the file (its frames counted lost) and reopening is retried every
-``REOPEN_EVERY_S`` (:mod:`feed.journal.dayfile`). The thread dying is reported through ``on_failure`` on the
-event loop.
+closes the frames block before it (stream order). Depth-feed frames (:class:`~feed.journal.format.DepthFrame`)
+go to depth blocks of their own per feed, written after the frames blocks of the same drain. A frame past
+IST midnight rotates to the next day's file, which starts with a ``continued`` session note and a snapshot of
+the universe (each day's file is self-contained). A write error closes the file (its frames counted lost)
+and reopening is retried every ``REOPEN_EVERY_S`` (:mod:`feed.journal.dayfile`). The thread dying is
+reported through ``on_failure`` on the event loop.
 """
 
 from __future__ import annotations
@@ -24,7 +25,7 @@ from typing import Any
 
 from feed.journal.counters import JournalCounters
 from feed.journal.dayfile import JournalFile
-from feed.journal.format import FORMAT_VERSION, BlockCodec, Record, journal_path, plain_universe
+from feed.journal.format import FORMAT_VERSION, BlockCodec, DepthFrame, Record, journal_path, plain_universe
 from shared import __version__
 from shared.clock import Clock, day_bounds, ist_trading_day
 from shared.errors import ConfigError
@@ -176,6 +177,7 @@ class BlockWriter:
         frames: list[bytes] = []
         raw = taken = 0
         stopping = False
+        depth = _DepthBlocks(self, self._block_bytes)
         while True:
             try:
                 ts, frame = q.popleft()
@@ -183,6 +185,15 @@ class BlockWriter:
                 break
             taken += 1
             if type(frame) is not bytes:
+                if type(frame) is DepthFrame:
+                    if ts >= self._day_end:  # the day's depth frames stay in the day's file
+                        if tss:
+                            self._flush(tss, frames, raw)
+                            tss, frames, raw = [], [], 0
+                        depth.flush_all()
+                        self._rotate(ts)
+                    depth.add(ts, frame)
+                    continue
                 if frame is STOP:
                     taken -= 1
                     stopping = True
@@ -198,6 +209,7 @@ class BlockWriter:
                 if tss:
                     self._flush(tss, frames, raw)
                     tss, frames, raw = [], [], 0
+                depth.flush_all()
                 self._rotate(ts)
             tss.append(ts)
             frames.append(frame)
@@ -207,12 +219,18 @@ class BlockWriter:
                 tss, frames, raw = [], [], 0
         if tss:
             self._flush(tss, frames, raw)
+        depth.flush_all()
         return taken, stopping
 
     def _flush(self, tss: list[float], frames: list[bytes], raw: int) -> None:
         self._reopen_if_failed(tss[-1])
         self.counters.bytes_raw += raw
         self.file.write(self._codec.frames_block(tss, frames), len(tss))
+
+    def flush_depth(self, levels: int, tss: list[float], frames: list[bytes], raw: int) -> None:
+        self._reopen_if_failed(tss[-1])
+        self.counters.bytes_raw += raw
+        self.file.write(self._codec.depth_block(tss, frames, levels), len(tss))
 
     def _meta_record(self, meta: dict[str, Any], ts: float) -> None:
         if meta.get("type") == "universe":
@@ -244,3 +262,30 @@ class BlockWriter:
             self.file.mark_failed()
             _log.error("journal_rotate_failed", error=str(exc))
             self._day_end = day_bounds(ist_trading_day(ts))[1]
+
+
+class _DepthBlocks:
+    """The depth frames of one drain, per feed (levels), cut into blocks like the frames blocks."""
+
+    __slots__ = ("_block_bytes", "_pending", "_writer")
+
+    def __init__(self, writer: BlockWriter, block_bytes: int) -> None:
+        self._writer = writer
+        self._block_bytes = block_bytes
+        self._pending: dict[int, tuple[list[float], list[bytes], list[int]]] = {}
+
+    def add(self, ts: float, item: DepthFrame) -> None:
+        tss, frames, raw = self._pending.setdefault(item.levels, ([], [], [0]))
+        tss.append(ts)
+        frames.append(item.frame)
+        raw[0] += 12 + len(item.frame)
+        if raw[0] >= self._block_bytes:
+            self._flush(item.levels)
+
+    def _flush(self, levels: int) -> None:
+        tss, frames, raw = self._pending.pop(levels)
+        self._writer.flush_depth(levels, tss, frames, raw[0])
+
+    def flush_all(self) -> None:
+        for levels in list(self._pending):
+            self._flush(levels)

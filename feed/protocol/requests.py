@@ -25,7 +25,8 @@ from feed.protocol.constants import (
 )
 
 __all__ = [
-    "Instrument", "Request", "RequestError", "build_depth_requests", "build_disconnect", "build_requests",
+    "Instrument", "Request", "RequestError", "build_depth200_request", "build_depth_requests", "build_disconnect",
+    "build_requests",
     "parse_depth_request", "parse_request",
 ]
 
@@ -174,6 +175,14 @@ def build_depth_requests(instruments: Iterable[Instrument], levels: int = 20, *,
         }).decode()
         for chunk in chunked(items, per)
     ]
+
+
+def build_depth200_request(instrument: Instrument, *, subscribe: bool = True) -> str:
+    """The 200-level feed's (un)subscribe frame with the instrument inline, as Dhan's documents and its official
+    client send it (``{"RequestCode": 23, "ExchangeSegment": ..., "SecurityId": ...}``)."""
+    code = DepthRequestCode.SUBSCRIBE if subscribe else DepthRequestCode.UNSUBSCRIBE
+    seg, sid = instrument
+    return orjson.dumps({"RequestCode": int(code), "ExchangeSegment": seg, "SecurityId": str(sid)}).decode()
 
 
 def chunked(items: Sequence[Instrument], size: int) -> list[Sequence[Instrument]]:

@@ -10,7 +10,7 @@ length), and the socket is prepared with ``compress=False`` so no extension is n
 A depth-feed connection (``feed`` ``twentydepth`` or ``twohundreddepth``) queues one item per instrument
 update, the bid packet and the ask packet back to back, and joins consecutive items into messages of up to
 ``DEPTH_MESSAGE_BYTES``: several packets share a message there, as on Dhan's depth feeds, and an instrument's
-two sides never part.
+two sides never part. A replay of recorded messages (``join_messages`` false) sends each item as it came.
 """
 
 from __future__ import annotations
@@ -61,8 +61,8 @@ class SimConnection:
     """State of one authenticated client. ``out`` collects packets until :meth:`flush`."""
 
     __slots__ = (
-        "closing", "conn_id", "dropped", "feed", "out", "reported", "sent", "stalled_until", "status_sent",
-        "subs", "token", "transport", "ws",
+        "closing", "conn_id", "dropped", "feed", "join_messages", "out", "reported", "sent", "stalled_until",
+        "status_sent", "subs", "token", "transport", "ws",
     )
 
     def __init__(self, conn_id: int, ws: web.WebSocketResponse, transport: Any, token: str,
@@ -80,6 +80,7 @@ class SimConnection:
         self.status_sent = False
         self.closing = False
         self.reported: set[str] = set()
+        self.join_messages = feed != "main"  # depth feeds: consecutive items share messages
 
     def report_once(self, kind: str) -> bool:
         """True the first time ``kind`` is seen on this connection (log once, then stay quiet)."""
@@ -108,7 +109,7 @@ class SimConnection:
         if transport.get_write_buffer_size() > WRITE_BUFFER_HIGH_BYTES:
             self.dropped += len(out)
             return 0
-        if self.feed != "main":
+        if self.join_messages:
             out = _joined(out, DEPTH_MESSAGE_BYTES)
         headers = _HEADERS
         parts: list[bytes] = []

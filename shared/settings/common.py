@@ -122,6 +122,10 @@ class StreamsSettings(Section):
     maxlen_greeks: int = Field(
         1_000_000, ge=1000, alias="DHAN_STREAM_MAXLEN_GREEKS", description="MAXLEN ~ of dhan:greeks"
     )
+    # depth-feed branch: ~1.2 KB a 20-level book; 100,000 is ~120 MB of Redis, ~8 min of the auto set's books
+    maxlen_depth20: int = Field(
+        100_000, ge=1000, alias="DHAN_STREAM_MAXLEN_DEPTH20", description="MAXLEN ~ of dhan:depth20"
+    )
 
 
 class ServiceSettings(Section):

@@ -63,6 +63,26 @@ class FeedSettings(Section):
         True, alias="DHAN_MARKET_HOURS_ONLY_WATCHDOG",
         description="stall watchdog active only in market hours (always on against the simulator)",
     )  # fmt: skip
+    # --- depth-feed branch: the 20- and 200-level depth sockets (feed/fulldepth/; shared/dhan-protocol.md) ---
+    depth20_enabled: bool = Field(
+        True, alias="DHAN_DEPTH20_ENABLED",
+        description="open the 20-level depth WebSocket(s) (NSE only; they share Dhan's 5 connections)",
+    )  # fmt: skip
+    depth20_instruments: str = Field(
+        "auto", alias="DHAN_DEPTH20_INSTRUMENTS",
+        description="20-level depth: 'auto' (current NIFTY and BANKNIFTY futures and their ATM +/- 2 options, "
+                    "following the re-centring) or a list SEG:SID,... (NSE_EQ, NSE_FNO)",
+    )  # fmt: skip
+    depth200_instrument: str = Field(
+        "", alias="DHAN_DEPTH200_INSTRUMENT",
+        description="200-level depth of one instrument SEG:SID on a connection of its own; empty: none",
+    )  # fmt: skip
+    depth20_url: str | None = Field(
+        None, alias="DHAN_DEPTH20_URL", description="20-level depth WebSocket URL; default Dhan's or the simulator's"
+    )
+    depth200_url: str | None = Field(
+        None, alias="DHAN_DEPTH200_URL", description="200-level depth WebSocket URL; default Dhan's or the simulator's"
+    )
 
 
 class PublishSettings(Section):

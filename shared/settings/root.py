@@ -46,6 +46,8 @@ from shared.settings.services import MonitorSettings, SchedulerSettings, WriterS
 __all__ = ["ENV_FIELDS", "EnvField", "Settings", "load_settings"]
 
 DHAN_FEED_URL = "wss://api-feed.dhan.co"
+DHAN_DEPTH20_URL = "wss://depth-api-feed.dhan.co/twentydepth"  # dhanhq 2.3.0 fulldepth.py
+DHAN_DEPTH200_URL = "wss://full-depth-api.dhan.co/"
 DHAN_SCRIP_MASTER_URL = "https://images.dhan.co/api-data/api-scrip-master.csv"
 _ENV_CONFIG = SettingsConfigDict(env_prefix="DHAN_", env_file=".env", env_file_encoding="utf-8", extra="ignore")
 
@@ -138,6 +140,15 @@ class Settings(BaseSettings):
         if self.feed.url:
             return self.feed.url
         return self.sim.url if self.use_simulator else DHAN_FEED_URL
+
+    def effective_depth_url(self, levels: int) -> str:
+        """The 20- or 200-level depth feed's URL: the setting, else the simulator's or Dhan's."""
+        given = self.feed.depth20_url if levels == 20 else self.feed.depth200_url
+        if given:
+            return given
+        if self.use_simulator:
+            return f"ws://{self.sim.host}:{self.sim.port}/{'twentydepth' if levels == 20 else 'twohundreddepth'}"
+        return DHAN_DEPTH20_URL if levels == 20 else DHAN_DEPTH200_URL
 
     @property
     def effective_instruments_url(self) -> str:

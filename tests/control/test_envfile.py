@@ -41,6 +41,7 @@ def test_validate_and_changed_fields(tmp_path: Path) -> None:
     assert changed_fields(old, new) == {"sim_rate"}
     assert affected_services({"sim_rate"}) == ["sim", "feed"]
     assert affected_services({"writer_batch_max"}) == ["writer"]
+    assert affected_services({"depth20_instruments", "depth200_instrument"}) == ["feed"]
     assert affected_services({"redis_url"}) == ["sim", "writer", "feed", "greeks", "monitor", "scheduler"]
     token = validate(ORIGINAL.replace("eyJ-very-secret-token", "other-token"), tmp_path)
     assert changed_fields(old, token) == {"access_token"}

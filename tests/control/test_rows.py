@@ -105,3 +105,21 @@ def test_startup_summary() -> None:
     t.ok("redis")
     t.finish()
     assert t.summary().startswith("all green in")
+
+
+def test_feed_row_shows_the_dhan_connection_budget() -> None:
+    entries = [Entry("feed", ("feed",))]
+    beat = hb("feed", NOW - 1, connections=1, connections_up=1, instruments=150, budget_used=3, budget_limit=5,
+              budget_main=1, budget_depth20=1, budget_depth200=1, budget_per_conn_max=150,
+              budget_per_conn_limit=5000, depth20_unfunded=0, depth200_unfunded=0)
+    (row,) = build_rows(entries, {}, {"feed": beat}, NOW, 5.0, ProcessFigures())
+    assert row.detail == ("1/1 connections, 150 instr. · Dhan sockets 3/5 (live 1, depth20 1, depth200 1); "
+                          "per conn 150/5,000")
+    short = {**beat, "budget_used": "5", "budget_main": "4", "budget_depth200": "0", "depth200_unfunded": "1",
+             "depth20_unfunded": "30"}
+    (row,) = build_rows(entries, {}, {"feed": short}, NOW, 5.0, ProcessFigures())
+    assert row.detail.endswith("Dhan sockets 5/5 (live 4, depth20 1); per conn 150/5,000; "
+                               "30 depth20 unfunded, 1 depth200 unfunded")
+    old = {k: v for k, v in beat.items() if not k.startswith("budget")}  # a feed from before the budget
+    (row,) = build_rows(entries, {}, {"feed": old}, NOW, 5.0, ProcessFigures())
+    assert row.detail == "1/1 connections, 150 instr."
