@@ -17,8 +17,8 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from feed.greeks import iv as iv_module
 from feed.greeks.black76 import greeks, price
+from shared import iv as iv_module
 
 Case = tuple[float, float, float, float, float, bool]
 

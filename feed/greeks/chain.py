@@ -38,9 +38,9 @@ from typing import Any
 import orjson
 
 from feed.greeks.black76 import EXPIRY_TIME_IST, greeks, year_fraction
-from feed.greeks.iv import implied_vol
 from shared.clock import IST, dhan_epoch_to_utc_epoch
 from shared.events import EVENT_VERSION, Event, is_price, show_value
+from shared.iv import implied_vol
 
 __all__ = [
     "MID_MAX_SPREAD",

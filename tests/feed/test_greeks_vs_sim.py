@@ -38,8 +38,8 @@ import pytest
 import redis.asyncio as aioredis
 
 from feed.greeks.black76 import greeks, price, year_fraction
-from feed.greeks.iv import implied_vol
 from shared.clock import dhan_epoch_to_utc_epoch, ist_trading_day
+from shared.iv import implied_vol
 from shared.keys import Keys
 from shared.settings import Settings
 from tests.feed.test_greeks_service import add_quotes, instrument, quote_event, read_greeks, write_universe

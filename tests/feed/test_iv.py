@@ -9,7 +9,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from feed.greeks.black76 import greeks, price
-from feed.greeks.iv import implied_vol, price_bounds
+from shared.iv import implied_vol, price_bounds
 
 DAY = 1.0 / 365.0
 

@@ -102,7 +102,9 @@ def _env(port: int, tmp: Path, **extra: str) -> dict[str, str]:
     env.update({"DHAN_SIM_PORT": str(port), "DHAN_KEY_PREFIX": track_prefix(f"tfault{port}:"),
                 "DHAN_LOG_FORMAT": "json", "PYTHONPATH": str(ROOT), "DHAN_NIFTY_STRIKES": "1",
                 "DHAN_BANKNIFTY_STRIKES": "1", "DHAN_INCLUDE_NIFTY50": "false", "DHAN_SPOOL_DIR": str(tmp / "spool"),
-                "DHAN_JOURNAL_DIR": str(tmp / "journal"), **extra})
+                "DHAN_JOURNAL_DIR": str(tmp / "journal"),
+                # the main feed's one socket is what these tests count: no 20-level depth socket beside it
+                "DHAN_DEPTH20_ENABLED": "false", **extra})
     return env
 
 

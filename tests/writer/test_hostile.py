@@ -126,7 +126,8 @@ async def test_a_row_mysql_refuses_is_bisected_out_and_dead_lettered(
         "trade_date DATE NOT NULL, cum_volume BIGINT UNSIGNED NOT NULL, ltp DECIMAL(18,4) NOT NULL, "
         "qty BIGINT UNSIGNED NOT NULL, ltq INT UNSIGNED NULL, exchange_ts INT UNSIGNED NOT NULL, "
         "exchange_time_ist DATETIME NOT NULL, recv_ts DECIMAL(17,6) NOT NULL, oi BIGINT UNSIGNED NULL, "
-        "side CHAR(1) NOT NULL DEFAULT '', bid DECIMAL(18,4) NULL, ask DECIMAL(18,4) NULL, "
+        "side CHAR(1) NOT NULL DEFAULT '', side_rule CHAR(1) NOT NULL DEFAULT '', bid DECIMAL(18,4) NULL, "
+        "ask DECIMAL(18,4) NULL, "
         "PRIMARY KEY (exchange_segment, security_id, trade_date, cum_volume)) ENGINE=InnoDB "
         "PARTITION BY RANGE COLUMNS (trade_date) (PARTITION p1 VALUES LESS THAN ('2027-01-01'))",
     )

@@ -25,9 +25,9 @@ from datetime import date
 import numpy as np
 import numpy.typing as npt
 
-from feed.greeks.iv import implied_vol
 from shared.calendar import year_fraction
 from shared.clock import dhan_epoch_to_utc_epoch
+from shared.iv import implied_vol
 from viz.models.contracts import OptionSpec
 from viz.models.straddle_bulk import UNDERLYING
 
