@@ -108,7 +108,7 @@ def main() -> None:
     base = os.environ.get("DHAN_BENCH_MYSQL_URL", "mysql://root@127.0.0.1:3306/x").rsplit("/", 1)[0]
     settings = Settings(_env_file=None, mysql_url=f"{base}/dhan_bench_{uuid.uuid4().hex[:8]}")  # type: ignore[call-arg]
     asyncio.run(setup(settings))
-    target = settings.mysql
+    target = settings.mysql.target
     conn = pymysql.connect(host=target.host, port=target.port, user=target.user,
                            password=target.password.get_secret_value(), database=target.database)
     try:

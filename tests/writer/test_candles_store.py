@@ -79,7 +79,7 @@ async def test_a_minute_of_trades_is_one_row_worked_by_hand(wsettings: Settings,
 
 async def test_redelivery_and_feed_replays_change_nothing(wsettings: Settings, wredis: aioredis.Redis) -> None:
     rng = random.Random(1411)
-    settings = wsettings.model_copy(update={"writer_batch_max": rng.choice([7, 23, 101])})
+    settings = wsettings.replaced(writer_batch_max=rng.choice([7, 23, 101]))
     events = _random_ticks(rng, 1200)
     await xadd(wredis, settings, "ticks", events)
     await xadd(wredis, settings, "ticks", rng.sample(events, 250))  # a feed re-publishing, cut differently
@@ -90,7 +90,7 @@ async def test_redelivery_and_feed_replays_change_nothing(wsettings: Settings, w
     assert sum(r[12] for r in stored) == 1200
     assert sum(r[10] for r in stored) == sum(ev["qty"] for ev in events if ev["side"] == "B")
     await xadd(wredis, settings, "ticks", events)  # a whole replay of the journal
-    await wredis.xgroup_setid(Keys(settings.key_prefix).ticks, Keys.WRITER_GROUP, "0")  # and every entry again
+    await wredis.xgroup_setid(Keys(settings.redis.key_prefix).ticks, Keys.WRITER_GROUP, "0")  # and every entry again
     again = await drain(settings)
     assert again.stats.rows["ticks"] == 0 and again.stats.rows["candles"] == 0
     assert await _candles(settings) == stored
@@ -136,7 +136,7 @@ async def test_recompute_restores_the_candles_of_its_keys_only(wsettings: Settin
 
 
 async def test_a_connection_killed_mid_batch_leaves_no_half_candle(wsettings: Settings, wredis: aioredis.Redis) -> None:
-    settings = wsettings.model_copy(update={"writer_retry_cap_s": 0.5})
+    settings = wsettings.replaced(writer_retry_cap_s=0.5)
     first = [tick(s, 10 * (i + 1), qty=10, ltp=100 + i, ts=BASE_TS + i) for i in range(10) for s in (1, 2)]
     more = [tick(s, 10 * (i + 1), qty=10, ltp=100 + i, ts=BASE_TS + i) for i in range(10, 20) for s in (1, 2)]
     admin = await connect(settings)
@@ -152,7 +152,7 @@ async def test_a_connection_killed_mid_batch_leaves_no_half_candle(wsettings: Se
                 async def blocked() -> int | None:
                     await cur.execute(
                         "SELECT ID FROM information_schema.PROCESSLIST WHERE DB = %s AND ID <> CONNECTION_ID() "
-                        "AND INFO LIKE 'INSERT INTO dhan_candles_1m%%'", (settings.mysql.database,))
+                        "AND INFO LIKE 'INSERT INTO dhan_candles_1m%%'", (settings.mysql.target.database,))
                     row = await cur.fetchone()
                     return int(row[0]) if row else None
 
@@ -182,7 +182,7 @@ async def _two_writers_same_batch(settings: Settings, *, first_commits: bool) ->
     trades = [tick(s, 10 * i, qty=10, ltp=100 + i, ts=BASE_TS + i) for i in range(2, 8) for s in (1, 2)]
     batch = BatchBuilder().build([Entry("ticks", b"0-1", orjson.dumps(ev)) for ev in trades])
     sink = MySQLSink(settings)
-    await sink.start()
+    await sink.open()
     a = await connect(settings)
     try:
         await sink.write(BatchBuilder().build([Entry("ticks", b"0-0", orjson.dumps(ev)) for ev in seed]))
@@ -209,7 +209,7 @@ async def _two_writers_same_batch(settings: Settings, *, first_commits: bool) ->
         return ticks_a, (await b).ticks
     finally:
         a.close()
-        await sink.stop()
+        await sink.close()
 
 
 async def test_two_writers_on_the_same_trades_count_each_once(wsettings: Settings) -> None:
