@@ -220,6 +220,8 @@ def main() -> None:
     parser.add_argument("--seconds", type=float, default=8.0)
     parser.add_argument("--rate", type=float, default=8000.0, help="events per second from the producer")
     parser.add_argument("--history", type=int, default=60_000, help="stored trades of the NIFTY future")
+    parser.add_argument("--prior-days", type=int, default=3,
+                        help="earlier sessions of as many trades each (the charts' Days, settings.viz_prior_days)")
     parser.add_argument("--windows", default=",".join(WINDOWS))
     parser.add_argument("--profile", action="store_true", help="cProfile each window's run (top functions)")
     parser.add_argument("--cpu-clock", action="store_true",
@@ -236,8 +238,9 @@ def main() -> None:
 
     db, prefix = f"dhan_viz_bench_{os.getpid()}", f"vizbench{os.getpid()}:"
     settings = _settings(prefix, db)
-    start_cum, start_ets = asyncio.run(seed(settings, args.history))
-    print(f"seeded: 200 instruments, {args.history:,} stored trades; producer {args.rate:,.0f} events/s")
+    start_cum, start_ets = asyncio.run(seed(settings, args.history, args.prior_days))
+    print(f"seeded: 200 instruments, {args.history:,} stored trades today and on each of {args.prior_days} earlier "
+          f"days; producer {args.rate:,.0f} events/s")
     print(
         "frame = model push + the paint events it causes (window's own 30 Hz timer); "
         "full = every chart and table repainted at once (worst case, sampled 3x/s); one process per window"

@@ -201,10 +201,12 @@ def produce(redis_url: str, prefix: str, rate: float, stop_at: float, start_cum:
         time.sleep(max(0.0, batch_s - (time.time() - t0)))
 
 
-async def seed(settings: Settings, history: int) -> tuple[int, int]:
-    """Universe, stored quotes/greeks, and ``history`` trades of the NIFTY future through the writer's path."""
-
-
+async def seed(
+    settings: Settings, history: int, prior_days: int = 0, day_offsets: tuple[float, ...] = (0, -40, 80, -120)
+) -> tuple[int, int]:
+    """Universe, stored quotes/greeks, and ``history`` trades of the NIFTY future through the writer's path;
+    as many trades on each of ``prior_days`` earlier days (the charts' previous sessions), the walk of ``k``
+    days ago starting ``day_offsets[k]`` away from today's."""
     await init_schema(settings)
     redis = aioredis.Redis.from_url(settings.redis.url.get_secret_value())
     recs = universe()
@@ -214,27 +216,29 @@ async def seed(settings: Settings, history: int) -> tuple[int, int]:
     sink, builder = MySQLSink(settings), BatchBuilder()
     await sink.open()
     rng = random.Random(3)
-    px, cum, entries = 26000.0, 0, []
-    for i in range(history):
-        px = round(px + rng.choice((-0.1, 0, 0.1)) * rng.randint(1, 3), 1)
-        q = rng.randint(1, 100)
-        cum += q
-        ev = {
-            "v": 1,
-            "seg": "NSE_FNO",
-            "sid": 35001,
-            "ltp": px,
-            "qty": q,
-            "ltq": q,
-            "volume": cum,
-            "exchange_ts": OPEN + i * 20_000 // max(history, 1),
-            "oi": None,
-            "side": rng.choice("BS"),
-            "bid": px - 0.1,
-            "ask": px + 0.1,
-            "recv_ts": time.time(),
-        }
-        entries.append(Entry("ticks", b"%d-0" % (i + 1), orjson.dumps(ev)))
+    entries = []
+    for day in range(prior_days, -1, -1):  # the earlier days first, today last
+        px, cum = 26000.0 + day_offsets[day % len(day_offsets)], 0
+        for i in range(history):
+            px = round(px + rng.choice((-0.1, 0, 0.1)) * rng.randint(1, 3), 1)
+            q = rng.randint(1, 100)
+            cum += q
+            ev = {
+                "v": 1,
+                "seg": "NSE_FNO",
+                "sid": 35001,
+                "ltp": px,
+                "qty": q,
+                "ltq": q,
+                "volume": cum,
+                "exchange_ts": OPEN - day * 86_400 + i * 20_000 // max(history, 1),
+                "oi": None,
+                "side": rng.choice("BS"),
+                "bid": px - 0.1,
+                "ask": px + 0.1,
+                "recv_ts": time.time(),
+            }
+            entries.append(Entry("ticks", b"%d-0" % (i + 1), orjson.dumps(ev)))
     for r in recs:
         quote_ev = {
             "v": 1,

@@ -35,6 +35,7 @@ __all__ = [
     "CANDLE_UPSERT_UPDATE",
     "RESAMPLE_QUERY",
     "candle_params",
+    "candles_from_ticks",
     "resample_params",
 ]
 
@@ -161,21 +162,43 @@ def resample_params(segment: str, security_id: int, from_date: Any, to_date: Any
             "period_s": period_s, "offset_s": offset}
 
 
+def candles_from_ticks(where: str) -> str:
+    """SELECT of the 1-minute candles recomputed from the ``dhan_ticks`` rows matching ``where`` (SQL over the
+    ticks' columns, any instruments and days), in :data:`CANDLE_COLUMNS` order, ordered by key.
+
+    The rows :meth:`Candle.merge` of all the minute's ticks gives: open/base of the smallest cumulative volume,
+    close/OI of the largest (every value in a window's ``MIN`` is the same; ``MIN`` only satisfies
+    ``ONLY_FULL_GROUP_BY``). The writer's last-resort recompute inserts it (``writer.sql.candle_recompute``);
+    :data:`CANDLES_FROM_TICKS` is its one-instrument-day form.
+    """
+    part = "PARTITION BY exchange_segment, security_id, trade_date, minute_ts"
+    return (
+        "SELECT exchange_segment, security_id, trade_date, minute_ts, MIN(minute_ist) AS minute_ist, "
+        "MIN(t_open) AS open, MAX(ltp) AS high, MIN(ltp) AS low, MIN(t_close) AS close, SUM(qty) AS volume, "
+        "SUM(IF(side = 'B', qty, 0)) AS buy_volume, SUM(IF(side = 'S', qty, 0)) AS sell_volume, "
+        "COUNT(*) AS trade_count, MIN(t_oi) AS oi, SUM(ltp * qty) AS vwap_num, SUM(qty) AS vwap_den, "
+        "MIN(t_base) AS base_cum_volume, MIN(cum_volume) AS first_cum_volume, "
+        "MAX(cum_volume) AS last_cum_volume FROM ("
+        "SELECT k.*, "
+        f"FIRST_VALUE(ltp) OVER ({part} ORDER BY cum_volume) AS t_open, "
+        f"FIRST_VALUE(GREATEST(cum_volume, qty) - qty) OVER ({part} ORDER BY cum_volume) AS t_base, "
+        f"FIRST_VALUE(ltp) OVER ({part} ORDER BY cum_volume DESC) AS t_close, "
+        f"FIRST_VALUE(oi) OVER ({part} ORDER BY cum_volume DESC) AS t_oi FROM ("
+        "SELECT t.*, exchange_ts - exchange_ts MOD 60 AS minute_ts, "
+        "CAST(trade_date AS DATETIME) + INTERVAL (exchange_ts MOD 86400 - exchange_ts MOD 60) SECOND AS minute_ist "
+        f"FROM dhan_ticks AS t WHERE {where}"
+        ") AS k) AS w GROUP BY exchange_segment, security_id, trade_date, minute_ts "
+        "ORDER BY exchange_segment, security_id, trade_date, minute_ts"
+    )
+
+
 CANDLES_FROM_TICKS = (
-    "SELECT minute_ts, MIN(t_open) AS open, MAX(ltp) AS high, MIN(ltp) AS low, MIN(t_close) AS close, "
-    "SUM(qty) AS volume, SUM(IF(side = 'B', qty, 0)) AS buy_volume, SUM(IF(side = 'S', qty, 0)) AS sell_volume, "
-    "COUNT(*) AS trade_count, MIN(t_oi) AS oi, SUM(ltp * qty) AS vwap_num, SUM(qty) AS vwap_den, "
-    "MIN(t_base) AS base_cum_volume, MIN(cum_volume) AS first_cum_volume, "
-    "MAX(cum_volume) AS last_cum_volume FROM ("
-    "SELECT k.*, "
-    "FIRST_VALUE(ltp) OVER (PARTITION BY minute_ts ORDER BY cum_volume) AS t_open, "
-    "FIRST_VALUE(GREATEST(cum_volume, qty) - qty) OVER (PARTITION BY minute_ts ORDER BY cum_volume) AS t_base, "
-    "FIRST_VALUE(ltp) OVER (PARTITION BY minute_ts ORDER BY cum_volume DESC) AS t_close, "
-    "FIRST_VALUE(oi) OVER (PARTITION BY minute_ts ORDER BY cum_volume DESC) AS t_oi FROM ("
-    "SELECT t.*, exchange_ts - exchange_ts MOD 60 AS minute_ts FROM dhan_ticks AS t "
-    "WHERE exchange_segment = %(segment)s AND security_id = %(security_id)s AND trade_date = %(trade_date)s"
-    ") AS k) AS w GROUP BY minute_ts ORDER BY minute_ts"
+    f"SELECT {', '.join(CANDLE_COLUMNS[3:4] + CANDLE_COLUMNS[5:])} FROM ("
+    + candles_from_ticks(
+        "exchange_segment = %(segment)s AND security_id = %(security_id)s AND trade_date = %(trade_date)s"
+    )
+    + ") AS r ORDER BY minute_ts"
 )
 """The 1-minute candles of one instrument and trading day recomputed from ``dhan_ticks``: what the rows of
-``dhan_candles_1m`` must equal (``dhan verify``), in its columns. Parameters ``segment``, ``security_id``,
-``trade_date``."""
+``dhan_candles_1m`` must equal (``dhan verify``), in its columns from ``minute_ts`` on, without
+``minute_ist``. Parameters ``segment``, ``security_id``, ``trade_date``."""

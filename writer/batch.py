@@ -9,7 +9,8 @@ reason; the rest of the batch goes on.
 
 Per batch: quotes, depth and greeks collapse to the newest per instrument (the order of the forward-only
 upserts in ``sql.py``); ticks are deduplicated on their natural key (instrument, trade day, cum volume)
-and folded into per-(instrument, day) summary increments. Prices go out with four decimals (currency
+and folded into per-(instrument, day) summary increments and per-(instrument, minute) candle increments
+(:mod:`writer.candle_rows`). Prices go out with four decimals (currency
 ticks are 0.0025), receive times with six. Ticks' prices are kept as integer ten-thousandths, so turnover
 (sum of price x qty, hence vwap) is exact.
 """
@@ -26,6 +27,7 @@ from typing import Any
 import orjson
 
 from shared.events import EVENT_VERSION
+from writer.candle_rows import candle_rows, fixed4
 from writer.depth20 import Depth20Rows
 from writer.oi_close import oi_close_row
 from writer.values import (
@@ -85,7 +87,7 @@ class Poison:
 
 
 TickKey = tuple[str, int, str, int]  # (segment literal, security id, trade-date literal, cum volume)
-TickItem = tuple[TickKey, int, int, int, Any, str]  # key, price x 10^4, qty, exchange_ts, oi, rendered row
+TickItem = tuple[TickKey, int, int, int, Any, str, str]  # key, price x 10^4, qty, exchange_ts, oi, row, side
 
 
 @dataclass(slots=True)
@@ -93,10 +95,11 @@ class Batch:
     """Rows of one transaction, each list in key order (a stable lock order across writers)."""
 
     entries: list[Entry]
-    tick_items: list[TickItem] = field(default_factory=list)  # what ticks/summary were made from
+    tick_items: list[TickItem] = field(default_factory=list)  # what ticks/summary/candles were made from
     ticks: list[str] = field(default_factory=list)
     summary: list[str] = field(default_factory=list)
     summary_keys: list[tuple[str, int, str]] = field(default_factory=list)
+    candles: list[str] = field(default_factory=list)  # one-minute candle increments (all ticks new)
     quotes: list[str] = field(default_factory=list)
     depth: list[str] = field(default_factory=list)
     greeks: list[str] = field(default_factory=list)
@@ -108,8 +111,8 @@ class Batch:
     @property
     def row_count(self) -> int:
         return (
-            len(self.ticks) + len(self.summary) + len(self.quotes) + len(self.depth) + len(self.greeks)
-            + len(self.depth20) + len(self.depth20_history)
+            len(self.ticks) + len(self.summary) + len(self.candles) + len(self.quotes) + len(self.depth)
+            + len(self.greeks) + len(self.depth20) + len(self.depth20_history)
         )  # fmt: skip
 
 
@@ -202,7 +205,7 @@ class BatchBuilder:
         """Rows of ``entries``; any entry that cannot become a row is in ``poison`` (never an exception)."""
         entries = list(entries)
         batch = Batch(entries)
-        ticks: dict[TickKey, tuple[int, int, int, Any, str]] = {}
+        ticks: dict[TickKey, tuple[int, int, int, Any, str, str]] = {}
         # Latest-state kinds collapse before rendering: only the newest event per instrument becomes a row
         # (a superseded event is never written, so it is not validated beyond its key and order either).
         latest: dict[str, dict[tuple[str, int], tuple[tuple[Any, ...], dict[str, Any], Entry]]] = {
@@ -280,7 +283,7 @@ class BatchBuilder:
             return (seg, sid), (ets or 0, volume or 0, recv)
         return (seg, sid), (ets or 0, recv)
 
-    def _tick(self, ev: dict[str, Any], out: dict[TickKey, tuple[int, int, int, Any, str]]) -> None:
+    def _tick(self, ev: dict[str, Any], out: dict[TickKey, tuple[int, int, int, Any, str, str]]) -> None:
         seg = self._seg(ev["seg"])
         sid, ets, cum, qty, ltp = ev["sid"], ev["exchange_ts"], ev["volume"], ev["qty"], ev["ltp"]
         if type(sid) is not int or not 0 <= sid <= U32:
@@ -309,13 +312,14 @@ class BatchBuilder:
         )
         key = (seg, sid, day, cum)
         if key not in out:  # the first delivery of a natural key wins, as in the table
-            out[key] = (px4, qty, ets, oi, row)
+            out[key] = (px4, qty, ets, oi, row, side or "")
 
     @staticmethod
-    def _fold_ticks(ticks: dict[TickKey, tuple[int, int, int, Any, str]], batch: Batch) -> None:
+    def _fold_ticks(ticks: dict[TickKey, tuple[int, int, int, Any, str, str]], batch: Batch) -> None:
         batch.tick_items = [(key, *ticks[key]) for key in sorted(ticks)]
         batch.ticks = [item[5] for item in batch.tick_items]
         batch.summary, batch.summary_keys = fold_summary(batch.tick_items)
+        batch.candles = candle_rows(batch.tick_items)
 
     def _quote(self, ev: dict[str, Any], key: tuple[str, int]) -> str:
         seg, sid = key
@@ -375,7 +379,7 @@ def fold_summary(items: list[TickItem]) -> tuple[list[str], list[tuple[str, int,
     """Summary increment rows (and their keys) of ticks in key order: one per (instrument, trading day)."""
     # acc: [first_cv, open4, first_ets, last_cv, close4, last_ets, oi, high4, low4, volume, turnover4, n]
     acc: dict[tuple[str, int, str], list[Any]] = {}
-    for key, px4, qty, ets, oi, _ in items:
+    for key, px4, qty, ets, oi, _, _ in items:
         cum = key[3]
         a = acc.get(key[:3])
         if a is None:
@@ -392,7 +396,7 @@ def fold_summary(items: list[TickItem]) -> tuple[list[str], list[tuple[str, int,
         a[11] += 1
     rows = []
     for (seg, sid, day), a in acc.items():
-        turnover = _fixed4(a[10])
+        turnover = fixed4(a[10])
         oi = "NULL" if a[6] is None else f"{a[6]:d}"
         rows.append(
             f"({seg},{sid:d},{day},{a[1] / 10000:.4f},{a[7] / 10000:.4f},{a[8] / 10000:.4f},"
@@ -409,10 +413,3 @@ def _poison(entry: Entry, exc: Exception) -> Poison:
     text = str(exc).splitlines()[0] if str(exc) else ""
     reason = f"{type(exc).__name__}: {text}"[:300]
     return Poison(entry, reason, None if isinstance(exc, _EVENT_ERRORS) else exc)
-
-
-def _fixed4(value: int) -> str:
-    """Integer ten-thousandths -> exact decimal text (any size, any sign)."""
-    sign = "-" if value < 0 else ""
-    q, r = divmod(abs(value), 10000)
-    return f"{sign}{q}.{r:04d}"

@@ -13,7 +13,7 @@ from writer.sink import WriteResult
 
 __all__ = ["WriterMetrics"]
 
-TABLES = ("ticks", "summary", "quotes", "depth", "greeks", "depth20", "depth20_history")
+TABLES = ("ticks", "summary", "candles", "quotes", "depth", "greeks", "depth20", "depth20_history")
 
 
 class WriterMetrics:
@@ -55,6 +55,7 @@ class WriterMetrics:
         self._commit_s += commit_s
         self.rows["ticks"] += result.ticks
         self.rows["summary"] += result.summary
+        self.rows["candles"] += result.candles
         self.rows["quotes"] += result.quotes
         self.rows["depth"] += result.depth
         self.rows["greeks"] += result.greeks

@@ -1,13 +1,22 @@
 """MySQL side of the writer: one transaction per batch, errors sorted into "retry later" and "bad row".
 
-Trade summaries stay exactly-once with no extra round trip in the common case: the tick insert reports
-how many rows it really inserted (a replayed natural key counts 0). All new -> the batch's own summary
-increments are applied; none new (a redelivery) -> nothing; some new (a partial overlap, e.g. batches cut
-differently after a crash, or a feed re-publishing trades) -> the transaction is rolled back and redone
-with a locking read of the batch's keys first, inserting and incrementing by exactly the absent trades.
-Recomputing the touched summaries from ``dhan_ticks`` is only the last resort: bench/writer_summary.py
-measured it at 4x an increment with 2,000 trades per instrument in the day, 380x with 100,000.
-Connections run at REPEATABLE READ (pinned here), so those locking reads take gap locks.
+Trade summaries and one-minute candles stay exactly-once with no extra round trip in the common case: the
+tick insert reports how many rows it really inserted (a replayed natural key counts 0). All new -> the
+batch's own summary and candle increments are applied; none new (a redelivery) -> nothing; some new (a
+partial overlap, e.g. batches cut differently after a crash, or a feed re-publishing trades) -> the
+transaction is rolled back and redone with a locking read of the batch's keys first, inserting and
+incrementing by exactly the absent trades. Recomputing the touched summaries and candles from ``dhan_ticks``
+is only the last resort: bench/writer_summary.py measured it at 4x an increment with 2,000 trades per
+instrument in the day, 380x with 100,000. Connections run at REPEATABLE READ (pinned here), so those locking
+reads take gap locks.
+
+Why the count is right with two writers (a failover, or a stalled writer whose entries were reclaimed, both
+holding the same trades): the insert of a key another transaction inserted and has not committed waits for
+its row lock, then counts 0 if that transaction committed and 1 if it rolled back. A trade is therefore
+counted by exactly the one transaction that inserted it, whatever the interleaving, and its candle and
+summary increments commit or roll back with that insert. The increments add and merge commutatively, so two
+writers' batches may commit in either order; rows are sent in key order, and a deadlock between them is a
+transient error retried with the batch.
 """
 
 from __future__ import annotations
@@ -27,6 +36,7 @@ from shared.schema import ensure_partitions
 from shared.settings import Settings
 from writer import sql
 from writer.batch import Batch, fold_summary
+from writer.candle_rows import candle_rows
 
 __all__ = ["MySQLSink", "PartitionError", "RowError", "TransientError", "WriteResult"]
 
@@ -61,7 +71,8 @@ class WriteResult:
     ticks: int = 0  # tick rows inserted (replays excluded)
     tick_replays: int = 0
     summary: int = 0
-    summary_mode: str = "none"  # "increment" | "partial" | "recompute" | "none"
+    summary_mode: str = "none"  # "increment" | "partial" | "recompute" | "none" (candles follow the same)
+    candles: int = 0  # candle rows upserted (or instrument-days recomputed)
     quotes: int = 0
     depth: int = 0
     greeks: int = 0
@@ -169,7 +180,9 @@ class MySQLSink:
                 inserted = await self._insert(cur, sql.tick_insert, batch.ticks)
                 if inserted == len(batch.ticks):  # all new: the batch's own increments
                     await self._insert(cur, sql.summary_increment, batch.summary)
+                    await self._insert(cur, sql.candle_upsert, batch.candles)
                     result.summary, result.summary_mode = len(batch.summary), "increment"
+                    result.candles = len(batch.candles)
                 elif inserted:  # partly a replay: start over with only the trades not stored yet
                     await conn.rollback()
                     inserted = await self._write_new_ticks(cur, batch, result)
@@ -196,11 +209,13 @@ class MySQLSink:
         return int(affected)
 
     async def _write_new_ticks(self, cur: Any, batch: Batch, result: WriteResult) -> int:
-        """Lock the batch's tick keys, insert the absent ones and increment the summaries by exactly those.
+        """Lock the batch's tick keys, insert the absent ones and increment the summaries and candles by exactly
+        those.
 
         A few primary-key lookups (measured in bench/writer_summary.py: a recompute scans the whole day of
         every touched instrument and grows with it). If the insert still meets a stored key (impossible
-        under the locks, kept as a guard), the touched summaries are recomputed from dhan_ticks instead.
+        under the locks, kept as a guard), the touched summaries and candles are recomputed from dhan_ticks
+        instead.
         """
         await cur.execute(sql.existing_ticks([item[0] for item in batch.tick_items]))
         stored = {
@@ -210,16 +225,21 @@ class MySQLSink:
         inserted = await self._insert(cur, sql.tick_insert, [item[5] for item in items])
         summary, keys = fold_summary(items)
         if inserted == len(items):
+            candles = candle_rows(items)
             await self._insert(cur, sql.summary_increment, summary)
-            result.summary, result.summary_mode = len(summary), "partial"
+            await self._insert(cur, sql.candle_upsert, candles)
+            result.summary, result.summary_mode, result.candles = len(summary), "partial", len(candles)
             return inserted
         for start in range(0, len(keys), _RECOMPUTE_KEYS_PER_STATEMENT):
-            await cur.execute(sql.summary_recompute(keys[start : start + _RECOMPUTE_KEYS_PER_STATEMENT]))
-        result.summary, result.summary_mode = len(keys), "recompute"
+            chunk = keys[start : start + _RECOMPUTE_KEYS_PER_STATEMENT]
+            await cur.execute(sql.summary_recompute(chunk))
+            for text in sql.candle_recompute(chunk):
+                await cur.execute(text)
+        result.summary, result.summary_mode, result.candles = len(keys), "recompute", len(keys)
         return inserted
 
     async def ensure_partitions(self, today: date, months_ahead: int, lock_timeout_s: int = 30) -> list[str]:
-        """Monthly ``dhan_ticks`` and ``dhan_depth20_history`` partitions ahead
+        """Monthly partitions of ``dhan_ticks``, ``dhan_depth20_history`` and ``dhan_candles_1m`` ahead
         (see :func:`shared.schema.ensure_partitions`).
 
         Raises ``PermissionError`` when this user may not ALTER, :class:`PartitionError` when maintenance

@@ -15,6 +15,8 @@ from __future__ import annotations
 
 from collections.abc import Iterator, Sequence
 
+from shared.candles_sql import CANDLE_COLUMNS, CANDLE_TABLE, CANDLE_UPSERT_UPDATE, candles_from_ticks
+
 __all__ = [
     "DEPTH20_COLUMNS",
     "DEPTH20_HISTORY_COLUMNS",
@@ -24,6 +26,8 @@ __all__ = [
     "SUMMARY_COLUMNS",
     "TICK_COLUMNS",
     "Statement",
+    "candle_recompute",
+    "candle_upsert",
     "depth20_history_insert",
     "depth20_upsert",
     "depth_upsert",
@@ -213,6 +217,24 @@ def summary_recompute(keys: Sequence[tuple[str, int, str]]) -> str:
         f"(exchange_segment = {seg} AND security_id = {sid:d} AND trade_date = {day})" for seg, sid, day in keys
     )
     return _RECOMPUTE_HEAD + where + _RECOMPUTE_TAIL
+
+
+# One-minute candles: the increments of the ticks this transaction inserted (writer.candle_rows), merged into
+# the stored rows as shared.candles.Candle.merge does (shared.candles_sql has the rules).
+candle_upsert = Statement(_insert_head(CANDLE_TABLE, CANDLE_COLUMNS), CANDLE_UPSERT_UPDATE)
+
+
+def candle_recompute(keys: Sequence[tuple[str, int, str]]) -> list[str]:
+    """Statements replacing the candles of rendered ``(segment literal, security id, date literal)`` keys by
+    their recomputation from ``dhan_ticks`` (absolute values; the sink's last resort and ``dhan verify
+    --repair``). Run inside one transaction: the delete and the insert lock the same rows."""
+    where = " OR ".join(
+        f"(exchange_segment = {seg} AND security_id = {sid:d} AND trade_date = {day})" for seg, sid, day in keys
+    )
+    return [
+        f"DELETE FROM {CANDLE_TABLE} WHERE {where}",
+        f"INSERT INTO {CANDLE_TABLE} ({','.join(CANDLE_COLUMNS)}) {candles_from_ticks(where)}",
+    ]
 
 
 def existing_ticks(keys: Sequence[tuple[str, int, str, int]]) -> str:

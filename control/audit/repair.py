@@ -3,7 +3,8 @@
 Missing ticks are re-derived from the journal (a second pass keeping only the missing trades' events,
 :func:`~control.audit.journal_scan.scan_journal` with ``want``) and inserted through the writer's own row
 rendering (``writer.batch``) and statements (``writer.sql``); the touched summaries are recomputed with the
-writer's recompute statement (right whether or not the lost ticks had been counted); stale, missing or
+writer's recompute statement (right whether or not the lost ticks had been counted), and so are the one-minute
+candles of those instrument-days and of any whose candles differ from their ticks; stale, missing or
 differing quotes are upserted (forward-only, so never backwards).
 """
 
@@ -32,6 +33,7 @@ class RepairResult:
     ticks_inserted: int = 0
     ticks_poison: int = 0
     summaries_recomputed: int = 0
+    candles_recomputed: int = 0  # instrument-days
     quotes_upserted: int = 0
 
 
@@ -58,10 +60,16 @@ async def repair(settings: Settings, paths: Sequence[str | Path], report: Report
             # Recomputed, not incremented: right whether the lost ticks had been counted (rows deleted) or not
             # (entries trimmed from the stream before the writer read them).
             keys = sorted(summary_keys)
+            candle_keys = sorted(summary_keys | {(f"'{seg}'", sid, f"'{day_text(day)}'")
+                                                 for seg, sid, day in report.candle_keys_bad})
             for start in range(0, len(keys), KEYS_PER_QUERY):
                 await cur.execute(sql.summary_recompute(keys[start : start + KEYS_PER_QUERY]))
                 await conn.commit()
-            result.summaries_recomputed = len(keys)
+            for start in range(0, len(candle_keys), KEYS_PER_QUERY):
+                for text in sql.candle_recompute(candle_keys[start : start + KEYS_PER_QUERY]):
+                    await cur.execute(text)
+                await conn.commit()
+            result.summaries_recomputed, result.candles_recomputed = len(keys), len(candle_keys)
             if report.quotes_to_fix:
                 quotes = [Entry("quotes", b"repair", orjson.dumps(q)) for q in report.quotes_to_fix]
                 batch = builder.build(quotes)

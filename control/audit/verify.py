@@ -8,7 +8,9 @@ Given a :class:`~control.audit.journal_scan.JournalScan`, per (instrument, tradi
   journal are reported as ``extra`` (information: another writer or journal), not as a problem;
 * quotes: the journal's last quote per instrument equals ``dhan_quotes`` when it is the last write (same
   exchange time and volume); a row ahead of it is ``superseded`` (information), behind it ``stale``;
-* summaries: ``dhan_trade_summary`` equals the recomputation from ``dhan_ticks`` for the journal's keys.
+* summaries: ``dhan_trade_summary`` equals the recomputation from ``dhan_ticks`` for the journal's keys;
+* candles: ``dhan_candles_1m`` equals its recomputation from ``dhan_ticks`` for the same keys
+  (:mod:`control.audit.verify_candles`).
 
 :func:`check` returns a :class:`Report` with the counts, a few examples of each problem, and what
 :mod:`control.audit.repair` needs (the missing trades' keys, the quotes and summaries to fix);
@@ -24,6 +26,7 @@ from decimal import Decimal
 from typing import Any
 
 from control.audit.journal_scan import EPOCH, JournalScan, TickKey, TradeKey, day_text
+from control.audit.verify_candles import check_candles
 from feed.normalise import DEFAULT_TICK
 from feed.protocol.constants import SEGMENT_BY_NAME
 from shared.db import connect
@@ -54,16 +57,20 @@ class Report:
     quotes_superseded: int = 0
     summaries_checked: int = 0
     summaries_mismatched: int = 0
+    candles_checked: int = 0  # instrument-days
+    candle_minutes: int = 0
+    candles_mismatched: int = 0
     missing_keys: set[TradeKey] = field(default_factory=set)
     duplicated_keys: set[TradeKey] = field(default_factory=set)  # in dhan_ticks more than once
     quotes_to_fix: list[dict[str, Any]] = field(default_factory=list)
     summary_keys_bad: list[TickKey] = field(default_factory=list)
+    candle_keys_bad: list[TickKey] = field(default_factory=list)
     examples: dict[str, list[str]] = field(default_factory=dict)
 
     @property
     def problems(self) -> int:
         return (self.missing + self.duplicated + self.value_mismatched + self.quotes_mismatched
-                + self.quotes_stale + self.quotes_missing + self.summaries_mismatched
+                + self.quotes_stale + self.quotes_missing + self.summaries_mismatched + self.candles_mismatched
                 + self.scan.read.corrupt_blocks)
 
     def example(self, kind: str, text: str) -> None:
@@ -122,6 +129,11 @@ async def check(settings: Settings, scan: JournalScan) -> Report:
             await _check_ticks(cur, scan, report)
             await _check_quotes(cur, scan, report)
             await _check_summaries(cur, scan, report)
+            candles = await check_candles(cur, sorted(scan.trades), EXAMPLES_MAX)
+        report.candles_checked, report.candle_minutes = candles.checked, candles.minutes
+        report.candles_mismatched, report.candle_keys_bad = len(candles.bad_keys), candles.bad_keys
+        for text in candles.examples:
+            report.example("candles", text)
         await conn.rollback()
     finally:
         conn.close()
@@ -254,6 +266,8 @@ def report_dict(report: Report) -> dict[str, Any]:
         "quotes_mismatched": report.quotes_mismatched, "quotes_stale": report.quotes_stale,
         "quotes_missing": report.quotes_missing, "quotes_superseded": report.quotes_superseded,
         "summaries_checked": report.summaries_checked, "summaries_mismatched": report.summaries_mismatched,
+        "candles_checked": report.candles_checked, "candle_minutes": report.candle_minutes,
+        "candles_mismatched": report.candles_mismatched,
         "problems": report.problems, "examples": report.examples,
     }
 
@@ -272,6 +286,8 @@ def report_lines(report: Report) -> list[str]:
         "by later writes)",
         f"summary   {p.summaries_checked} instrument-days: {p.summaries_mismatched} differ from a "
         "recomputation",
+        f"candles   {p.candles_checked} instrument-days ({p.candle_minutes} one-minute rows): "
+        f"{p.candles_mismatched} differ from a recomputation",
     ]
     for kind, items in p.examples.items():
         out.extend(f"  {kind}: {text}" for text in items)

@@ -29,7 +29,8 @@ IS_SERVICE = False
 
 def _repair_line(result: RepairResult) -> str:
     return (f"repair    {result.ticks_inserted} ticks inserted ({result.ticks_poison} unusable), "
-            f"{result.summaries_recomputed} summaries recomputed, {result.quotes_upserted} quotes upserted")
+            f"{result.summaries_recomputed} summaries and {result.candles_recomputed} instrument-days of candles "
+            f"recomputed, {result.quotes_upserted} quotes upserted")
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -68,6 +69,7 @@ async def run(args: argparse.Namespace, settings: Settings) -> int:
         report = await check(settings, await asyncio.to_thread(scan_journal, args.journal))
         out["repair"] = {"ticks_inserted": result.ticks_inserted, "ticks_poison": result.ticks_poison,
                          "summaries_recomputed": result.summaries_recomputed,
+                         "candles_recomputed": result.candles_recomputed,
                          "quotes_upserted": result.quotes_upserted}
         out["after"] = report_dict(report)
         lines += [_repair_line(result), "-- after the repair --", *report_lines(report)]

@@ -6,9 +6,10 @@ missing ones under a server lock (``GET_LOCK``), so two ``dhan db init`` at once
 MySQL commits DDL implicitly, so every statement is written to be idempotent (``IF NOT EXISTS``): a
 migration interrupted half-way is run again from its start.
 
-``dhan_ticks`` and ``dhan_depth20_history`` are RANGE COLUMNS partitioned by month with a catch-all
-``pmax``; :func:`ensure_partitions` splits monthly partitions off ``pmax`` ahead of time (``REORGANIZE
-PARTITION``, which is instant while ``pmax`` is empty and works the same on MySQL 8 and MariaDB).
+``dhan_ticks``, ``dhan_depth20_history`` and ``dhan_candles_1m`` are RANGE COLUMNS partitioned by month with
+a catch-all ``pmax``; :func:`ensure_partitions` splits monthly partitions off ``pmax`` ahead of time
+(``REORGANIZE PARTITION``, which is instant while ``pmax`` is empty and works the same on MySQL 8 and
+MariaDB).
 """
 
 from __future__ import annotations
@@ -36,7 +37,8 @@ MIGRATIONS_DIR = Path(__file__).parent
 VERSION_TABLE = "dhan_schema_version"
 TICKS_TABLE = "dhan_ticks"
 DEPTH20_HISTORY_TABLE = "dhan_depth20_history"
-PARTITIONED_TABLES = (TICKS_TABLE, DEPTH20_HISTORY_TABLE)  # monthly by trade_date, each with a pmax
+CANDLES_TABLE = "dhan_candles_1m"
+PARTITIONED_TABLES = (TICKS_TABLE, DEPTH20_HISTORY_TABLE, CANDLES_TABLE)  # monthly by trade_date, each with a pmax
 INIT_LOCK = "dhan_schema_init"
 PARTITION_LOCK = "dhan_ticks_partitions"
 _FILE_RE = re.compile(r"^(\d{3})_([a-z0-9_]+)\.sql$")

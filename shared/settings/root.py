@@ -41,7 +41,7 @@ from shared.settings.feed import (
     SimSettings,
     UniverseSettings,
 )  # fmt: skip
-from shared.settings.services import MonitorSettings, SchedulerSettings, WriterSettings
+from shared.settings.services import MonitorSettings, SchedulerSettings, VizSettings, WriterSettings
 
 __all__ = ["ENV_FIELDS", "EnvField", "Settings", "load_settings"]
 
@@ -88,6 +88,7 @@ class Settings(BaseSettings):
     writer: WriterSettings = WriterSettings()
     monitor: MonitorSettings = MonitorSettings()
     scheduler: SchedulerSettings = SchedulerSettings()
+    viz: VizSettings = VizSettings()  # branch candles
 
     @classmethod
     def settings_customise_sources(

@@ -9,7 +9,7 @@ from pydantic import Field, field_validator
 
 from shared.settings.common import Section
 
-__all__ = ["MonitorSettings", "SchedulerSettings", "WriterSettings"]
+__all__ = ["MonitorSettings", "SchedulerSettings", "VizSettings", "WriterSettings"]
 
 
 class WriterSettings(Section):
@@ -154,3 +154,14 @@ class SchedulerSettings(Section):
         if not (hh.isdigit() and mm.isdigit() and int(hh) < 24 and int(mm) < 60 and len(mm) == 2):
             raise ValueError("must be a time of day HH:MM, e.g. '08:55'")
         return f"{int(hh):02d}:{mm}"
+
+
+# --- viz (branch candles) ---
+class VizSettings(Section):
+    """The visualizer windows' defaults (each window remembers its own choices over these)."""
+
+    prior_days: int = Field(
+        3, ge=0, le=20, alias="DHAN_VIZ_PRIOR_DAYS",
+        description="previous sessions the tick chart and the volume-profile chart show by default (each "
+                    "window's Days control overrides it and is remembered)",
+    )  # fmt: skip

@@ -18,7 +18,15 @@ from shared.db import init_schema
 from shared.keys import Keys
 from shared.settings import Settings
 from tests.conftest import eventually
-from tests.writer.conftest import RECOMPUTED_SQL, SUMMARY_SQL, count, drain, query
+from tests.writer.conftest import (
+    CANDLES_RECOMPUTED_SQL,
+    CANDLES_SQL,
+    RECOMPUTED_SQL,
+    SUMMARY_SQL,
+    count,
+    drain,
+    query,
+)
 
 from .conftest import feed_settings
 from .helpers import JournaledFeed, Running, execute, stream_len
@@ -62,6 +70,8 @@ async def test_clean_session_verifies_with_zero_problems(
     assert report.missing == report.extra == report.duplicated == report.value_mismatched == 0
     assert report.quotes_equal == report.quotes_compared == await count(session, "dhan_quotes") > 50
     assert report.summaries_checked == report.instrument_days > 10 and report.summaries_mismatched == 0
+    assert report.candles_checked == report.instrument_days and report.candles_mismatched == 0
+    assert report.candle_minutes == await count(session, "dhan_candles_1m") > 0
     assert scan.sessions == 1 and scan.read.torn_tail_bytes == 0 and scan.bad_packets == 0
     assert await verify_cli(_args(path), session) == 0
     assert "result    OK" in capsys.readouterr().out
@@ -90,6 +100,7 @@ async def test_deleted_ticks_are_reported_missing_and_repair_restores_them(
     assert recv == pytest.approx({(s, i, d.isoformat(), c): float(row[9]) for row in gone
                                   for s, i, d, c in [row[:4]]}, abs=1e-6)
     assert report.summaries_mismatched > 0  # the summaries still count the deleted rows
+    assert report.candles_mismatched > 0  # and so do the candles
     assert report.quotes_mismatched == 1
     assert await verify_cli(_args(path), session) == 1
     assert "missing" in capsys.readouterr().out
@@ -98,7 +109,28 @@ async def test_deleted_ticks_are_reported_missing_and_repair_restores_them(
     assert "-- after the repair --" in capsys.readouterr().out
     assert await query(session, "SELECT * FROM dhan_ticks ORDER BY 1, 2, 3, 4") == before
     assert await query(session, SUMMARY_SQL) == await query(session, RECOMPUTED_SQL)
+    assert await query(session, CANDLES_SQL) == await query(session, CANDLES_RECOMPUTED_SQL)
     assert (await check(session, scan_journal([path]))).problems == 0
+
+
+async def test_a_tampered_candle_is_reported_and_repaired(
+    session: Settings, rclient: aioredis.Redis, capsys: pytest.CaptureFixture[str]
+) -> None:
+    path = await record(session, rclient, 300)
+    await drain(session)
+    truth = await query(session, CANDLES_SQL)
+    seg, sid, day, minute = truth[len(truth) // 2][:4]
+    assert await execute(session, "UPDATE dhan_candles_1m SET high = high + 0.05 WHERE exchange_segment = %s "
+                         "AND security_id = %s AND trade_date = %s AND minute_ts = %s", (seg, sid, day, minute)) == 1
+    report = await check(session, scan_journal([path]))
+    assert (report.candles_mismatched, report.problems, report.summaries_mismatched) == (1, 1, 0)
+    assert [(s, i, _day(d)) for s, i, d in report.candle_keys_bad] == [(seg, sid, day.isoformat())]
+    [example] = report.examples["candles"]
+    assert example.startswith(f"{seg}:{sid} {day.isoformat()} minute_ts {minute}: stored ")
+    assert await verify_cli(_args(path), session) == 1
+    assert "1 differ from a recomputation" in capsys.readouterr().out
+    assert await verify_cli(_args(path, repair=True), session) == 0
+    assert await query(session, CANDLES_SQL) == truth
 
 
 async def test_rows_stored_twice_are_reported_with_their_keys(session: Settings, rclient: aioredis.Redis) -> None:

@@ -12,6 +12,7 @@ import orjson
 import pytest
 import redis.asyncio as aioredis
 
+from shared.candles_sql import CANDLE_COLUMNS, candles_from_ticks
 from shared.clock import IST_OFFSET_S
 from shared.db import connect, init_schema
 from shared.events import EVENT_FIELD
@@ -181,9 +182,14 @@ RECOMPUTED_SQL = (
     "AND l.trade_date = g.trade_date AND l.cum_volume = g.last_cv "
     "ORDER BY g.exchange_segment, g.security_id, g.trade_date"
 )
+CANDLES_SQL = f"SELECT {', '.join(CANDLE_COLUMNS)} FROM dhan_candles_1m ORDER BY 1, 2, 3, 4"
+# The candles recomputed from dhan_ticks (shared.candles_sql, checked against shared.candles in
+# tests/shared/test_candles_sql.py): what the writer's incremental rows must equal.
+CANDLES_RECOMPUTED_SQL = candles_from_ticks("1 = 1")
 SNAPSHOT_SQL = {
     "ticks": "SELECT * FROM dhan_ticks ORDER BY 1, 2, 3, 4",
     "summary": SUMMARY_SQL,
+    "candles": CANDLES_SQL,
     "quotes": "SELECT * FROM dhan_quotes ORDER BY 1, 2",
     "depth": "SELECT * FROM dhan_depth ORDER BY 1, 2",
     "greeks": "SELECT * FROM dhan_options_greeks ORDER BY 1, 2",

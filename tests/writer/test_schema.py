@@ -17,6 +17,7 @@ import pytest
 import redis
 
 from shared import db_cli
+from shared.candles_sql import CANDLE_TABLE_DDL
 from shared.db import SCHEMA_VERSION, check_schema, connect, create_pool, init_schema
 from shared.errors import ConfigError, MySQLUnavailable, SchemaMismatch
 from shared.schema import ensure_partitions, load_migrations, plan_partitions, split_statements
@@ -33,6 +34,7 @@ TABLES = {
     "dhan_gaps",  # 002_gaps.sql (writer/gaps.py)
     "dhan_depth20", "dhan_depth20_history",  # 004_depth20.sql (writer/depth20.py)
     "dhan_oi_close",  # 007_oi_close.sql (writer/batch.py oi_close_row)
+    "dhan_candles_1m",  # 005_candles.sql (shared/candles_sql.py)
 }  # fmt: skip
 
 
@@ -53,6 +55,12 @@ async def test_init_is_idempotent_and_returns_the_version(db_settings: Settings)
         "AND TABLE_NAME = 'dhan_ticks' ORDER BY PARTITION_ORDINAL_POSITION",
     )]  # fmt: skip
     assert parts[0] == "p202610" and parts[-2] == "p202711" and parts[-1] == "pmax"
+    candle_parts = [r[0] for r in await query(
+        db_settings,
+        "SELECT PARTITION_NAME FROM information_schema.PARTITIONS WHERE TABLE_SCHEMA = DATABASE() "
+        "AND TABLE_NAME = 'dhan_candles_1m' ORDER BY PARTITION_ORDINAL_POSITION",
+    )]  # fmt: skip
+    assert candle_parts == parts  # the candles follow their ticks' months
     pool = await create_pool(db_settings)
     try:
         await check_schema(pool)
@@ -131,6 +139,14 @@ async def test_ensure_partitions_adds_months_and_rows_land_in_them(db_settings: 
         await conn.rollback()
     finally:
         conn.close()
+
+
+def test_the_candles_migration_is_the_shared_ddl() -> None:
+    def words(text: str) -> list[str]:
+        return " ".join(line.split("--")[0] for line in text.splitlines()).split()
+
+    [statement] = next(m for m in load_migrations() if m.name == "candles").statements
+    assert words(statement) == words(CANDLE_TABLE_DDL)
 
 
 def test_migrations_are_numbered_and_split() -> None:

@@ -7,10 +7,13 @@ away, and follows again once the newest bar is back in view. Holes from the gap 
 at the bars they fall in, or at the seam between two bars when no trade fell inside (see viz.models.gaps).
 The session VWAP with its bands and the anchored VWAPs (double-click a bar) are drawn at each bar's close
 (viz.widgets.vwap_overlay).
+The Days control adds the previous sessions' bars before today's (the VWAPs stay today's), a dashed separator
+at each session's start (viz.models.prior_sessions.DaysBars, viz.windows.prior_days).
 """
 
 from __future__ import annotations
 
+from datetime import date
 from typing import Any
 
 import numpy as np
@@ -20,19 +23,23 @@ from PyQt6.QtWidgets import QVBoxLayout, QWidget
 
 from shared.settings import Settings
 from viz.data.catalog import Instrument
+from viz.data.prior import fetch_trade_bars
 from viz.models import fmt
 from viz.models.bars import TICKS_PER_BAR_CHOICES, Bars, TickBars
 from viz.models.gaps import bar_slots, gap_bands
+from viz.models.prior_sessions import DaysBars
 from viz.models.vwap_track import bar_ends
 from viz.widgets.candles import BODY_WIDTH, IndexTimeAxis, candle_layers, volume_layers
 from viz.widgets.controls import ChoiceBox, labelled
 from viz.widgets.gap_bands import GapBands
 from viz.widgets.paths import PathsItem, place_line, set_text
+from viz.widgets.prior_marks import DayMarks
 from viz.widgets.ranges import stick_view
 from viz.widgets.theme import cache_item, chart_view, style_plot
 from viz.widgets.vwap_overlay import VwapLayer
 from viz.windows.base import VizOptions
 from viz.windows.price_base import PriceWindow, session_label
+from viz.windows.prior_days import PriorDays
 
 __all__ = ["TickChartWindow"]
 
@@ -54,6 +61,9 @@ class TickChartWindow(PriceWindow):
         self.n_box.set_value(self.tick_bars.trades_per_bar)
         self.n_box.currentIndexChanged.connect(self._n_changed)
         self.toolbar.addWidget(labelled("Bar", self.n_box))
+        self.days_bars = DaysBars()
+        self._prior_n = 0  # the bar size the previous sessions are being loaded for
+        self.prior_days = PriorDays(self, self._load_prior, self._prior_loaded)
         self.following = True
         self._closed_drawn: tuple[int, ...] = ()  # (closed bars, N, session, first, last) drawn
         self._bars: Bars | None = None
@@ -79,6 +89,7 @@ class TickChartWindow(PriceWindow):
         for item in (self.closed_vol, self.forming_vol):
             self.volume_plot.addItem(item)
         self.gap_bands = GapBands(self.price_plot, self.volume_plot)
+        self.day_marks = DayMarks(self.price_plot, self.volume_plot)
         self.ltp_line = pg.InfiniteLine(angle=0, movable=False)
         self.ltp_line.label = pg.InfLineLabel(self.ltp_line, text="", position=0.02, anchors=[(0, 1), (0, 1)])
         self.price_plot.addItem(self.ltp_line)
@@ -113,7 +124,16 @@ class TickChartWindow(PriceWindow):
         self.tick_bars.set_trades_per_bar(n)
         self.remember("trades_per_bar", n)
         self.following = True
+        self.prior_days.reload()  # the previous sessions' bars, made in MySQL for this N
         self.mark_dirty()
+
+    async def _load_prior(self, pool: Any, inst: Instrument, days: list[date]) -> list[Bars]:
+        n = self.tick_bars.trades_per_bar
+        self._prior_n = n
+        return [await fetch_trade_bars(pool, inst.seg, inst.sid, day, n) for day in days]
+
+    def _prior_loaded(self, bars: list[Bars]) -> None:
+        self.days_bars.set_prior(bars, self._prior_n)
 
     def _user_moved(self, *_: object) -> None:
         n = len(self._bars) if self._bars is not None else 0
@@ -123,6 +143,7 @@ class TickChartWindow(PriceWindow):
     # --- data ---
     def on_instrument(self, instrument: Instrument) -> None:
         self.tick_bars = TickBars(self.ticks, self.tick_bars.trades_per_bar)
+        self.days_bars.set_prior([], 0)
         self._closed_drawn = ()
         self.following = True
         self.vwap.set_instrument(instrument.key, instrument.seg, instrument.tick_size, self.ticks)
@@ -132,6 +153,7 @@ class TickChartWindow(PriceWindow):
         self._closed_drawn = ()
         self.following = True
         self.vwap.rebuild(self.ticks)
+        self.prior_days.reload()
 
     def on_add(self, events: list[dict[str, Any]]) -> None:
         self.vwap.extend(self.ticks)
@@ -152,7 +174,7 @@ class TickChartWindow(PriceWindow):
         inst = self.instrument
         if inst is None:
             return
-        bars = self.tick_bars.bars()
+        bars = self.days_bars.bars(self.tick_bars)
         self._bars = bars
         n = len(bars)
         forming = self.tick_bars.forming
@@ -162,7 +184,7 @@ class TickChartWindow(PriceWindow):
         (x_lo, x_hi), _ = self.price_plot.getViewBox().viewRange()
         first = max(0, min(closed, int(x_lo) - CLIP_MARGIN))  # clip to the view: only visible bars are drawn
         last = max(first, min(closed, int(x_hi) + CLIP_MARGIN))
-        key = (closed, self.tick_bars.trades_per_bar, self.session_day or 0, first, last)
+        key = (closed, self.tick_bars.trades_per_bar, self.session_day or 0, first, last, self.days_bars.version)
         if key != self._closed_drawn:
             x = np.arange(first, last, dtype=np.float64)
             part = _slice(bars, first, last)
@@ -177,12 +199,16 @@ class TickChartWindow(PriceWindow):
             self.forming_item.clear()
             self.forming_vol.clear()
         shown = n if last >= closed else last  # the forming bar too while it is in view
-        self.vwap.paint(np.arange(first, shown, dtype=np.float64), bar_ends(bars.count)[first:shown])
+        p = n - len(self.tick_bars.bars())  # the previous sessions' bars: the VWAPs are today's
+        lo = max(first, p)
+        self.vwap.paint(np.arange(lo, max(lo, shown), dtype=np.float64), bar_ends(bars.count[p:])[lo - p : shown - p])
         self.gap_bands.set_bands(
             gap_bands(self.gaps, bar_slots(bars.start_ts, bars.end_ts), self.gaps_now, min_width=SEAM_WIDTH,
                       open_tail=FOLLOW_STEP),
             self.theme,
         )
+        starts = self.days_bars.starts(self.tick_bars) if self.days_bars.shown(self.tick_bars) else []
+        self.day_marks.set_marks([(k - 0.5, session_label(ts // 86_400)) for k, ts in starts], self.theme)
         dp = fmt.display_decimals(inst.tick_size)
         last_price = float(bars.close[-1]) if n else None
         place_line(self.ltp_line, last_price, f"LTP {fmt.price(last_price, dp)}")

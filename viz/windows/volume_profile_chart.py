@@ -9,7 +9,10 @@ ledger are shaded bands over the periods they fall in (at the seam between two c
 trades holds them; see viz.models.gaps). The session VWAP with its bands and the anchored VWAPs (double-click
 a period) step across the columns at each period's close (viz.widgets.vwap_overlay). The "Profile" switch
 turns the chart into the session's market profile by time (TPO: 30-minute letters, initial balance and its
-extensions, single prints, POC and value area by TPO count; viz.widgets.tpo_view).
+extensions, single prints, POC and value area by TPO count; viz.widgets.tpo_view). The Days control loads the
+previous sessions: yesterday's POC, VAH and VAL are dashed lines across the chart, and the POCs of earlier
+sessions that no later trade reached (naked) are dotted lines, each ending at the period whose trade first
+reaches it (viz.models.prior_sessions, viz.windows.prior_days, viz.windows.prior_levels; volume mode only).
 """
 
 from __future__ import annotations
@@ -41,6 +44,7 @@ from viz.widgets.tpo_view import TpoView
 from viz.widgets.vwap_overlay import VwapLayer
 from viz.windows.base import VizOptions
 from viz.windows.price_base import PriceWindow, session_label
+from viz.windows.prior_levels import PriorLevels
 from viz.windows.volume_profile import auto_ticks_per_row
 
 __all__ = ["VolumeProfileChartWindow"]
@@ -118,6 +122,7 @@ class VolumeProfileChartWindow(PriceWindow):
         self.mode_box.set_value(str(self.recall("mode", "volume")))
         self.mode_box.currentIndexChanged.connect(self._mode_changed)
         self.toolbar.addWidget(labelled("Profile", self.mode_box))
+        self.prior = PriorLevels(self)
 
         self.plot_widget = chart_view(pg.PlotWidget(axisItems={"bottom": _PeriodAxis(self)}))
         self.plot = self.plot_widget.getPlotItem()
@@ -198,6 +203,7 @@ class VolumeProfileChartWindow(PriceWindow):
         )
         self.model.rebuild(self.ticks)
         self.tpo.rebuild(self.ticks, self.session_day)
+        self.prior.rebuild()
         self._closed_key = None
         self.mark_dirty()
 
@@ -227,6 +233,7 @@ class VolumeProfileChartWindow(PriceWindow):
         self.following = True
         self._rebuild()
         self.vwap.rebuild(self.ticks)
+        self.prior.days.reload()
 
     def on_add(self, events: list[dict[str, Any]]) -> None:
         self.vwap.extend(self.ticks)
@@ -236,6 +243,7 @@ class VolumeProfileChartWindow(PriceWindow):
             return
         for ev in events:
             model.add(ev["ltp"], ev["qty"], SIDE_CODES.get(ev.get("side"), 0), ev["exchange_ts"])
+        self.prior.add(events)
 
     # --- paint ---
     def on_theme(self) -> None:
@@ -326,7 +334,9 @@ class VolumeProfileChartWindow(PriceWindow):
                 self.plot.setXRange(*x, padding=0)
             prof, _ = model.session_profile()
             if len(prof.price):
-                stick_view(self.plot, y=(float(prof.price[0]), float(prof.price[-1] + prof.row_size)), headroom=0.05)
+                y = self.prior.y_range(float(prof.price[0]), float(prof.price[-1] + prof.row_size))
+                stick_view(self.plot, y=y, headroom=0.05)
+        self.prior.paint([p.start_ts for p, _, _ in items], self.session_x() + SESSION_WIDTH, self.session_x())
         set_text(self.header, self._header_html(inst, model))
 
     def _paint_session(self, model: PeriodProfiles, n: int) -> None:
@@ -391,6 +401,7 @@ class VolumeProfileChartWindow(PriceWindow):
             for label in self.session_labels:
                 label.setVisible(False)
         self.tpo.set_visible(not on)
+        self.prior.set_visible(on)
 
     def _paint_tpo(self, inst: Instrument, model: PeriodProfiles) -> None:
         self.gap_bands.set_bands([], self.theme)

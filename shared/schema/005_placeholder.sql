@@ -1,1 +1,0 @@
--- placeholder; replaced by branch candles at merge
