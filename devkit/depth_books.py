@@ -20,6 +20,7 @@ from feed.sim.book import KIND_FUTURE, SimInstrument
 from feed.sim.deep import DeepBook
 from shared.events import EVENT_FIELD
 from shared.keys import Keys
+from shared.settings import Settings
 from writer.service import WriterService
 
 __all__ = ["UNIVERSE_RECORD", "Session", "seed", "session"]
@@ -74,7 +75,7 @@ UNIVERSE_RECORD: dict[str, Any] = {
 }  # fmt: skip
 
 
-async def seed(settings: Any, demo: Session, *, stored: int | None = None) -> None:
+async def seed(settings: Settings, demo: Session, *, stored: int | None = None) -> None:
     """Put a session where the depth window reads it: the universe (the NIFTY future), the books and trades
     in their streams, and the first ``stored`` books (all by default) and their trades written to MySQL by
     a writer in drain mode (the rest stay in the streams, for the seam's catch-up)."""

@@ -32,7 +32,7 @@ from shared.settings.common import (
     ServiceSettings,
     StreamsSettings,
     mask_url,
-)  # fmt: skip
+)
 from shared.settings.feed import (
     FeedSettings,
     GreeksSettings,
@@ -40,7 +40,7 @@ from shared.settings.feed import (
     PublishSettings,
     SimSettings,
     UniverseSettings,
-)  # fmt: skip
+)
 from shared.settings.services import MonitorSettings, SchedulerSettings, VizSettings, WriterSettings
 
 __all__ = ["ENV_FIELDS", "EnvField", "Settings", "load_settings"]
@@ -225,12 +225,15 @@ def _env_fields() -> dict[str, EnvField]:
 
 ENV_FIELDS: dict[str, EnvField] = _env_fields()  # every setting by flat name, in declaration order
 
+
+class _FlatEnvBase(BaseSettings):
+    model_config = _ENV_CONFIG
+
+
 # The environment and .env, read by flat name as raw text (None: not set); Settings validates the values.
 _FlatEnv: type[BaseSettings] = create_model(  # type: ignore[call-overload]
-    "_FlatEnv", __base__=BaseSettings, __config__=None, **{name: (str | None, None) for name in ENV_FIELDS}
+    "_FlatEnv", __base__=_FlatEnvBase, **{name: (str | None, None) for name in ENV_FIELDS}
 )
-_FlatEnv.model_config = _ENV_CONFIG
-_FlatEnv.model_rebuild(force=True)
 
 
 class _FlatEnvSource(PydanticBaseSettingsSource):
