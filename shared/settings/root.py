@@ -88,7 +88,7 @@ class Settings(BaseSettings):
     writer: WriterSettings = WriterSettings()
     monitor: MonitorSettings = MonitorSettings()
     scheduler: SchedulerSettings = SchedulerSettings()
-    viz: VizSettings = VizSettings()  # branch candles
+    viz: VizSettings = VizSettings()
 
     @classmethod
     def settings_customise_sources(
