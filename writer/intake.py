@@ -3,11 +3,13 @@
 * Start: this consumer's own pending entries first, then idle entries of dead consumers (XAUTOCLAIM, again
   every half claim timeout while MySQL writes succeed), then new ones.
 * Batches close at ``writer_batch_max`` entries or ``writer_batch_ms`` after their first entry, whichever
-  comes first. The deadline is kept here, not by Redis: with a batch open the reads do not block (what is
-  there now), and between empty reads the loop sleeps ``BATCH_POLL_S``. Redis times out a blocked read only
-  on its event-loop ticks (``hz`` 10: up to 100 ms), so ``BLOCK 20`` took 34 ms median, 68 ms max here, and
-  each batch closed late by that much (bench/pipeline_e2e.py at 1k/s: send -> commit p50 65 ms with it, 34
-  without). With nothing in hand the read blocks (an XADD wakes it at once; only its timeout is coarse).
+  comes first. Every read blocks (``BLOCK`` ``READ_BLOCK_MS``: an XADD wakes it at once), and the deadline is
+  kept here, not by Redis: the loop waits for the read in flight *or* the open batch's deadline, whichever
+  comes first. At the deadline the batch is submitted and the read stays in flight; what it brings opens the
+  next batch. Redis times out a blocked read only on its event-loop ticks (``hz`` 10: up to 100 ms), so a
+  ``BLOCK`` as long as the batch's remaining time closed batches late (``BLOCK 20`` took 34 ms median, 68 ms
+  max); polling without a block instead (a 2 ms pause between empty reads) cost the writer twice the CPU of
+  the original system's at 500 events/s. Waking on data or the deadline does neither.
 * Entries delivered ``writer_max_attempts`` times or more are written one per transaction.
 * Every entry held (read, not yet acknowledged) has its lease renewed, so no other writer reclaims it.
 * Lag and pending per stream for the heartbeat; entries trimmed before they were written -> alert.
@@ -33,10 +35,9 @@ from writer.metrics import WriterMetrics
 from writer.reader import StreamReader, id_order
 from writer.retry import wait_or_stop
 
-__all__ = ["BATCH_POLL_S", "IDLE_BLOCK_MS", "Intake"]
+__all__ = ["READ_BLOCK_MS", "Intake"]
 
-IDLE_BLOCK_MS = 250  # longest blocking read with nothing in hand: bounds stop latency
-BATCH_POLL_S = 0.002  # with a batch open: pause between non-blocking reads that found nothing
+READ_BLOCK_MS = 250  # longest blocking read: bounds stop latency (the batch deadline does not wait for it)
 
 
 class Intake:
@@ -60,6 +61,7 @@ class Intake:
         self._carry: list[Entry] = []  # read beyond the open batch's room
         self._batch: list[Entry] = []  # the batch being filled
         self._deadline = 0.0  # monotonic time the open batch closes
+        self._read_task: asyncio.Task[list[Entry]] | None = None  # the read in flight (may outlive a batch)
         self._next_reclaim = 0.0
 
     def held(self) -> list[Entry]:
@@ -74,28 +76,43 @@ class Intake:
         """Fill batches and hand them over until the writer stops, then the one in hand (the base bounds the
         wait for it)."""
         attempt = 0  # Redis read failures in a row
-        while not self._stopping.is_set():
-            now = time.monotonic()
-            if self._batch and (len(self._batch) >= self._batch_max or now >= self._deadline):
-                await self._submit_batch()
-            elif self._carry:
-                carry, self._carry = self._carry, []
-                self._add(carry, now)
-            else:
-                attempt = await self._read(now, attempt)
-        if self._batch:
-            await self._submit_batch()
-
-    async def _read(self, now: float, attempt: int) -> int:
-        """Reclaim when due, else one read into the open batch; returns the Redis failures in a row."""
         try:
-            if now >= self._next_reclaim and self._committer.mysql_ok:
-                await self.reclaim()
-                self._next_reclaim = time.monotonic() + self._settings.writer.claim_idle_ms / 2000.0
-                return attempt
-            # a batch open: no BLOCK (Redis would time it out late, see the module docstring)
-            block_ms = None if self._batch else IDLE_BLOCK_MS
-            entries = await self._reader.read(self._batch_max - len(self._batch), block_ms)
+            while not self._stopping.is_set():
+                now = time.monotonic()
+                if self._batch and (len(self._batch) >= self._batch_max or now >= self._deadline):
+                    await self._submit_batch()
+                elif self._carry:
+                    carry, self._carry = self._carry, []
+                    self._add(carry, now)
+                else:
+                    attempt = await self._read(now, attempt)
+            if self._read_task is not None:  # what it delivered joins the last batch (READ_BLOCK_MS at most)
+                await self._read(time.monotonic(), attempt, until_deadline=False)
+            if self._batch:
+                await self._submit_batch()
+        finally:  # cancelled (the base's shutdown deadline): no read left behind; its entries stay pending
+            if self._read_task is not None:
+                self._read_task.cancel()
+
+    async def _read(self, now: float, attempt: int, *, until_deadline: bool = True) -> int:
+        """Reclaim when due, else wait for a read (started when none is in flight) or the open batch's
+        deadline, whichever first (``until_deadline`` False: the read alone); returns the Redis failures in
+        a row."""
+        task = self._read_task
+        try:
+            if task is None:
+                if now >= self._next_reclaim and self._committer.mysql_ok:
+                    await self.reclaim()
+                    self._next_reclaim = time.monotonic() + self._settings.writer.claim_idle_ms / 2000.0
+                    return attempt
+                task = self._read_task = asyncio.ensure_future(
+                    self._reader.read(self._batch_max - len(self._batch), READ_BLOCK_MS))
+            if until_deadline and self._batch:
+                done, _ = await asyncio.wait({task}, timeout=max(0.0, self._deadline - now))
+                if not done:
+                    return attempt  # the deadline came first: the loop submits the batch, the read stays
+            self._read_task = None
+            entries = await task
         except (RedisError, OSError) as exc:
             attempt += 1
             delay = backoff_s(attempt, base_s=0.2, cap_s=5.0)
@@ -104,9 +121,7 @@ class Intake:
             return attempt
         if entries:
             self._add(entries, time.monotonic())
-        elif self._batch:
-            await asyncio.sleep(min(BATCH_POLL_S, max(0.0, self._deadline - time.monotonic())))
-        elif self._drain and await self.drained():
+        elif not self._batch and self._drain and await self.drained():
             self._log.info("drained", entries=self._stats.entries)
             self._stop("drained")
         return 0

@@ -5,8 +5,10 @@ from __future__ import annotations
 
 import asyncio
 import random
+from typing import Any
 
 import orjson
+import pytest
 import redis.asyncio as aioredis
 
 from shared.db import connect
@@ -14,7 +16,8 @@ from shared.keys import Keys
 from shared.settings import Settings
 from tests.conftest import eventually
 from writer import sql
-from writer.batch import BatchBuilder
+from writer.batch import BatchBuilder, Entry
+from writer.intake import READ_BLOCK_MS
 from writer.reader import StreamReader
 from writer.sink import MySQLSink
 
@@ -61,6 +64,33 @@ async def test_a_lone_entry_is_written_by_the_batch_timer(wsettings: Settings, w
         assert await count(settings, "dhan_quotes") == 1
         assert list(writer.stats.recent_batch_sizes) == [1]
         assert await group_pending(wredis, settings) == 0
+
+
+async def test_an_open_batch_waits_on_data_or_its_deadline_not_a_poll(
+    wsettings: Settings, wredis: aioredis.Redis, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """One entry in a 400 ms batch: a handful of blocking reads meanwhile (a 2 ms poll made ~200). The read
+    still in flight at the deadline is not lost: the next entry it brings is the next batch."""
+    reads: list[int | None] = []
+    original = StreamReader.read
+
+    async def counted(self: StreamReader, count: int, block_ms: int | None, **kw: Any) -> list[Entry]:
+        reads.append(block_ms)
+        return await original(self, count, block_ms, **kw)
+
+    monkeypatch.setattr(StreamReader, "read", counted)
+    settings = wsettings.model_copy(update={"writer_batch_max": 1000, "writer_batch_ms": 400})
+    async with running_writer(settings) as writer:
+        await eventually(lambda: len(reads) > 0, message="first read")
+        before = len(reads)
+        await xadd(wredis, settings, "quotes", [quote(7)])
+        await eventually(lambda: writer.stats.rows["quotes"] == 1, message="lone quote written")
+        assert len(reads) - before <= 4, reads[before:]
+        assert all(block == READ_BLOCK_MS for block in reads[before:])  # every read waits on data
+        await xadd(wredis, settings, "quotes", [quote(8)])
+        await eventually(lambda: writer.stats.rows["quotes"] == 2, message="second quote written")
+        assert list(writer.stats.recent_batch_sizes) == [1, 1]
+    assert await group_pending(wredis, settings) == 0  # the stop left no read's entries behind
 
 
 async def test_same_entries_twice_give_the_same_rows(wsettings: Settings, wredis: aioredis.Redis) -> None:
