@@ -3,13 +3,14 @@
 * Start: this consumer's own pending entries first, then idle entries of dead consumers (XAUTOCLAIM, again
   every half claim timeout while MySQL writes succeed), then new ones.
 * Batches close at ``writer_batch_max`` entries or ``writer_batch_ms`` after their first entry, whichever
-  comes first. Every read blocks (``BLOCK`` ``READ_BLOCK_MS``: an XADD wakes it at once), and the deadline is
-  kept here, not by Redis: the loop waits for the read in flight *or* the open batch's deadline, whichever
-  comes first. At the deadline the batch is submitted and the read stays in flight; what it brings opens the
-  next batch. Redis times out a blocked read only on its event-loop ticks (``hz`` 10: up to 100 ms), so a
-  ``BLOCK`` as long as the batch's remaining time closed batches late (``BLOCK 20`` took 34 ms median, 68 ms
-  max); polling without a block instead (a 2 ms pause between empty reads) cost the writer twice the CPU of
-  the original system's at 500 events/s. Waking on data or the deadline does neither.
+  comes first. With no batch open the read blocks (``BLOCK`` ``READ_BLOCK_MS``: an XADD wakes it at once).
+  A read that leaves the batch short of full opens it, and the loop sleeps until its deadline, then reads
+  once more without blocking (what came meanwhile, up to the room left) and submits it: two reads per batch
+  however the entries trickle in, and none while nothing comes. The deadline is kept here, not by Redis:
+  Redis times out a blocked read only on its event-loop ticks (``hz`` 10: up to 100 ms), so ``BLOCK 20``
+  took 34 ms median, 68 ms max, and batches closed late by that much. Polling without a block instead (a
+  2 ms pause between empty reads while a batch was open) cost the writer twice the original system's CPU
+  at 500 events/s. A backlog is read in full batches back to back (a full batch does not wait).
 * Entries delivered ``writer_max_attempts`` times or more are written one per transaction.
 * Every entry held (read, not yet acknowledged) has its lease renewed, so no other writer reclaims it.
 * Lag and pending per stream for the heartbeat; entries trimmed before they were written -> alert.
@@ -37,7 +38,7 @@ from writer.retry import wait_or_stop
 
 __all__ = ["READ_BLOCK_MS", "Intake"]
 
-READ_BLOCK_MS = 250  # longest blocking read: bounds stop latency (the batch deadline does not wait for it)
+READ_BLOCK_MS = 250  # longest blocking read with no batch open: bounds stop latency
 
 
 class Intake:
@@ -61,7 +62,6 @@ class Intake:
         self._carry: list[Entry] = []  # read beyond the open batch's room
         self._batch: list[Entry] = []  # the batch being filled
         self._deadline = 0.0  # monotonic time the open batch closes
-        self._read_task: asyncio.Task[list[Entry]] | None = None  # the read in flight (may outlive a batch)
         self._next_reclaim = 0.0
 
     def held(self) -> list[Entry]:
@@ -76,43 +76,31 @@ class Intake:
         """Fill batches and hand them over until the writer stops, then the one in hand (the base bounds the
         wait for it)."""
         attempt = 0  # Redis read failures in a row
-        try:
-            while not self._stopping.is_set():
-                now = time.monotonic()
-                if self._batch and (len(self._batch) >= self._batch_max or now >= self._deadline):
-                    await self._submit_batch()
-                elif self._carry:
-                    carry, self._carry = self._carry, []
-                    self._add(carry, now)
-                else:
-                    attempt = await self._read(now, attempt)
-            if self._read_task is not None:  # what it delivered joins the last batch (READ_BLOCK_MS at most)
-                await self._read(time.monotonic(), attempt, until_deadline=False)
-            if self._batch:
+        while not self._stopping.is_set():
+            now = time.monotonic()
+            if self._batch and (len(self._batch) >= self._batch_max or now >= self._deadline):
                 await self._submit_batch()
-        finally:  # cancelled (the base's shutdown deadline): no read left behind; its entries stay pending
-            if self._read_task is not None:
-                self._read_task.cancel()
+            elif self._carry:
+                carry, self._carry = self._carry, []
+                self._add(carry, now)
+            else:
+                attempt = await self._read(now, attempt)
+        if self._batch:
+            await self._submit_batch()
 
-    async def _read(self, now: float, attempt: int, *, until_deadline: bool = True) -> int:
-        """Reclaim when due, else wait for a read (started when none is in flight) or the open batch's
-        deadline, whichever first (``until_deadline`` False: the read alone); returns the Redis failures in
-        a row."""
-        task = self._read_task
+    async def _read(self, now: float, attempt: int) -> int:
+        """Reclaim when due, else one read: blocking with no batch open, else at the open batch's deadline
+        (slept until then) what came meanwhile. Returns the Redis failures in a row."""
         try:
-            if task is None:
-                if now >= self._next_reclaim and self._committer.mysql_ok:
-                    await self.reclaim()
-                    self._next_reclaim = time.monotonic() + self._settings.writer.claim_idle_ms / 2000.0
-                    return attempt
-                task = self._read_task = asyncio.ensure_future(
-                    self._reader.read(self._batch_max - len(self._batch), READ_BLOCK_MS))
-            if until_deadline and self._batch:
-                done, _ = await asyncio.wait({task}, timeout=max(0.0, self._deadline - now))
-                if not done:
-                    return attempt  # the deadline came first: the loop submits the batch, the read stays
-            self._read_task = None
-            entries = await task
+            if self._batch:
+                await wait_or_stop(self._stopping, self._deadline - now)
+                entries = await self._reader.read(self._batch_max - len(self._batch), None)
+            elif now >= self._next_reclaim and self._committer.mysql_ok:
+                await self.reclaim()
+                self._next_reclaim = time.monotonic() + self._settings.writer.claim_idle_ms / 2000.0
+                return attempt
+            else:
+                entries = await self._reader.read(self._batch_max, READ_BLOCK_MS)
         except (RedisError, OSError) as exc:
             attempt += 1
             delay = backoff_s(attempt, base_s=0.2, cap_s=5.0)
