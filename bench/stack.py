@@ -28,6 +28,7 @@ import argparse
 import asyncio
 import json
 import os
+import signal
 import statistics
 import subprocess
 import sys
@@ -66,7 +67,7 @@ def configs(args: argparse.Namespace) -> dict[str, Config]:
     out["branch"] = Config(ROOT, env)
     for spec in args.variant:
         label, _, assignments = spec.partition(":")
-        extra = dict(a.split("=", 1) for a in assignments.split(",") if a) if "=" in assignments else {}
+        extra = dict(a.split("=", 1) for a in assignments.split(";") if "=" in a)
         if any(k.startswith("DHAN_BENCH_") for k in extra):
             extra["PYTHONPATH"] = f"{ROOT}{os.pathsep}{TWEAKS}"
         out[label] = Config(ROOT, {**env, **extra})
@@ -184,7 +185,7 @@ def parse_args() -> argparse.Namespace:
                     help="NAME=VALUE for the services (e.g. PYTHONGC or DHAN_* settings); repeatable")
     ap.add_argument("--profile", type=Path, help="py-spy flame graphs of feed and writer per run here (SVG)")
     ap.add_argument("--profile-format", default="flamegraph", choices=("flamegraph", "raw"))
-    ap.add_argument("--variant", action="append", default=[], metavar="LABEL:NAME=VALUE[,NAME=VALUE]",
+    ap.add_argument("--variant", action="append", default=[], metavar="LABEL:NAME=VALUE[;NAME=VALUE]",
                     help="another column on this checkout with extra environment, e.g. 'gc:DHAN_BENCH_GC=50000,20,100' "
                          "or 'uvloop:DHAN_BENCH_LOOP=uvloop' (bench/runtime_tweaks); repeatable")
     ap.add_argument("--shared-servers", action="store_true", help="the local Redis and MariaDB (CPU not counted)")
@@ -195,6 +196,7 @@ def parse_args() -> argparse.Namespace:
 
 def main() -> None:
     args = parse_args()
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))  # a stopped bench still stops its servers
     columns = configs(args)
     servers = shared_servers(args.redis_url, args.mysql_base) if args.shared_servers else private_servers()
     result: dict[str, Any] = {"date": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()), "cpus": os.cpu_count(),
