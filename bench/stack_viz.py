@@ -20,12 +20,13 @@ import redis.asyncio as aioredis
 
 from bench.stack_run import Stack, cpu_seconds
 from bench.stack_servers import Servers
-from bench.viz_frames import WINDOWS
 from shared.lifeline import bound_argv
 
 __all__ = ["measure_viz"]
 
 VIZ_RATE = 2000.0
+# the six windows a trader keeps open (the scenario; bench/viz_frames.py knows more)
+WINDOWS = ("tick-chart", "option-chain", "quote-board", "volume-profile", "volume-profile-chart", "market-breadth")
 
 
 async def _window(tree: Path, stack: Stack, name: str, seconds: float) -> dict[str, Any]:
