@@ -195,7 +195,7 @@ class Stack:
 
 async def _connect(mysql_base: str, db: str | None) -> Any:
     s = Settings(_env_file=None, mysql_url=f"{mysql_base}/{db or 'mysql'}")  # type: ignore[call-arg]
-    return await aiomysql.connect(**{**s.mysql.connect_kwargs(with_db=db is not None), "autocommit": True})
+    return await aiomysql.connect(**{**s.mysql.target.connect_kwargs(with_db=db is not None), "autocommit": True})
 
 
 async def poll_commits(cur: Any, seen: dict[tuple[int, int], list[tuple[int, float]]]) -> None:
