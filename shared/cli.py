@@ -102,6 +102,7 @@ def main(argv: list[str] | None = None) -> int:
 def run_command(name: str, module: Any, args: argparse.Namespace) -> int:
     # here, not at the top: `dhan --help` and `dhan --version` answer without loading pydantic and structlog
     from shared.logs import configure_logging, get_logger, redact
+    from shared.runtime import loop_factory
     from shared.settings import load_settings
 
     try:
@@ -114,7 +115,8 @@ def run_command(name: str, module: Any, args: argparse.Namespace) -> int:
         )
         result = module.run(args, settings)
         if inspect.iscoroutine(result):
-            result = asyncio.run(result)
+            with asyncio.Runner(loop_factory=loop_factory(settings.service.event_loop)) as runner:
+                result = runner.run(result)
         return int(result or 0)
     except DhanError as exc:
         print(f"dhan {name}: error: {redact(str(exc))}", file=sys.stderr)

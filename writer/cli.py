@@ -7,6 +7,7 @@ import warnings
 
 import pymysql
 
+from shared.runtime import tune_gc
 from shared.settings import Settings
 from writer.service import WriterService
 
@@ -33,5 +34,6 @@ async def run(args: argparse.Namespace, settings: Settings) -> int:
     # MySQL 8.0.20+ notes every VALUES() upsert as deprecated (the one form MariaDB also accepts, see
     # writer/sql.py); the driver would turn each note into a Python warning on stderr.
     warnings.filterwarnings("ignore", category=pymysql.err.Warning)
+    tune_gc()  # this process is the writer's: fewer collections under a burst (shared/runtime.py)
     service = WriterService(settings, duration_s=args.duration, drain=args.drain, consumer=args.consumer)
     return await service.serve()

@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 
 from shared.errors import ConfigError
+from shared.runtime import tune_gc
 from shared.settings import Settings
 
 HELP = "option quotes -> implied volatility and greeks -> dhan:greeks"
@@ -29,6 +30,7 @@ async def run(args: argparse.Namespace, settings: Settings) -> int:
     from feed.greeks.service import GreeksService
     if args.batch < 1:
         raise ConfigError("--batch must be at least 1")
+    tune_gc()  # this process is the greeks service's: fewer collections under a burst (shared/runtime.py)
     service = GreeksService(
         settings, duration_s=args.duration, instance=args.instance, drain=args.drain,
         price_source=args.price_source, batch_max=args.batch, group_start="0" if args.from_beginning else "$",

@@ -146,6 +146,11 @@ class ServiceSettings(Section):
         "127.0.0.1", alias="DHAN_HEALTH_HOST",
         description="address the health endpoints bind (0.0.0.0 in containers)",
     )  # fmt: skip
+    event_loop: Literal["auto", "asyncio", "uvloop"] = Field(
+        "auto", alias="DHAN_EVENT_LOOP",
+        description="event loop of the services: 'auto' uvloop when installed (pip install 'dhan-trading[fast]'), "
+                    "else asyncio's; measured in bench/stack.py",
+    )  # fmt: skip
 
 
 class LogSettings(Section):

@@ -5,8 +5,10 @@ from __future__ import annotations
 
 import asyncio
 import random
+from typing import Any
 
 import orjson
+import pytest
 import redis.asyncio as aioredis
 
 from shared.db import connect
@@ -14,7 +16,8 @@ from shared.keys import Keys
 from shared.settings import Settings
 from tests.conftest import eventually
 from writer import sql
-from writer.batch import BatchBuilder
+from writer.batch import BatchBuilder, Entry
+from writer.intake import READ_BLOCK_MS
 from writer.reader import StreamReader
 from writer.sink import MySQLSink
 
@@ -46,9 +49,10 @@ def _ticks(sids: range, per_sid: int, *, ts: int = BASE_TS, start_volume: int = 
 
 
 async def test_batches_close_by_size(wsettings: Settings, wredis: aioredis.Redis) -> None:
+    """A read that fills a batch closes it at once (a backlog is written in full batches back to back)."""
     settings = wsettings.replaced(writer_batch_max=10, writer_batch_ms=600_000)
+    await xadd(wredis, settings, "ticks", _ticks(range(1, 4), 10))
     async with running_writer(settings) as writer:
-        await xadd(wredis, settings, "ticks", _ticks(range(1, 4), 10))
         await eventually(lambda: writer.stats.rows["ticks"] == 30, message="30 ticks written")
         assert list(writer.stats.recent_batch_sizes) == [10, 10, 10]  # the 10-minute timer never fired
 
@@ -61,6 +65,48 @@ async def test_a_lone_entry_is_written_by_the_batch_timer(wsettings: Settings, w
         assert await count(settings, "dhan_quotes") == 1
         assert list(writer.stats.recent_batch_sizes) == [1]
         assert await group_pending(wredis, settings) == 0
+
+
+async def test_an_open_batch_sleeps_until_its_deadline_not_a_poll(
+    wsettings: Settings, wredis: aioredis.Redis, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """One entry in a 400 ms batch: the blocking read that brought it and one read at the deadline (a 2 ms
+    poll made ~200 meanwhile). What comes after the deadline is the next batch; nothing is left pending."""
+    reads: list[int | None] = []
+    original = StreamReader.read
+
+    async def counted(self: StreamReader, count: int, block_ms: int | None, **kw: Any) -> list[Entry]:
+        reads.append(block_ms)
+        return await original(self, count, block_ms, **kw)
+
+    monkeypatch.setattr(StreamReader, "read", counted)
+    settings = wsettings.replaced(writer_batch_max=1000, writer_batch_ms=400)
+    async with running_writer(settings) as writer:
+        await eventually(lambda: READ_BLOCK_MS in reads, message="first blocking read")
+        before = len(reads)
+        await xadd(wredis, settings, "quotes", [quote(7)])
+        await eventually(lambda: writer.stats.rows["quotes"] == 1, message="lone quote written")
+        assert len(reads) - before <= 3, reads[before:]
+        assert reads[before:].count(None) == 1  # the deadline's read; the others block until data comes
+        await xadd(wredis, settings, "quotes", [quote(8)])
+        await eventually(lambda: writer.stats.rows["quotes"] == 2, message="second quote written")
+        assert list(writer.stats.recent_batch_sizes) == [1, 1]
+    assert await group_pending(wredis, settings) == 0
+
+
+async def test_entries_arriving_while_a_batch_is_open_join_it(wsettings: Settings, wredis: aioredis.Redis) -> None:
+    """Entries added one by one while a batch waits for its deadline join that batch; a stop cuts the wait
+    short and the batch is written whole: nothing lost, nothing left pending."""
+    settings = wsettings.replaced(writer_batch_max=1000, writer_batch_ms=60_000)
+    async with running_writer(settings) as writer:
+        await xadd(wredis, settings, "quotes", [quote(1)])
+        await eventually(lambda: writer.metrics()["held_entries"] == 1, message="batch open")
+        for sid in range(2, 6):
+            await xadd(wredis, settings, "quotes", [quote(sid)])
+        assert writer.stats.rows["quotes"] == 0  # the batch waits for its deadline, a minute away
+    assert await count(settings, "dhan_quotes") == 5
+    assert list(writer.stats.recent_batch_sizes) == [5]
+    assert await group_pending(wredis, settings) == 0
 
 
 async def test_same_entries_twice_give_the_same_rows(wsettings: Settings, wredis: aioredis.Redis) -> None:
