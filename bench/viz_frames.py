@@ -221,7 +221,7 @@ def main() -> None:
     parser.add_argument("--rate", type=float, default=8000.0, help="events per second from the producer")
     parser.add_argument("--history", type=int, default=60_000, help="stored trades of the NIFTY future")
     parser.add_argument("--prior-days", type=int, default=3,
-                        help="earlier sessions of as many trades each (the charts' Days, settings.viz_prior_days)")
+                        help="earlier sessions of as many trades each (the charts' Days, settings.viz.prior_days)")
     parser.add_argument("--windows", default=",".join(WINDOWS))
     parser.add_argument("--profile", action="store_true", help="cProfile each window's run (top functions)")
     parser.add_argument("--cpu-clock", action="store_true",
