@@ -31,6 +31,7 @@ from feed.normalise import Normaliser
 from feed.protocol.constants import SEGMENT_BY_NAME
 from feed.protocol.decode import Decoder
 from feed.publisher import KIND_DEPTH, KIND_QUOTES, KIND_TICKS, Publisher
+from feed.side_routines import FeedEvents, last_quote_routine
 from feed.subscriptions import Delta, ShardPlan
 from feed.universe import Member, Universe, UniverseChange, UniverseSelector
 from shared.backoff import backoff_s
@@ -47,7 +48,6 @@ __all__ = ["FeedService"]
 FIRST_PACKET_DEADLINE_S = 5.0
 DRAIN_SHARE = 0.6  # of shutdown_deadline_s for the publisher to drain at stop
 EVENTS_END_S = 1.0  # for the events routine's last flush at stop
-EVENTS_MAXLEN = 100_000
 
 
 def member_record(m: Member) -> dict[str, Any]:
@@ -82,7 +82,7 @@ class FeedService(Service):
         self.selector: UniverseSelector | None = None
         self.universe: Universe | None = None
         self.universe_changes = 0
-        self._events: list[dict[str, Any]] = []
+        self.events_log = FeedEvents(self.keys)
         self._q: list[bytes] = []
         self._t: list[bytes] = []
         self._d: list[bytes] = []
@@ -124,6 +124,7 @@ class FeedService(Service):
 
     async def setup(self) -> None:
         assert self.redis is not None
+        self.events_log.redis = self.redis
         await self.journal.start()
         self.calendar = TradingCalendar.load(self.settings.scheduler.holidays_file)  # one line when unreadable
         self.step = "loading instruments"
@@ -201,7 +202,7 @@ class FeedService(Service):
             self.log.error("frame_failed", error=f"{name}: {exc}"[:300], head_hex=frame[:16].hex(), exc_info=exc)
 
     def _on_conn_event(self, event: dict[str, Any]) -> None:
-        self._events.append(event)
+        self.events_log.append(event)
 
     # --- run ---
     async def run(self) -> None:
@@ -211,8 +212,9 @@ class FeedService(Service):
         conn_tasks = [self.spawn(c.run(self.stopping), f"conn{c.index}") for c in self.connections]
         self.spawn(self._recentre_routine(), "recentre")
         # not cancelled at stop: it ends by itself after its last flush (a cancel mid-write could send twice)
-        self._events_task = self.spawn(self._events_routine(), "events", cancel_at_stop=False)
-        self.spawn(self._last_quote_routine(), "last_quote")
+        self._events_task = self.spawn(self.events_log.run(self.stopping), "events", cancel_at_stop=False)
+        assert self.redis is not None
+        self.spawn(last_quote_routine(self.redis, self.keys, self.normaliser, self.stopping), "last_quote")
         assert self.depth is not None
         await self.depth.apply(self.universe, self.plan.connections)  # opens depth sockets if any are wanted
         await self.stopping.wait()
@@ -251,7 +253,7 @@ class FeedService(Service):
         task = self._events_task
         if task is not None and not task.done():
             await asyncio.wait({task}, timeout=EVENTS_END_S)
-        await self._flush_events()
+        await self.events_log.flush()
 
     def health_problem(self) -> str | None:
         return self.publisher.health_problem() if self.publisher is not None else None
@@ -323,7 +325,7 @@ class FeedService(Service):
             removed=[m.info.trading_symbol for m in change.removed][:50],
             added_n=len(change.added), removed_n=len(change.removed), first_packet_missing=missing,
         )
-        self._events.append({
+        self.events_log.append({
             "type": "universe_change", "ts": time.time(), "reason": change.reason, "atm": change.universe.atm,
             "added": [instrument_key(*m.key) for m in change.added],
             "removed": [instrument_key(*m.key) for m in change.removed],
@@ -347,52 +349,6 @@ class FeedService(Service):
             await pipe.execute()
         except (RedisError, OSError) as exc:
             self.log.warning("universe_write_failed", error=str(exc))
-
-    async def _last_quote_routine(self) -> None:
-        """Once a second, the latest merged quote of every instrument into hash ``last:quote`` (late joiners:
-        greeks seeding, quote boards, the Control Center). Off the hot path: a snapshot, not a write per event."""
-        assert self.redis is not None
-        sent_ts: dict[tuple[int, int], float] = {}
-        while not self.stopping.is_set():
-            try:
-                await asyncio.wait_for(self.stopping.wait(), 1.0)
-                return
-            except TimeoutError:
-                pass
-            mapping: dict[str, bytes] = {}
-            for key in list(self.normaliser.first_seen):
-                state = self.normaliser.quote_state(*key)
-                if state is None or state.get("recv_ts") is None or sent_ts.get(key) == state["recv_ts"]:
-                    continue
-                sent_ts[key] = state["recv_ts"]
-                mapping[instrument_key(state["seg"], state["sid"])] = orjson.dumps(state)
-            if not mapping:
-                continue
-            try:
-                await self.redis.hset(self.keys.last_quote, mapping=hash_mapping(mapping))
-            except (RedisError, OSError):
-                sent_ts.clear()  # resend everything next time
-
-    async def _events_routine(self) -> None:
-        while not self.stopping.is_set():
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self.stopping.wait(), 0.5)
-            await self._flush_events()
-
-    async def _flush_events(self) -> None:
-        if not self._events or self.redis is None:
-            return
-        events, self._events = self._events, []
-        try:
-            pipe = self.redis.pipeline(transaction=False)
-            for e in events:
-                pipe.xadd(self.keys.events, {"d": orjson.dumps(e)}, maxlen=EVENTS_MAXLEN, approximate=True)
-            await pipe.execute()
-        except (RedisError, OSError):
-            self._events[:0] = events  # keep them for the next try
-        except BaseException:
-            self._events[:0] = events  # cancelled mid-write at stop: teardown's flush sends them
-            raise
 
     # --- heartbeat ---
     def metrics(self) -> dict[str, Any]:
