@@ -395,10 +395,10 @@ class VolumeProfileChartWindow(PriceWindow):
     # --- TPO mode ---
     def _show_volume(self, on: bool) -> None:
         for item in (self.closed_item, self.live_item, self.session_item, self.dpoc, self.vwap.item,
-                     *self.vwap.labels):
+                     self.vwap.live_item):
             item.setVisible(on)
-        if not on:
-            for label in self.session_labels:
+        if not on:  # shown again by the volume mode's paint, each as its value allows
+            for label in (*self.session_labels, *self.vwap.labels):
                 label.setVisible(False)
         self.tpo.set_visible(not on)
         self.prior.set_visible(on)
