@@ -34,7 +34,7 @@ from viz.models.profile import VA_METHODS
 from viz.models.ticks import SIDE_CODES
 from viz.models.vwap_track import bar_ends
 from viz.widgets.candles import candle_layers
-from viz.widgets.controls import ChoiceBox, labelled
+from viz.widgets.controls import ChoiceBox, compact, labelled
 from viz.widgets.gap_bands import GapBands
 from viz.widgets.paths import PathsItem, segments_path, set_text
 from viz.widgets.profile_layers import ROW_FILL, RectGroups, profile_rects, rects_layers
@@ -116,7 +116,8 @@ class VolumeProfileChartWindow(PriceWindow):
         self.candles_box.toggled.connect(self._settings_changed)
         self.toolbar.addWidget(labelled("Period", self.period_box))
         self.toolbar.addWidget(labelled("Row (ticks)", self.rows_spin))
-        self.toolbar.addWidget(self.method_box)
+        # the method's long label in full in the header (and the open list): the toolbar fits 1280 px
+        self.toolbar.addWidget(compact(self.method_box, 12))
         self.toolbar.addWidget(self.candles_box)
         self.mode_box = ChoiceBox([("Volume", "volume"), ("TPO", "tpo")])
         self.mode_box.set_value(str(self.recall("mode", "volume")))
