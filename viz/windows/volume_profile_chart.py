@@ -141,7 +141,9 @@ class VolumeProfileChartWindow(PriceWindow):
             self.plot.addItem(item)
         self.gap_bands = GapBands(self.plot)
         self.dpoc = pg.PlotDataItem(stepMode="center")
+        cache_item(self.dpoc.curve)  # changes with the session POC, not every frame: a pixmap in between
         self.plot.addItem(self.dpoc)
+        self._dpoc_drawn: list[Any] | None = None
         self.session_labels = [cache_item(pg.TextItem(anchor=(1, 1))) for _ in range(3)]  # above the line, right
         for label in self.session_labels:
             self.plot.addItem(label)
@@ -317,13 +319,7 @@ class VolumeProfileChartWindow(PriceWindow):
         self._paint_session(model, n)
         slots = period_slots([p.start_ts for p, _, _ in items], model.period_s)
         self.gap_bands.set_bands(gap_bands(self.gaps, slots, self.gaps_now, min_width=SEAM_WIDTH), self.theme)
-        dpoc = [np.nan if v is None else v for v in model.developing_poc()]
-        if dpoc:
-            self.dpoc.setData(
-                np.arange(n + 1, dtype=np.float64), np.asarray(dpoc) + 0.43 * model.ticks_per_row * model.tick_size
-            )
-        else:
-            self.dpoc.setData([], [])
+        self._paint_dpoc(model, n)
         (x_lo, x_hi), _ = self.plot.getViewBox().viewRange()  # clipped to the view, as the columns' cache
         lo, hi = max(0, min(n, int(x_lo) - 1)), max(0, min(n, int(x_hi) + 2))
         ends = bar_ends([p.trades for p, _, _ in items])[lo:hi]
@@ -339,6 +335,19 @@ class VolumeProfileChartWindow(PriceWindow):
                 stick_view(self.plot, y=y, headroom=0.05)
         self.prior.paint([p.start_ts for p, _, _ in items], self.session_x() + SESSION_WIDTH, self.session_x())
         set_text(self.header, self._header_html(inst, model))
+
+    def _paint_dpoc(self, model: PeriodProfiles, n: int) -> None:
+        """The developing POC's steps, set again only when a value changed (its picture is cached)."""
+        dpoc = [np.nan if v is None else v for v in model.developing_poc()]
+        lift = 0.43 * model.ticks_per_row * model.tick_size
+        drawn = [lift, *dpoc]
+        if drawn == self._dpoc_drawn:
+            return
+        self._dpoc_drawn = drawn
+        if dpoc:
+            self.dpoc.setData(np.arange(n + 1, dtype=np.float64), np.asarray(dpoc) + lift)
+        else:
+            self.dpoc.setData([], [])
 
     def _paint_session(self, model: PeriodProfiles, n: int) -> None:
         prof, stats = model.session_profile()
