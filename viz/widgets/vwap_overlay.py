@@ -257,7 +257,8 @@ class VwapLayer:
 
     def _place_labels(self, labels: list[tuple[str, float, float, str]]) -> None:
         while len(self.labels) < len(labels):
-            label = cache_item(pg.TextItem(anchor=self.label_anchor))  # moved every frame, re-laid out seldom
+            label = pg.TextItem(anchor=self.label_anchor)
+            cache_item(label.textItem)  # the text itself (a child item): moved every frame, re-laid out seldom
             label.setZValue(6)
             self.plot.addItem(label, ignoreBounds=True)
             self.labels.append(label)
