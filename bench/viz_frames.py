@@ -211,7 +211,11 @@ def _measure_one(args: argparse.Namespace) -> None:
         result = runner.run(measure(args.one, settings, args.seconds, cpu_clock=args.cpu_clock))
         if args.profile:
             prof.disable()
-            pstats.Stats(prof).sort_stats("cumulative").print_stats(25)
+            if os.environ.get("VIZ_BENCH_PROF_OUT"):  # a file per window, for pstats by hand
+                prof.dump_stats(f"{os.environ['VIZ_BENCH_PROF_OUT']}.{args.one}")
+            # VIZ_BENCH_SORT=tottime: where the time is spent itself (paint methods of the items)
+            pstats.Stats(prof).sort_stats(os.environ.get("VIZ_BENCH_SORT", "cumulative")).print_stats(
+                int(os.environ.get("VIZ_BENCH_TOP", "25")))
     print("RESULT " + json.dumps(result), flush=True)
 
 

@@ -36,6 +36,7 @@ LOAD_TIMEOUT_S = 60.0
 FAILING_GRACE_S = 2.0
 APP_ORG = "dhan-trading"
 APP_NAME = "dhan-viz"
+PIXMAP_CACHE_KB = 128 * 1024  # QPixmapCache: room for every cached chart item of a big window
 VIZ_ALTERNATIVES = "use 'dhan viz quotes --tui' in a terminal, or set QT_QPA_PLATFORM=offscreen (with --screenshot)"
 CLOSING_SIGNALS = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
 
@@ -60,11 +61,17 @@ def make_app(name: str = APP_NAME) -> object:
         raise ConfigError(
             f"PyQt6 is not installed ({exc}); install the GUI extra: pip install 'dhan-trading[gui]'"
         ) from None
+    from PyQt6.QtGui import QPixmapCache  # with QApplication, above
+
     existing = QApplication.instance()
     app = existing if isinstance(existing, QApplication) else QApplication([sys.argv[0] if sys.argv else name])
     app.setOrganizationName(APP_ORG)
     app.setApplicationName(name)
     app.setQuitOnLastWindowClosed(False)
+    # Items cached as pixmaps (viz.widgets.theme.cache_item: axes with their grid, closed bars, VWAP lines) live
+    # in QPixmapCache, 10 MB by default: three chart-sized pixmaps. Past that each frame evicts and re-renders
+    # them all (a volume-profile frame ~12 -> 30 ms); a window holds a dozen at most.
+    QPixmapCache.setCacheLimit(PIXMAP_CACHE_KB)
     return app
 
 

@@ -128,3 +128,19 @@ def test_period_profiles_rebuild_on_period_change() -> None:
     assert len(model.periods) == 1 and model.developing_poc() == [99.0]
     model.set_rows(2, _period_ticks())  # rows of 2 ticks: [98,99] 10, [100,101] 12
     assert model.developing_poc() == [100.0]
+
+
+def test_tick_bars_appended_one_batch_at_a_time_equal_a_fresh_computation() -> None:
+    rng = np.random.default_rng(7)
+    ticks = series([])
+    bars = TickBars(ticks, 5)
+    t, cum = OPEN, 0
+    for batch in (1, 3, 4, 1, 7, 5, 12, 2, 0, 9):  # bars closing inside, at the edge of and across batches
+        for _ in range(batch):
+            q = int(rng.integers(1, 9))
+            t, cum = t + int(rng.integers(0, 3)), cum + q
+            ticks.append(cum, float(rng.integers(95, 106)), q, int(rng.integers(0, 3)), t)
+        got, want = bars.bars(), TickBars(ticks, 5).bars()
+        for field in ("open", "high", "low", "close", "volume", "buy", "sell", "count", "start_ts", "end_ts"):
+            assert getattr(got, field).tolist() == getattr(want, field).tolist(), field
+    assert len(bars.bars()) == 9 and bars.bars().count.tolist()[-1] == 4  # 44 trades

@@ -44,14 +44,16 @@ class Bars:
 
 
 def _group_bars(ticks: TickSeries, starts: npt.NDArray[np.intp]) -> Bars:
-    """Bars over consecutive groups of trades beginning at ``starts`` (ascending, first is 0)."""
+    """Bars over consecutive groups of trades beginning at ``starts`` (ascending) up to the last trade."""
     n = len(ticks)
     if n == 0 or len(starts) == 0:
         z_f: F64 = np.zeros(0, np.float64)
         z_i: I64 = np.zeros(0, np.int64)
         return Bars(z_f, z_f, z_f, z_f, z_i, z_i, z_i, z_i, z_i, z_i)
-    ends = np.append(starts[1:], n) - 1
-    price, qty, side = ticks.price, ticks.qty, ticks.side
+    first = int(starts[0])  # bars from trade ``first`` on (TickBars recomputes only its newest bars)
+    price, qty, side = ticks.price[first:], ticks.qty[first:], ticks.side[first:]
+    starts = starts - first
+    ends = np.append(starts[1:], n - first) - 1
     buy_q = np.where(side == SIDE_BUY, qty, 0)
     sell_q = np.where(side == SIDE_SELL, qty, 0)
     return Bars(
@@ -63,8 +65,8 @@ def _group_bars(ticks: TickSeries, starts: npt.NDArray[np.intp]) -> Bars:
         buy=np.add.reduceat(buy_q, starts),
         sell=np.add.reduceat(sell_q, starts),
         count=(ends - starts + 1).astype(np.int64),
-        start_ts=ticks.exchange_ts[starts].copy(),
-        end_ts=ticks.exchange_ts[ends].copy(),
+        start_ts=ticks.exchange_ts[first:][starts].copy(),
+        end_ts=ticks.exchange_ts[first:][ends].copy(),
     )
 
 
@@ -93,12 +95,22 @@ class TickBars:
         return len(self.ticks) % self.trades_per_bar != 0
 
     def bars(self) -> Bars:
-        key = (len(self.ticks), self.trades_per_bar)
-        if self._cache is not None and self._cache[:2] == key:
-            return self._cache[2]
-        starts = np.arange(0, len(self.ticks), self.trades_per_bar, dtype=np.intp)
+        """The bars of every trade so far. After appends only the bars from the last one cached on are
+        computed again (the closed ones before it cannot change); a shorter series or another N: all."""
+        n, per = len(self.ticks), self.trades_per_bar
+        cache = self._cache
+        if cache is not None and cache[:2] == (n, per):
+            return cache[2]
+        keep = 0
+        if cache is not None and cache[1] == per and cache[0] < n:
+            keep = max(0, len(cache[2]) - 1)  # every cached bar but the last was closed
+        starts = np.arange(keep * per, n, per, dtype=np.intp)
         result = _group_bars(self.ticks, starts)
-        self._cache = (*key, result)
+        if keep:
+            old = cache[2] if cache is not None else result
+            result = Bars(*(np.concatenate((getattr(old, f)[:keep], getattr(result, f)))
+                            for f in Bars.__dataclass_fields__))
+        self._cache = (n, per, result)
         return result
 
     def closed_count(self) -> int:

@@ -74,6 +74,23 @@ class ChoiceBox(QComboBox):
                 return
 
 
+def compact(box: QComboBox, chars: int) -> QComboBox:
+    """Show about ``chars`` characters of the current choice in the closed combo (long labels cut with an
+    ellipsis), its whole label in the tooltip and every label in full in the open list."""
+    box.setSizeAdjustPolicy(QComboBox.SizeAdjustPolicy.AdjustToMinimumContentsLengthWithIcon)
+    box.setMinimumContentsLength(chars)
+    view = box.view()
+    if view is not None:
+        view.setMinimumWidth(view.sizeHintForColumn(0) + 24)  # + room for a scroll bar
+
+    def tip(*_: object) -> None:
+        box.setToolTip(box.currentText())
+
+    box.currentIndexChanged.connect(tip)
+    tip()
+    return box
+
+
 def labelled(text: str, widget: QWidget) -> QWidget:
     box = QWidget()
     lay = QHBoxLayout(box)

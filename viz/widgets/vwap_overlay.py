@@ -21,7 +21,7 @@ import numpy as np
 import numpy.typing as npt
 import pyqtgraph as pg
 from PyQt6.QtCore import QSettings, Qt
-from PyQt6.QtGui import QAction, QColor, QPainterPath
+from PyQt6.QtGui import QAction, QColor, QPainterPath, QPen
 from PyQt6.QtWidgets import QMenu, QToolButton
 
 from viz.models import fmt
@@ -29,7 +29,7 @@ from viz.models.ticks import TickSeries
 from viz.models.vwap import BAND_MULTIPLIERS, SessionRule
 from viz.models.vwap_track import VwapTrack
 from viz.widgets.paths import PathsItem
-from viz.widgets.theme import Theme
+from viz.widgets.theme import Theme, cache_item
 
 __all__ = ["ANCHORS_GROUP", "VwapLayer", "load_anchors"]
 
@@ -66,9 +66,15 @@ class VwapLayer:
         self.label_anchor = label_anchor
         self.ticks = TickSeries(16)
         self.decimals = 2
-        self.item = PathsItem()
-        self.item.setZValue(5)  # over candles and profiles
-        plot.addItem(self.item, ignoreBounds=True)  # the bands must not widen an automatic range every frame
+        # the lines up to the newest bar's predecessor change once per bar: a cached pixmap between their
+        # updates; the newest bar's segments, which move with every trade, are a small item of their own
+        self.item, self.live_item = cache_item(PathsItem()), PathsItem()
+        for item in (self.item, self.live_item):
+            item.setZValue(5)  # over candles and profiles
+            plot.addItem(item, ignoreBounds=True)  # the bands must not widen an automatic range every frame
+        self._closed_key: tuple[Any, ...] | None = None
+        self._closed_ends: Any = None
+        self._version = 0  # bumped when tracks are recomputed: the cached lines are redrawn
         self.labels: list[pg.TextItem] = []
         self.key: str | None = None
         self.rule = SessionRule.for_segment("NSE_FNO")
@@ -158,6 +164,7 @@ class VwapLayer:
         for ts in self.anchors:
             self.anchors[ts] = VwapTrack(anchor_ts=ts, capacity=len(ticks))
         self._consumed = 0
+        self._version += 1
         self.ticks = ticks
         self.extend(ticks)
 
@@ -208,16 +215,30 @@ class VwapLayer:
 
     def paint(self, x: Any, ends: Any, *, step: bool = False) -> None:
         """Draw at bars placed at ``x`` (centres; with ``step`` left edges of unit-wide columns) whose last
-        trades are ``ends``. Only what is passed is drawn (the window clips to its view)."""
+        trades are ``ends``. Only what is passed is drawn (the window clips to its view). The lines up to the
+        last bar are redrawn only when those bars change; the last bar's segments every call."""
         theme = self._theme
         xs = np.asarray(x, dtype=np.float64)
         if theme is None or len(xs) == 0:
             self.item.clear()
+            self.live_item.clear()
+            self._closed_key = None
             self._place_labels([])
             return
+        ends = np.asarray(ends, dtype=np.int64)
+        lines = self._lines(ends, theme)
+        key = (self._version, theme.name, step, float(xs[0]), len(xs), tuple(name for name, *_ in lines))
+        if key != self._closed_key or not np.array_equal(self._closed_ends, ends[:-1]):
+            head = xs[:-1]
+            self.item.set_layers([(_line_path(*_shape(head, y[:-1], step)), pen, None) for _, y, pen, _ in lines])
+            self._closed_key, self._closed_ends = key, ends[:-1].copy()
+        self.live_item.set_layers([(_line_path(*_tail(xs, y, step)), pen, None) for _, y, pen, _ in lines])
+        self._place_labels([(name, *_last_point(xs, y, step), colour) for name, y, _, colour in lines])
+
+    def _lines(self, ends: Any, theme: Theme) -> list[tuple[str, F64, QPen, str]]:
+        """``(label, values at ends, pen, colour)`` of each line shown, in drawing order."""
         session_colour, anchor_colour = _COLOURS.get(theme.name, _COLOURS["dark"])
-        layers: list[tuple[QPainterPath, Any, Any]] = []
-        labels: list[tuple[str, float, float, str]] = []
+        lines: list[tuple[str, F64, QPen, str]] = []
         if self.show_session.isChecked():
             v, s = self.session.at(ends)
             for k in BAND_MULTIPLIERS:
@@ -226,22 +247,18 @@ class VwapLayer:
                     colour.setAlpha(_BAND_ALPHA[k])
                     pen = pg.mkPen(colour, width=1, style=_BAND_STYLE[k])
                     for sign, y in ((-1, v - k * s), (1, v + k * s)):
-                        layers.append((_line_path(*_shape(xs, y, step)), pen, None))
-                        labels.append((f"{'+' if sign > 0 else '-'}{k}\u03c3", *_last_point(xs, y, step),
-                                       colour.name()))
-            layers.append((_line_path(*_shape(xs, v, step)), pg.mkPen(session_colour, width=2), None))
-            labels.append(("VWAP", *_last_point(xs, v, step), session_colour))
+                        lines.append((f"{'+' if sign > 0 else '-'}{k}\u03c3", y, pen, colour.name()))
+            lines.append(("VWAP", v, pg.mkPen(session_colour, width=2), session_colour))
         for ts, track in sorted(self.anchors.items()):
             v, _ = track.at(ends)
             if np.isfinite(v).any():
-                layers.append((_line_path(*_shape(xs, v, step)), pg.mkPen(anchor_colour, width=1.6), None))
-                labels.append((f"AVWAP {fmt.ist_time(ts)[:5]}", *_last_point(xs, v, step), anchor_colour))
-        self.item.set_layers(layers)
-        self._place_labels(labels)
+                lines.append((f"AVWAP {fmt.ist_time(ts)[:5]}", v, pg.mkPen(anchor_colour, width=1.6), anchor_colour))
+        return lines
 
     def _place_labels(self, labels: list[tuple[str, float, float, str]]) -> None:
         while len(self.labels) < len(labels):
             label = pg.TextItem(anchor=self.label_anchor)
+            cache_item(label.textItem)  # the text itself (a child item): moved every frame, re-laid out seldom
             label.setZValue(6)
             self.plot.addItem(label, ignoreBounds=True)
             self.labels.append(label)
@@ -263,6 +280,16 @@ def _shape(x: F64, y: F64, step: bool) -> tuple[F64, F64]:
     if not step:
         return x, y
     return np.column_stack((x, x + 1.0)).ravel(), np.repeat(y, 2)
+
+
+def _tail(x: F64, y: F64, step: bool) -> tuple[F64, F64]:
+    """The last bar's part of :func:`_shape`: from the bar before it (a step: its vertical join) to its end."""
+    if not step:
+        return x[-2:], y[-2:]
+    xl = float(x[-1])
+    if len(x) < 2:
+        return np.array([xl, xl + 1.0]), np.array([y[-1], y[-1]])
+    return np.array([xl, xl, xl + 1.0]), np.array([y[-2], y[-1], y[-1]])
 
 
 def _last_point(x: F64, y: F64, step: bool) -> tuple[float, float]:

@@ -34,7 +34,7 @@ from viz.models.profile import VA_METHODS
 from viz.models.ticks import SIDE_CODES
 from viz.models.vwap_track import bar_ends
 from viz.widgets.candles import candle_layers
-from viz.widgets.controls import ChoiceBox, labelled
+from viz.widgets.controls import ChoiceBox, compact, labelled
 from viz.widgets.gap_bands import GapBands
 from viz.widgets.paths import PathsItem, segments_path, set_text
 from viz.widgets.profile_layers import ROW_FILL, RectGroups, profile_rects, rects_layers
@@ -116,7 +116,8 @@ class VolumeProfileChartWindow(PriceWindow):
         self.candles_box.toggled.connect(self._settings_changed)
         self.toolbar.addWidget(labelled("Period", self.period_box))
         self.toolbar.addWidget(labelled("Row (ticks)", self.rows_spin))
-        self.toolbar.addWidget(self.method_box)
+        # the method's long label in full in the header (and the open list): the toolbar fits 1280 px
+        self.toolbar.addWidget(compact(self.method_box, 12))
         self.toolbar.addWidget(self.candles_box)
         self.mode_box = ChoiceBox([("Volume", "volume"), ("TPO", "tpo")])
         self.mode_box.set_value(str(self.recall("mode", "volume")))
@@ -140,7 +141,9 @@ class VolumeProfileChartWindow(PriceWindow):
             self.plot.addItem(item)
         self.gap_bands = GapBands(self.plot)
         self.dpoc = pg.PlotDataItem(stepMode="center")
+        cache_item(self.dpoc.curve)  # changes with the session POC, not every frame: a pixmap in between
         self.plot.addItem(self.dpoc)
+        self._dpoc_drawn: list[Any] | None = None
         self.session_labels = [cache_item(pg.TextItem(anchor=(1, 1))) for _ in range(3)]  # above the line, right
         for label in self.session_labels:
             self.plot.addItem(label)
@@ -316,13 +319,7 @@ class VolumeProfileChartWindow(PriceWindow):
         self._paint_session(model, n)
         slots = period_slots([p.start_ts for p, _, _ in items], model.period_s)
         self.gap_bands.set_bands(gap_bands(self.gaps, slots, self.gaps_now, min_width=SEAM_WIDTH), self.theme)
-        dpoc = [np.nan if v is None else v for v in model.developing_poc()]
-        if dpoc:
-            self.dpoc.setData(
-                np.arange(n + 1, dtype=np.float64), np.asarray(dpoc) + 0.43 * model.ticks_per_row * model.tick_size
-            )
-        else:
-            self.dpoc.setData([], [])
+        self._paint_dpoc(model, n)
         (x_lo, x_hi), _ = self.plot.getViewBox().viewRange()  # clipped to the view, as the columns' cache
         lo, hi = max(0, min(n, int(x_lo) - 1)), max(0, min(n, int(x_hi) + 2))
         ends = bar_ends([p.trades for p, _, _ in items])[lo:hi]
@@ -338,6 +335,19 @@ class VolumeProfileChartWindow(PriceWindow):
                 stick_view(self.plot, y=y, headroom=0.05)
         self.prior.paint([p.start_ts for p, _, _ in items], self.session_x() + SESSION_WIDTH, self.session_x())
         set_text(self.header, self._header_html(inst, model))
+
+    def _paint_dpoc(self, model: PeriodProfiles, n: int) -> None:
+        """The developing POC's steps, set again only when a value changed (its picture is cached)."""
+        dpoc = [np.nan if v is None else v for v in model.developing_poc()]
+        lift = 0.43 * model.ticks_per_row * model.tick_size
+        drawn = [lift, *dpoc]
+        if drawn == self._dpoc_drawn:
+            return
+        self._dpoc_drawn = drawn
+        if dpoc:
+            self.dpoc.setData(np.arange(n + 1, dtype=np.float64), np.asarray(dpoc) + lift)
+        else:
+            self.dpoc.setData([], [])
 
     def _paint_session(self, model: PeriodProfiles, n: int) -> None:
         prof, stats = model.session_profile()
@@ -395,10 +405,10 @@ class VolumeProfileChartWindow(PriceWindow):
     # --- TPO mode ---
     def _show_volume(self, on: bool) -> None:
         for item in (self.closed_item, self.live_item, self.session_item, self.dpoc, self.vwap.item,
-                     *self.vwap.labels):
+                     self.vwap.live_item):
             item.setVisible(on)
-        if not on:
-            for label in self.session_labels:
+        if not on:  # shown again by the volume mode's paint, each as its value allows
+            for label in (*self.session_labels, *self.vwap.labels):
                 label.setVisible(False)
         self.tpo.set_visible(not on)
         self.prior.set_visible(on)
