@@ -37,6 +37,7 @@ from viz.widgets.candles import candle_layers
 from viz.widgets.controls import ChoiceBox, compact, labelled
 from viz.widgets.gap_bands import GapBands
 from viz.widgets.paths import PathsItem, segments_path, set_text
+from viz.widgets.period_axis import PeriodAxis
 from viz.widgets.profile_layers import ROW_FILL, RectGroups, profile_rects, rects_layers
 from viz.widgets.ranges import stick_view
 from viz.widgets.theme import cache_item, chart_view, style_plot
@@ -59,37 +60,6 @@ VISIBLE_PERIODS = 30
 TARGET_ROWS = 60
 LABEL_ROOM = 0.4  # columns right of the session profile (its labels sit inside it, right-aligned)
 SEAM_WIDTH = PROFILE_LEFT  # a gap between two columns: as wide as the room left of a profile
-
-
-class _PeriodAxis(pg.AxisItem):  # type: ignore[misc]
-    def __init__(self, window: VolumeProfileChartWindow) -> None:
-        super().__init__("bottom")
-        self._w = window
-
-    def tickStrings(self, values: list[float], scale: float, spacing: float) -> list[str]:
-        periods = self._w.model.periods if self._w.model is not None else []
-        out = []
-        for v in values:
-            k = int(np.floor(v + 1e-9))
-            if 0 <= k < len(periods) and abs(v - k) < 1e-6:
-                out.append(fmt.ist_time(periods[k].start_ts)[:5])
-            elif periods and abs(v - self._w.session_x()) < 1e-6:
-                out.append("   Session profile")
-            else:
-                out.append("")
-        return out
-
-    def tickValues(self, minVal: float, maxVal: float, size: float) -> list[tuple[float, list[float]]]:
-        if self._w.tpo_on:
-            return []  # letters, not periods, along x
-        periods = self._w.model.periods if self._w.model is not None else []
-        n = len(periods)
-        if not n:
-            return []
-        visible = max(1.0, maxVal - minVal)
-        step = max(1, int(np.ceil(visible / max(size / 70.0, 1.0))))
-        ticks = [float(k) for k in range(0, n, step) if minVal - 1 <= k <= maxVal + 1]
-        return [(float(step), [*ticks, self._w.session_x()])]
 
 
 class VolumeProfileChartWindow(PriceWindow):
@@ -125,7 +95,8 @@ class VolumeProfileChartWindow(PriceWindow):
         self.toolbar.addWidget(labelled("Profile", self.mode_box))
         self.prior = PriorLevels(self)
 
-        self.plot_widget = chart_view(pg.PlotWidget(axisItems={"bottom": _PeriodAxis(self)}))
+        self.plot_widget = chart_view(pg.PlotWidget(axisItems={"bottom": PeriodAxis(
+            lambda: self.model.periods if self.model is not None else [], self.session_x, lambda: self.tpo_on)}))
         self.plot = self.plot_widget.getPlotItem()
         self.vwap = VwapLayer(self.plot, self.qs, self.NAME, self.mark_dirty, self._period_span,
                               label_anchor=(1.0, 1.0))  # above the line's end: the session profile is right of it
