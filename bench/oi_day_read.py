@@ -7,7 +7,8 @@ instruments, ``--per-minute`` trades each minute each, generated inside the serv
 tables), then the candles from them (``shared.candles_sql.candles_from_ticks``, what the writer keeps). Then
 prints the median wall-clock time of the OI window's read of one chain (``--chain`` contracts: the NIFTY chain
 of ATM +/- 20 strikes, calls and puts) before (each contract's last trade per minute, from every trade) and
-after (``viz.data.history.fetch_oi_minutes``), with the rows each returns.
+after (``viz.data.history.fetch_oi_minutes``), with the rows each returns, and the model's replay of them
+(``viz.models.oi_day.replay_minutes``, the same either way).
 """
 
 from __future__ import annotations
@@ -29,8 +30,12 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from shared.candles import DAY_S, session_open_s
 from shared.candles_sql import CANDLE_COLUMNS, CANDLE_TABLE, candles_from_ticks
 from shared.db import create_pool, init_schema
+from shared.events import instrument_key
 from shared.settings import Settings
 from viz.data import history
+from viz.models.contracts import OptionSpec
+from viz.models.oi import OiChainModel
+from viz.models.oi_day import OiDay, replay_minutes
 
 SEG = "NSE_FNO"
 MINUTES = 375
@@ -60,6 +65,18 @@ def fill_sql(instruments: int, per_minute: int) -> tuple[str, dict[str, Any]]:
         f"JOIN seq_0_to_{per_minute - 1:d} AS k"
     )
     return sql, {"seg": SEG, "day": DAY, "pm": per_minute, "t0": t0, "step": step, "open_s": open_s}
+
+
+def chain(contracts: int) -> tuple[OiChainModel, OiDay]:
+    """Security ids 1..contracts as a chain: a call and a put per strike, 50 apart."""
+    model = OiChainModel()
+    model.set_contracts(
+        [
+            OptionSpec(instrument_key(SEG, sid), 25_000.0 + 50 * ((sid - 1) // 2), "CE" if sid % 2 else "PE")
+            for sid in range(1, contracts + 1)
+        ]
+    )
+    return model, OiDay()
 
 
 async def timed(read: Callable[[], Awaitable[list[Any]]], repeat: int) -> tuple[float, int]:
@@ -105,6 +122,10 @@ async def run(settings: Settings, args: argparse.Namespace) -> None:
         ):
             ms, n = await timed(read, args.repeat)
             print(f"{name:>16}: {ms:9.1f} ms ({n:,} rows)", flush=True)
+        rows = await history.fetch_oi_minutes(pool, keys, DAY)
+        started = time.perf_counter()
+        minutes = replay_minutes(*chain(args.chain), rows)
+        print(f"{'replay (model)':>16}: {(time.perf_counter() - started) * 1000:9.1f} ms ({minutes} minutes)")
     finally:
         async with pool.acquire() as conn, conn.cursor() as cur:
             await cur.execute(f"DROP DATABASE IF EXISTS `{settings.mysql.target.database}`")
