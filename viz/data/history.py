@@ -27,10 +27,10 @@ __all__ = [
     "fetch_depth20_history",
     "fetch_depth20_latest",
     "fetch_greeks",
+    "fetch_oi_minutes",
     "fetch_quotes",
     "fetch_second_last",
     "fetch_ticks",
-    "fetch_trade_minutes",
     "latest_trade_date",
 ]
 
@@ -259,21 +259,23 @@ async def fetch_closing_oi(pool: aiomysql.Pool, keys: Sequence[tuple[str, int]],
     return {instrument_key(r[0], r[1]): int(r[2]) for r in rows}
 
 
-async def fetch_trade_minutes(
+async def fetch_oi_minutes(
     pool: aiomysql.Pool, keys: Sequence[tuple[str, int]], trade_date: date
 ) -> list[tuple[str, int, int | None, int]]:
-    """``(SEG:ID, exchange_ts, OI, cum volume)`` of each instrument's last trade in each minute of the day."""
+    """``(SEG:ID, minute start, OI, cum volume)`` at the close of each instrument's traded minutes of the day.
+
+    From ``dhan_candles_1m`` (one row per instrument and traded minute, kept by the writer with the ticks):
+    its ``oi`` and ``last_cum_volume`` are those of the minute's last trade, so the rows are the day's last
+    trade per minute without reading every trade (a range read of the key per instrument).
+    """
     if not keys:
         return []
     clause, params = _pairs_clause(keys)
     sql = (
-        "SELECT t.exchange_segment, t.security_id, t.exchange_ts, t.oi, t.cum_volume FROM dhan_ticks AS t JOIN ("
-        "SELECT exchange_segment, security_id, MAX(cum_volume) AS cv FROM dhan_ticks "
-        f"WHERE trade_date = %s AND {clause} GROUP BY exchange_segment, security_id, exchange_ts DIV 60) AS m "
-        "ON t.exchange_segment = m.exchange_segment AND t.security_id = m.security_id "
-        "AND t.trade_date = %s AND t.cum_volume = m.cv"
+        "SELECT exchange_segment, security_id, minute_ts, oi, last_cum_volume FROM dhan_candles_1m "
+        f"WHERE trade_date = %s AND {clause}"
     )
-    rows = await _fetch_all(pool, sql, [trade_date, *params, trade_date])
+    rows = await _fetch_all(pool, sql, [trade_date, *params])
     return [(instrument_key(r[0], r[1]), int(r[2]), None if r[3] is None else int(r[3]), int(r[4])) for r in rows]
 
 

@@ -3,9 +3,9 @@
 A point is the chain's state at the end of its minute (Dhan's exchange time, IST wall clock as epoch):
 :meth:`OiDay.sample` records :class:`viz.models.oi.OiChainModel`'s PCR and max pain for the minute, a
 later sample of the same minute replacing it (live, the last minute moves until it is over). History comes
-from the stored ticks, which carry each contract's OI and cumulative volume at every trade: the last trade
-of each contract in each minute (:func:`replay_minutes`) is applied to the model, minute by minute, and
-sampled. A contract that did not trade in a minute keeps its last values (OI does not reset).
+from the stored one-minute candles (``viz.data.history.fetch_oi_minutes``), which keep each contract's OI and
+cumulative volume at the last trade of each minute: those (:func:`replay_minutes`) are applied to the model,
+minute by minute, and sampled. A contract that did not trade in a minute keeps its last values (OI does not reset).
 """
 
 from __future__ import annotations
@@ -21,7 +21,7 @@ from viz.models.oi import OiChainModel
 
 __all__ = ["MinuteRow", "OiDay", "replay_minutes"]
 
-MinuteRow = tuple[str, int, int | None, int]  # ("SEG:ID", exchange_ts of its last trade, OI, cum volume)
+MinuteRow = tuple[str, int, int | None, int]  # ("SEG:ID", exchange_ts in its minute, OI, cum volume)
 F64 = npt.NDArray[np.float64]
 
 
@@ -62,8 +62,8 @@ class OiDay:
 
 
 def replay_minutes(model: OiChainModel, day: OiDay, rows: Iterable[MinuteRow]) -> int:
-    """Apply each contract's last trade per minute to ``model`` in time order, sampling ``day`` after each
-    minute; returns the minutes sampled. ``rows`` in any order."""
+    """Apply each contract's state at the end of each minute to ``model`` in time order, sampling ``day``
+    after each minute; returns the minutes sampled. ``rows`` in any order."""
     by_minute: dict[int, list[MinuteRow]] = {}
     for row in rows:
         by_minute.setdefault(row[1] - row[1] % 60, []).append(row)

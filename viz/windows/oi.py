@@ -206,7 +206,7 @@ class OiWindow(VizWindow):
 
         async def load(pool: aiomysql.Pool) -> dict[str, Any]:
             model.set_closing_oi(await history.fetch_closing_oi(pool, _pairs(option_keys), today))
-            replay_minutes(model, day, await history.fetch_trade_minutes(pool, _pairs(option_keys), today))
+            replay_minutes(model, day, await history.fetch_oi_minutes(pool, _pairs(option_keys), today))
             if day.minutes:
                 self.market_ts = day.minutes[-1]
             return {"quotes": await history.fetch_quotes(pool, _pairs(sorted(wanted)))}
