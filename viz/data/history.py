@@ -31,10 +31,17 @@ __all__ = [
     "fetch_quotes",
     "fetch_second_last",
     "fetch_ticks",
+    "key_pairs",
     "latest_trade_date",
 ]
 
 CHUNK_ROWS = 20_000
+
+
+def key_pairs(keys: Sequence[str]) -> list[tuple[str, int]]:
+    """Instrument keys ``SEG:SID`` (``shared.events.instrument_key``) as the (segment, security id) pairs the
+    fetches take."""
+    return [(seg, int(sid)) for seg, sid in (k.split(":", 1) for k in keys)]
 _QUOTE_COLS = (
     "exchange_segment", "security_id", "CAST(ltp AS DOUBLE)", "ltq", "exchange_ts", "CAST(atp AS DOUBLE)",
     "volume", "tsq", "tbq", "oi", "oi_high", "oi_low", "CAST(open AS DOUBLE)", "CAST(close AS DOUBLE)",

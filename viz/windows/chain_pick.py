@@ -9,7 +9,7 @@ with the universe records, which the feed builds from the instrument master (``d
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 from PyQt6.QtCore import QTimer
@@ -22,7 +22,22 @@ from viz.models.contracts import OptionSpec
 from viz.widgets.controls import ChoiceBox, labelled
 from viz.windows.base import VizWindow
 
-__all__ = ["ChainChoice", "ChainPicker"]
+__all__ = ["ChainChoice", "ChainPicker", "pick_chain"]
+
+
+def pick_chain(opts: Sequence[Instrument], wanted_underlying: str, wanted_expiry: str,
+               today: str) -> tuple[list[str], str, list[str], str] | None:
+    """The underlyings on offer and the one to show (the wanted one when listed, else the first), its expiries and
+    the one to show (the wanted one when listed, else the nearest not past ``today``, an ISO date, else the
+    first); None without options."""
+    underlyings = sorted({i.underlying for i in opts})
+    if not underlyings:
+        return None
+    underlying = wanted_underlying if wanted_underlying in underlyings else underlyings[0]
+    expiries = sorted({i.expiry for i in opts if i.underlying == underlying and i.expiry})
+    expiry = (wanted_expiry if wanted_expiry in expiries
+              else next((e for e in expiries if e >= today), expiries[0] if expiries else ""))
+    return underlyings, underlying, expiries, expiry
 
 UNIVERSE_REFRESH_S = 10.0
 UNIVERSE_RETRY_S = 2.0
@@ -104,14 +119,11 @@ class ChainPicker:
     def select(self) -> None:
         """Pick underlying and expiry from what is wanted and available; ``on_choice`` when the chain changed."""
         opts = self.options()
-        underlyings = sorted({i.underlying for i in opts})
-        if not underlyings:
-            return
-        underlying = self.wanted_underlying if self.wanted_underlying in underlyings else underlyings[0]
-        expiries = sorted({i.expiry for i in opts if i.underlying == underlying and i.expiry})
         today = ist_trading_day(self.window.clock()).isoformat()
-        expiry = (self.wanted_expiry if self.wanted_expiry in expiries
-                  else next((e for e in expiries if e >= today), expiries[0] if expiries else ""))
+        picked = pick_chain(opts, self.wanted_underlying, self.wanted_expiry, today)
+        if picked is None:
+            return
+        underlyings, underlying, expiries, expiry = picked
         self._fill(self.underlying_box, underlyings, underlying)
         self._fill(self.expiry_box, expiries, expiry)
         specs = tuple(

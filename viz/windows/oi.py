@@ -66,10 +66,6 @@ def _change(value: float) -> str:
     return "-" if math.isnan(value) else f"{value:+,.0f}"
 
 
-def _pairs(keys: list[str]) -> list[tuple[str, int]]:
-    return [(k.split(":", 1)[0], int(k.split(":", 1)[1])) for k in keys]
-
-
 class OiWindow(VizWindow):
     NAME = "oi"
     TITLE = "OI analytics"
@@ -205,11 +201,11 @@ class OiWindow(VizWindow):
         self._painted, self._part, self._paint_all = (-1, ""), 0, True  # a new chain: a whole new picture
 
         async def load(pool: aiomysql.Pool) -> dict[str, Any]:
-            model.set_closing_oi(await history.fetch_closing_oi(pool, _pairs(option_keys), today))
-            replay_minutes(model, day, await history.fetch_oi_minutes(pool, _pairs(option_keys), today))
+            model.set_closing_oi(await history.fetch_closing_oi(pool, history.key_pairs(option_keys), today))
+            replay_minutes(model, day, await history.fetch_oi_minutes(pool, history.key_pairs(option_keys), today))
             if day.minutes:
                 self.market_ts = day.minutes[-1]
-            return {"quotes": await history.fetch_quotes(pool, _pairs(sorted(wanted)))}
+            return {"quotes": await history.fetch_quotes(pool, history.key_pairs(sorted(wanted)))}
 
         source = LatestSource(self.link, self.keys, ["quotes"], load, self._apply, self.status_model,
                               wants=wanted.__contains__, on_loaded=self.mark_loaded)

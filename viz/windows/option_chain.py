@@ -44,6 +44,7 @@ from viz.widgets.ranges import stick_view
 from viz.widgets.tables import DataTable
 from viz.widgets.theme import chart_view, style_plot
 from viz.windows.base import Routine, VizOptions, VizWindow
+from viz.windows.chain_pick import pick_chain
 
 __all__ = ["OptionChainWindow"]
 
@@ -182,17 +183,11 @@ class OptionChainWindow(VizWindow):
     def _select(self) -> None:
         """Pick underlying/expiry from what is wanted and available; (re)start the chain when it changed."""
         opts = self._options()
-        underlyings = sorted({i.underlying for i in opts})
-        if not underlyings:
-            return
-        underlying = self._wanted_underlying if self._wanted_underlying in underlyings else underlyings[0]
-        expiries = sorted({i.expiry for i in opts if i.underlying == underlying and i.expiry})
         today = ist_trading_day(self.clock()).isoformat()  # the IST day: a UTC machine is a day behind till 05:30
-        expiry = (
-            self._wanted_expiry
-            if self._wanted_expiry in expiries
-            else next((e for e in expiries if e >= today), expiries[0] if expiries else "")
-        )
+        picked = pick_chain(opts, self._wanted_underlying, self._wanted_expiry, today)
+        if picked is None:
+            return
+        _, underlying, _, expiry = picked
         contracts = [
             OptionContract(i.key, float(i.strike or 0), str(i.option_type), i.label)
             for i in opts
@@ -240,7 +235,7 @@ class OptionChainWindow(VizWindow):
 
         async def load(pool: aiomysql.Pool) -> dict[str, Any]:
             pairs = [(k.split(":", 1)[0], int(k.split(":", 1)[1])) for k in wanted]
-            option_pairs = [(k.split(":", 1)[0], int(k.split(":", 1)[1])) for k in chain.sides]
+            option_pairs = history.key_pairs(list(chain.sides))
             return {
                 "quotes": await history.fetch_quotes(pool, pairs),
                 "greeks": await history.fetch_greeks(pool, option_pairs),

@@ -50,10 +50,6 @@ PAINT_HZ = 5
 MIN_SPAN_S = 1800.0  # the time axis shows at least half an hour: a few minutes alone would fill the width
 
 
-def _pairs(keys: list[str]) -> list[tuple[str, int]]:
-    return [(k.split(":", 1)[0], int(k.split(":", 1)[1])) for k in keys]
-
-
 class StraddleWindow(VizWindow):
     NAME = "straddle"
     TITLE = "ATM straddle"
@@ -141,18 +137,18 @@ class StraddleWindow(VizWindow):
         self._day = date_day(today)
 
         async def load(pool: aiomysql.Pool) -> dict[str, Any]:
-            fut_rows = await history.fetch_second_last(pool, _pairs([fut]), today)
+            fut_rows = await history.fetch_second_last(pool, history.key_pairs([fut]), today)
             strikes = set(visited_strikes(model.strikes, [r[3] for r in fut_rows]))
             legs = sorted(s.key for s in choice.specs if s.strike in strikes)
-            rows = fut_rows + await history.fetch_second_last(pool, _pairs(legs), today)
+            rows = fut_rows + await history.fetch_second_last(pool, history.key_pairs(legs), today)
             cols = history_columns(choice.specs, fut, rows, self.settings.greeks.risk_free_rate)
             model.extend(cols.ts, cols.contract, cols.price, cols.volume, cols.iv)
             for key, ets, cum, ltp, *_ in rows:
                 if (ets, cum) >= self._last.get(("quotes", key), (0, -1)):
                     self._last["quotes", key], self._ltp[key] = (ets, cum), ltp
             self.history_rows = len(rows)
-            return {"quotes": await history.fetch_quotes(pool, _pairs(sorted(wanted))),
-                    "greeks": await history.fetch_greeks(pool, _pairs(option_keys))}
+            return {"quotes": await history.fetch_quotes(pool, history.key_pairs(sorted(wanted))),
+                    "greeks": await history.fetch_greeks(pool, history.key_pairs(option_keys))}
 
         self._legs_changed()
         source = LatestSource(self.link, self.keys, ["quotes", "greeks"], load, self._apply, self.status_model,
