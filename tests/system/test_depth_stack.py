@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import asyncio
 import time
-from typing import Any
 
 import pytest
 
@@ -15,24 +14,13 @@ from feed.protocol.constants import SEGMENT_BY_NAME
 from feed.service import FeedService
 from feed.sim.book import KIND_FUTURE
 from feed.sim.server import SimServer
-from shared.db import connect, init_schema
+from shared.db import init_schema
 from shared.depth_pack import unpack
 from shared.settings import Settings
 from tests.conftest import eventually
 from tests.feed.simclient import ManualClock
+from tests.writer.conftest import query
 from writer.service import WriterService
-
-
-async def query(settings: Settings, sql: str) -> list[tuple[Any, ...]]:
-    conn = await connect(settings)
-    try:
-        async with conn.cursor() as cur:
-            await cur.execute(sql)
-            rows = list(await cur.fetchall())
-        await conn.rollback()
-        return rows
-    finally:
-        conn.close()
 
 
 async def test_depth_books_reach_mysql_as_the_simulator_built_them(db_settings: Settings) -> None:

@@ -30,11 +30,12 @@ from feed.service import FeedService
 from feed.sim.hostile import HOSTILE_OI
 from feed.sim.server import SimServer
 from shared.clock import to_dhan_epoch
-from shared.db import connect, init_schema
+from shared.db import init_schema
 from shared.events import PRICE_MAX
 from shared.keys import Keys
 from shared.settings import Settings
 from tests.conftest import eventually
+from tests.writer.conftest import query
 from viz.models.board import BoardModel
 from viz.models.chain import SIDE_FIELDS, ChainModel, OptionContract
 from writer.service import WriterService
@@ -46,18 +47,6 @@ PRICE_COLUMNS = {
     "dhan_trade_summary": ("open", "high", "low", "close", "vwap"),
     "dhan_options_greeks": ("price", "underlying_price", "strike"),
 }
-
-
-async def query(settings: Settings, sql: str) -> list[tuple[Any, ...]]:
-    conn = await connect(settings)
-    try:
-        async with conn.cursor() as cur:
-            await cur.execute(sql)
-            rows = list(await cur.fetchall())
-        await conn.rollback()
-        return rows
-    finally:
-        conn.close()
 
 
 def gauges(metrics_text: str) -> dict[str, float]:
