@@ -1,12 +1,12 @@
-"""SQL of the one-minute candles: the proposed table, the writer's upsert, resampling and recomputation.
+"""SQL of the one-minute candles: the table, the writer's upsert, resampling and recomputation.
 
 Every statement here computes what :mod:`shared.candles` computes, and the tests check each against it on
 MariaDB (``tests/shared/test_candles_sql.py``). Parameters are pyformat (``%(name)s`` / ``%s``), as aiomysql
 and PyMySQL take them.
 
-:data:`CANDLE_TABLE_DDL` is the proposed ``dhan_candles_1m`` (the writer's migration adds it; nothing here
-creates it). One row per instrument and minute; the key leads with the instrument and day like ``dhan_ticks``,
-and it is partitioned by ``trade_date`` the same way (``ensure_partitions`` would split it monthly too).
+:data:`CANDLE_TABLE_DDL` is ``dhan_candles_1m`` as its migration (``005_candles.sql``) creates it. One row
+per instrument and minute; the key leads with the instrument and day like ``dhan_ticks``, and it is partitioned
+by ``trade_date`` the same way (``ensure_partitions`` splits it monthly too).
 
 Upsert semantics (:data:`CANDLE_UPSERT`). The writer inserts, in the transaction that inserts the ticks, one
 row per (instrument, minute) of the ticks that were really new (``fold_candles``), never of a redelivered tick.
@@ -25,6 +25,7 @@ from decimal import Decimal
 from typing import Any
 
 from shared.candles import DAY_S, Candle, bucket_start
+from shared.schema import load_migrations
 
 __all__ = [
     "CANDLES_FROM_TICKS",
@@ -41,33 +42,8 @@ __all__ = [
 
 CANDLE_TABLE = "dhan_candles_1m"
 
-CANDLE_TABLE_DDL = """
-CREATE TABLE IF NOT EXISTS dhan_candles_1m (
-    exchange_segment VARCHAR(16) NOT NULL,
-    security_id INT UNSIGNED NOT NULL,
-    trade_date DATE NOT NULL,
-    minute_ts INT UNSIGNED NOT NULL,          -- Dhan epoch of the minute's start (IST wall time as UTC)
-    minute_ist DATETIME NOT NULL,             -- the same, readable
-    open DECIMAL(18,4) NOT NULL,              -- price of the smallest cum_volume of the minute
-    high DECIMAL(18,4) NOT NULL,
-    low DECIMAL(18,4) NOT NULL,
-    close DECIMAL(18,4) NOT NULL,             -- price of the largest cum_volume of the minute
-    volume BIGINT UNSIGNED NOT NULL,
-    buy_volume BIGINT UNSIGNED NOT NULL,      -- side 'B'
-    sell_volume BIGINT UNSIGNED NOT NULL,     -- side 'S'
-    trade_count INT UNSIGNED NOT NULL,
-    oi BIGINT UNSIGNED NULL,                  -- OI of the closing trade
-    vwap_num DECIMAL(28,4) NOT NULL,          -- SUM(ltp * qty), exact
-    vwap_den BIGINT UNSIGNED NOT NULL,        -- SUM(qty) (= volume)
-    base_cum_volume BIGINT UNSIGNED NOT NULL, -- cum_volume - qty of the first trade (at least 0)
-    first_cum_volume BIGINT UNSIGNED NOT NULL,
-    last_cum_volume BIGINT UNSIGNED NOT NULL,
-    PRIMARY KEY (exchange_segment, security_id, trade_date, minute_ts)
-) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_unicode_ci
-PARTITION BY RANGE COLUMNS (trade_date) (
-    PARTITION pmax VALUES LESS THAN (MAXVALUE)
-)
-"""
+# the table as its migration (shared/schema/005_candles.sql, the one definition) creates it
+[CANDLE_TABLE_DDL] = next(m for m in load_migrations() if m.name == "candles").statements
 
 CANDLE_COLUMNS = (
     "exchange_segment", "security_id", "trade_date", "minute_ts", "minute_ist", "open", "high", "low", "close",

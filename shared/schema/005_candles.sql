@@ -4,7 +4,7 @@
 -- exactly-once like them. Open/close (and OI at the close) belong to the smallest/largest cum_volume of the
 -- minute; vwap_num = SUM(ltp * qty) exactly, vwap_den = SUM(qty). Partitioned by trade_date like dhan_ticks;
 -- shared.schema.ensure_partitions splits both tables' monthly partitions off their pmax.
--- The statement is shared.candles_sql.CANDLE_TABLE_DDL (tests/writer/test_schema.py checks they agree).
+-- shared.candles_sql.CANDLE_TABLE_DDL reads this statement (tests create the table from it).
 CREATE TABLE IF NOT EXISTS dhan_candles_1m (
     exchange_segment VARCHAR(16) NOT NULL,
     security_id INT UNSIGNED NOT NULL,
