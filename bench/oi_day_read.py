@@ -114,7 +114,7 @@ async def run(settings: Settings, args: argparse.Namespace) -> None:
         clause, kparams = history._pairs_clause(keys)
 
         async def before() -> list[Any]:
-            return await history._fetch_all(pool, TRADE_MINUTES_SQL.format(clause=clause), [DAY, *kparams, DAY])
+            return await history.fetch_all(pool, TRADE_MINUTES_SQL.format(clause=clause), [DAY, *kparams, DAY])
 
         for name, read in (
             ("trades (before)", before),

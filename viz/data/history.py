@@ -72,7 +72,8 @@ def _pairs_clause(keys: Sequence[tuple[str, int]]) -> tuple[str, list[Any]]:
     return f"(exchange_segment, security_id) IN ({marks})", params
 
 
-async def _fetch_all(pool: aiomysql.Pool, sql: str, params: Sequence[Any]) -> list[tuple[Any, ...]]:
+async def fetch_all(pool: aiomysql.Pool, sql: str, params: Sequence[Any]) -> list[tuple[Any, ...]]:
+    """Every row of one read on a pooled connection, its snapshot ended afterwards."""
     async with pool.acquire() as conn:
         try:
             async with conn.cursor() as cur:
@@ -83,7 +84,7 @@ async def _fetch_all(pool: aiomysql.Pool, sql: str, params: Sequence[Any]) -> li
 
 
 async def latest_trade_date(pool: aiomysql.Pool, seg: str, sid: int) -> date | None:
-    rows = await _fetch_all(
+    rows = await fetch_all(
         pool, "SELECT MAX(trade_date) FROM dhan_ticks WHERE exchange_segment = %s AND security_id = %s", (seg, sid)
     )
     return rows[0][0] if rows and rows[0][0] is not None else None
@@ -136,7 +137,7 @@ async def fetch_quotes(pool: aiomysql.Pool, keys: Sequence[tuple[str, int]] | No
             return {}
         clause, params = _pairs_clause(keys)
         sql += f" WHERE {clause}"
-    rows = await _fetch_all(pool, sql, params)
+    rows = await fetch_all(pool, sql, params)
     return {instrument_key(r[0], r[1]): dict(zip(_QUOTE_NAMES, r, strict=True)) for r in rows}
 
 
@@ -144,7 +145,7 @@ async def fetch_greeks(pool: aiomysql.Pool, keys: Sequence[tuple[str, int]]) -> 
     if not keys:
         return {}
     clause, params = _pairs_clause(keys)
-    rows = await _fetch_all(pool, f"SELECT {','.join(_GREEKS_COLS)} FROM dhan_options_greeks WHERE {clause}", params)
+    rows = await fetch_all(pool, f"SELECT {','.join(_GREEKS_COLS)} FROM dhan_options_greeks WHERE {clause}", params)
     out = {}
     for r in rows:
         d = dict(zip(_GREEKS_NAMES, r, strict=True))
@@ -159,7 +160,7 @@ async def fetch_depth(pool: aiomysql.Pool, seg: str, sid: int) -> dict[str, Any]
     for side in ("bid", "ask"):
         for level in range(1, 6):
             cols += [f"CAST({side}_price_{level} AS DOUBLE)", f"{side}_qty_{level}", f"{side}_orders_{level}"]
-    rows = await _fetch_all(
+    rows = await fetch_all(
         pool, f"SELECT {','.join(cols)} FROM dhan_depth WHERE exchange_segment = %s AND security_id = %s", (seg, sid)
     )
     if not rows:
@@ -183,7 +184,7 @@ async def fetch_breadth_minutes(
         "ON t.exchange_segment = m.exchange_segment AND t.security_id = m.security_id "
         "AND t.trade_date = %s AND t.cum_volume = m.cv"
     )
-    rows = await _fetch_all(pool, sql, [trade_date, *params, trade_date])
+    rows = await fetch_all(pool, sql, [trade_date, *params, trade_date])
     return [(instrument_key(r[0], r[1]), int(r[2]) - int(r[2]) % 60, float(r[3])) for r in rows]
 
 
@@ -199,7 +200,7 @@ def _book_event(seg: str, sid: int, levels: int, seq: int, recv_ts: float, blob:
 
 async def fetch_depth20_latest(pool: aiomysql.Pool, seg: str, sid: int) -> dict[int, dict[str, Any]]:
     """The stored latest 20- and 200-level books of an instrument, by depth, as events."""
-    rows = await _fetch_all(
+    rows = await fetch_all(
         pool,
         "SELECT levels, seq, CAST(recv_ts AS DOUBLE), book FROM dhan_depth20 "
         "WHERE exchange_segment = %s AND security_id = %s",
@@ -220,7 +221,7 @@ async def fetch_depth20_history(
     day it is on), oldest first, as events. Two range reads of the primary key."""
     key = (seg, sid, levels)
     where = "exchange_segment = %s AND security_id = %s AND levels = %s"
-    last = await _fetch_all(
+    last = await fetch_all(
         pool,
         f"SELECT trade_date, sample_ms FROM dhan_depth20_history WHERE {where} "
         "ORDER BY trade_date DESC, sample_ms DESC LIMIT 1",
@@ -230,7 +231,7 @@ async def fetch_depth20_history(
         return []
     last_day, last_ms = last[0]
     lo_ms = int(last_ms) - int(span_s * 1000)
-    rows = await _fetch_all(
+    rows = await fetch_all(
         pool,
         f"SELECT seq, CAST(recv_ts AS DOUBLE), book FROM dhan_depth20_history WHERE {where} "
         "AND trade_date BETWEEN %s - INTERVAL 1 DAY AND %s AND sample_ms >= %s ORDER BY trade_date, sample_ms",
@@ -262,7 +263,7 @@ async def fetch_closing_oi(pool: aiomysql.Pool, keys: Sequence[tuple[str, int]],
         "GROUP BY exchange_segment, security_id) AS m ON c.exchange_segment = m.exchange_segment "
         "AND c.security_id = m.security_id AND c.trade_date = m.d"
     )
-    rows = await _fetch_all(pool, sql, [before, *params])
+    rows = await fetch_all(pool, sql, [before, *params])
     return {instrument_key(r[0], r[1]): int(r[2]) for r in rows}
 
 
@@ -282,7 +283,7 @@ async def fetch_oi_minutes(
         "SELECT exchange_segment, security_id, minute_ts, oi, last_cum_volume FROM dhan_candles_1m "
         f"WHERE trade_date = %s AND {clause}"
     )
-    rows = await _fetch_all(pool, sql, [trade_date, *params])
+    rows = await fetch_all(pool, sql, [trade_date, *params])
     return [(instrument_key(r[0], r[1]), int(r[2]), None if r[3] is None else int(r[3]), int(r[4])) for r in rows]
 
 
@@ -302,5 +303,5 @@ async def fetch_second_last(
         "ON t.exchange_segment = m.exchange_segment AND t.security_id = m.security_id "
         "AND t.trade_date = %s AND t.cum_volume = m.cv"
     )
-    rows = await _fetch_all(pool, sql, [trade_date, *params, trade_date])
+    rows = await fetch_all(pool, sql, [trade_date, *params, trade_date])
     return [(instrument_key(r[0], r[1]), int(r[2]), int(r[3]), float(r[4]), r[5], r[6]) for r in rows]

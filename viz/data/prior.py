@@ -25,6 +25,7 @@ import aiomysql
 import numpy as np
 import numpy.typing as npt
 
+from viz.data.history import fetch_all
 from viz.models.bars import Bars
 from viz.models.prior_sessions import PriorDay
 from viz.models.profile import PriceLadder
@@ -35,21 +36,11 @@ __all__ = ["PRIOR_DAYS_CHOICES", "TRADE_BARS_SQL", "fetch_prior_days", "fetch_tr
 PRIOR_DAYS_CHOICES = (0, 1, 2, 3, 5, 10, 20)
 
 
-async def _rows(pool: aiomysql.Pool, sql: str, params: Sequence[Any]) -> list[tuple[Any, ...]]:
-    async with pool.acquire() as conn:
-        try:
-            async with conn.cursor() as cur:
-                await cur.execute(sql, params)
-                return list(await cur.fetchall())
-        finally:
-            await conn.rollback()
-
-
 async def prior_trading_days(pool: aiomysql.Pool, seg: str, sid: int, before: date, n: int) -> list[date]:
     """The instrument's last ``n`` days with candles before ``before``, oldest first."""
     if n <= 0:
         return []
-    rows = await _rows(
+    rows = await fetch_all(
         pool,
         "SELECT DISTINCT trade_date FROM dhan_candles_1m WHERE exchange_segment = %s AND security_id = %s "
         "AND trade_date < %s ORDER BY trade_date DESC LIMIT %s",
@@ -65,7 +56,7 @@ async def fetch_prior_days(pool: aiomysql.Pool, seg: str, sid: int, days: Sequen
         return []
     out = []
     marks = ",".join(["%s"] * len(days))
-    minutes = await _rows(
+    minutes = await fetch_all(
         pool,
         "SELECT trade_date, minute_ts, CAST(low AS DOUBLE), CAST(high AS DOUBLE) FROM dhan_candles_1m "
         f"WHERE exchange_segment = %s AND security_id = %s AND trade_date IN ({marks}) ORDER BY minute_ts",
@@ -76,7 +67,7 @@ async def fetch_prior_days(pool: aiomysql.Pool, seg: str, sid: int, days: Sequen
         by_day.setdefault(row[0], []).append(row)
     for day in days:
         ladder = PriceLadder(tick_size)
-        levels = await _rows(
+        levels = await fetch_all(
             pool,
             "SELECT CAST(ltp AS DOUBLE), side, SUM(qty) FROM dhan_ticks WHERE exchange_segment = %s "
             "AND security_id = %s AND trade_date = %s GROUP BY ltp, side",
@@ -112,7 +103,7 @@ bar's first and last trade (every value in a window's ``MIN`` is the same)."""
 
 async def fetch_trade_bars(pool: aiomysql.Pool, seg: str, sid: int, day: date, trades_per_bar: int) -> Bars:
     """One day's N-trade bars (:data:`TRADE_BARS_SQL`)."""
-    rows = await _rows(pool, TRADE_BARS_SQL, (trades_per_bar, seg, sid, day))
+    rows = await fetch_all(pool, TRADE_BARS_SQL, (trades_per_bar, seg, sid, day))
     cols: list[tuple[Any, ...]] = list(zip(*rows, strict=True)) if rows else [()] * 10
 
     def f(k: int) -> npt.NDArray[np.float64]:
