@@ -51,7 +51,18 @@ static inline char *put_scaled(char *o, int64_t scaled, int dp) {
 }
 
 /* a receive time (0 <= ts < RECV_TS_MAX) with microseconds, as the full-packet path always printed it */
-static inline char *put_ts(char *o, double ts) { return put_scaled(o, (int64_t)rint(ts * 1e6), 6); }
+/* ts to six decimals, correctly rounded (half to even on the exact binary value) as Python's f"{ts:.6f}" (the
+ * writer's rendering) does: rint(ts * 1e6) alone rounds the already-rounded product and is a microsecond off now
+ * and then, so a stored recv_ts would differ from the journal's. fma gives the product's exact error e; the exact
+ * offset of ts * 1e6 from r is (p - r) + e, both terms on the same binary grid as ts, so the sum is exact. */
+static inline int64_t micros_of(double ts) {
+    double p = ts * 1e6, e = fma(ts, 1e6, -p), r = rint(p), d = (p - r) + e;
+    int odd = fmod(r, 2.0) != 0.0;
+    if (d > 0.5 || (d == 0.5 && odd)) r += 1.0;
+    else if (d < -0.5 || (d == -0.5 && odd)) r -= 1.0;
+    return (int64_t)r;
+}
+static inline char *put_ts(char *o, double ts) { return put_scaled(o, micros_of(ts), 6); }
 
 typedef struct { double inv; int64_t tick_scaled; int dp; } Tick;
 
