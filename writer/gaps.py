@@ -267,17 +267,24 @@ async def run_gap_recorder(
     pool = await _open_pool(settings, stopping)
     if pool is None:
         return
-    client = await connect_redis(settings, check=False)
-    try:
+    client = None
+    try:  # from here the pool is closed whatever happens, a cancellation while the client connects included
+        client = await connect_redis(settings, check=False)
         recorder = GapRecorder(client, pool, keys, consumer, deadletter_maxlen=settings.writer.deadletter_maxlen,
                                payload_max=settings.writer.entry_max_bytes)  # fmt: skip
         if started is not None:
             started(recorder)
         await recorder.run(stopping)
     finally:
-        await client.aclose()
-        pool.close()
-        await pool.wait_closed()
+        # The pool first and without waiting: a connection still acquired (a cancellation caught the recorder
+        # between its MySQL and Redis calls) is closed now, not left to the garbage collector, and wait_closed
+        # closes the idle ones before its first await, so a second cancellation cannot strand them either.
+        pool.terminate()
+        try:
+            await pool.wait_closed()
+        finally:
+            if client is not None:
+                await client.aclose()
 
 
 async def _open_pool(settings: Settings, stopping: asyncio.Event) -> aiomysql.Pool | None:

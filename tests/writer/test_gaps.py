@@ -20,7 +20,7 @@ from shared.keys import Keys
 from shared.settings import Settings
 from tests.conftest import PrivateRedis, eventually
 from writer.gap_rows import CLOSE_UNIVERSE_OUT, rows_for_event
-from writer.gaps import GAPS_GROUP, GapRecorder, apply_event
+from writer.gaps import GAPS_GROUP, GapRecorder, apply_event, run_gap_recorder
 from writer.service import WriterService
 
 from .conftest import query, running_writer
@@ -406,3 +406,22 @@ async def test_a_redis_restart_is_retried_and_loses_nothing(db_settings: Setting
         await pool.wait_closed()
         server.stop()
     assert [r[3] for r in await _rows(settings)] == ["disconnect", "stall"]
+
+
+async def test_a_recorder_cancelled_twice_leaves_no_connection_open(gsettings: Settings) -> None:
+    """The writer cancels its tasks at stop, and again at the shutdown deadline. A connection still acquired
+    when the gaps task is cancelled is closed by the task itself, not left for the garbage collector (which
+    found it tests later, in CI, as an unraisable ResourceWarning)."""
+    stopping = asyncio.Event()
+    started: list[GapRecorder] = []
+    task = asyncio.create_task(run_gap_recorder(gsettings, Keys(gsettings.redis.key_prefix), "c1", stopping,
+                                                started=started.append))  # fmt: skip
+    await eventually(lambda: bool(started), message="recorder started")
+    held = await started[0].pool.acquire()  # as if the recorder were between its MySQL and Redis calls
+    task.cancel()
+    await eventually(lambda: held.closed or task.done(), message="task in its clean-up")
+    if not task.done():
+        task.cancel()  # the shutdown deadline's second cancellation
+    with pytest.raises(asyncio.CancelledError):
+        await task
+    assert held.closed
