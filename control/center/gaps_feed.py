@@ -136,5 +136,5 @@ class GapFeed:
     async def close(self) -> None:
         pool, self._pool = self._pool, None
         if pool is not None:
-            pool.close()
+            pool.terminate()  # a connection a cancelled query still held is closed too, not leaked
             await pool.wait_closed()

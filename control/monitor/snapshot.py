@@ -105,7 +105,7 @@ class SnapshotCollector:
 
     async def close(self) -> None:
         if self._pool is not None:
-            self._pool.close()
+            self._pool.terminate()  # a connection a cancelled query still held is closed too, not leaked
             await self._pool.wait_closed()
             self._pool = None
 

@@ -96,7 +96,7 @@ class StackStatus:
         if self.redis is not None:
             await self.redis.aclose()
         if self._pool is not None:
-            self._pool.close()
+            self._pool.terminate()  # a connection a cancelled query still held is closed too, not leaked
             await self._pool.wait_closed()
 
     async def refresh(self) -> None:

@@ -190,5 +190,5 @@ class DataLink:
             await client.aclose()
         pool, self._pool = self._pool, None
         if pool is not None:
-            pool.close()
+            pool.terminate()  # a connection a cancelled query still held is closed too, not leaked
             await pool.wait_closed()
