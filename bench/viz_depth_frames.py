@@ -95,7 +95,7 @@ def main() -> None:
         child = subprocess.run(bound_argv(cmd), capture_output=True, text=True, timeout=args.seconds + 180,
                                check=False)  # fmt: skip
         lines = [ln for ln in child.stdout.splitlines() if ln.startswith("RESULT ")]
-        if args.profile:
+        if args.profile or os.environ.get("VIZ_BENCH_TRACE"):
             print(child.stdout)
         if not lines:
             print(f"failed: {child.stderr.strip().splitlines()[-3:] or child.returncode}")

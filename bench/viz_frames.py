@@ -163,6 +163,9 @@ async def measure(name: str, settings: Settings, seconds: float, *, cpu_clock: b
         clock.pending_ms += clock_before
     if os.environ.get("VIZ_BENCH_TRACE"):
         print("  frames", [round(f, 1) for f in frames[-30:]], "pushes", [round(p, 1) for p in pushes[-30:]])
+        skew = len(pushes) - len(frames) - 1  # frames[i] = pushes[i + skew] + its paints (frames cleared at load)
+        slow = sorted(range(len(frames)), key=lambda i: -frames[i])[:8]
+        print("  slowest (frame, push)", [(round(frames[i], 1), round(pushes[i + skew], 1)) for i in slow], flush=True)
     cpu = (time.process_time() - cpu0) / (time.perf_counter() - wall0)
     events = (window.status_model.meter.total - ev0) / (time.perf_counter() - wall0)
     clock.uninstall()
