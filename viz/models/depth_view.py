@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
+from viz.models.heat_colours import HeatColours
 from viz.models.ladder import Book, Ladder, LadderRows
 from viz.models.liquidity import LiquidityMap
 
@@ -26,6 +27,7 @@ class DepthView:
         self.book: Book | None = None
         self.ladder = Ladder(tick, ladder_rows)
         self.liquidity = LiquidityMap(tick, col_s, cols)
+        self.colours = HeatColours(self.liquidity)  # the heatmap's picture, kept column by column
         self.books_seen = 0
 
     def reset(self, books: Iterable[Book]) -> None:

@@ -14,19 +14,38 @@ one huge order does not wash out the rest).
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Protocol
 
 import numpy as np
 import numpy.typing as npt
 
 from viz.models.ladder import Book, tick_index
 
-__all__ = ["Bubbles", "Heat", "LiquidityMap", "focus_range", "trade_bubbles"]
+__all__ = ["Bubbles", "Heat", "LiquidityMap", "colour_scale", "focus_range", "trade_bubbles"]
 
 F32 = npt.NDArray[np.float32]
 F64 = npt.NDArray[np.float64]
 I64 = npt.NDArray[np.int64]
 SCALE_PERCENTILE = 98.0
+
+
+def colour_scale(sizes: F32) -> float:
+    """The colour scale's top for ``sizes``: their ``SCALE_PERCENTILE`` percentile without the empty cells, at
+    least 1."""
+    nonzero = sizes[sizes > 0]
+    scale = float(np.percentile(nonzero, SCALE_PERCENTILE)) if len(nonzero) else 1.0
+    return max(scale, 1.0)
+
+
+class Touch(Protocol):
+    """The best bid and ask per column (what :func:`focus_range` needs of a picture)."""
+
+    @property
+    def tick(self) -> float: ...
+    @property
+    def best_bid(self) -> F64: ...
+    @property
+    def best_ask(self) -> F64: ...
 
 
 @dataclass(frozen=True, slots=True)
@@ -58,6 +77,7 @@ class LiquidityMap:
             raise ValueError("a liquidity map needs a positive tick, column width and column count")
         self.tick, self.col_s, self.cols = tick, col_s, cols
         self.version = 0  # bumped on every change (the window redraws the image only then)
+        self.layout = 0  # bumped when the grid is cleared or re-allocated (its rows move): caches start again
         self.clear()
 
     def clear(self) -> None:
@@ -68,6 +88,7 @@ class LiquidityMap:
         self._first: int | None = None  # oldest kept column with a book
         self._newest: int | None = None
         self.version += 1
+        self.layout += 1
 
     def __len__(self) -> int:
         return int(self._filled.sum())
@@ -75,6 +96,36 @@ class LiquidityMap:
     @property
     def newest_column(self) -> int | None:
         return self._newest
+
+    @property
+    def first_column(self) -> int | None:
+        return self._first
+
+    @property
+    def grid(self) -> F32:
+        """Resting size by ``[ring slot, grid row]`` (column ``c`` in slot ``c % cols``; slots of no kept column
+        are zero); row 0 is the tick index :attr:`grid_lo`. Read only."""
+        return self._grid
+
+    @property
+    def grid_lo(self) -> int:
+        return self._lo
+
+    def touch(self) -> F64:
+        """Best bid and ask of the kept columns, oldest first: ``[column, 0 bid | 1 ask]``, NaN where unknown."""
+        if self._first is None or self._newest is None:
+            return np.zeros((0, 2), np.float64)
+        return self._best[np.arange(self._first, self._newest + 1) % self.cols]
+
+    def rows_in(self, prices: tuple[float, float] | None) -> tuple[int, int]:
+        """Grid rows ``[lo, hi)`` of the prices ``prices`` (clipped to the grid), or of the lowest to the
+        highest price with size in a kept column when None."""
+        rows = self._grid.shape[1]
+        if prices is not None:
+            lo_row = max(0, int(np.floor(prices[0] / self.tick)) - self._lo)
+            return lo_row, min(rows, int(np.ceil(prices[1] / self.tick)) - self._lo + 1)
+        used = np.flatnonzero(self._grid.any(axis=0)) if rows else np.zeros(0, np.int64)
+        return (int(used[0]), int(used[-1]) + 1) if len(used) else (0, 0)
 
     def _fit(self, lo: int, hi: int) -> None:
         """Grow the grid's rows to hold ticks ``lo..hi``."""
@@ -88,6 +139,7 @@ class LiquidityMap:
         if rows:
             grid[:, self._lo - new_lo : self._lo - new_lo + rows] = self._grid
         self._grid, self._lo = grid, new_lo
+        self.layout += 1
 
     def _empty(self, col: int) -> None:
         slot = col % self.cols
@@ -137,24 +189,16 @@ class LiquidityMap:
         first = self._first
         slots = np.arange(first, self._newest + 1) % self.cols
         best = self._best[slots]
-        rows = self._grid.shape[1]
-        if prices is not None:
-            lo_row = max(0, int(np.floor(prices[0] / self.tick)) - self._lo)
-            hi_row = min(rows, int(np.ceil(prices[1] / self.tick)) - self._lo + 1)
-        else:
-            used = np.flatnonzero(self._grid[slots].any(axis=0)) if rows else np.zeros(0, np.int64)
-            lo_row, hi_row = (int(used[0]), int(used[-1]) + 1) if len(used) else (0, 0)
+        lo_row, hi_row = self.rows_in(prices)
         if hi_row <= lo_row:
             return Heat(np.zeros((len(slots), 1), np.float32), first * self.col_s, self.col_s, self._lo + lo_row,
                         self.tick, 1.0, best[:, 0], best[:, 1])  # fmt: skip
         image = self._grid[slots, lo_row:hi_row]
-        nonzero = image[image > 0]
-        scale = float(np.percentile(nonzero, SCALE_PERCENTILE)) if len(nonzero) else 1.0
-        return Heat(image, first * self.col_s, self.col_s, self._lo + lo_row, self.tick, max(scale, 1.0),
+        return Heat(image, first * self.col_s, self.col_s, self._lo + lo_row, self.tick, colour_scale(image),
                     best[:, 0], best[:, 1])  # fmt: skip
 
 
-def focus_range(heat: Heat, last_cols: int, pad_ticks: int) -> tuple[float, float] | None:
+def focus_range(heat: Touch, last_cols: int, pad_ticks: int) -> tuple[float, float] | None:
     """Prices to show: where the touch went in the last ``last_cols`` columns, ``pad_ticks`` beyond on each
     side. A book covers a few points around the price while the price travels tens of points in ten minutes:
     fitting the whole history would squash the book to a line."""

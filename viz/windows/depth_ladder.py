@@ -24,8 +24,9 @@ from viz.data.books import BookSource
 from viz.data.catalog import Instrument
 from viz.models import fmt
 from viz.models.depth_view import DepthView
+from viz.models.heat_colours import HeatFrame
 from viz.models.ladder import Book
-from viz.models.liquidity import Heat, focus_range, trade_bubbles
+from viz.models.liquidity import focus_range, trade_bubbles
 from viz.models.ticks import SIDE_BUY, SIDE_NONE, SIDE_SELL
 from viz.widgets.controls import ChoiceBox, labelled
 from viz.widgets.ladder import LadderWidget, LastTrade
@@ -65,6 +66,7 @@ class DepthLadderWindow(PriceWindow):
         self._ticks_ready = False
         self._drawn: tuple[Any, ...] = ()  # (heat version, trades, span) last drawn into the chart
         self._x_range: tuple[float, float] | None = None
+        self._bubbles_shown: dict[int, tuple[Any, ...]] = {}  # side code -> (x, y, size) last given to its item
 
         self.ladder = LadderWidget()
         self.chart = chart_view(pg.GraphicsLayoutWidget())
@@ -187,40 +189,52 @@ class DepthLadderWindow(PriceWindow):
         set_text(self.header, self._header_html(inst, view, last, dp))
 
     def _paint_heat(self, view: DepthView) -> None:
-        liq = view.liquidity
         _, y_range = self.plot.getViewBox().viewRange()
-        heat = liq.image((y_range[0], y_range[1]))  # only the rows in view are drawn
+        heat = view.colours.frame((y_range[0], y_range[1]))  # only the rows in view are drawn
         if heat is None:
             self.image.clear()
             for line in (self.bid_line, self.ask_line):
                 line.setData([], [])
-            for item in self.bubbles.values():
-                item.setData([], [])
+            self._paint_bubbles(None)
             return
         if self._follow(heat):
             _, y_range = self.plot.getViewBox().viewRange()
-            heat = liq.image((y_range[0], y_range[1]))
+            heat = view.colours.frame((y_range[0], y_range[1]))
             assert heat is not None
-        self.image.setImage(_colour_index(heat.image, heat.scale), autoLevels=False, levels=(0, 255))
-        self.image.setRect(QRectF(heat.t0, (heat.tick_lo - 0.5) * heat.tick, heat.image.shape[0] * heat.col_s,
-                                  heat.image.shape[1] * heat.tick))  # fmt: skip
+        self.image.setImage(heat.index, autoLevels=False, levels=(0, 255))
+        self.image.setRect(QRectF(heat.t0, (heat.tick_lo - 0.5) * heat.tick, heat.index.shape[0] * heat.col_s,
+                                  heat.index.shape[1] * heat.tick))  # fmt: skip
         x = heat.x
         self.bid_line.setData(x, heat.best_bid)
         self.ask_line.setData(x, heat.best_ask)
-        ticks = self.ticks
-        bin_s = liq.col_s * max(1, round(liq.cols / BUBBLE_BINS))
-        b = trade_bubbles(ticks.exchange_ts, ticks.price, ticks.qty, ticks.side, heat.t0, bin_s,
-                          int(np.ceil(heat.image.shape[0] * heat.col_s / bin_s)), max_px=BUBBLE_PX)  # fmt: skip
-        step = b.size.max(initial=1.0) / BUBBLE_STEPS
-        size = np.ceil(b.size / step) * step
-        for code, item in self.bubbles.items():
-            pick = b.side == code
-            item.setData(x=b.x[pick], y=b.y[pick], size=size[pick])
+        self._paint_bubbles(heat)
 
-    def _follow(self, heat: Heat) -> bool:
+    def _paint_bubbles(self, heat: HeatFrame | None) -> None:
+        """The trades' bubbles over the heatmap's columns; an item whose points did not change is left alone
+        (most columns only change the newest bubble of each side)."""
+        points: dict[int, tuple[Any, ...]] = {code: ((), (), ()) for code in self.bubbles}
+        if heat is not None and self.view is not None:
+            liq, ticks = self.view.liquidity, self.ticks
+            bin_s = liq.col_s * max(1, round(liq.cols / BUBBLE_BINS))
+            b = trade_bubbles(ticks.exchange_ts, ticks.price, ticks.qty, ticks.side, heat.t0, bin_s,
+                              int(np.ceil(heat.index.shape[0] * heat.col_s / bin_s)), max_px=BUBBLE_PX)  # fmt: skip
+            step = b.size.max(initial=1.0) / BUBBLE_STEPS
+            size = np.ceil(b.size / step) * step
+            for code in self.bubbles:
+                pick = b.side == code
+                points[code] = (b.x[pick], b.y[pick], size[pick])
+        for code, item in self.bubbles.items():
+            x, y, size = points[code]
+            shown = self._bubbles_shown.get(code)
+            if shown is not None and all(np.array_equal(a, b) for a, b in zip(shown, points[code], strict=True)):
+                continue
+            self._bubbles_shown[code] = points[code]
+            item.setData(x=x, y=y, size=size)
+
+    def _follow(self, heat: HeatFrame) -> bool:
         """Newest column in view; the x range moves in steps of a tenth of the span, y when the recent touch
         leaves it (:func:`viz.models.liquidity.focus_range`). True when the y range moved."""
-        right = heat.t0 + heat.image.shape[0] * heat.col_s
+        right = heat.t0 + heat.index.shape[0] * heat.col_s
         span_s = float(self._span()[0])
         step = span_s * FOLLOW_FRACTION
         current = self._x_range
@@ -257,13 +271,3 @@ class DepthLadderWindow(PriceWindow):
             text += (f" &middot; last <span style='color:{colour}'>{fmt.price(last.price, dp)} "
                      f"&times; {fmt.qty(last.qty)}</span>")  # fmt: skip
         return text
-
-
-def _colour_index(sizes: Any, scale: float) -> Any:
-    """Sizes -> colour-table index (uint8): 0 for no size, 1..255 on a square-root scale up to ``scale``.
-    Indexing the table directly is pyqtgraph's fast path (no float rescaling at paint)."""
-    index = np.sqrt(sizes) * np.float32(254.0 / np.sqrt(scale))
-    np.minimum(index, 254.0, out=index)
-    index += 1.0
-    index[sizes <= 0] = 0.0
-    return index.astype(np.uint8)
