@@ -39,7 +39,8 @@ def colour_index(sizes: Any, scale: float) -> U8:
 
 @dataclass(frozen=True, slots=True)
 class HeatFrame:
-    index: U8  # [column, price row], oldest column first: colour-table index (0 = no size)
+    index: U8  # [column, price row], oldest column first: colour-table index (0 = no size); a view of
+    # a C-contiguous [price row, column] array (``index.T``, what a row-major image item takes without a copy)
     t0: float  # left edge of column 0 (Dhan-clock seconds)
     col_s: float
     tick_lo: int  # tick index of row 0
@@ -59,7 +60,8 @@ class HeatColours:
 
     def __init__(self, liq: LiquidityMap, relevel: float = RELEVEL) -> None:
         self.liq, self.relevel = liq, relevel
-        self._ring: U8 = np.zeros((0, 0), np.uint8)  # [slot, row in view]
+        self._ring: U8 = np.zeros((0, 0), np.uint8)  # [row in view, slot]: a column is written strided, the
+        # picture in time order is two runs of each row
         self._key: tuple[int, int, int] | None = None  # (the map's layout, lo row, hi row) of the ring
         self._scale = 1.0
         self._newest = 0  # newest column coloured
@@ -83,10 +85,10 @@ class HeatColours:
         start = first % cols
         ring = self._ring
         if start + n <= cols:
-            index = ring[start : start + n].copy()  # the item keeps it: the ring's next column must not show
+            index = ring[:, start : start + n].copy()  # the item keeps it: the ring's next column must not show
         else:
-            index = np.concatenate((ring[start:], ring[: start + n - cols]))
-        return HeatFrame(index, first * liq.col_s, liq.col_s, liq.grid_lo + lo_row, liq.tick, self._scale,
+            index = np.concatenate((ring[:, start:], ring[:, : start + n - cols]), axis=1)
+        return HeatFrame(index.T, first * liq.col_s, liq.col_s, liq.grid_lo + lo_row, liq.tick, self._scale,
                          best[:, 0], best[:, 1])  # fmt: skip
 
     def _colour(self, sizes: F32, key: tuple[int, int, int], newest: int, cols: int) -> None:
@@ -95,11 +97,11 @@ class HeatColours:
         scale = colour_scale(sizes)
         fresh = newest - self._newest
         if key != self._key or not 0 <= fresh < cols or abs(scale / self._scale - 1.0) > self.relevel:
-            self._ring = colour_index(sizes, scale)
+            self._ring = np.ascontiguousarray(colour_index(sizes, scale).T)
             self._key, self._scale = key, scale
             self.recoloured += 1
         else:
             for column in range(self._newest + 1, newest + 1):
                 slot = column % cols
-                self._ring[slot] = colour_index(sizes[slot], self._scale)
+                self._ring[:, slot] = colour_index(sizes[slot], self._scale)
         self._newest = newest

@@ -76,7 +76,7 @@ class DepthLadderWindow(PriceWindow):
         self.plot.hideButtons()
         self.plot.setMouseEnabled(x=True, y=True)
         self.plot.enableAutoRange(False)  # the window places the ranges (_follow)
-        self.image = pg.ImageItem(axisOrder="col-major")
+        self.image = pg.ImageItem(axisOrder="row-major")  # HeatFrame.index.T: [price row, column], contiguous
         self._cmap = pg.colormap.get("inferno")
         self.plot.addItem(self.image)
         self.bid_line = pg.PlotCurveItem(connect="finite")
@@ -201,7 +201,7 @@ class DepthLadderWindow(PriceWindow):
             _, y_range = self.plot.getViewBox().viewRange()
             heat = view.colours.frame((y_range[0], y_range[1]))
             assert heat is not None
-        self.image.setImage(heat.index, autoLevels=False, levels=(0, 255))
+        self.image.setImage(heat.index.T, autoLevels=False, levels=(0, 255))
         self.image.setRect(QRectF(heat.t0, (heat.tick_lo - 0.5) * heat.tick, heat.index.shape[0] * heat.col_s,
                                   heat.index.shape[1] * heat.tick))  # fmt: skip
         x = heat.x
