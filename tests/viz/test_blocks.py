@@ -148,3 +148,31 @@ def test_block_items_build_stale_blocks_only(qt_state: Any) -> None:
     assert not blocks.isVisible() and not blocks.items[1].isVisible()
     blocks.clear()
     assert blocks.items == {} and blocks.boundingRect().isEmpty()
+
+
+def test_vwap_blocks_keep_when_the_clip_start_moves(qt_state: Any) -> None:
+    """The window clips the lines to the view: a later first point changes the first block only, not the blocks
+    after it (their points' indexes in the clipped arrays all moved)."""
+    import pyqtgraph as pg
+    from PyQt6.QtCore import QSettings
+
+    from viz.widgets.vwap_overlay import VwapLayer
+
+    view = pg.GraphicsLayoutWidget()
+    layer = VwapLayer(view.addPlot(), QSettings(), "test", lambda: None, lambda x: None)
+    xs = np.arange(0, 150, dtype=np.float64)
+    ys = 26_000 + np.sin(xs / 7.0)
+    pen = pg.mkPen("#ff9f43")
+
+    def paint(first: int, last: int) -> list[int]:
+        return layer._paint_closed(xs[first:last], [("VWAP", ys[first:last], pen, "#ff9f43")], ("c",), False)
+
+    assert paint(10, 140) == [0, 1, 2, 3, 4]
+    assert paint(22, 140) == [0]  # the clip moved inside block 0
+    assert paint(22, 141) == [4]  # a bar closed: the last block
+    assert paint(40, 141) == [1]  # block 0 left behind, block 1 now starts at 40
+    assert sorted(layer.item.items) == [1, 2, 3, 4]
+    ys[100] += 1.0  # a revised value (a late trade) at bar 100: block 3
+    assert paint(40, 141) == [3]
+    ys[96] += 1.0  # the first point of block 3 is also the join of block 2's line
+    assert paint(40, 141) == [2, 3]

@@ -231,15 +231,18 @@ class VwapLayer:
         self.live_item.set_layers([(_line_path(*_tail(xs, y, step)), pen, None) for _, y, pen, _ in lines])
         self._place_labels([(name, *_last_point(xs, y, step), colour) for name, y, _, colour in lines])
 
-    def _paint_closed(self, xs: F64, lines: list[tuple[str, F64, QPen, str]], context: Hashable, step: bool) -> None:
+    def _paint_closed(self, xs: F64, lines: list[tuple[str, F64, QPen, str]], context: Hashable,
+                      step: bool) -> list[int]:
         """The lines through the points at ``xs`` (all but the newest bar), in blocks of the bars' positions
-        (``x // BLOCK``); each block's lines run on to the next block's first point, so the blocks join."""
+        (``x // BLOCK``); each block's lines run on to the next block's first point, so the blocks join. A block's
+        signature holds its points' positions, not their indexes in ``xs`` (which shift as the view's clip moves).
+        Returns the blocks drawn."""
         cuts = line_blocks(xs)
         signs, spans = {}, {}
-        values = [xs, *(y for _, y, _, _ in lines)]
         for k, i0, i1 in cuts:
             spans[k] = (i0, i1)
-            signs[k] = block_sign(context, values, i0, min(i1 + 1, len(xs)))
+            j = min(i1 + 1, len(xs))
+            signs[k] = block_sign(context, [xs[i0:j], *(y[i0:j] for _, y, _, _ in lines)], 0, j - i0)
 
         def build(k: int) -> list[tuple[QPainterPath, QPen, None]]:
             i0, i1 = spans[k]
@@ -247,7 +250,7 @@ class VwapLayer:
             return [(_line_path(*_joined(_shape(xs[i0:i1], y[i0:i1], step), xs[join], y[join])), pen, None)
                     for _, y, pen, _ in lines]
 
-        self.item.show(signs, build)
+        return self.item.show(signs, build)
 
     def _lines(self, ends: Any, theme: Theme) -> list[tuple[str, F64, QPen, str]]:
         """``(label, values at ends, pen, colour)`` of each line shown, in drawing order."""
