@@ -20,7 +20,7 @@ import structlog
 from shared.cli import run_command
 from shared.errors import ConfigError
 from shared.logs import configure_logging
-from shared.runtime import BURST_GC_THRESHOLD0, loop_factory
+from shared.runtime import BURST_GC_THRESHOLD0, loop_factory, settle_heap
 from shared.settings import Settings
 
 TESTS = Path(__file__).resolve().parents[1]
@@ -95,3 +95,36 @@ def test_burst_services_run_with_the_raised_gc_threshold(module: str, monkeypatc
                               batch=10, from_beginning=False)
     assert asyncio.run(cli.run(args, Settings(_env_file=None))) == 0  # type: ignore[call-arg]
     assert seen == [(BURST_GC_THRESHOLD0, 20, 20)]
+
+
+@pytest.fixture
+def unfrozen() -> Iterator[None]:
+    yield
+    gc.unfreeze()
+
+
+def test_settle_heap_freezes_the_living_and_collects_the_garbage(unfrozen: None) -> None:
+    import weakref
+
+    class Node:
+        pass
+
+    garbage = Node()
+    garbage.me = garbage  # type: ignore[attr-defined]  # a cycle: only the collector frees it
+    dead = weakref.ref(garbage)
+    del garbage
+    kept = [Node() for _ in range(50)]
+    settle_heap()
+    assert dead() is None  # collected, not frozen
+    frozen = gc.get_freeze_count()
+    assert frozen >= len(kept)
+    # a cycle made frozen, then dropped, is collected by the next settle (it unfreezes first)
+    later = Node()
+    later.me = later  # type: ignore[attr-defined]
+    gone = weakref.ref(later)
+    settle_heap()
+    del later
+    gc.collect()
+    assert gone() is not None  # frozen: a plain collection does not see it
+    settle_heap()
+    assert gone() is None

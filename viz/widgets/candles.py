@@ -11,7 +11,7 @@ from PyQt6.QtGui import QColor
 
 from viz.models.bars import Bars
 from viz.models.fmt import ist_time
-from viz.widgets.paths import rects_path, segments_path
+from viz.widgets.paths import rect_paths, segments_path
 from viz.widgets.theme import Theme
 
 __all__ = ["BODY_WIDTH", "IndexTimeAxis", "candle_layers", "volume_layers"]
@@ -36,7 +36,7 @@ def candle_layers(
         xm = x[mask]
         layers.append((segments_path(xm, lo[mask], xm, h[mask]), pg.mkPen(colour, width=1), None))
         top, bottom = np.maximum(o[mask], c[mask]), np.minimum(o[mask], c[mask])
-        layers.append((rects_path(xm - half, bottom, xm + half, top), pg.mkPen(colour, width=1), colour))
+        layers.append((rect_paths(xm - half, bottom, xm + half, top), pg.mkPen(colour, width=1), colour))
     return layers
 
 
@@ -55,7 +55,7 @@ def volume_layers(
         if m.any():
             colour = QColor(getattr(theme, name))
             colour.setAlpha(alpha)
-            layers.append((rects_path(x[m] - half, base[m], x[m] + half, base[m] + values[m]), None, colour))
+            layers.append((rect_paths(x[m] - half, base[m], x[m] + half, base[m] + values[m]), None, colour))
         base = base + values
     return layers
 

@@ -7,7 +7,7 @@ import numpy.typing as npt
 import pyqtgraph as pg
 
 from viz.models import fmt
-from viz.widgets.paths import PathsItem, rects_path
+from viz.widgets.paths import PathsItem, rect_paths
 
 __all__ = ["CompactAxis", "StrikeBars", "strike_step"]
 
@@ -54,10 +54,10 @@ class StrikeBars:
             for colour, pick in zip(self.colours, (left >= 0, left < 0), strict=True):
                 ok = pick & ~np.isnan(left)
                 x = strikes[ok]
-                layers.append((rects_path(x - w / 2, np.zeros(len(x)), x + w / 2, left[ok]), None, colour))
+                layers.append((rect_paths(x - w / 2, np.zeros(len(x)), x + w / 2, left[ok]), None, colour))
         else:
             for colour, values, x0 in ((self.colours[0], left, strikes - w / 2), (self.colours[1], right, strikes)):
                 ok = ~np.isnan(values)
-                layers.append((rects_path(x0[ok], np.zeros(int(ok.sum())), x0[ok] + w / 2, values[ok]), None, colour))
+                layers.append((rect_paths(x0[ok], np.zeros(int(ok.sum())), x0[ok] + w / 2, values[ok]), None, colour))
         self.item.set_layers(layers)
         return True

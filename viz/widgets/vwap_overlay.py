@@ -14,7 +14,7 @@ per window.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Hashable
 from typing import Any
 
 import numpy as np
@@ -28,10 +28,11 @@ from viz.models import fmt
 from viz.models.ticks import TickSeries
 from viz.models.vwap import BAND_MULTIPLIERS, SessionRule
 from viz.models.vwap_track import VwapTrack
+from viz.widgets.blocks import BLOCK, BlockItems, block_sign
 from viz.widgets.paths import PathsItem
 from viz.widgets.theme import Theme, cache_item
 
-__all__ = ["ANCHORS_GROUP", "VwapLayer", "load_anchors"]
+__all__ = ["ANCHORS_GROUP", "VwapLayer", "line_blocks", "load_anchors"]
 
 ANCHORS_GROUP = "vwap-anchors"
 ANCHORS_MAX = 8
@@ -66,14 +67,14 @@ class VwapLayer:
         self.label_anchor = label_anchor
         self.ticks = TickSeries(16)
         self.decimals = 2
-        # the lines up to the newest bar's predecessor change once per bar: a cached pixmap between their
-        # updates; the newest bar's segments, which move with every trade, are a small item of their own
-        self.item, self.live_item = cache_item(PathsItem()), PathsItem()
-        for item in (self.item, self.live_item):
-            item.setZValue(5)  # over candles and profiles
-            plot.addItem(item, ignoreBounds=True)  # the bands must not widen an automatic range every frame
-        self._closed_key: tuple[Any, ...] | None = None
-        self._closed_ends: Any = None
+        # the lines up to the newest bar's predecessor change once per bar: blocks of cached pixmaps
+        # (viz.widgets.blocks), only the last one drawn again when a bar closes; the newest bar's segments, which
+        # move with every trade, are a small item of their own. Over candles and profiles (z 5); the bands must not
+        # widen an automatic range every frame (ignoreBounds).
+        self.item = BlockItems(plot, z=5, ignore_bounds=True)
+        self.live_item = PathsItem()
+        self.live_item.setZValue(5)
+        plot.addItem(self.live_item, ignoreBounds=True)
         self._version = 0  # bumped when tracks are recomputed: the cached lines are redrawn
         self.labels: list[pg.TextItem] = []
         self.key: str | None = None
@@ -222,18 +223,34 @@ class VwapLayer:
         if theme is None or len(xs) == 0:
             self.item.clear()
             self.live_item.clear()
-            self._closed_key = None
             self._place_labels([])
             return
         ends = np.asarray(ends, dtype=np.int64)
         lines = self._lines(ends, theme)
-        key = (self._version, theme.name, step, float(xs[0]), len(xs), tuple(name for name, *_ in lines))
-        if key != self._closed_key or not np.array_equal(self._closed_ends, ends[:-1]):
-            head = xs[:-1]
-            self.item.set_layers([(_line_path(*_shape(head, y[:-1], step)), pen, None) for _, y, pen, _ in lines])
-            self._closed_key, self._closed_ends = key, ends[:-1].copy()
+        self._paint_closed(xs[:-1], lines, (self._version, theme.name, step, tuple(name for name, *_ in lines)), step)
         self.live_item.set_layers([(_line_path(*_tail(xs, y, step)), pen, None) for _, y, pen, _ in lines])
         self._place_labels([(name, *_last_point(xs, y, step), colour) for name, y, _, colour in lines])
+
+    def _paint_closed(self, xs: F64, lines: list[tuple[str, F64, QPen, str]], context: Hashable,
+                      step: bool) -> list[int]:
+        """The lines through the points at ``xs`` (all but the newest bar), in blocks of the bars' positions
+        (``x // BLOCK``); each block's lines run on to the next block's first point, so the blocks join. A block's
+        signature holds its points' positions, not their indexes in ``xs`` (which shift as the view's clip moves).
+        Returns the blocks drawn."""
+        cuts = line_blocks(xs)
+        signs, spans = {}, {}
+        for k, i0, i1 in cuts:
+            spans[k] = (i0, i1)
+            j = min(i1 + 1, len(xs))
+            signs[k] = block_sign(context, [xs[i0:j], *(y[i0:j] for _, y, _, _ in lines)], 0, j - i0)
+
+        def build(k: int) -> list[tuple[QPainterPath, QPen, None]]:
+            i0, i1 = spans[k]
+            join = slice(i1, min(i1 + 1, len(xs)))
+            return [(_line_path(*_joined(_shape(xs[i0:i1], y[i0:i1], step), xs[join], y[join])), pen, None)
+                    for _, y, pen, _ in lines]
+
+        return self.item.show(signs, build)
 
     def _lines(self, ends: Any, theme: Theme) -> list[tuple[str, F64, QPen, str]]:
         """``(label, values at ends, pen, colour)`` of each line shown, in drawing order."""
@@ -273,6 +290,22 @@ class VwapLayer:
                 label.setText(text, color=colour)
             if (label.pos().x(), label.pos().y()) != (lx, ly):
                 label.setPos(lx, ly)
+
+
+def line_blocks(xs: F64, block: int = BLOCK) -> list[tuple[int, int, int]]:
+    """``(block, first, end)``: the points of ascending positions ``xs`` grouped by block ``x // block``, each as
+    its index range ``[first, end)``."""
+    if len(xs) == 0:
+        return []
+    ids = np.floor(np.asarray(xs, dtype=np.float64) / block).astype(np.int64)
+    starts = np.flatnonzero(np.r_[True, ids[1:] != ids[:-1]])
+    ends = np.r_[starts[1:], len(ids)]
+    return [(int(ids[a]), int(a), int(b)) for a, b in zip(starts, ends, strict=True)]
+
+
+def _joined(shape: tuple[F64, F64], x: F64, y: F64) -> tuple[F64, F64]:
+    """A block's line run on to the next block's first point (``x``, ``y``: that point, or nothing)."""
+    return np.concatenate((shape[0], x)), np.concatenate((shape[1], y))
 
 
 def _shape(x: F64, y: F64, step: bool) -> tuple[F64, F64]:

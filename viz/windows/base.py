@@ -23,6 +23,7 @@ from PyQt6.QtWidgets import QApplication, QLabel, QMainWindow, QToolBar, QWidget
 from shared.clock import Clock, system_clock
 from shared.keys import Keys
 from shared.logs import get_logger
+from shared.runtime import settle_heap
 from shared.settings import Settings
 from shared.tasks import TaskOwner
 from viz.data.link import DataLink
@@ -149,6 +150,7 @@ class VizWindow(QMainWindow):
         self.frame_ms.append((time.perf_counter() - t0) * 1000.0)
         if self._load_painted_pending:
             self._load_painted_pending = False
+            QTimer.singleShot(0, settle_heap)  # the history is in: no full collection scans it again mid-frame
             if not self.loaded.is_set():
                 # The first picture with data: its status bar says so too (not the timer's "starting" of up
                 # to STATUS_MS ago). Announced once Qt has laid it out (the views lay out on a 0 ms timer).

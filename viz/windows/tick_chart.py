@@ -29,13 +29,14 @@ from viz.models.bars import TICKS_PER_BAR_CHOICES, Bars, TickBars
 from viz.models.gaps import bar_slots, gap_bands
 from viz.models.prior_sessions import DaysBars
 from viz.models.vwap_track import bar_ends
+from viz.widgets.blocks import BLOCK, BlockItems, block_sign, blocks_between
 from viz.widgets.candles import BODY_WIDTH, IndexTimeAxis, candle_layers, volume_layers
 from viz.widgets.controls import ChoiceBox, labelled
 from viz.widgets.gap_bands import GapBands
 from viz.widgets.paths import PathsItem, place_line, set_text
 from viz.widgets.prior_marks import DayMarks
 from viz.widgets.ranges import stick_view
-from viz.widgets.theme import cache_item, chart_view, style_plot
+from viz.widgets.theme import chart_view, style_plot
 from viz.widgets.vwap_overlay import VwapLayer
 from viz.windows.base import VizOptions
 from viz.windows.price_base import PriceWindow, session_label
@@ -65,7 +66,6 @@ class TickChartWindow(PriceWindow):
         self._prior_n = 0  # the bar size the previous sessions are being loaded for
         self.prior_days = PriorDays(self, self._load_prior, self._prior_loaded)
         self.following = True
-        self._closed_drawn: tuple[int, ...] = ()  # (closed bars, N, session, first, last) drawn
         self._bars: Bars | None = None
 
         self.chart = chart_view(pg.GraphicsLayoutWidget())
@@ -81,13 +81,12 @@ class TickChartWindow(PriceWindow):
             plot.hideAxis("left")
             plot.hideButtons()
         self.volume_plot.setMaximumHeight(180)
-        # closed bars change once per bar: cached as pixmaps, so the forming bar's frames are blits
-        self.closed_item, self.forming_item = cache_item(PathsItem()), PathsItem()
-        self.closed_vol, self.forming_vol = cache_item(PathsItem()), PathsItem()
-        for item in (self.closed_item, self.forming_item):
-            self.price_plot.addItem(item)
-        for item in (self.closed_vol, self.forming_vol):
-            self.volume_plot.addItem(item)
+        # closed bars in blocks of cached pixmaps (viz.widgets.blocks): a bar close redraws the last block only,
+        # and the forming bar's frames are blits
+        self.closed_item, self.closed_vol = BlockItems(self.price_plot), BlockItems(self.volume_plot)
+        self.forming_item, self.forming_vol = PathsItem(), PathsItem()
+        self.price_plot.addItem(self.forming_item)
+        self.volume_plot.addItem(self.forming_vol)
         self.gap_bands = GapBands(self.price_plot, self.volume_plot)
         self.day_marks = DayMarks(self.price_plot, self.volume_plot)
         self.ltp_line = pg.InfiniteLine(angle=0, movable=False)
@@ -144,13 +143,11 @@ class TickChartWindow(PriceWindow):
     def on_instrument(self, instrument: Instrument) -> None:
         self.tick_bars = TickBars(self.ticks, self.tick_bars.trades_per_bar)
         self.days_bars.set_prior([], 0)
-        self._closed_drawn = ()
         self.following = True
         self.vwap.set_instrument(instrument.key, instrument.seg, instrument.tick_size, self.ticks)
 
     def on_reset(self) -> None:
         self.tick_bars = TickBars(self.ticks, self.tick_bars.trades_per_bar)
-        self._closed_drawn = ()
         self.following = True
         self.vwap.rebuild(self.ticks)
         self.prior_days.reload()
@@ -167,7 +164,7 @@ class TickChartWindow(PriceWindow):
         self.ltp_line.setPen(pg.mkPen(t.accent, style=Qt.PenStyle.DotLine))
         self.ltp_line.label.setColor(t.accent)
         self.header.setStyleSheet(f"color: {t.fg}; font-size: 13px;")
-        self._closed_drawn = ()
+        self.mark_dirty()  # the blocks' signatures hold the theme: all are drawn again
         self.vwap.set_theme(t)
 
     def paint_models(self) -> None:
@@ -184,13 +181,7 @@ class TickChartWindow(PriceWindow):
         (x_lo, x_hi), _ = self.price_plot.getViewBox().viewRange()
         first = max(0, min(closed, int(x_lo) - CLIP_MARGIN))  # clip to the view: only visible bars are drawn
         last = max(first, min(closed, int(x_hi) + CLIP_MARGIN))
-        key = (closed, self.tick_bars.trades_per_bar, self.session_day or 0, first, last, self.days_bars.version)
-        if key != self._closed_drawn:
-            x = np.arange(first, last, dtype=np.float64)
-            part = _slice(bars, first, last)
-            self.closed_item.set_layers(candle_layers(x, part, self.theme))
-            self.closed_vol.set_layers(volume_layers(x, part, self.theme))
-            self._closed_drawn = key
+        self._paint_closed(bars, first, last, closed)
         if forming:
             x = np.array([n - 1], dtype=np.float64)
             self.forming_item.set_layers(candle_layers(x, bars, self.theme, alpha=FORMING_ALPHA, start=n - 1))
@@ -213,6 +204,20 @@ class TickChartWindow(PriceWindow):
         last_price = float(bars.close[-1]) if n else None
         place_line(self.ltp_line, last_price, f"LTP {fmt.price(last_price, dp)}")
         set_text(self.header, self._header_html(inst, bars, forming, dp))
+
+    def _paint_closed(self, bars: Bars, first: int, last: int, closed: int) -> None:
+        """The closed bars' blocks around the view; a block is drawn again only when what it shows changed."""
+        context = (self.theme.name, BODY_WIDTH, self.tick_bars.trades_per_bar, self.days_bars.version)
+        values = [bars.open, bars.high, bars.low, bars.close, bars.volume, bars.buy, bars.sell, bars.start_ts]
+        spans = {k: (k * BLOCK, min(k * BLOCK + BLOCK, closed)) for k in blocks_between(first, last)}
+        signs = {k: block_sign(context, values, a, b) for k, (a, b) in spans.items()}
+
+        def part(k: int) -> tuple[Any, Bars]:
+            a, b = spans[k]
+            return np.arange(a, b, dtype=np.float64), _slice(bars, a, b)
+
+        self.closed_item.show(signs, lambda k: candle_layers(*part(k), self.theme))
+        self.closed_vol.show(signs, lambda k: volume_layers(*part(k), self.theme))
 
     def _follow(self, bars: Bars) -> None:
         """Keep the newest bars in view; ranges move in steps (see viz.widgets.ranges), not every frame."""
