@@ -18,7 +18,9 @@ from tests.viz.helpers import DAY, OPEN, open_window, record, run_qt, store, tic
 from viz.data.history import fetch_ticks
 from viz.data.prior import fetch_trade_bars
 from viz.models.bars import Bars, TickBars
+from viz.models.fmt import ist_time
 from viz.models.sessions import PocLine, SessionLevels
+from viz.models.vwap_track import VwapTrack
 
 SEG, SID = "NSE_FNO", 35001
 FUT = record(SEG, SID, "NIFTY-Jun2026-FUT", custom="NIFTY JUN FUT", tick_size=0.1)
@@ -111,6 +113,18 @@ def test_tick_chart_shows_the_previous_sessions_bars(sync_db: Settings, qt_state
             assert len(w._bars) == 4 and w._bars.volume.tolist() == [37, 30, 50, 10]
             assert [k for k, _ in w.days_bars.starts(w.tick_bars)] == [0, 1, 2]
             assert len(w.tick_bars.bars()) == 2  # today's own bars unchanged
+            # An anchored VWAP needs every trade from its anchor: on an earlier session's bar it is refused, an
+            # anchor saved on an earlier day is listed as not drawn, and today's bar takes one as before.
+            assert w.vwap.anchor_at(1.0) is None and not w.vwap.anchors  # B's bar
+            assert w.vwap.anchor_at(2.0) is True  # today's first bar
+            w.vwap.anchors[B_OPEN] = VwapTrack(anchor_ts=B_OPEN)  # as loaded from QSettings on a later day
+            w.vwap.rebuild(w.ticks)
+            w.frame()
+            drawn = [lb.toPlainText() for lb in w.vwap.labels if lb.isVisible()]
+            assert [t for t in drawn if t.startswith("AVWAP ")] == [f"AVWAP {ist_time(OPEN)[:5]}"], drawn
+            menu = [a.text() for a in w.vwap.menu.actions()]
+            assert f"Remove anchor from {ist_time(B_OPEN)} (an earlier session: not drawn)" in menu, menu
+            w.vwap.clear_anchors()
             w.n_box.set_value(25)  # the previous sessions' bars are made again for 25 trades
             await eventually(lambda: w.days_bars.trades_per_bar == 25, message="reloaded for N = 25")
             w.frame()

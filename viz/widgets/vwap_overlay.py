@@ -8,7 +8,9 @@ Anchored VWAPs start at a bar the user double-clicks (the window's ``span_at(x)`
 bar's first and last exchange time: :meth:`VwapLayer.toggle_anchor`); double-clicking a bar that holds an
 anchor removes it, and the "VWAP" menu lists every anchor with a remove action. Anchors are exchange times
 kept in QSettings per instrument (``vwap-anchors/SEG:ID``), shared by the windows that draw VWAPs. An anchor
-outside the shown session draws nothing there. The menu's switches (session VWAP, each band) are remembered
+before the first trade the window holds (a bar of an earlier session shown beside today's, or an anchor saved on
+an earlier day) is not drawn and cannot be placed: its VWAP would leave out the trades between the anchor and that
+first trade; the menu lists a saved one as "not drawn". The menu's switches (session VWAP, each band) are remembered
 per window.
 """
 
@@ -105,9 +107,14 @@ class VwapLayer:
         self.anchor_at(vb.mapSceneToView(event.scenePos()).x())
 
     def anchor_at(self, x: float) -> bool | None:
-        """Toggle an anchor at the bar under chart position ``x``: True added, False removed, None no bar."""
+        """Toggle an anchor at the bar under chart position ``x``: True added, False removed, None no bar there
+        or a bar before the first trade held (an earlier session's)."""
         span = self.span_at(x)
         return None if span is None else self.toggle_anchor(*span)
+
+    def covers(self, ts: int) -> bool:
+        """Whether the trades held start at or before ``ts``, so a VWAP anchored there misses none."""
+        return len(self.ticks) > 0 and int(self.ticks.exchange_ts[0]) <= ts
 
     # --- menu and settings ---
     def _switch(self, text: str, name: str, default: bool) -> QAction:
@@ -133,7 +140,9 @@ class VwapLayer:
             hint.setEnabled(False)
             return
         for ts in sorted(self.anchors):
-            remove = self.menu.addAction(f"Remove anchor from {fmt.ist_time(ts)}")
+            held = self.covers(ts)
+            remove = self.menu.addAction(f"Remove anchor from {fmt.ist_time(ts)}"
+                                         + ("" if held else " (an earlier session: not drawn)"))
             assert remove is not None
             remove.triggered.connect(lambda _=False, at=ts: self.remove_anchor(at))
         clear = self.menu.addAction("Remove all anchors")
@@ -156,7 +165,6 @@ class VwapLayer:
         except ValueError:  # a segment with no known open (an instrument given as SEG:ID): the NSE session
             self.rule = SessionRule.for_segment("NSE_FNO")
         self.anchors = {ts: VwapTrack(anchor_ts=ts) for ts in load_anchors(self.qs, key)}
-        self._rebuild_menu()
         self.rebuild(ticks)
 
     def rebuild(self, ticks: TickSeries) -> None:
@@ -168,6 +176,7 @@ class VwapLayer:
         self._version += 1
         self.ticks = ticks
         self.extend(ticks)
+        self._rebuild_menu()  # which saved anchors the trades now held cover
 
     def extend(self, ticks: TickSeries) -> None:
         """Take the trades of ``ticks`` not seen yet (live appends)."""
@@ -185,14 +194,17 @@ class VwapLayer:
             v, s = float(self.session.vwap[-1]), float(self.session.sigma[-1])
             self.last = None if np.isnan(v) else (v, s)
 
-    def toggle_anchor(self, start_ts: int, end_ts: int) -> bool:
-        """Remove the anchors inside ``[start_ts, end_ts]`` (a bar), or add one at ``start_ts``; True: added."""
+    def toggle_anchor(self, start_ts: int, end_ts: int) -> bool | None:
+        """Remove the anchors inside ``[start_ts, end_ts]`` (a bar), or add one at ``start_ts``; True: added,
+        None: refused, the bar is before the first trade held."""
         inside = [ts for ts in self.anchors if start_ts <= ts <= end_ts]
         if inside:
             for ts in inside:
                 del self.anchors[ts]
             self._save()
             return False
+        if not self.covers(start_ts):
+            return None
         if len(self.anchors) >= ANCHORS_MAX:
             del self.anchors[min(self.anchors)]
         n, ticks = self._consumed, self.ticks
@@ -267,6 +279,8 @@ class VwapLayer:
                         lines.append((f"{'+' if sign > 0 else '-'}{k}\u03c3", y, pen, colour.name()))
             lines.append(("VWAP", v, pg.mkPen(session_colour, width=2), session_colour))
         for ts, track in sorted(self.anchors.items()):
+            if not self.covers(ts):
+                continue  # its VWAP would leave out the trades before the first one held
             v, _ = track.at(ends)
             if np.isfinite(v).any():
                 lines.append((f"AVWAP {fmt.ist_time(ts)[:5]}", v, pg.mkPen(anchor_colour, width=1.6), anchor_colour))
