@@ -268,7 +268,7 @@ async def run_gap_recorder(
     if pool is None:
         return
     client = None
-    try:  # from here the pool is closed whatever happens, a cancellation while the client connects included
+    try:  # from here on the pool is closed whatever happens
         client = await connect_redis(settings, check=False)
         recorder = GapRecorder(client, pool, keys, consumer, deadletter_maxlen=settings.writer.deadletter_maxlen,
                                payload_max=settings.writer.entry_max_bytes)  # fmt: skip
