@@ -16,6 +16,7 @@ import orjson
 import pytest
 import redis.asyncio as aioredis
 
+from devkit.running import Running
 from feed.fulldepth.select import auto_instruments
 from feed.journal import JournalReader
 from feed.protocol.constants import SEGMENT_BY_NAME
@@ -32,18 +33,6 @@ from tests.conftest import eventually, make_settings, redis_for
 from tests.feed.simclient import ManualClock
 
 Book = dict[str, Any]
-
-
-class Running:
-    """A FeedService serving in a task."""
-
-    def __init__(self, svc: FeedService) -> None:
-        self.svc = svc
-        self.task = asyncio.create_task(svc.serve())
-
-    async def stop(self) -> int:
-        self.svc.stop("test")
-        return await asyncio.wait_for(self.task, 20)
 
 
 @pytest.fixture

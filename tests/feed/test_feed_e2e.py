@@ -12,24 +12,13 @@ import orjson
 import pytest
 import redis.asyncio as aioredis
 
+from devkit.running import Running
 from feed.protocol.constants import SEGMENT_BY_CODE, SEGMENT_BY_NAME
 from feed.protocol.decode import Decoder, packet_as_dict
 from feed.service import FeedService
 from feed.sim import SimServer
 from shared.settings import Settings
 from tests.conftest import eventually, make_settings, redis_for
-
-
-class Running:
-    """A FeedService serving in a task; ``exit_code`` once it returned."""
-
-    def __init__(self, svc: FeedService) -> None:
-        self.svc = svc
-        self.task = asyncio.create_task(svc.serve())
-
-    async def stop(self) -> int:
-        self.svc.stop("test")
-        return await asyncio.wait_for(self.task, 20)
 
 
 @pytest.fixture
