@@ -80,7 +80,8 @@ def _sim_child(settings: Settings, out_path: str, ready: Any, parent_pid: int) -
     async def main() -> None:
         stop = asyncio.Event()
         asyncio.get_running_loop().add_signal_handler(signal.SIGTERM, stop.set)
-        async with SimServer(settings, recorder=record):
+        turn_ms = float(os.environ.get("DHAN_BENCH_SIM_TURN_MS", "0"))  # bench/stack.py --sim-turn-ms
+        async with SimServer(settings, recorder=record, turn_s=turn_ms / 1000.0 or None):
             ready.set()
             await stop.wait()
         with open(out_path, "wb") as fh:

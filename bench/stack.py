@@ -176,6 +176,9 @@ def parse_args() -> argparse.Namespace:
     ap.add_argument("--seconds", type=float, default=15.0, help="burst length per run")
     ap.add_argument("--runs", type=int, default=1, help="runs per rate and checkout (the median is printed)")
     ap.add_argument("--poll-ms", type=float, default=10.0)
+    ap.add_argument("--sim-turn-ms", type=float, default=0.0,
+                    help="the simulator's send turn (default its own: 50 ms bursts below 2k/s); e.g. 5 for a "
+                         "quiet market's updates arriving nearly one by one")
     ap.add_argument("--ref", help="also measure this git revision's checkout, interleaved (e.g. main)")
     ap.add_argument("--json", type=Path, help="write the table here")
     ap.add_argument("--compare", type=Path, help="an earlier --json: print ratios against it")
@@ -199,11 +202,14 @@ def parse_args() -> argparse.Namespace:
 
 def main() -> None:
     args = parse_args()
+    if args.sim_turn_ms:
+        os.environ["DHAN_BENCH_SIM_TURN_MS"] = str(args.sim_turn_ms)  # read by the simulator child
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))  # a stopped bench still stops its servers
     columns = configs(args)
     servers = shared_servers(args.redis_url, args.mysql_base) if args.shared_servers else private_servers()
     result: dict[str, Any] = {"date": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()), "cpus": os.cpu_count(),
-                              "seconds": args.seconds, "runs": args.runs, "columns": list(columns), "rates": {},
+                              "seconds": args.seconds, "runs": args.runs, "sim_turn_ms": args.sim_turn_ms or None,
+                              "columns": list(columns), "rates": {},
                               "idle": {}, "viz": {}}
     try:
         for r in ([] if args.no_rates else args.rates.split(",")):

@@ -3,7 +3,12 @@
 * Start: this consumer's own pending entries first, then idle entries of dead consumers (XAUTOCLAIM, again
   every half claim timeout while MySQL writes succeed), then new ones.
 * Batches close at ``writer_batch_max`` entries or ``writer_batch_ms`` after their first entry, whichever
-  comes first. With no batch open the read blocks (``BLOCK`` ``READ_BLOCK_MS``: an XADD wakes it at once).
+  comes first, but a batch that is not full closes no sooner than ``writer_batch_spacing_ms`` after the
+  previous one closed. A lone entry after a pause is written ``batch_ms`` after it came; a steady trickle is
+  written in one batch per spacing rather than one per ``batch_ms``: per batch the writer pays two reads, up
+  to eight MySQL round trips with the COMMIT and the XACK, and the latest quotes, depth and greeks of an
+  instrument collapse to one row per batch. A backlog is unaffected (its batches are full). Measured in
+  ``WriterSettings``. With no batch open the read blocks (``BLOCK`` ``READ_BLOCK_MS``: an XADD wakes it at once).
   A read that leaves the batch short of full opens it, and the loop sleeps until its deadline, then reads
   once more without blocking (what came meanwhile, up to the room left) and submits it: two reads per batch
   however the entries trickle in, and none while nothing comes. The deadline is kept here, not by Redis:
@@ -51,6 +56,7 @@ class Intake:
         self._settings = settings
         self._batch_max = settings.writer.batch_max
         self._batch_s = settings.writer.batch_ms / 1000.0
+        self._spacing_s = settings.writer.batch_spacing_ms / 1000.0
         self._reader = reader
         self._committer = committer
         self._alerts = alerts
@@ -115,16 +121,17 @@ class Intake:
         return 0
 
     def _add(self, entries: list[Entry], now: float) -> None:
-        """Into the open batch as far as it has room (its deadline starts with its first entry); the rest is
-        carried to the next batch."""
+        """Into the open batch as far as it has room (its deadline starts with its first entry, and is no
+        sooner than the spacing after the previous batch); the rest is carried to the next batch."""
         if not self._batch:
-            self._deadline = now + self._batch_s
+            self._deadline = max(now + self._batch_s, self._closed_at + self._spacing_s)
         room = self._batch_max - len(self._batch)
         self._batch.extend(entries[:room])
         self._carry.extend(entries[room:])
 
     async def _submit_batch(self) -> None:
         batch, self._batch = self._batch, []
+        self._closed_at = time.monotonic()
         await self._committer.submit(batch, isolate=False)
 
     async def drained(self) -> bool:

@@ -50,11 +50,11 @@ def _ticks(sids: range, per_sid: int, *, ts: int = BASE_TS, start_volume: int = 
 
 async def test_batches_close_by_size(wsettings: Settings, wredis: aioredis.Redis) -> None:
     """A read that fills a batch closes it at once (a backlog is written in full batches back to back)."""
-    settings = wsettings.replaced(writer_batch_max=10, writer_batch_ms=600_000)
+    settings = wsettings.replaced(writer_batch_max=10, writer_batch_ms=600_000, writer_batch_spacing_ms=1000)
     await xadd(wredis, settings, "ticks", _ticks(range(1, 4), 10))
     async with running_writer(settings) as writer:
         await eventually(lambda: writer.stats.rows["ticks"] == 30, message="30 ticks written")
-        assert list(writer.stats.recent_batch_sizes) == [10, 10, 10]  # the 10-minute timer never fired
+        assert list(writer.stats.recent_batch_sizes) == [10, 10, 10]  # neither the timer nor the spacing held them
 
 
 async def test_a_lone_entry_is_written_by_the_batch_timer(wsettings: Settings, wredis: aioredis.Redis) -> None:
@@ -65,6 +65,24 @@ async def test_a_lone_entry_is_written_by_the_batch_timer(wsettings: Settings, w
         assert await count(settings, "dhan_quotes") == 1
         assert list(writer.stats.recent_batch_sizes) == [1]
         assert await group_pending(wredis, settings) == 0
+
+
+async def test_a_trickle_is_written_one_batch_per_spacing(wsettings: Settings, wredis: aioredis.Redis) -> None:
+    """The first entry after a pause is written by its batch timer; the next one opens a batch that closes
+    only the spacing after the previous one, and what comes meanwhile joins it."""
+    batch_s = 0.02
+    settings = wsettings.replaced(writer_batch_max=1000, writer_batch_ms=20, writer_batch_spacing_ms=2000)
+    async with running_writer(settings) as writer:
+        await xadd(wredis, settings, "quotes", [quote(1)])
+        await eventually(lambda: writer.stats.rows["quotes"] == 1, message="first quote written by its timer")
+        await xadd(wredis, settings, "quotes", [quote(2)])
+        await eventually(lambda: writer.metrics()["held_entries"] == 1, message="second batch open")
+        await asyncio.sleep(10 * batch_s)  # a negative: ten batch timers pass and the batch stays open
+        assert writer.stats.rows["quotes"] == 1
+        await xadd(wredis, settings, "quotes", [quote(3), quote(4)])
+        await eventually(lambda: writer.stats.rows["quotes"] == 4, message="the trickle written at the spacing")
+        assert list(writer.stats.recent_batch_sizes) == [1, 3]
+    assert await group_pending(wredis, settings) == 0
 
 
 async def test_an_open_batch_sleeps_until_its_deadline_not_a_poll(
