@@ -68,6 +68,7 @@ class Intake:
         self._carry: list[Entry] = []  # read beyond the open batch's room
         self._batch: list[Entry] = []  # the batch being filled
         self._deadline = 0.0  # monotonic time the open batch closes
+        self._closed_at = float("-inf")  # monotonic time the previous batch closed
         self._next_reclaim = 0.0
 
     def held(self) -> list[Entry]:
