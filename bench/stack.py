@@ -101,7 +101,7 @@ def yardstick(n: int = 40_000) -> float:
 
 async def one(config: Config, servers: Servers, rate: float, args: argparse.Namespace) -> dict[str, Any]:
     stack = Stack(config.tree, servers, rate, extra_env=config.env, poll_ms=args.poll_ms, profile=args.profile,
-                  profile_format=args.profile_format)
+                  profile_format=args.profile_format, keep_logs=args.keep_logs)
     try:
         stack.start()
         out = await measure_rate(stack, args.seconds)
@@ -186,11 +186,14 @@ def parse_args() -> argparse.Namespace:
     ap.add_argument("--idle-seconds", type=float, default=20.0)
     ap.add_argument("--viz", action="store_true", help="six windows next to the stack at 2k frames/s")
     ap.add_argument("--viz-seconds", type=float, default=12.0)
+    ap.add_argument("--viz-cpu-clock", action="store_true",
+                    help="--viz frames in the window thread's CPU time (their cost) rather than wall time")
     ap.add_argument("--no-rates", action="store_true", help="only --idle / --viz")
     ap.add_argument("--env", action="append", default=[], type=lambda s: tuple(s.split("=", 1)),
                     help="NAME=VALUE for the services (e.g. PYTHONGC or DHAN_* settings); repeatable")
     ap.add_argument("--profile", type=Path, help="py-spy flame graphs of feed and writer per run here (SVG)")
     ap.add_argument("--profile-format", default="flamegraph", choices=("flamegraph", "raw"))
+    ap.add_argument("--keep-logs", type=Path, help="copy every service's log of every run here")
     ap.add_argument("--variant", action="append", default=[], metavar="LABEL:NAME=VALUE[;NAME=VALUE]",
                     help="another column on this checkout with extra environment, e.g. 'gc:DHAN_BENCH_GC=50000,20,100' "
                          "or 'uvloop:DHAN_BENCH_LOOP=uvloop' (bench/runtime_tweaks); repeatable")
@@ -226,7 +229,8 @@ def main() -> None:
                                                    for _ in range(args.runs)])
             print_idle(result["idle"], args.idle_seconds)
         if args.viz:
-            result["viz"] = asyncio.run(measure_viz(ROOT, servers, args.viz_seconds, dict(args.env)))
+            result["viz"] = asyncio.run(measure_viz(ROOT, servers, args.viz_seconds, dict(args.env),
+                                                   cpu_clock=args.viz_cpu_clock))
     finally:
         servers.stop()
     report(result, list(columns), args)

@@ -18,6 +18,7 @@ import asyncio
 import multiprocessing as mp
 import os
 import pickle
+import shutil
 import subprocess
 import sys
 import time
@@ -68,6 +69,7 @@ class Stack:
     poll_ms: float = 10.0
     profile: Path | None = None  # py-spy flame graphs of feed and writer during the burst go here (SVG)
     profile_format: str = "flamegraph"  # or "raw" (collapsed stacks, .txt)
+    keep_logs: Path | None = None  # each service's output (its JSON log and stderr) is copied here at stop
 
     def __post_init__(self) -> None:
         tag = uuid.uuid4().hex[:6]
@@ -102,8 +104,8 @@ class Stack:
         ready.wait(30)
         for name in self.services:
             self.procs[name] = subprocess.Popen([sys.executable, "-m", "shared.cli", name], cwd=self.tree,
-                                                env={**self.env, **parent_env()}, stdout=subprocess.DEVNULL,
-                                                stderr=open(self.tmp / f"{name}.err", "wb"))  # noqa: SIM115
+                                                env={**self.env, **parent_env()}, stderr=subprocess.STDOUT,
+                                                stdout=open(self.tmp / f"{name}.err", "wb"))  # noqa: SIM115
 
     def pids(self) -> dict[str, int]:
         out = {"sim": int(self.sim.pid)} if self.sim is not None else {}
@@ -134,10 +136,15 @@ class Stack:
         async with conn.cursor() as cur:
             await cur.execute(f"DROP DATABASE IF EXISTS `{self.db}`")
         conn.close()
+        if self.keep_logs is not None:
+            into = self.keep_logs / f"{self.rate:.0f}-{self.db}"
+            into.mkdir(parents=True, exist_ok=True)
+            for log in self.tmp.glob("*.err"):
+                shutil.copy(log, into / f"{log.stem}.log")
         subprocess.run(["rm", "-rf", str(self.tmp)], check=False)
 
     def failed(self) -> str | None:
-        """A service that exited early, with the last line of its stderr."""
+        """A service that exited early, with the last line of its output (its log's last event or a traceback)."""
         for name, p in self.procs.items():
             if p.poll() is not None:
                 lines = (self.tmp / f"{name}.err").read_text(errors="replace").strip().splitlines()

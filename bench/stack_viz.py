@@ -29,13 +29,17 @@ VIZ_RATE = 2000.0
 WINDOWS = ("tick-chart", "option-chain", "quote-board", "volume-profile", "volume-profile-chart", "market-breadth")
 
 
-async def _window(tree: Path, stack: Stack, name: str, seconds: float) -> dict[str, Any]:
+async def _window(tree: Path, stack: Stack, name: str, seconds: float, cpu_clock: bool) -> dict[str, Any]:
     cmd = [sys.executable, str(tree / "bench" / "viz_frames.py"), "--one", name, "--prefix", stack.prefix,
-           "--database", stack.db, "--seconds", str(seconds)]
+           "--database", stack.db, "--seconds", str(seconds)] + (["--cpu-clock"] if cpu_clock else [])
     proc = await asyncio.create_subprocess_exec(*bound_argv(cmd), cwd=stack.tmp, env={
         **stack.env, "QT_QPA_PLATFORM": "offscreen"}, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE)
     out, err = await asyncio.wait_for(proc.communicate(), seconds + 180)
-    lines = [ln for ln in out.decode().splitlines() if ln.startswith("RESULT ")]
+    text = out.decode()
+    for ln in text.splitlines():  # VIZ_BENCH_TRACE=1: each window's last frames and slowest (frame, push) ms
+        if ln.startswith(("  frames", "  slowest")):
+            print(f"  {name}:{ln}", flush=True)
+    lines = [ln for ln in text.splitlines() if ln.startswith("RESULT ")]
     if not lines:
         tail = err.decode(errors="replace").strip().splitlines()[-1:]
         return {"window": name, "error": tail[0] if tail else f"exit {proc.returncode}"}
@@ -43,7 +47,11 @@ async def _window(tree: Path, stack: Stack, name: str, seconds: float) -> dict[s
     return result
 
 
-async def measure_viz(tree: Path, servers: Servers, seconds: float, env: dict[str, str]) -> dict[str, Any]:
+async def measure_viz(
+    tree: Path, servers: Servers, seconds: float, env: dict[str, str], *, cpu_clock: bool = False
+) -> dict[str, Any]:
+    """``cpu_clock``: frames timed in the window thread's CPU time (what a frame costs it) instead of wall time
+    (which also counts the turns of every other process on the shared cores)."""
     stack = Stack(tree, servers, VIZ_RATE, extra_env=env)
     client = aioredis.Redis.from_url(servers.redis_url)
     try:
@@ -51,7 +59,7 @@ async def measure_viz(tree: Path, servers: Servers, seconds: float, env: dict[st
         await stack.warm_up(client)
         pids = stack.pids()
         cpu0, t0 = {n: cpu_seconds(p) for n, p in pids.items()}, time.monotonic()
-        windows = await asyncio.gather(*(_window(tree, stack, name, seconds) for name in WINDOWS))
+        windows = await asyncio.gather(*(_window(tree, stack, name, seconds, cpu_clock) for name in WINDOWS))
         el = time.monotonic() - t0
         stack_pct = {n: (cpu_seconds(p) - cpu0[n]) / el * 100 for n, p in pids.items()}
     finally:
@@ -60,7 +68,9 @@ async def measure_viz(tree: Path, servers: Servers, seconds: float, env: dict[st
     ok = [w for w in windows if "error" not in w]
     out = {"windows": windows, "windows_core_pct": sum(w["cpu"] for w in ok) * 100,
            "worst_p99_ms": max((w["p99"] for w in ok), default=float("nan")), "stack_core_pct": stack_pct}
-    print(f"\nviz: six windows, each its own process, next to the stack at {VIZ_RATE:,.0f} updates/s ({seconds:g} s)")
+    clock = "CPU time of the window's thread" if cpu_clock else "wall clock"
+    print(f"\nviz: six windows, each its own process, next to the stack at {VIZ_RATE:,.0f} updates/s ({seconds:g} s, "
+          f"frames in {clock})")
     print(f"  {'window':<22}{'frames':>7}{'p50 ms':>8}{'p99 ms':>8}{'max ms':>8}{'core %':>8}{'ev/s in':>9}")
     for w in windows:
         if "error" in w:
