@@ -59,6 +59,23 @@ def test_ad_line_one_point_per_minute() -> None:
     assert b.line()[1].tolist() == [2, 1, -2] and b.advances_line[-1] == 1 and b.declines_line[-1] == 3
 
 
+def test_ad_line_version_moves_only_when_the_line_does() -> None:
+    """A window redraws the A/D chart only on a new line_version: a quote that moves no stock across its
+    previous close keeps it; a change of the counts, a new minute and a history replay move it."""
+    b = basket()
+    b.update("NSE_EQ:1", ltp=101.0, exchange_ts=M0 + 1)
+    v = b.line_version
+    b.update("NSE_EQ:1", ltp=102.0, exchange_ts=M0 + 2)  # still up: same counts, same minute
+    b.update("NSE_EQ:9", ltp=50.0, exchange_ts=M0 + 3)  # not in the basket
+    assert b.line_version == v
+    b.update("NSE_EQ:2", ltp=99.0, exchange_ts=M0 + 3)  # BBB down: the minute's point changes
+    assert b.line_version == v + 1 and b.line()[1].tolist() == [0]
+    b.update("NSE_EQ:2", ltp=98.0, exchange_ts=M0 + 61)  # same counts in a new minute: a new point
+    assert b.line_version == v + 2 and b.line()[1].tolist() == [0, 0]
+    b.replay_minutes([("NSE_EQ:1", M0, 99.0)])
+    assert b.line_version > v + 2
+
+
 def test_ad_line_from_history_minutes() -> None:
     b = basket()
     b.replay_minutes(

@@ -71,10 +71,17 @@ def test_market_breadth_window(sync_db: Settings, qt_state: Any) -> None:
             assert w.breadth.line()[1].tolist() == [1, 1]  # 09:15 AAA up; 09:16 CCC up, BBB down, DDD unchanged
             assert "Advances <b>2</b>" in w.header.text() and "A/D ratio <b>2.00</b>" in w.header.text()
             assert [s.symbol for s in w.heatmap.stocks] == ["AAA", "CCC", "DDD", "BBB"]
+            drawn = w.net_curve.yData
+            await xadd(redis, keys.quotes, [quote("NSE_EQ", 100, 103.0, volume=100, close=100.0, ets=OPEN + 85)])
+            await eventually(lambda: w.breadth.stocks["NSE_EQ:100"].ltp == 103.0)
+            w.mark_dirty()
+            w.frame()  # AAA was up and stays up: the heatmap moves, the A/D chart is not redrawn
+            assert w.net_curve.yData is drawn and w.heatmap.stocks[0].ltp == 103.0
             await xadd(redis, keys.quotes, [quote("NSE_EQ", 101, 102.0, volume=200, close=100.0, ets=OPEN + 130)])
             await eventually(lambda: w.breadth.counts().advances == 3)
             w.frame()
             assert w.breadth.line()[1].tolist() == [1, 1, 3] and w.breadth.counts().ratio is None
+            assert w.net_curve.yData.tolist() == [1, 1, 3]
             assert "all up" in w.header.text()
             w.sort_box.set_value("symbol")
             w.frame()

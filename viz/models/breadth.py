@@ -69,6 +69,7 @@ class Breadth:
     net: list[int] = field(default_factory=list)
     advances_line: list[int] = field(default_factory=list)
     declines_line: list[int] = field(default_factory=list)
+    line_version: int = 0  # bumped whenever the line changes: a chart redraws it only then
 
     def add_stock(self, key: str, symbol: str, tick_size: float = 0.05) -> Stock:
         stock = self.stocks.get(key)
@@ -117,8 +118,11 @@ class Breadth:
         if self.minutes and minute < self.minutes[-1]:
             return  # late update for a past minute: the line keeps its recorded shape
         if self.minutes and minute == self.minutes[-1]:
-            self.net[-1], self.advances_line[-1], self.declines_line[-1] = c.net, c.advances, c.declines
+            if (self.net[-1], self.advances_line[-1], self.declines_line[-1]) != (c.net, c.advances, c.declines):
+                self.net[-1], self.advances_line[-1], self.declines_line[-1] = c.net, c.advances, c.declines
+                self.line_version += 1
             return
+        self.line_version += 1
         self.minutes.append(minute)
         self.net.append(c.net)
         self.advances_line.append(c.advances)
@@ -131,6 +135,7 @@ class Breadth:
         previous closes must be set first.
         """
         self.minutes, self.net, self.advances_line, self.declines_line = [], [], [], []
+        self.line_version += 1
         current: int | None = None
         for key, minute, price in sorted(rows, key=lambda r: r[1]):
             if current is not None and minute != current:

@@ -56,6 +56,7 @@ class MarketBreadthWindow(VizWindow):
     def __init__(self, settings: Settings, options: VizOptions | None = None) -> None:
         super().__init__(settings, options)
         self.breadth = Breadth()
+        self._line_drawn: tuple[Breadth, int] | None = None  # (model, line version) the curves show
         self.gaps: list[Gap] = []  # the whole feed's, on the A/D line's day
         self.gaps_now = self.clock()
         self.sort_box = ChoiceBox([("% change", "change"), ("symbol", "symbol")])
@@ -191,9 +192,13 @@ class MarketBreadthWindow(VizWindow):
         self.bar.set_counts(c)
         x, net = b.line()
         xs = x.astype(np.float64)
-        self.net_curve.setData(xs, net.astype(np.float64))
-        self.adv_curve.setData(xs, np.asarray(b.advances_line, np.float64))
-        self.dec_curve.setData(xs, np.asarray(b.declines_line, np.float64))
+        drawn = self._line_drawn
+        if drawn is None or drawn[0] is not b or drawn[1] != b.line_version:
+            # most quotes move no stock across its previous close: the line, and so the chart, stay as they are
+            self._line_drawn = (b, b.line_version)
+            self.net_curve.setData(xs, net.astype(np.float64))
+            self.adv_curve.setData(xs, np.asarray(b.advances_line, np.float64))
+            self.dec_curve.setData(xs, np.asarray(b.declines_line, np.float64))
         bands = []
         if len(xs):  # the line spans its first minute to the end of its last
             slots = span_slots(float(xs[0]), float(xs[-1]) + MINUTE_S)
