@@ -71,6 +71,8 @@ def test_market_breadth_window(sync_db: Settings, qt_state: Any) -> None:
             assert w.breadth.line()[1].tolist() == [1, 1]  # 09:15 AAA up; 09:16 CCC up, BBB down, DDD unchanged
             assert "Advances <b>2</b>" in w.header.text() and "A/D ratio <b>2.00</b>" in w.header.text()
             assert [s.symbol for s in w.heatmap.stocks] == ["AAA", "CCC", "DDD", "BBB"]
+            (x0, x1), (y0, y1) = w.plot.getViewBox().viewRange()  # the view follows the line (no auto-range)
+            assert x0 <= OPEN and x1 >= OPEN + 120 and y0 <= 0 and y1 >= 2
             drawn = w.net_curve.yData
             await xadd(redis, keys.quotes, [quote("NSE_EQ", 100, 103.0, volume=100, close=100.0, ets=OPEN + 85)])
             await eventually(lambda: w.breadth.stocks["NSE_EQ:100"].ltp == 103.0)
@@ -82,6 +84,8 @@ def test_market_breadth_window(sync_db: Settings, qt_state: Any) -> None:
             w.frame()
             assert w.breadth.line()[1].tolist() == [1, 1, 3] and w.breadth.counts().ratio is None
             assert w.net_curve.yData.tolist() == [1, 1, 3]
+            (x0, x1), (y0, y1) = w.plot.getViewBox().viewRange()
+            assert x1 >= OPEN + 180 and y0 <= 0 and y1 >= 3
             assert "all up" in w.header.text()
             w.sort_box.set_value("symbol")
             w.frame()

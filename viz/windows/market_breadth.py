@@ -33,6 +33,7 @@ from viz.models.gaps import gap_bands, gap_summary, span_slots
 from viz.widgets.controls import ChoiceBox, labelled
 from viz.widgets.gap_bands import GapBands
 from viz.widgets.heatmap import BreadthBar, Heatmap
+from viz.widgets.ranges import stick_view
 from viz.widgets.theme import chart_view, style_plot
 from viz.windows.base import Routine, VizOptions, VizWindow
 
@@ -74,6 +75,11 @@ class MarketBreadthWindow(VizWindow):
         )
         self.plot = self.plot_widget.getPlotItem()
         self.plot.hideButtons()
+        # the view follows the line by sticky ranges (viz.widgets.ranges), not auto-range: a re-fit re-renders both
+        # axes, and auto-range re-fitted on every change of the line; a pan or zoom of the user's stops it
+        self.plot.enableAutoRange(enable=False)
+        self._user_view = False
+        self.plot.getViewBox().sigRangeChangedManually.connect(self._user_zoomed)
         self.plot.showAxis("right")
         self.plot.setLabel("left", "stocks")
         self.plot.addLegend(offset=(10, 5))
@@ -95,6 +101,9 @@ class MarketBreadthWindow(VizWindow):
         lay.addWidget(self.bar)
         lay.addWidget(split, 1)
         self.setCentralWidget(central)
+
+    def _user_zoomed(self, *_: object) -> None:
+        self._user_view = True  # the user's pan or zoom stays until the window is reopened
 
     def _sort_changed(self, *_: object) -> None:
         self.remember("sort", self.sort_box.value())
@@ -199,6 +208,10 @@ class MarketBreadthWindow(VizWindow):
             self.net_curve.setData(xs, net.astype(np.float64))
             self.adv_curve.setData(xs, np.asarray(b.advances_line, np.float64))
             self.dec_curve.setData(xs, np.asarray(b.declines_line, np.float64))
+            if len(xs) and not self._user_view:
+                low = min(0.0, float(net.min()))
+                top = max(low + 1.0, max(b.advances_line), max(b.declines_line), float(net.max()))
+                stick_view(self.plot, x=(float(xs[0]), float(xs[-1]) + MINUTE_S), y=(low, top))
         bands = []
         if len(xs):  # the line spans its first minute to the end of its last
             slots = span_slots(float(xs[0]), float(xs[-1]) + MINUTE_S)
