@@ -213,7 +213,7 @@ def main() -> None:
     result: dict[str, Any] = {"date": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()), "cpus": os.cpu_count(),
                               "seconds": args.seconds, "runs": args.runs, "sim_turn_ms": args.sim_turn_ms or None,
                               "columns": list(columns), "rates": {},
-                              "idle": {}, "viz": {}}
+                              "each_run": {}, "idle": {}, "viz": {}}
     try:
         for r in ([] if args.no_rates else args.rates.split(",")):
             runs: dict[str, list[dict[str, Any]]] = {label: [] for label in columns}
@@ -222,7 +222,12 @@ def main() -> None:
                     runs[label].append(asyncio.run(one(config, servers, float(r), args)))
             table = {f"{label} {r}": median_of(v) for label, v in runs.items()}
             result["rates"].update(table)
+            result["each_run"].update({f"{label} {r}": v for label, v in runs.items()})  # a median hides an outlier
             print_rate_table(table)
+            if args.runs > 1:
+                for label, v in runs.items():
+                    each = ", ".join(f"{x['p99_ms']:.0f}" for x in v)
+                    print(f"  {label} {r}: send->commit p99 per run {each} ms")
         if args.idle:
             for label, config in columns.items():
                 result["idle"][label] = median_of([asyncio.run(one_idle(config, servers, args))
