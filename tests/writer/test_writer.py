@@ -17,7 +17,7 @@ from shared.settings import Settings
 from tests.conftest import eventually
 from writer import sql
 from writer.batch import BatchBuilder, Entry
-from writer.intake import READ_BLOCK_MS
+from writer.intake import READ_BLOCK_MS, Intake
 from writer.reader import StreamReader
 from writer.sink import MySQLSink
 
@@ -67,18 +67,29 @@ async def test_a_lone_entry_is_written_by_the_batch_timer(wsettings: Settings, w
         assert await group_pending(wredis, settings) == 0
 
 
-async def test_a_trickle_is_written_one_batch_per_spacing(wsettings: Settings, wredis: aioredis.Redis) -> None:
+async def test_a_trickle_is_written_one_batch_per_spacing(
+    wsettings: Settings, wredis: aioredis.Redis, monkeypatch: pytest.MonkeyPatch
+) -> None:
     """The first entry after a pause is written by its batch timer; the next one opens a batch that closes
     only the spacing after the previous one, and what comes meanwhile joins it."""
-    batch_s = 0.02
+    waits: list[float] = []  # how long each batch was given when it opened (its deadline - its first entry)
+    original = Intake._add
+
+    def recorded(self: Intake, entries: list[Entry], now: float) -> None:
+        opening = not self._batch
+        original(self, entries, now)
+        if opening:
+            waits.append(self._deadline - now)
+
+    monkeypatch.setattr(Intake, "_add", recorded)
     settings = wsettings.replaced(writer_batch_max=1000, writer_batch_ms=20, writer_batch_spacing_ms=2000)
     async with running_writer(settings) as writer:
         await xadd(wredis, settings, "quotes", [quote(1)])
         await eventually(lambda: writer.stats.rows["quotes"] == 1, message="first quote written by its timer")
+        assert waits == [pytest.approx(0.02)]
         await xadd(wredis, settings, "quotes", [quote(2)])
-        await eventually(lambda: writer.metrics()["held_entries"] == 1, message="second batch open")
-        await asyncio.sleep(10 * batch_s)  # a negative: ten batch timers pass and the batch stays open
-        assert writer.stats.rows["quotes"] == 1
+        await eventually(lambda: len(waits) == 2, message="second batch open")
+        assert waits[1] > 1.0  # held to the spacing after the first batch, not closed by its 20 ms timer
         await xadd(wredis, settings, "quotes", [quote(3), quote(4)])
         await eventually(lambda: writer.stats.rows["quotes"] == 4, message="the trickle written at the spacing")
         assert list(writer.stats.recent_batch_sizes) == [1, 3]
