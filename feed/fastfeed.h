@@ -52,8 +52,9 @@ static inline char *put_scaled(char *o, int64_t scaled, int dp) {
 
 /* A receive time (0 <= ts < RECV_TS_MAX) to six decimals, correctly rounded (half to even on the exact binary
  * value) as Python's f"{ts:.6f}" (the writer's rendering) does: rint(ts * 1e6) alone rounds the already-rounded
- * product and is a microsecond off now and then, so a stored recv_ts would differ from the journal's. fma gives the product's exact error e; the exact
- * offset of ts * 1e6 from r is (p - r) + e, both terms on the same binary grid as ts, so the sum is exact. */
+ * product and is a microsecond off now and then, so a stored recv_ts would differ from the journal's. fma gives
+ * the product's exact error e; the exact offset of ts * 1e6 from r is (p - r) + e, both terms on the same binary
+ * grid as ts, so the sum is exact. */
 static inline int64_t micros_of(double ts) {
     double p = ts * 1e6, e = fma(ts, 1e6, -p), r = rint(p), d = (p - r) + e;
     int odd = fmod(r, 2.0) != 0.0;

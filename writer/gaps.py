@@ -30,7 +30,7 @@ from redis.exceptions import RedisError, ResponseError
 
 from shared.backoff import backoff_s
 from shared.bus import connect_redis
-from shared.db import ROW_ERROR_CODES, create_pool
+from shared.db import ROW_ERROR_CODES, close_pool, create_pool
 from shared.deadletter import dead_letter_fields
 from shared.errors import MySQLUnavailable, SchemaMismatch
 from shared.keys import Keys
@@ -276,12 +276,10 @@ async def run_gap_recorder(
             started(recorder)
         await recorder.run(stopping)
     finally:
-        # The pool first and without waiting: a connection still acquired (a cancellation caught the recorder
-        # between its MySQL and Redis calls) is closed now, not left to the garbage collector, and wait_closed
-        # closes the idle ones before its first await, so a second cancellation cannot strand them either.
-        pool.terminate()
+        # The pool first: a connection still acquired (a cancellation caught the recorder between its MySQL and
+        # Redis calls) is closed at once (close_pool), whatever the Redis client's close does.
         try:
-            await pool.wait_closed()
+            await close_pool(pool)
         finally:
             if client is not None:
                 await client.aclose()

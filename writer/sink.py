@@ -30,7 +30,7 @@ from typing import Any
 import aiomysql
 import pymysql
 
-from shared.db import ROW_ERROR_CODES, check_schema, create_pool
+from shared.db import ROW_ERROR_CODES, check_schema, close_pool, create_pool
 from shared.logs import clip
 from shared.schema import ensure_partitions
 from shared.settings import Settings
@@ -114,8 +114,7 @@ class MySQLSink:
     async def close(self) -> None:
         pool, self._pool = self._pool, None
         if pool is not None:
-            pool.terminate()  # at stop nothing is in use; one a cancellation stranded is closed, not leaked
-            await pool.wait_closed()
+            await close_pool(pool)
 
     def pool_stats(self) -> dict[str, int]:
         pool = self._pool

@@ -21,7 +21,7 @@ import aiomysql
 import pymysql
 
 from shared.clock import IST, day_bounds, ist_trading_day
-from shared.db import check_schema, create_pool
+from shared.db import check_schema, close_pool, create_pool
 from shared.errors import MySQLUnavailable, SchemaMismatch
 from shared.gaps import Gap, all_gaps_between
 from shared.logs import get_logger
@@ -136,5 +136,4 @@ class GapFeed:
     async def close(self) -> None:
         pool, self._pool = self._pool, None
         if pool is not None:
-            pool.terminate()  # a connection a cancelled query still held is closed too, not leaked
-            await pool.wait_closed()
+            await close_pool(pool)

@@ -18,6 +18,7 @@ import orjson
 import redis.asyncio as aioredis
 from redis.exceptions import RedisError, ResponseError
 
+from shared.db import close_pool
 from shared.keys import STREAM_KINDS, Keys
 from shared.logs import get_logger
 from shared.settings import Settings
@@ -105,8 +106,7 @@ class SnapshotCollector:
 
     async def close(self) -> None:
         if self._pool is not None:
-            self._pool.terminate()  # a connection a cancelled query still held is closed too, not leaked
-            await self._pool.wait_closed()
+            await close_pool(self._pool)
             self._pool = None
 
     async def collect(self, now: float | None = None) -> Snapshot:

@@ -14,7 +14,7 @@ from rich.table import Table
 
 from control.stack.readiness import heartbeat_is_childs
 from shared.bus import connect_redis
-from shared.db import create_pool
+from shared.db import close_pool, create_pool
 from shared.keys import STREAM_KINDS, Keys
 from shared.settings import Settings
 
@@ -96,8 +96,7 @@ class StackStatus:
         if self.redis is not None:
             await self.redis.aclose()
         if self._pool is not None:
-            self._pool.terminate()  # a connection a cancelled query still held is closed too, not leaked
-            await self._pool.wait_closed()
+            await close_pool(self._pool)
 
     async def refresh(self) -> None:
         assert self.redis is not None

@@ -21,7 +21,7 @@ from redis.exceptions import RedisError
 
 from shared.backoff import backoff_s
 from shared.bus import connect_redis
-from shared.db import check_schema, create_pool
+from shared.db import check_schema, close_pool, create_pool
 from shared.errors import MySQLUnavailable, RedisUnavailable, SchemaMismatch
 from shared.logs import get_logger
 from shared.settings import Settings
@@ -113,8 +113,7 @@ class DataLink:
                 try:
                     await check_schema(pool)
                 except BaseException:
-                    pool.terminate()
-                    await pool.wait_closed()
+                    await close_pool(pool)
                     raise
                 self._pool = pool
                 self.status.mysql.ok, self.status.mysql.error, self.status.mysql.retry_at = True, "", None
@@ -134,8 +133,7 @@ class DataLink:
             state = self.status.mysql
             pool, self._pool = self._pool, None
             if pool is not None:
-                pool.terminate()
-                await pool.wait_closed()
+                await close_pool(pool)
         state.ok, state.error, state.hint = False, reason, hint
         return which
 
@@ -190,5 +188,4 @@ class DataLink:
             await client.aclose()
         pool, self._pool = self._pool, None
         if pool is not None:
-            pool.terminate()  # a connection a cancelled query still held is closed too, not leaked
-            await pool.wait_closed()
+            await close_pool(pool)
