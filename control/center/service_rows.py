@@ -140,6 +140,11 @@ def _service_state(child: ChildState | None, hb: dict[str, str], age: float | No
         return ("running" if state == "running" else state), hb.get("step", ""), True
     if child is not None and child.state in ("stopping", "crashed"):
         return child.state, exit_text(child.exit_code, child.last_error) if child.state == "crashed" else "", True
+    if child is not None and child.pid is None and child.last_pid is not None and bool(hb) \
+            and hb.get("host", HOST) == HOST and num(hb.get("pid")) == child.last_pid:
+        # the heartbeat of our own process, which has exited: its last heartbeat ("stopped") may have expired
+        # before it was read, leaving an earlier "running" one remembered
+        return "stopped", "", False
     if hb:
         state = hb.get("state", "")
         if state in ("crashed", "stopped"):

@@ -48,6 +48,7 @@ class ChildState:
     spec: ChildSpec
     state: str = "stopped"               # starting running stopping stopped crashed exited
     pid: int | None = None
+    last_pid: int | None = None          # the latest process's pid, kept after it exits (its heartbeat's pid)
     started_at: float | None = None
     exit_code: int | None = None
     restarts: int = 0
@@ -106,7 +107,7 @@ class Supervisor:
             )
         finally:
             logf.close()
-        child.pid = child.proc.pid
+        child.pid = child.last_pid = child.proc.pid
         child.started_at = time.time()
         child.exit_code = None
         child.state = "running"

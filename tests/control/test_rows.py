@@ -57,6 +57,16 @@ def test_local_states_follow_the_process_then_its_heartbeat() -> None:
     assert row.step == "exit 2: bad token"
 
 
+def test_an_exited_child_is_stopped_though_its_last_heartbeat_was_missed() -> None:
+    """Stopped through dhan:control, it exited 0; its "stopped" heartbeat expired before a refresh read it, so
+    the remembered one says "running", now stale. Ours and gone: stopped. Another process's stays stale."""
+    exited = ChildState(ChildSpec("feed", ("feed",)), state="exited", exit_code=0, last_pid=777,
+                        started_at=NOW - 60)
+    assert rows({"feed": exited}, {"feed": hb("feed", NOW - 30, pid=777, host=HOST)})["feed"][0] == "stopped"
+    assert rows({"feed": exited}, {"feed": hb("feed", NOW - 30, pid=778, host=HOST)})["feed"][0] == "stale heartbeat"
+    assert rows({"feed": exited}, {"feed": hb("feed", NOW - 1, pid=777)})["feed"][0] == "running"  # another host
+
+
 def test_remote_cpu_from_heartbeat_deltas() -> None:
     fig = ProcessFigures()
     assert fig.remote("feed", {"cpu_s": "10.0", "updated_at": "100.0", "rss_mb": "80.5"}) == (None, 80.5)
