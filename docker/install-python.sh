@@ -4,8 +4,8 @@
 # temporary venv, the same lines), so a broken install step fails CI before anyone builds an image.
 #
 #   install-python.sh deps VENV [EXTRA]  third-party dependencies named in pyproject.toml (plus EXTRA's, e.g. gui)
-#   install-python.sh app VENV           the package itself, without dependencies; compiles feed/_fastfeed (gcc)
-#   install-python.sh check VENV         the native fast path imports and `dhan --help` runs
+#   install-python.sh app VENV           the package itself, without dependencies; compiles the native paths (gcc)
+#   install-python.sh check VENV         the native fast paths import and `dhan --help` runs
 #   install-python.sh prune VENV         pip and setuptools out: they install, the image only runs (-25 MB)
 #
 # Run it from the source directory (pyproject.toml, setup.py, README.md and the packages).
@@ -37,11 +37,11 @@ print("\n".join(names))
         "$py" -m pip install --no-input --progress-bar off --no-deps .
         ;;
     check)
-        # setup.py marks the extension optional (a laptop without a compiler still installs); an image is
-        # built with gcc, so a missing extension here is a build failure, not a 3x slower feed. -I and cd /:
-        # the installed package, not the source tree in the current directory.
+        # setup.py marks the extensions optional (a laptop without a compiler still installs); an image is
+        # built with gcc, so a missing extension here is a build failure, not a 3x slower feed or writer.
+        # -I and cd /: the installed package, not the source tree in the current directory.
         cd /
-        "$py" -I -c 'import feed._fastfeed'
+        "$py" -I -c 'import feed._fastfeed, shared._depthpack'
         "$venv/bin/dhan" --help > /dev/null
         ;;
     prune)

@@ -25,10 +25,12 @@ price is one byte, the quantity one or two, the orders one), against 16 for floa
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from math import gcd
 from typing import Any
 
-__all__ = ["FORMAT_VERSION", "PRICE_MAX", "QTY_MAX", "Level", "pack", "pack_px4", "unpack", "unpack_px4"]
+__all__ = ["FORMAT_VERSION", "NATIVE", "PRICE_MAX", "QTY_MAX", "Level", "pack", "pack_px4", "pack_py", "unpack",
+           "unpack_px4"]
 
 FORMAT_VERSION = 1
 PRICE_MAX = 1e9  # |price| below this (rupees); prices in ten-thousandths then fit 2^44
@@ -36,6 +38,15 @@ QTY_MAX = 0xFFFFFFFF  # quantities and order counts are Dhan's uint32
 _LEVELS_MAX = 1000  # a side; Dhan sends 20 or 200
 
 Level = tuple[float, int, int]  # price, quantity, orders
+
+_native_pack: Callable[[Any, Any], bytes | None] | None
+try:  # optional: absent where the package was installed without a C compiler
+    from shared import _depthpack
+
+    _native_pack = _depthpack.pack
+except ImportError:  # pragma: no cover - depends on the build
+    _native_pack = None
+NATIVE = _native_pack is not None
 
 
 def _put(out: bytearray, value: int) -> None:
@@ -90,7 +101,19 @@ def _px4(level: Any, side: str) -> tuple[int, int, int]:
 
 
 def pack(bids: list[Level], asks: list[Level]) -> bytes:
-    """Pack a book (prices in rupees, each side best first); ``ValueError`` for a value it cannot hold."""
+    """Pack a book (prices in rupees, each side best first); ``ValueError`` for a value it cannot hold.
+
+    The native form (``shared._depthpack``, built with the package where a C compiler is) packs a plain book
+    to the same bytes; anything else, and every error, is this module's own code."""
+    if _native_pack is not None:
+        blob = _native_pack(bids, asks)
+        if blob is not None:
+            return blob
+    return pack_py(bids, asks)
+
+
+def pack_py(bids: list[Level], asks: list[Level]) -> bytes:
+    """:func:`pack` in Python only: the reference the native form is tested against."""
     if len(bids) > _LEVELS_MAX or len(asks) > _LEVELS_MAX:
         raise ValueError(f"a side has more than {_LEVELS_MAX} levels")
     return pack_px4([_px4(lv, "bid") for lv in bids], [_px4(lv, "ask") for lv in asks])

@@ -73,10 +73,11 @@ def test_builder_stage_installs_the_feed_image_python_layer(tmp_path: Path) -> N
     assert not list((venv / "lib").glob("python3*/site-packages/pip")), "pip stays in the builder"
 
     py = venv / "bin" / "python"
-    # The C extension was compiled by the app step (check imports it; this says which file it is).
-    native = subprocess.run([str(py), "-c", "import feed._fastfeed as m; print(m.__file__)"], env=env,
-                            capture_output=True, text=True, cwd=tmp_path)
-    assert native.returncode == 0 and str(venv) in native.stdout, native.stderr
+    # The C extensions were compiled by the app step (check imports them; this says which files they are).
+    for module in ("feed._fastfeed", "shared._depthpack"):
+        native = subprocess.run([str(py), "-c", f"import {module} as m; print(m.__file__)"], env=env,
+                                capture_output=True, text=True, cwd=tmp_path)
+        assert native.returncode == 0 and str(venv) in native.stdout, (module, native.stderr)
     # Installed, not run from the context: the service commands work from elsewhere.
     for cmd in (["feed", "--help"], ["writer", "--help"], ["db", "init", "--help"]):
         proc = subprocess.run([str(venv / "bin" / "dhan"), *cmd], env=env, capture_output=True, text=True,
