@@ -3,7 +3,7 @@ PY      ?= python3.11
 VENV    ?= .venv
 BIN      = $(VENV)/bin
 # what the install builds from: a change to any of them reinstalls (the native extension is compiled then)
-BUILD_INPUTS = pyproject.toml setup.py $(wildcard feed/*.c feed/*.h feed/*/*.c shared/*.c)
+BUILD_INPUTS = pyproject.toml setup.py $(wildcard feed/*.c feed/*.h feed/*/*.c shared/*.c writer/*.c)
 STAMP    = $(VENV)/.installed-$(shell cat $(BUILD_INPUTS) | cksum | cut -d' ' -f1)
 
 .PHONY: run test venv lint bench clean compose-check

@@ -41,7 +41,7 @@ print("\n".join(names))
         # built with gcc, so a missing extension here is a build failure, not a 3x slower feed or writer.
         # -I and cd /: the installed package, not the source tree in the current directory.
         cd /
-        "$py" -I -c 'import feed._fastfeed, shared._depthpack'
+        "$py" -I -c 'import feed._fastfeed, shared._depthpack, writer._rowfmt'
         "$venv/bin/dhan" --help > /dev/null
         ;;
     prune)

@@ -32,15 +32,20 @@ from writer.depth20 import Depth20Rows
 from writer.oi_close import oi_close_row
 from writer.summary_rows import TickItem, TickKey, fold_summary
 from writer.values import (
+    NPRICE,
+    NU32,
+    NU64,
     NUMBER,
     RECV_TS_MAX,
     STRIKE_MAX,
     TRADE_PRICE_MAX,
     TRADE_QTY_MAX,
+    TS6,
     U32,
     U64,
     bad,
     dbl,
+    native_fields,
     nprice,
     nu32,
     nu64,
@@ -58,6 +63,13 @@ _WORD_RE = re.compile(r"[A-Za-z0-9_.:-]{0,16}")
 _SIDES = {"B": "'B'", "S": "'S'", "": "''"}
 _RULES = {"q": "'q'", "t": "'t'", "": "''"}  # how the side was inferred (schema 006); absent: ''
 _OPTION_TYPES = {"CE": "'CE'", "PE": "'PE'"}
+# A quote row's plain fields, in column order, either side of exchange_time_ist (native_fields' specs)
+_QUOTE_HEAD = (("ltp", NPRICE), ("ltq", NU32), ("exchange_ts", NU32))
+_QUOTE_BODY = (
+    ("atp", NPRICE), ("volume", NU64), ("tsq", NU64), ("tbq", NU64), ("oi", NU64), ("oi_high", NU64),
+    ("oi_low", NU64), ("open", NPRICE), ("close", NPRICE), ("high", NPRICE), ("low", NPRICE),
+    ("prev_close", NPRICE), ("prev_oi", NU64), ("bid", NPRICE), ("ask", NPRICE), ("recv_ts", TS6),
+)  # fmt: skip
 _EXPIRY_YEARS = (1970, 9999)
 # Memo caches hold validated values only; each is cleared when full, so hostile variety costs recomputation,
 # never memory. Legitimately there are a handful of segments, words and expiries, and at most 52,200
@@ -323,6 +335,10 @@ class BatchBuilder:
     def _quote(self, ev: dict[str, Any], key: tuple[str, int]) -> str:
         seg, sid = key
         ets = ev.get("exchange_ts")
+        if native_fields is not None:  # the same text, in one C call a side of the time; else the checks below
+            head, body = native_fields(ev, _QUOTE_HEAD), native_fields(ev, _QUOTE_BODY)
+            if head is not None and body is not None:
+                return f"({seg},{sid:d},{head},{self._ntime(ets)[1]},{body},{self._word(ev.get('src'))})"
         g = ev.get
         row = (
             f"({seg},{sid:d},{nprice(g('ltp'), 'ltp')},{nu32(g('ltq'), 'ltq')},{nu32(ets, 'exchange_ts')},"

@@ -7,13 +7,15 @@ message shows the value through :func:`show` (:func:`shared.events.show_value`),
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 from shared.events import show_value as show
 
 __all__ = [
-    "NUMBER", "PRICE_MAX", "RECV_TS_MAX", "STRIKE_MAX", "TRADE_PRICE_MAX", "TRADE_QTY_MAX", "U32", "U64", "bad",
-    "dbl", "nprice", "nu32", "nu64", "price", "show", "ts6", "u32",
+    "NPRICE", "NU32", "NU64", "NUMBER", "PRICE_MAX", "RECV_TS_MAX", "STRIKE_MAX", "TRADE_PRICE_MAX",
+    "TRADE_QTY_MAX", "TS6", "U32", "U64", "bad", "dbl", "native_fields", "nprice", "nu32", "nu64", "price", "show",
+    "ts6", "u32",
 ]  # fmt: skip
 
 NUMBER = frozenset({int, float})  # exact types: bool (an int subclass) is not a number here
@@ -102,3 +104,17 @@ def dbl(x: Any, what: str) -> str:
         raise bad(what, x)
     s = repr(float(x))
     return "NULL" if s[-1] in "nf" else s
+
+
+# The native form of nu32, nu64, nprice and ts6 (writer/_rowfmt.c, built with the package where a C compiler
+# is): ``native_fields(ev, ((key, kind), ...))`` is the literals of those fields of ``ev`` joined by commas,
+# the same text as the functions above, or None when a value is not plain (the caller then renders in Python,
+# which raises the reason). None itself when the extension was not built.
+NU32, NU64, NPRICE, TS6 = 0, 1, 2, 3
+native_fields: Callable[[dict[str, Any], tuple[tuple[str, int], ...]], str | None] | None
+try:
+    from writer import _rowfmt
+
+    native_fields = _rowfmt.fields
+except ImportError:  # pragma: no cover - depends on the build
+    native_fields = None

@@ -158,7 +158,8 @@ def test_dockerignore_keeps_secrets_and_local_builds_out() -> None:
                 "feed/__pycache__/service.cpython-311.pyc", "var/spool/x", "tests/conftest.py"):
         assert ignore.ignored(rel), rel
     for rel in ("pyproject.toml", "setup.py", "README.md", "feed/_fastfeed.c", "feed/fastfeed_state.c",
-                "feed/fastfeed.h", "shared/_depthpack.c", "feed/sim/data/x.csv",
+                "feed/fastfeed.h", "shared/_depthpack.c", "writer/_rowfmt.c",
+                "feed/sim/data/x.csv",
                 "shared/schema/001_initial.sql", "docker/install-python.sh", "docker/healthcheck.py"):
         assert not ignore.ignored(rel), rel
 

@@ -74,7 +74,7 @@ def test_builder_stage_installs_the_feed_image_python_layer(tmp_path: Path) -> N
 
     py = venv / "bin" / "python"
     # The C extensions were compiled by the app step (check imports them; this says which files they are).
-    for module in ("feed._fastfeed", "shared._depthpack"):
+    for module in ("feed._fastfeed", "shared._depthpack", "writer._rowfmt"):
         native = subprocess.run([str(py), "-c", f"import {module} as m; print(m.__file__)"], env=env,
                                 capture_output=True, text=True, cwd=tmp_path)
         assert native.returncode == 0 and str(venv) in native.stdout, (module, native.stderr)
