@@ -83,13 +83,19 @@ def ref_checkout(rev: str) -> Path:
         out.mkdir(parents=True, exist_ok=True)
         archive = subprocess.run(["git", "-C", str(ROOT), "archive", sha], capture_output=True, check=True)
         subprocess.run(["tar", "-x", "-C", str(out)], input=archive.stdout, check=True)
-        # the optional native extension as setup.py builds it: every C source under feed/ linked into
-        # feed._fastfeed (the venv's setuptools cannot read a newer pyproject, so not through setup.py)
-        target = out / "feed" / f"_fastfeed{sysconfig.get_config_var('EXT_SUFFIX')}"
-        subprocess.run(["cc", "-O2", "-shared", "-fPIC", f"-I{sysconfig.get_paths()['include']}",
-                        *map(str, sorted(out.glob("feed/*.c"))), "-o", str(target)], check=True, capture_output=True)
-        # a broken build would silently fall back to pure Python and make the reference look slow
-        subprocess.run([sys.executable, "-c", "import feed._fastfeed"], cwd=out, check=True)
+        # the optional native extensions as setup.py builds them (the venv's setuptools cannot read a newer
+        # pyproject, so not through setup.py): every C source under feed/ linked into feed._fastfeed, and
+        # shared._depthpack and writer._rowfmt where the revision has them
+        modules = [("feed._fastfeed", sorted(out.glob("feed/*.c")))]
+        modules += [(m, [out / src]) for m, src in (("shared._depthpack", "shared/_depthpack.c"),
+                                                     ("writer._rowfmt", "writer/_rowfmt.c")) if (out / src).exists()]
+        for module, sources in modules:
+            package, name = module.split(".")
+            target = out / package / f"{name}{sysconfig.get_config_var('EXT_SUFFIX')}"
+            subprocess.run(["cc", "-O2", "-shared", "-fPIC", f"-I{sysconfig.get_paths()['include']}",
+                            *map(str, sources), "-o", str(target)], check=True, capture_output=True)
+            # a broken build would silently fall back to pure Python and make the reference look slow
+            subprocess.run([sys.executable, "-c", f"import {module}"], cwd=out, check=True)
         (out / ".built").touch()
     return out
 
