@@ -8,9 +8,15 @@
  *     NPRICE 2  nullable price             exact float or int strictly inside +/-1e14 -> "{:.4f}"; None or
  *                                          missing -> NULL
  *     TS6    3  recv_ts (required)         exact float or int strictly inside (0, 1e11) -> "{:.6f}"
+ *     PRICE  4  price (required)           as NPRICE, without NULL
+ *     U32    5  INT UNSIGNED (required)    as NU32, without NULL
+ *
+ * levels(side, max_levels) -> str | None: a 5-level depth side, a list of at most ``max_levels`` levels, each a
+ * 3-item list [price, qty, orders], as "price,qty,orders,..." (price as writer.values.price renders it, the
+ * counts as writer.values.u32 checks them; "" for an empty side).
  *
  * None means "not the plain case": some value the checks would refuse (wrong type, out of range, NaN, a bool,
- * a missing recv_ts). The caller then renders the row in Python, which raises the one-line reason; no error
+ * a missing required value). The caller then renders the row in Python, which raises the one-line reason; no error
  * message lives here. Floats are formatted by PyOS_double_to_string, the function behind Python's format(),
  * so the digits are Python's. tests/writer/test_rowfmt_native.py compares every kind against writer.values.
  */
@@ -20,7 +26,7 @@
 #include <stdio.h>
 #include <string.h>
 
-enum { NU32 = 0, NU64 = 1, NPRICE = 2, TS6 = 3 };
+enum { NU32 = 0, NU64 = 1, NPRICE = 2, TS6 = 3, PRICE = 4, U32 = 5 };   /* PRICE, U32: not nullable */
 
 #define PRICE_MAX 1e14
 #define RECV_TS_MAX 1e11
@@ -78,11 +84,11 @@ static int literal(buf_t *b, PyObject *value, long kind) {
     char text[FIELD_MAX];
     int n;
     if (value == NULL || value == Py_None) {
-        if (kind == TS6)
+        if (kind == TS6 || kind == PRICE || kind == U32)
             return 0;
         return append(b, "NULL", 4) < 0 ? -1 : 1;
     }
-    if (kind == NU32 || kind == NU64) {
+    if (kind == NU32 || kind == NU64 || kind == U32) {
         unsigned long long v;
         if (!PyLong_CheckExact(value))
             return 0;
@@ -91,21 +97,21 @@ static int literal(buf_t *b, PyObject *value, long kind) {
             PyErr_Clear();
             return 0;
         }
-        if (kind == NU32 && v > 0xFFFFFFFFULL)
+        if (kind != NU64 && v > 0xFFFFFFFFULL)
             return 0;
         n = snprintf(text, sizeof text, "%llu", v);
         return append(b, text, n) < 0 ? -1 : 1;
     }
-    if (kind == NPRICE || kind == TS6) {
+    if (kind == NPRICE || kind == PRICE || kind == TS6) {
         double d;
         char *s;
         int ok;
         if (!number_of(value, &d))
             return 0;
-        ok = kind == NPRICE ? (d > -PRICE_MAX && d < PRICE_MAX) : (d > 0.0 && d < RECV_TS_MAX);
+        ok = kind == TS6 ? (d > 0.0 && d < RECV_TS_MAX) : (d > -PRICE_MAX && d < PRICE_MAX);
         if (!ok)                                    /* NaN fails both comparisons */
             return 0;
-        s = PyOS_double_to_string(d, 'f', kind == NPRICE ? 4 : 6, 0, NULL);
+        s = PyOS_double_to_string(d, 'f', kind == TS6 ? 6 : 4, 0, NULL);
         if (s == NULL)
             return -1;
         ok = append(b, s, (Py_ssize_t)strlen(s));
@@ -163,9 +169,57 @@ out:
     return result;
 }
 
+static PyObject *levels(PyObject *self, PyObject *const *args, Py_ssize_t nargs) {
+    static const long kinds[3] = {PRICE, U32, U32};
+    PyObject *side, *result = NULL;
+    Py_ssize_t max_levels, n;
+    buf_t b;
+    (void)self;
+    if (nargs != 2 || !PyLong_Check(args[1])) {
+        PyErr_SetString(PyExc_TypeError, "levels(side, max_levels: int)");
+        return NULL;
+    }
+    max_levels = PyLong_AsSsize_t(args[1]);
+    if (max_levels == -1 && PyErr_Occurred())
+        return NULL;
+    side = args[0];
+    if (!PyList_CheckExact(side) || PyList_GET_SIZE(side) > max_levels)
+        Py_RETURN_NONE;
+    b.data = b.small;
+    b.len = 0;
+    b.cap = (Py_ssize_t)sizeof b.small;
+    n = PyList_GET_SIZE(side);
+    for (Py_ssize_t i = 0; i < n; i++) {
+        PyObject *level = PyList_GET_ITEM(side, i);
+        if (!PyList_CheckExact(level) || PyList_GET_SIZE(level) != 3)
+            goto plain_no;
+        for (int k = 0; k < 3; k++) {
+            int done;
+            if ((i > 0 || k > 0) && append(&b, ",", 1) < 0)
+                goto out;
+            done = literal(&b, PyList_GET_ITEM(level, k), kinds[k]);
+            if (done < 0)
+                goto out;
+            if (done == 0)
+                goto plain_no;
+        }
+    }
+    result = PyUnicode_DecodeASCII(b.data, b.len, NULL);
+    goto out;
+plain_no:
+    result = Py_None;
+    Py_INCREF(result);
+out:
+    if (b.data != b.small)
+        PyMem_Free(b.data);
+    return result;
+}
+
 static PyMethodDef methods[] = {
     {"fields", (PyCFunction)(void (*)(void))fields, METH_FASTCALL,
      "fields(ev, spec) -> str | None: the SQL literals of ev's plain fields, joined by commas; None otherwise."},
+    {"levels", (PyCFunction)(void (*)(void))levels, METH_FASTCALL,
+     "levels(side, max_levels) -> str | None: a plain depth side's literals, joined by commas; None otherwise."},
     {NULL, NULL, 0, NULL},
 };
 

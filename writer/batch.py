@@ -46,6 +46,7 @@ from writer.values import (
     bad,
     dbl,
     native_fields,
+    native_levels,
     nprice,
     nu32,
     nu64,
@@ -355,6 +356,16 @@ class BatchBuilder:
         seg, sid = key
         ets = ev.get("exchange_ts")
         parts = [f"({seg},{sid:d},{nu32(ets, 'exchange_ts')},{self._ntime(ets)[1]},{ts6(ev['recv_ts'])}"]
+        if native_levels is not None:  # the same text, a side in one C call; else the checks below
+            bids: Any = ev.get("bids")
+            asks: Any = ev.get("asks")
+            bid_text, ask_text = native_levels(bids, 5), native_levels(asks, 5)
+            if bid_text is not None and ask_text is not None:
+                for text, side in ((bid_text, bids), (ask_text, asks)):
+                    if text:
+                        parts.append(text)
+                    parts.extend([_EMPTY_LEVEL] * (5 - len(side)))
+                return ",".join(parts) + ")"
         for name in ("bids", "asks"):
             side = ev[name]
             if type(side) is not list or len(side) > 5:

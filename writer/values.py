@@ -13,9 +13,9 @@ from typing import Any
 from shared.events import show_value as show
 
 __all__ = [
-    "NPRICE", "NU32", "NU64", "NUMBER", "PRICE_MAX", "RECV_TS_MAX", "STRIKE_MAX", "TRADE_PRICE_MAX",
-    "TRADE_QTY_MAX", "TS6", "U32", "U64", "bad", "dbl", "native_fields", "nprice", "nu32", "nu64", "price", "show",
-    "ts6", "u32",
+    "NPRICE", "NU32", "NU64", "NUMBER", "PRICE", "PRICE_MAX", "RECV_TS_MAX", "STRIKE_MAX", "TRADE_PRICE_MAX",
+    "TRADE_QTY_MAX", "TS6", "U32", "U32_KIND", "U64", "bad", "dbl", "native_fields", "native_levels", "nprice",
+    "nu32", "nu64", "price", "show", "ts6", "u32",
 ]  # fmt: skip
 
 NUMBER = frozenset({int, float})  # exact types: bool (an int subclass) is not a number here
@@ -106,15 +106,17 @@ def dbl(x: Any, what: str) -> str:
     return "NULL" if s[-1] in "nf" else s
 
 
-# The native form of nu32, nu64, nprice and ts6 (writer/_rowfmt.c, built with the package where a C compiler
-# is): ``native_fields(ev, ((key, kind), ...))`` is the literals of those fields of ``ev`` joined by commas,
-# the same text as the functions above, or None when a value is not plain (the caller then renders in Python,
-# which raises the reason). None itself when the extension was not built.
-NU32, NU64, NPRICE, TS6 = 0, 1, 2, 3
+# The native form of nu32, nu64, nprice, ts6, price and u32 (writer/_rowfmt.c, built with the package where a
+# C compiler is): ``native_fields(ev, ((key, kind), ...))`` is the literals of those fields of ``ev`` joined by
+# commas, the same text as the functions above, or None when a value is not plain (the caller then renders in
+# Python, which raises the reason); ``native_levels(side, n)`` the same for a depth side of at most n
+# [price, qty, orders] levels ("" when empty). Both None when the extension was not built.
+NU32, NU64, NPRICE, TS6, PRICE, U32_KIND = 0, 1, 2, 3, 4, 5
 native_fields: Callable[[dict[str, Any], tuple[tuple[str, int], ...]], str | None] | None
+native_levels: Callable[[Any, int], str | None] | None
 try:
     from writer import _rowfmt
 
-    native_fields = _rowfmt.fields
+    native_fields, native_levels = _rowfmt.fields, _rowfmt.levels
 except ImportError:  # pragma: no cover - depends on the build
-    native_fields = None
+    native_fields = native_levels = None
