@@ -84,19 +84,25 @@ _quote_field = st.one_of(st.floats(-1e15, 1e15), st.integers(-5, 2**64 - 1),  # 
                                         "recv_ts", "prev_oi", "high"]), _quote_field, max_size=4))
 def test_a_quote_row_is_the_same_text_with_or_without_the_native_renderer(changes: dict[str, Any]) -> None:
     ev = {**quote(7, ltp=24_512.35), **changes}
-    entries = [Entry("quotes", b"1-0", orjson.dumps(ev))]  # (a NaN is written as null)
+    _same_either_way("quotes", orjson.dumps(ev), "native_fields")  # (a NaN is written as null)
+
+
+def _same_either_way(kind: str, payload: bytes, native_name: str) -> None:
+    """The rows and poison reasons of one entry, built with writer.batch's ``native_name`` and without it."""
+    entries = [Entry(kind, b"1-0", payload)]
 
     def build() -> tuple[list[str], list[str]]:
         b = BatchBuilder().build(entries)
-        return b.quotes, [p.reason for p in b.poison]
+        return getattr(b, kind), [p.reason for p in b.poison]
 
     with_native = build()
-    saved = batch_module.native_fields
-    batch_module.native_fields = None
+    saved = getattr(batch_module, native_name)
+    assert saved is not None
+    setattr(batch_module, native_name, None)
     try:
         python_only = build()
     finally:
-        batch_module.native_fields = saved
+        setattr(batch_module, native_name, saved)
     assert with_native == python_only
 
 
@@ -141,17 +147,4 @@ def test_a_depth_row_is_the_same_text_with_or_without_the_native_renderer(change
         payload = orjson.dumps(ev)
     except TypeError:                       # over 64 bits: no feed can send it
         return
-    entries = [Entry("depth", b"1-0", payload)]
-
-    def build() -> tuple[list[str], list[str]]:
-        b = BatchBuilder().build(entries)
-        return b.depth, [p.reason for p in b.poison]
-
-    with_native = build()
-    saved = batch_module.native_levels
-    batch_module.native_levels = None
-    try:
-        python_only = build()
-    finally:
-        batch_module.native_levels = saved
-    assert with_native == python_only
+    _same_either_way("depth", payload, "native_levels")
