@@ -4,6 +4,8 @@ updates a second each that is ~100 books/s, so this says how much of a core the 
 
 Run: .venv/bin/python bench/depth_books.py [--n 20000] [--runs 5] [--per-frame 1]
 Measured here (2 shared cores, load ~10): 20 levels 18-27k books/s (37-55 us a book), 200 levels ~2.5k/s.
+Measured 5 Dec 2026 (2 cores, quiet): 20 levels 62k books/s (16.0 us) before the native book rows, 75k
+(13.3 us) with them; 200 levels 9.2k (108 us) -> 11.5k (87 us).
 """
 
 from __future__ import annotations

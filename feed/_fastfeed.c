@@ -357,8 +357,84 @@ static PyTypeObject CoreType = {
     .tp_methods = core_methods,
 };
 
+/* book_rows(rows, rnd, memo) -> list | None: feed.fulldepth.books.book_rows in C, for the depth feeds' books.
+ * ``rows`` is a depth packet's tuple of (price, quantity, orders) tuples; the result is [[rnd(price), quantity,
+ * orders], ...] without the empty rows (price not above 0 and quantity 0). ``memo`` is rnd's own memo
+ * (feed.prices.shared_rounder_memo) or None: a price found there is what rnd would return; any other is
+ * rnd's to round (or to refuse: its exception propagates). None when ``rows`` is not a tuple of 3-tuples
+ * whose prices are floats: the Python function then does the work. */
+static PyObject *book_rows(PyObject *self, PyObject *const *args, Py_ssize_t nargs) {
+    PyObject *rows, *rnd, *memo, *out;
+    Py_ssize_t n;
+    (void)self;
+    if (nargs != 3) {
+        PyErr_SetString(PyExc_TypeError, "book_rows(rows, rnd, memo)");
+        return NULL;
+    }
+    rows = args[0];
+    rnd = args[1];
+    memo = args[2] == Py_None ? NULL : args[2];
+    if (!PyTuple_CheckExact(rows) || (memo != NULL && !PyDict_CheckExact(memo)))
+        Py_RETURN_NONE;
+    n = PyTuple_GET_SIZE(rows);
+    for (Py_ssize_t i = 0; i < n; i++) {
+        PyObject *row = PyTuple_GET_ITEM(rows, i);
+        if (!PyTuple_CheckExact(row) || PyTuple_GET_SIZE(row) != 3 || !PyFloat_CheckExact(PyTuple_GET_ITEM(row, 0)))
+            Py_RETURN_NONE;
+    }
+    out = PyList_New(0);
+    if (out == NULL)
+        return NULL;
+    for (Py_ssize_t i = 0; i < n; i++) {
+        PyObject *row = PyTuple_GET_ITEM(rows, i), *price = PyTuple_GET_ITEM(row, 0), *rounded, *level;
+        PyObject *qty = PyTuple_GET_ITEM(row, 1), *orders = PyTuple_GET_ITEM(row, 2);
+        if (!(PyFloat_AS_DOUBLE(price) > 0.0)) {          /* Python: price > 0.0 or qty */
+            int truth = PyObject_IsTrue(qty);
+            if (truth < 0)
+                goto fail;
+            if (!truth)
+                continue;
+        }
+        rounded = memo != NULL ? PyDict_GetItemWithError(memo, price) : NULL;   /* borrowed */
+        if (rounded != NULL) {
+            Py_INCREF(rounded);
+        } else {
+            if (PyErr_Occurred())
+                goto fail;
+            rounded = PyObject_CallOneArg(rnd, price);
+            if (rounded == NULL)
+                goto fail;
+        }
+        level = PyList_New(3);
+        if (level == NULL) {
+            Py_DECREF(rounded);
+            goto fail;
+        }
+        Py_INCREF(qty);
+        Py_INCREF(orders);
+        PyList_SET_ITEM(level, 0, rounded);
+        PyList_SET_ITEM(level, 1, qty);
+        PyList_SET_ITEM(level, 2, orders);
+        if (PyList_Append(out, level) < 0) {
+            Py_DECREF(level);
+            goto fail;
+        }
+        Py_DECREF(level);
+    }
+    return out;
+fail:
+    Py_DECREF(out);
+    return NULL;
+}
+
+static PyMethodDef module_methods[] = {
+    {"book_rows", (PyCFunction)(void (*)(void))book_rows, METH_FASTCALL,
+     "book_rows(rows, rnd, memo) -> list | None: feed.fulldepth.books.book_rows in C (None: not plain)"},
+    {NULL, NULL, 0, NULL},
+};
+
 static struct PyModuleDef module = {PyModuleDef_HEAD_INIT, "_fastfeed", "Native fast path of feed.normalise", -1,
-                                    NULL};
+                                    module_methods};
 
 PyMODINIT_FUNC PyInit__fastfeed(void) {
     S_EXCHANGE_TS = PyUnicode_InternFromString("exchange_ts");

@@ -25,10 +25,18 @@ from typing import Any
 
 import orjson
 
-from feed.prices import BAD_VALUE_KINDS, shared_rounder
+from feed.prices import BAD_VALUE_KINDS, shared_rounder_memo
 from feed.protocol.constants import SEGMENT_BY_CODE
 from feed.protocol.depth import DepthPacket, DepthRow, book_problem, side_problem
 from shared.events import EVENT_VERSION
+
+_native_rows: Callable[[Any, Callable[[float], float], dict[float, float] | None], list[Any] | None] | None
+try:  # optional native path (feed/_fastfeed.c): the same rows; absent in a build without a compiler
+    from feed import _fastfeed
+
+    _native_rows = _fastfeed.book_rows
+except (ImportError, AttributeError):  # pragma: no cover - depends on the build
+    _native_rows = None
 
 __all__ = ["BookMerger", "book_rows"]
 
@@ -49,6 +57,16 @@ def _halves(a: DepthPacket, b: DepthPacket) -> bool:
 def book_rows(rows: Iterable[DepthRow], rnd: Callable[[float], float]) -> list[list[float | int]]:
     """``[[price, quantity, orders], ...]`` without the empty rows (price 0 and no quantity)."""
     return [[rnd(p), q, o] for p, q, o in rows if p > 0.0 or q]
+
+
+def _rows(rows: Sequence[DepthRow], rnd: Callable[[float], float],
+          memo: dict[float, float] | None) -> list[list[float | int]]:
+    """:func:`book_rows`, natively where the extension is built (``memo``: ``rnd``'s own memo, or None)."""
+    if _native_rows is not None:
+        out = _native_rows(rows, rnd, memo)
+        if out is not None:
+            return out
+    return book_rows(rows, rnd)
 
 
 class BookMerger:
@@ -118,12 +136,12 @@ class BookMerger:
             self._bad(kind, bid)
             return None
         tick = self._ticks.get(key)
-        rnd = shared_rounder(tick) if tick else _plain
+        rnd, memo = shared_rounder_memo(tick) if tick else (_plain, None)
         self.books += 1
         return orjson.dumps({
             "v": EVENT_VERSION, "seg": SEGMENT_BY_CODE.get(key[0], str(key[0])), "sid": key[1],
             "levels": self.levels, "seq": max(bid.sequence, ask.sequence) if self.levels == 20 else 0,
-            "recv_ts": recv_ts, "bids": book_rows(bid.rows, rnd), "asks": book_rows(ask.rows, rnd),
+            "recv_ts": recv_ts, "bids": _rows(bid.rows, rnd, memo), "asks": _rows(ask.rows, rnd, memo),
         })
 
     def _bad(self, kind: str, pkt: DepthPacket) -> None:
