@@ -29,7 +29,8 @@ A service implements :meth:`Service.run` (its main loop, which returns when ``se
 * ``dhan:control`` (:class:`~shared.control_channel.ControlListener`): ``stop`` and ``restart`` addressed to
   the service (its name, its instance or ``all``) stop it (a restart exits 75); other commands go to
   :meth:`Service.on_control`;
-* a heartbeat hash ``<prefix>svc:<name>`` written every ``heartbeat_interval_s`` with a TTL of 5 periods;
+* a heartbeat hash ``<prefix>svc:<name>`` written every ``heartbeat_interval_s`` with a TTL of 5 periods (the
+  last one, ``stopped`` or ``crashed``, a TTL of at least a minute);
 * warnings and errors appended to the capped ``<prefix>logs`` stream;
 * ``/health`` and ``/metrics`` over HTTP (``shared.health``) from the last heartbeat, when a port is set.
 
@@ -72,6 +73,10 @@ __all__ = ["Service", "TaskCancelled"]
 
 LOGS_MAXLEN = 50_000
 CONTROL_READY_TIMEOUT_S = 5.0
+# How long the last heartbeat (stopped or crashed) stays readable: a reader polling every second or two (the
+# Control Center, the monitor, `dhan up`, a test) sees how the service ended even when it is busy for a while;
+# five heartbeat intervals, the TTL of a live heartbeat, can be 1 s and is missed.
+FINAL_HEARTBEAT_TTL_S = 60.0
 
 
 def _rss_mb() -> float:
@@ -340,7 +345,7 @@ class Service:
             key = self.keys.svc(self.instance)
             pipe = self.redis.pipeline(transaction=False)
             pipe.hset(key, mapping=hash_mapping(self.heartbeat_fields()))
-            pipe.pexpire(key, int(self.settings.service.heartbeat_interval_s * 5000))
+            pipe.pexpire(key, int(max(self.settings.service.heartbeat_interval_s * 5, FINAL_HEARTBEAT_TTL_S) * 1000))
             while LOG_SINK:
                 pipe.xadd(self.keys.logs, {"d": orjson.dumps(LOG_SINK.popleft())}, maxlen=LOGS_MAXLEN, approximate=True)
             await asyncio.wait_for(pipe.execute(), 2.0)

@@ -118,10 +118,13 @@ async def test_sighup_stops_a_service_cleanly(settings: Settings, redis_client: 
 
     try:
         await eventually(running, timeout_s=30, message="sim running")
+        assert 0 < await redis_client.pttl(key) <= 1000            # a live heartbeat: 5 intervals of 0.2 s
         proc.send_signal(signal.SIGHUP)
         _, err = await asyncio.wait_for(proc.communicate(), 20)
         assert proc.returncode == 0, err.decode()[-2000:]
         assert await redis_client.hget(key, "state") == b"stopped"
+        # the last one stays a minute, not 1 s: a reader that is busy for a while still sees how it ended
+        assert await redis_client.pttl(key) > 30_000
     finally:
         if proc.returncode is None:
             proc.kill()
