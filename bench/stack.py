@@ -25,6 +25,7 @@ follows market hours, closed now), every service's share of a core, monitor and 
 from __future__ import annotations
 
 import argparse
+import ast
 import asyncio
 import json
 import os
@@ -83,20 +84,26 @@ def ref_checkout(rev: str) -> Path:
         out.mkdir(parents=True, exist_ok=True)
         archive = subprocess.run(["git", "-C", str(ROOT), "archive", sha], capture_output=True, check=True)
         subprocess.run(["tar", "-x", "-C", str(out)], input=archive.stdout, check=True)
-        # the optional native extensions as setup.py builds them (the venv's setuptools cannot read a newer
-        # pyproject, so not through setup.py): every C source under feed/ linked into feed._fastfeed, and
-        # shared._depthpack and writer._rowfmt where the revision has them
-        modules = [("feed._fastfeed", sorted(out.glob("feed/*.c")))]
-        modules += [(m, [out / src]) for m, src in (("shared._depthpack", "shared/_depthpack.c"),
-                                                     ("writer._rowfmt", "writer/_rowfmt.c")) if (out / src).exists()]
-        for module, sources in modules:
+        # the optional native extensions the revision's setup.py lists, compiled as it would (the venv's
+        # setuptools cannot read a newer pyproject, so not through setup.py)
+        for module, sources in native_extensions(out / "setup.py"):
             package, name = module.split(".")
             target = out / package / f"{name}{sysconfig.get_config_var('EXT_SUFFIX')}"
             subprocess.run(["cc", "-O2", "-shared", "-fPIC", f"-I{sysconfig.get_paths()['include']}",
-                            *map(str, sources), "-o", str(target)], check=True, capture_output=True)
+                            *(str(out / src) for src in sources), "-o", str(target)], check=True,
+                           capture_output=True)
             # a broken build would silently fall back to pure Python and make the reference look slow
             subprocess.run([sys.executable, "-c", f"import {module}"], cwd=out, check=True)
         (out / ".built").touch()
+    return out
+
+
+def native_extensions(setup_py: Path) -> list[tuple[str, list[str]]]:
+    """(module, C sources) of each ``Extension("module", ["source.c", ...], ...)`` in a setup.py, read, not run."""
+    out = []
+    for node in ast.walk(ast.parse(setup_py.read_text())):
+        if isinstance(node, ast.Call) and getattr(node.func, "id", None) == "Extension" and len(node.args) >= 2:
+            out.append((ast.literal_eval(node.args[0]), list(ast.literal_eval(node.args[1]))))
     return out
 
 
