@@ -427,9 +427,160 @@ fail:
     return NULL;
 }
 
+/* Decimal digits of n >= 0 written at p; returns the end. */
+static char *put_decimal(char *p, Py_ssize_t n) {
+    char tmp[24];
+    int len = 0;
+    do {
+        tmp[len++] = (char)('0' + n % 10);
+        n /= 10;
+    } while (n > 0);
+    while (len > 0)
+        *p++ = tmp[--len];
+    return p;
+}
+
+static Py_ssize_t decimal_len(Py_ssize_t n) {
+    Py_ssize_t len = 1;
+    while (n >= 10) {
+        n /= 10;
+        len++;
+    }
+    return len;
+}
+
+#define RESP_KINDS_MAX 16
+
+/* resp_batch(chunk, xadd, pub) -> (bytes, counts) | None: feed.publisher.resp_batch_py in C, the publisher's
+ * commands for one batch. ``chunk`` is a list of (kind, payload) tuples, ``xadd`` a list of each kind's XADD
+ * prefix (bytes, up to the field name), ``pub`` a list of each kind's PUBLISH prefix or None (no PUBLISH).
+ * The bytes hold one XADD per event, in order (its prefix, then the payload as a bulk string), then, for each
+ * kind with events, in kind order, one PUBLISH of the JSON array of its payloads; counts is the events per
+ * kind. None when ``chunk`` holds anything else (a kind out of range, a payload not bytes): the Python
+ * function then does the work. Two passes: the sizes, then one bytes object filled in place. */
+static PyObject *resp_batch(PyObject *self, PyObject *const *args, Py_ssize_t nargs) {
+    PyObject *chunk, *xadd, *pub, *data, *counts, *out;
+    Py_ssize_t n, kinds, total = 0, xadd_total;
+    Py_ssize_t count[RESP_KINDS_MAX] = {0}, array_len[RESP_KINDS_MAX] = {0};
+    char *array_at[RESP_KINDS_MAX] = {NULL}, *p;
+    (void)self;
+    if (nargs != 3) {
+        PyErr_SetString(PyExc_TypeError, "resp_batch(chunk, xadd, pub)");
+        return NULL;
+    }
+    chunk = args[0];
+    xadd = args[1];
+    pub = args[2] == Py_None ? NULL : args[2];
+    if (!PyList_CheckExact(chunk) || !PyList_CheckExact(xadd) || (pub != NULL && !PyList_CheckExact(pub)))
+        Py_RETURN_NONE;
+    kinds = PyList_GET_SIZE(xadd);
+    if (kinds > RESP_KINDS_MAX || (pub != NULL && PyList_GET_SIZE(pub) != kinds))
+        Py_RETURN_NONE;
+    for (Py_ssize_t k = 0; k < kinds; k++)
+        if (!PyBytes_CheckExact(PyList_GET_ITEM(xadd, k)) || (pub != NULL && !PyBytes_CheckExact(PyList_GET_ITEM(pub, k))))
+            Py_RETURN_NONE;
+    n = PyList_GET_SIZE(chunk);
+    for (Py_ssize_t i = 0; i < n; i++) {                     /* pass 1: check and size */
+        PyObject *item = PyList_GET_ITEM(chunk, i), *kind_obj, *payload;
+        Py_ssize_t kind, len;
+        if (!PyTuple_CheckExact(item) || PyTuple_GET_SIZE(item) != 2)
+            Py_RETURN_NONE;
+        kind_obj = PyTuple_GET_ITEM(item, 0);
+        payload = PyTuple_GET_ITEM(item, 1);
+        if (!PyLong_CheckExact(kind_obj) || !PyBytes_CheckExact(payload))
+            Py_RETURN_NONE;
+        kind = PyLong_AsSsize_t(kind_obj);
+        if (kind < 0 || kind >= kinds) {
+            PyErr_Clear();                                 /* an int too large for Py_ssize_t */
+            Py_RETURN_NONE;
+        }
+        len = PyBytes_GET_SIZE(payload);
+        total += PyBytes_GET_SIZE(PyList_GET_ITEM(xadd, kind)) + 1 + decimal_len(len) + 2 + len + 2;
+        count[kind]++;
+        array_len[kind] += len;
+    }
+    xadd_total = total;
+    if (pub != NULL) {
+        for (Py_ssize_t k = 0; k < kinds; k++) {
+            if (count[k] == 0)
+                continue;
+            array_len[k] += 2 + count[k] - 1;                /* brackets and commas */
+            total += PyBytes_GET_SIZE(PyList_GET_ITEM(pub, k)) + 1 + decimal_len(array_len[k]) + 2 + array_len[k] + 2;
+        }
+    }
+    data = PyBytes_FromStringAndSize(NULL, total);
+    if (data == NULL)
+        return NULL;
+    p = PyBytes_AS_STRING(data);
+    /* where each PUBLISH array's payloads go: after all the XADDs, in kind order */
+    if (pub != NULL) {
+        char *q = p + xadd_total;
+        for (Py_ssize_t k = 0; k < kinds; k++) {
+            PyObject *prefix;
+            if (count[k] == 0)
+                continue;
+            prefix = PyList_GET_ITEM(pub, k);
+            memcpy(q, PyBytes_AS_STRING(prefix), (size_t)PyBytes_GET_SIZE(prefix));
+            q += PyBytes_GET_SIZE(prefix);
+            *q++ = '$';
+            q = put_decimal(q, array_len[k]);
+            *q++ = '\r';
+            *q++ = '\n';
+            *q = '[';
+            array_at[k] = q + 1;
+            q += array_len[k];
+            *q++ = '\r';
+            *q++ = '\n';
+        }
+    }
+    for (Py_ssize_t i = 0; i < n; i++) {                     /* pass 2: fill */
+        PyObject *item = PyList_GET_ITEM(chunk, i), *payload = PyTuple_GET_ITEM(item, 1), *prefix;
+        Py_ssize_t kind = PyLong_AsSsize_t(PyTuple_GET_ITEM(item, 0)), len = PyBytes_GET_SIZE(payload);
+        prefix = PyList_GET_ITEM(xadd, kind);
+        memcpy(p, PyBytes_AS_STRING(prefix), (size_t)PyBytes_GET_SIZE(prefix));
+        p += PyBytes_GET_SIZE(prefix);
+        *p++ = '$';
+        p = put_decimal(p, len);
+        *p++ = '\r';
+        *p++ = '\n';
+        memcpy(p, PyBytes_AS_STRING(payload), (size_t)len);
+        p += len;
+        *p++ = '\r';
+        *p++ = '\n';
+        if (array_at[kind] != NULL) {
+            memcpy(array_at[kind], PyBytes_AS_STRING(payload), (size_t)len);
+            array_at[kind] += len;
+            *array_at[kind]++ = ',';                       /* the last one becomes the ']' below */
+        }
+    }
+    for (Py_ssize_t k = 0; k < kinds; k++)
+        if (array_at[k] != NULL)
+            array_at[k][-1] = ']';
+    counts = PyList_New(kinds);
+    if (counts == NULL) {
+        Py_DECREF(data);
+        return NULL;
+    }
+    for (Py_ssize_t k = 0; k < kinds; k++) {
+        PyObject *c = PyLong_FromSsize_t(count[k]);
+        if (c == NULL) {
+            Py_DECREF(counts);
+            Py_DECREF(data);
+            return NULL;
+        }
+        PyList_SET_ITEM(counts, k, c);
+    }
+    out = PyTuple_Pack(2, data, counts);
+    Py_DECREF(data);
+    Py_DECREF(counts);
+    return out;
+}
+
 static PyMethodDef module_methods[] = {
     {"book_rows", (PyCFunction)(void (*)(void))book_rows, METH_FASTCALL,
      "book_rows(rows, rnd, memo) -> list | None: feed.fulldepth.books.book_rows in C (None: not plain)"},
+    {"resp_batch", (PyCFunction)(void (*)(void))resp_batch, METH_FASTCALL,
+     "resp_batch(chunk, xadd, pub) -> (bytes, counts) | None: feed.publisher.resp_batch_py in C (None: not plain)"},
     {NULL, NULL, 0, NULL},
 };
 

@@ -51,7 +51,16 @@ from shared.keys import Keys
 from shared.logs import clip, get_logger
 from shared.settings import Settings
 
-__all__ = ["KIND_DEPTH", "KIND_DEPTH20", "KIND_QUOTES", "KIND_TICKS", "Publisher"]
+__all__ = ["KIND_DEPTH", "KIND_DEPTH20", "KIND_QUOTES", "KIND_TICKS", "Publisher", "resp_batch", "resp_batch_py"]
+
+_NativeBatch = Callable[[list[tuple[int, bytes]], list[bytes], list[bytes] | None], tuple[bytes, list[int]] | None]
+_native_batch: _NativeBatch | None
+try:  # optional native path (feed/_fastfeed.c): the same bytes; absent in a build without a compiler
+    from feed import _fastfeed
+
+    _native_batch = _fastfeed.resp_batch
+except (ImportError, AttributeError):  # pragma: no cover - depends on the build
+    _native_batch = None
 
 KIND_QUOTES, KIND_TICKS, KIND_DEPTH, KIND_GREEKS, KIND_DEPTH20 = 0, 1, 2, 3, 4
 _KIND_NAMES = ("quotes", "ticks", "depth", "greeks", "depth20")
@@ -70,6 +79,41 @@ def _nothing() -> None:
 
 def _bulk(b: bytes) -> bytes:
     return b"$%d\r\n%s\r\n" % (len(b), b)
+
+
+def resp_batch_py(
+    chunk: list[tuple[int, bytes]], xadd: list[bytes], pub: list[bytes] | None
+) -> tuple[bytes, list[int]]:
+    """The commands of one batch and the events per kind: one XADD per event, in order (``xadd[kind]``, the
+    command up to its field name, then the payload), then per kind with events, in kind order, one PUBLISH
+    (``pub[kind]``) of the JSON array of its payloads; no PUBLISH when ``pub`` is None. The reference of
+    ``feed._fastfeed.resp_batch``, which the publisher uses when it is built."""
+    parts: list[bytes] = []
+    per_kind: list[list[bytes]] = [[] for _ in xadd]
+    for kind, payload in chunk:
+        parts.append(xadd[kind])
+        parts.append(b"$%d\r\n" % len(payload))
+        parts.append(payload)
+        parts.append(b"\r\n")
+        per_kind[kind].append(payload)
+    if pub is not None:
+        for kind, payloads in enumerate(per_kind):
+            if payloads:
+                parts.append(pub[kind])
+                parts.append(_bulk(b"[" + b",".join(payloads) + b"]"))
+    return b"".join(parts), [len(p) for p in per_kind]
+
+
+def resp_batch(
+    chunk: list[tuple[int, bytes]], xadd: list[bytes], pub: list[bytes] | None
+) -> tuple[bytes, list[int]]:
+    """:func:`resp_batch_py`, in C when the native module is built and the chunk is plain (kinds in range,
+    payloads bytes): 0.06 against 1.04 us an event (``bench/publish_batch.py``, 16x)."""
+    if _native_batch is not None:
+        out = _native_batch(chunk, xadd, pub)
+        if out is not None:
+            return out
+    return resp_batch_py(chunk, xadd, pub)
 
 
 class Publisher:
@@ -250,30 +294,17 @@ class Publisher:
         self._write_ahead()
         limit = self.settings.publish.batch_max
         conn = await self._connection()
+        pub = self._pub_prefix if self._publish else None
         for start in range(0, len(batch), limit):
             chunk = batch[start : start + limit]
-            parts: list[bytes] = []
-            per_kind: list[list[bytes]] = [[] for _ in _KIND_NAMES]
-            xp = self._xadd_prefix
-            for kind, payload in chunk:
-                parts.append(xp[kind])
-                parts.append(b"$%d\r\n" % len(payload))
-                parts.append(payload)
-                parts.append(b"\r\n")
-                per_kind[kind].append(payload)
-            replies = len(chunk)
-            if self._publish:
-                for kind, payloads in enumerate(per_kind):
-                    if payloads:
-                        parts.append(self._pub_prefix[kind])
-                        parts.append(_bulk(b"[" + b",".join(payloads) + b"]"))
-                        replies += 1
-            conn.write(b"".join(parts))
+            data, counts = resp_batch(chunk, self._xadd_prefix, pub)
+            replies = len(chunk) + (sum(1 for n in counts if n) if pub is not None else 0)
+            conn.write(data)
             for reply in await conn.read_replies(replies):
                 if isinstance(reply, hiredis.ReplyError):
                     raise RespError(str(reply))
-            for kind, payloads in enumerate(per_kind):
-                self.published[kind] += len(payloads)
+            for kind, n in enumerate(counts):
+                self.published[kind] += n
 
     async def run(self, stopping: asyncio.Event) -> None:
         """Drain the buffer until ``stopping`` is set and the buffer is empty (or ``drain_deadline`` hits)."""
