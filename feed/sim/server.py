@@ -108,6 +108,7 @@ class SimServer:
         self._next_conn_id = 1
         self._tokens_expired = False
         self._runner: web.AppRunner | None = None
+        self._stopping = False  # stop() began: a new client is turned away
         self._fault_rng = random.Random(self.seed)
         self.origin_guard = OriginGuard(self.log)
         # one turn generates and sends what its time is worth; turn_s: a fixed turn (benchmarks: 0.005 sends a
@@ -137,6 +138,7 @@ class SimServer:
         return f"http://{self.host}:{self.port}"
 
     async def start(self) -> None:
+        self._stopping = False
         self.market = Market(self.settings, self.clock(), seed=self.seed)
         app = web.Application(middlewares=[self.origin_guard.middleware])
         app.router.add_get("/", self._handle_ws)
@@ -166,7 +168,15 @@ class SimServer:
                       faults=self.settings.sim.faults)
 
     async def stop(self) -> None:
-        """Stop sending, close every client with 1001 going-away, stop listening. Safe to call twice."""
+        """Stop listening, stop sending, close every client with 1001 going-away. Safe to call twice.
+
+        Listening stops first, and a client whose handshake was already under way is closed at once: a feed
+        reconnects straight after a good session, and a connection left open here would hold up the
+        runner's cleanup (aiohttp waits for open handlers) until the feed's stall watchdog gave up."""
+        self._stopping = True
+        if self._runner is not None:
+            for site in list(self._runner.sites):
+                await site.stop()
         if self.emitter is not None:
             self.emitter.cancel()
             await asyncio.gather(self.emitter, return_exceptions=True)
@@ -257,6 +267,9 @@ class SimServer:
         if not ws.can_prepare(request).ok:
             return web.Response(status=400, text=_USAGE[feed])
         await ws.prepare(request)
+        if self._stopping:  # accepted in the race with stop(): nothing will ever be sent
+            await ws.close(code=WSCloseCode.GOING_AWAY)
+            return ws
         reason = self._auth_failure(request.query)
         if reason is not None:
             self.refused[reason] += 1

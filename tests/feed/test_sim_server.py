@@ -21,7 +21,7 @@ from feed.sim.book import KIND_EQUITY, KIND_FUTURE, KIND_OPTION
 from feed.sim.hostile import HOSTILE_OI
 from shared.clock import IST, to_dhan_epoch
 from tests.conftest import eventually, make_settings
-from tests.feed.simclient import connect, expect_refusal, f32, pick, replies, running, step
+from tests.feed.simclient import connect, expect_refusal, f32, pick, query, replies, running, step
 
 
 # --- authentication ---
@@ -315,6 +315,29 @@ async def test_stop_closes_clients_with_going_away() -> None:
         assert msg.type == aiohttp.WSMsgType.CLOSE and msg.data == 1001
         await c.ws.close()
         await closer
+
+
+async def test_a_client_back_at_once_while_the_simulator_stops_is_turned_away() -> None:
+    """The feed reconnects at once after a good session. One that came back while the simulator was stopping
+    used to get a socket that said nothing, and the simulator's exit waited on it until the feed's stall
+    watchdog gave up, 15 s later (aiohttp waits for open handlers up to a minute)."""
+    async with running() as (sim, _clock, http):
+        c = await connect(sim, http)
+        closer = asyncio.create_task(sim.stop())
+        msg = await c.ws.receive(timeout=10)
+        assert msg.type == aiohttp.WSMsgType.CLOSE and msg.data == 1001
+        await c.ws.close()
+        try:
+            again = await http.ws_connect(sim.url + query())
+        except aiohttp.ClientConnectionError:
+            pass  # no longer listening
+        else:  # accepted in the race with the stop: closed at once, going away
+            msg = await again.receive(timeout=10)
+            assert msg.type in (aiohttp.WSMsgType.CLOSE, aiohttp.WSMsgType.CLOSED), msg
+            await again.close()
+        await asyncio.wait_for(closer, 10)  # a hang guard: the stop owes nothing to the client now
+        with pytest.raises(aiohttp.ClientConnectionError):
+            await http.ws_connect(sim.url + query())
 
 
 def test_session_clock_open_starts_the_day_at_0915_ist() -> None:
