@@ -14,6 +14,7 @@ on average, 7 at most over moneyness 0.5-1.5, 1 day-1 year, 5-150 % vol; about 2
 from __future__ import annotations
 
 import math
+import sys
 
 __all__ = ["implied_vol", "price_bounds"]
 
@@ -23,6 +24,9 @@ _SQRT_2PI = math.sqrt(2.0 * math.pi)
 _MAX_ITER = 100
 # Time value below this share of sqrt(FK) is beyond double precision (the premium's terms reach subnormals).
 _MIN_RELATIVE_PRICE = 1e-250
+# ... and below this many rounding errors of the undiscounted premium it is the noise of price / df - intrinsic:
+# a premium of exactly the discounted intrinsic came back 1 ulp above it and solved to a volatility of 4%.
+_NOISE_ULPS = 8.0 * sys.float_info.epsilon
 
 
 def price_bounds(f: float, k: float, t: float, r: float, is_call: bool) -> tuple[float, float]:
@@ -95,7 +99,7 @@ def implied_vol(
         if p >= cap:
             return None
         q = p - intrinsic  # = undiscounted price of the out-of-the-money option at this strike
-        if not q > _MIN_RELATIVE_PRICE * math.sqrt(f * k):
+        if not q > max(_MIN_RELATIVE_PRICE * math.sqrt(f * k), _NOISE_ULPS * p):
             return None
         return _solve_otm(q, f, k, t, lo, hi, tol)
     except (OverflowError, ValueError, ZeroDivisionError):  # pathological magnitudes: None, never a crash

@@ -5,7 +5,7 @@ from __future__ import annotations
 import math
 
 import pytest
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
 from feed.greeks.black76 import greeks, price
@@ -59,6 +59,8 @@ def test_call_and_put_agree_through_parity(f: float, m: float, t: float, sigma: 
 
 @PROPERTY
 @given(f=forwards, m=moneyness, t=years, r=rates, is_call=sides, share=SHARE)
+# the discounted intrinsic came back from price / df one ulp above the intrinsic: solved to 4% once
+@example(f=50.0, m=1.3563969394695325, t=1.0, r=0.09821924391314668, is_call=False, share=1.0)
 def test_prices_outside_no_arbitrage_bounds_are_none(f: float, m: float, t: float, r: float, is_call: bool,
                                                      share: float) -> None:
     k = f * m
