@@ -24,7 +24,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 import orjson
 
 from feed import publisher
-from feed.publisher import KIND_DEPTH, KIND_QUOTES, KIND_TICKS, resp_batch_py
+from feed.publisher import KIND_DEPTH, KIND_QUOTES, KIND_TICKS, command_prefixes, resp_batch_py
 from shared.keys import Keys
 
 
@@ -65,10 +65,8 @@ def main() -> None:
     if native is None:
         sys.exit("feed._fastfeed is not built (make venv with a C compiler)")
     keys = Keys("dhan:")
-    streams = [keys.quotes, keys.ticks, keys.depth, keys.greeks, keys.depth20]
-    xadd = [b"*8\r\n$4\r\nXADD\r\n$%d\r\n%s\r\n$6\r\nMAXLEN\r\n$1\r\n~\r\n$7\r\n2000000\r\n$1\r\n*\r\n$1\r\nd\r\n"
-            % (len(s), s.encode()) for s in streams]  # fmt: skip
-    pub = [b"*3\r\n$7\r\nPUBLISH\r\n$%d\r\n%s\r\n" % (len(s), s.encode()) for s in streams]
+    streams = (keys.quotes, keys.ticks, keys.depth, keys.greeks, keys.depth20)
+    xadd, pub = command_prefixes(streams, (2_000_000,) * len(streams))
     chunk = make_chunk(args.events)
     assert native(chunk, xadd, pub) == resp_batch_py(chunk, xadd, pub)
     size = sum(len(p) for _, p in chunk) / len(chunk)

@@ -51,7 +51,10 @@ from shared.keys import Keys
 from shared.logs import clip, get_logger
 from shared.settings import Settings
 
-__all__ = ["KIND_DEPTH", "KIND_DEPTH20", "KIND_QUOTES", "KIND_TICKS", "Publisher", "resp_batch", "resp_batch_py"]
+__all__ = [
+    "KIND_DEPTH", "KIND_DEPTH20", "KIND_QUOTES", "KIND_TICKS", "Publisher", "command_prefixes", "resp_batch",
+    "resp_batch_py",
+]
 
 _NativeBatch = Callable[[list[tuple[int, bytes]], list[bytes], list[bytes] | None], tuple[bytes, list[int]] | None]
 _native_batch: _NativeBatch | None
@@ -79,6 +82,17 @@ def _nothing() -> None:
 
 def _bulk(b: bytes) -> bytes:
     return b"$%d\r\n%s\r\n" % (len(b), b)
+
+
+def command_prefixes(streams: tuple[str, ...], maxlens: tuple[int, ...]) -> tuple[list[bytes], list[bytes]]:
+    """Each kind's XADD (``MAXLEN ~``, up to the field name ``d``) and PUBLISH command prefix, in kind order:
+    what :func:`resp_batch` puts before each payload and each channel's array."""
+    xadd = [
+        b"*8\r\n$4\r\nXADD\r\n" + _bulk(stream.encode()) + b"$6\r\nMAXLEN\r\n$1\r\n~\r\n"
+        + _bulk(str(maxlen).encode()) + b"$1\r\n*\r\n$1\r\nd\r\n"
+        for stream, maxlen in zip(streams, maxlens, strict=True)
+    ]
+    return xadd, [b"*3\r\n$7\r\nPUBLISH\r\n" + _bulk(stream.encode()) for stream in streams]
 
 
 def resp_batch_py(
@@ -136,13 +150,7 @@ class Publisher:
         self._conn: RespConnection | None = None
         maxlens = (settings.streams.maxlen_quotes, settings.streams.maxlen_ticks, settings.streams.maxlen_depth,
                    settings.streams.maxlen_greeks, settings.streams.maxlen_depth20)
-        streams = _stream_names(keys)
-        self._xadd_prefix = [
-            b"*8\r\n$4\r\nXADD\r\n" + _bulk(stream.encode()) + b"$6\r\nMAXLEN\r\n$1\r\n~\r\n"
-            + _bulk(str(maxlen).encode()) + b"$1\r\n*\r\n$1\r\nd\r\n"
-            for stream, maxlen in zip(streams, maxlens, strict=True)
-        ]
-        self._pub_prefix = [b"*3\r\n$7\r\nPUBLISH\r\n" + _bulk(stream.encode()) for stream in streams]
+        self._xadd_prefix, self._pub_prefix = command_prefixes(_stream_names(keys), maxlens)
         self.spool = Spool(settings.publish.spool_dir, len(_KIND_NAMES), self.log)
         self._pending: list[tuple[int, bytes]] | None = None  # batch taken but not yet confirmed written
         self._pending_spool: Path | None = None  # the spool file _pending came from, if any
