@@ -82,7 +82,15 @@ async def test_feed_with_a_damaged_spool_file_quarantines_it_and_stays_healthy(t
 
         await eventually(markers_and_trades, timeout_s=60, interval_s=0.1, message="spool sent, trades flowing")
         assert set(statuses) == {200}, statuses  # healthy all along: the damaged record blocked nothing
-        hb = await client.hgetall(keys.svc("feed"))
+        hb: dict[bytes, bytes] = {}
+
+        async def heartbeat_with_spool_counts() -> bool:
+            # the next heartbeat, not one read at a random moment: on a busy machine the hash can be between
+            # two heartbeats (or, past its TTL, briefly gone) just when the trades come in
+            hb.update(await client.hgetall(keys.svc("feed")))
+            return b"spool_quarantined" in hb
+
+        await eventually(heartbeat_with_spool_counts, timeout_s=30, message="a heartbeat with the spool counts")
         assert hb[b"spool_quarantined"] == b"1" and hb[b"spool_bad_records"] == b"1" and hb[b"spool_files"] == b"0"
         ticks = [f[b"d"] for _, f in await client.xrange(keys.ticks)]
         assert [t for t in ticks if b'"marker"' in t] == [p for _, p in markers]  # once each, in order
